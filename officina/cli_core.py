@@ -1,0 +1,1 @@
+"""Core subcommands: run, robots, tasks, bench sim. (filled in by the foundation)"""

@@ -1,0 +1,226 @@
+"""The hardware boundary of officina.
+
+Controllers, skills, tasks and vision talk to hardware only through these small
+protocols. PyBullet (``officina.sim``) and ROS 2 (``officina.ros``) each implement
+them once. This module imports nothing else of the project, so every part may import it.
+
+Conventions (see DESIGN.md): SI units; quaternions ``(x, y, z, w)``; joint arrays are
+in the robot's own joint-name order (``Arm.joint_names``); camera frames follow the
+ROS/OpenCV optical convention (z forward, x right, y down).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+__all__ = [
+    "ControlMode",
+    "JointLimits",
+    "JointState",
+    "GripperSpec",
+    "RobotSpec",
+    "Arm",
+    "Gripper",
+    "GraspState",
+    "CameraIntrinsics",
+    "CameraFrame",
+    "Camera",
+    "Wrench",
+    "ForceTorqueSensor",
+]
+
+
+class ControlMode(str, enum.Enum):
+    """How an `Arm` interprets commands."""
+
+    POSITION = "position"
+    VELOCITY = "velocity"
+    TORQUE = "torque"
+
+
+@dataclass(frozen=True)
+class JointLimits:
+    """Per-joint limits, arrays in joint-name order. SI units (rad, rad/s, rad/s^2, rad/s^3, N·m)."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    velocity: np.ndarray
+    acceleration: np.ndarray
+    jerk: np.ndarray
+    effort: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(len(self.lower))
+
+    def mid(self) -> np.ndarray:
+        return 0.5 * (self.lower + self.upper)
+
+
+@dataclass(frozen=True)
+class JointState:
+    """A stamped joint state. ``stamp`` is seconds of the clock in use (sim time in simulation)."""
+
+    stamp: float
+    names: tuple[str, ...]
+    position: np.ndarray
+    velocity: np.ndarray
+    effort: np.ndarray
+
+
+@dataclass(frozen=True)
+class GripperSpec:
+    """A parallel gripper: finger joints, travel and force. ``max_width_m`` is the full opening."""
+
+    kind: str  # "panda_hand" | "parallel"
+    finger_joints: tuple[str, ...]
+    max_width_m: float
+    max_force_n: float
+    speed_m_s: float = 0.1
+    urdf: str | None = None  # gripper URDF attached to the flange when the arm has none
+
+
+@dataclass(frozen=True)
+class RobotSpec:
+    """Everything officina needs to know about a robot, as data (see officina/robots/*.yaml).
+
+    ``urdf`` is an absolute path of the URDF loaded by both the simulator and Pinocchio
+    (for arms whose gripper is attached by officina, the combined URDF is generated).
+    """
+
+    name: str
+    urdf: str
+    model_source: str
+    joint_names: tuple[str, ...]
+    limits: JointLimits
+    home: np.ndarray
+    base_link: str
+    flange_frame: str
+    tcp_frame: str
+    tcp_offset_xyz: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    tcp_offset_rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    gripper: GripperSpec | None = None
+    base_xyz: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    description: str = ""
+    named_poses: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def dof(self) -> int:
+        return len(self.joint_names)
+
+
+@runtime_checkable
+class Arm(Protocol):
+    """A position/velocity/torque-controlled serial arm."""
+
+    @property
+    def joint_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def limits(self) -> JointLimits: ...
+
+    @property
+    def control_period(self) -> float:
+        """Seconds between two control ticks (e.g. 0.001 for 1 kHz)."""
+        ...
+
+    def read(self) -> JointState: ...
+
+    def set_mode(self, mode: ControlMode) -> None: ...
+
+    def command_positions(self, q: np.ndarray) -> None: ...
+
+    def command_velocities(self, qd: np.ndarray) -> None: ...
+
+    def command_torques(self, tau: np.ndarray) -> None: ...
+
+
+class GraspState(str, enum.Enum):
+    OPEN = "open"
+    MOVING = "moving"
+    HOLDING = "holding"  # closed on an object: fingers stopped before the commanded width
+    CLOSED_EMPTY = "closed_empty"  # closed all the way: nothing between the fingers
+
+
+@runtime_checkable
+class Gripper(Protocol):
+    @property
+    def max_width(self) -> float: ...
+
+    def open(self, width: float | None = None) -> None: ...
+
+    def close(self, width: float = 0.0, force: float | None = None) -> None: ...
+
+    def width(self) -> float: ...
+
+    def grasp_state(self) -> GraspState: ...
+
+
+@dataclass(frozen=True)
+class CameraIntrinsics:
+    """Pinhole intrinsics in pixels, OpenCV convention. ``distortion`` is OpenCV's (k1,k2,p1,p2,k3...)."""
+
+    width: int
+    height: int
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    distortion: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
+
+    @property
+    def K(self) -> np.ndarray:
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+    @staticmethod
+    def from_fov(width: int, height: int, fov_y_deg: float) -> "CameraIntrinsics":
+        """Square pixels, principal point at the image centre, vertical field of view in degrees."""
+        f = 0.5 * height / np.tan(np.deg2rad(fov_y_deg) / 2.0)
+        return CameraIntrinsics(width, height, float(f), float(f), (width - 1) / 2.0, (height - 1) / 2.0)
+
+
+@dataclass(frozen=True)
+class CameraFrame:
+    """One frame. ``rgb`` is HxWx3 uint8 (RGB order); ``depth_m`` HxW float32 metres (0 or inf
+    where nothing); ``segmentation`` HxW int32 body ids (simulation only, else None)."""
+
+    stamp: float
+    rgb: np.ndarray
+    depth_m: np.ndarray | None = None
+    segmentation: np.ndarray | None = None
+
+
+@runtime_checkable
+class Camera(Protocol):
+    @property
+    def intrinsics(self) -> CameraIntrinsics: ...
+
+    def extrinsics(self) -> np.ndarray | None:
+        """4x4 ``world_T_camera`` (optical frame) when known, else None."""
+        ...
+
+    def capture(self) -> CameraFrame: ...
+
+
+@dataclass(frozen=True)
+class Wrench:
+    stamp: float
+    force: np.ndarray  # N, in the sensor frame
+    torque: np.ndarray  # N·m, in the sensor frame
+
+
+@runtime_checkable
+class ForceTorqueSensor(Protocol):
+    def read(self) -> Wrench: ...
+
+
+def as_joint_array(values: Sequence[float] | np.ndarray, n: int, what: str = "joint array") -> np.ndarray:
+    """Validate a 1-D float array of length ``n`` (raises ValueError with a one-line reason)."""
+    a = np.asarray(values, dtype=float).reshape(-1)
+    if a.shape[0] != n:
+        raise ValueError(f"{what}: expected {n} values, got {a.shape[0]}")
+    return a

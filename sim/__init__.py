@@ -1,0 +1,1 @@
+"""officina.sim"""
