@@ -1,0 +1,215 @@
+"""Simulated pinhole cameras over PyBullet, behind the `officina.interfaces.Camera` protocol.
+
+A `SimCamera` renders RGB, metric depth and body-id segmentation with exactly the pinhole
+model of its `CameraIntrinsics` (K, principal point included): a world point ``p`` lands on
+pixel ``K @ (camera_T_world @ p)`` after division by z, where pixel centres are integer
+coordinates (OpenCV's convention, pixel (0, 0) is the centre of the top-left pixel).
+
+Frames: ``world_T_camera`` is the optical frame (z forward, x right, y down, ROS/OpenCV),
+not OpenGL's (x right, y up, z backward); the conversion happens here and nowhere else.
+
+A camera is either fixed (``world_T_camera``, movable with `set_pose`) or mounted on a link
+(``mount=(body_id, link_index, link_T_camera)``, ``link_index=-1`` for the base), in which case
+its extrinsics follow the link at every call. Every PyBullet call names ``physicsClientId``.
+
+Lens distortion is not rendered: `SimCamera` requires zero distortion coefficients.
+
+The pixel convention of the projection matrix is measured against PyBullet's TinyRenderer
+(which samples pixel corners, not centres); ``renderer="opengl"`` needs a GUI or the EGL
+plugin, and in DIRECT mode PyBullet falls back to TinyRenderer anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pybullet as p
+
+from officina.interfaces import CameraFrame, CameraIntrinsics
+
+__all__ = [
+    "SimCamera",
+    "look_at",
+    "projection_matrix_from_intrinsics",
+    "view_matrix_from_extrinsics",
+    "zbuffer_to_depth",
+]
+
+# Optical frame (x right, y down, z forward) -> OpenGL eye frame (x right, y up, z backward).
+_GL_FROM_OPTICAL = np.diag([1.0, -1.0, -1.0, 1.0])
+
+_RENDERERS = {"tiny": p.ER_TINY_RENDERER, "opengl": p.ER_BULLET_HARDWARE_OPENGL}
+
+
+def _as_transform(T: np.ndarray, what: str) -> np.ndarray:
+    T = np.asarray(T, dtype=float)
+    if T.shape != (4, 4):
+        raise ValueError(f"{what}: expected a 4x4 homogeneous transform, got shape {T.shape}")
+    R = T[:3, :3]
+    if not np.allclose(R @ R.T, np.eye(3), atol=1e-6) or np.linalg.det(R) < 0.0:
+        raise ValueError(f"{what}: the rotation block is not a proper rotation matrix")
+    return T
+
+
+def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = (0.0, 0.0, 1.0)) -> np.ndarray:
+    """4x4 ``world_T_camera`` (optical frame) of a camera at ``eye`` looking at ``target``.
+
+    The image's "up" (-y of the optical frame) points as close to ``up`` as possible.
+    """
+    eye = np.asarray(eye, dtype=float)
+    target = np.asarray(target, dtype=float)
+    up = np.asarray(up, dtype=float)
+    z = target - eye
+    n = np.linalg.norm(z)
+    if n < 1e-12:
+        raise ValueError("look_at: eye and target coincide; expected two distinct points")
+    z /= n
+    x = np.cross(z, up)
+    if np.linalg.norm(x) < 1e-9:
+        raise ValueError("look_at: viewing direction is parallel to 'up'; pass another up vector")
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    T = np.eye(4)
+    T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = x, y, z, eye
+    return T
+
+
+def view_matrix_from_extrinsics(world_T_camera: np.ndarray) -> list[float]:
+    """PyBullet/OpenGL view matrix (16 floats, column-major) of an optical-frame camera pose."""
+    gl_T_world = _GL_FROM_OPTICAL @ np.linalg.inv(world_T_camera)
+    return [float(v) for v in gl_T_world.flatten(order="F")]
+
+
+def projection_matrix_from_intrinsics(intr: CameraIntrinsics, near: float, far: float) -> list[float]:
+    """OpenGL projection matrix (16 floats, column-major) reproducing the pinhole model K.
+
+    PyBullet's TinyRenderer samples pixel column i at viewport x = i and returns rows flipped
+    (row r at viewport y = H - 1 - r); the principal-point terms below put a camera-frame point
+    with pinhole pixel (u, v) = (fx x/z + cx, fy y/z + cy) on exactly that column and row
+    (checked in tests/test_sim_camera.py to a tenth of a pixel).
+    """
+    W, H = intr.width, intr.height
+    P = np.zeros((4, 4))
+    P[0, 0] = 2.0 * intr.fx / W
+    P[0, 2] = 1.0 - 2.0 * intr.cx / W
+    P[1, 1] = 2.0 * intr.fy / H
+    P[1, 2] = 2.0 * (intr.cy + 1.0) / H - 1.0
+    P[2, 2] = -(far + near) / (far - near)
+    P[2, 3] = -2.0 * far * near / (far - near)
+    P[3, 2] = -1.0
+    return [float(v) for v in P.flatten(order="F")]
+
+
+def zbuffer_to_depth(zbuf: np.ndarray, near: float, far: float) -> np.ndarray:
+    """Metric depth (z along the optical axis, metres) from OpenGL's non-linear z-buffer in [0, 1]."""
+    zbuf = np.asarray(zbuf, dtype=np.float64)
+    return (far * near / (far - (far - near) * zbuf)).astype(np.float32)
+
+
+class SimCamera:
+    """A PyBullet pinhole camera: RGB, metric depth and segmentation (body ids, -1 = nothing).
+
+    Depth beyond ``far`` (nothing hit) is reported as ``inf``. ``stamp_fn`` returns the time
+    stamp of a frame (pass the world's simulation clock); without it frames are stamped 0.0.
+    """
+
+    def __init__(
+        self,
+        client_id: int,
+        intrinsics: CameraIntrinsics,
+        world_T_camera: np.ndarray | None = None,
+        *,
+        mount: tuple[int, int, np.ndarray] | None = None,
+        near: float = 0.01,
+        far: float = 5.0,
+        stamp_fn: Callable[[], float] | None = None,
+        renderer: str = "tiny",
+    ) -> None:
+        if (world_T_camera is None) == (mount is None):
+            raise ValueError("SimCamera: pass exactly one of world_T_camera (fixed) or mount (on a link)")
+        if not (0.0 < near < far):
+            raise ValueError(f"SimCamera: expected 0 < near < far, got near={near}, far={far}")
+        if renderer not in _RENDERERS:
+            raise ValueError(f"SimCamera: unknown renderer {renderer!r}; expected one of {sorted(_RENDERERS)}")
+        if intrinsics.width <= 0 or intrinsics.height <= 0:
+            raise ValueError(f"SimCamera: image size must be positive, got {intrinsics.width}x{intrinsics.height}")
+        if any(abs(float(d)) > 0.0 for d in intrinsics.distortion):
+            raise ValueError("SimCamera: lens distortion is not rendered; expected all distortion coefficients 0")
+        self._client = int(client_id)
+        self._intr = intrinsics
+        self._near = float(near)
+        self._far = float(far)
+        self._stamp_fn = stamp_fn
+        self._renderer = _RENDERERS[renderer]
+        self._proj = projection_matrix_from_intrinsics(intrinsics, self._near, self._far)
+        self._world_T_camera: np.ndarray | None = None
+        self._mount: tuple[int, int, np.ndarray] | None = None
+        if mount is not None:
+            body, link, link_T_camera = mount
+            self._mount = (int(body), int(link), _as_transform(link_T_camera, "SimCamera mount link_T_camera").copy())
+            if self._mount[1] < -1 or self._mount[1] >= p.getNumJoints(self._mount[0], physicsClientId=self._client):
+                raise ValueError(f"SimCamera: body {self._mount[0]} has no link index {self._mount[1]}")
+        else:
+            self.set_pose(world_T_camera)
+
+    @property
+    def intrinsics(self) -> CameraIntrinsics:
+        return self._intr
+
+    @property
+    def near(self) -> float:
+        return self._near
+
+    @property
+    def far(self) -> float:
+        return self._far
+
+    def set_pose(self, world_T_camera: np.ndarray) -> None:
+        """Move a fixed camera (optical frame pose in the world)."""
+        if self._mount is not None:
+            raise ValueError("SimCamera.set_pose: this camera is mounted on a link; move the link instead")
+        self._world_T_camera = _as_transform(world_T_camera, "SimCamera world_T_camera").copy()
+
+    def _world_T_link(self, body: int, link: int) -> np.ndarray:
+        if link == -1:
+            pos, orn = p.getBasePositionAndOrientation(body, physicsClientId=self._client)
+            # PyBullet reports the base's inertial frame; go back to the URDF link frame.
+            dyn = p.getDynamicsInfo(body, -1, physicsClientId=self._client)
+            inv_pos, inv_orn = p.invertTransform(dyn[3], dyn[4])
+            pos, orn = p.multiplyTransforms(pos, orn, inv_pos, inv_orn)
+        else:
+            st = p.getLinkState(body, link, computeForwardKinematics=True, physicsClientId=self._client)
+            pos, orn = st[4], st[5]
+        T = np.eye(4)
+        T[:3, :3] = np.asarray(p.getMatrixFromQuaternion(orn), dtype=float).reshape(3, 3)
+        T[:3, 3] = pos
+        return T
+
+    def extrinsics(self) -> np.ndarray:
+        """4x4 ``world_T_camera`` of the optical frame, now (a mounted camera follows its link)."""
+        if self._mount is not None:
+            body, link, link_T_camera = self._mount
+            return self._world_T_link(body, link) @ link_T_camera
+        assert self._world_T_camera is not None
+        return self._world_T_camera.copy()
+
+    def capture(self) -> CameraFrame:
+        """Render one frame: rgb uint8 HxWx3, depth_m float32 (inf where nothing), segmentation int32."""
+        world_T_camera = self.extrinsics()
+        W, H = self._intr.width, self._intr.height
+        _, _, rgba, zbuf, seg = p.getCameraImage(
+            W,
+            H,
+            viewMatrix=view_matrix_from_extrinsics(world_T_camera),
+            projectionMatrix=self._proj,
+            renderer=self._renderer,
+            physicsClientId=self._client,
+        )
+        rgb = np.asarray(rgba, dtype=np.uint8).reshape(H, W, 4)[:, :, :3].copy()
+        zbuf = np.asarray(zbuf, dtype=np.float64).reshape(H, W)
+        depth = zbuffer_to_depth(zbuf, self._near, self._far)
+        depth[zbuf >= 1.0] = np.inf
+        segmentation = np.asarray(seg, dtype=np.int32).reshape(H, W)
+        stamp = float(self._stamp_fn()) if self._stamp_fn is not None else 0.0
+        return CameraFrame(stamp=stamp, rgb=rgb, depth_m=depth, segmentation=segmentation)
