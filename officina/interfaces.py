@@ -100,7 +100,7 @@ class RobotSpec:
     home: np.ndarray
     base_link: str
     flange_frame: str
-    tcp_frame: str
+    tcp_parent: str  # the tcp is tcp_parent * (tcp_offset_xyz, tcp_offset_rpy)
     tcp_offset_xyz: tuple[float, float, float] = (0.0, 0.0, 0.0)
     tcp_offset_rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)
     gripper: GripperSpec | None = None

@@ -1,0 +1,186 @@
+"""Robot models for control, built with Pinocchio from the same URDF the simulator loads.
+
+The simulator is the plant; the controller has a model, as on a real arm. Gripper finger
+joints are locked (half open) in the control model, so arrays have one entry per arm joint,
+in the robot's own joint-name order (``RobotSpec.joint_names``).
+
+Frames: the model's world is the robot ``base`` frame. ``"flange"`` and ``"tcp"`` are always
+available as frame names, next to every link of the URDF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pinocchio as pin
+
+from officina.interfaces import JointLimits, RobotSpec
+
+__all__ = ["RobotModel", "rpy_to_matrix", "quat_xyzw_to_matrix", "matrix_to_quat_xyzw", "pose_to_T"]
+
+
+def rpy_to_matrix(rpy) -> np.ndarray:
+    return pin.rpy.rpyToMatrix(*[float(v) for v in rpy])
+
+
+def quat_xyzw_to_matrix(q) -> np.ndarray:
+    x, y, z, w = [float(v) for v in q]
+    n = np.sqrt(x * x + y * y + z * z + w * w)
+    if not np.isfinite(n) or n < 1e-9:
+        raise ValueError("quaternion: expected 4 finite values (x, y, z, w) with a non-zero norm")
+    return pin.Quaternion(w / n, x / n, y / n, z / n).toRotationMatrix()
+
+
+def matrix_to_quat_xyzw(R: np.ndarray) -> np.ndarray:
+    q = pin.Quaternion(np.asarray(R, dtype=float))
+    q.normalize()
+    out = np.array([q.x, q.y, q.z, q.w])
+    return out if out[3] >= 0 else -out
+
+
+def pose_to_T(position, quat_xyzw) -> np.ndarray:
+    T = np.eye(4)
+    T[:3, :3] = quat_xyzw_to_matrix(quat_xyzw)
+    T[:3, 3] = np.asarray(position, dtype=float).reshape(3)
+    return T
+
+
+@dataclass
+class RobotModel:
+    """A Pinocchio model of the arm (fingers locked). Not thread-safe: one per thread."""
+
+    spec: RobotSpec
+    model: pin.Model
+    data: pin.Data
+    _v_index: np.ndarray  # model v-index of each arm joint, in spec.joint_names order
+    _q_index: np.ndarray
+
+    @classmethod
+    def from_spec(cls, spec: RobotSpec, finger_lock_width: float | None = None) -> "RobotModel":
+        full = pin.buildModelFromUrdf(spec.urdf)
+        q_lock = pin.neutral(full)
+        lock_ids = []
+        arm = set(spec.joint_names)
+        for jid in range(1, full.njoints):
+            name = full.names[jid]
+            if name in arm:
+                continue
+            lock_ids.append(jid)
+            if spec.gripper and name in spec.gripper.finger_joints:
+                width = spec.gripper.max_width_m / 2 if finger_lock_width is None else finger_lock_width
+                q_lock[full.idx_qs[jid]] = width / max(1, len(spec.gripper.finger_joints))
+        model = pin.buildReducedModel(full, lock_ids, q_lock) if lock_ids else full
+        # Named frames "flange" and "tcp".
+        fl = model.getFrameId(spec.flange_frame)
+        if fl >= model.nframes:
+            raise ValueError(f"robot {spec.name!r}: flange frame {spec.flange_frame!r} not in the model")
+        fr = model.frames[fl]
+        model.addFrame(pin.Frame("flange", fr.parentJoint, fl, fr.placement, pin.FrameType.OP_FRAME))
+        tp = model.getFrameId(spec.tcp_parent)
+        if tp >= model.nframes:
+            raise ValueError(f"robot {spec.name!r}: tcp parent {spec.tcp_parent!r} not in the model")
+        tpf = model.frames[tp]
+        offset = pin.SE3(rpy_to_matrix(spec.tcp_offset_rpy), np.asarray(spec.tcp_offset_xyz, dtype=float))
+        model.addFrame(pin.Frame("tcp", tpf.parentJoint, tp, tpf.placement * offset, pin.FrameType.OP_FRAME))
+        v_index, q_index = [], []
+        for jn in spec.joint_names:
+            jid = model.getJointId(jn)
+            if model.nqs[jid] != 1 or model.nvs[jid] != 1:
+                raise ValueError(f"robot {spec.name!r}: joint {jn!r} is not a 1-DoF joint")
+            v_index.append(model.idx_vs[jid])
+            q_index.append(model.idx_qs[jid])
+        if model.nq != len(spec.joint_names):
+            raise ValueError(f"robot {spec.name!r}: model has {model.nq} coordinates, spec {spec.dof} joints")
+        return cls(spec, model, model.createData(), np.array(v_index), np.array(q_index))
+
+    # --- basic facts ---------------------------------------------------------------------------
+    @property
+    def nq(self) -> int:
+        return self.spec.dof
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        return self.spec.joint_names
+
+    @property
+    def limits(self) -> JointLimits:
+        return self.spec.limits
+
+    def frame_id(self, frame: str) -> int:
+        fid = self.model.getFrameId(frame)
+        if fid >= self.model.nframes:
+            raise ValueError(f"unknown frame {frame!r}; expected 'flange', 'tcp' or a link of {self.spec.name}")
+        return fid
+
+    def _to_model(self, q: np.ndarray) -> np.ndarray:
+        """Arm-joint order -> model coordinate order (identical for the built-in robots)."""
+        out = np.empty(self.model.nq)
+        out[self._q_index] = q
+        return out
+
+    def _from_model_v(self, v: np.ndarray) -> np.ndarray:
+        return np.asarray(v)[self._v_index]
+
+    # --- kinematics ----------------------------------------------------------------------------
+    def frame_transform(self, q: np.ndarray, frame: str = "tcp") -> np.ndarray:
+        """4x4 ``base_T_frame`` at joint positions q."""
+        fid = self.frame_id(frame)
+        pin.framesForwardKinematics(self.model, self.data, self._to_model(np.asarray(q, dtype=float)))
+        return self.data.oMf[fid].homogeneous.copy()
+
+    def frame_se3(self, q: np.ndarray, fid: int) -> pin.SE3:
+        pin.framesForwardKinematics(self.model, self.data, self._to_model(q))
+        return self.data.oMf[fid]
+
+    def fk(self, q: np.ndarray, frame: str = "tcp") -> tuple[np.ndarray, np.ndarray]:
+        """(position [m], quaternion (x, y, z, w)) of ``frame`` in the base frame."""
+        T = self.frame_transform(q, frame)
+        return T[:3, 3].copy(), matrix_to_quat_xyzw(T[:3, :3])
+
+    def jacobian(self, q: np.ndarray, frame: str = "tcp", reference: str = "world_aligned") -> np.ndarray:
+        """6xN frame Jacobian (linear rows first). reference: 'world_aligned' (origin at the frame,
+        axes of the base), 'local' (frame axes) or 'world'."""
+        refs = {
+            "world_aligned": pin.ReferenceFrame.LOCAL_WORLD_ALIGNED,
+            "local": pin.ReferenceFrame.LOCAL,
+            "world": pin.ReferenceFrame.WORLD,
+        }
+        if reference not in refs:
+            raise ValueError(f"jacobian reference {reference!r}: expected one of {', '.join(refs)}")
+        fid = self.frame_id(frame)
+        J = pin.computeFrameJacobian(self.model, self.data, self._to_model(np.asarray(q, float)), fid, refs[reference])
+        return J[:, self._v_index]
+
+    # --- dynamics ------------------------------------------------------------------------------
+    def mass_matrix(self, q: np.ndarray) -> np.ndarray:
+        M = pin.crba(self.model, self.data, self._to_model(np.asarray(q, float)))
+        M = np.triu(M) + np.triu(M, 1).T
+        return M[np.ix_(self._v_index, self._v_index)]
+
+    def gravity(self, q: np.ndarray) -> np.ndarray:
+        g = pin.computeGeneralizedGravity(self.model, self.data, self._to_model(np.asarray(q, float)))
+        return self._from_model_v(g)
+
+    def nonlinear_effects(self, q: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Coriolis, centrifugal and gravity torques h(q, v)."""
+        vm = np.empty(self.model.nv)
+        vm[self._v_index] = v
+        h = pin.nonLinearEffects(self.model, self.data, self._to_model(np.asarray(q, float)), vm)
+        return self._from_model_v(h)
+
+    def coriolis(self, q: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Coriolis and centrifugal torques C(q, v) v."""
+        return self.nonlinear_effects(q, v) - self.gravity(q)
+
+    def rnea(self, q: np.ndarray, v: np.ndarray, a: np.ndarray) -> np.ndarray:
+        vm = np.empty(self.model.nv)
+        am = np.empty(self.model.nv)
+        vm[self._v_index] = v
+        am[self._v_index] = a
+        tau = pin.rnea(self.model, self.data, self._to_model(np.asarray(q, float)), vm, am)
+        return self._from_model_v(tau)
+
+    def within_limits(self, q: np.ndarray, tol: float = 0.0) -> bool:
+        lim = self.spec.limits
+        return bool(np.all(q >= lim.lower - tol) and np.all(q <= lim.upper + tol))

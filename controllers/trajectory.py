@@ -1,0 +1,207 @@
+"""Joint and Cartesian trajectories, sampled at the control rate.
+
+Joint moves use Ruckig (time-optimal, jerk-limited, within velocity, acceleration and jerk
+limits). Straight-line tcp moves interpolate the pose (position linearly, orientation by
+SLERP) with a jerk-limited 1-D time scaling from Ruckig, and solve IK at each sample seeded
+with the previous solution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pinocchio as pin
+from ruckig import InputParameter, Result, Ruckig, Trajectory
+
+from officina.controllers.ik import solve_ik
+from officina.controllers.model import RobotModel
+from officina.interfaces import JointLimits
+
+__all__ = ["JointTrajectory", "plan_joint_move", "plan_waypoints", "plan_cartesian_line", "TrajectoryError"]
+
+
+class TrajectoryError(ValueError):
+    """A trajectory that cannot be planned (target outside limits, IK failure along a line)."""
+
+
+@dataclass(frozen=True)
+class JointTrajectory:
+    """Samples at ``dt``: t (N,), q/qd/qdd (N, n) in joint-name order."""
+
+    dt: float
+    t: np.ndarray
+    q: np.ndarray
+    qd: np.ndarray
+    qdd: np.ndarray
+
+    @property
+    def duration(self) -> float:
+        return float(self.t[-1]) if len(self.t) else 0.0
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    @staticmethod
+    def concatenate(parts: list["JointTrajectory"]) -> "JointTrajectory":
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            raise TrajectoryError("no samples to concatenate")
+        dt = parts[0].dt
+        t, q, qd, qdd = [], [], [], []
+        t0 = 0.0
+        for p in parts:
+            t.append(p.t + t0)
+            q.append(p.q)
+            qd.append(p.qd)
+            qdd.append(p.qdd)
+            t0 = t[-1][-1] + dt
+        return JointTrajectory(dt, np.concatenate(t), np.concatenate(q), np.concatenate(qd), np.concatenate(qdd))
+
+
+def _check_within(q: np.ndarray, limits: JointLimits, what: str) -> None:
+    if q.shape != limits.lower.shape or not np.all(np.isfinite(q)):
+        raise TrajectoryError(f"{what}: expected {limits.n} finite joint positions")
+    if np.any(q < limits.lower - 1e-9) or np.any(q > limits.upper + 1e-9):
+        bad = np.nonzero((q < limits.lower - 1e-9) | (q > limits.upper + 1e-9))[0].tolist()
+        raise TrajectoryError(f"{what}: joints {bad} outside their position limits")
+
+
+def plan_joint_move(
+    q0: np.ndarray,
+    q1: np.ndarray,
+    limits: JointLimits,
+    dt: float,
+    *,
+    velocity_scale: float = 1.0,
+    acceleration_scale: float = 1.0,
+    jerk_scale: float = 1.0,
+    v0: np.ndarray | None = None,
+    a0: np.ndarray | None = None,
+    v1: np.ndarray | None = None,
+) -> JointTrajectory:
+    """Time-optimal jerk-limited point-to-point move from q0 to q1 (all joints synchronised)."""
+    q0 = np.asarray(q0, dtype=float)
+    q1 = np.asarray(q1, dtype=float)
+    _check_within(q0, limits, "start")
+    _check_within(q1, limits, "target")
+    for nm, s in (("velocity_scale", velocity_scale), ("acceleration_scale", acceleration_scale), ("jerk_scale", jerk_scale)):
+        if not (0.0 < s <= 1.0):
+            raise TrajectoryError(f"{nm} must be in (0, 1], got {s}")
+    n = len(q0)
+    otg = Ruckig(n)
+    inp = InputParameter(n)
+    inp.current_position = q0.tolist()
+    inp.current_velocity = (np.zeros(n) if v0 is None else np.asarray(v0, float)).tolist()
+    inp.current_acceleration = (np.zeros(n) if a0 is None else np.asarray(a0, float)).tolist()
+    inp.target_position = q1.tolist()
+    inp.target_velocity = (np.zeros(n) if v1 is None else np.asarray(v1, float)).tolist()
+    inp.target_acceleration = [0.0] * n
+    inp.max_velocity = (limits.velocity * velocity_scale).tolist()
+    inp.max_acceleration = (limits.acceleration * acceleration_scale).tolist()
+    inp.max_jerk = (limits.jerk * jerk_scale).tolist()
+    traj = Trajectory(n)
+    res = otg.calculate(inp, traj)
+    if res not in (Result.Working, Result.Finished):
+        raise TrajectoryError(f"Ruckig could not plan the move: {res}")
+    return sample(traj, dt)
+
+
+def sample(traj: Trajectory, dt: float) -> JointTrajectory:
+    """Sample a Ruckig trajectory every dt, the last sample exactly at its end."""
+    duration = traj.duration
+    k = int(np.ceil(duration / dt - 1e-9))
+    t = np.arange(1, k + 1) * dt  # the first sample is one period after the start
+    if k == 0:
+        t = np.array([0.0])
+    t[-1] = min(t[-1], duration)
+    q = np.empty((len(t), traj.degrees_of_freedom))
+    qd = np.empty_like(q)
+    qdd = np.empty_like(q)
+    for i, ti in enumerate(t):
+        p, v, a = traj.at_time(float(ti))
+        q[i], qd[i], qdd[i] = p, v, a
+    t = np.arange(1, len(t) + 1) * dt
+    return JointTrajectory(dt, t, q, qd, qdd)
+
+
+def plan_waypoints(
+    waypoints: list[np.ndarray],
+    limits: JointLimits,
+    dt: float,
+    *,
+    velocity_scale: float = 1.0,
+    acceleration_scale: float = 1.0,
+) -> JointTrajectory:
+    """A multi-waypoint joint trajectory through every waypoint (stopping at each one)."""
+    if len(waypoints) < 2:
+        raise TrajectoryError("plan_waypoints needs at least two waypoints (start and target)")
+    parts = [
+        plan_joint_move(a, b, limits, dt, velocity_scale=velocity_scale, acceleration_scale=acceleration_scale)
+        for a, b in zip(waypoints[:-1], waypoints[1:])
+    ]
+    return JointTrajectory.concatenate(parts)
+
+
+def _time_scaling(length: float, v_max: float, a_max: float, j_max: float, dt: float) -> np.ndarray:
+    """Jerk-limited 1-D scaling s(t) from 0 to length, sampled at dt (s at each sample)."""
+    otg = Ruckig(1)
+    inp = InputParameter(1)
+    inp.current_position = [0.0]
+    inp.target_position = [length]
+    inp.max_velocity = [v_max]
+    inp.max_acceleration = [a_max]
+    inp.max_jerk = [j_max]
+    traj = Trajectory(1)
+    otg.calculate(inp, traj)
+    return sample(traj, dt).q[:, 0]
+
+
+def plan_cartesian_line(
+    robot: RobotModel,
+    q0: np.ndarray,
+    base_T_goal: np.ndarray,
+    dt: float,
+    *,
+    frame: str = "tcp",
+    max_speed_m_s: float = 0.25,
+    max_accel_m_s2: float = 1.0,
+    max_jerk_m_s3: float = 10.0,
+    max_angular_speed_rad_s: float = 1.0,
+) -> JointTrajectory:
+    """Straight-line move of ``frame`` from its pose at q0 to ``base_T_goal`` (orientation by SLERP).
+
+    The path parameter follows a jerk-limited profile; the angular speed limit is respected by
+    scaling the path length. Raises TrajectoryError if IK fails anywhere along the line or a
+    joint would exceed its velocity limit.
+    """
+    q0 = np.asarray(q0, dtype=float)
+    T0 = pin.SE3(robot.frame_transform(q0, frame))
+    T1 = pin.SE3(np.asarray(base_T_goal, dtype=float))
+    dist = float(np.linalg.norm(T1.translation - T0.translation))
+    ang = float(np.linalg.norm(pin.log3(T0.rotation.T @ T1.rotation)))
+    length = max(dist / max_speed_m_s, ang / max_angular_speed_rad_s)  # seconds at cruise speed
+    if length < 1e-9:
+        return JointTrajectory(dt, np.array([dt]), q0[None, :], np.zeros((1, len(q0))), np.zeros((1, len(q0))))
+    # Normalise: s in [0, 1], with speed limit 1/length per second.
+    s = _time_scaling(1.0, 1.0 / length, max_accel_m_s2 / max(dist, 1e-9) if dist > 1e-6 else 4.0, max_jerk_m_s3 / max(dist, 1e-9) if dist > 1e-6 else 40.0, dt)
+    s = np.clip(s, 0.0, 1.0)
+    q = np.empty((len(s), len(q0)))
+    prev = q0
+    rng = np.random.default_rng(0)
+    for i, si in enumerate(s):
+        Ti = pin.SE3.Interpolate(T0, T1, float(si))
+        r = solve_ik(robot, Ti.homogeneous, frame, prev, rng=rng, max_restarts=0, max_iterations=50)
+        if not r.success:
+            raise TrajectoryError(
+                f"straight line not feasible: IK failed at {100 * si:.0f}% of the path "
+                f"(error {r.position_error_m * 1e3:.2f} mm, {np.rad2deg(r.orientation_error_rad):.2f} deg)"
+            )
+        q[i] = r.q
+        prev = r.q
+    qd = np.gradient(q, dt, axis=0) if len(q) > 1 else np.zeros_like(q)
+    qdd = np.gradient(qd, dt, axis=0) if len(q) > 1 else np.zeros_like(q)
+    if np.any(np.abs(qd) > robot.spec.limits.velocity * 1.05):
+        raise TrajectoryError("straight line not feasible at this speed: a joint would exceed its velocity limit")
+    t = np.arange(1, len(s) + 1) * dt
+    return JointTrajectory(dt, t, q, qd, qdd)
