@@ -1,1 +1,110 @@
-"""Core subcommands: run, robots, tasks, bench sim. (filled in by the foundation)"""
+"""Core subcommands: `officina run`, `officina robots`, `officina tasks`."""
+
+from __future__ import annotations
+
+import json
+from typing import List, Optional
+
+import typer
+
+from officina.cli import app, handle_errors
+
+RUN_HELP = """Run a lab task in PyBullet (headless unless --gui) and write a run folder.
+
+The run folder (default runs/TASK-TIMESTAMP/) holds config.yaml (the fully resolved
+configuration), state.mcap (ROS 2 JointState and PoseArray messages, opens in Foxglove and
+`ros2 bag`), joint_positions.png, tracking_error.png, events.json, video.mp4 with --video,
+and metrics.json, written last.
+
+Examples:
+
+  officina run pick-place
+
+  officina run pick-place --robot ur5e --seed 3 --set params.n_objects=4
+
+  officina run pick-place --robot path/to/my_arm.yaml
+
+  officina run --config runs/pick-place-20261126-071500/config.yaml   (reproduce a run)
+
+Exit codes: 0 the task succeeded, 1 it ran but failed, 2 bad input.
+"""
+
+
+@app.command("run", help=RUN_HELP, no_args_is_help=False)
+@handle_errors
+def run_cmd(
+    task: Optional[str] = typer.Argument(None, help="Task name (see `officina tasks`); optional with --config."),
+    robot: Optional[str] = typer.Option(None, "--robot", "-r", help="Robot name (panda, iiwa, ur5e) or a robot YAML file."),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s", help="Seed of the run's random Generator (default 0)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Run folder (new or empty); default runs/TASK-TIMESTAMP."),
+    video: bool = typer.Option(False, "--video", help="Also record video.mp4 (slower)."),
+    gui: bool = typer.Option(False, "--gui", help="Open the PyBullet GUI (needs a display); paces in real time."),
+    realtime: bool = typer.Option(False, "--realtime", help="Pace the simulation at wall-clock speed."),
+    config: Optional[str] = typer.Option(None, "--config", "-c", help="A YAML config file (e.g. a run folder's config.yaml)."),
+    set_: List[str] = typer.Option([], "--set", help="Override a config key by dotted path, e.g. --set params.n_objects=4 (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print metrics.json to stdout instead of the summary."),
+) -> None:
+    from officina.runner import execute_run, resolve_config
+
+    cfg = resolve_config(task, config_file=config, robot=robot, seed=seed, video=video, gui=gui,
+                         realtime=realtime, overrides=set_)
+    res = execute_run(cfg, out, progress=not as_json)
+    m = res.metrics
+    if as_json:
+        typer.echo(json.dumps({**m, "run_dir": str(res.run_dir)}, indent=2, sort_keys=True))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(title=f"{cfg.task} on {m['robot']} (seed {cfg.seed})", show_header=False)
+        t.add_row("success", "[green]yes[/green]" if m["success"] else "[red]no[/red]")
+        if "objects_placed" in m:
+            t.add_row("objects placed", f"{m['objects_placed']} / {m.get('objects_total', '?')}")
+        t.add_row("cycle time", f"{m['cycle_time_s']:.2f} s (sim)")
+        t.add_row("real-time factor", f"{m['real_time_factor']:.1f}x ({m['wall_time_s']:.1f} s wall)")
+        t.add_row("max joint tracking error", f"{m['max_joint_tracking_error_rad']:.2e} rad")
+        t.add_row("max tcp speed", f"{m['max_tcp_speed_m_s']:.3f} m/s")
+        Console().print(t)
+        typer.echo(f"run folder: {res.run_dir}")
+    if not m["success"]:
+        raise typer.Exit(1)
+
+
+@app.command("robots", help="List the built-in robots: name, DoF, gripper, model source.")
+@handle_errors
+def robots_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    from officina.robots import builtin_robots, load_robot
+
+    rows = []
+    for name in builtin_robots():
+        s = load_robot(name)
+        rows.append({
+            "name": s.name, "dof": s.dof,
+            "gripper": (s.gripper.kind if s.gripper else "none"),
+            "model_source": s.model_source, "description": s.description,
+        })
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="robots (add your own: --robot path/to/arm.yaml, see README)")
+    for c in ("name", "dof", "gripper", "model source"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(r["name"], str(r["dof"]), r["gripper"], r["model_source"])
+    Console().print(t)
+
+
+@app.command("tasks", help="List the registered tasks with a one-line description.")
+@handle_errors
+def tasks_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    from officina.tasks import TASKS
+
+    rows = [{"name": n, "description": t.description} for n, t in sorted(TASKS.items())]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r['name']:<16} {r['description']}")

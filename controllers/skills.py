@@ -1,0 +1,155 @@
+"""Skills: joint moves, pose moves, straight-line moves, grasp and release.
+
+Skills talk to hardware only through the `Arm` and `Gripper` interfaces and advance time with
+the ``tick`` callable of the runtime (simulation: one control period of physics; real arm:
+wait for the next control period). They are the same code in simulation and on a real arm.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from officina.controllers.ik import solve_ik
+from officina.controllers.model import RobotModel
+from officina.controllers.trajectory import (
+    JointTrajectory,
+    TrajectoryError,
+    plan_cartesian_line,
+    plan_joint_move,
+)
+from officina.interfaces import Arm, GraspState, Gripper
+
+__all__ = ["SkillStatus", "SkillResult", "Skills"]
+
+
+class SkillStatus(str, enum.Enum):
+    OK = "ok"
+    IK_FAILED = "ik_failed"
+    PLANNING_FAILED = "planning_failed"
+    GRASP_EMPTY = "grasp_empty"
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True)
+class SkillResult:
+    status: SkillStatus
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == SkillStatus.OK
+
+
+class Skills:
+    """Motion skills over an Arm (position mode) and a Gripper.
+
+    ``tick()`` advances one control period. ``velocity_scale`` scales the joint velocity,
+    acceleration and jerk limits used by Ruckig.
+    """
+
+    def __init__(
+        self,
+        arm: Arm,
+        gripper: Gripper | None,
+        model: RobotModel,
+        tick: Callable[[], None],
+        *,
+        rng: np.random.Generator,
+        velocity_scale: float = 0.5,
+        linear_speed_m_s: float = 0.15,
+    ) -> None:
+        self.arm = arm
+        self.gripper = gripper
+        self.model = model
+        self.tick = tick
+        self.rng = rng
+        self.velocity_scale = velocity_scale
+        self.linear_speed_m_s = linear_speed_m_s
+        self.dt = arm.control_period
+        self._q_cmd = arm.read().position.copy()
+
+    @property
+    def q_command(self) -> np.ndarray:
+        """The last commanded joint positions (the reference, not the measurement)."""
+        return self._q_cmd.copy()
+
+    def execute(self, traj: JointTrajectory) -> SkillResult:
+        for q, qd in zip(traj.q, traj.qd):
+            self.arm.command_positions(q, qd)
+            self._q_cmd = q
+            self.tick()
+        return SkillResult(SkillStatus.OK)
+
+    def settle(self, seconds: float) -> None:
+        for _ in range(max(1, int(round(seconds / self.dt)))):
+            self.tick()
+
+    def move_joints(self, q_target: np.ndarray) -> SkillResult:
+        try:
+            traj = plan_joint_move(
+                self._q_cmd, np.asarray(q_target, float), self.model.limits, self.dt,
+                velocity_scale=self.velocity_scale, acceleration_scale=self.velocity_scale,
+                jerk_scale=self.velocity_scale,
+            )
+        except TrajectoryError as exc:
+            return SkillResult(SkillStatus.PLANNING_FAILED, str(exc))
+        return self.execute(traj)
+
+    def ik(self, base_T_tcp: np.ndarray, q_hint: np.ndarray | None = None):
+        seed = self._q_cmd if q_hint is None else q_hint
+        return solve_ik(self.model, base_T_tcp, "tcp", seed, rng=self.rng, max_restarts=30, timeout_s=0.5,
+                        posture=self.model.spec.home, posture_gain=0.05)
+
+    def move_to_pose(self, base_T_tcp: np.ndarray, q_hint: np.ndarray | None = None) -> SkillResult:
+        r = self.ik(base_T_tcp, q_hint)
+        if not r.success:
+            return SkillResult(SkillStatus.IK_FAILED, f"pose unreachable (error {r.position_error_m * 1e3:.1f} mm)")
+        return self.move_joints(r.q)
+
+    def move_line(self, base_T_tcp: np.ndarray, speed_m_s: float | None = None) -> SkillResult:
+        try:
+            traj = plan_cartesian_line(
+                self.model, self._q_cmd, base_T_tcp, self.dt,
+                max_speed_m_s=speed_m_s or self.linear_speed_m_s,
+            )
+        except TrajectoryError as exc:
+            return SkillResult(SkillStatus.PLANNING_FAILED, str(exc))
+        return self.execute(traj)
+
+    def _wait_gripper(self, timeout_s: float) -> GraspState:
+        assert self.gripper is not None
+        state = self.gripper.grasp_state()
+        for _ in range(int(timeout_s / self.dt)):
+            self.arm.command_positions(self._q_cmd)
+            self.tick()
+            state = self.gripper.grasp_state()
+            if state != GraspState.MOVING:
+                # Confirm it stays still for a few periods.
+                for _ in range(20):
+                    self.tick()
+                state = self.gripper.grasp_state()
+                if state != GraspState.MOVING:
+                    break
+        return state
+
+    def grasp(self, force_n: float, timeout_s: float = 1.5) -> SkillResult:
+        if self.gripper is None:
+            return SkillResult(SkillStatus.GRASP_EMPTY, "robot has no gripper")
+        self.gripper.close(0.0, force_n)
+        state = self._wait_gripper(timeout_s)
+        if state == GraspState.HOLDING:
+            return SkillResult(SkillStatus.OK)
+        if state == GraspState.MOVING:
+            return SkillResult(SkillStatus.TIMEOUT, "gripper still moving")
+        return SkillResult(SkillStatus.GRASP_EMPTY, "gripper closed on nothing")
+
+    def release(self, timeout_s: float = 1.0) -> SkillResult:
+        if self.gripper is None:
+            return SkillResult(SkillStatus.OK)
+        self.gripper.open()
+        self._wait_gripper(timeout_s)
+        return SkillResult(SkillStatus.OK)

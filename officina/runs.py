@@ -1,0 +1,63 @@
+"""Run folders: ``runs/<task>-<timestamp>/`` with config.yaml, metrics.json (written last,
+atomically), the MCAP state log, plots and an optional video."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["new_run_dir", "atomic_write_text", "write_json_atomic", "write_yaml_atomic"]
+
+
+def new_run_dir(task: str, out: str | Path | None, root: str | Path = "runs") -> Path:
+    """Create the run folder. ``out`` given: that folder (must be empty or absent)."""
+    if out is not None:
+        d = Path(out)
+        if d.exists() and any(d.iterdir()):
+            from officina.errors import BadInput
+
+            raise BadInput(f"--out {out}: folder exists and is not empty; expected a new or empty folder")
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / f"{task}-{stamp}"
+    d = base
+    k = 1
+    while True:
+        try:
+            d.mkdir(parents=True, exist_ok=False)
+            return d
+        except FileExistsError:
+            k += 1
+            d = base.with_name(f"{base.name}-{k}")
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_yaml_atomic(path: str | Path, data: Any) -> None:
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))

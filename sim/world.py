@@ -1,0 +1,240 @@
+"""A PyBullet world: one physics client per instance, headless (DIRECT) by default.
+
+Owns its ``client_id`` and passes it to every PyBullet call, so several worlds can live in
+one process (model: pybullet_utils' BulletClient). Fixed physics step (default 1 ms),
+gravity, a table, boxes and cylinders with mass and friction, open-top bins, robots.
+
+Ground-truth object poses (`object_pose`) are for metrics and tests; task procedures perceive
+objects through a `Camera`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet as p
+import pybullet_data
+
+from officina.interfaces import RobotSpec
+
+__all__ = ["SimWorld", "SimObject", "SimRobotHandle"]
+
+
+@dataclass(frozen=True)
+class SimObject:
+    body_id: int
+    kind: str  # "box" | "cylinder" | "table" | "bin"
+    name: str
+    size: tuple[float, ...]  # box: full extents (x, y, z); cylinder: (radius, height)
+    mass_kg: float
+
+
+@dataclass(frozen=True)
+class SimRobotHandle:
+    body_id: int
+    spec: RobotSpec
+    joint_index: dict[str, int]  # joint name -> PyBullet joint index
+    link_index: dict[str, int]  # link name -> PyBullet link index (-1 = base)
+
+
+class SimWorld:
+    """A PyBullet physics world with a fixed step."""
+
+    def __init__(
+        self,
+        *,
+        sim_dt: float = 0.001,
+        gravity: float = -9.81,
+        gui: bool = False,
+        solver_iterations: int = 50,
+    ) -> None:
+        if not (1e-5 <= sim_dt <= 0.01):
+            raise ValueError(f"sim_dt must be between 1e-5 and 0.01 s, got {sim_dt}")
+        self.client_id = p.connect(p.GUI if gui else p.DIRECT)
+        if self.client_id < 0:
+            raise RuntimeError("could not start PyBullet (GUI needs a display; use DIRECT)")
+        cid = self.client_id
+        p.resetSimulation(physicsClientId=cid)
+        p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=cid)
+        p.setGravity(0, 0, gravity, physicsClientId=cid)
+        p.setPhysicsEngineParameter(
+            fixedTimeStep=sim_dt,
+            numSolverIterations=solver_iterations,
+            numSubSteps=0,
+            deterministicOverlappingPairs=1,
+            physicsClientId=cid,
+        )
+        if gui:
+            p.configureDebugVisualizer(p.COV_ENABLE_GUI, 0, physicsClientId=cid)
+        self.sim_dt = float(sim_dt)
+        self.gui = gui
+        self.steps = 0
+        self.objects: list[SimObject] = []
+        self._closed = False
+
+    # --- time ------------------------------------------------------------------------------------
+    @property
+    def time(self) -> float:
+        """Simulation time in seconds (steps x sim_dt, exact)."""
+        return self.steps * self.sim_dt
+
+    def step(self, n: int = 1) -> None:
+        cid = self.client_id
+        for _ in range(n):
+            p.stepSimulation(physicsClientId=cid)
+        self.steps += n
+
+    # --- scene -----------------------------------------------------------------------------------
+    def add_ground(self) -> int:
+        return p.loadURDF("plane.urdf", physicsClientId=self.client_id)
+
+    def _body(self, col: int, vis: int, mass: float, pos, quat=(0, 0, 0, 1)) -> int:
+        return p.createMultiBody(
+            baseMass=mass,
+            baseCollisionShapeIndex=col,
+            baseVisualShapeIndex=vis,
+            basePosition=list(map(float, pos)),
+            baseOrientation=list(map(float, quat)),
+            physicsClientId=self.client_id,
+        )
+
+    def add_table(
+        self,
+        top_center_xyz=(0.35, 0.0, 0.0),
+        size_xy=(1.3, 1.2),
+        thickness: float = 0.05,
+        friction: float = 0.8,
+        color=(0.72, 0.6, 0.45, 1.0),
+    ) -> SimObject:
+        """A static table whose top surface is at ``top_center_xyz[2]``."""
+        half = [size_xy[0] / 2, size_xy[1] / 2, thickness / 2]
+        cid = self.client_id
+        col = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=cid)
+        vis = p.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=color, physicsClientId=cid)
+        x, y, z = top_center_xyz
+        bid = self._body(col, vis, 0.0, (x, y, z - thickness / 2))
+        p.changeDynamics(bid, -1, lateralFriction=friction, physicsClientId=cid)
+        obj = SimObject(bid, "table", "table", (size_xy[0], size_xy[1], thickness), 0.0)
+        self.objects.append(obj)
+        return obj
+
+    def add_box(self, size_xyz, mass_kg: float, pos, quat=(0, 0, 0, 1), *, friction: float = 1.0,
+                color=(0.85, 0.25, 0.2, 1.0), name: str = "box") -> SimObject:
+        if mass_kg <= 0 or min(size_xyz) <= 0:
+            raise ValueError("box: size and mass must be positive")
+        half = [s / 2 for s in size_xyz]
+        cid = self.client_id
+        col = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=cid)
+        vis = p.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=color, physicsClientId=cid)
+        bid = self._body(col, vis, mass_kg, pos, quat)
+        self._object_dynamics(bid, friction)
+        obj = SimObject(bid, "box", name, tuple(float(s) for s in size_xyz), float(mass_kg))
+        self.objects.append(obj)
+        return obj
+
+    def add_cylinder(self, radius: float, height: float, mass_kg: float, pos, quat=(0, 0, 0, 1), *,
+                     friction: float = 1.0, color=(0.2, 0.45, 0.85, 1.0), name: str = "cylinder") -> SimObject:
+        if mass_kg <= 0 or radius <= 0 or height <= 0:
+            raise ValueError("cylinder: radius, height and mass must be positive")
+        cid = self.client_id
+        col = p.createCollisionShape(p.GEOM_CYLINDER, radius=radius, height=height, physicsClientId=cid)
+        vis = p.createVisualShape(p.GEOM_CYLINDER, radius=radius, length=height, rgbaColor=color, physicsClientId=cid)
+        bid = self._body(col, vis, mass_kg, pos, quat)
+        self._object_dynamics(bid, friction)
+        obj = SimObject(bid, "cylinder", name, (float(radius), float(height)), float(mass_kg))
+        self.objects.append(obj)
+        return obj
+
+    def _object_dynamics(self, bid: int, friction: float) -> None:
+        p.changeDynamics(
+            bid, -1, lateralFriction=friction, spinningFriction=0.001, rollingFriction=0.0001,
+            restitution=0.0, physicsClientId=self.client_id,
+        )
+
+    def add_bin(self, center_xyz, inner_size_xy=(0.22, 0.22), wall_height: float = 0.08,
+                wall_thickness: float = 0.01, color=(0.3, 0.3, 0.32, 1.0), name: str = "bin") -> SimObject:
+        """A static open-top bin standing on the surface at ``center_xyz[2]``."""
+        cx, cy, cz = center_xyz
+        ix, iy = inner_size_xy
+        t, h = wall_thickness, wall_height
+        parts = [  # (half extents, centre offset)
+            ((ix / 2 + t, iy / 2 + t, t / 2), (0, 0, t / 2)),  # floor
+            ((t / 2, iy / 2 + t, h / 2), (ix / 2 + t / 2, 0, h / 2)),
+            ((t / 2, iy / 2 + t, h / 2), (-ix / 2 - t / 2, 0, h / 2)),
+            ((ix / 2, t / 2, h / 2), (0, iy / 2 + t / 2, h / 2)),
+            ((ix / 2, t / 2, h / 2), (0, -iy / 2 - t / 2, h / 2)),
+        ]
+        cid = self.client_id
+        col = p.createCollisionShapeArray(
+            [p.GEOM_BOX] * 5, halfExtents=[list(a) for a, _ in parts],
+            collisionFramePositions=[list(b) for _, b in parts], physicsClientId=cid,
+        )
+        vis = p.createVisualShapeArray(
+            [p.GEOM_BOX] * 5, halfExtents=[list(a) for a, _ in parts],
+            visualFramePositions=[list(b) for _, b in parts], rgbaColors=[list(color)] * 5, physicsClientId=cid,
+        )
+        bid = self._body(col, vis, 0.0, (cx, cy, cz))
+        p.changeDynamics(bid, -1, lateralFriction=0.8, physicsClientId=cid)
+        obj = SimObject(bid, "bin", name, (ix, iy, h), 0.0)
+        self.objects.append(obj)
+        return obj
+
+    def load_robot(self, spec: RobotSpec, base_xyz=(0.0, 0.0, 0.0), base_quat=(0, 0, 0, 1)) -> SimRobotHandle:
+        """Load the robot's URDF (fixed base, inertia from the file) and set it to its home pose."""
+        cid = self.client_id
+        flags = p.URDF_USE_INERTIA_FROM_FILE | p.URDF_ENABLE_CACHED_GRAPHICS_SHAPES
+        try:
+            bid = p.loadURDF(spec.urdf, basePosition=base_xyz, baseOrientation=base_quat,
+                             useFixedBase=True, flags=flags, physicsClientId=cid)
+        except p.error as exc:
+            raise ValueError(f"robot {spec.name!r}: PyBullet could not load URDF {spec.urdf} ({exc})") from None
+        joints: dict[str, int] = {}
+        links: dict[str, int] = {p.getBodyInfo(bid, physicsClientId=cid)[0].decode(): -1}
+        for j in range(p.getNumJoints(bid, physicsClientId=cid)):
+            info = p.getJointInfo(bid, j, physicsClientId=cid)
+            joints[info[1].decode()] = j
+            links[info[12].decode()] = j
+        missing = [n for n in spec.joint_names if n not in joints]
+        if missing:
+            raise ValueError(f"robot {spec.name!r}: joints {missing} not found in {spec.urdf}")
+        for j in range(-1, p.getNumJoints(bid, physicsClientId=cid)):
+            p.changeDynamics(bid, j, linearDamping=0.0, angularDamping=0.0, physicsClientId=cid)
+        for n, q in zip(spec.joint_names, spec.home):
+            p.resetJointState(bid, joints[n], float(q), 0.0, physicsClientId=cid)
+        return SimRobotHandle(bid, spec, joints, links)
+
+    # --- ground truth (metrics only) ---------------------------------------------------------------
+    def object_pose(self, body_id: int) -> tuple[np.ndarray, np.ndarray]:
+        pos, quat = p.getBasePositionAndOrientation(body_id, physicsClientId=self.client_id)
+        return np.array(pos), np.array(quat)
+
+    def object_velocity(self, body_id: int) -> tuple[np.ndarray, np.ndarray]:
+        lin, ang = p.getBaseVelocity(body_id, physicsClientId=self.client_id)
+        return np.array(lin), np.array(ang)
+
+    def link_pose(self, body_id: int, link_index: int) -> tuple[np.ndarray, np.ndarray]:
+        if link_index < 0:
+            return self.object_pose(body_id)
+        ls = p.getLinkState(body_id, link_index, computeForwardKinematics=1, physicsClientId=self.client_id)
+        return np.array(ls[4]), np.array(ls[5])
+
+    def close(self) -> None:
+        if not self._closed:
+            try:
+                p.disconnect(physicsClientId=self.client_id)
+            except p.error:
+                pass
+            self._closed = True
+
+    def __enter__(self) -> "SimWorld":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,0 +1,256 @@
+"""pick-place: N objects at seeded random poses on the table; pick each, place it in a bin.
+
+The procedure perceives the objects with an overhead RGB-D camera (depth -> table-top
+segmentation), grasps from above with a force-limited gripper (no attachment constraints),
+and places each object in its own slot of the bin. The bin's place in the cell is part of
+the cell layout (configuration); the objects' poses are not: they are perceived.
+
+Success: every object resting inside the bin at the end (ground truth, metrics only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from officina.controllers.model import rpy_to_matrix
+from officina.controllers.skills import Skills
+from officina.interfaces import CameraIntrinsics
+from officina.tasks.base import Cell, ProcedureOutcome
+from officina.tasks.perception import locate_table_objects
+
+__all__ = ["PickPlace", "PickPlaceParams"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ObjectParams(_Strict):
+    kinds: list[Literal["box", "cylinder"]] = Field(default_factory=lambda: ["box", "cylinder"], min_length=1)
+    width_m: tuple[float, float] = (0.04, 0.055)  # box side / cylinder diameter, sampled uniformly
+    height_m: tuple[float, float] = (0.045, 0.07)
+    mass_kg: tuple[float, float] = (0.1, 0.3)
+    friction: float = Field(1.0, gt=0, le=3)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "ObjectParams":
+        for nm in ("width_m", "height_m", "mass_kg"):
+            lo, hi = getattr(self, nm)
+            if not (0 < lo <= hi):
+                raise ValueError(f"{nm} must be a range (low, high) with 0 < low <= high")
+        if self.width_m[1] > 0.07:
+            raise ValueError("width_m above 0.07 m does not fit the grippers (max opening 0.08 m)")
+        return self
+
+
+class PickPlaceParams(_Strict):
+    n_objects: int = Field(3, ge=1, le=6)
+    objects: ObjectParams = ObjectParams()
+    region_x: tuple[float, float] = (0.38, 0.62)  # pick region in the base/world frame [m]
+    region_y: tuple[float, float] = (-0.36, -0.06)
+    min_separation_m: float = Field(0.1, gt=0)
+    table_z: float = 0.0
+    bin_center_xy: tuple[float, float] = (0.42, 0.34)
+    bin_inner_size_m: tuple[float, float] = (0.24, 0.24)
+    bin_wall_height_m: float = Field(0.08, gt=0.01, le=0.3)
+    camera_eye: tuple[float, float, float] = (0.5, -0.21, 0.95)
+    camera_target: tuple[float, float, float] = (0.5, -0.21, 0.0)
+    camera_fov_deg: float = Field(58.0, gt=10, lt=120)
+    camera_size: tuple[int, int] = (640, 480)
+    velocity_scale: float = Field(0.6, gt=0, le=1)
+    linear_speed_m_s: float = Field(0.2, gt=0, le=1)
+    approach_height_m: float = Field(0.1, gt=0.02, le=0.4)
+    grasp_depth_m: float = Field(0.02, gt=0.0, le=0.05)
+    grasp_force_n: float = Field(25.0, gt=0)
+    max_attempts: int = Field(2, ge=1, le=5)
+
+    @model_validator(mode="after")
+    def _geometry(self) -> "PickPlaceParams":
+        if self.region_x[0] >= self.region_x[1] or self.region_y[0] >= self.region_y[1]:
+            raise ValueError("region_x and region_y must be ranges (low, high)")
+        return self
+
+
+@dataclass
+class PickPlaceScene:
+    objects: list[Any]  # SimObject
+    bin: Any
+    table: Any
+
+
+def _tcp_down(x: float, y: float, z: float, psi: float, R_down: np.ndarray) -> np.ndarray:
+    T = np.eye(4)
+    T[:3, :3] = rpy_to_matrix((0.0, 0.0, psi)) @ R_down
+    T[:3, 3] = (x, y, z)
+    return T
+
+
+def _bin_slots(n: int, inner: tuple[float, float], width: float) -> list[tuple[float, float]]:
+    """Slot centres in the bin (relative to its centre) for n objects of about ``width``."""
+    k = int(np.ceil(np.sqrt(n)))
+    pitch_x = inner[0] / k
+    pitch_y = inner[1] / k
+    slots = []
+    for i in range(k):
+        for j in range(k):
+            slots.append(((i + 0.5) * pitch_x - inner[0] / 2, (j + 0.5) * pitch_y - inner[1] / 2))
+    return slots[:n] if len(slots) >= n else slots
+
+
+class PickPlace:
+    name = "pick-place"
+    description = "Pick N seeded objects from the table (seen by an overhead RGB-D camera) and place them in a bin."
+    Params = PickPlaceParams
+
+    # --- simulation side ---------------------------------------------------------------------------
+    def build_scene(self, world, params: PickPlaceParams, rng: np.random.Generator) -> PickPlaceScene:
+        table = world.add_table(top_center_xyz=(0.35, 0.0, params.table_z))
+        b = world.add_bin(
+            (params.bin_center_xy[0], params.bin_center_xy[1], params.table_z),
+            inner_size_xy=params.bin_inner_size_m, wall_height=params.bin_wall_height_m,
+        )
+        op = params.objects
+        placed: list[np.ndarray] = []
+        objects = []
+        colors = [(0.85, 0.25, 0.2, 1), (0.2, 0.6, 0.3, 1), (0.2, 0.4, 0.85, 1), (0.9, 0.7, 0.1, 1),
+                  (0.6, 0.3, 0.7, 1), (0.1, 0.7, 0.7, 1)]
+        for i in range(params.n_objects):
+            for _ in range(1000):
+                xy = np.array([rng.uniform(*params.region_x), rng.uniform(*params.region_y)])
+                margin = 0.04
+                inside = (params.region_x[0] + margin < xy[0] < params.region_x[1] - margin
+                          and params.region_y[0] + margin < xy[1] < params.region_y[1] - margin)
+                if inside and all(np.linalg.norm(xy - o) >= params.min_separation_m for o in placed):
+                    break
+            else:
+                raise ValueError(
+                    f"cannot place {params.n_objects} objects {params.min_separation_m} m apart in the pick region"
+                )
+            placed.append(xy)
+            kind = op.kinds[int(rng.integers(len(op.kinds)))]
+            width = float(rng.uniform(*op.width_m))
+            height = float(rng.uniform(*op.height_m))
+            mass = float(rng.uniform(*op.mass_kg))
+            yaw = float(rng.uniform(-np.pi, np.pi))
+            quat = (0.0, 0.0, float(np.sin(yaw / 2)), float(np.cos(yaw / 2)))
+            pos = (float(xy[0]), float(xy[1]), params.table_z + height / 2 + 1e-4)
+            if kind == "box":
+                depth = float(rng.uniform(*op.width_m))
+                obj = world.add_box((width, depth, height), mass, pos, quat, friction=op.friction,
+                                    color=colors[i % len(colors)], name=f"object{i}")
+            else:
+                obj = world.add_cylinder(width / 2, height, mass, pos, quat, friction=op.friction,
+                                         color=colors[i % len(colors)], name=f"object{i}")
+            objects.append(obj)
+        world.step(200)  # let everything settle before the clock that counts starts
+        world.steps = 0
+        return PickPlaceScene(objects, b, table)
+
+    def make_camera(self, world, params: PickPlaceParams):
+        from officina.sim.camera import SimCamera, look_at
+
+        intr = CameraIntrinsics.from_fov(params.camera_size[0], params.camera_size[1], params.camera_fov_deg)
+        # "up" of the image along world -x: the camera looks straight down.
+        return SimCamera(world.client_id, intr, look_at(params.camera_eye, params.camera_target, up=(-1.0, 0.0, 0.0)),
+                         near=0.05, far=3.0, stamp_fn=lambda: world.time)
+
+    def metrics(self, world, scene: PickPlaceScene, params: PickPlaceParams) -> dict[str, Any]:
+        bx, by = params.bin_center_xy
+        ix, iy = params.bin_inner_size_m
+        in_bin = []
+        for obj in scene.objects:
+            pos, _ = world.object_pose(obj.body_id)
+            lin, _ = world.object_velocity(obj.body_id)
+            inside = (
+                abs(pos[0] - bx) < ix / 2
+                and abs(pos[1] - by) < iy / 2
+                and params.table_z < pos[2] < params.table_z + params.bin_wall_height_m + 0.02
+                and float(np.linalg.norm(lin)) < 0.05
+            )
+            in_bin.append(bool(inside))
+        placed = int(sum(in_bin))
+        return {
+            "success": placed == len(scene.objects),
+            "objects_placed": placed,
+            "objects_total": len(scene.objects),
+        }
+
+    # --- the procedure (interfaces only) -----------------------------------------------------------
+    def procedure(self, cell: Cell, params: PickPlaceParams) -> ProcedureOutcome:
+        model = cell.model
+        sk = Skills(cell.arm, cell.gripper, model, cell.tick, rng=cell.rng,
+                    velocity_scale=params.velocity_scale, linear_speed_m_s=params.linear_speed_m_s)
+        home = model.spec.home
+        T_home = model.frame_transform(home, "tcp")
+        R_down = np.diag([1.0, -1.0, -1.0])  # tcp z pointing down, tcp x along world x
+        # The home yaw of the tcp about world z: keep grasps close to it (no wrist wrap).
+        psi_home = float(np.arctan2(T_home[1, 0], T_home[0, 0]))
+        world_T_base = cell.world_T_base
+        base_T_world = np.linalg.inv(world_T_base)
+
+        def base_pose(x, y, z, psi):
+            return base_T_world @ _tcp_down(x, y, z, psi, R_down)
+
+        r = sk.move_joints(home)
+        if cell.gripper is not None:
+            sk.release()
+        slots = _bin_slots(params.n_objects, params.bin_inner_size_m, params.objects.width_m[1])
+        placed = 0
+        attempts = 0
+        bin_floor = params.table_z + 0.01
+        while attempts < params.n_objects * params.max_attempts and placed < params.n_objects:
+            attempts += 1
+            t_now = cell.arm.read().stamp
+            objs = locate_table_objects(
+                cell.camera, table_z=params.table_z, region_x=params.region_x, region_y=params.region_y,
+            )
+            cell.log_event(t_now, "perceived", n_objects=len(objs))
+            if not objs:
+                break
+            o = objs[0]
+            w, h = o.size_xy
+            a = o.yaw if w <= h else o.yaw + np.pi / 2  # short side direction: close across it
+            psi = a + np.pi / 2
+            # Same grasp modulo pi (symmetric gripper): take the one closest to the home yaw.
+            psi = psi_home + ((psi - psi_home + np.pi / 2) % np.pi - np.pi / 2)
+            height = o.top_z - params.table_z
+            grasp_z = o.top_z - min(params.grasp_depth_m, 0.5 * height)
+            above_z = o.top_z + params.approach_height_m
+            x, y = float(o.center_xy[0]), float(o.center_xy[1])
+            cell.log_event(t_now, "pick", x=round(x, 4), y=round(y, 4), top_z=round(o.top_z, 4))
+            r = sk.move_to_pose(base_pose(x, y, above_z, psi))
+            if not r.ok:
+                cell.log_event(cell.arm.read().stamp, "skip", reason=r.message)
+                continue
+            r = sk.move_line(base_pose(x, y, grasp_z, psi))
+            if not r.ok:
+                sk.move_line(base_pose(x, y, above_z, psi))
+                continue
+            g = sk.grasp(params.grasp_force_n)
+            if not g.ok:
+                cell.log_event(cell.arm.read().stamp, "grasp_failed", reason=g.message)
+                sk.release()
+                sk.move_line(base_pose(x, y, above_z, psi))
+                continue
+            sk.move_line(base_pose(x, y, above_z + 0.05, psi))
+            sx, sy = slots[placed % len(slots)]
+            bx, by = params.bin_center_xy[0] + sx, params.bin_center_xy[1] + sy
+            carry_z = params.table_z + params.bin_wall_height_m + height + 0.08
+            r = sk.move_to_pose(base_pose(bx, by, max(carry_z, above_z + 0.05), psi_home))
+            if not r.ok:
+                cell.log_event(cell.arm.read().stamp, "place_unreachable", reason=r.message)
+                sk.release()
+                continue
+            release_z = bin_floor + (height - (o.top_z - grasp_z)) + 0.015
+            sk.move_line(base_pose(bx, by, release_z, psi_home))
+            sk.release()
+            sk.move_line(base_pose(bx, by, max(carry_z, above_z + 0.05), psi_home))
+            placed += 1
+            cell.log_event(cell.arm.read().stamp, "placed", slot=placed)
+        sk.move_joints(home)
+        sk.settle(0.3)
+        return ProcedureOutcome(True, details={"attempts": attempts, "placements": placed})
