@@ -168,6 +168,7 @@ def plan_cartesian_line(
     max_accel_m_s2: float = 1.0,
     max_jerk_m_s3: float = 10.0,
     max_angular_speed_rad_s: float = 1.0,
+    ik_every: int = 10,
 ) -> JointTrajectory:
     """Straight-line move of ``frame`` from its pose at q0 to ``base_T_goal`` (orientation by SLERP).
 
@@ -186,19 +187,25 @@ def plan_cartesian_line(
     # Normalise: s in [0, 1], with speed limit 1/length per second.
     s = _time_scaling(1.0, 1.0 / length, max_accel_m_s2 / max(dist, 1e-9) if dist > 1e-6 else 4.0, max_jerk_m_s3 / max(dist, 1e-9) if dist > 1e-6 else 40.0, dt)
     s = np.clip(s, 0.0, 1.0)
-    q = np.empty((len(s), len(q0)))
+    # IK at nodes every `ik_every` samples (and at the last one), joint-space interpolation in
+    # between: the deviation from the straight line is second order in the node spacing.
+    nodes = np.unique(np.r_[np.arange(0, len(s), ik_every), len(s) - 1])
+    qn = np.empty((len(nodes), len(q0)))
     prev = q0
     rng = np.random.default_rng(0)
-    for i, si in enumerate(s):
-        Ti = pin.SE3.Interpolate(T0, T1, float(si))
+    for k, i in enumerate(nodes):
+        si = float(s[i])
+        Ti = pin.SE3.Interpolate(T0, T1, si)
         r = solve_ik(robot, Ti.homogeneous, frame, prev, rng=rng, max_restarts=0, max_iterations=50)
         if not r.success:
             raise TrajectoryError(
                 f"straight line not feasible: IK failed at {100 * si:.0f}% of the path "
                 f"(error {r.position_error_m * 1e3:.2f} mm, {np.rad2deg(r.orientation_error_rad):.2f} deg)"
             )
-        q[i] = r.q
+        qn[k] = r.q
         prev = r.q
+    idx = np.arange(len(s))
+    q = np.stack([np.interp(idx, nodes, qn[:, j]) for j in range(len(q0))], axis=1)
     qd = np.gradient(q, dt, axis=0) if len(q) > 1 else np.zeros_like(q)
     qdd = np.gradient(qd, dt, axis=0) if len(q) > 1 else np.zeros_like(q)
     if np.any(np.abs(qd) > robot.spec.limits.velocity * 1.05):
