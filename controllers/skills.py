@@ -21,7 +21,7 @@ from officina.controllers.trajectory import (
     plan_cartesian_line,
     plan_joint_move,
 )
-from officina.interfaces import Arm, GraspState, Gripper
+from officina.interfaces import Arm, Gripper
 
 __all__ = ["SkillStatus", "SkillResult", "Skills"]
 
@@ -61,6 +61,7 @@ class Skills:
         rng: np.random.Generator,
         velocity_scale: float = 0.5,
         linear_speed_m_s: float = 0.15,
+        min_link_z: float | None = None,
     ) -> None:
         self.arm = arm
         self.gripper = gripper
@@ -69,6 +70,7 @@ class Skills:
         self.rng = rng
         self.velocity_scale = velocity_scale
         self.linear_speed_m_s = linear_speed_m_s
+        self.min_link_z = min_link_z
         self.dt = arm.control_period
         self._q_cmd = arm.read().position.copy()
 
@@ -97,12 +99,46 @@ class Skills:
             )
         except TrajectoryError as exc:
             return SkillResult(SkillStatus.PLANNING_FAILED, str(exc))
+        step = max(1, int(0.05 / self.dt))
+        for q in traj.q[::step]:
+            if not self.links_clear(q):
+                return SkillResult(SkillStatus.PLANNING_FAILED, "joint move would take a link below the work surface")
         return self.execute(traj)
 
-    def ik(self, base_T_tcp: np.ndarray, q_hint: np.ndarray | None = None):
-        seed = self._q_cmd if q_hint is None else q_hint
-        return solve_ik(self.model, base_T_tcp, "tcp", seed, rng=self.rng, max_restarts=30, timeout_s=0.5,
-                        posture=self.model.spec.home, posture_gain=0.05)
+    def ik(self, base_T_tcp: np.ndarray, q_hint: np.ndarray | None = None, n_candidates: int = 6):
+        """IK seeded from the current command, then from home and random restarts; among the
+        solutions found, the one with the smallest largest joint displacement wins (no wrist or
+        elbow flips when a nearby solution exists)."""
+        seed = self._q_cmd if q_hint is None else np.asarray(q_hint, float)
+        home = self.model.spec.home
+        best = None
+        seeds = [seed, home] + [self.rng.uniform(self.model.limits.lower, self.model.limits.upper)
+                                for _ in range(n_candidates - 2)]
+        for i, s0 in enumerate(seeds):
+            r = solve_ik(self.model, base_T_tcp, "tcp", s0, rng=self.rng, max_restarts=0 if i else 20,
+                         timeout_s=np.inf, posture=home, posture_gain=0.05)
+            if not r.success or not self.links_clear(r.q):
+                continue
+            cost = float(np.max(np.abs(r.q - seed)))
+            if best is None or cost < best[0]:
+                best = (cost, r)
+            if i == 0 and cost < 0.5:
+                break
+        if best is None:
+            return solve_ik(self.model, base_T_tcp, "tcp", seed, rng=self.rng, max_restarts=0, timeout_s=np.inf)
+        return best[1]
+
+    def links_clear(self, q: np.ndarray) -> bool:
+        """Every joint origin past the second one stays above ``min_link_z`` (base frame)."""
+        if self.min_link_z is None:
+            return True
+        import pinocchio as pin
+
+        m = self.model
+        pin.forwardKinematics(m.model, m.data, m._to_model(np.asarray(q, float)))
+        z = np.array([m.data.oMi[j].translation[2] for j in range(3, m.model.njoints)])
+        tcp_z = m.frame_transform(q, "tcp")[2, 3]
+        return bool(np.all(z > self.min_link_z) and tcp_z > self.min_link_z - 0.05)
 
     def move_to_pose(self, base_T_tcp: np.ndarray, q_hint: np.ndarray | None = None) -> SkillResult:
         r = self.ik(base_T_tcp, q_hint)
@@ -120,32 +156,31 @@ class Skills:
             return SkillResult(SkillStatus.PLANNING_FAILED, str(exc))
         return self.execute(traj)
 
-    def _wait_gripper(self, timeout_s: float) -> GraspState:
+    def _wait_gripper(self, timeout_s: float) -> float:
+        """Hold the arm and wait until the fingers stop (width steady for 50 ms); return the width."""
         assert self.gripper is not None
-        state = self.gripper.grasp_state()
-        for _ in range(int(timeout_s / self.dt)):
+        steady_ticks = max(1, int(0.05 / self.dt))
+        last = self.gripper.width()
+        still = 0
+        for _ in range(max(1, int(timeout_s / self.dt))):
             self.arm.command_positions(self._q_cmd)
             self.tick()
-            state = self.gripper.grasp_state()
-            if state != GraspState.MOVING:
-                # Confirm it stays still for a few periods.
-                for _ in range(20):
-                    self.tick()
-                state = self.gripper.grasp_state()
-                if state != GraspState.MOVING:
-                    break
-        return state
+            w = self.gripper.width()
+            still = still + 1 if abs(w - last) < 2e-5 else 0
+            last = w
+            if still >= steady_ticks:
+                break
+        return last
 
-    def grasp(self, force_n: float, timeout_s: float = 1.5) -> SkillResult:
+    def grasp(self, force_n: float, timeout_s: float = 1.5, min_width_m: float = 0.003) -> SkillResult:
+        """Close with a force limit; holding when the fingers stop apart (an object between)."""
         if self.gripper is None:
             return SkillResult(SkillStatus.GRASP_EMPTY, "robot has no gripper")
         self.gripper.close(0.0, force_n)
-        state = self._wait_gripper(timeout_s)
-        if state == GraspState.HOLDING:
+        w = self._wait_gripper(timeout_s)
+        if w > min_width_m:
             return SkillResult(SkillStatus.OK)
-        if state == GraspState.MOVING:
-            return SkillResult(SkillStatus.TIMEOUT, "gripper still moving")
-        return SkillResult(SkillStatus.GRASP_EMPTY, "gripper closed on nothing")
+        return SkillResult(SkillStatus.GRASP_EMPTY, f"gripper closed on nothing (width {w * 1e3:.1f} mm)")
 
     def release(self, timeout_s: float = 1.0) -> SkillResult:
         if self.gripper is None:

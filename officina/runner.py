@@ -308,6 +308,7 @@ def _run(cfg, run_dir, world, handle, scene, camera, model, task, params, rng, p
         "success": bool(m.pop("success")),
         **m,
         "procedure_completed": outcome.completed,
+        "procedure_message": outcome.message,
         "cycle_time_s": round(sim_time, 6),
         "max_joint_tracking_error_rad": rec.max_err,
         "max_tcp_speed_m_s": tcp_speed,

@@ -177,12 +177,12 @@ class SimGripper:
 
     def grasp_state(self) -> GraspState:
         w = self.width()
-        moving = self.finger_speed() > 1e-3
+        moving = self.finger_speed() > 5e-3
         if moving:
             return GraspState.MOVING
         if self._target >= self.max_width - 1e-3 and w >= self._target - 2e-3:
             return GraspState.OPEN
-        if w > self._target + 2e-3:
+        if w > self._target + 3e-3:
             return GraspState.HOLDING
         return GraspState.CLOSED_EMPTY if self._target < 1e-3 else GraspState.OPEN
 

@@ -46,6 +46,7 @@ def locate_table_objects(
     min_height_m: float = 0.01,
     max_height_m: float = 0.2,
     min_pixels: int = 30,
+    max_footprint_m: float = 0.12,
 ) -> list[TableObject]:
     """Objects standing on the table inside the region, sorted by distance from the region's near corner."""
     T = camera.extrinsics()
@@ -78,13 +79,18 @@ def locate_table_objects(
         top_pts = pts[pts[:, 2] > top - 0.01]
         if len(top_pts) < 5:
             top_pts = pts
-        (cx, cy), (w, h), ang = cv2.minAreaRect(top_pts[:, :2].astype(np.float32))
+        rect = cv2.minAreaRect(top_pts[:, :2].astype(np.float32))
+        corners = cv2.boxPoints(rect).astype(float)
+        e1, e2 = corners[1] - corners[0], corners[2] - corners[1]
+        w, h = float(np.linalg.norm(e1)), float(np.linalg.norm(e2))
+        if max(w, h) > max_footprint_m:
+            continue  # not an object of the task (an arm link, a fixture)
         out.append(
             TableObject(
-                center_xy=np.array([cx, cy]),
+                center_xy=np.array(rect[0], dtype=float),
                 top_z=top,
-                size_xy=(float(w), float(h)),
-                yaw=float(np.deg2rad(ang)),
+                size_xy=(w, h),
+                yaw=float(np.arctan2(e1[1], e1[0])),
                 n_pixels=int(stats[lab, cv2.CC_STAT_AREA]),
             )
         )

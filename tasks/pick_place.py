@@ -183,7 +183,8 @@ class PickPlace:
     def procedure(self, cell: Cell, params: PickPlaceParams) -> ProcedureOutcome:
         model = cell.model
         sk = Skills(cell.arm, cell.gripper, model, cell.tick, rng=cell.rng,
-                    velocity_scale=params.velocity_scale, linear_speed_m_s=params.linear_speed_m_s)
+                    velocity_scale=params.velocity_scale, linear_speed_m_s=params.linear_speed_m_s,
+                    min_link_z=params.table_z + 0.03)
         home = model.spec.home
         T_home = model.frame_transform(home, "tcp")
         R_down = np.diag([1.0, -1.0, -1.0])  # tcp z pointing down, tcp x along world x
@@ -202,8 +203,14 @@ class PickPlace:
         placed = 0
         attempts = 0
         bin_floor = params.table_z + 0.01
+        # Perceive from a view pose above the bin, out of the camera's view of the pick region.
+        view_z = params.table_z + params.bin_wall_height_m + 0.25
+        view = base_pose(params.bin_center_xy[0], params.bin_center_xy[1], view_z, psi_home)
         while attempts < params.n_objects * params.max_attempts and placed < params.n_objects:
             attempts += 1
+            r = sk.move_to_pose(view)
+            if not r.ok:
+                return ProcedureOutcome(False, f"view pose unreachable: {r.message}")
             t_now = cell.arm.read().stamp
             objs = locate_table_objects(
                 cell.camera, table_z=params.table_z, region_x=params.region_x, region_y=params.region_y,
