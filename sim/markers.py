@@ -1,0 +1,76 @@
+"""Textured planes in a PyBullet world (markers, calibration boards) for ground-truth images.
+
+Only ``officina.interfaces`` of the project is imported; the texture comes in as an image array.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+import pybullet as p
+
+__all__ = ["add_textured_plane"]
+
+
+def add_textured_plane(
+    client_id: int,
+    image: np.ndarray,
+    size_m: tuple[float, float],
+    world_T_plane: np.ndarray,
+) -> int:
+    """Add a static, collision-free textured rectangle; returns its body id.
+
+    ``image`` (HxW gray or HxWx3 RGB uint8) covers ``size_m`` = (width, height) in metres, centred
+    on the plane frame's origin: image columns run along the plane's +x, image rows along its -y
+    (the image's top edge at +y), and the textured side faces +z — the ArUco marker convention.
+    """
+    import cv2
+
+    img = np.asarray(image)
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise ValueError(f"add_textured_plane: expected an HxW or HxWx3 uint8 image, got {img.shape} {img.dtype}")
+    T = np.asarray(world_T_plane, dtype=float)
+    if T.shape != (4, 4):
+        raise ValueError(f"add_textured_plane: world_T_plane must be 4x4, got {T.shape}")
+    w, h = float(size_m[0]) / 2.0, float(size_m[1]) / 2.0
+    vertices = [[-w, -h, 0.0], [w, -h, 0.0], [w, h, 0.0], [-w, h, 0.0]]
+    # OpenGL texture convention: v = 0 is the image's last row (checked by tests/test_vision_sim.py)
+    uvs = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+    indices = [0, 1, 2, 0, 2, 3]
+    normals = [[0.0, 0.0, 1.0]] * 4
+    vis = p.createVisualShape(
+        p.GEOM_MESH, vertices=vertices, indices=indices, uvs=uvs, normals=normals, physicsClientId=client_id
+    )
+    q = _quat_from_matrix(T[:3, :3])
+    body = p.createMultiBody(0, -1, vis, basePosition=T[:3, 3].tolist(), baseOrientation=q, physicsClientId=client_id)
+    fd, path = tempfile.mkstemp(suffix=".png", prefix="officina_texture_")
+    os.close(fd)
+    try:
+        cv2.imwrite(path, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        tex = p.loadTexture(path, physicsClientId=client_id)
+    finally:
+        os.unlink(path)
+    p.changeVisualShape(body, -1, textureUniqueId=tex, rgbaColor=[1, 1, 1, 1], physicsClientId=client_id)
+    return body
+
+
+def _quat_from_matrix(R: np.ndarray) -> list[float]:
+    tr = np.trace(R)
+    if tr > 0:
+        s = 2.0 * np.sqrt(tr + 1.0)
+        q = [(R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s, 0.25 * s]
+    elif R[0, 0] > R[1, 1] and R[0, 0] > R[2, 2]:
+        s = 2.0 * np.sqrt(1.0 + R[0, 0] - R[1, 1] - R[2, 2])
+        q = [0.25 * s, (R[0, 1] + R[1, 0]) / s, (R[0, 2] + R[2, 0]) / s, (R[2, 1] - R[1, 2]) / s]
+    elif R[1, 1] > R[2, 2]:
+        s = 2.0 * np.sqrt(1.0 + R[1, 1] - R[0, 0] - R[2, 2])
+        q = [(R[0, 1] + R[1, 0]) / s, 0.25 * s, (R[1, 2] + R[2, 1]) / s, (R[0, 2] - R[2, 0]) / s]
+    else:
+        s = 2.0 * np.sqrt(1.0 + R[2, 2] - R[0, 0] - R[1, 1])
+        q = [(R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, 0.25 * s, (R[1, 0] - R[0, 1]) / s]
+    q = np.asarray(q) / np.linalg.norm(q)
+    return q.tolist()

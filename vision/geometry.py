@@ -1,0 +1,104 @@
+"""Pinhole geometry: projecting points, back-projecting pixels with depth, depth -> point cloud.
+
+Depth is metric z along the optical axis (not the ray length), as in `CameraFrame.depth_m`
+and ROS ``depth/image_raw`` (32FC1 metres). Pixel (u, v) = (column, row) with integer pixel
+centres. Points in the camera frame follow the optical convention (z forward, x right, y down).
+Lens distortion is taken into account when the intrinsics carry it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from officina.interfaces import CameraIntrinsics
+
+__all__ = ["project_points", "pixel_to_camera", "pixel_to_world", "depth_to_point_cloud", "undistort_pixels"]
+
+
+def _has_distortion(intr: CameraIntrinsics) -> bool:
+    return any(abs(float(d)) > 0.0 for d in intr.distortion)
+
+
+def undistort_pixels(uv: np.ndarray, intr: CameraIntrinsics) -> np.ndarray:
+    """Normalised image coordinates (x/z, y/z), Nx2, of distorted pixels Nx2."""
+    uv = np.asarray(uv, dtype=float).reshape(-1, 2)
+    if not _has_distortion(intr):
+        return np.column_stack([(uv[:, 0] - intr.cx) / intr.fx, (uv[:, 1] - intr.cy) / intr.fy])
+    import cv2
+
+    out = cv2.undistortPoints(uv.reshape(-1, 1, 2), intr.K, np.asarray(intr.distortion, dtype=float))
+    return out.reshape(-1, 2)
+
+
+def project_points(points_camera: np.ndarray, intr: CameraIntrinsics) -> np.ndarray:
+    """Pixels Nx2 of camera-frame points Nx3 (with the lens distortion of ``intr``)."""
+    P = np.asarray(points_camera, dtype=float).reshape(-1, 3)
+    if np.any(P[:, 2] <= 0):
+        raise ValueError("project_points: points must lie in front of the camera (z > 0)")
+    if not _has_distortion(intr):
+        return np.column_stack([intr.fx * P[:, 0] / P[:, 2] + intr.cx, intr.fy * P[:, 1] / P[:, 2] + intr.cy])
+    import cv2
+
+    uv, _ = cv2.projectPoints(P, np.zeros(3), np.zeros(3), intr.K, np.asarray(intr.distortion, dtype=float))
+    return uv.reshape(-1, 2)
+
+
+def pixel_to_camera(uv, depth_m, intr: CameraIntrinsics) -> np.ndarray:
+    """3-D point(s) in the camera optical frame of pixel(s) (u, v) at metric depth z.
+
+    ``uv`` is (2,) or Nx2, ``depth_m`` a scalar or N values; returns (3,) or Nx3.
+    """
+    uv_arr = np.asarray(uv, dtype=float)
+    single = uv_arr.ndim == 1
+    xy = undistort_pixels(uv_arr.reshape(-1, 2), intr)
+    z = np.broadcast_to(np.asarray(depth_m, dtype=float).reshape(-1), (xy.shape[0],))
+    if np.any(~np.isfinite(z)) or np.any(z <= 0):
+        raise ValueError("pixel_to_camera: depth must be finite and positive (metres)")
+    pts = np.column_stack([xy * z[:, None], z])
+    return pts[0] if single else pts
+
+
+def pixel_to_world(uv, depth_m, intr: CameraIntrinsics, world_T_camera: np.ndarray) -> np.ndarray:
+    """3-D point(s) in the world frame of pixel(s) at metric depth, given the camera's extrinsics."""
+    pc = pixel_to_camera(uv, depth_m, intr)
+    T = np.asarray(world_T_camera, dtype=float)
+    return pc @ T[:3, :3].T + T[:3, 3]
+
+
+def depth_to_point_cloud(
+    depth_m: np.ndarray,
+    intr: CameraIntrinsics,
+    *,
+    world_T_camera: np.ndarray | None = None,
+    rgb: np.ndarray | None = None,
+    stride: int = 1,
+    max_depth_m: float | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Point cloud of a depth image: (points Nx3 [camera frame, or world if extrinsics given],
+    colours Nx3 uint8 or None, pixels Nx2 (u, v) they come from). Pixels with depth 0, inf or NaN
+    (nothing measured) and beyond ``max_depth_m`` are dropped; ``stride`` subsamples rows and columns.
+    """
+    depth = np.asarray(depth_m)
+    if depth.shape != (intr.height, intr.width):
+        raise ValueError(f"depth image is {depth.shape}; the intrinsics expect ({intr.height}, {intr.width})")
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    vs, us = np.mgrid[0 : intr.height : stride, 0 : intr.width : stride]
+    z = depth[vs, us].astype(float)
+    ok = np.isfinite(z) & (z > 0)
+    if max_depth_m is not None:
+        ok &= z <= max_depth_m
+    us, vs, z = us[ok], vs[ok], z[ok]
+    uv = np.column_stack([us, vs]).astype(float)
+    if _has_distortion(intr):
+        xy = undistort_pixels(uv, intr)
+    else:
+        xy = np.column_stack([(us - intr.cx) / intr.fx, (vs - intr.cy) / intr.fy])
+    pts = np.column_stack([xy * z[:, None], z])
+    if world_T_camera is not None:
+        T = np.asarray(world_T_camera, dtype=float)
+        pts = pts @ T[:3, :3].T + T[:3, 3]
+    colours = None
+    if rgb is not None:
+        colours = np.asarray(rgb)[vs, us].reshape(-1, 3).astype(np.uint8)
+    return pts, colours, uv
