@@ -152,6 +152,29 @@ class RobotModel:
         J = pin.computeFrameJacobian(self.model, self.data, self._to_model(np.asarray(q, float)), fid, refs[reference])
         return J[:, self._v_index]
 
+    def frame_velocity(self, q: np.ndarray, v: np.ndarray, frame: str = "tcp") -> np.ndarray:
+        """6-D spatial velocity (linear m/s, angular rad/s) of ``frame``, base-aligned axes."""
+        return self.jacobian(q, frame, "world_aligned") @ np.asarray(v, dtype=float)
+
+    def jdot_qd(self, q: np.ndarray, v: np.ndarray, frame: str = "tcp") -> np.ndarray:
+        """Classical acceleration bias ``dJ/dt(q, v) v`` of ``frame`` (base-aligned axes, linear
+        rows first): the frame acceleration when the joint accelerations are zero."""
+        fid = self.frame_id(frame)
+        vm = np.zeros(self.model.nv)
+        vm[self._v_index] = v
+        pin.forwardKinematics(self.model, self.data, self._to_model(np.asarray(q, float)), vm, np.zeros(self.model.nv))
+        a = pin.getFrameClassicalAcceleration(self.model, self.data, fid, pin.ReferenceFrame.LOCAL_WORLD_ALIGNED)
+        return np.concatenate([a.linear, a.angular])
+
+    def kinematics(self, q: np.ndarray, frame: str = "tcp") -> tuple[np.ndarray, np.ndarray]:
+        """(4x4 ``base_T_frame``, 6xN base-aligned Jacobian) in one forward pass."""
+        fid = self.frame_id(frame)
+        qm = self._to_model(np.asarray(q, dtype=float))
+        pin.computeJointJacobians(self.model, self.data, qm)
+        T = pin.updateFramePlacement(self.model, self.data, fid).homogeneous.copy()
+        J = pin.getFrameJacobian(self.model, self.data, fid, pin.ReferenceFrame.LOCAL_WORLD_ALIGNED)
+        return T, J[:, self._v_index]
+
     # --- dynamics ------------------------------------------------------------------------------
     def mass_matrix(self, q: np.ndarray) -> np.ndarray:
         M = pin.crba(self.model, self.data, self._to_model(np.asarray(q, float)))
@@ -172,6 +195,15 @@ class RobotModel:
     def coriolis(self, q: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Coriolis and centrifugal torques C(q, v) v."""
         return self.nonlinear_effects(q, v) - self.gravity(q)
+
+    @property
+    def joint_damping(self) -> np.ndarray:
+        """Viscous joint friction (N·m·s/rad) from the URDF ``<dynamics damping>``, per arm joint."""
+        return np.asarray(self.model.damping)[self._v_index].copy()
+
+    def friction(self, v: np.ndarray) -> np.ndarray:
+        """Modelled joint friction torques (viscous, from the URDF) at joint velocities v."""
+        return self.joint_damping * np.asarray(v, dtype=float)
 
     def rnea(self, q: np.ndarray, v: np.ndarray, a: np.ndarray) -> np.ndarray:
         vm = np.empty(self.model.nv)
