@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["JOINT_STATE_DEF", "POSE_ARRAY_DEF", "write_state_log", "read_topic_counts"]
+__all__ = ["JOINT_STATE_DEF", "POSE_ARRAY_DEF", "write_state_log", "read_topic_counts", "iter_decoded"]
 
 _SEP = "\n" + "=" * 80 + "\n"
 _HEADER = "builtin_interfaces/Time stamp\nstring frame_id\n"
@@ -98,9 +98,17 @@ def write_state_log(
 
 def read_topic_counts(path: str | Path) -> dict[str, int]:
     """Number of messages per topic (decoding every message, as a reader would)."""
-    from mcap_ros2.reader import read_ros2_messages
-
     counts: dict[str, int] = {}
-    for m in read_ros2_messages(str(path)):
-        counts[m.channel.topic] = counts.get(m.channel.topic, 0) + 1
+    for _, channel, _, _ in iter_decoded(path):
+        counts[channel.topic] = counts.get(channel.topic, 0) + 1
     return counts
+
+
+def iter_decoded(path: str | Path, topics: list[str] | None = None):
+    """Yield (schema, channel, message, decoded ROS 2 message) from an MCAP file."""
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+
+    with open(path, "rb") as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        yield from reader.iter_decoded_messages(topics=topics)

@@ -1,0 +1,83 @@
+"""The CLI face: version, listings, and every bad-input case (exit 2, one line, no run folder)."""
+
+import json
+
+import pytest
+
+from officina import __version__
+
+
+def test_version(cli):
+    r = cli(["--version"])
+    assert r.exit_code == 0 and __version__ in r.stdout
+
+
+def test_robots_and_tasks_listings(cli):
+    r = cli(["robots", "--json"])
+    assert r.exit_code == 0
+    rows = {row["name"]: row for row in json.loads(r.stdout)}
+    assert rows["panda"]["dof"] == 7 and rows["ur5e"]["dof"] == 6 and rows["iiwa"]["gripper"] == "parallel"
+    r = cli(["tasks", "--json"])
+    assert r.exit_code == 0
+    assert "pick-place" in {row["name"] for row in json.loads(r.stdout)}
+    r = cli(["tasks"])
+    assert "pick-place" in r.stdout
+
+
+def test_run_help_teaches(cli):
+    r = cli(["run", "--help"])
+    assert r.exit_code == 0
+    for word in ("--robot", "--seed", "--set", "--config", "--video", "metrics.json", "Exit codes"):
+        assert word in r.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "no-such-task"], "unknown task 'no-such-task'; expected one of pick-place"),
+        (["run", "pick-place", "--robot", "abb-irb"], "unknown robot 'abb-irb'; expected one of"),
+        (["run", "pick-place", "--set", "params.bogus=1"], "config key 'params.bogus': unknown key"),
+        (["run", "pick-place", "--set", "colour=red"], "config key 'colour': unknown key"),
+        (["run", "pick-place", "--set", "params.n_objects=abc"], "config key 'params.n_objects'"),
+        (["run", "pick-place", "--set", "params.n_objects=40"], "less than or equal to 6"),
+        (["run", "pick-place", "--set", "sim.dt"], "expected KEY=VALUE"),
+        (["run", "pick-place", "--set", "sim.control_dt=0.0015"], "whole multiple of sim_dt"),
+        (["run", "pick-place", "--config", "does/not/exist.yaml"], "config file not found"),
+        (["run", "pick-place", "--robot", "does/not/exist.yaml"], "robot file not found"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_no_folder(cli, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    r = cli(args)
+    assert r.exit_code == 2, r.output
+    err = r.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    assert message in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_urdf_that_fails_to_load(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.urdf").write_text("<robot name='x'><link name='a'>")  # not well-formed
+    (tmp_path / "arm.yaml").write_text(
+        "name: broken\nurdf: broken.urdf\nbase_link: a\njoints: [j1]\n"
+        "limits: {acceleration: [1], jerk: [1]}\nhome: [0]\nflange: a\ntcp: {parent: a}\n"
+    )
+    r = cli(["run", "pick-place", "--robot", "arm.yaml"])
+    assert r.exit_code == 2
+    assert "not valid XML" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_malformed_config_file(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.yaml").write_text("task: pick-place\nsim: [1, 2\n")
+    r = cli(["run", "--config", "c.yaml"])
+    assert r.exit_code == 2 and "not valid YAML" in r.stderr
+
+
+def test_out_folder_not_empty(cli, tmp_path):
+    (tmp_path / "keep.txt").write_text("precious")
+    r = cli(["run", "pick-place", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "not empty" in r.stderr
+    assert (tmp_path / "keep.txt").read_text() == "precious"
