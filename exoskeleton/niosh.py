@@ -294,8 +294,9 @@ def evaluate(task: NioshTask) -> NioshResult:
     """RWL and LI at the origin (and destination when ``h_dest``/``v_dest`` are given)."""
     u = units_by_name(task.units)
     _check(task.load, f"load ({u.mass_unit})")
-    for name in ("h", "v", "a", "freq"):
-        _check(getattr(task, name), name)
+    for name, label in (("h", "H (horizontal location)"), ("v", "V (vertical location)"),
+                        ("a", "A (asymmetry angle, deg)"), ("freq", "F (lifts per minute)")):
+        _check(getattr(task, name), label)
     has_dest = task.h_dest is not None or task.v_dest is not None or task.a_dest is not None
     if has_dest and (task.h_dest is None or task.v_dest is None):
         raise ValueError("destination: give both --h-dest and --v-dest (and optionally --a-dest)")
