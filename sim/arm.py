@@ -66,13 +66,9 @@ class SimArm:
 
     def read(self) -> JointState:
         states = p.getJointStates(self._body, self._idx, physicsClientId=self._cid)
-        q = np.fromiter((s[0] for s in states), float, self._n)
-        qd = np.fromiter((s[1] for s in states), float, self._n)
-        if self._mode == ControlMode.TORQUE:
-            eff = self._last_effort.copy()
-        else:
-            eff = np.fromiter((s[3] for s in states), float, self._n)
-        return JointState(self._world.time, self._spec.joint_names, q, qd, eff)
+        a = np.array([(s[0], s[1], s[3]) for s in states]).T
+        eff = self._last_effort.copy() if self._mode == ControlMode.TORQUE else a[2]
+        return JointState(self._world.time, self._spec.joint_names, a[0], a[1], eff)
 
     def set_mode(self, mode: ControlMode) -> None:
         mode = ControlMode(mode)
