@@ -1,0 +1,582 @@
+"""The safety filter between every controller and every `Arm`.
+
+`SafetyFilter` turns any command (position, velocity or torque; possibly NaN, inf, of the
+wrong length or huge) into a command within the limits; `SafeArm` wraps any `Arm` so that
+every command goes through the filter ("no command path bypasses it" is structural: the
+wrapped arm is private and the wrapper has no pass-through).
+
+Guarantees of every emitted command (the property tests check them):
+
+* position mode: ``lower <= q <= upper``; the step between two emitted commands is within
+  the velocity limit (``|dq| <= v_max dt``) and the change of that step within the
+  acceleration limit (``|ddq| <= a_max dt^2``). Near a limit the velocity is bounded by the
+  braking distance (``v <= -a dt + sqrt((a dt)^2 + 2 a d)``), so stopping is always possible
+  within the acceleration limit; a command is never jerked to a stop.
+* velocity mode: ``|qd| <= v_max``; ``|qd - qd_prev| <= a_max dt``; near/beyond a position
+  limit the velocity toward it is bounded by the braking distance (zero beyond the limit).
+* torque mode: ``|tau| <= effort``; joints beyond a position limit (moving outward) or above
+  their velocity limit get a bounded braking torque instead of the command.
+* workspace: the tcp (given a forward-kinematics function) stays inside an axis-aligned box
+  in the base frame: a position step that would leave the box is shortened (clamp) or
+  replaced by a stop (reject); velocity commands that would leave it are stopped.
+* watchdog: no fresh command within ``watchdog_periods`` control periods -> hold: position
+  mode brakes to a stop and holds the last position, velocity mode ramps to zero velocity,
+  torque mode sends gravity compensation (if known) plus joint damping.
+
+Violations are clamped or rejected according to `SafetyConfig.action` (``"clamp"``: the nearest
+command within the limits; ``"reject"``: the whole command is dropped and the arm holds). A
+malformed command (NaN, inf, wrong length, not numbers) is always rejected. Every event is
+counted in ``SafetyFilter.counts`` and logged (logger ``officina.safety``) with its reason; the
+last events are in ``SafetyFilter.events``. The filter never raises on a command.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from officina.interfaces import ControlMode, JointLimits, JointState
+
+__all__ = ["SafetyEvent", "SafetyConfig", "SafetyFilter", "SafeArm", "SafetyRecord"]
+
+log = logging.getLogger("officina.safety")
+
+
+class SafetyEvent(str, enum.Enum):
+    MALFORMED = "malformed"  # NaN/inf/wrong length/not numbers: always rejected
+    POSITION_LIMIT = "position_limit"
+    VELOCITY_LIMIT = "velocity_limit"
+    ACCELERATION_LIMIT = "acceleration_limit"
+    TORQUE_LIMIT = "torque_limit"
+    WORKSPACE = "workspace"
+    WATCHDOG = "watchdog"
+    ESTOP = "estop"
+    NOT_ARMED = "not_armed"
+    WRONG_MODE = "wrong_mode"
+
+
+@dataclass(frozen=True)
+class SafetyRecord:
+    stamp: float
+    event: SafetyEvent
+    action: str  # "clamped" | "rejected" | "hold"
+    reason: str
+
+
+@dataclass(frozen=True)
+class SafetyConfig:
+    """Limits are those of the arm (`JointLimits`), scaled here; margins shrink the position range.
+
+    ``action``: "clamp" or "reject" for limit violations (per event kind with ``actions``, e.g.
+    ``{"workspace": "reject"}``). ``workspace_min/max``: tcp box (m, base frame) or None.
+    ``watchdog_periods``: control periods without a fresh command before holding (0: off).
+    """
+
+    action: str = "clamp"
+    actions: tuple[tuple[str, str], ...] = ()
+    position_margin_rad: float = 0.0
+    velocity_scale: float = 1.0
+    acceleration_scale: float = 1.0
+    effort_scale: float = 1.0
+    workspace_min: tuple[float, float, float] | None = None
+    workspace_max: tuple[float, float, float] | None = None
+    watchdog_periods: int = 10
+    hold_damping: float = 2.0  # N·m·s/rad per unit of effort fraction, torque-mode hold/brake
+    max_events_kept: int = 1000
+
+    def __post_init__(self) -> None:
+        for a in [self.action] + [v for _, v in self.actions]:
+            if a not in ("clamp", "reject"):
+                raise ValueError(f"safety action {a!r}: expected 'clamp' or 'reject'")
+        for k, _ in self.actions:
+            SafetyEvent(k)
+        for nm in ("velocity_scale", "acceleration_scale", "effort_scale"):
+            v = getattr(self, nm)
+            if not (0.0 < v <= 1.0):
+                raise ValueError(f"{nm} must be in (0, 1], got {v}")
+        if (self.workspace_min is None) != (self.workspace_max is None):
+            raise ValueError("workspace_min and workspace_max go together")
+        if self.workspace_min is not None and np.any(np.asarray(self.workspace_min) >= np.asarray(self.workspace_max)):
+            raise ValueError("workspace_min must be below workspace_max on every axis")
+        if self.watchdog_periods < 0:
+            raise ValueError("watchdog_periods must be >= 0")
+
+    def action_for(self, event: SafetyEvent) -> str:
+        return dict(self.actions).get(event.value, self.action)
+
+
+def _as_command(x, n: int) -> tuple[np.ndarray | None, str]:
+    try:
+        a = np.asarray(x, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        return None, "not an array of numbers"
+    if a.ndim != 1:
+        a = a.reshape(-1) if a.size == n else a
+    if a.ndim != 1 or a.shape[0] != n:
+        return None, f"expected {n} values, got shape {a.shape}"
+    if not np.all(np.isfinite(a)):
+        bad = np.nonzero(~np.isfinite(a))[0].tolist()
+        return None, f"non-finite values at joints {bad}"
+    return a.copy(), ""
+
+
+def _never_raise(hold_name: str):
+    """Decorate a filter method: numpy warnings off; any unexpected exception -> event + hold."""
+    import functools
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(self, cmd, state=None):
+            with np.errstate(all="ignore"):
+                try:
+                    return fn(self, cmd, state)
+                except Exception as exc:  # noqa: BLE001 - the loop must never see an exception
+                    self._event(SafetyEvent.MALFORMED, "rejected", f"{fn.__name__}: {type(exc).__name__}: {exc}")
+                    try:
+                        return getattr(self, hold_name)(state)
+                    except Exception:  # noqa: BLE001
+                        return getattr(self, hold_name)(None)
+
+        return wrapper
+
+    return deco
+
+
+class SafetyFilter:
+    """Filters the commands of one arm at its control period ``dt`` (s).
+
+    Call ``reset(state)`` (or let `SafeArm` do it) before the first command; then one
+    ``filter_*`` call per command and ``watchdog(state)`` once per period (SafeArm does both).
+    ``tcp_position``: optional ``q -> xyz`` (base frame) for the workspace box;
+    ``gravity``: optional ``q -> tau`` used for the torque-mode hold.
+    """
+
+    def __init__(
+        self,
+        limits: JointLimits,
+        dt: float,
+        config: SafetyConfig | None = None,
+        *,
+        tcp_position: Callable[[np.ndarray], np.ndarray] | None = None,
+        gravity: Callable[[np.ndarray], np.ndarray] | None = None,
+    ):
+        if not (dt > 0 and np.isfinite(dt)):
+            raise ValueError(f"dt must be positive, got {dt}")
+        self.config = config or SafetyConfig()
+        c = self.config
+        self.dt = float(dt)
+        self.n = limits.n
+        self.lower = np.asarray(limits.lower, float) + c.position_margin_rad
+        self.upper = np.asarray(limits.upper, float) - c.position_margin_rad
+        if np.any(self.lower >= self.upper):
+            raise ValueError("position_margin_rad leaves no range for some joint")
+        self.vmax = np.asarray(limits.velocity, float) * c.velocity_scale
+        self.amax = np.asarray(limits.acceleration, float) * c.acceleration_scale
+        self.effort = np.asarray(limits.effort, float) * c.effort_scale
+        self.tcp_position = tcp_position if c.workspace_min is not None else None
+        self.box_min = None if c.workspace_min is None else np.asarray(c.workspace_min, float)
+        self.box_max = None if c.workspace_max is None else np.asarray(c.workspace_max, float)
+        self.gravity = gravity
+        self.counts: dict[str, int] = {e.value: 0 for e in SafetyEvent}
+        self.events: deque[SafetyRecord] = deque(maxlen=c.max_events_kept)
+        self.estopped = False
+        self._q: np.ndarray | None = None  # last emitted position command (position mode)
+        self._v = np.zeros(self.n)  # velocity of the emitted command sequence
+        self._last_cmd_stamp: float | None = None
+        self._stamp = 0.0
+        self.holding = False
+
+    # --- bookkeeping -----------------------------------------------------------------------------
+    def _event(self, event: SafetyEvent, action: str, reason: str) -> None:
+        self.counts[event.value] += 1
+        rec = SafetyRecord(self._stamp, event, action, reason)
+        self.events.append(rec)
+        log.warning("safety %s (%s) at t=%.4f s: %s", event.value, action, self._stamp, reason)
+
+    @property
+    def total_events(self) -> int:
+        return int(sum(self.counts.values()))
+
+    def reset(self, state: JointState | None) -> None:
+        """Start from the measured state (positions clamped into the limits, velocity measured
+        and clamped), e.g. when arming or switching mode."""
+        q = None if state is None else _as_command(getattr(state, "position", None), self.n)[0]
+        v = None if state is None else _as_command(getattr(state, "velocity", None), self.n)[0]
+        self._q = None if q is None else np.clip(q, self.lower, self.upper)
+        self._v = np.zeros(self.n) if v is None else np.clip(v, -self.vmax, self.vmax)
+        if self._q is not None:
+            # The sequence must be able to stop: bound the initial velocity by the braking distance.
+            lo, hi = self._brake_bounds(self._q)
+            self._v = np.clip(self._v, lo, hi)
+        self._last_cmd_stamp = None if state is None else float(getattr(state, "stamp", 0.0))
+        self.holding = False
+
+    def _stamp_of(self, state) -> float:
+        try:
+            s = float(getattr(state, "stamp", self._stamp))
+            return s if np.isfinite(s) else self._stamp
+        except (TypeError, ValueError):
+            return self._stamp
+
+    def _measured(self, state) -> tuple[np.ndarray | None, np.ndarray | None]:
+        q = _as_command(getattr(state, "position", None), self.n)[0] if state is not None else None
+        v = _as_command(getattr(state, "velocity", None), self.n)[0] if state is not None else None
+        return q, v
+
+    def _brake_bounds(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Velocity bounds such that a stop within the acceleration limit is possible before the
+        position limits (discrete-time braking distance, one period of lookahead)."""
+        adt = self.amax * self.dt
+        d_up = np.maximum(self.upper - q, 0.0)
+        d_lo = np.maximum(q - self.lower, 0.0)
+        vb_up = -adt + np.sqrt(adt * adt + 2.0 * self.amax * d_up)
+        vb_lo = -adt + np.sqrt(adt * adt + 2.0 * self.amax * d_lo)
+        return -np.minimum(vb_lo, self.vmax), np.minimum(vb_up, self.vmax)
+
+    def _in_box(self, q: np.ndarray) -> bool:
+        if self.tcp_position is None:
+            return True
+        try:
+            p = np.asarray(self.tcp_position(q), dtype=float).reshape(3)
+        except Exception:  # noqa: BLE001 - a failing model counts as outside
+            return False
+        return bool(np.all(np.isfinite(p)) and np.all(p >= self.box_min) and np.all(p <= self.box_max))
+
+    # --- position mode ----------------------------------------------------------------------------
+    def _braking_step(self) -> np.ndarray:
+        """Velocity of the next step when stopping: toward zero within the acceleration limit."""
+        adt = self.amax * self.dt
+        v = np.sign(self._v) * np.maximum(np.abs(self._v) - adt, 0.0)
+        lo, hi = self._brake_bounds(self._q)
+        return np.clip(np.clip(v, lo, hi), self._v - adt, self._v + adt)
+
+    def _emit_position(self, v_new: np.ndarray) -> np.ndarray:
+        q_new = np.clip(self._q + v_new * self.dt, self.lower, self.upper)
+        self._v = (q_new - self._q) / self.dt
+        self._q = q_new
+        return q_new.copy()
+
+    def hold_position(self, state=None) -> np.ndarray:
+        """The next command of a stop (braking within the limits, then holding)."""
+        if self._q is None:
+            self.reset(state)
+            if self._q is None:
+                return np.clip(np.zeros(self.n), self.lower, self.upper)
+        return self._emit_position(self._braking_step())
+
+    @_never_raise("hold_position")
+    def filter_position(self, q_cmd, state: JointState | None = None) -> np.ndarray:
+        """A position command (rad) -> the position command to send (always within the limits)."""
+        self._stamp = self._stamp_of(state)
+        if self._q is None:
+            self.reset(state)
+            if self._q is None:  # no usable state either: hold the clamped command or mid-range
+                q0, _ = _as_command(q_cmd, self.n)
+                self._q = np.clip(q0 if q0 is not None else 0.5 * (self.lower + self.upper), self.lower, self.upper)
+                self._v = np.zeros(self.n)
+        if self.estopped:
+            self._event(SafetyEvent.ESTOP, "hold", "e-stop active")
+            return self.hold_position(state)
+        q, why = _as_command(q_cmd, self.n)
+        if q is None:
+            self._event(SafetyEvent.MALFORMED, "rejected", f"position command: {why}")
+            return self.hold_position(state)
+        self._last_cmd_stamp = self._stamp
+        self.holding = False
+        reject = False
+        # 1. position limits
+        out = (q < self.lower) | (q > self.upper)
+        if out.any():
+            act = self.config.action_for(SafetyEvent.POSITION_LIMIT)
+            self._event(SafetyEvent.POSITION_LIMIT, "rejected" if act == "reject" else "clamped",
+                        f"joints {np.nonzero(out)[0].tolist()} outside [lower, upper]")
+            reject |= act == "reject"
+            q = np.clip(q, self.lower, self.upper)
+        # 2. velocity (and braking distance), 3. acceleration
+        v_des = (q - self._q) / self.dt
+        lo_b, hi_b = self._brake_bounds(self._q)
+        lo_v, hi_v = np.maximum(-self.vmax, lo_b), np.minimum(self.vmax, hi_b)
+        adt = self.amax * self.dt
+        lo_a, hi_a = self._v - adt, self._v + adt
+        over_v = (v_des < lo_v - 1e-12) | (v_des > hi_v + 1e-12)
+        if over_v.any():
+            act = self.config.action_for(SafetyEvent.VELOCITY_LIMIT)
+            self._event(SafetyEvent.VELOCITY_LIMIT, "rejected" if act == "reject" else "clamped",
+                        f"joints {np.nonzero(over_v)[0].tolist()} step above the velocity/braking limit")
+            reject |= act == "reject"
+        v = np.clip(v_des, lo_v, hi_v)
+        over_a = (v < lo_a - 1e-12) | (v > hi_a + 1e-12)
+        if over_a.any():
+            act = self.config.action_for(SafetyEvent.ACCELERATION_LIMIT)
+            self._event(SafetyEvent.ACCELERATION_LIMIT, "rejected" if act == "reject" else "clamped",
+                        f"joints {np.nonzero(over_a)[0].tolist()} above the acceleration limit")
+            reject |= act == "reject"
+        # Acceleration bounds first, then the (hard) velocity/braking bounds: by construction of
+        # the braking bound the two intersect whenever the previous command respected them.
+        v = np.clip(np.clip(v, lo_a, hi_a), lo_v, hi_v)
+        # 4. workspace
+        if not reject and self.tcp_position is not None:
+            q_next = np.clip(self._q + v * self.dt, self.lower, self.upper)
+            if not self._in_box(q_next):
+                act = self.config.action_for(SafetyEvent.WORKSPACE)
+                if act == "reject" or not self._in_box(self._q):
+                    self._event(SafetyEvent.WORKSPACE, "rejected", "tcp would leave the workspace box")
+                    reject = True
+                else:
+                    # Largest fraction of the step that keeps the tcp in the box (bisection), and
+                    # never more than a braking step allows.
+                    a, b = 0.0, 1.0
+                    for _ in range(12):
+                        mid = 0.5 * (a + b)
+                        if self._in_box(np.clip(self._q + mid * v * self.dt, self.lower, self.upper)):
+                            a = mid
+                        else:
+                            b = mid
+                    self._event(SafetyEvent.WORKSPACE, "clamped", f"tcp step shortened to {a:.3f} to stay in the box")
+                    # The shortened step, within the acceleration limit (the box yields to the
+                    # joint limits: it is approached, not hit, by a braking arm).
+                    v = np.clip(np.clip(a * v, lo_a, hi_a), lo_v, hi_v)
+        if reject:
+            return self.hold_position(state)
+        return self._emit_position(v)
+
+    # --- velocity mode ----------------------------------------------------------------------------
+    def _velocity_bounds(self, q_meas: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = -self.vmax, self.vmax.copy()
+        if q_meas is not None:
+            lb, hb = self._brake_bounds(np.clip(q_meas, self.lower, self.upper))
+            lo, hi = np.maximum(lo, lb), np.minimum(hi, hb)
+            hi = np.where(q_meas >= self.upper, np.minimum(hi, 0.0), hi)
+            lo = np.where(q_meas <= self.lower, np.maximum(lo, 0.0), lo)
+        return lo, hi
+
+    def hold_velocity(self, state=None) -> np.ndarray:
+        """The next command of a stop in velocity mode: ramp to zero within the acceleration limit."""
+        adt = self.amax * self.dt
+        v = np.sign(self._v) * np.maximum(np.abs(self._v) - adt, 0.0)
+        q_meas, _ = self._measured(state)
+        lo, hi = self._velocity_bounds(q_meas)
+        v = np.clip(v, np.minimum(lo, 0.0), np.maximum(hi, 0.0))
+        v = np.clip(v, -self.vmax, self.vmax)
+        self._v = v
+        return v.copy()
+
+    @_never_raise("hold_velocity")
+    def filter_velocity(self, qd_cmd, state: JointState | None = None) -> np.ndarray:
+        """A velocity command (rad/s) -> the velocity command to send."""
+        self._stamp = self._stamp_of(state)
+        if self.estopped:
+            self._event(SafetyEvent.ESTOP, "hold", "e-stop active")
+            return self.hold_velocity(state)
+        v_des, why = _as_command(qd_cmd, self.n)
+        if v_des is None:
+            self._event(SafetyEvent.MALFORMED, "rejected", f"velocity command: {why}")
+            return self.hold_velocity(state)
+        self._last_cmd_stamp = self._stamp
+        self.holding = False
+        q_meas, _ = self._measured(state)
+        reject = False
+        lo_v, hi_v = self._velocity_bounds(q_meas)
+        over_v = (v_des < lo_v) | (v_des > hi_v)
+        if over_v.any():
+            beyond = q_meas is not None and bool(np.any(((q_meas >= self.upper) & (v_des > 0)) | ((q_meas <= self.lower) & (v_des < 0))))
+            ev = SafetyEvent.POSITION_LIMIT if beyond else SafetyEvent.VELOCITY_LIMIT
+            act = self.config.action_for(ev)
+            self._event(ev, "rejected" if act == "reject" else "clamped",
+                        f"joints {np.nonzero(over_v)[0].tolist()} above the velocity/braking limit")
+            reject |= act == "reject"
+        v = np.clip(v_des, lo_v, hi_v)
+        adt = self.amax * self.dt
+        over_a = np.abs(v - self._v) > adt + 1e-12
+        if over_a.any():
+            act = self.config.action_for(SafetyEvent.ACCELERATION_LIMIT)
+            self._event(SafetyEvent.ACCELERATION_LIMIT, "rejected" if act == "reject" else "clamped",
+                        f"joints {np.nonzero(over_a)[0].tolist()} above the acceleration limit")
+            reject |= act == "reject"
+        v = np.clip(v, self._v - adt, self._v + adt)
+        # The velocity limit is hard (the acceleration limit yields to it, e.g. after a reset).
+        v = np.clip(v, -self.vmax, self.vmax)
+        if not reject and self.tcp_position is not None and q_meas is not None:
+            # Look ahead by the stopping time of the command: leaving the box -> stop.
+            t_stop = float(np.max(np.abs(v) / self.amax)) + self.dt
+            if not self._in_box(q_meas + v * t_stop) and self._in_box(q_meas):
+                self._event(SafetyEvent.WORKSPACE, "rejected", "tcp would leave the workspace box")
+                reject = True
+        if reject:
+            return self.hold_velocity(state)
+        self._v = v
+        return v.copy()
+
+    # --- torque mode ------------------------------------------------------------------------------
+    def _brake_torque(self, q, v) -> np.ndarray:
+        g = np.zeros(self.n)
+        if self.gravity is not None and q is not None:
+            try:
+                g = np.asarray(self.gravity(q), dtype=float).reshape(self.n)
+                if not np.all(np.isfinite(g)):
+                    g = np.zeros(self.n)
+            except Exception:  # noqa: BLE001
+                g = np.zeros(self.n)
+        damp = self.config.hold_damping * self.effort / np.maximum(self.vmax, 1e-6)
+        tau = g - (0.0 if v is None else damp * v)
+        return np.clip(tau, -self.effort, self.effort)
+
+    def hold_torque(self, state=None) -> np.ndarray:
+        q, v = self._measured(state)
+        return self._brake_torque(q, v)
+
+    @_never_raise("hold_torque")
+    def filter_torque(self, tau_cmd, state: JointState | None = None) -> np.ndarray:
+        """A torque command (N·m) -> the torque command to send (always within the effort limits)."""
+        self._stamp = self._stamp_of(state)
+        if self.estopped:
+            self._event(SafetyEvent.ESTOP, "hold", "e-stop active")
+            return self.hold_torque(state)
+        tau, why = _as_command(tau_cmd, self.n)
+        if tau is None:
+            self._event(SafetyEvent.MALFORMED, "rejected", f"torque command: {why}")
+            return self.hold_torque(state)
+        self._last_cmd_stamp = self._stamp
+        self.holding = False
+        q, v = self._measured(state)
+        over = np.abs(tau) > self.effort
+        if over.any():
+            act = self.config.action_for(SafetyEvent.TORQUE_LIMIT)
+            self._event(SafetyEvent.TORQUE_LIMIT, "rejected" if act == "reject" else "clamped",
+                        f"joints {np.nonzero(over)[0].tolist()} above the effort limit")
+            if act == "reject":
+                return self.hold_torque(state)
+            tau = np.clip(tau, -self.effort, self.effort)
+        if q is not None and v is not None:
+            brake = self._brake_torque(q, v)
+            outward = ((q >= self.upper) & (v > 0)) | ((q <= self.lower) & (v < 0))
+            fast = np.abs(v) > self.vmax
+            bad = outward | fast
+            if bad.any():
+                ev = SafetyEvent.POSITION_LIMIT if outward.any() else SafetyEvent.VELOCITY_LIMIT
+                self._event(ev, "clamped", f"joints {np.nonzero(bad)[0].tolist()} braked "
+                            f"({'beyond a position limit' if outward.any() else 'above the velocity limit'})")
+                tau = np.where(bad, brake, tau)
+            if self.tcp_position is not None and not self._in_box(q):
+                self._event(SafetyEvent.WORKSPACE, "rejected", "tcp outside the workspace box: braking")
+                tau = brake
+        return np.clip(tau, -self.effort, self.effort)
+
+    # --- watchdog ---------------------------------------------------------------------------------
+    def stale(self, state) -> bool:
+        """True when no fresh command came within ``watchdog_periods`` periods of ``state.stamp``."""
+        wp = self.config.watchdog_periods
+        if wp <= 0 or self._last_cmd_stamp is None:
+            return False
+        return self._stamp_of(state) - self._last_cmd_stamp > (wp + 0.5) * self.dt
+
+
+class SafeArm:
+    """An `Arm` whose every command goes through a `SafetyFilter`.
+
+    ``read()`` also runs the watchdog: when the last command is older than
+    ``watchdog_periods`` control periods, it sends the hold command of the current mode to the
+    arm (every period, until a fresh command arrives). With ``require_arming=True`` nothing
+    moves before ``arm()``; ``estop()`` holds until ``release_estop()``.
+    """
+
+    def __init__(self, arm, safety: SafetyFilter, *, require_arming: bool = False):
+        self._arm = arm
+        self.safety = safety
+        self._mode = getattr(arm, "mode", ControlMode.POSITION)
+        self.armed = not require_arming
+        self.safety.reset(arm.read())
+
+    # Arm protocol
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        return self._arm.joint_names
+
+    @property
+    def limits(self) -> JointLimits:
+        return self._arm.limits
+
+    @property
+    def control_period(self) -> float:
+        return self._arm.control_period
+
+    @property
+    def substeps(self) -> int:
+        return getattr(self._arm, "substeps", 1)
+
+    @property
+    def mode(self) -> ControlMode:
+        return self._mode
+
+    def read(self) -> JointState:
+        st = self._arm.read()
+        if self.safety.stale(st):
+            if not self.safety.holding:
+                self.safety._stamp = self.safety._stamp_of(st)
+                self.safety._event(SafetyEvent.WATCHDOG, "hold",
+                                   f"no fresh command for {self.safety.config.watchdog_periods} periods")
+                self.safety.holding = True
+            self._send_hold(st)
+        return st
+
+    def _send_hold(self, st) -> None:
+        if self._mode == ControlMode.POSITION:
+            self._arm.command_positions(self.safety.hold_position(st))
+        elif self._mode == ControlMode.VELOCITY:
+            self._arm.command_velocities(self.safety.hold_velocity(st))
+        else:
+            self._arm.command_torques(self.safety.hold_torque(st))
+
+    def set_mode(self, mode: ControlMode) -> None:
+        mode = ControlMode(mode)
+        self._arm.set_mode(mode)
+        self._mode = mode
+        self.safety.reset(self._arm.read())
+
+    def arm(self) -> None:
+        """The explicit arming step: commands move the arm from now on."""
+        self.safety.reset(self._arm.read())
+        self.armed = True
+
+    def estop(self) -> None:
+        self.safety.estopped = True
+        self.safety._event(SafetyEvent.ESTOP, "hold", "e-stop requested")
+        self._send_hold(self._arm.read())
+
+    def release_estop(self) -> None:
+        self.safety.estopped = False
+        self.safety.reset(self._arm.read())
+
+    def _gate(self, want: ControlMode, what: str):
+        st = self._arm.read()
+        if not self.armed:
+            self.safety._stamp = self.safety._stamp_of(st)
+            self.safety._event(SafetyEvent.NOT_ARMED, "rejected", f"{what} before arm()")
+            self._send_hold(st)
+            return None
+        if self._mode != want:
+            self.safety._stamp = self.safety._stamp_of(st)
+            self.safety._event(SafetyEvent.WRONG_MODE, "rejected", f"{what} in {self._mode.value} mode")
+            self._send_hold(st)
+            return None
+        return st
+
+    def command_positions(self, q) -> None:
+        st = self._gate(ControlMode.POSITION, "position command")
+        if st is not None:
+            self._arm.command_positions(self.safety.filter_position(q, st))
+
+    def command_velocities(self, qd) -> None:
+        st = self._gate(ControlMode.VELOCITY, "velocity command")
+        if st is not None:
+            self._arm.command_velocities(self.safety.filter_velocity(qd, st))
+
+    def command_torques(self, tau) -> None:
+        st = self._gate(ControlMode.TORQUE, "torque command")
+        if st is not None:
+            self._arm.command_torques(self.safety.filter_torque(tau, st))

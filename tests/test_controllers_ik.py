@@ -1,0 +1,132 @@
+"""IK round trips, unreachable and invalid targets, posture, determinism; trajectories."""
+
+import numpy as np
+import pytest
+
+from officina.controllers.ik import IKStatus, pose_error, solve_ik
+from officina.controllers.model import RobotModel
+from officina.controllers.trajectory import TrajectoryError, plan_cartesian_line, plan_joint_move, plan_waypoints
+from officina.robots import load_robot
+
+ROBOTS = ["panda", "iiwa", "ur5e"]
+
+
+@pytest.fixture(scope="module", params=ROBOTS)
+def model(request):
+    return RobotModel.from_spec(load_robot(request.param))
+
+
+@pytest.mark.parametrize("frame", ["flange", "tcp"])
+def test_round_trip_from_mid_seed(model, frame):
+    rng = np.random.default_rng(11)
+    lim = model.limits
+    solved = 0
+    n = 40
+    for i in range(n):
+        q = rng.uniform(lim.lower, lim.upper)
+        T = model.frame_transform(q, frame)
+        r = solve_ik(model, T, frame, lim.mid(), rng=np.random.default_rng(i), timeout_s=0.2)
+        if r.success:
+            solved += 1
+            ep, er = pose_error(model.frame_transform(r.q, frame), T)
+            assert ep <= 1e-5 and er <= 1e-5
+            assert r.position_error_m == pytest.approx(ep, abs=1e-9)
+            assert model.within_limits(r.q)
+            assert r.status == IKStatus.SOLVED
+    assert solved == n
+
+
+def test_stale_model_data_does_not_fake_a_solution(model):
+    """Regression: FK of the target just before IK (same pin.Data) must not make the seed 'solved'."""
+    lim = model.limits
+    q = np.random.default_rng(3).uniform(lim.lower, lim.upper)
+    T = model.frame_transform(q, "flange")
+    r = solve_ik(model, T, "flange", lim.mid())
+    assert r.success
+    assert pose_error(model.frame_transform(r.q, "flange"), T)[0] <= 1e-5
+    assert np.abs(r.q - lim.mid()).max() > 1e-3
+
+
+def test_unreachable_target_reports_errors(model):
+    T = np.eye(4)
+    T[:3, 3] = [3.0, 0.0, 0.5]  # far out of reach
+    r = solve_ik(model, T, "tcp", rng=np.random.default_rng(0), timeout_s=0.02)
+    assert not r.success and r.status == IKStatus.NOT_CONVERGED
+    assert np.isfinite(r.position_error_m) and r.position_error_m > 1.0
+    assert model.within_limits(r.q)
+    ep, er = pose_error(model.frame_transform(r.q, "tcp"), T)
+    assert ep == pytest.approx(r.position_error_m, rel=1e-9)
+
+
+@pytest.mark.parametrize("bad", [np.full((4, 4), np.nan), np.eye(3), "x"])
+def test_invalid_target_never_raises(bad):
+    m = RobotModel.from_spec(load_robot("panda"))
+    r = solve_ik(m, bad, "tcp")
+    assert not r.success and r.status == IKStatus.INVALID_INPUT
+
+
+def test_deterministic_given_seed():
+    m = RobotModel.from_spec(load_robot("panda"))
+    q = m.spec.home + 0.3
+    T = m.frame_transform(q, "tcp")
+    a = solve_ik(m, T, "tcp", m.limits.lower + 0.01, rng=np.random.default_rng(5), timeout_s=1.0)
+    b = solve_ik(m, T, "tcp", m.limits.lower + 0.01, rng=np.random.default_rng(5), timeout_s=1.0)
+    assert a.success and np.array_equal(a.q, b.q) and a.iterations == b.iterations
+
+
+def test_nullspace_posture_keeps_the_task_and_moves_toward_posture():
+    m = RobotModel.from_spec(load_robot("panda"))
+    q_true = m.spec.home.copy()
+    T = m.frame_transform(q_true, "tcp")
+    posture = q_true.copy()
+    posture[2] += 0.5  # redundant elbow rotation
+    seed = q_true + 0.02
+    plain = solve_ik(m, T, "tcp", seed)
+    pulled = solve_ik(m, T, "tcp", seed, posture=posture, posture_gain=0.5)
+    assert plain.success and pulled.success
+    assert np.linalg.norm(pulled.q - posture) < np.linalg.norm(plain.q - posture)
+
+
+def test_joint_move_respects_limits(model):
+    lim = model.limits
+    rng = np.random.default_rng(1)
+    q0 = rng.uniform(lim.lower, lim.upper)
+    q1 = rng.uniform(lim.lower, lim.upper)
+    tr = plan_joint_move(q0, q1, lim, 0.001)
+    np.testing.assert_allclose(tr.q[-1], q1, atol=1e-9)
+    assert np.all(np.abs(tr.qd) <= lim.velocity * (1 + 1e-6))
+    assert np.all(np.abs(tr.qdd) <= lim.acceleration * (1 + 1e-6))
+    jerk = np.diff(tr.qdd, axis=0) / tr.dt
+    assert np.all(np.abs(jerk) <= lim.jerk * (1 + 1e-3) + 1e-6)
+    assert np.all(tr.q >= lim.lower - 1e-9) and np.all(tr.q <= lim.upper + 1e-9)
+    # consistency: q is the integral of qd
+    np.testing.assert_allclose(np.diff(tr.q, axis=0), 0.5 * (tr.qd[1:] + tr.qd[:-1]) * tr.dt, atol=1e-5)
+
+
+def test_waypoints_pass_through_every_waypoint(model):
+    lim = model.limits
+    home = model.spec.home
+    wps = [home, np.clip(home + 0.2, lim.lower, lim.upper), np.clip(home - 0.2, lim.lower, lim.upper)]
+    tr = plan_waypoints(wps, lim, 0.001)
+    for w in wps[1:]:
+        assert np.min(np.abs(tr.q - w).max(axis=1)) < 1e-9
+    with pytest.raises(TrajectoryError):
+        plan_joint_move(home, lim.upper + 1.0, lim, 0.001)
+
+
+def test_cartesian_line_is_straight(model):
+    q0 = model.spec.home
+    T0 = model.frame_transform(q0, "tcp")
+    T1 = T0.copy()
+    T1[:3, 3] += [0.0, 0.08, -0.05]
+    tr = plan_cartesian_line(model, q0, T1, 0.001)
+    p0, p1 = T0[:3, 3], T1[:3, 3]
+    d = (p1 - p0) / np.linalg.norm(p1 - p0)
+    devs = []
+    for q in tr.q:
+        p = model.frame_transform(q, "tcp")[:3, 3]
+        r = p - p0
+        devs.append(np.linalg.norm(r - (r @ d) * d))
+    assert max(devs) < 1e-3  # straight within 1 mm (IK nodes every 10 ms, joint interpolation between)
+    np.testing.assert_allclose(model.frame_transform(tr.q[-1], "tcp")[:3, 3], p1, atol=1e-5)
+    assert np.all(np.abs(tr.qd) <= model.limits.velocity * 1.05)
