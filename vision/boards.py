@@ -9,6 +9,10 @@ Board spec syntax (used by the CLI and by `parse_board`):
   marker side in metres, ArUco dictionary; ``legacy`` for boards printed by OpenCV < 4.6 with an
   even number of rows. Example: ``charuco:7x5:0.04:0.03:DICT_5X5_100``.
 
+A chessboard's top-left outer square is black (OpenCV's pattern.png). Its pose is unique when
+(COLS + 1) + (ROWS + 1) is odd (e.g. 9x6 inner corners), else ambiguous by a half turn: use
+ChArUco for hand-eye calibration.
+
 Board frame (OpenCV's): origin at the top-left corner of the board's outer squares (chessboard:
 its first inner corner), x along the columns, y down the rows, z into the board.
 """
@@ -137,7 +141,7 @@ def detect_board(image: np.ndarray, spec: BoardSpec, min_corners: int = 6) -> Bo
             crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 50, 1e-4)
             corners = cv2.cornerSubPix(gray, corners, (5, 5), (-1, -1), crit)
         ids = np.arange(spec.cols * spec.rows)
-        img = np.asarray(corners, dtype=np.float64).reshape(-1, 2)
+        img = _orient_chessboard(gray, spec, np.asarray(corners, dtype=np.float64).reshape(-1, 2))
     else:
         ch_corners, ch_ids, _, _ = _charuco_detector(spec).detectBoard(gray)
         if ch_ids is None or len(ch_ids) < max(min_corners, 4):
@@ -147,6 +151,29 @@ def detect_board(image: np.ndarray, spec: BoardSpec, min_corners: int = 6) -> Bo
     if len(ids) < min_corners:
         return None
     return BoardObservation(ids, img, spec.object_points()[ids])
+
+
+def _orient_chessboard(gray: np.ndarray, spec: BoardSpec, img: np.ndarray) -> np.ndarray:
+    """OpenCV may list a chessboard's corners from either end. When the board is not symmetric
+    under a half turn ((cols + 1) + (rows + 1) odd), put them in the order whose top-left outer
+    square is the black one (the board convention of `board_image` and OpenCV's pattern.png)."""
+    import cv2
+
+    if (spec.cols + spec.rows) % 2 == 0:
+        return img  # a half turn maps the pattern onto itself: the order cannot be decided
+    obj = spec.object_points()[:, :2]
+    H, _ = cv2.findHomography(obj, img)
+    if H is None:
+        return img
+    s = spec.square_m
+    probe = np.array([[-0.5 * s, -0.5 * s], [0.5 * s, -0.5 * s]]).reshape(-1, 1, 2)
+    (u0, v0), (u1, v1) = cv2.perspectiveTransform(probe, H).reshape(2, 2)
+    h, w = gray.shape
+    if not (0 <= u0 < w - 1 and 0 <= v0 < h - 1 and 0 <= u1 < w - 1 and 0 <= v1 < h - 1):
+        return img
+    corner_sq = float(gray[int(round(v0)), int(round(u0))])
+    next_sq = float(gray[int(round(v1)), int(round(u1))])
+    return img[::-1].copy() if corner_sq > next_sq else img
 
 
 def board_pose(obs: BoardObservation, intr: CameraIntrinsics) -> tuple[np.ndarray, float]:
