@@ -321,3 +321,24 @@ def exo_by_name(name: str):
     if key in PRESETS:
         return PRESETS[key]
     raise ValueError(f"exo: expected none, passive, active or a preset ({', '.join(PRESETS)}), got {name!r}")
+
+
+def shoulder_support(model: HumanModel, exo: ShoulderExo, elevation_rad, elbow_flexion_rad=0.0, tool_kg: float = 0.0) -> dict:
+    """Shoulder flexor moment (N m, both arms) without and with a shoulder exo, for arms raised by
+    ``elevation_rad`` holding ``tool_kg``; what it takes off and what it adds (the torque's reaction
+    at the hip belt, and any moment the person must produce *against* the device)."""
+    if not (tool_kg >= 0):
+        raise ValueError(f"tool mass: expected >= 0 kg, got {tool_kg!r}")
+    without = arm_gravity_torque(model, elevation_rad, elbow_flexion_rad, tool_kg)
+    tau = exo.torque(model, elevation_rad)
+    with_exo = without - tau
+    with np.errstate(divide="ignore", invalid="ignore"):
+        red = np.where(without > 0, 100.0 * (without - np.maximum(with_exo, 0.0)) / without, 0.0)
+    return {
+        "without_shoulder_moment_nm": without,
+        "with_shoulder_moment_nm": with_exo,
+        "exo_torque_nm": tau,
+        "reduction_pct": red,
+        "pelvis_reaction_moment_nm": tau,
+        "opposing_moment_nm": np.maximum(0.0, -with_exo),
+    }
