@@ -319,27 +319,30 @@ class SafetyFilter:
         # Acceleration bounds first, then the (hard) velocity/braking bounds: by construction of
         # the braking bound the two intersect whenever the previous command respected them.
         v = np.clip(np.clip(v, lo_a, hi_a), lo_v, hi_v)
-        # 4. workspace
+        # 4. workspace: the tcp must stay in the box at the point where the arm would stop if it
+        # braked after this step (per-joint braking distance v|v|/2a), so the box is approached
+        # within the acceleration limit instead of being hit.
         if not reject and self.tcp_position is not None:
-            q_next = np.clip(self._q + v * self.dt, self.lower, self.upper)
-            if not self._in_box(q_next):
+            def stop_point(frac: float) -> np.ndarray:
+                vv = frac * v
+                return np.clip(self._q + vv * self.dt + vv * np.abs(vv) / (2.0 * self.amax), self.lower, self.upper)
+
+            if not self._in_box(stop_point(1.0)):
                 act = self.config.action_for(SafetyEvent.WORKSPACE)
                 if act == "reject" or not self._in_box(self._q):
                     self._event(SafetyEvent.WORKSPACE, "rejected", "tcp would leave the workspace box")
                     reject = True
                 else:
-                    # Largest fraction of the step that keeps the tcp in the box (bisection), and
-                    # never more than a braking step allows.
                     a, b = 0.0, 1.0
                     for _ in range(12):
                         mid = 0.5 * (a + b)
-                        if self._in_box(np.clip(self._q + mid * v * self.dt, self.lower, self.upper)):
+                        if self._in_box(stop_point(mid)):
                             a = mid
                         else:
                             b = mid
                     self._event(SafetyEvent.WORKSPACE, "clamped", f"tcp step shortened to {a:.3f} to stay in the box")
-                    # The shortened step, within the acceleration limit (the box yields to the
-                    # joint limits: it is approached, not hit, by a braking arm).
+                    # The shortened step, within the acceleration limit (the joint limits are
+                    # hard, the box is kept by braking early).
                     v = np.clip(np.clip(a * v, lo_a, hi_a), lo_v, hi_v)
         if reject:
             return self.hold_position(state)

@@ -1,0 +1,262 @@
+"""Safety filter: hypothesis properties (never outside the limits, never raises), watchdog,
+clamp/reject, workspace box, SafeArm routing."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from officina.controllers.safety import SafeArm, SafetyConfig, SafetyEvent, SafetyFilter
+from officina.interfaces import Arm, ControlMode, JointLimits, JointState
+
+N = 3
+LIM = JointLimits(
+    lower=np.array([-1.0, -2.0, 0.5]),
+    upper=np.array([1.0, 2.0, 1.5]),
+    velocity=np.array([1.0, 2.0, 0.5]),
+    acceleration=np.array([5.0, 10.0, 2.0]),
+    jerk=np.array([100.0, 100.0, 100.0]),
+    effort=np.array([50.0, 20.0, 5.0]),
+)
+DT = 0.001
+TOL = 1e-9
+
+floats = st.floats(allow_nan=True, allow_infinity=True, width=64)
+bad_or_good = st.one_of(
+    st.lists(floats, min_size=N, max_size=N),
+    st.lists(floats, min_size=0, max_size=6),
+    st.lists(st.floats(-1e300, 1e300), min_size=N, max_size=N),
+    st.just("garbage"),
+    st.just(None),
+    st.just([[1.0, 2.0], [3.0, 4.0]]),
+)
+
+
+def state(q, v=None, t=0.0):
+    return JointState(t, ("a", "b", "c"), np.asarray(q, float), np.zeros(N) if v is None else np.asarray(v, float), np.zeros(N))
+
+
+def check_position_sequence(out, prev_q, prev_v):
+    assert out.shape == (N,) and np.all(np.isfinite(out))
+    assert np.all(out >= LIM.lower - TOL) and np.all(out <= LIM.upper + TOL)
+    v = (out - prev_q) / DT
+    assert np.all(np.abs(v) <= LIM.velocity * (1 + 1e-9) + TOL)
+    assert np.all(np.abs(v - prev_v) <= LIM.acceleration * DT * (1 + 1e-6) + 1e-7)
+    return out, v
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cmds=st.lists(bad_or_good, min_size=1, max_size=30), action=st.sampled_from(["clamp", "reject"]),
+       q0=st.lists(st.floats(-3, 3), min_size=N, max_size=N))
+def test_position_commands_never_leave_the_limits(cmds, action, q0):
+    f = SafetyFilter(LIM, DT, SafetyConfig(action=action))
+    f.reset(state(q0))
+    prev_q = f._q.copy()
+    prev_v = f._v.copy()
+    for k, c in enumerate(cmds):
+        out = f.filter_position(c, state(prev_q, t=k * DT))
+        prev_q, prev_v = check_position_sequence(out, prev_q, prev_v)
+
+
+@settings(max_examples=150, deadline=None)
+@given(cmds=st.lists(bad_or_good, min_size=1, max_size=30), action=st.sampled_from(["clamp", "reject"]),
+       q0=st.lists(st.floats(-3, 3), min_size=N, max_size=N))
+def test_velocity_commands_never_leave_the_limits(cmds, action, q0):
+    f = SafetyFilter(LIM, DT, SafetyConfig(action=action))
+    q = np.asarray(q0, float)
+    f.reset(state(q))
+    prev = f._v.copy()
+    for k, c in enumerate(cmds):
+        out = f.filter_velocity(c, state(q, prev, t=k * DT))
+        assert out.shape == (N,) and np.all(np.isfinite(out))
+        assert np.all(np.abs(out) <= LIM.velocity + TOL)
+        assert np.all(np.abs(out - prev) <= LIM.acceleration * DT + 1e-9)
+        # a joint at or beyond a limit is never pushed further out faster than before
+        beyond_up = q >= LIM.upper
+        assert np.all(out[beyond_up] <= np.maximum(prev[beyond_up], 0.0) + TOL)
+        prev = out
+        q = q + out * DT
+
+
+@settings(max_examples=150, deadline=None)
+@given(cmd=bad_or_good, q=st.lists(st.floats(-3, 3), min_size=N, max_size=N),
+       v=st.lists(st.floats(-10, 10), min_size=N, max_size=N), action=st.sampled_from(["clamp", "reject"]))
+def test_torque_commands_never_exceed_effort(cmd, q, v, action):
+    f = SafetyFilter(LIM, DT, SafetyConfig(action=action), gravity=lambda q: np.array([100.0, -100.0, 1.0]))
+    out = f.filter_torque(cmd, state(q, v))
+    assert out.shape == (N,) and np.all(np.isfinite(out))
+    assert np.all(np.abs(out) <= LIM.effort + TOL)
+
+
+@settings(max_examples=50, deadline=None)
+@given(state_pos=st.one_of(st.just(None), st.lists(floats, min_size=0, max_size=5)))
+def test_bad_state_never_raises(state_pos):
+    f = SafetyFilter(LIM, DT)
+    bad = JointState(0.0, (), state_pos, state_pos, state_pos)
+    for fn in (f.filter_position, f.filter_velocity, f.filter_torque):
+        out = fn([0.0, 0.0, 1.0], bad)
+        assert np.all(np.isfinite(out)) and out.shape == (N,)
+
+
+def test_events_are_counted_and_logged(caplog):
+    f = SafetyFilter(LIM, DT)
+    f.reset(state([0.0, 0.0, 1.0]))
+    with caplog.at_level("WARNING", logger="officina.safety"):
+        f.filter_position([np.nan, 0, 1], state([0.0, 0.0, 1.0]))
+        f.filter_position([0, 0], state([0.0, 0.0, 1.0]))
+        f.filter_position([5.0, 0, 1.0], state([0.0, 0.0, 1.0]))
+        f.filter_torque([1e9, 0, 0], state([0.0, 0.0, 1.0]))
+    assert f.counts["malformed"] == 2
+    assert f.counts["position_limit"] == 1 and f.counts["velocity_limit"] >= 1
+    assert f.counts["torque_limit"] == 1
+    assert any("non-finite" in r.reason for r in f.events)
+    assert any("expected 3 values" in r.reason for r in f.events)
+    assert "position_limit" in caplog.text
+
+
+def test_clamp_versus_reject():
+    q0 = np.array([0.0, 0.0, 1.0])
+    clamp = SafetyFilter(LIM, DT, SafetyConfig(action="clamp"))
+    clamp.reset(state(q0))
+    out = clamp.filter_position(q0 + [1e-4, 0, 0], state(q0))  # small, legal step... after accel ramp
+    assert out[0] > q0[0]
+    reject = SafetyFilter(LIM, DT, SafetyConfig(action="reject", actions=(("acceleration_limit", "clamp"),)))
+    reject.reset(state(q0))
+    out = reject.filter_position(q0 + [0.5, 0, 0], state(q0))  # far above the velocity limit
+    np.testing.assert_allclose(out, q0)  # rejected: hold
+    assert reject.counts["velocity_limit"] == 1
+    assert [r.action for r in reject.events if r.event == SafetyEvent.VELOCITY_LIMIT] == ["rejected"]
+    with pytest.raises(ValueError):
+        SafetyConfig(action="ignore")
+
+
+def test_clamped_commands_reach_a_target_smoothly_and_stop_at_the_limit():
+    f = SafetyFilter(LIM, DT)
+    q = np.array([0.0, 0.0, 1.0])
+    f.reset(state(q))
+    for k in range(3000):
+        q = f.filter_position([10.0, 0.0, 1.0], state(q, t=k * DT))  # beyond the upper limit
+    assert q[0] == pytest.approx(LIM.upper[0], abs=1e-6)
+    assert abs(f._v[0]) < 1e-6
+
+
+def test_workspace_box():
+    # tcp = first two joints as x, y (a toy model); box x <= 0.5
+    fk = lambda q: np.array([q[0], q[1], 0.0])  # noqa: E731
+    cfg = SafetyConfig(workspace_min=(-0.5, -0.5, -0.1), workspace_max=(0.5, 0.5, 0.1))
+    f = SafetyFilter(LIM, DT, cfg, tcp_position=fk)
+    q = np.array([0.0, 0.0, 1.0])
+    f.reset(state(q))
+    for k in range(3000):
+        q = f.filter_position([0.9, 0.0, 1.0], state(q, t=k * DT))
+        assert q[0] <= 0.5 + 1e-3
+    assert q[0] > 0.45
+    assert f.counts["workspace"] > 0
+    fr = SafetyFilter(LIM, DT, SafetyConfig(action="reject", actions=(("acceleration_limit", "clamp"),),
+                                             workspace_min=(-0.5, -0.5, -0.1), workspace_max=(0.5, 0.5, 0.1)),
+                      tcp_position=fk)
+    qv = np.array([0.3, 0.0, 1.0])
+    fr.reset(state(qv))
+    v = np.zeros(N)
+    for k in range(2000):  # velocity mode: full speed toward the box wall, integrated
+        v = fr.filter_velocity([1.0, 0.0, 0.0], state(qv, v, t=k * DT))
+        qv = qv + v * DT
+        assert qv[0] <= 0.5 + 1e-9
+    assert fr.counts["workspace"] > 0 and qv[0] > 0.4
+
+
+class FakeArm:
+    """A minimal Arm: integrates commands, records what it received."""
+
+    def __init__(self):
+        self.q = np.array([0.0, 0.0, 1.0])
+        self.v = np.zeros(N)
+        self.t = 0.0
+        self.received = []
+        self._mode = ControlMode.POSITION
+
+    joint_names = ("a", "b", "c")
+    limits = LIM
+    control_period = DT
+
+    def read(self):
+        return state(self.q, self.v, self.t)
+
+    def set_mode(self, mode):
+        self._mode = ControlMode(mode)
+
+    def command_positions(self, q):
+        self.received.append(("pos", np.array(q)))
+        self.v = (np.asarray(q) - self.q) / DT
+        self.q = np.asarray(q, float)
+
+    def command_velocities(self, qd):
+        self.received.append(("vel", np.array(qd)))
+        self.v = np.asarray(qd, float)
+        self.q = self.q + self.v * DT
+
+    def command_torques(self, tau):
+        self.received.append(("tau", np.array(tau)))
+
+    def tick(self):
+        self.t += DT
+
+
+def test_safe_arm_routes_everything_and_runs_the_watchdog():
+    inner = FakeArm()
+    arm = SafeArm(inner, SafetyFilter(LIM, DT, SafetyConfig(watchdog_periods=5)), require_arming=True)
+    assert isinstance(arm, Arm)
+    arm.command_positions([0.5, 0.0, 1.0])
+    assert arm.safety.counts["not_armed"] == 1
+    np.testing.assert_allclose(inner.q, [0.0, 0.0, 1.0])
+    arm.arm()
+    for _ in range(50):  # move at full speed
+        arm.command_positions([0.9, 0.0, 1.0])
+        inner.tick()
+    v_before = inner.v.copy()
+    assert v_before[0] > 0
+    # stop commanding: after 5 periods the watchdog brakes (within the acceleration limit)
+    for k in range(200):
+        arm.read()
+        inner.tick()
+    assert arm.safety.counts["watchdog"] == 1
+    assert abs(inner.v[0]) < 1e-9
+    qs = np.array([c for kind, c in inner.received if kind == "pos"])
+    v = np.diff(qs, axis=0) / DT
+    assert np.all(np.abs(v) <= LIM.velocity + 1e-9)
+    assert np.all(np.abs(np.diff(v, axis=0)) <= LIM.acceleration * DT + 1e-7)
+    # wrong mode and e-stop
+    arm.command_torques([1.0, 1.0, 1.0])
+    assert arm.safety.counts["wrong_mode"] == 1
+    arm.set_mode(ControlMode.VELOCITY)
+    arm.estop()
+    arm.command_velocities([1.0, 1.0, 1.0])
+    assert inner.received[-1][0] == "vel" and np.all(inner.received[-1][1] == 0.0)
+    arm.release_estop()
+    arm.command_velocities([1.0, 1.0, 0.0])
+    assert inner.received[-1][1][0] > 0
+
+
+def test_safe_arm_on_the_simulator_torque_mode():
+    """SafeArm around SimArm: a law's torques pass; garbage is replaced by a hold."""
+    from officina.cli_kin import run_tracking
+
+    out = run_tracking("panda", "computed_torque", safety=True)
+    assert out["joint_max_rad"] < 0.002
+    from officina.controllers.model import RobotModel
+    from officina.robots import load_robot
+    from officina.sim.arm import SimArm
+    from officina.sim.world import SimWorld
+
+    spec = load_robot("panda")
+    m = RobotModel.from_spec(spec)
+    with SimWorld() as world:
+        sim = SimArm(world, world.load_robot(spec))
+        arm = SafeArm(sim, SafetyFilter(spec.limits, 0.001, gravity=m.gravity))
+        arm.set_mode(ControlMode.TORQUE)
+        q0 = arm.read().position
+        for _ in range(300):
+            arm.command_torques([np.nan] * 7)  # garbage every tick: the filter holds the arm
+            world.step(sim.substeps)
+        assert np.abs(arm.read().position - q0).max() < 0.05
+        assert arm.safety.counts["malformed"] == 300
