@@ -452,3 +452,47 @@ def run_tracking(robot: str, law_name: str, *, dt: float = 0.001, velocity_scale
         "peak_velocity_ratio": vel_ratio,
         "saturated_ticks": int(saturated),
     }
+
+
+def run_tracking_benchmark(robots: list[str], laws: list[str]) -> dict:
+    from officina.controllers.laws import LAWS
+
+    for law in laws:
+        if law not in LAWS:
+            raise BadInput(f"unknown control law {law!r}; expected one of {', '.join(LAWS)}")
+    rows = []
+    for r in robots:
+        for law in laws:
+            t0 = time.perf_counter()
+            row = run_tracking(r, law)
+            row["wall_s"] = time.perf_counter() - t0
+            rows.append(row)
+    return {
+        "trajectory": "home -> home + offsets -> home (Ruckig, 0.5 x velocity/acceleration limits), 1 kHz torque "
+        "control on SimArm; errors of the state one period after each command",
+        "results": rows,
+    }
+
+
+@bench_app.command("control")
+@handle_errors
+def bench_control(
+    robot: Optional[str] = typer.Option(None, "--robot", help="Robot (default: panda, iiwa, ur5e)."),
+    law: Optional[str] = typer.Option(None, "--law", help="joint_pd, computed_torque, cartesian_impedance, osc (default: all)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Tracking benchmark: RMS/max joint and tcp error per robot and control law on the standard trajectory."""
+    from officina.controllers.laws import LAWS
+
+    robots = [robot] if robot else ["panda", "iiwa", "ur5e"]
+    laws = [law] if law else list(LAWS)
+    out = run_tracking_benchmark(robots, laws)
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    typer.echo(f"{'robot':7s} {'law':20s} {'joint rms':>10s} {'joint max':>10s} {'tcp rms':>9s} {'tcp max':>9s} "
+               f"{'rot max':>8s} {'tau/eff':>7s}")
+    for r in out["results"]:
+        typer.echo(f"{r['robot']:7s} {r['law']:20s} {r['joint_rms_rad']:10.2e} {r['joint_max_rad']:10.2e} "
+                   f"{r['tcp_rms_m'] * 1e3:7.3f}mm {r['tcp_max_m'] * 1e3:7.3f}mm {r['tcp_rot_max_rad']:8.1e} "
+                   f"{r['peak_torque_ratio']:7.2f}")
