@@ -1,7 +1,7 @@
 """pick-place: N objects at seeded random poses on the table; pick each, place it in a bin.
 
-The procedure perceives the objects with an overhead RGB-D camera (depth -> table-top
-segmentation), grasps from above with a force-limited gripper (no attachment constraints),
+The procedure perceives the objects with an overhead RGB-D camera
+(`officina.vision.localize_objects`: depth -> table-top segmentation -> box/cylinder, pose), grasps from above with a force-limited gripper (no attachment constraints),
 and places each object in its own slot of the bin. The bin's place in the cell is part of
 the cell layout (configuration); the objects' poses are not: they are perceived.
 
@@ -20,7 +20,7 @@ from officina.controllers.model import rpy_to_matrix
 from officina.controllers.skills import Skills
 from officina.interfaces import CameraIntrinsics
 from officina.tasks.base import Cell, ProcedureOutcome
-from officina.tasks.perception import locate_table_objects
+from officina.vision.localize import LocalizeParams, localize_objects
 
 __all__ = ["PickPlace", "PickPlaceParams"]
 
@@ -212,23 +212,28 @@ class PickPlace:
             if not r.ok:
                 return ProcedureOutcome(False, f"view pose unreachable: {r.message}")
             t_now = cell.arm.read().stamp
-            objs = locate_table_objects(
-                cell.camera, table_z=params.table_z, region_x=params.region_x, region_y=params.region_y,
+            frame = cell.camera.capture()
+            objs = localize_objects(
+                frame, cell.camera.intrinsics, cell.camera.extrinsics(),
+                LocalizeParams(table_height_m=params.table_z, xy_bounds=(*params.region_x, *params.region_y)),
             )
+            # what is larger than a graspable object is not one (an arm link, a fixture)
+            objs = [o for o in objs if max(o.size_m[:2]) <= 0.12 and o.size_m[2] < 0.2]
             cell.log_event(t_now, "perceived", n_objects=len(objs))
             if not objs:
                 break
             o = objs[0]
-            w, h = o.size_xy
-            a = o.yaw if w <= h else o.yaw + np.pi / 2  # short side direction: close across it
-            psi = a + np.pi / 2
+            # Fingers close along the tcp y axis: across a box's width (yaw = its long side);
+            # any direction for a cylinder. psi is the tcp yaw about world z.
+            psi = o.yaw_rad if o.kind == "box" else psi_home
             # Same grasp modulo pi (symmetric gripper): take the one closest to the home yaw.
             psi = psi_home + ((psi - psi_home + np.pi / 2) % np.pi - np.pi / 2)
-            height = o.top_z - params.table_z
-            grasp_z = o.top_z - min(params.grasp_depth_m, 0.5 * height)
-            above_z = o.top_z + params.approach_height_m
-            x, y = float(o.center_xy[0]), float(o.center_xy[1])
-            cell.log_event(t_now, "pick", x=round(x, 4), y=round(y, 4), top_z=round(o.top_z, 4))
+            top_z = float(o.position[2] + o.size_m[2] / 2)
+            height = top_z - params.table_z
+            grasp_z = top_z - min(params.grasp_depth_m, 0.5 * height)
+            above_z = top_z + params.approach_height_m
+            x, y = float(o.position[0]), float(o.position[1])
+            cell.log_event(t_now, "pick", kind=o.kind, x=round(x, 4), y=round(y, 4), top_z=round(top_z, 4))
             r = sk.move_to_pose(base_pose(x, y, above_z, psi))
             if not r.ok:
                 cell.log_event(cell.arm.read().stamp, "skip", reason=r.message)
@@ -252,7 +257,7 @@ class PickPlace:
                 cell.log_event(cell.arm.read().stamp, "place_unreachable", reason=r.message)
                 sk.release()
                 continue
-            release_z = bin_floor + (height - (o.top_z - grasp_z)) + 0.015
+            release_z = bin_floor + (height - (top_z - grasp_z)) + 0.015
             sk.move_line(base_pose(bx, by, release_z, psi_home))
             sk.release()
             sk.move_line(base_pose(bx, by, max(carry_z, above_z + 0.05), psi_home))
