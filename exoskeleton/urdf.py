@@ -19,8 +19,8 @@ BOX_SIZE_M = (0.30, 0.40, 0.25)  # depth (x), width (y), height (z) of the defau
 def _inertial(li: LinkInertia) -> str:
     x, y, z = li.com
     return (
-        f'    <inertial><origin xyz="{x:.6f} {y:.6f} {z:.6f}" rpy="0 0 0"/><mass value="{li.mass:.6f}"/>'
-        f'<inertia ixx="{li.ixx:.6e}" ixy="0" ixz="0" iyy="{li.iyy:.6e}" iyz="0" izz="{li.izz:.6e}"/></inertial>\n'
+        f'    <inertial><origin xyz="{x:.10g} {y:.10g} {z:.10g}" rpy="0 0 0"/><mass value="{li.mass:.10g}"/>'
+        f'<inertia ixx="{li.ixx:.10g}" ixy="0" ixz="0" iyy="{li.iyy:.10g}" iyz="0" izz="{li.izz:.10g}"/></inertial>\n'
     )
 
 
@@ -51,11 +51,11 @@ def human_urdf(model: HumanModel, load_kg: float = 0.0, box_size_m: tuple[float,
         x, y, z = xyz
         if sign is None:
             parts.append(f'  <joint name="{name}" type="fixed"><parent link="{parent}"/><child link="{child}"/>'
-                         f'<origin xyz="{x:.6f} {y:.6f} {z:.6f}" rpy="0 0 0"/></joint>\n')
+                         f'<origin xyz="{x:.10g} {y:.10g} {z:.10g}" rpy="0 0 0"/></joint>\n')
         else:
             parts.append(
                 f'  <joint name="{name}" type="revolute"><parent link="{parent}"/><child link="{child}"/>'
-                f'<origin xyz="{x:.6f} {y:.6f} {z:.6f}" rpy="0 0 0"/><axis xyz="0 {sign:.0f} 0"/>'
+                f'<origin xyz="{x:.10g} {y:.10g} {z:.10g}" rpy="0 0 0"/><axis xyz="0 {sign:.0f} 0"/>'
                 f'<limit lower="-3.1" upper="3.1" effort="10000" velocity="50"/></joint>\n'
             )
 
