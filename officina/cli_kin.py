@@ -129,6 +129,30 @@ def kin_ik(
         raise typer.Exit(1)
 
 
+class _CStdoutToStderr:
+    """Route C-level writes to fd 1 (PyBullet's build banner, KDL warnings) to stderr, so that
+    ``--json`` stdout stays one JSON document."""
+
+    def __enter__(self):
+        import os
+        import sys
+
+        try:
+            sys.stdout.flush()
+            self._saved = os.dup(1)
+            os.dup2(2, 1)
+        except (OSError, ValueError, AttributeError):
+            self._saved = None
+        return self
+
+    def __exit__(self, *exc):
+        import os
+
+        if self._saved is not None:
+            os.dup2(self._saved, 1)
+            os.close(self._saved)
+
+
 # --- IK benchmark ---------------------------------------------------------------------------------
 def _stats(times_s: np.ndarray, success: np.ndarray) -> dict:
     t = np.asarray(times_s) * 1e3
@@ -342,7 +366,8 @@ def bench_ik(
         raise BadInput("--n must be at least 1")
     if budget_ms <= 0:
         raise BadInput("--budget-ms must be positive")
-    out = run_ik_benchmark(robot, n, seed, frame, budget_ms * 1e-3, baselines=() if no_baselines else ("trac_ik", "pybullet"))
+    with _CStdoutToStderr():
+        out = run_ik_benchmark(robot, n, seed, frame, budget_ms * 1e-3, baselines=() if no_baselines else ("trac_ik", "pybullet"))
     if as_json:
         typer.echo(json.dumps(out))
         return
@@ -486,7 +511,8 @@ def bench_control(
 
     robots = [robot] if robot else ["panda", "iiwa", "ur5e"]
     laws = [law] if law else list(LAWS)
-    out = run_tracking_benchmark(robots, laws)
+    with _CStdoutToStderr():
+        out = run_tracking_benchmark(robots, laws)
     if as_json:
         typer.echo(json.dumps(out))
         return
