@@ -1,0 +1,96 @@
+"""`officina exo lift|static|overhead`, in-process: JSON contract, plots, exit codes."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+from officina.exoskeleton.model import human_model, static_l5s1
+
+SUMMARY_KEYS = {"peak_l5s1_moment_nm", "mean_l5s1_moment_nm", "peak_compression_n", "mean_compression_n"}
+
+
+@pytest.fixture(scope="module")
+def run():
+    from officina.cli import _register_subcommands, app
+
+    _register_subcommands()
+    runner = CliRunner()
+    return lambda args: runner.invoke(app, args)
+
+
+LIFT = ["exo", "lift", "--lift", "stoop", "--load-kg", "10", "--body-mass-kg", "75", "--stature-m", "1.75"]
+
+
+def test_exo_lift_json_contract_and_plots(run, tmp_path):
+    res = run(LIFT + ["--exo", "laevo", "--out", str(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert {"without", "with", "reduction_pct"} <= set(out)
+    assert set(out["without"]) == SUMMARY_KEYS and set(out["with"]) == SUMMARY_KEYS
+    assert set(out["reduction_pct"]) == {"peak_l5s1_moment", "peak_compression"}
+    assert 5.0 <= out["reduction_pct"]["peak_compression"] <= 10.0
+    assert out["with"]["peak_compression_n"] < out["without"]["peak_compression_n"]
+    for name in ("loads.png", "stick.png"):
+        data = (tmp_path / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_exo_lift_none_and_text(run):
+    res = run(LIFT + ["--exo", "none", "--json"])
+    out = json.loads(res.stdout)
+    assert out["with"] == out["without"] and out["reduction_pct"]["peak_compression"] == 0.0
+    res = run(LIFT + ["--exo", "active", "--sex", "female", "--end-height", "0.9"])
+    assert res.exit_code == 0, res.output
+    assert "peak compression" in res.stdout and "exo: peak torque" in res.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ["--exo", "ironman"], ["--exo", "paexo"], ["--lift", "deadlift"], ["--sex", "x"],
+    ["--body-mass-kg", "-5"], ["--load-kg", "-1"], ["--end-height", "table"], ["--stature-m", "7"],
+])
+def test_exo_lift_bad_input_exit_2(run, args):
+    base = dict(zip(LIFT[2::2], LIFT[3::2]))
+    base.update(dict(zip(args[::2], args[1::2])))
+    res = run(["exo", "lift"] + [x for kv in base.items() for x in kv])
+    assert res.exit_code == 2, res.output
+    assert res.output.count("\n") <= 2 and "error" in res.output
+
+
+def test_exo_lift_missing_csv_exit_2(run, tmp_path):
+    res = run(LIFT + ["--motion-csv", str(tmp_path / "nope.csv")])
+    assert res.exit_code == 2
+
+
+def test_exo_static_json_matches_library(run):
+    res = run(["exo", "static", "--trunk-flexion-deg", "60", "--load-kg", "10", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert set(out) == {"l5s1_moment_nm", "compression_n", "shear_n"}
+    ref = static_l5s1(human_model(75, 1.75, "male"), math.radians(60), 10.0)
+    assert out["l5s1_moment_nm"] == pytest.approx(float(ref.moment))
+    assert out["compression_n"] == pytest.approx(float(ref.compression))
+    res = run(["exo", "static", "--trunk-flexion-deg", "30", "--load-kg", "5", "--body-mass-kg", "60", "--stature-m", "1.6", "--sex", "female"])
+    assert res.exit_code == 0 and "compression" in res.stdout
+
+
+@pytest.mark.parametrize("args", [["--trunk-flexion-deg", "500"], ["--trunk-flexion-deg", "abc"], ["--trunk-flexion-deg", "30", "--load-kg", "-3"]])
+def test_exo_static_bad_input(run, args):
+    assert run(["exo", "static"] + args).exit_code == 2
+
+
+def test_exo_overhead(run):
+    res = run(["exo", "overhead", "--elevation-deg", "90", "--support", "0.6", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["reduction_pct"] == pytest.approx(60.0)
+    assert run(["exo", "overhead", "--exo", "laevo"]).exit_code == 2
+
+
+def test_help_teaches_units(run):
+    res = run(["exo", "lift", "--help"])
+    assert res.exit_code == 0 and "kg" in res.stdout and "Example" in res.stdout
+    res = run(["ergo", "niosh", "--help"])
+    assert res.exit_code == 0 and "cm" in res.stdout and "lb" in res.stdout
