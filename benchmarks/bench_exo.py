@@ -19,9 +19,8 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-
-from officina.exoskeleton.model import G, human_model, static_l5s1_q  # noqa: E402
+import numpy as np
+from officina.exoskeleton.model import G, human_model, static_l5s1_q
 
 
 def naive_static(model, q, load):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["DE_LEVA", "REFERENCE_STATURE_M", "SegmentParams", "Anthropometry", "anthropometry", "BILATERAL"]
+__all__ = ["BILATERAL", "DE_LEVA", "REFERENCE_STATURE_M", "Anthropometry", "SegmentParams", "anthropometry"]
 
 # name: (mass %, CM % from proximal, r_sag %, r_trans %, r_long %, length mm)
 # proximal endpoints: head VERT, UPT CERV, MPT XYPH, LPT OMPH, upper arm shoulder joint centre,

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-
 from officina.exoskeleton.exo import ActiveBackExo, PassiveBackExo, back_exo_torque
 from officina.exoskeleton.lifts import Lift
 from officina.exoskeleton.model import JOINTS, HumanModel
 from officina.exoskeleton.urdf import human_urdf
 
-__all__ = ["LiftLoads", "pin_model", "inverse_dynamics", "exo_forces", "summary", "compare"]
+__all__ = ["LiftLoads", "compare", "exo_forces", "inverse_dynamics", "pin_model", "summary"]
 
 
 @dataclass(frozen=True)

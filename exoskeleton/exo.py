@@ -21,20 +21,19 @@ import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-
 from officina.exoskeleton.model import G, HumanModel, upper_body_gravity_torque_about_hip
 
 __all__ = [
-    "PassiveBackExo",
-    "ActiveBackExo",
-    "ShoulderExo",
-    "spring_exo",
     "PRESETS",
-    "generic_exo",
-    "exo_by_name",
-    "back_exo_torque",
-    "first_order_lag",
+    "ActiveBackExo",
+    "PassiveBackExo",
+    "ShoulderExo",
     "arm_gravity_torque",
+    "back_exo_torque",
+    "exo_by_name",
+    "first_order_lag",
+    "generic_exo",
+    "spring_exo",
 ]
 
 _D = math.pi / 180.0
@@ -86,7 +85,7 @@ class PassiveBackExo:
         out = np.where(f < self.angles_rad[0], 0.0, out)
         return self.scale * out
 
-    def scaled(self, k: float) -> "PassiveBackExo":
+    def scaled(self, k: float) -> PassiveBackExo:
         return replace(self, scale=float(k))
 
 
@@ -142,7 +141,7 @@ class ActiveBackExo:
             raise ValueError(f"active exo lag: expected >= 0 s, got {self.lag_s!r}")
         _check_pads(self.chest_pad_from_l5s1_m, self.thigh_cuff_from_hip_m)
 
-    def scaled(self, k: float) -> "ActiveBackExo":
+    def scaled(self, k: float) -> ActiveBackExo:
         return replace(self, gain=self.gain * float(k))
 
 
@@ -198,7 +197,7 @@ class ShoulderExo:
         full = arm_gravity_torque(model, math.pi / 2, 0.0, 0.0)
         return self.support_at_90 * full * np.interp(e, self.profile_deg, self.profile)
 
-    def scaled(self, k: float) -> "ShoulderExo":
+    def scaled(self, k: float) -> ShoulderExo:
         return replace(self, support_at_90=self.support_at_90 * float(k))
 
 

@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from officina.exoskeleton.model import JOINTS, HumanModel, joint_positions
 
-__all__ = ["Lift", "STYLES", "style_posture", "grip_height", "solve_posture", "parametric_lift", "load_lift_csv"]
+__all__ = ["STYLES", "Lift", "grip_height", "load_lift_csv", "parametric_lift", "solve_posture", "style_posture"]
 
 _D = math.pi / 180.0
 # deepest posture of each style: ankle, knee, hip, l5s1 (deg); shoulder follows the trunk, elbow 0

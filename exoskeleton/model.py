@@ -49,27 +49,25 @@ for the abdominal muscles, which this model does not include: then compression =
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
-
 from officina.exoskeleton.anthropometry import Anthropometry, anthropometry
 
 __all__ = [
-    "G",
-    "JOINTS",
     "AXIS_SIGN",
+    "JOINTS",
     "LINKS",
+    "G",
     "HumanModel",
-    "human_model",
-    "segment_angles",
-    "joint_positions",
+    "StaticL5S1",
     "com_positions",
+    "human_model",
+    "joint_positions",
+    "segment_angles",
     "static_l5s1",
     "static_l5s1_q",
     "upper_body_gravity_torque_about_hip",
-    "StaticL5S1",
 ]
 
 G = 9.81

@@ -34,32 +34,32 @@ This is the only module of officina with non-SI units: the RNLE is defined in cm
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
 __all__ = [
-    "DURATIONS",
+    "CM_TABLE",
     "COUPLINGS",
+    "DURATIONS",
     "FM_FREQUENCIES",
     "FM_TABLE",
-    "CM_TABLE",
-    "NioshUnits",
     "METRIC",
     "US",
-    "units_by_name",
-    "horizontal_multiplier",
-    "vertical_multiplier",
-    "distance_multiplier",
-    "asymmetric_multiplier",
-    "frequency_multiplier",
-    "coupling_multiplier",
     "NioshPoint",
     "NioshResult",
     "NioshTask",
-    "evaluate",
+    "NioshUnits",
+    "asymmetric_multiplier",
     "composite_lifting_index",
+    "coupling_multiplier",
+    "distance_multiplier",
+    "evaluate",
+    "frequency_multiplier",
+    "horizontal_multiplier",
+    "units_by_name",
+    "vertical_multiplier",
 ]
 
 DURATIONS = ("short", "moderate", "long")  # <= 1 h, 1-2 h, 2-8 h (manual, section 1.3.5)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from officina.exoskeleton.model import HumanModel, joint_positions
 
 __all__ = ["NIOSH_ACTION_LIMIT_N", "NIOSH_MAX_PERMISSIBLE_LIMIT_N", "plot_loads", "plot_stick_strip"]

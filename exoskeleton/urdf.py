@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from officina.exoskeleton.model import AXIS_SIGN, HumanModel, LinkInertia
 
-__all__ = ["human_urdf", "BOX_SIZE_M"]
+__all__ = ["BOX_SIZE_M", "human_urdf"]
 
 BOX_SIZE_M = (0.30, 0.40, 0.25)  # depth (x), width (y), height (z) of the default box
 

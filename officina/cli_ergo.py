@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import typer
@@ -51,10 +50,10 @@ def niosh_cmd(
     freq: float = typer.Option(..., "--freq", help="Lifting frequency, lifts per minute (0.2 to 15; below 0.2 counts as 0.2)."),
     duration: str = typer.Option(..., "--duration", help="Work duration: short (<= 1 h), moderate (1-2 h), long (2-8 h)."),
     coupling: str = typer.Option(..., "--coupling", help="Hand-to-object coupling: good, fair or poor (manual, Table 6)."),
-    h_dest: Optional[float] = typer.Option(None, "--h-dest", help="Horizontal location at the destination (gives a destination RWL/LI)."),
-    v_dest: Optional[float] = typer.Option(None, "--v-dest", help="Vertical location at the destination."),
-    a_dest: Optional[float] = typer.Option(None, "--a-dest", help="Asymmetry angle at the destination, degrees (default: --a)."),
-    d: Optional[float] = typer.Option(None, "--d", help="Vertical travel distance D (default |V_dest - V|)."),
+    h_dest: float | None = typer.Option(None, "--h-dest", help="Horizontal location at the destination (gives a destination RWL/LI)."),
+    v_dest: float | None = typer.Option(None, "--v-dest", help="Vertical location at the destination."),
+    a_dest: float | None = typer.Option(None, "--a-dest", help="Asymmetry angle at the destination, degrees (default: --a)."),
+    d: float | None = typer.Option(None, "--d", help="Vertical travel distance D (default |V_dest - V|)."),
     units: str = typer.Option("metric", "--units", help="metric (cm, kg, LC = 23 kg) or us (in, lb, LC = 51 lb): the manual's two constant sets."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -118,11 +117,11 @@ def exo_lift_cmd(
     stature_m: float = typer.Option(..., "--stature-m", help="Stature of the worker, m (1.2-2.3)."),
     sex: str = typer.Option("male", "--sex", help="male or female (selects de Leva's 1996 table)."),
     exo: str = typer.Option("none", "--exo", help="none, passive (generic spring), active (generic gravity-compensating motor) or a preset: laevo, spexor, plad, xotrunk."),
-    start_height_m: Optional[float] = typer.Option(None, "--start-height-m", help="Grip height at the start, m (default 0.20: a box on the floor)."),
+    start_height_m: float | None = typer.Option(None, "--start-height-m", help="Grip height at the start, m (default 0.20: a box on the floor)."),
     end_height: str = typer.Option("knuckle", "--end-height", help="'knuckle' (stand upright, arms hanging) or a grip height in m (e.g. 0.9 for a table)."),
     duration_s: float = typer.Option(1.5, "--duration-s", help="Duration of the lift, s (min-jerk time law; 0.25 s of standing before and after)."),
-    motion_csv: Optional[Path] = typer.Option(None, "--motion-csv", help="Use a recorded motion instead: CSV with t_s and <joint>_deg columns (ankle, knee, hip, l5s1, shoulder, elbow)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the plots: loads.png (moment, compression with the NIOSH 3400/6400 N limits) and stick.png."),
+    motion_csv: Path | None = typer.Option(None, "--motion-csv", help="Use a recorded motion instead: CSV with t_s and <joint>_deg columns (ankle, knee, hip, l5s1, shoulder, elbow)."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for the plots: loads.png (moment, compression with the NIOSH 3400/6400 N limits) and stick.png."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """L5/S1 moment and compression during a lift, without and with an exoskeleton.
@@ -253,7 +252,7 @@ def exo_overhead_cmd(
     elevation_deg: float = typer.Option(90.0, "--elevation-deg", help="Arm elevation from hanging, deg (90 = horizontal forward)."),
     tool_kg: float = typer.Option(0.0, "--tool-kg", help="Tool mass held at the hands, kg."),
     exo: str = typer.Option("paexo", "--exo", help="Shoulder exoskeleton preset (paexo)."),
-    support: Optional[float] = typer.Option(None, "--support", help="Support level: fraction of the arms' weight torque carried at 90 deg (Paexo: 0.45-0.9)."),
+    support: float | None = typer.Option(None, "--support", help="Support level: fraction of the arms' weight torque carried at 90 deg (Paexo: 0.45-0.9)."),
     body_mass_kg: float = typer.Option(75.0, "--body-mass-kg", help="Body mass, kg."),
     stature_m: float = typer.Option(1.75, "--stature-m", help="Stature, m."),
     sex: str = typer.Option("male", "--sex", help="male or female."),

@@ -21,7 +21,6 @@ import tempfile
 from dataclasses import dataclass
 
 import numpy as np
-
 from officina.exoskeleton.lifts import Lift
 from officina.exoskeleton.model import JOINTS, HumanModel
 from officina.exoskeleton.urdf import human_urdf
@@ -84,7 +83,7 @@ class HumanSim:
             self._p.disconnect(physicsClientId=self.client)
         self.client = None
 
-    def __enter__(self) -> "HumanSim":
+    def __enter__(self) -> HumanSim:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -6,9 +6,8 @@ import json
 import math
 
 import pytest
-from typer.testing import CliRunner
-
 from officina.exoskeleton.model import human_model, static_l5s1
+from typer.testing import CliRunner
 
 SUMMARY_KEYS = {"peak_l5s1_moment_nm", "mean_l5s1_moment_nm", "peak_compression_n", "mean_compression_n"}
 

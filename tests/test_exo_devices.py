@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from officina.exoskeleton.dynamics import compare, inverse_dynamics
 from officina.exoskeleton.exo import (
     PRESETS,

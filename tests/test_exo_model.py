@@ -6,12 +6,11 @@ import math
 
 import numpy as np
 import pytest
-
 from officina.exoskeleton.anthropometry import BILATERAL, DE_LEVA, anthropometry
-from officina.exoskeleton.lifts import load_lift_csv, parametric_lift, solve_posture, grip_height
+from officina.exoskeleton.lifts import grip_height, load_lift_csv, parametric_lift, solve_posture
 from officina.exoskeleton.model import (
-    G,
     JOINTS,
+    G,
     com_positions,
     human_model,
     joint_positions,

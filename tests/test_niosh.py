@@ -6,10 +6,9 @@ import json
 import math
 
 import pytest
-from typer.testing import CliRunner
-
 from officina.exoskeleton import niosh
 from officina.exoskeleton.niosh import METRIC, US, NioshTask, composite_lifting_index, evaluate
+from typer.testing import CliRunner
 
 # Tables 1-4 of the manual, values as printed (2 decimals)
 HM_CM = {25: 1.00, 28: 0.89, 30: 0.83, 32: 0.78, 34: 0.74, 36: 0.69, 38: 0.66, 40: 0.63, 42: 0.60, 44: 0.57,
