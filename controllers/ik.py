@@ -32,10 +32,9 @@ from dataclasses import dataclass
 import eigenpy
 import numpy as np
 import pinocchio as pin
-
 from officina.controllers.model import RobotModel
 
-__all__ = ["IKStatus", "IKResult", "solve_ik", "pose_error"]
+__all__ = ["IKResult", "IKStatus", "pose_error", "solve_ik"]
 
 
 class IKStatus(str, enum.Enum):

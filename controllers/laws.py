@@ -31,21 +31,21 @@ from dataclasses import dataclass
 
 import numpy as np
 import pinocchio as pin
-
 from officina.controllers.model import RobotModel
+
 from officina.interfaces import JointState
 
 __all__ = [
-    "LawStatus",
-    "JointReference",
-    "CartesianReference",
-    "JointPDGravity",
-    "ComputedTorque",
-    "CartesianImpedance",
-    "OperationalSpace",
-    "damped_inverse",
-    "cartesian_reference_from_joint",
     "LAWS",
+    "CartesianImpedance",
+    "CartesianReference",
+    "ComputedTorque",
+    "JointPDGravity",
+    "JointReference",
+    "LawStatus",
+    "OperationalSpace",
+    "cartesian_reference_from_joint",
+    "damped_inverse",
 ]
 
 
@@ -331,7 +331,7 @@ class CartesianImpedance(_CartesianLaw):
         q, v = s
         T_ref, tw_ref, ac_ref, qp = r
         T, J = self.robot.kinematics(q, self.frame)
-        M, Minv, Lam, smin = self._dynamics(q, J)
+        _M, Minv, Lam, smin = self._dynamics(q, J)
         e = self._error(T_ref, T)
         ev = tw_ref - J @ v
         F = self.K * e + (self.D * ev if self.D is not None else self._modal_damping(Lam) @ ev)
@@ -371,7 +371,7 @@ class OperationalSpace(_CartesianLaw):
         q, v = s
         T_ref, tw_ref, ac_ref, qp = r
         T, J = self.robot.kinematics(q, self.frame)
-        M, Minv, Lam, smin = self._dynamics(q, J)
+        _M, Minv, Lam, smin = self._dynamics(q, J)
         e = self._error(T_ref, T)
         a_cmd = ac_ref + self.kp * e + self.kd * (tw_ref - J @ v) - self.robot.jdot_qd(q, v, self.frame)
         tau = J.T @ (Lam @ a_cmd) + self._nullspace(J, Minv, Lam, q, v, qp, self.kn, self.dn)

@@ -17,7 +17,7 @@ import pinocchio as pin
 
 from officina.interfaces import JointLimits, RobotSpec
 
-__all__ = ["RobotModel", "rpy_to_matrix", "quat_xyzw_to_matrix", "matrix_to_quat_xyzw", "pose_to_T"]
+__all__ = ["RobotModel", "matrix_to_quat_xyzw", "pose_to_T", "quat_xyzw_to_matrix", "rpy_to_matrix"]
 
 
 def rpy_to_matrix(rpy) -> np.ndarray:
@@ -57,7 +57,7 @@ class RobotModel:
     _q_index: np.ndarray
 
     @classmethod
-    def from_spec(cls, spec: RobotSpec, finger_lock_width: float | None = None) -> "RobotModel":
+    def from_spec(cls, spec: RobotSpec, finger_lock_width: float | None = None) -> RobotModel:
         full = pin.buildModelFromUrdf(spec.urdf)
         q_lock = pin.neutral(full)
         lock_ids = []

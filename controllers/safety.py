@@ -35,14 +35,14 @@ from __future__ import annotations
 import enum
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from officina.interfaces import ControlMode, JointLimits, JointState
 
-__all__ = ["SafetyEvent", "SafetyConfig", "SafetyFilter", "SafeArm", "SafetyRecord"]
+__all__ = ["SafeArm", "SafetyConfig", "SafetyEvent", "SafetyFilter", "SafetyRecord"]
 
 log = logging.getLogger("officina.safety")
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Optional
 
 import numpy as np
 import typer
 
 from officina.cli import app, handle_errors
-from officina.errors import BadInput, JobFailed
+from officina.errors import BadInput
 
 kin_app = typer.Typer(help="Kinematics of a robot model: forward and inverse kinematics.", no_args_is_help=True)
 app.add_typer(kin_app, name="kin")
@@ -88,7 +87,7 @@ def kin_ik(
     position: str = typer.Option(..., "--position", help="Target position x,y,z in m, base frame."),
     quaternion_xyzw: str = typer.Option(..., "--quaternion-xyzw", help="Target orientation x,y,z,w (normalised here)."),
     frame: str = typer.Option("tcp", "--frame", help="tcp or flange (or any link)."),
-    seed_q: Optional[str] = typer.Option(None, "--seed-q", help="Seed joint positions in rad (default: mid-range)."),
+    seed_q: str | None = typer.Option(None, "--seed-q", help="Seed joint positions in rad (default: mid-range)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random restarts."),
     timeout_ms: float = typer.Option(50.0, "--timeout-ms", help="Wall-time budget in ms."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -404,7 +403,12 @@ def run_tracking(robot: str, law_name: str, *, dt: float = 0.001, velocity_scale
                  law_kwargs: dict | None = None, traj=None, safety: bool = False, settle_s: float = 0.0) -> dict:
     """Track the standard trajectory (or ``traj``) with one control law on a SimArm in torque mode
     at 1/dt; returns RMS/max joint and tcp errors, peak |tau|/effort and |qd|/velocity ratios."""
-    from officina.controllers.laws import LAWS, JointReference, LawStatus, cartesian_reference_from_joint
+    from officina.controllers.laws import (
+        LAWS,
+        JointReference,
+        LawStatus,
+        cartesian_reference_from_joint,
+    )
     from officina.controllers.model import RobotModel
     from officina.interfaces import ControlMode
     from officina.robots import load_robot
@@ -427,7 +431,7 @@ def run_tracking(robot: str, law_name: str, *, dt: float = 0.001, velocity_scale
 
             arm = SafeArm(arm, SafetyFilter(spec.limits, dt, SafetyConfig()))
         arm.set_mode(ControlMode.TORQUE)
-        n_steps = len(tr) + int(round(settle_s / dt))
+        n_steps = len(tr) + round(settle_s / dt)
         qerr = np.zeros((n_steps, m.nq))
         perr = np.zeros(n_steps)
         rerr = np.zeros(n_steps)
@@ -449,7 +453,7 @@ def run_tracking(robot: str, law_name: str, *, dt: float = 0.001, velocity_scale
             tau_ratio = max(tau_ratio, float(np.max(np.abs(tau) / spec.limits.effort)))
             vel_ratio = max(vel_ratio, float(np.max(np.abs(st.velocity) / spec.limits.velocity)))
             arm.command_torques(tau)
-            world.step(arm.substeps if hasattr(arm, "substeps") else int(round(dt / world.sim_dt)))
+            world.step(arm.substeps if hasattr(arm, "substeps") else round(dt / world.sim_dt))
             # Errors are those of the state reached one period after the command, against the
             # reference of the next sample (the same as the controller sees on the next tick).
             st2 = arm.read()
@@ -502,8 +506,8 @@ def run_tracking_benchmark(robots: list[str], laws: list[str]) -> dict:
 @bench_app.command("control")
 @handle_errors
 def bench_control(
-    robot: Optional[str] = typer.Option(None, "--robot", help="Robot (default: panda, iiwa, ur5e)."),
-    law: Optional[str] = typer.Option(None, "--law", help="joint_pd, computed_torque, cartesian_impedance, osc (default: all)."),
+    robot: str | None = typer.Option(None, "--robot", help="Robot (default: panda, iiwa, ur5e)."),
+    law: str | None = typer.Option(None, "--law", help="joint_pd, computed_torque, cartesian_impedance, osc (default: all)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Tracking benchmark: RMS/max joint and tcp error per robot and control law on the standard trajectory."""

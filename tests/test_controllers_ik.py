@@ -2,10 +2,15 @@
 
 import numpy as np
 import pytest
-
 from officina.controllers.ik import IKStatus, pose_error, solve_ik
 from officina.controllers.model import RobotModel
-from officina.controllers.trajectory import TrajectoryError, plan_cartesian_line, plan_joint_move, plan_waypoints
+from officina.controllers.trajectory import (
+    TrajectoryError,
+    plan_cartesian_line,
+    plan_joint_move,
+    plan_waypoints,
+)
+
 from officina.robots import load_robot
 
 ROBOTS = ["panda", "iiwa", "ur5e"]
@@ -54,7 +59,7 @@ def test_unreachable_target_reports_errors(model):
     assert not r.success and r.status == IKStatus.NOT_CONVERGED
     assert np.isfinite(r.position_error_m) and r.position_error_m > 1.0
     assert model.within_limits(r.q)
-    ep, er = pose_error(model.frame_transform(r.q, "tcp"), T)
+    ep, _er = pose_error(model.frame_transform(r.q, "tcp"), T)
     assert ep == pytest.approx(r.position_error_m, rel=1e-9)
 
 

@@ -2,8 +2,6 @@
 
 import numpy as np
 import pytest
-
-from officina.cli_kin import run_tracking
 from officina.controllers.laws import (
     LAWS,
     CartesianReference,
@@ -16,6 +14,8 @@ from officina.controllers.laws import (
 )
 from officina.controllers.model import RobotModel
 from officina.controllers.trajectory import plan_waypoints
+
+from officina.cli_kin import run_tracking
 from officina.interfaces import JointState
 from officina.robots import load_robot
 
@@ -95,10 +95,10 @@ def test_gravity_compensation_and_invalid_inputs():
     assert status2 == LawStatus.INVALID_INPUT and np.all(np.isfinite(tau2))
     np.testing.assert_allclose(tau2, m.gravity(q), atol=1e-9)  # holds with the last valid q
     ct = ComputedTorque(m, 0.001)
-    tau3, status3 = ct.step(st, JointReference(q[:3]))
+    _tau3, status3 = ct.step(st, JointReference(q[:3]))
     assert status3 == LawStatus.INVALID_INPUT
     osc = OperationalSpace(m, 0.001)
-    tau4, status4 = osc.step(st, CartesianReference(np.full((4, 4), np.inf)))
+    _tau4, status4 = osc.step(st, CartesianReference(np.full((4, 4), np.inf)))
     assert status4 == LawStatus.INVALID_INPUT
     assert osc.validate(CartesianReference(np.eye(3))) is not None
     assert ct.validate(JointReference(q)) is None

@@ -4,8 +4,8 @@ import numpy as np
 import pinocchio as pin
 import pybullet as p
 import pytest
-
 from officina.controllers.model import RobotModel
+
 from officina.robots import load_robot
 
 ROBOTS = ["panda", "iiwa", "ur5e"]
@@ -53,7 +53,7 @@ def test_fk_matches_pybullet(model, bullet):
             np.testing.assert_allclose(T[:3, 3], st[4], atol=1e-6)
             R_pb = np.array(p.getMatrixFromQuaternion(st[5])).reshape(3, 3)
             np.testing.assert_allclose(T[:3, :3], R_pb, atol=1e-6)
-        pos, quat = model.fk(q, "flange")
+        _pos, quat = model.fk(q, "flange")
         assert abs(np.linalg.norm(quat) - 1.0) < 1e-12 and quat[3] >= 0
 
 

@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from officina.controllers.model import RobotModel
 from typer.testing import CliRunner
 
 from officina import cli
-from officina.controllers.model import RobotModel
 from officina.robots import load_robot
 
 cli._register_subcommands()

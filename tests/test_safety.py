@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from officina.controllers.safety import SafeArm, SafetyConfig, SafetyEvent, SafetyFilter
+
 from officina.interfaces import Arm, ControlMode, JointLimits, JointState
 
 N = 3
@@ -142,7 +142,7 @@ def test_clamped_commands_reach_a_target_smoothly_and_stop_at_the_limit():
 
 def test_workspace_box():
     # tcp = first two joints as x, y (a toy model); box x <= 0.5
-    fk = lambda q: np.array([q[0], q[1], 0.0])  # noqa: E731
+    fk = lambda q: np.array([q[0], q[1], 0.0])
     cfg = SafetyConfig(workspace_min=(-0.5, -0.5, -0.1), workspace_max=(0.5, 0.5, 0.1))
     f = SafetyFilter(LIM, DT, cfg, tcp_position=fk)
     q = np.array([0.0, 0.0, 1.0])
@@ -244,9 +244,10 @@ def test_safe_arm_on_the_simulator_torque_mode():
     out = run_tracking("panda", "computed_torque", safety=True)
     assert out["joint_max_rad"] < 0.002
     from officina.controllers.model import RobotModel
-    from officina.robots import load_robot
     from officina.sim.arm import SimArm
     from officina.sim.world import SimWorld
+
+    from officina.robots import load_robot
 
     spec = load_robot("panda")
     m = RobotModel.from_spec(spec)
