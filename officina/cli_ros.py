@@ -1,0 +1,140 @@
+"""`officina ros ...`: the ROS 2 nodes (sim, gate, task, vision, exo, record) and profiles.
+
+Each command builds its node's parameter overrides from the typed options and hands any ROS
+arguments (``--ros-args ...``, e.g. from ``ros2 launch``) to ``rclpy.init``. Console-script entry
+points (``officina-ros-sim`` ...) call the same commands, so launch files can start them with
+``launch_ros.actions.Node(executable=...)``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from officina.cli import app, handle_errors
+
+ros_app = typer.Typer(
+    help="ROS 2 nodes: PyBullet fake hardware (sim), the safety gate, task/vision/exo nodes, recording.",
+    no_args_is_help=True,
+)
+app.add_typer(ros_app, name="ros")
+
+_EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def _ros_args(ctx: typer.Context) -> list[str]:
+    """The ROS part of the command line (``--ros-args ...``), for rclpy.init."""
+    from officina.errors import BadInput
+
+    extra = [a for a in ctx.args if a != "--"]
+    if extra and extra[0] != "--ros-args":
+        raise BadInput(f"unexpected arguments {extra}; ROS arguments go after --ros-args")
+    return ["officina"] + extra
+
+
+def _params(**kw):
+    from rclpy.parameter import Parameter
+
+    return [Parameter(k, value=v) for k, v in kw.items() if v is not None]
+
+
+def _run(make, argv: list[str]) -> None:
+    from officina.ros.common import ros_env_defaults, run_node
+
+    ros_env_defaults()
+    run_node(make, argv)
+
+
+@ros_app.command("profiles")
+def profiles_cmd() -> None:
+    """List the ROS profiles (controller, joint names of real drivers)."""
+    from officina.ros.robot_profiles import builtin_profiles, load_profile
+
+    for name in builtin_profiles():
+        p = load_profile(name)
+        typer.echo(f"{name:8s} {p.controller:36s} robot {p.robot:6s} {p.description}")
+
+
+@ros_app.command("sim", context_settings=_EXTRA)
+@handle_errors
+def sim_cmd(
+    ctx: typer.Context,
+    robot: str = typer.Option("", "--robot", help="officina robot (default: the profile's)"),
+    profile: str = typer.Option("default", "--profile", help="ROS profile (see `officina ros profiles`)"),
+    pacing: str = typer.Option("realtime", "--pacing", help="realtime | fast | lockstep"),
+    rate_hz: float = typer.Option(250.0, "--rate-hz", help="control rate and /joint_states rate [Hz]"),
+    task: str = typer.Option("pick-place", "--task", help="task whose scene to build ('none': robot only)"),
+    seed: int = typer.Option(0, "--seed", help="seed of the scene"),
+    sets: list[str] = typer.Option([], "--set", help="task parameter KEY=VALUE (repeatable)"),
+    controller: str = typer.Option("", "--controller", help="trajectory controller name (default: profile's)"),
+    lockstep_periods: int = typer.Option(1, "--lockstep-periods", help="periods per /officina/sim/step call"),
+    gui: bool = typer.Option(False, "--gui", help="PyBullet GUI"),
+) -> None:
+    """PyBullet fake hardware that looks like a ros2_control robot (joint_trajectory_controller +
+    forward position controller + gripper, /joint_states, camera, ground truth)."""
+    from officina.errors import BadInput
+    from officina.ros.sim_node import PACINGS
+
+    if pacing not in PACINGS:
+        raise BadInput(f"--pacing {pacing!r}: expected one of {', '.join(PACINGS)}")
+    argv = _ros_args(ctx)
+    overrides = _params(robot=robot, profile=profile, pacing=pacing, rate_hz=float(rate_hz), task=task,
+                        seed=int(seed), controller=controller, lockstep_periods=int(lockstep_periods),
+                        gui=bool(gui), task_set=list(sets) if sets else None)
+
+    def make(_argv):
+        from officina.ros.sim_node import SimNode
+
+        return SimNode(parameter_overrides=overrides)
+
+    _run(make, argv)
+
+
+@ros_app.command("gate", context_settings=_EXTRA)
+@handle_errors
+def gate_cmd(
+    ctx: typer.Context,
+    robot: str = typer.Option("", "--robot", help="officina robot (limits, model; default: profile's)"),
+    profile: str = typer.Option("default", "--profile", help="ROS profile of the arm behind the gate"),
+    controller: str = typer.Option("", "--controller", help="trajectory controller (default: profile's)"),
+    namespace: Optional[str] = typer.Option(None, "--namespace", help="namespace of the arm's topics"),
+    rate_hz: float = typer.Option(250.0, "--rate-hz", help="command stream rate [Hz]"),
+    velocity_scale: float = typer.Option(1.0, "--velocity-scale", help="scale of the velocity limits (0, 1]"),
+    acceleration_scale: float = typer.Option(1.0, "--acceleration-scale", help="scale of acceleration limits"),
+    watchdog_periods: int = typer.Option(25, "--watchdog-periods", help="periods without command -> hold"),
+) -> None:
+    """The safety gate: /officina/* commands -> safety filter -> the arm's controller, after arming."""
+    argv = _ros_args(ctx)
+    overrides = _params(robot=robot, profile=profile, controller=controller, namespace=namespace,
+                        rate_hz=float(rate_hz), velocity_scale=float(velocity_scale),
+                        acceleration_scale=float(acceleration_scale), watchdog_periods=int(watchdog_periods))
+
+    def make(_argv):
+        from officina.ros.gate_node import GateNode
+
+        return GateNode(parameter_overrides=overrides)
+
+    _run(make, argv)
+
+
+def _entry(sub: str) -> None:
+    from rclpy.utilities import remove_ros_args
+
+    from officina.cli import main
+
+    args = sys.argv[1:]
+    user = remove_ros_args(["x"] + args)[1:]
+    ros = args[args.index("--ros-args"):] if "--ros-args" in args else []
+    main(["ros", sub, *user, *(["--", *ros] if ros else [])])
+
+
+def sim_main() -> None:
+    """Console script `officina-ros-sim`."""
+    _entry("sim")
+
+
+def gate_main() -> None:
+    """Console script `officina-ros-gate`."""
+    _entry("gate")

@@ -1,0 +1,262 @@
+"""Message conversions, QoS choices, parameter helpers and the node runner shared by officina's nodes.
+
+Conversions never raise on a well-typed message: they return None (or raise `MalformedMessage`)
+with a reason, and the node logs it and carries on.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from officina.interfaces import CameraIntrinsics, JointState
+from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg
+
+__all__ = [
+    "MalformedMessage", "time_to_s", "s_to_time", "duration_to_s", "s_to_duration",
+    "trajectory_from_msg", "trajectory_to_msg", "joint_state_msg", "joint_state_from_msg",
+    "image_msg", "image_from_msg", "camera_info_msg", "intrinsics_from_camera_info",
+    "pose_msg", "pose_to_xyzquat", "qos_reliable", "qos_latched", "qos_sensor", "declare", "run_node",
+    "ros_env_defaults",
+]
+
+
+class MalformedMessage(ValueError):
+    pass
+
+
+# --- time -------------------------------------------------------------------------------------------
+def time_to_s(t) -> float:
+    return float(t.sec) + float(t.nanosec) * 1e-9
+
+
+def s_to_time(t: float):
+    from builtin_interfaces.msg import Time
+
+    ns = int(round(float(t) * 1e9))
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def duration_to_s(d) -> float:
+    return float(d.sec) + float(d.nanosec) * 1e-9
+
+
+def s_to_duration(t: float):
+    from builtin_interfaces.msg import Duration
+
+    ns = int(round(float(t) * 1e9))
+    return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+# --- trajectories ---------------------------------------------------------------------------------------
+def trajectory_from_msg(msg) -> TrajectoryMsg:
+    return TrajectoryMsg(
+        stamp=time_to_s(msg.header.stamp),
+        joint_names=tuple(msg.joint_names),
+        points=tuple(
+            TrajectoryPointMsg(duration_to_s(p.time_from_start), tuple(p.positions), tuple(p.velocities),
+                               tuple(p.accelerations))
+            for p in msg.points
+        ),
+    )
+
+
+def trajectory_to_msg(traj: TrajectoryMsg, frame_id: str = ""):
+    from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+    m = JointTrajectory()
+    m.header.stamp = s_to_time(traj.stamp)
+    m.header.frame_id = frame_id
+    m.joint_names = list(traj.joint_names)
+    for p in traj.points:
+        pt = JointTrajectoryPoint()
+        pt.positions = [float(x) for x in p.positions]
+        pt.velocities = [float(x) for x in p.velocities]
+        pt.accelerations = [float(x) for x in p.accelerations]
+        pt.time_from_start = s_to_duration(p.time_from_start)
+        m.points.append(pt)
+    return m
+
+
+# --- joint states -----------------------------------------------------------------------------------------
+def joint_state_msg(names: Sequence[str], stamp: float, q, qd, effort):
+    from sensor_msgs.msg import JointState as JS
+
+    m = JS()
+    m.header.stamp = s_to_time(stamp)
+    m.name = list(names)
+    m.position = [float(x) for x in q]
+    m.velocity = [float(x) for x in qd]
+    m.effort = [float(x) for x in effort]
+    return m
+
+
+def joint_state_from_msg(msg, names: Sequence[str]) -> JointState:
+    """The named joints of a /joint_states message, in the order of ``names`` (raises MalformedMessage)."""
+    idx = {n: i for i, n in enumerate(msg.name)}
+    missing = [n for n in names if n not in idx]
+    if missing:
+        raise MalformedMessage(f"joint_states lacks joints {missing}")
+    npos = len(msg.position)
+    if npos != len(msg.name):
+        raise MalformedMessage(f"joint_states has {len(msg.name)} names and {npos} positions")
+    sel = [idx[n] for n in names]
+    q = np.asarray(msg.position, float)[sel]
+
+    def opt(arr) -> np.ndarray:
+        a = np.asarray(arr, float)
+        return a[sel] if a.size == len(msg.name) else np.zeros(len(sel))
+
+    qd, eff = opt(msg.velocity), opt(msg.effort)
+    if not (np.all(np.isfinite(q)) and np.all(np.isfinite(qd))):
+        raise MalformedMessage("joint_states has non-finite values")
+    return JointState(time_to_s(msg.header.stamp), tuple(names), q, qd, eff)
+
+
+# --- images ----------------------------------------------------------------------------------------------
+def image_msg(array: np.ndarray, stamp: float, frame_id: str, encoding: str):
+    from sensor_msgs.msg import Image
+
+    a = np.ascontiguousarray(array)
+    m = Image()
+    m.header.stamp = s_to_time(stamp)
+    m.header.frame_id = frame_id
+    m.height, m.width = int(a.shape[0]), int(a.shape[1])
+    m.encoding = encoding
+    m.is_bigendian = 0
+    m.step = int(a.strides[0])
+    m.data = a.tobytes()
+    return m
+
+
+_ENC = {"rgb8": (np.uint8, 3), "bgr8": (np.uint8, 3), "mono8": (np.uint8, 1), "32FC1": (np.float32, 1),
+        "16UC1": (np.uint16, 1)}
+
+
+def image_from_msg(msg) -> np.ndarray:
+    """HxW(x3) array of an Image (rgb8/bgr8 -> RGB; 32FC1 metres; 16UC1 millimetres -> metres)."""
+    if msg.encoding not in _ENC:
+        raise MalformedMessage(f"unsupported image encoding {msg.encoding!r}")
+    dt, ch = _ENC[msg.encoding]
+    dtype = np.dtype(dt).newbyteorder(">" if msg.is_bigendian else "<")
+    row = msg.width * ch * dtype.itemsize
+    if msg.step < row or len(msg.data) < msg.step * msg.height:
+        raise MalformedMessage(f"image data too short for {msg.width}x{msg.height} {msg.encoding}")
+    buf = np.frombuffer(bytes(msg.data), dtype=np.uint8).reshape(msg.height, msg.step)[:, :row]
+    a = np.ascontiguousarray(buf).view(dtype).reshape(msg.height, msg.width, ch) if ch > 1 else \
+        np.ascontiguousarray(buf).view(dtype).reshape(msg.height, msg.width)
+    if msg.encoding == "bgr8":
+        a = a[..., ::-1]
+    if msg.encoding == "16UC1":
+        return a.astype(np.float32) / 1000.0
+    return a.astype(dt, copy=True)
+
+
+def camera_info_msg(intr: CameraIntrinsics, stamp: float, frame_id: str):
+    from sensor_msgs.msg import CameraInfo
+
+    m = CameraInfo()
+    m.header.stamp = s_to_time(stamp)
+    m.header.frame_id = frame_id
+    m.width, m.height = int(intr.width), int(intr.height)
+    m.distortion_model = "plumb_bob"
+    m.d = [float(x) for x in intr.distortion]
+    m.k = [float(x) for x in intr.K.reshape(-1)]
+    m.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    m.p = [intr.fx, 0.0, intr.cx, 0.0, 0.0, intr.fy, intr.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return m
+
+
+def intrinsics_from_camera_info(msg) -> CameraIntrinsics:
+    k = list(msg.k)
+    if len(k) != 9 or k[0] <= 0 or k[4] <= 0 or msg.width == 0 or msg.height == 0:
+        raise MalformedMessage("camera_info without a valid K matrix or size")
+    d = tuple(float(x) for x in msg.d) or (0.0,) * 5
+    return CameraIntrinsics(int(msg.width), int(msg.height), float(k[0]), float(k[4]), float(k[2]), float(k[5]), d)
+
+
+# --- poses ----------------------------------------------------------------------------------------------
+def pose_msg(xyz, quat_xyzw):
+    from geometry_msgs.msg import Pose
+
+    p = Pose()
+    p.position.x, p.position.y, p.position.z = (float(v) for v in xyz)
+    p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w = (float(v) for v in quat_xyzw)
+    return p
+
+
+def pose_to_xyzquat(p) -> np.ndarray:
+    return np.array([p.position.x, p.position.y, p.position.z,
+                     p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w])
+
+
+# --- QoS ------------------------------------------------------------------------------------------------
+def qos_reliable(depth: int = 10):
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def qos_latched():
+    """Reliable, transient-local, depth 1: late subscribers get the last state (safety_state, camera pose)."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def qos_sensor():
+    from rclpy.qos import qos_profile_sensor_data
+
+    return qos_profile_sensor_data
+
+
+# --- parameters -----------------------------------------------------------------------------------------
+def declare(node, name: str, default: Any, description: str, *, read_only: bool = True,
+            floating_point_range: tuple[float, float] | None = None):
+    """Declare a typed parameter with a descriptor and return its value."""
+    from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
+
+    desc = ParameterDescriptor(description=description, read_only=read_only)
+    if floating_point_range is not None:
+        desc.floating_point_range = [FloatingPointRange(from_value=float(floating_point_range[0]),
+                                                        to_value=float(floating_point_range[1]), step=0.0)]
+    return node.declare_parameter(name, default, desc).value
+
+
+def ros_env_defaults() -> None:
+    """Loopback-only discovery unless the user chose otherwise (lab machines set their own)."""
+    import os
+
+    if "ROS_AUTOMATIC_DISCOVERY_RANGE" not in os.environ and "ROS_LOCALHOST_ONLY" not in os.environ:
+        os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+
+
+def run_node(make_node: Callable[[list[str]], Any], argv: list[str] | None = None,
+             spin: Callable[[Any, Any], None] | None = None) -> int:
+    """rclpy.init, build the node, spin until Ctrl-C/shutdown; destroy_node and try_shutdown in finally."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+
+    rclpy.init(args=argv)
+    node = None
+    try:
+        node = make_node(argv or [])
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        if spin is not None:
+            spin(node, executor)
+        else:
+            executor.spin()
+        return 0
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 0
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def finite(x: float, default: float = 0.0) -> float:
+    return float(x) if math.isfinite(x) else default

@@ -1,0 +1,164 @@
+"""PyBullet as ros2_control fake hardware: the part of `officina ros sim` that knows no ROS.
+
+One control period (`step`): sample the joint_trajectory_controller reference (or hold the last
+forward command), send it to the simulated arm's position interface (with velocity
+feed-forward), advance the physics by ``control_dt``. The node around it converts messages,
+publishes states and paces the loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from officina.errors import BadInput
+from officina.interfaces import JointState
+from officina.ros.common import MalformedMessage
+from officina.ros.jtc import JointTrajectoryFollower, JtcConfig, Trajectory, TrajectoryMsg, validate_trajectory
+from officina.ros.robot_profiles import ResolvedProfile
+
+__all__ = ["FakeHardware", "SimSetup"]
+
+
+@dataclass(frozen=True)
+class SimSetup:
+    rate_hz: float = 250.0
+    sim_dt: float = 0.001
+    task: str | None = "pick-place"
+    task_overrides: tuple[str, ...] = ()
+    seed: int = 0
+    gui: bool = False
+    jtc: JtcConfig = JtcConfig()
+
+
+class FakeHardware:
+    """Simulated robot cell behind ros2_control-like command and state interfaces."""
+
+    def __init__(self, resolved: ResolvedProfile, setup: SimSetup = SimSetup()) -> None:
+        from officina.sim.arm import SimArm, SimGripper, control_substeps
+        from officina.sim.world import SimWorld
+
+        self.resolved = resolved
+        self.setup = setup
+        spec = resolved.spec
+        if not (1.0 <= setup.rate_hz <= 2000.0):
+            raise BadInput(f"rate_hz must be between 1 and 2000, got {setup.rate_hz}")
+        self.control_dt = 1.0 / setup.rate_hz
+        try:
+            control_substeps(self.control_dt, setup.sim_dt)
+        except ValueError as exc:
+            raise BadInput(f"rate_hz/sim_dt: {exc}") from None
+        self.rng = np.random.default_rng(setup.seed)
+        self.world = SimWorld(sim_dt=setup.sim_dt, gui=setup.gui)
+        try:
+            self.handle = self.world.load_robot(spec)
+            self.scene: Any = None
+            self.camera = None
+            self.task_params = None
+            if setup.task:
+                from officina.config import apply_overrides
+                from officina.tasks import get_task
+
+                task = get_task(setup.task)
+                raw = apply_overrides({}, list(setup.task_overrides)) if setup.task_overrides else {}
+                try:
+                    self.task_params = task.Params.model_validate(raw.get("params", raw))
+                except Exception as exc:  # pydantic ValidationError
+                    raise BadInput(f"task parameters: {exc}") from None
+                self.scene = task.build_scene(self.world, self.task_params, self.rng)
+                self.camera = task.make_camera(self.world, self.task_params)
+            self.arm = SimArm(self.world, self.handle, self.control_dt)
+            self.gripper = SimGripper(self.world, self.handle) if spec.gripper is not None else None
+        except ValueError as exc:
+            self.world.close()
+            raise BadInput(str(exc)) from None
+        self.n = spec.dof
+        self.lower = np.asarray(spec.limits.lower, float)
+        self.upper = np.asarray(spec.limits.upper, float)
+        self.follower = JointTrajectoryFollower(np.asarray(spec.home, float))
+        self.t0 = 0.0  # clock-in-use time of world.time == 0
+        self.periods = 0
+        self.counts = {"trajectories_accepted": 0, "trajectories_rejected": 0, "commands_accepted": 0,
+                       "commands_rejected": 0, "gripper_commands": 0, "gripper_rejected": 0,
+                       "limit_clamps": 0}
+        self.last_reason = ""
+        self.source = "hold"  # "trajectory" | "commands" | "hold"
+
+    # --- time ------------------------------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        """Seconds of the clock in use (sim time, offset by ``t0`` in real-time pacing)."""
+        return self.t0 + self.periods * self.control_dt
+
+    # --- commands --------------------------------------------------------------------------------------
+    def accept_trajectory(self, msg: TrajectoryMsg) -> Trajectory:
+        """Validate against the controller's joints (raises TrajectoryRejected) and replace the active one."""
+        traj = validate_trajectory(msg, self.resolved.joint_names, self.now, self.follower.desired[0],
+                                   self.setup.jtc)
+        self.follower.set_trajectory(traj)
+        self.counts["trajectories_accepted"] += 1
+        self.source = "trajectory"
+        return traj
+
+    def forward_command(self, values) -> np.ndarray:
+        """One position per joint (robot order); held until the next one. Raises MalformedMessage."""
+        a = np.asarray(list(values), dtype=float).reshape(-1)
+        if a.size != self.n:
+            raise MalformedMessage(f"forward command has {a.size} values for {self.n} joints")
+        if not np.all(np.isfinite(a)):
+            raise MalformedMessage("forward command has non-finite values")
+        self.follower.hold(a)
+        self.counts["commands_accepted"] += 1
+        self.source = "commands"
+        return a
+
+    def gripper_command(self, values) -> None:
+        """``[width_m]`` or ``[width_m, max_force_n]``."""
+        if self.gripper is None:
+            raise MalformedMessage("this robot has no gripper")
+        a = np.asarray(list(values), dtype=float).reshape(-1)
+        if a.size not in (1, 2) or not np.all(np.isfinite(a)) or a[0] < 0 or (a.size == 2 and a[1] < 0):
+            raise MalformedMessage(f"gripper command must be [width_m] or [width_m, force_n] >= 0, got {a.tolist()}")
+        if a.size == 2:
+            self.gripper.close(float(a[0]), float(a[1]))
+        else:
+            self.gripper.open(float(a[0]))
+        self.counts["gripper_commands"] += 1
+
+    # --- the control period --------------------------------------------------------------------------------
+    def step(self) -> None:
+        q, qd, _ = self.follower.sample(self.now)
+        qc = np.clip(q, self.lower, self.upper)
+        if np.any(qc != q):
+            self.counts["limit_clamps"] += 1
+            qd = np.where(qc != q, 0.0, qd)
+        self.arm.command_positions(qc, qd)
+        self.world.step(self.arm.substeps)
+        self.periods += 1
+
+    # --- states ----------------------------------------------------------------------------------------
+    def joint_state(self) -> JointState:
+        """Arm joints (wire names) then finger joints, stamped with the clock in use."""
+        s = self.arm.read()
+        names = self.resolved.joint_names
+        q, qd, eff = s.position, s.velocity, s.effort
+        if self.gripper is not None:
+            import pybullet as p
+
+            idx = [self.handle.joint_index[j] for j in self.resolved.finger_joints]
+            fs = p.getJointStates(self.handle.body_id, idx, physicsClientId=self.world.client_id)
+            names = names + self.resolved.finger_joints
+            q = np.concatenate([q, [f[0] for f in fs]])
+            qd = np.concatenate([qd, [f[1] for f in fs]])
+            eff = np.concatenate([eff, [f[3] for f in fs]])
+        return JointState(self.now, names, q, qd, eff)
+
+    def object_poses(self) -> np.ndarray:
+        """(K, 7) x y z qx qy qz qw of the task's objects (ground truth), world frame."""
+        objs = getattr(self.scene, "objects", None) or []
+        return np.array([np.concatenate(self.world.object_pose(o.body_id)) for o in objs]).reshape(-1, 7)
+
+    def close(self) -> None:
+        self.world.close()

@@ -1,0 +1,277 @@
+"""The safety gate's logic, without ROS: arming, e-stop, watchdog, the controllers' safety filter
+for streamed position commands, and a check of whole trajectories before they are forwarded.
+
+The gate keeps time by the stamps of ``/joint_states`` (the clock in use: wall time on hardware,
+simulation time in fast/lockstep pacing), so it behaves the same in every pacing mode.
+
+* Disarmed (the initial state): nothing is forwarded; every command is refused (``not_armed``).
+* Streamed position commands (``/officina/commands``) pass `SafetyFilter.filter_position`
+  (position, velocity, acceleration limits, workspace box; malformed -> hold) one by one at
+  ``rate_hz``; the filtered command is forwarded.
+* A trajectory (``/officina/joint_trajectory``) is checked as a whole: the joint_trajectory_controller
+  rules (`validate_trajectory`), then sampled every ``1/rate_hz`` from the measured state the way the
+  controller will execute it: positions within the limits, velocities and accelerations within the
+  scaled limits (with ``tolerance``), tcp inside the workspace box. Any violation refuses it whole;
+  an accepted trajectory is forwarded unchanged.
+* Watchdog: armed and streaming, no command for ``watchdog_periods`` periods -> braking hold
+  (streamed until the arm is at rest). Trajectories are complete motions: no watchdog.
+* E-stop / disarm: forwarding stops at once; a hold is commanded (streamed braking hold for the
+  forward controller, a braking trajectory for the trajectory controller); e-stop also disarms and
+  arming is refused until the e-stop is released.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from officina.controllers.safety import SafetyConfig, SafetyEvent, SafetyFilter
+from officina.interfaces import JointLimits, JointState
+from officina.ros.jtc import (
+    JointTrajectoryFollower, JtcConfig, TrajectoryMsg, TrajectoryPointMsg, TrajectoryRejected,
+    validate_trajectory,
+)
+
+__all__ = ["GateConfig", "GateCore", "Forward", "braking_trajectory", "check_trajectory"]
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    rate_hz: float = 250.0
+    safety: SafetyConfig = field(default_factory=lambda: SafetyConfig(watchdog_periods=25))
+    tolerance: float = 1.05  # sampled trajectory velocity/acceleration may exceed the limits by this ratio
+    jtc: JtcConfig = JtcConfig()
+
+    def __post_init__(self) -> None:
+        if not (1.0 <= self.rate_hz <= 2000.0):
+            raise ValueError(f"rate_hz must be between 1 and 2000, got {self.rate_hz}")
+        if self.tolerance < 1.0:
+            raise ValueError("tolerance must be >= 1")
+
+
+@dataclass(frozen=True)
+class Forward:
+    """What the gate sends on: ``kind`` "commands" (positions) or "trajectory" (a TrajectoryMsg, or
+    None meaning: forward the original message unchanged)."""
+
+    kind: str
+    positions: np.ndarray | None = None
+    trajectory: TrajectoryMsg | None = None
+
+
+def braking_trajectory(q: np.ndarray, v: np.ndarray, amax: np.ndarray, lower: np.ndarray,
+                       upper: np.ndarray, joint_names, dt: float, n_points: int = 5) -> TrajectoryMsg:
+    """Stop from (q, v) with a synchronised constant deceleration within ``amax``; start now."""
+    q = np.asarray(q, float)
+    v = np.asarray(v, float)
+    T = max(float(np.max(np.abs(v) / np.maximum(amax, 1e-9))), dt)
+    a = -v / T  # |a| <= amax by construction of T
+    pts = []
+    for k in range(1, n_points + 1):
+        t = T * k / n_points
+        pos = np.clip(q + v * t + 0.5 * a * t * t, lower, upper)
+        vel = v + a * t if k < n_points else np.zeros_like(v)
+        pts.append(TrajectoryPointMsg(t, tuple(pos), tuple(vel)))
+    return TrajectoryMsg(0.0, tuple(joint_names), tuple(pts))
+
+
+def check_trajectory(msg: TrajectoryMsg, joint_names, state: JointState, limits_lo: np.ndarray,
+                     limits_hi: np.ndarray, vmax: np.ndarray, amax: np.ndarray, dt: float,
+                     tolerance: float, jtc: JtcConfig,
+                     tcp_in_box: Callable[[np.ndarray], bool] | None = None) -> None:
+    """Raise TrajectoryRejected (with the reason) unless the trajectory is safe to execute from ``state``."""
+    now = float(state.stamp)
+    traj = validate_trajectory(msg, joint_names, now, state.position, jtc)
+    f = JointTrajectoryFollower(state.position)
+    f._last = (state.position.copy(), np.asarray(state.velocity, float).copy(), np.zeros(len(state.position)))
+    f.set_trajectory(traj)
+    t0 = max(traj.start, now)
+    n_steps = int(np.ceil((traj.end - t0) / dt)) + 2
+    if n_steps > 2_000_000:
+        raise TrajectoryRejected(f"trajectory too long to check ({traj.end - t0:.1f} s)")
+    ts = t0 + dt * np.arange(n_steps)
+    Q = np.empty((n_steps, len(state.position)))
+    for i, t in enumerate(ts):
+        Q[i] = f.sample(float(t))[0]
+    out = (Q < limits_lo - 1e-9) | (Q > limits_hi + 1e-9)
+    if out.any():
+        i, j = np.argwhere(out)[0]
+        raise TrajectoryRejected(f"joint {joint_names[j]} leaves its position limits at t={ts[i] - now:+.3f} s")
+    Qe = np.vstack([np.asarray(state.position, float), Q])
+    V = np.diff(Qe, axis=0) / dt
+    V[0] = np.asarray(state.velocity, float)  # the first step starts from the measured velocity
+    over_v = np.abs(V) > vmax * tolerance + 1e-9
+    if over_v.any():
+        i, j = np.argwhere(over_v)[0]
+        raise TrajectoryRejected(
+            f"joint {joint_names[j]} velocity {abs(V[i, j]):.3f} rad/s above the limit {vmax[j]:.3f} "
+            f"at t={ts[i] - now:+.3f} s")
+    A = np.diff(V, axis=0) / dt
+    over_a = np.abs(A) > amax * tolerance + 1e-9
+    if over_a.any():
+        i, j = np.argwhere(over_a)[0]
+        raise TrajectoryRejected(
+            f"joint {joint_names[j]} acceleration {abs(A[i, j]):.2f} rad/s^2 above the limit {amax[j]:.2f} "
+            f"at t={ts[i] - now:+.3f} s")
+    if tcp_in_box is not None:
+        every = max(1, int(round(0.01 / dt)))
+        for i in list(range(0, n_steps, every)) + [n_steps - 1]:
+            if not tcp_in_box(Q[i]):
+                raise TrajectoryRejected(f"tcp leaves the workspace box at t={ts[i] - now:+.3f} s")
+
+
+class GateCore:
+    """Arming, e-stop, watchdog and filtering for one arm (joint order = ``joint_names``)."""
+
+    def __init__(self, joint_names, limits: JointLimits, config: GateConfig = GateConfig(), *,
+                 tcp_position: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        self.joint_names = tuple(joint_names)
+        self.config = config
+        self.dt = 1.0 / config.rate_hz
+        self.filter = SafetyFilter(limits, self.dt, config.safety, tcp_position=tcp_position)
+        self.armed = False
+        self.estopped = False
+        self.mode: str | None = None  # "commands" | "trajectory"
+        self.state: JointState | None = None
+        self.last_cmd_stamp: float | None = None
+        self.holding = False
+        self.counts = {"forwarded_commands": 0, "forwarded_trajectories": 0, "refused": 0, "holds": 0,
+                       "watchdog_holds": 0, "estops": 0}
+        self.last_refusal = ""
+        self.last_event = ""
+
+    # --- bookkeeping -------------------------------------------------------------------------------
+    def _refuse(self, reason: str) -> None:
+        self.counts["refused"] += 1
+        self.last_refusal = reason
+
+    def _tcp_in_box(self):
+        if self.filter.tcp_position is None:
+            return None
+        return self.filter._in_box
+
+    # --- inputs ------------------------------------------------------------------------------------
+    def on_joint_state(self, state: JointState) -> Forward | None:
+        """Store the state; run the watchdog; return the next hold command while holding."""
+        self.state = state
+        if (self.armed and self.mode == "commands" and not self.holding and self.last_cmd_stamp is not None
+                and self.config.safety.watchdog_periods > 0
+                and state.stamp - self.last_cmd_stamp > (self.config.safety.watchdog_periods + 0.5) * self.dt):
+            self.holding = True
+            self.counts["watchdog_holds"] += 1
+            self.last_event = f"watchdog: no command for {self.config.safety.watchdog_periods} periods, holding"
+            self.filter._stamp = state.stamp
+            self.filter._event(SafetyEvent.WATCHDOG, "hold", self.last_event)
+        if self.holding and self.mode == "commands":
+            q = self.filter.hold_position(state)
+            if float(np.max(np.abs(self.filter._v))) < 1e-9:
+                self.holding = False  # at rest: the controller holds the last command
+            return Forward("commands", positions=q)
+        return None
+
+    def _ready(self, what: str) -> str | None:
+        if self.estopped:
+            return f"{what} refused: e-stop active"
+        if not self.armed:
+            return f"{what} refused: gate not armed (call /officina/arm with true)"
+        if self.state is None:
+            return f"{what} refused: no /joint_states yet"
+        return None
+
+    def on_command(self, values) -> Forward | None:
+        why = self._ready("command")
+        if why:
+            self._refuse(why)
+            return None
+        if self.mode != "commands":
+            self.filter.reset(self.state)
+            self.mode = "commands"
+        before = dict(self.filter.counts)
+        q = self.filter.filter_position(values, self.state)
+        changed = [k for k, v in self.filter.counts.items() if v != before[k]]
+        if SafetyEvent.MALFORMED.value in changed:
+            self._refuse(f"command refused: {self.filter.events[-1].reason}; holding")
+            self.holding = True
+            return Forward("commands", positions=q)
+        if changed:
+            self.last_event = f"command {', '.join(changed)}: {self.filter.events[-1].reason}"
+        self.last_cmd_stamp = self.state.stamp
+        self.holding = False
+        self.counts["forwarded_commands"] += 1
+        return Forward("commands", positions=q)
+
+    def on_trajectory(self, msg: TrajectoryMsg) -> Forward | None:
+        why = self._ready("trajectory")
+        if why:
+            self._refuse(why)
+            return None
+        f = self.filter
+        try:
+            check_trajectory(msg, self.joint_names, self.state, f.lower, f.upper, f.vmax, f.amax, self.dt,
+                             self.config.tolerance, self.config.jtc, self._tcp_in_box())
+        except TrajectoryRejected as exc:
+            self._refuse(f"trajectory refused: {exc}")
+            return None
+        self.mode = "trajectory"
+        self.holding = False
+        self.counts["forwarded_trajectories"] += 1
+        return Forward("trajectory")
+
+    # --- arming and stopping ----------------------------------------------------------------------------
+    def set_armed(self, flag: bool) -> tuple[bool, str, Forward | None]:
+        if flag:
+            if self.estopped:
+                return False, "refused: e-stop active (publish false on /officina/estop to release)", None
+            if self.state is None:
+                return False, "refused: no /joint_states yet", None
+            self.filter.reset(self.state)
+            self.armed = True
+            self.holding = False
+            self.mode = None
+            self.last_cmd_stamp = None
+            self.last_event = "armed"
+            return True, "armed", None
+        was = self.armed
+        self.armed = False
+        self.last_event = "disarmed"
+        return True, "disarmed", self._hold() if was else None
+
+    def estop(self, flag: bool) -> Forward | None:
+        if not flag:
+            if self.estopped:
+                self.estopped = False
+                self.filter.estopped = False
+                self.last_event = "e-stop released (still disarmed)"
+            return None
+        self.counts["estops"] += 1
+        first = not self.estopped
+        self.estopped = True
+        self.filter.estopped = True
+        self.armed = False
+        self.last_event = "e-stop: forwarding stopped, holding, disarmed"
+        return self._hold() if first else None
+
+    def _hold(self) -> Forward | None:
+        if self.state is None:
+            return None
+        self.counts["holds"] += 1
+        if self.mode == "commands":
+            self.holding = True
+            q = self.filter.hold_position(self.state)
+            return Forward("commands", positions=q)
+        f = self.filter
+        traj = braking_trajectory(self.state.position, self.state.velocity, f.amax, f.lower, f.upper,
+                                  self.joint_names, self.dt)
+        self.holding = False
+        return Forward("trajectory", trajectory=traj)
+
+    def status(self) -> dict[str, str]:
+        vals = {"armed": str(self.armed).lower(), "estopped": str(self.estopped).lower(),
+                "holding": str(self.holding).lower(), "mode": self.mode or "none",
+                "last_refusal": self.last_refusal, "last_event": self.last_event,
+                "stamp": f"{self.state.stamp:.6f}" if self.state is not None else ""}
+        vals.update({k: str(v) for k, v in self.counts.items()})
+        vals.update({f"safety_{k}": str(v) for k, v in self.filter.counts.items()})
+        return vals

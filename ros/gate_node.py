@@ -1,0 +1,231 @@
+"""`officina ros gate`: the safety gate in front of any arm (simulated or real).
+
+In: ``/officina/commands`` (std_msgs/Float64MultiArray, positions in the profile's joint order),
+``/officina/joint_trajectory`` (trajectory_msgs/JointTrajectory), ``/officina/gripper/commands``
+(``[width_m]`` or ``[width_m, force_n]``), the arm's ``/joint_states``, ``/officina/estop``
+(std_msgs/Bool) and the ``/officina/arm`` service (std_srvs/SetBool).
+Out: the configured controller's ``joint_trajectory`` / forward ``commands`` / gripper topics and
+``/officina/safety_state`` (diagnostic_msgs/DiagnosticStatus, latched, on every change and at
+``status_hz``). The logic is `officina.ros.gate_core.GateCore`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from rclpy.node import Node
+
+from officina.ros.common import (
+    MalformedMessage, declare, joint_state_from_msg, qos_latched, qos_reliable, trajectory_from_msg,
+    trajectory_to_msg,
+)
+
+__all__ = ["GateNode", "COMMANDS_TOPIC", "TRAJECTORY_TOPIC", "GRIPPER_TOPIC", "ARM_SERVICE", "ESTOP_TOPIC",
+           "SAFETY_STATE_TOPIC"]
+
+COMMANDS_TOPIC = "/officina/commands"
+TRAJECTORY_TOPIC = "/officina/joint_trajectory"
+GRIPPER_TOPIC = "/officina/gripper/commands"
+ARM_SERVICE = "/officina/arm"
+ESTOP_TOPIC = "/officina/estop"
+SAFETY_STATE_TOPIC = "/officina/safety_state"
+
+
+class GateNode(Node):
+    def __init__(self, *, context=None, parameter_overrides=None) -> None:
+        super().__init__("officina_gate", context=context, parameter_overrides=parameter_overrides or [])
+        from diagnostic_msgs.msg import DiagnosticStatus
+        from sensor_msgs.msg import JointState
+        from std_msgs.msg import Bool, Float64MultiArray
+        from std_srvs.srv import SetBool
+        from trajectory_msgs.msg import JointTrajectory
+
+        from rclpy.parameter import Parameter
+
+        from officina.controllers.model import RobotModel
+        from officina.controllers.safety import SafetyConfig
+        from officina.errors import BadInput
+        from officina.robots import load_robot
+        from officina.ros.gate_core import GateConfig, GateCore
+        from officina.ros.jtc import JtcConfig
+        from officina.ros.robot_profiles import load_profile, resolve_profile
+
+        p = {
+            "robot": declare(self, "robot", "", "officina robot name or YAML path ('' = the profile's robot)"),
+            "profile": declare(self, "profile", "default", "ROS profile of the arm behind the gate"),
+            "controller": declare(self, "controller", "", "trajectory controller to forward to ('' = profile's)"),
+            "namespace": declare(self, "namespace", "", "namespace of the arm's topics ('' = profile's)"),
+            "rate_hz": declare(self, "rate_hz", 250.0, "rate of the command stream [Hz] (filter period)",
+                               floating_point_range=(1.0, 2000.0)),
+            "watchdog_periods": declare(self, "watchdog_periods", 25, "periods without a command before holding"),
+            "velocity_scale": declare(self, "velocity_scale", 1.0, "scale of the velocity limits",
+                                      floating_point_range=(0.01, 1.0)),
+            "acceleration_scale": declare(self, "acceleration_scale", 1.0, "scale of the acceleration limits",
+                                          floating_point_range=(0.01, 1.0)),
+            "position_margin_rad": declare(self, "position_margin_rad", 0.0, "margin inside the joint limits"),
+            "action": declare(self, "action", "clamp", "clamp | reject streamed commands that break a limit"),
+            "workspace_min": declare(self, "workspace_min", Parameter.Type.DOUBLE_ARRAY,
+                                     "tcp box min xyz [m, base frame] (unset = no box)"),
+            "workspace_max": declare(self, "workspace_max", Parameter.Type.DOUBLE_ARRAY,
+                                     "tcp box max xyz [m, base frame] (unset = no box)"),
+            "state_timeout_s": declare(self, "state_timeout_s", 1.0, "disarm when /joint_states is older (0 = off)"),
+            "status_hz": declare(self, "status_hz", 5.0, "safety_state rate [Hz]",
+                                 floating_point_range=(0.1, 100.0)),
+            "allow_partial_joints_goal": declare(self, "allow_partial_joints_goal", False, "as the controller"),
+        }
+        profile = load_profile(p["profile"])
+        spec = load_robot(p["robot"] or profile.robot)
+        self.resolved = r = resolve_profile(spec, profile, controller=p["controller"] or None,
+                                            namespace=p["namespace"] or None)
+        wmin, wmax = list(p["workspace_min"] or []), list(p["workspace_max"] or [])
+        box = len(wmin) == 3 and len(wmax) == 3
+        if not box and (wmin or wmax):
+            raise BadInput("workspace_min/workspace_max: expected 3 values each (or none)")
+        try:
+            safety = SafetyConfig(
+                action=p["action"], velocity_scale=float(p["velocity_scale"]),
+                acceleration_scale=float(p["acceleration_scale"]),
+                position_margin_rad=float(p["position_margin_rad"]),
+                workspace_min=tuple(wmin) if box else None, workspace_max=tuple(wmax) if box else None,
+                watchdog_periods=int(p["watchdog_periods"]),
+            )
+            cfg = GateConfig(rate_hz=float(p["rate_hz"]), safety=safety,
+                             jtc=JtcConfig(allow_partial_joints_goal=bool(p["allow_partial_joints_goal"])))
+        except ValueError as exc:
+            raise BadInput(f"gate parameters: {exc}") from None
+        tcp = None
+        if box:
+            model = RobotModel.from_spec(spec)
+            tcp = lambda q: model.frame_transform(q, "tcp")[:3, 3]  # noqa: E731
+        self.core = GateCore(r.joint_names, spec.limits, cfg, tcp_position=tcp)
+        self.max_gripper_width = spec.gripper.max_width_m if spec.gripper else 0.0
+        self.max_gripper_force = spec.gripper.max_force_n if spec.gripper else 0.0
+        self.state_timeout_s = float(p["state_timeout_s"])
+        self._last_state_wall: float | None = None
+
+        self.pub_traj = self.create_publisher(JointTrajectory, r.trajectory_topic, qos_reliable())
+        self.pub_cmd = self.create_publisher(Float64MultiArray, r.commands_topic, qos_reliable())
+        self.pub_grip = self.create_publisher(Float64MultiArray, r.gripper_topic, qos_reliable())
+        self.pub_state = self.create_publisher(DiagnosticStatus, SAFETY_STATE_TOPIC, qos_latched())
+        self.create_subscription(JointState, r.joint_states, self._on_joint_state, qos_reliable())
+        self.create_subscription(Float64MultiArray, COMMANDS_TOPIC, self._on_commands, qos_reliable())
+        self.create_subscription(JointTrajectory, TRAJECTORY_TOPIC, self._on_trajectory, qos_reliable())
+        self.create_subscription(Float64MultiArray, GRIPPER_TOPIC, self._on_gripper, qos_reliable())
+        self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, qos_reliable())
+        self.create_service(SetBool, ARM_SERVICE, self._on_arm)
+        self.timer = self.create_timer(1.0 / float(p["status_hz"]), self._on_timer)
+        self._status_sig = None
+        self._publish_status(force=True)
+        self.get_logger().info(
+            f"gate for {spec.name} ({profile.name}): {COMMANDS_TOPIC} -> {r.commands_topic}, "
+            f"{TRAJECTORY_TOPIC} -> {r.trajectory_topic}; DISARMED (call {ARM_SERVICE})"
+        )
+
+    # --- outputs ------------------------------------------------------------------------------------
+    def _send(self, fwd, original=None) -> None:
+        from std_msgs.msg import Float64MultiArray
+
+        if fwd is None:
+            return
+        if fwd.kind == "commands":
+            self.pub_cmd.publish(Float64MultiArray(data=[float(x) for x in fwd.positions]))
+        elif fwd.trajectory is not None:
+            self.pub_traj.publish(trajectory_to_msg(fwd.trajectory))
+        elif original is not None:
+            self.pub_traj.publish(original)
+
+    def _publish_status(self, force: bool = False) -> None:
+        from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
+        vals = self.core.status()
+        sig = tuple((k, v) for k, v in vals.items() if k != "stamp")
+        if not force and sig == self._status_sig:
+            return
+        self._status_sig = sig
+        c = self.core
+        st = DiagnosticStatus()
+        st.level = bytes([2 if c.estopped else (0 if c.armed else 1)])
+        st.name = "officina_gate"
+        st.hardware_id = self.resolved.spec.name
+        st.message = ("E-STOP" if c.estopped else ("armed" if c.armed else "disarmed")) + (
+            f"; last refusal: {c.last_refusal}" if c.last_refusal else "")
+        st.values = [KeyValue(key=k, value=v) for k, v in vals.items()]
+        self.pub_state.publish(st)
+
+    def _log_refusal(self, before: int) -> None:
+        if self.core.counts["refused"] != before:
+            self.get_logger().warning(self.core.last_refusal)
+
+    # --- callbacks -------------------------------------------------------------------------------------
+    def _on_joint_state(self, msg) -> None:
+        try:
+            st = joint_state_from_msg(msg, self.resolved.joint_names)
+        except MalformedMessage as exc:
+            self.get_logger().warning(f"ignored joint_states: {exc}", throttle_duration_sec=2.0)
+            return
+        except Exception as exc:  # noqa: BLE001 - a message never kills the gate
+            self.get_logger().error(f"ignored joint_states: {type(exc).__name__}: {exc}", throttle_duration_sec=2.0)
+            return
+        self._last_state_wall = time.monotonic()
+        self._send(self.core.on_joint_state(st))
+        self._publish_status()
+
+    def _on_commands(self, msg) -> None:
+        before = self.core.counts["refused"]
+        try:
+            self._send(self.core.on_command(np.asarray(msg.data, dtype=float)))
+        except Exception as exc:  # noqa: BLE001
+            self.core._refuse(f"command refused: {type(exc).__name__}: {exc}")
+        self._log_refusal(before)
+        self._publish_status()
+
+    def _on_trajectory(self, msg) -> None:
+        before = self.core.counts["refused"]
+        try:
+            self._send(self.core.on_trajectory(trajectory_from_msg(msg)), original=msg)
+        except Exception as exc:  # noqa: BLE001
+            self.core._refuse(f"trajectory refused: {type(exc).__name__}: {exc}")
+        self._log_refusal(before)
+        self._publish_status()
+
+    def _on_gripper(self, msg) -> None:
+        from std_msgs.msg import Float64MultiArray
+
+        before = self.core.counts["refused"]
+        why = self.core._ready("gripper command")
+        a = np.asarray(msg.data, dtype=float)
+        if why is None and (a.size not in (1, 2) or not np.all(np.isfinite(a))):
+            why = f"gripper command refused: expected [width_m] or [width_m, force_n], got {a.tolist()}"
+        if why:
+            self.core._refuse(why)
+        else:
+            out = [float(np.clip(a[0], 0.0, self.max_gripper_width))]
+            if a.size == 2:
+                out.append(float(np.clip(a[1], 0.0, self.max_gripper_force)))
+            self.pub_grip.publish(Float64MultiArray(data=out))
+        self._log_refusal(before)
+        self._publish_status()
+
+    def _on_estop(self, msg) -> None:
+        self._send(self.core.estop(bool(msg.data)))
+        if msg.data:
+            self.get_logger().error("E-STOP: forwarding stopped, holding, disarmed")
+        self._publish_status()
+
+    def _on_arm(self, request, response):
+        ok, message, fwd = self.core.set_armed(bool(request.data))
+        self._send(fwd)
+        response.success = ok
+        response.message = message
+        self.get_logger().info(f"arm({request.data}): {message}")
+        self._publish_status()
+        return response
+
+    def _on_timer(self) -> None:
+        if (self.state_timeout_s > 0 and self.core.armed and self._last_state_wall is not None
+                and time.monotonic() - self._last_state_wall > self.state_timeout_s):
+            self.core.set_armed(False)
+            self.core._refuse(f"disarmed: no /joint_states for {self.state_timeout_s} s")
+            self.get_logger().error(self.core.last_refusal)
+        self._publish_status(force=True)

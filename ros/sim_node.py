@@ -1,0 +1,247 @@
+"""`officina ros sim`: PyBullet fake hardware that looks like a ros2_control robot on the wire.
+
+Publishes ``/joint_states`` (arm + finger joints) every control period, camera ``image_raw``,
+``depth/image_raw`` (32FC1, metres), ``camera_info`` and the camera pose (when subscribed), and
+the task objects' ground-truth poses on ``/ground_truth/object_poses``. Subscribes the profile's
+``/<controller>/joint_trajectory``, ``/<forward_controller>/commands`` and
+``/<gripper_controller>/commands``. Accept/reject reports go to ``/officina/sim/controller_state``
+(diagnostic_msgs/DiagnosticStatus, latched).
+
+Pacing: ``realtime`` (wall clock; stamps are wall time), ``fast`` (as fast as it goes, publishes
+``/clock``), ``lockstep`` (advances ``lockstep_periods`` control periods per call of the
+``/officina/sim/step`` std_srvs/Trigger service, publishes ``/clock``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from rclpy.node import Node
+
+from officina.ros.common import (
+    MalformedMessage, camera_info_msg, declare, image_msg, joint_state_msg, pose_msg, qos_latched,
+    qos_reliable, qos_sensor, s_to_time, trajectory_from_msg,
+)
+from officina.ros.jtc import JtcConfig, TrajectoryRejected
+
+__all__ = ["SimNode", "PACINGS", "STEP_SERVICE", "CONTROLLER_STATE_TOPIC", "GROUND_TRUTH_TOPIC"]
+
+PACINGS = ("realtime", "fast", "lockstep")
+STEP_SERVICE = "/officina/sim/step"
+CONTROLLER_STATE_TOPIC = "/officina/sim/controller_state"
+GROUND_TRUTH_TOPIC = "/ground_truth/object_poses"
+MAX_CATCHUP_PERIODS = 5
+
+
+class SimNode(Node):
+    def __init__(self, *, context=None, parameter_overrides=None) -> None:
+        super().__init__("officina_sim", context=context, parameter_overrides=parameter_overrides or [])
+        from rclpy.parameter import Parameter
+
+        from officina.errors import BadInput
+        from officina.robots import load_robot
+        from officina.ros.fake_hardware import FakeHardware, SimSetup
+        from officina.ros.robot_profiles import load_profile, resolve_profile
+
+        p = {
+            "robot": declare(self, "robot", "", "officina robot name or YAML path ('' = the profile's robot)"),
+            "profile": declare(self, "profile", "default", "ROS profile (controller, namespace, joint names)"),
+            "controller": declare(self, "controller", "", "trajectory controller name ('' = the profile's)"),
+            "namespace": declare(self, "namespace", "", "namespace of the controller topics ('' = the profile's)"),
+            "pacing": declare(self, "pacing", "realtime", "realtime | fast | lockstep"),
+            "rate_hz": declare(self, "rate_hz", 250.0, "control rate = /joint_states rate [Hz]",
+                               floating_point_range=(1.0, 2000.0)),
+            "sim_dt": declare(self, "sim_dt", 0.001, "physics step [s]"),
+            "task": declare(self, "task", "pick-place", "task whose scene to build ('none' = robot only)"),
+            "task_set": declare(self, "task_set", Parameter.Type.STRING_ARRAY,
+                                "task parameter overrides KEY=VALUE"),
+            "seed": declare(self, "seed", 0, "seed of the scene"),
+            "camera_hz": declare(self, "camera_hz", 5.0, "camera frame rate when subscribed [Hz]",
+                                 floating_point_range=(0.0, 60.0)),
+            "ground_truth_hz": declare(self, "ground_truth_hz", 10.0, "object pose rate [Hz]",
+                                       floating_point_range=(0.0, 1000.0)),
+            "lockstep_periods": declare(self, "lockstep_periods", 1, "control periods per step call"),
+            "allow_partial_joints_goal": declare(self, "allow_partial_joints_goal", False, "JTC parameter"),
+            "allow_nonzero_velocity_at_trajectory_end": declare(
+                self, "allow_nonzero_velocity_at_trajectory_end", False, "JTC parameter"),
+            "gui": declare(self, "gui", False, "PyBullet GUI window"),
+        }
+        if p["pacing"] not in PACINGS:
+            raise BadInput(f"pacing {p['pacing']!r}: expected one of {', '.join(PACINGS)}")
+        if int(p["lockstep_periods"]) < 1:
+            raise BadInput("lockstep_periods must be >= 1")
+        profile = load_profile(p["profile"])
+        spec = load_robot(p["robot"] or profile.robot)
+        self.resolved = resolve_profile(spec, profile, controller=p["controller"] or None,
+                                        namespace=p["namespace"] or None)
+        task = None if p["task"] in ("", "none") else p["task"]
+        setup = SimSetup(rate_hz=float(p["rate_hz"]), sim_dt=float(p["sim_dt"]), task=task,
+                         task_overrides=tuple(p["task_set"] or ()), seed=int(p["seed"]), gui=bool(p["gui"]),
+                         jtc=JtcConfig(bool(p["allow_partial_joints_goal"]),
+                                       bool(p["allow_nonzero_velocity_at_trajectory_end"])))
+        self.hw = FakeHardware(self.resolved, setup)
+        self.pacing = p["pacing"]
+        self.lockstep_periods = int(p["lockstep_periods"])
+        dt = self.hw.control_dt
+        self.camera_every = 0 if p["camera_hz"] <= 0 else max(1, int(round(1.0 / (p["camera_hz"] * dt))))
+        self.gt_every = 0 if p["ground_truth_hz"] <= 0 else max(1, int(round(1.0 / (p["ground_truth_hz"] * dt))))
+        if self.pacing == "realtime":
+            self.hw.t0 = self.get_clock().now().nanoseconds * 1e-9
+
+        from diagnostic_msgs.msg import DiagnosticStatus
+        from geometry_msgs.msg import PoseArray, PoseStamped
+        from rosgraph_msgs.msg import Clock
+        from sensor_msgs.msg import CameraInfo, Image, JointState
+        from std_msgs.msg import Float64MultiArray
+        from std_srvs.srv import Trigger
+        from trajectory_msgs.msg import JointTrajectory
+
+        r = self.resolved
+        self.pub_js = self.create_publisher(JointState, r.joint_states, qos_reliable())
+        self.pub_state = self.create_publisher(DiagnosticStatus, CONTROLLER_STATE_TOPIC, qos_latched())
+        self.pub_gt = self.create_publisher(PoseArray, GROUND_TRUTH_TOPIC, qos_reliable())
+        self.pub_clock = self.create_publisher(Clock, "/clock", qos_reliable(1)) if self.pacing != "realtime" else None
+        self.pub_rgb = self.pub_depth = self.pub_info = None
+        if self.hw.camera is not None:
+            self.pub_rgb = self.create_publisher(Image, r.camera_topic("image_raw"), qos_sensor())
+            self.pub_depth = self.create_publisher(Image, r.camera_topic("depth", "image_raw"), qos_sensor())
+            self.pub_info = self.create_publisher(CameraInfo, r.camera_topic("camera_info"), qos_sensor())
+            self.pub_cam_pose = self.create_publisher(PoseStamped, r.camera_topic("pose"), qos_latched())
+            self._publish_camera_pose()
+        self.create_subscription(JointTrajectory, r.trajectory_topic, self._on_trajectory, qos_reliable())
+        self.create_subscription(Float64MultiArray, r.commands_topic, self._on_commands, qos_reliable())
+        if self.hw.gripper is not None:
+            self.create_subscription(Float64MultiArray, r.gripper_topic, self._on_gripper, qos_reliable())
+        self.timer = None
+        if self.pacing == "realtime":
+            self._wall0 = time.monotonic()
+            self.overruns = 0
+            self.timer = self.create_timer(dt, self._on_realtime_timer)
+        elif self.pacing == "fast":
+            self.timer = self.create_timer(1e-5, self._on_fast_timer)
+        else:
+            self.create_service(Trigger, STEP_SERVICE, self._on_step)
+        self._publish_state("started")
+        self._publish_outputs()
+        self.get_logger().info(
+            f"sim {spec.name} ({profile.name} profile) at {1 / dt:.0f} Hz, pacing {self.pacing}: "
+            f"{r.trajectory_topic}, {r.commands_topic}, {r.joint_states}"
+        )
+
+    # --- callbacks: convert, call the core, report ------------------------------------------------------
+    def _on_trajectory(self, msg) -> None:
+        try:
+            traj = self.hw.accept_trajectory(trajectory_from_msg(msg))
+            self._publish_state(f"accepted trajectory: {len(traj.times)} points, {traj.kind.value}, "
+                                f"start {traj.start:.4f} s, end {traj.end:.4f} s")
+        except TrajectoryRejected as exc:
+            self._refuse("trajectories_rejected", f"trajectory rejected: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a message never kills the node
+            self._refuse("trajectories_rejected", f"trajectory rejected: {type(exc).__name__}: {exc}")
+
+    def _on_commands(self, msg) -> None:
+        try:
+            self.hw.forward_command(msg.data)
+        except Exception as exc:  # noqa: BLE001
+            self._refuse("commands_rejected", f"command rejected: {exc}")
+
+    def _on_gripper(self, msg) -> None:
+        try:
+            self.hw.gripper_command(msg.data)
+        except Exception as exc:  # noqa: BLE001
+            self._refuse("gripper_rejected", f"gripper command rejected: {exc}")
+
+    def _refuse(self, key: str, reason: str) -> None:
+        self.hw.counts[key] += 1
+        self.hw.last_reason = reason
+        self.get_logger().warning(reason + "; holding")
+        self._publish_state(reason, level=1)
+
+    def _on_step(self, request, response):
+        for _ in range(self.lockstep_periods):
+            self._advance()
+        response.success = True
+        response.message = f"t={self.hw.now:.6f}"
+        return response
+
+    def _on_fast_timer(self) -> None:
+        self._advance()
+
+    def _on_realtime_timer(self) -> None:
+        due = int((time.monotonic() - self._wall0) / self.hw.control_dt) - self.hw.periods
+        if due > MAX_CATCHUP_PERIODS:  # fell behind (CPU, rendering): slip the clock, do not burst
+            self.overruns += 1
+            self._wall0 += (due - MAX_CATCHUP_PERIODS) * self.hw.control_dt
+            self.hw.t0 += (due - MAX_CATCHUP_PERIODS) * self.hw.control_dt
+            due = MAX_CATCHUP_PERIODS
+        for _ in range(max(0, due)):
+            self._advance()
+
+    def _advance(self) -> None:
+        self.hw.step()
+        self._publish_outputs()
+
+    # --- outputs --------------------------------------------------------------------------------------
+    def _publish_outputs(self) -> None:
+        hw = self.hw
+        now = hw.now
+        if self.pub_clock is not None:
+            from rosgraph_msgs.msg import Clock
+
+            self.pub_clock.publish(Clock(clock=s_to_time(now)))
+        s = hw.joint_state()
+        self.pub_js.publish(joint_state_msg(s.names, s.stamp, s.position, s.velocity, s.effort))
+        k = hw.periods
+        if self.gt_every and k % self.gt_every == 0 and hw.scene is not None:
+            from geometry_msgs.msg import PoseArray
+
+            m = PoseArray()
+            m.header.stamp = s_to_time(now)
+            m.header.frame_id = "world"
+            m.poses = [pose_msg(p[:3], p[3:]) for p in hw.object_poses()]
+            self.pub_gt.publish(m)
+        if self.camera_every and self.pub_rgb is not None and k % self.camera_every == 0:
+            subs = (self.pub_rgb.get_subscription_count() + self.pub_depth.get_subscription_count())
+            if subs:
+                self._publish_camera(now)
+
+    def _publish_camera(self, now: float) -> None:
+        frame = self.hw.camera.capture()
+        fid = "camera_optical_frame"
+        self.pub_info.publish(camera_info_msg(self.hw.camera.intrinsics, now, fid))
+        self.pub_rgb.publish(image_msg(frame.rgb, now, fid, "rgb8"))
+        if frame.depth_m is not None:
+            self.pub_depth.publish(image_msg(frame.depth_m.astype(np.float32), now, fid, "32FC1"))
+
+    def _publish_camera_pose(self) -> None:
+        from geometry_msgs.msg import PoseStamped
+
+        from officina.vision.transforms import matrix_to_quat
+
+        T = self.hw.camera.extrinsics()
+        m = PoseStamped()
+        m.header.stamp = s_to_time(self.hw.now)
+        m.header.frame_id = "world"
+        m.pose = pose_msg(T[:3, 3], matrix_to_quat(T[:3, :3]))
+        self.pub_cam_pose.publish(m)
+
+    def _publish_state(self, message: str, level: int = 0) -> None:
+        from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
+        hw = self.hw
+        st = DiagnosticStatus()
+        st.level = bytes([level])
+        st.name = self.resolved.controller
+        st.hardware_id = f"officina_sim/{self.resolved.spec.name}"
+        st.message = message
+        vals = {**{k: str(v) for k, v in hw.counts.items()}, "t": f"{hw.now:.6f}", "source": hw.source,
+                "executing": str(hw.follower.executing).lower(), "last_reason": hw.last_reason}
+        st.values = [KeyValue(key=k, value=v) for k, v in vals.items()]
+        self.pub_state.publish(st)
+
+    def destroy_node(self) -> None:
+        try:
+            self.hw.close()
+        finally:
+            super().destroy_node()
