@@ -569,10 +569,20 @@ class SafeArm:
             return None
         return st
 
-    def command_positions(self, q) -> None:
+    def command_positions(self, q, qd=None) -> None:
+        """Filtered position command; a velocity feed-forward ``qd`` is passed on (clipped to the
+        velocity limits) only when the position command went through unchanged."""
         st = self._gate(ControlMode.POSITION, "position command")
         if st is not None:
-            self._arm.command_positions(self.safety.filter_position(q, st))
+            before = self.safety.total_events
+            q_out = self.safety.filter_position(q, st)
+            ff = None
+            if qd is not None and self.safety.total_events == before:
+                ff, _ = _as_command(qd, self.safety.n)
+            if ff is None:
+                self._arm.command_positions(q_out)
+            else:
+                self._arm.command_positions(q_out, np.clip(ff, -self.safety.vmax, self.safety.vmax))
 
     def command_velocities(self, qd) -> None:
         st = self._gate(ControlMode.VELOCITY, "velocity command")

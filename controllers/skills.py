@@ -87,7 +87,9 @@ class Skills:
         return SkillResult(SkillStatus.OK)
 
     def settle(self, seconds: float) -> None:
+        """Hold the last commanded position for ``seconds`` (commanding it every period)."""
         for _ in range(max(1, int(round(seconds / self.dt)))):
+            self.arm.command_positions(self._q_cmd)
             self.tick()
 
     def move_joints(self, q_target: np.ndarray) -> SkillResult:

@@ -157,6 +157,28 @@ def _time_scaling(length: float, v_max: float, a_max: float, j_max: float, dt: f
     return sample(traj, dt).q[:, 0]
 
 
+def _hermite(nodes: np.ndarray, qn: np.ndarray, n: int, dt: float, q_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """C1 cubic Hermite interpolation of joint nodes (sample indices ``nodes``, starting at rest at
+    ``q_start`` one period before sample 0 and ending at rest): positions and velocities at every
+    sample. Node velocities by central differences, so the velocity is continuous (no steps that a
+    safety filter's acceleration limit would flag)."""
+    t_nodes = np.r_[-1.0, nodes.astype(float)] * dt
+    qk = np.vstack([q_start, qn])
+    vk = np.zeros_like(qk)
+    if len(qk) > 2:
+        vk[1:-1] = (qk[2:] - qk[:-2]) / (t_nodes[2:] - t_nodes[:-2])[:, None]
+    t = np.arange(n, dtype=float) * dt
+    seg = np.clip(np.searchsorted(t_nodes, t, side="right") - 1, 0, len(t_nodes) - 2)
+    t0, t1 = t_nodes[seg], t_nodes[seg + 1]
+    h = (t1 - t0)[:, None]
+    u = ((t - t0) / (t1 - t0))[:, None]
+    p0, p1, m0, m1 = qk[seg], qk[seg + 1], vk[seg] * h, vk[seg + 1] * h
+    u2, u3 = u * u, u * u * u
+    q = (2 * u3 - 3 * u2 + 1) * p0 + (u3 - 2 * u2 + u) * m0 + (-2 * u3 + 3 * u2) * p1 + (u3 - u2) * m1
+    dq = ((6 * u2 - 6 * u) * p0 + (3 * u2 - 4 * u + 1) * m0 + (-6 * u2 + 6 * u) * p1 + (3 * u2 - 2 * u) * m1) / h
+    return q, dq
+
+
 def plan_cartesian_line(
     robot: RobotModel,
     q0: np.ndarray,
@@ -204,9 +226,7 @@ def plan_cartesian_line(
             )
         qn[k] = r.q
         prev = r.q
-    idx = np.arange(len(s))
-    q = np.stack([np.interp(idx, nodes, qn[:, j]) for j in range(len(q0))], axis=1)
-    qd = np.gradient(q, dt, axis=0) if len(q) > 1 else np.zeros_like(q)
+    q, qd = _hermite(nodes, qn, len(s), dt, q0)
     qdd = np.gradient(qd, dt, axis=0) if len(q) > 1 else np.zeros_like(q)
     if np.any(np.abs(qd) > robot.spec.limits.velocity * 1.05):
         raise TrajectoryError("straight line not feasible at this speed: a joint would exceed its velocity limit")

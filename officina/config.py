@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from officina.errors import BadInput
 
-__all__ = ["SimSettings", "LogSettings", "RunConfig", "apply_overrides", "load_yaml", "format_validation_error"]
+__all__ = ["SimSettings", "LogSettings", "SafetySettings", "RunConfig", "apply_overrides", "load_yaml", "format_validation_error"]
 
 
 class _Strict(BaseModel):
@@ -39,6 +39,17 @@ class LogSettings(_Strict):
     video_height: int = Field(480, ge=48, le=1080)
 
 
+class SafetySettings(_Strict):
+    """The safety filter between the procedure and the arm (as in front of a real arm)."""
+
+    action: str = Field("clamp", pattern="^(clamp|reject)$", description="what to do with a command over a limit")
+    velocity_scale: float = Field(1.0, gt=0, le=1)
+    acceleration_scale: float = Field(1.0, gt=0, le=1)
+    watchdog_periods: int = Field(50, ge=0, description="control periods without a command before holding (0: off)")
+    workspace_min: tuple[float, float, float] | None = None
+    workspace_max: tuple[float, float, float] | None = None
+
+
 class RunConfig(_Strict):
     """The fully resolved configuration of one run (saved as config.yaml in the run folder)."""
 
@@ -49,6 +60,7 @@ class RunConfig(_Strict):
     realtime: bool = False
     sim: SimSettings = SimSettings()
     log: LogSettings = LogSettings()
+    safety: SafetySettings = SafetySettings()
     params: dict[str, Any] = Field(default_factory=dict, description="task parameters (validated by the task)")
 
     @field_validator("task", "robot")

@@ -258,9 +258,24 @@ def execute_run(cfg: RunConfig, out: str | Path | None = None, *, progress: bool
 def _run(cfg, run_dir, world, handle, scene, camera, model, task, params, rng, progress,
          SimArm, SimGripper, Cell) -> RunResult:
     spec = handle.spec
+    from officina.controllers.safety import SafeArm, SafetyConfig, SafetyFilter
+
     sim_arm = SimArm(world, handle, cfg.sim.control_dt)
     gripper = SimGripper(world, handle) if spec.gripper is not None else None
-    arm = _TapArm(sim_arm)
+    sc = cfg.safety
+    try:
+        safety = SafetyFilter(
+            spec.limits, cfg.sim.control_dt,
+            SafetyConfig(action=sc.action, velocity_scale=sc.velocity_scale,
+                         acceleration_scale=sc.acceleration_scale, watchdog_periods=sc.watchdog_periods,
+                         workspace_min=sc.workspace_min, workspace_max=sc.workspace_max),
+            tcp_position=lambda q: model.frame_transform(q, "tcp")[:3, 3],
+            gravity=model.gravity,
+        )
+    except ValueError as exc:
+        raise BadInput(f"config key 'safety': {exc}") from None
+    # Every command of the procedure goes through the safety filter, as on a real arm.
+    arm = _TapArm(SafeArm(sim_arm, safety))
     objects = getattr(scene, "objects", [])
     rec = _Recorder(world, arm, objects, cfg)
     video_frames: list[np.ndarray] = []
@@ -274,6 +289,14 @@ def _run(cfg, run_dir, world, handle, scene, camera, model, task, params, rng, p
         every = max(1, int(round(1.0 / (cfg.log.video_fps * cfg.sim.control_dt))))
         rec.frame_hooks.append((every, lambda: video_frames.append(vcam.capture().rgb)))
     cell = Cell(arm=arm, gripper=gripper, camera=camera, model=model, tick=rec.tick, rng=rng)
+    # Safety events go to the run folder (safety.log), counted in metrics.json, not to the console.
+    import logging
+
+    safety_log = logging.getLogger("officina.safety")
+    handler = logging.FileHandler(run_dir / "safety.log", delay=True)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    safety_log.addHandler(handler)
+    safety_log.propagate = False
 
     prog = None
     if progress:
@@ -294,6 +317,9 @@ def _run(cfg, run_dir, world, handle, scene, camera, model, task, params, rng, p
     finally:
         if prog is not None:
             prog.stop()
+        safety_log.removeHandler(handler)
+        handler.close()
+        safety_log.propagate = True
     wall = time.perf_counter() - wall0
     sim_time = world.time
 
@@ -312,6 +338,8 @@ def _run(cfg, run_dir, world, handle, scene, camera, model, task, params, rng, p
         "cycle_time_s": round(sim_time, 6),
         "max_joint_tracking_error_rad": rec.max_err,
         "max_tcp_speed_m_s": tcp_speed,
+        "safety_events_total": safety.total_events,
+        "safety_events": {k: v for k, v in safety.counts.items() if v},
         "sim_steps": world.steps,
         "wall_time_s": wall,
         "real_time_factor": sim_time / wall if wall > 0 else float("inf"),

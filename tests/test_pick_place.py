@@ -26,6 +26,8 @@ def test_pick_place_succeeds(tmp_path, robot, seed):
     assert m["success"], m
     assert m["objects_placed"] == 3
     assert m["max_joint_tracking_error_rad"] < 0.05
+    # every command went through the safety filter, and none needed correcting
+    assert m["safety_events_total"] == 0, m["safety_events"]
     assert 5.0 < m["cycle_time_s"] < 60.0
 
 
@@ -34,6 +36,7 @@ def test_one_object_smoke_and_run_folder(tmp_path):
                **{})
     m = res.metrics
     assert m["success"] and m["objects_placed"] == 1
+    assert m["safety_events_total"] == 0, m["safety_events"]
     d = res.run_dir
     for f in ("config.yaml", "metrics.json", "state.mcap", "joint_positions.png", "tracking_error.png",
               "events.json", "video.mp4"):
