@@ -110,7 +110,7 @@ class SimNode(Node):
             self.pub_cam_pose = self.create_publisher(PoseStamped, r.camera_topic("pose"), qos_latched())
             self._publish_camera_pose()
         self.create_subscription(JointTrajectory, r.trajectory_topic, self._on_trajectory, qos_reliable())
-        self.create_subscription(Float64MultiArray, r.commands_topic, self._on_commands, qos_reliable())
+        self.create_subscription(Float64MultiArray, r.commands_topic, self._on_commands, qos_reliable(100))
         if self.hw.gripper is not None:
             self.create_subscription(Float64MultiArray, r.gripper_topic, self._on_gripper, qos_reliable())
         self.timer = None
@@ -193,6 +193,8 @@ class SimNode(Node):
         s = hw.joint_state()
         self.pub_js.publish(joint_state_msg(s.names, s.stamp, s.position, s.velocity, s.effort))
         k = hw.periods
+        if k % max(1, int(round(1.0 / hw.control_dt))) == 0:  # controller state once per second
+            self._publish_state("running")
         if self.gt_every and k % self.gt_every == 0 and hw.scene is not None:
             from geometry_msgs.msg import PoseArray
 
