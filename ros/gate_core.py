@@ -160,6 +160,7 @@ class GateCore:
                 and self.config.safety.watchdog_periods > 0
                 and state.stamp - self.last_cmd_stamp > (self.config.safety.watchdog_periods + 0.5) * self.dt):
             self.holding = True
+            self.last_cmd_stamp = None  # one hold per silence; a fresh command re-arms the watchdog
             self.counts["watchdog_holds"] += 1
             self.last_event = f"watchdog: no command for {self.config.safety.watchdog_periods} periods, holding"
             self.filter._stamp = state.stamp

@@ -1,0 +1,252 @@
+"""The safety gate: pure logic (no DDS) and across processes in front of the sim."""
+
+import time
+
+import numpy as np
+import pytest
+
+from officina.robots import load_robot
+from officina.ros.gate_core import GateConfig, GateCore, braking_trajectory
+from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg as P
+
+SPEC = load_robot("panda")
+NAMES = SPEC.joint_names
+
+
+def js(t, q, v=None):
+    from officina.interfaces import JointState
+
+    n = len(q)
+    return JointState(t, NAMES, np.asarray(q, float), np.zeros(n) if v is None else np.asarray(v, float), np.zeros(n))
+
+
+def core(**kw):
+    return GateCore(NAMES, SPEC.limits, GateConfig(**kw))
+
+
+def test_disarmed_forwards_nothing_and_arming_needs_a_state():
+    g = core()
+    assert g.on_command(SPEC.home) is None and "not armed" in g.last_refusal
+    ok, why, _ = g.set_armed(True)
+    assert not ok and "joint_states" in why
+    g.on_joint_state(js(0.0, SPEC.home))
+    assert g.set_armed(True)[0]
+    out = g.on_command(SPEC.home + 1e-6)  # within the acceleration limit from rest: passes unchanged
+    assert out.kind == "commands" and np.allclose(out.positions, SPEC.home + 1e-6, atol=1e-12)
+
+
+def test_commands_are_filtered_within_limits_and_malformed_refused():
+    g = core()
+    g.on_joint_state(js(0.0, SPEC.home))
+    g.set_armed(True)
+    out = g.on_command(SPEC.home + 1.0)  # a 1 rad jump in one period
+    step = np.abs(out.positions - SPEC.home)
+    assert np.all(step <= SPEC.limits.acceleration * g.dt ** 2 + 1e-12)  # from rest: acceleration-bounded
+    before = g.counts["refused"]
+    for bad in ([0.0, 1.0], [np.nan] * 7, [np.inf] * 7):
+        out = g.on_command(np.asarray(bad))
+        assert out.kind == "commands" and np.all(np.isfinite(out.positions))
+    assert g.counts["refused"] == before + 3 and "refused" in g.last_refusal
+
+
+def test_watchdog_holds_then_rests():
+    g = core()
+    g.on_joint_state(js(0.0, SPEC.home))
+    g.set_armed(True)
+    q = SPEC.home.copy()
+    for k in range(100):  # ramp joint 0 up to speed
+        q[0] += 0.5 * g.dt * min(1.0, k / 50)
+        g.on_command(q)
+        g.on_joint_state(js((k + 1) * g.dt, q))
+    outs = []
+    t = 100 * g.dt
+    for k in range(400):
+        t += g.dt
+        o = g.on_joint_state(js(t, q))
+        if o is not None:
+            outs.append(o.positions[0])
+    assert g.counts["watchdog_holds"] == 1
+    v = np.diff(outs) / g.dt
+    assert np.all(np.diff(v) <= 1e-9) and abs(v[-1]) < 1e-6  # decelerates monotonically to rest
+    assert not g.holding
+
+
+def test_estop_disarms_holds_and_blocks_arming_until_released():
+    g = core()
+    g.on_joint_state(js(0.0, SPEC.home))
+    g.set_armed(True)
+    g.on_command(SPEC.home)
+    out = g.estop(True)
+    assert out.kind == "commands" and g.estopped and not g.armed
+    assert g.on_command(SPEC.home) is None and "e-stop" in g.last_refusal
+    assert not g.set_armed(True)[0]
+    g.estop(False)
+    assert g.set_armed(True)[0]
+
+
+def test_trajectory_checked_whole():
+    g = core()
+    g.on_joint_state(js(1.0, SPEC.home))
+    g.set_armed(True)
+    n = len(NAMES)
+    ok = TrajectoryMsg(0.0, NAMES, (P(2.0, tuple(SPEC.home + 0.2), (0.0,) * n, (0.0,) * n),))
+    assert g.on_trajectory(ok).kind == "trajectory"
+    fast = TrajectoryMsg(0.0, NAMES, (P(0.1, tuple(SPEC.home + 0.5), (0.0,) * n),))
+    assert g.on_trajectory(fast) is None and ("velocity" in g.last_refusal or "acceleration" in g.last_refusal)
+    beyond = SPEC.home.copy()
+    beyond[3] = SPEC.limits.upper[3] + 0.2
+    out = TrajectoryMsg(0.0, NAMES, (P(10.0, tuple(beyond), (0.0,) * n),))
+    assert g.on_trajectory(out) is None and "position limits" in g.last_refusal
+    empty = TrajectoryMsg(0.0, NAMES, ())
+    assert g.on_trajectory(empty) is None and "empty" in g.last_refusal
+
+
+def test_workspace_box_refuses_trajectories_leaving_it():
+    from officina.controllers.model import RobotModel
+    from officina.controllers.safety import SafetyConfig
+
+    model = RobotModel.from_spec(SPEC)
+    p0 = model.frame_transform(SPEC.home, "tcp")[:3, 3]
+    cfg = GateConfig(safety=SafetyConfig(workspace_min=tuple(p0 - 0.05), workspace_max=tuple(p0 + 0.05)))
+    g = GateCore(NAMES, SPEC.limits, cfg, tcp_position=lambda q: model.frame_transform(q, "tcp")[:3, 3])
+    g.on_joint_state(js(0.0, SPEC.home))
+    g.set_armed(True)
+    n = len(NAMES)
+    far = TrajectoryMsg(0.0, NAMES, (P(3.0, tuple(SPEC.home + np.r_[0.6, 0, 0, 0, 0, 0, 0]), (0.0,) * n),))
+    assert g.on_trajectory(far) is None and "workspace" in g.last_refusal
+
+
+def test_braking_trajectory_respects_acceleration_and_ends_at_rest():
+    q = SPEC.home
+    v = np.array([1.0, -0.5, 0, 0, 0, 0, 0.3])
+    tr = braking_trajectory(q, v, SPEC.limits.acceleration, SPEC.limits.lower, SPEC.limits.upper, NAMES, 0.004)
+    T = tr.points[-1].time_from_start
+    assert np.allclose(tr.points[-1].velocities, 0.0)
+    assert np.all(np.abs(v) / T <= SPEC.limits.acceleration + 1e-9)
+
+
+# --- across processes -----------------------------------------------------------------------------------
+@pytest.mark.ros
+@pytest.mark.timeout(150)
+def test_gate_in_front_of_the_sim_across_processes(tmp_path, request):
+    pytest.importorskip("rclpy")
+    from diagnostic_msgs.msg import DiagnosticStatus
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Bool, Float64MultiArray
+    from std_srvs.srv import SetBool
+    from trajectory_msgs.msg import JointTrajectory
+
+    from officina.ros.common import qos_latched, trajectory_to_msg
+    from officina.ros.testing import NodeProcess, RosClient, domain_id_for
+
+    dom = domain_id_for(request.node.name)
+    procs = []
+    c = None
+    try:
+        procs.append(NodeProcess(["ros", "sim", "--robot", "panda", "--task", "none"], dom, str(tmp_path / "sim.log")))
+        procs.append(NodeProcess(["ros", "gate", "--robot", "panda", "--watchdog-periods", "25"], dom,
+                                 str(tmp_path / "gate.log")))
+        c = RosClient(dom)
+        c.collect(JointState, "/joint_states")
+        c.collect(DiagnosticStatus, "/officina/safety_state", qos_latched())
+        c.collect(Float64MultiArray, "/forward_position_controller/commands")
+        c.collect(JointTrajectory, "/joint_trajectory_controller/joint_trajectory")
+        cmd = c.publisher(Float64MultiArray, "/officina/commands")
+        trj = c.publisher(JointTrajectory, "/officina/joint_trajectory")
+        estop = c.publisher(Bool, "/officina/estop")
+        bad_js = c.publisher(JointState, "/joint_states")
+        try:
+            c.wait_for(lambda: len(c.received["/joint_states"]) > 5 and c.received["/officina/safety_state"],
+                       60, "sim and gate")
+            c.wait_for(lambda: cmd.get_subscription_count() > 0 and trj.get_subscription_count() > 0
+                       and estop.get_subscription_count() > 0, 10, "discovery")
+        except TimeoutError:
+            raise AssertionError("\n".join(p.output() for p in procs)) from None
+
+        def st():
+            return {kv.key: kv.value for kv in c.received["/officina/safety_state"][-1].values}
+
+        def q_now():
+            m = c.received["/joint_states"][-1]
+            return np.array(m.position[:7])
+
+        def stream(q_fn, seconds, period=0.004):
+            t0 = time.perf_counter()
+            k = 0
+            while time.perf_counter() - t0 < seconds:
+                if time.perf_counter() >= t0 + k * period:
+                    cmd.publish(Float64MultiArray(data=list(map(float, q_fn(k * period)))))
+                    k += 1
+                else:
+                    c.executor.spin_once(timeout_sec=0.0)
+            return k
+
+        home = SPEC.home
+        assert st()["armed"] == "false"
+        # 1. Disarmed: nothing forwarded.
+        stream(lambda t: home + 0.1, 0.3)
+        c.spin_for(0.3)
+        assert c.received["/forward_position_controller/commands"] == []
+        assert int(st()["refused"]) > 10 and "not armed" in st()["last_refusal"]
+        # 2. Arming forwards; the arm follows.
+        r = c.call(SetBool, "/officina/arm", SetBool.Request(data=True))
+        assert r.success, r.message
+        ramp = lambda t: home + np.r_[0.3, 0, 0, 0, 0, 0, 0] * min(1.0, t / 1.0)  # noqa: E731
+        stream(ramp, 1.5)
+        c.spin_for(0.3)
+        assert len(c.received["/forward_position_controller/commands"]) > 200
+        assert abs(q_now()[0] - (home[0] + 0.3)) < 0.02
+        # 3. Watchdog: the stream stopped -> a hold was commanded.
+        c.wait_for(lambda: int(st()["watchdog_holds"]) >= 1, 5, "watchdog hold")
+        # 4. Out of limits: clamped into the limits; malformed: refused; malformed joint_states ignored.
+        n_fwd = len(c.received["/forward_position_controller/commands"])
+        beyond = home.copy()
+        beyond[3] = SPEC.limits.upper[3] + 1.0
+        stream(lambda t: beyond, 0.2)
+        cmd.publish(Float64MultiArray(data=[1.0, 2.0]))
+        cmd.publish(Float64MultiArray(data=[float("nan")] * 7))
+        bad = JointState()
+        bad.name = ["panda_joint1"]
+        bad_js.publish(bad)
+        c.spin_for(0.3)
+        fwd = np.array([m.data for m in c.received["/forward_position_controller/commands"][n_fwd:]])
+        assert np.all(fwd <= SPEC.limits.upper + 1e-9) and np.all(fwd >= SPEC.limits.lower - 1e-9)
+        assert "refused" in st()["last_refusal"]
+        # 5. A trajectory too fast is refused whole; a sound one is forwarded.
+        n = 7
+        from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg as P
+
+        q0 = q_now()
+        c.spin_for(0.5)
+        trj.publish(trajectory_to_msg(TrajectoryMsg(0.0, NAMES, (P(0.05, tuple(q0 + 0.5), (0.0,) * n),))))
+        c.wait_for(lambda: "trajectory refused" in st()["last_refusal"], 5, "refusal of a fast trajectory")
+        trj.publish(trajectory_to_msg(TrajectoryMsg(0.0, NAMES, (P(2.0, tuple(home), (0.0,) * n, (0.0,) * n),))))
+        c.wait_for(lambda: int(st()["forwarded_trajectories"]) == 1, 5, "trajectory forwarded")
+        c.wait_for(lambda: len(c.received["/joint_trajectory_controller/joint_trajectory"]) == 1, 5, "at the JTC")
+        c.spin_for(2.3)
+        # 6. E-stop while streaming a motion: the next forwarded commands are the braking hold.
+        n_before = len(c.received["/forward_position_controller/commands"])
+        move = lambda t: home + np.r_[1.0, 0, 0, 0, 0, 0, 0] * min(1.0, t / 1.0)  # noqa: E731
+        stream(lambda t: home + np.r_[1.0, 0, 0, 0, 0, 0, 0] * (t / 0.6) ** 2 * 0.3, 0.6)
+        t_estop = time.perf_counter()
+        estop.publish(Bool(data=True))
+        stream(lambda t: move(0.3 + t), 0.5)  # the client keeps streaming: nothing of it passes
+        c.spin_for(0.5)
+        assert st()["estopped"] == "true" and st()["armed"] == "false"
+        walls = c.recv_wall["/forward_position_controller/commands"][n_before:]
+        msgs = c.received["/forward_position_controller/commands"][n_before:]
+        after = np.array([np.array(m.data)[0] for m, w in zip(msgs, walls) if w > t_estop])
+        assert len(after) >= 3, "a hold was commanded"
+        v = np.diff(after) / 0.004
+        tail = v[int(np.argmax(v)):]
+        assert np.all(np.diff(tail) <= 1e-6) and abs(v[-1]) < 1e-6  # braking to rest within the limits
+        assert after[-1] < move(0.3 + 0.3)[0] - 0.05  # the client's later commands never reached the arm
+        c.wait_for(lambda: abs(c.received["/joint_states"][-1].velocity[0]) < 0.02, 2, "arm at rest")
+        assert not c.call(SetBool, "/officina/arm", SetBool.Request(data=True)).success
+        for p in procs:
+            assert p.alive(), p.output()
+    finally:
+        if c is not None:
+            c.close()
+        for p in procs:
+            p.stop()
