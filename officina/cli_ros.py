@@ -138,3 +138,27 @@ def sim_main() -> None:
 def gate_main() -> None:
     """Console script `officina-ros-gate`."""
     _entry("gate")
+
+
+@ros_app.command("task", context_settings=_EXTRA)
+@handle_errors
+def task_cmd(
+    ctx: typer.Context,
+    task: str = typer.Argument(..., help="task name, e.g. pick-place"),
+    robot: str = typer.Option("", "--robot", help="officina robot (model and limits; default: profile's)"),
+    profile: str = typer.Option("default", "--profile", help="ROS profile of the arm"),
+    seed: int = typer.Option(0, "--seed", help="seed of the procedure's random choices"),
+    sets: list[str] = typer.Option([], "--set", help="task parameter KEY=VALUE (repeatable)"),
+    rate_hz: float = typer.Option(250.0, "--rate-hz", help="control rate of the procedure [Hz]"),
+    arm: bool = typer.Option(False, "--arm", help="arm the gate itself (sim/CI); default: wait for the operator"),
+) -> None:
+    """Run a task's procedure through the gate against the arm behind it (sim or real)."""
+    from officina.ros.task_node import TaskRun, main_task
+
+    argv = _ros_args(ctx)
+    main_task(TaskRun(task, robot, profile, seed, tuple(sets), rate_hz, arm), argv)
+
+
+def task_main() -> None:
+    """Console script `officina-ros-task`."""
+    _entry("task")

@@ -1,0 +1,227 @@
+"""ROS-backed `Arm`, `Gripper` and `Camera`, and a `tick` on the clock in use, so a task's
+procedure runs unchanged against whatever arm is behind the gate (the sim or a real driver).
+
+Every command goes to the gate (``/officina/commands``, ``/officina/gripper/commands``), never to
+a controller. ``tick()`` returns when ``/joint_states`` shows that one control period of the clock
+in use has passed (the arm's own stamps: wall time on hardware, sim time in the sim).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from officina.errors import JobFailed
+from officina.interfaces import CameraFrame, CameraIntrinsics, ControlMode, GraspState, JointLimits, JointState
+from officina.ros.common import (
+    MalformedMessage, image_from_msg, intrinsics_from_camera_info, joint_state_from_msg, qos_latched,
+    qos_reliable, qos_sensor, time_to_s,
+)
+from officina.ros.gate_node import COMMANDS_TOPIC, GRIPPER_TOPIC
+from officina.ros.robot_profiles import ResolvedProfile
+
+__all__ = ["RosLink", "RosArm", "RosGripper", "RosCamera"]
+
+
+class RosLink:
+    """The node, executor and latest joint state shared by the ROS-backed devices."""
+
+    def __init__(self, node, executor, resolved: ResolvedProfile, rate_hz: float = 250.0,
+                 state_timeout_s: float = 5.0) -> None:
+        from sensor_msgs.msg import JointState as JS
+
+        self.node, self.executor, self.resolved = node, executor, resolved
+        self.period = 1.0 / rate_hz
+        self.state_timeout_s = state_timeout_s
+        self.state: JointState | None = None
+        self.fingers: JointState | None = None
+        self._next_tick: float | None = None
+        self.malformed = 0
+        node.create_subscription(JS, resolved.joint_states, self._on_js, qos_reliable())
+
+    def _on_js(self, msg) -> None:
+        try:
+            self.state = joint_state_from_msg(msg, self.resolved.joint_names)
+            if self.resolved.finger_joints:
+                self.fingers = joint_state_from_msg(msg, self.resolved.finger_joints)
+        except MalformedMessage:
+            self.malformed += 1
+
+    def spin_until(self, pred, timeout: float, what: str) -> None:
+        end = time.monotonic() + timeout
+        while not pred():
+            if time.monotonic() > end:
+                raise JobFailed(f"timed out after {timeout} s waiting for {what}")
+            self.executor.spin_once(timeout_sec=0.005)
+
+    def wait_for_state(self, timeout: float = 30.0) -> JointState:
+        self.spin_until(lambda: self.state is not None, timeout, f"{self.resolved.joint_states}")
+        return self.state
+
+    def tick(self) -> None:
+        """Wait one control period of the clock in use (as stamped on /joint_states)."""
+        if self._next_tick is None or self.state.stamp > self._next_tick + self.period:
+            self._next_tick = self.state.stamp  # (re)synchronise after a pause of the procedure
+        self._next_tick += self.period
+        target = self._next_tick - 1e-6
+        self.spin_until(lambda: self.state.stamp >= target, self.state_timeout_s,
+                        f"{self.resolved.joint_states} (arm not publishing)")
+
+
+class RosArm:
+    """`Arm` over /joint_states and the gate's position-command stream (position mode only:
+    the gate filters positions; velocity and torque commands are not forwarded)."""
+
+    def __init__(self, link: RosLink, limits: JointLimits) -> None:
+        from std_msgs.msg import Float64MultiArray
+
+        self._link = link
+        self._limits = limits
+        self._msg = Float64MultiArray
+        self._pub = link.node.create_publisher(Float64MultiArray, COMMANDS_TOPIC, qos_reliable())
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        return self._link.resolved.joint_names
+
+    @property
+    def limits(self) -> JointLimits:
+        return self._limits
+
+    @property
+    def control_period(self) -> float:
+        return self._link.period
+
+    def read(self) -> JointState:
+        return self._link.state
+
+    def set_mode(self, mode: ControlMode) -> None:
+        if ControlMode(mode) != ControlMode.POSITION:
+            raise ValueError("the ROS arm takes position commands only (the gate filters positions)")
+
+    def command_positions(self, q: np.ndarray, qd: np.ndarray | None = None) -> None:
+        self._pub.publish(self._msg(data=[float(x) for x in np.asarray(q, float).reshape(-1)]))
+
+    def command_velocities(self, qd: np.ndarray) -> None:
+        raise ValueError("the ROS arm takes position commands only (the gate filters positions)")
+
+    def command_torques(self, tau: np.ndarray) -> None:
+        raise ValueError("the ROS arm takes position commands only (the gate filters positions)")
+
+
+class RosGripper:
+    """`Gripper` over the gate (``[width, force]`` commands) and the finger joints on /joint_states."""
+
+    def __init__(self, link: RosLink, max_width_m: float, max_force_n: float) -> None:
+        from std_msgs.msg import Float64MultiArray
+
+        self._link = link
+        self._max_w = float(max_width_m)
+        self._max_f = float(max_force_n)
+        self._target = self._max_w
+        self._msg = Float64MultiArray
+        self._pub = link.node.create_publisher(Float64MultiArray, GRIPPER_TOPIC, qos_reliable())
+
+    @property
+    def max_width(self) -> float:
+        return self._max_w
+
+    def open(self, width: float | None = None) -> None:
+        self._target = self._max_w if width is None else float(np.clip(width, 0.0, self._max_w))
+        self._pub.publish(self._msg(data=[self._target]))
+
+    def close(self, width: float = 0.0, force: float | None = None) -> None:
+        self._target = float(np.clip(width, 0.0, self._max_w))
+        f = self._max_f if force is None else float(np.clip(force, 0.0, self._max_f))
+        self._pub.publish(self._msg(data=[self._target, f]))
+
+    def width(self) -> float:
+        f = self._link.fingers
+        return float(np.sum(f.position)) if f is not None else float("nan")
+
+    def grasp_state(self) -> GraspState:
+        f = self._link.fingers
+        if f is None:
+            return GraspState.MOVING
+        w = float(np.sum(f.position))
+        if float(np.max(np.abs(f.velocity))) > 5e-3:
+            return GraspState.MOVING
+        if self._target >= self._max_w - 1e-3 and w >= self._target - 2e-3:
+            return GraspState.OPEN
+        if w > self._target + 3e-3:
+            return GraspState.HOLDING
+        return GraspState.CLOSED_EMPTY if self._target < 1e-3 else GraspState.OPEN
+
+
+class RosCamera:
+    """`Camera` over ``image_raw`` + ``depth/image_raw`` + ``camera_info`` (subscribed only while
+    capturing) and the camera pose (``<camera>/pose``, latched; or given ``world_T_camera``)."""
+
+    def __init__(self, link: RosLink, world_T_camera: np.ndarray | None = None, timeout_s: float = 20.0) -> None:
+        from geometry_msgs.msg import PoseStamped
+
+        self._link = link
+        self._T = None if world_T_camera is None else np.asarray(world_T_camera, float)
+        self._intr: CameraIntrinsics | None = None
+        self.timeout_s = timeout_s
+        if self._T is None:
+            link.node.create_subscription(PoseStamped, link.resolved.camera_topic("pose"), self._on_pose,
+                                          qos_latched())
+
+    def _on_pose(self, msg) -> None:
+        from officina.vision.transforms import pose_to_transform
+
+        p, o = msg.pose.position, msg.pose.orientation
+        self._T = pose_to_transform((p.x, p.y, p.z), (o.x, o.y, o.z, o.w))
+
+    @property
+    def intrinsics(self) -> CameraIntrinsics:
+        if self._intr is None:
+            self.capture()
+        return self._intr
+
+    def extrinsics(self) -> np.ndarray | None:
+        if self._T is None:
+            try:
+                self._link.spin_until(lambda: self._T is not None, 5.0, "camera pose")
+            except JobFailed:
+                return None
+        return self._T
+
+    def capture(self) -> CameraFrame:
+        from sensor_msgs.msg import CameraInfo, Image
+
+        link = self._link
+        r = link.resolved
+        t_req = link.state.stamp if link.state is not None else 0.0
+        got: dict[str, dict[float, object]] = {"rgb": {}, "depth": {}}
+
+        def keep(kind):
+            def cb(m):
+                got[kind][time_to_s(m.header.stamp)] = m
+            return cb
+
+        def on_info(m):
+            try:
+                self._intr = intrinsics_from_camera_info(m)
+            except MalformedMessage:
+                pass
+
+        subs = [link.node.create_subscription(Image, r.camera_topic("image_raw"), keep("rgb"), qos_sensor()),
+                link.node.create_subscription(Image, r.camera_topic("depth", "image_raw"), keep("depth"), qos_sensor()),
+                link.node.create_subscription(CameraInfo, r.camera_topic("camera_info"), on_info, qos_sensor())]
+
+        def pair():
+            common = [t for t in got["rgb"] if t in got["depth"] and t >= t_req]
+            return max(common) if common and self._intr is not None else None
+
+        try:
+            link.spin_until(lambda: pair() is not None, self.timeout_s, f"camera frames on {r.camera_topic('')}")
+        finally:
+            for s in subs:
+                link.node.destroy_subscription(s)
+        t = pair()
+        rgb = image_from_msg(got["rgb"][t])
+        depth = image_from_msg(got["depth"][t]).astype(np.float32)
+        return CameraFrame(t, rgb, depth)
