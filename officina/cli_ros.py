@@ -34,10 +34,20 @@ def _ros_args(ctx: typer.Context) -> list[str]:
     return ["officina"] + extra
 
 
-def _params(**kw):
+def _params(ctx: typer.Context | None = None, **kw):
+    """Parameter overrides for the options given on the command line (explicit overrides win over
+    ``--ros-args -p``, so defaults are left to the node's declarations)."""
+    from click.core import ParameterSource
     from rclpy.parameter import Parameter
 
-    return [Parameter(k, value=v) for k, v in kw.items() if v is not None]
+    def given(name: str) -> bool:
+        if ctx is None:
+            return True
+        opt = {"task_set": "sets"}.get(name, name)
+        src = ctx.get_parameter_source(opt)
+        return src is None or src not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+
+    return [Parameter(k, value=v) for k, v in kw.items() if v is not None and given(k)]
 
 
 def _run(make, argv: list[str]) -> None:
@@ -80,7 +90,7 @@ def sim_cmd(
     if pacing not in PACINGS:
         raise BadInput(f"--pacing {pacing!r}: expected one of {', '.join(PACINGS)}")
     argv = _ros_args(ctx)
-    overrides = _params(robot=robot, profile=profile, pacing=pacing, rate_hz=float(rate_hz), task=task,
+    overrides = _params(ctx, robot=robot, profile=profile, pacing=pacing, rate_hz=float(rate_hz), task=task,
                         seed=int(seed), controller=controller, lockstep_periods=int(lockstep_periods),
                         gui=bool(gui), task_set=list(sets) if sets else None)
 
@@ -107,7 +117,7 @@ def gate_cmd(
 ) -> None:
     """The safety gate: /officina/* commands -> safety filter -> the arm's controller, after arming."""
     argv = _ros_args(ctx)
-    overrides = _params(robot=robot, profile=profile, controller=controller, namespace=namespace,
+    overrides = _params(ctx, robot=robot, profile=profile, controller=controller, namespace=namespace,
                         rate_hz=float(rate_hz), velocity_scale=float(velocity_scale),
                         acceleration_scale=float(acceleration_scale), watchdog_periods=int(watchdog_periods))
 

@@ -1,0 +1,42 @@
+"""Gate + task against a real arm's ros2_control driver (started separately, e.g. ur_robot_driver):
+
+    ros2 launch launch/real_arm.launch.py profile:=ur robot:=ur5e velocity_scale:=0.25
+
+Nothing moves until the operator arms the gate:
+    ros2 service call /officina/arm std_srvs/srv/SetBool "{data: true}"
+E-stop (software; the robot's own protective stop stays in charge):
+    ros2 topic pub --once /officina/estop std_msgs/msg/Bool "{data: true}"
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+ARGS = {
+    "robot": ("ur5e", "officina robot (model and limits of the real arm)"),
+    "profile": ("ur", "ROS profile of the driver: ur, fr3, abb, kuka, default or a YAML path"),
+    "controller": ("", "trajectory controller name ('' = the profile's)"),
+    "namespace": ("", "namespace of the driver's topics"),
+    "rate_hz": ("250", "command stream rate [Hz]"),
+    "velocity_scale": ("0.25", "reduced speed for the first runs (0, 1]"),
+    "acceleration_scale": ("0.25", "reduced acceleration (0, 1]"),
+    "task": ("pick-place", "task to run"),
+    "run_task": ("false", "start the task node (it waits for the operator to arm the gate)"),
+}
+
+
+def generate_launch_description():
+    lc = LaunchConfiguration
+    decl = [DeclareLaunchArgument(k, default_value=v, description=d) for k, (v, d) in ARGS.items()]
+    gate = Node(executable="officina-ros-gate", name="officina_gate", output="screen",
+                arguments=["--robot", lc("robot"), "--profile", lc("profile"), "--controller", lc("controller"),
+                           "--namespace", lc("namespace"), "--rate-hz", lc("rate_hz"),
+                           "--velocity-scale", lc("velocity_scale"),
+                           "--acceleration-scale", lc("acceleration_scale")])
+    task = Node(executable="officina-ros-task", name="officina_task", output="screen",
+                condition=IfCondition(lc("run_task")),
+                arguments=[lc("task"), "--robot", lc("robot"), "--profile", lc("profile"),
+                           "--rate-hz", lc("rate_hz")])
+    return LaunchDescription(decl + [gate, task])
