@@ -76,7 +76,31 @@ def _register_subcommands() -> None:
                 raise
 
 
+def _quiet_pybullet_import() -> None:
+    """PyBullet prints its build time on stdout (from C) when imported; send that to stderr so
+    that `--json` output stays parseable."""
+    import ctypes
+    import os
+
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):
+        return
+    try:
+        os.dup2(2, 1)
+        import pybullet  # noqa: F401
+
+        ctypes.CDLL(None).fflush(None)
+    except Exception:
+        pass
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def main(argv: list[str] | None = None) -> None:
+    _quiet_pybullet_import()
     _register_subcommands()
     try:
         app(args=argv, prog_name="officina", standalone_mode=True)

@@ -81,3 +81,21 @@ def test_out_folder_not_empty(cli, tmp_path):
     r = cli(["run", "pick-place", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "not empty" in r.stderr
     assert (tmp_path / "keep.txt").read_text() == "precious"
+
+
+def test_real_subprocess_json_is_parseable_and_bad_input_exits_2(tmp_path):
+    """As a user's shell sees it: stdout of --json is pure JSON (PyBullet's import banner goes to
+    stderr), errors are one line on stderr with exit code 2."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "officina.cli"]
+    r = subprocess.run(cmd + ["kin", "fk", "--robot", "panda", "--q", "0,0,0,-1.5,0,1.5,0", "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert set(json.loads(r.stdout)) == {"position", "quaternion_xyzw"}
+    r = subprocess.run(cmd + ["run", "pick-place", "--robot", "nope"], capture_output=True, text=True,
+                       timeout=120, cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith("officina: error: unknown robot 'nope'")
+    assert not (tmp_path / "runs").exists()
