@@ -113,4 +113,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # `python -m officina.cli`: run the imported module's app (the one subcommands register on).
+    from officina.cli import main as _main
+
+    _main()
