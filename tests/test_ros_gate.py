@@ -221,7 +221,10 @@ def test_gate_in_front_of_the_sim_across_processes(tmp_path, request):
         trj.publish(trajectory_to_msg(TrajectoryMsg(0.0, NAMES, (P(0.05, tuple(q0 + 0.5), (0.0,) * n),))))
         c.wait_for(lambda: "trajectory refused" in st()["last_refusal"], 5, "refusal of a fast trajectory")
         trj.publish(trajectory_to_msg(TrajectoryMsg(0.0, NAMES, (P(2.0, tuple(home), (0.0,) * n, (0.0,) * n),))))
-        c.wait_for(lambda: int(st()["forwarded_trajectories"]) == 1, 5, "trajectory forwarded")
+        try:
+            c.wait_for(lambda: int(st()["forwarded_trajectories"]) == 1, 5, "trajectory forwarded")
+        except TimeoutError:
+            raise AssertionError(f"not forwarded: {st()}") from None
         c.wait_for(lambda: len(c.received["/joint_trajectory_controller/joint_trajectory"]) == 1, 5, "at the JTC")
         c.spin_for(2.3)
         # 6. E-stop while streaming a motion: the next forwarded commands are the braking hold.
