@@ -38,7 +38,9 @@ def add_textured_plane(
         raise ValueError(f"add_textured_plane: world_T_plane must be 4x4, got {T.shape}")
     w, h = float(size_m[0]) / 2.0, float(size_m[1]) / 2.0
     vertices = [[-w, -h, 0.0], [w, -h, 0.0], [w, h, 0.0], [-w, h, 0.0]]
-    # OpenGL texture convention: v = 0 is the image's last row (checked by tests/test_vision_sim.py)
+    # OpenGL texture convention: v = 0 is the image's last row. TinyRenderer samples the nearest
+    # texel with texel i spanning [i / W, (i + 1) / W): measured, rendered board corners land on the
+    # pinhole prediction to ~0.01 px (tests/test_sim_camera.py::test_textured_board_corners_are_unbiased)
     uvs = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
     indices = [0, 1, 2, 0, 2, 3]
     normals = [[0.0, 0.0, 1.0]] * 4

@@ -56,3 +56,18 @@ def test_too_few_board_images(tmp_path):
         calibrate_folder(tmp_path / "imgs", parse_board("chessboard:9x6:0.03"))
     with pytest.raises(FileNotFoundError):
         calibrate_folder(tmp_path / "missing", parse_board("chessboard:9x6:0.03"))
+
+
+def test_random_view_tilt_range():
+    rng = np.random.default_rng(0)
+    target = np.array([0.1, -0.05, 0.0])
+    for _ in range(50):
+        T = random_view(rng, 0.4, 50.0, min_tilt_deg=15.0, target=target)
+        eye = np.linalg.inv(T)[:3, 3]
+        d = (eye - target) / np.linalg.norm(eye - target)
+        assert 15.0 - 1e-6 <= np.rad2deg(np.arccos(d[2])) <= 50.0 + 1e-6
+        assert abs(np.linalg.norm(eye - target) - 0.4) < 1e-9
+    # without min_tilt_deg the draws are the same as before (seeded test data stays the same)
+    a = random_view(np.random.default_rng(1), 0.5, 40.0)
+    b = random_view(np.random.default_rng(1), 0.5, 40.0, min_tilt_deg=0.0)
+    np.testing.assert_array_equal(a, b)

@@ -75,14 +75,20 @@ def render_plane(
 
 
 def random_view(
-    rng: np.random.Generator, distance_m: float, max_tilt_deg: float, *, target=(0.0, 0.0, 0.0), max_roll_deg: float = 180.0
+    rng: np.random.Generator,
+    distance_m: float,
+    max_tilt_deg: float,
+    *,
+    target=(0.0, 0.0, 0.0),
+    max_roll_deg: float = 180.0,
+    min_tilt_deg: float = 0.0,
 ) -> np.ndarray:
     """A ``camera_T_plane`` looking at ``target`` (plane frame) from ``distance_m``, the viewing
-    direction tilted up to ``max_tilt_deg`` from the plane normal (+z of the plane faces the camera
-    in the marker convention), rolled randomly about the optical axis."""
+    direction tilted by ``min_tilt_deg`` to ``max_tilt_deg`` (uniform) from the plane normal (+z of
+    the plane faces the camera in the marker convention), rolled randomly about the optical axis."""
     from .transforms import invert, look_at, make_transform, rotvec_to_matrix
 
-    tilt = np.deg2rad(rng.uniform(0.0, max_tilt_deg))
+    tilt = np.deg2rad(rng.uniform(min_tilt_deg, max_tilt_deg))
     az = rng.uniform(0, 2 * np.pi)
     d = np.array([np.sin(tilt) * np.cos(az), np.sin(tilt) * np.sin(az), np.cos(tilt)])
     eye = np.asarray(target, dtype=float) + distance_m * d
