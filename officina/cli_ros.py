@@ -172,3 +172,39 @@ def task_cmd(
 def task_main() -> None:
     """Console script `officina-ros-task`."""
     _entry("task")
+
+
+@ros_app.command("vision", context_settings=_EXTRA)
+@handle_errors
+def vision_cmd(
+    ctx: typer.Context,
+    dictionary: str = typer.Option("DICT_4X4_50", "--dictionary", help="marker dictionary (OpenCV name)"),
+    marker_length_m: float = typer.Option(0.05, "--marker-length-m", help="side of the markers' black square [m]"),
+    image_topic: str = typer.Option("/camera/image_raw", "--image-topic", help="image in"),
+    camera_info_topic: str = typer.Option("/camera/camera_info", "--camera-info-topic", help="camera_info in"),
+    depth_topic: str = typer.Option("/camera/depth/image_raw", "--depth-topic", help="depth in ('' = none)"),
+    camera_pose_topic: str = typer.Option("/camera/pose", "--camera-pose-topic",
+                                          help="world_T_camera PoseStamped ('' = none)"),
+    output_namespace: str = typer.Option("/vision", "--output-namespace", help="namespace of the outputs"),
+    table_height_m: float = typer.Option(-1.0, "--table-height-m", help="world z of the table (< 0: estimated)"),
+    rate_hz: float = typer.Option(10.0, "--rate-hz", help="processing rate [Hz]"),
+) -> None:
+    """Markers (PoseArray + PoseStamped per id), markerless objects (PoseArray) and an annotated image
+    from a camera stream."""
+    argv = _ros_args(ctx)
+    overrides = _params(ctx, dictionary=dictionary, marker_length_m=float(marker_length_m), image_topic=image_topic,
+                        camera_info_topic=camera_info_topic, depth_topic=depth_topic,
+                        camera_pose_topic=camera_pose_topic, output_namespace=output_namespace,
+                        table_height_m=float(table_height_m), rate_hz=float(rate_hz))
+
+    def make(_argv):
+        from officina.ros.vision_node import VisionNode
+
+        return VisionNode(parameter_overrides=overrides)
+
+    _run(make, argv)
+
+
+def vision_main() -> None:
+    """Console script `officina-ros-vision`."""
+    _entry("vision")
