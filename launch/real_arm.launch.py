@@ -24,6 +24,11 @@ ARGS = {
     "acceleration_scale": ("0.25", "reduced acceleration (0, 1]"),
     "task": ("pick-place", "task to run"),
     "run_task": ("false", "start the task node (it waits for the operator to arm the gate)"),
+    "run_vision": ("false", "start the vision node on the camera topics below"),
+    "image_topic": ("/camera/color/image_raw", "camera image (e.g. realsense2_camera)"),
+    "camera_info_topic": ("/camera/color/camera_info", "camera intrinsics"),
+    "depth_topic": ("/camera/aligned_depth_to_color/image_raw", "depth aligned to the image ('' = none)"),
+    "marker_length_m": ("0.05", "side of the markers' black square [m]"),
 }
 
 
@@ -39,4 +44,8 @@ def generate_launch_description():
                 condition=IfCondition(lc("run_task")),
                 arguments=[lc("task"), "--robot", lc("robot"), "--profile", lc("profile"),
                            "--rate-hz", lc("rate_hz")])
-    return LaunchDescription(decl + [gate, task])
+    vision = Node(executable="officina-ros-vision", name="officina_vision", output="screen",
+                  condition=IfCondition(lc("run_vision")),
+                  arguments=["--image-topic", lc("image_topic"), "--camera-info-topic", lc("camera_info_topic"),
+                             "--depth-topic", lc("depth_topic"), "--marker-length-m", lc("marker_length_m")])
+    return LaunchDescription(decl + [gate, task, vision])

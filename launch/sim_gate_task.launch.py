@@ -1,4 +1,4 @@
-"""Sim + safety gate + task node: `ros2 launch launch/sim_gate_task.launch.py task:=pick-place`.
+"""Sim + safety gate + task node + vision: `ros2 launch launch/sim_gate_task.launch.py task:=pick-place`.
 
 The task node arms the gate itself here (simulation only: `arm:=true`); against a real arm use
 real_arm.launch.py, where arming is the operator's explicit step.
@@ -18,6 +18,8 @@ ARGS = {
     "rate_hz": ("250", "control rate [Hz]"),
     "arm": ("true", "the task node arms the gate (simulation)"),
     "run_task": ("true", "start the task node"),
+    "run_vision": ("true", "start the vision node on the sim's camera"),
+    "marker_length_m": ("0.05", "side of the markers' black square [m]"),
 }
 
 
@@ -33,4 +35,7 @@ def generate_launch_description():
                 condition=IfCondition(lc("run_task")),
                 arguments=[lc("task"), "--robot", lc("robot"), "--profile", lc("profile"), "--seed", lc("seed"),
                            "--rate-hz", lc("rate_hz"), "--arm"])
-    return LaunchDescription(decl + [sim, gate, task])
+    vision = Node(executable="officina-ros-vision", name="officina_vision", output="screen",
+                  condition=IfCondition(lc("run_vision")),
+                  arguments=["--marker-length-m", lc("marker_length_m"), "--table-height-m", "0.0"])
+    return LaunchDescription(decl + [sim, gate, task, vision])

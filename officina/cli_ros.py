@@ -208,3 +208,36 @@ def vision_cmd(
 def vision_main() -> None:
     """Console script `officina-ros-vision`."""
     _entry("vision")
+
+
+@ros_app.command("exo", context_settings=_EXTRA)
+@handle_errors
+def exo_cmd(
+    ctx: typer.Context,
+    body_mass_kg: float = typer.Option(75.0, "--body-mass-kg", help="body mass of the person [kg]"),
+    stature_m: float = typer.Option(1.75, "--stature-m", help="stature of the person [m]"),
+    sex: str = typer.Option("male", "--sex", help="male | female"),
+    load_kg: float = typer.Option(0.0, "--load-kg", help="mass held at the hands [kg]"),
+    exo: str = typer.Option("none", "--exo", help="none | passive | active | laevo | spexor | plad | xotrunk"),
+    joint_states_topic: str = typer.Option("/human/joint_states", "--joint-states-topic",
+                                           help="the person's joint angles (sensor_msgs/JointState)"),
+    dynamic: bool = typer.Option(False, "--dynamic", help="add inertial terms (default: quasi-static)"),
+    rate_hz: float = typer.Option(50.0, "--rate-hz", help="processing rate [Hz]"),
+) -> None:
+    """Exo monitor: a person's joint angles in; L5/S1 wrench and loads and the exo's assistive torque out."""
+    argv = _ros_args(ctx)
+    overrides = _params(ctx, body_mass_kg=float(body_mass_kg), stature_m=float(stature_m), sex=sex,
+                        load_kg=float(load_kg), exo=exo, joint_states_topic=joint_states_topic,
+                        dynamic=bool(dynamic), rate_hz=float(rate_hz))
+
+    def make(_argv):
+        from officina.ros.exo_node import ExoNode
+
+        return ExoNode(parameter_overrides=overrides)
+
+    _run(make, argv)
+
+
+def exo_main() -> None:
+    """Console script `officina-ros-exo`."""
+    _entry("exo")
