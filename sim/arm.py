@@ -45,6 +45,8 @@ class SimArm:
         self._kd = [velocity_gain] * self._n
         self._forces = self._spec.limits.effort.tolist()
         self._last_effort = np.zeros(self._n)
+        self._cache: JointState | None = None
+        self._cache_step = -1
         self.command_positions(np.asarray(robot.spec.home, dtype=float))
 
     # --- Arm protocol ---------------------------------------------------------------------------
@@ -65,13 +67,21 @@ class SimArm:
         return self._mode
 
     def read(self) -> JointState:
+        # The state only changes when the world steps: read PyBullet once per step.
+        if self._cache is not None and self._cache_step == self._world.steps:
+            return self._cache
         states = p.getJointStates(self._body, self._idx, physicsClientId=self._cid)
         a = np.array([(s[0], s[1], s[3]) for s in states]).T
         eff = self._last_effort.copy() if self._mode == ControlMode.TORQUE else a[2]
-        return JointState(self._world.time, self._spec.joint_names, a[0], a[1], eff)
+        for arr in (a, eff):
+            arr.flags.writeable = False  # shared between the readers of this step
+        self._cache = JointState(self._world.time, self._spec.joint_names, a[0], a[1], eff)
+        self._cache_step = self._world.steps
+        return self._cache
 
     def set_mode(self, mode: ControlMode) -> None:
         mode = ControlMode(mode)
+        self._cache = None
         if mode == ControlMode.TORQUE and self._mode != ControlMode.TORQUE:
             # Turn PyBullet's default joint motors off, or they fight the torques.
             p.setJointMotorControlArray(self._body, self._idx, p.VELOCITY_CONTROL,
@@ -108,12 +118,14 @@ class SimArm:
         tau = np.clip(as_joint_array(tau, self._n, "torque command"), -self._spec.limits.effort,
                       self._spec.limits.effort)
         self._last_effort = tau
+        self._cache = None
         p.setJointMotorControlArray(self._body, self._idx, p.TORQUE_CONTROL, forces=tau.tolist(),
                                     physicsClientId=self._cid)
 
     def reset(self, q: np.ndarray) -> None:
         """Teleport the joints (setup only, never during a run)."""
         q = as_joint_array(q, self._n, "reset positions")
+        self._cache = None
         for j, v in zip(self._idx, q):
             p.resetJointState(self._body, j, float(v), 0.0, physicsClientId=self._cid)
         if self._mode == ControlMode.POSITION:
