@@ -241,3 +241,48 @@ def exo_cmd(
 def exo_main() -> None:
     """Console script `officina-ros-exo`."""
     _entry("exo")
+
+
+@ros_app.command("record", context_settings=_EXTRA)
+@handle_errors
+def record_cmd(
+    ctx: typer.Context,
+    topics: list[str] = typer.Option(..., "--topics", help="topic to record (repeatable, or comma-separated)"),
+    out: str = typer.Option(..., "--out", help="output file (.mcap)"),
+    duration_s: Optional[float] = typer.Option(None, "--duration", help="seconds to record (default: until Ctrl-C)"),
+    discovery_timeout_s: float = typer.Option(10.0, "--discovery-timeout", help="wait this long for publishers [s]"),
+) -> None:
+    """Record topics to a rosbag2-compatible MCAP file (ros2 profile, CDR, ros2msg definitions)."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+
+    from officina.errors import BadInput
+    from officina.ros.common import ros_env_defaults
+    from officina.ros.recorder import record
+
+    names = [t.strip() for item in topics for t in item.split(",") if t.strip()]
+    if not names:
+        raise BadInput("--topics: no topic given")
+    if duration_s is not None and not duration_s > 0:
+        raise BadInput(f"--duration must be > 0 s, got {duration_s}")
+    argv = _ros_args(ctx)
+    ros_env_defaults()
+    rclpy.init(args=argv)
+    node = None
+    try:
+        node = rclpy.create_node("officina_record")
+        ex = SingleThreadedExecutor()
+        ex.add_node(node)
+        counts = record(node, ex, names, out, duration_s, discovery_timeout_s)
+        typer.echo(f"{out}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+    except (KeyboardInterrupt, ExternalShutdownException):
+        typer.echo(f"{out}: stopped")
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def record_main() -> None:
+    """Console script `officina-ros-record`."""
+    _entry("record")

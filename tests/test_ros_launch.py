@@ -32,7 +32,8 @@ def _nodes(tree):
 
 
 def test_there_are_launch_files_and_no_python_package_named_launch():
-    assert {f.name for f in FILES} >= {"sim.launch.py", "sim_gate_task.launch.py", "real_arm.launch.py"}
+    assert {f.name for f in FILES} >= {"sim.launch.py", "sim_gate_task.launch.py", "real_arm.launch.py",
+                                         "exo_monitor.launch.py"}
     assert not (LAUNCH / "__init__.py").exists()
 
 
@@ -65,5 +66,62 @@ def test_launch_file_names_real_commands_and_options(path):
 def test_console_script_entry_functions_exist():
     from officina import cli_ros
 
-    for name in ("sim_main", "gate_main", "task_main"):
+    for name in ("sim_main", "gate_main", "task_main", "vision_main", "exo_main", "record_main"):
         assert callable(getattr(cli_ros, name))
+
+
+def _node_argv(path, executable):
+    """The command line a launch file gives `executable`, with every LaunchConfiguration replaced
+    by its declared default (what `ros2 launch FILE` runs without arguments)."""
+    tree = ast.parse(path.read_text())
+    defaults = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "ARGS" for t in node.targets):
+            defaults = {k.value: v.elts[0].value for k, v in zip(node.value.keys, node.value.values)}
+    for kw in _nodes(tree):
+        if kw["executable"].value == executable:
+            out = []
+            for el in kw["arguments"].elts:
+                out.append(str(el.value) if isinstance(el, ast.Constant) else defaults[el.args[0].value])
+            return out
+    raise AssertionError(f"{executable} not in {path.name}")
+
+
+@pytest.mark.ros
+@pytest.mark.timeout(90)
+def test_exo_monitor_launch_command_starts_and_reaches_its_topics(tmp_path, request):
+    """The exo monitor as exo_monitor.launch.py starts it (defaults), as a process: a posture on its
+    input topic comes back as L5/S1 wrench and assistive torque."""
+    pytest.importorskip("rclpy")
+    from geometry_msgs.msg import WrenchStamped
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+
+    from officina.exoskeleton.model import JOINTS
+    from officina.ros.testing import NodeProcess, RosClient, domain_id_for
+
+    argv = _node_argv(LAUNCH / "exo_monitor.launch.py", "officina-ros-exo")
+    topic = argv[argv.index("--joint-states-topic") + 1]
+    dom = domain_id_for(request.node.name)
+    proc = NodeProcess(["ros", "exo", *argv], dom, str(tmp_path / "exo.log"))
+    c = None
+    try:
+        c = RosClient(dom)
+        c.collect(WrenchStamped, "/exo/l5s1/wrench")
+        c.collect(Float64MultiArray, "/exo/assist_torque")
+        pub = c.publisher(JointState, topic)
+        c.wait_for(lambda: pub.get_subscription_count() > 0 or not proc.alive(), 30, "the exo node")
+        assert proc.alive(), proc.output()
+        m = JointState(name=list(JOINTS), position=[0.0, 0.2, 1.0, 0.5, 1.5, 0.0])
+        for _ in range(50):
+            pub.publish(m)
+            c.spin_for(0.1)
+            if c.received["/exo/l5s1/wrench"] and c.received["/exo/assist_torque"]:
+                break
+        assert c.received["/exo/l5s1/wrench"], proc.output()
+        assert -c.received["/exo/l5s1/wrench"][-1].wrench.torque.y > 50.0  # a stooped trunk loads L5/S1
+        assert proc.alive()
+    finally:
+        if c is not None:
+            c.close()
+        proc.stop()
