@@ -1,0 +1,255 @@
+"""Command-to-state loop across two processes on loopback, against a minimal rclpy echo pair.
+
+For each rate (default 500 Hz and 1 kHz), in the same run:
+
+* **echo**: a minimal rclpy node in another process echoes std_msgs/Float64MultiArray ``/bench/ping``
+  to ``/bench/pong``; this process pings at the rate. Latency = pong received - ping published.
+* **sim**: ``officina ros sim --task none --rate-hz R`` (realtime pacing) in another process; this
+  process closes the loop on ``/joint_states``: each state it receives triggers the next forward
+  command (``/forward_position_controller/commands``). The last joint's target is stepped +/- 0.05
+  rad every 10 commands; latency = publish time of a step -> receipt of the first ``/joint_states``
+  whose effort on that joint has changed sign (the sim applies a command at its next control
+  period, so up to one period of waiting is part of the figure, as on a ros2_control robot).
+
+A *missed cycle*: echo, a pong later than one period after its ping (or none); sim, a step that
+the sim did not apply at its next control period (the first state after the command does not show
+it), or never. For the sim, ``stamp_gaps`` also counts ``/joint_states`` stamps more than 1.5 periods
+apart (the sim's own loop overran). Loopback only (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST), its own
+ROS_DOMAIN_ID, bounded: ``--seconds`` per measurement, every process killed at the end.
+
+    python benchmarks/bench_ros.py [--rates 500 1000] [--seconds 4] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+DOMAIN = 93
+STEP_EVERY = 10
+DELTA = 0.05
+
+
+def _echo_server() -> None:
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    from std_msgs.msg import Float64MultiArray
+
+    from officina.ros.common import qos_reliable
+
+    rclpy.init()
+    node = rclpy.create_node("bench_echo")
+    pub = node.create_publisher(Float64MultiArray, "/bench/pong", qos_reliable(100))
+    node.create_subscription(Float64MultiArray, "/bench/ping", pub.publish, qos_reliable(100))
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def _stats(lat_s: list[float], n_cmd: int, period: float, extra: dict | None = None,
+           late: int | None = None) -> dict:
+    a = np.asarray(lat_s) * 1e3
+    late = int(np.sum(a > period * 1e3)) if late is None else late
+    lost = n_cmd - len(a)
+    out = {"commands": n_cmd, "responses": len(a),
+           "p50_ms": float(np.percentile(a, 50)) if len(a) else float("nan"),
+           "p99_ms": float(np.percentile(a, 99)) if len(a) else float("nan"),
+           "max_ms": float(a.max()) if len(a) else float("nan"),
+           "missed_cycles": late + lost}
+    out.update(extra or {})
+    return out
+
+
+def _spawn(args: list[str], env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def _stop(p: subprocess.Popen) -> None:
+    import signal
+
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGINT)
+            p.wait(5)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(5)
+
+
+def _wait(client, pred, timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > end:
+            raise TimeoutError(f"timed out waiting for {what}")
+        client.executor.spin_once(timeout_sec=0.01)
+
+
+def run_echo(client, rate: float, seconds: float, env: dict) -> dict:
+    from std_msgs.msg import Float64MultiArray
+
+    period = 1.0 / rate
+    proc = _spawn([__file__, "--echo-server"], env)
+    sent: dict[int, float] = {}
+    lat: list[float] = []
+
+    def on_pong(m):
+        t = time.perf_counter()
+        k = int(m.data[0])
+        if k in sent:
+            lat.append(t - sent.pop(k))
+
+    sub = client.node.create_subscription(Float64MultiArray, "/bench/pong", on_pong, _qos())
+    pub = client.node.create_publisher(Float64MultiArray, "/bench/ping", _qos())
+    try:
+        _wait(client, lambda: pub.get_subscription_count() > 0 and client.node.count_publishers("/bench/pong") > 0,
+              30, "the echo node")
+        # warm-up until echoes come back, then measure
+        k = -1
+        while not lat:
+            pub.publish(Float64MultiArray(data=[float(k), 0.0]))
+            sent[k] = time.perf_counter()
+            client.executor.spin_once(timeout_sec=0.05)
+        lat.clear()
+        sent.clear()
+        n = int(seconds * rate)
+        t0 = time.perf_counter()
+        for k in range(n):
+            due = t0 + k * period
+            while True:
+                now = time.perf_counter()
+                if now >= due:
+                    break
+                client.executor.spin_once(timeout_sec=max(0.0, due - now))
+            sent[k] = time.perf_counter()
+            pub.publish(Float64MultiArray(data=[float(k), 0.0]))
+            client.executor.spin_once(timeout_sec=0.0)
+        end = time.perf_counter() + 0.5
+        while time.perf_counter() < end and sent:
+            client.executor.spin_once(timeout_sec=0.01)
+        return _stats(lat, n, period)
+    finally:
+        client.node.destroy_subscription(sub)
+        client.node.destroy_publisher(pub)
+        _stop(proc)
+
+
+def _qos():
+    from officina.ros.common import qos_reliable
+
+    return qos_reliable(100)
+
+
+def run_sim(client, rate: float, seconds: float, env: dict) -> dict:
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+
+    code = "import sys; from officina.cli import main; main(sys.argv[1:])"
+    proc = subprocess.Popen([sys.executable, "-c", code, "ros", "sim", "--task", "none", "--rate-hz", str(rate)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    period = 1.0 / rate
+    st = {"q0": None, "n": 0, "sign": 1.0, "pending": None, "lat": [], "stamps": [], "measure": False,
+          "steps": 0, "k": 0, "k_pub": 0, "late": 0}
+    pub = client.node.create_publisher(Float64MultiArray, "/forward_position_controller/commands", _qos())
+
+    def on_state(m):
+        t = time.perf_counter()
+        if st["q0"] is None:
+            st["q0"] = np.array(m.position[:7])
+            return
+        eff = m.effort[6]
+        if st["measure"]:
+            st["stamps"].append(m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec)
+            st["k"] += 1
+            if st["pending"] is not None and np.sign(eff) == st["sign"]:
+                st["lat"].append(t - st["pending"])
+                st["late"] += int(st["k"] - st["k_pub"] > 1)  # not applied at the sim's next period
+                st["pending"] = None
+        # the loop: every state triggers the next command
+        step = st["n"] % STEP_EVERY == 0
+        if step:
+            st["sign"] = -st["sign"]
+        q = st["q0"].copy()
+        q[6] += st["sign"] * DELTA
+        t_pub = time.perf_counter()
+        pub.publish(Float64MultiArray(data=[float(x) for x in q]))
+        if step and st["measure"]:
+            st["steps"] += 1  # an unanswered previous step stays without a latency: a missed cycle
+            st["pending"] = t_pub
+            st["k_pub"] = st["k"]
+        st["n"] += 1
+
+    sub = client.node.create_subscription(JointState, "/joint_states", on_state, _qos())
+    try:
+        _wait(client, lambda: st["n"] > rate and pub.get_subscription_count() > 0, 60, "the sim")
+        st["measure"] = True
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            client.executor.spin_once(timeout_sec=0.01)
+        st["measure"] = False
+        client.executor.spin_once(timeout_sec=0.05)
+        stamps = np.asarray(st["stamps"])
+        gaps = int(np.sum(np.diff(stamps) > 1.5 * period)) if len(stamps) > 1 else 0
+        return _stats(st["lat"], st["steps"], period, {"states": int(len(stamps)), "stamp_gaps": gaps},
+                      late=st["late"])
+    finally:
+        client.node.destroy_subscription(sub)
+        client.node.destroy_publisher(pub)
+        _stop(proc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rates", type=float, nargs="+", default=[500.0, 1000.0])
+    ap.add_argument("--seconds", type=float, default=4.0, help="measurement time per pair and rate (<= 30)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.echo_server:
+        _echo_server()
+        return 0
+    seconds = min(max(a.seconds, 0.5), 30.0)
+    from officina.ros.testing import RosClient, ros_env
+
+    env = ros_env(DOMAIN)
+    os.environ["ROS_DOMAIN_ID"] = str(DOMAIN)
+    client = RosClient(DOMAIN, name="bench_ros_client")
+    results = []
+    try:
+        for rate in a.rates:
+            echo = run_echo(client, rate, seconds, env)
+            sim = run_sim(client, rate, seconds, env)
+            results.append({"rate_hz": rate, "echo": echo, "sim": sim,
+                            "p99_ratio": sim["p99_ms"] / echo["p99_ms"] if echo["p99_ms"] > 0 else float("nan")})
+    finally:
+        client.close()
+    if a.json:
+        print(json.dumps({"seconds": seconds, "cpus": os.cpu_count(), "results": results}, indent=2))
+        return 0
+    print(f"command-to-state loop, two processes on loopback, {seconds:g} s per row, {os.cpu_count()} CPUs")
+    print(f"{'rate':>6} {'pair':>5} {'cmds':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'missed':>7} {'gaps':>5}")
+    for r in results:
+        for name in ("echo", "sim"):
+            s = r[name]
+            print(f"{r['rate_hz']:6.0f} {name:>5} {s['commands']:6d} {s['p50_ms']:8.3f} {s['p99_ms']:8.3f} "
+                  f"{s['max_ms']:8.3f} {s['missed_cycles']:7d} {s.get('stamp_gaps', ''):>5}")
+        print(f"{'':6} p99 sim / echo = {r['p99_ratio']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.exit(main())
