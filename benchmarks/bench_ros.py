@@ -38,10 +38,9 @@ DELTA = 0.05
 
 def _echo_server() -> None:
     import rclpy
+    from officina.ros.common import qos_reliable
     from rclpy.executors import ExternalShutdownException
     from std_msgs.msg import Float64MultiArray
-
-    from officina.ros.common import qos_reliable
 
     rclpy.init()
     node = rclpy.create_node("bench_echo")
@@ -204,7 +203,7 @@ def run_sim(client, rate: float, seconds: float, env: dict) -> dict:
             st["steps"] -= 1
         stamps = np.asarray(st["stamps"])
         gaps = int(np.sum(np.diff(stamps) > 1.5 * period)) if len(stamps) > 1 else 0
-        return _stats(st["lat"], st["steps"], period, {"states": int(len(stamps)), "stamp_gaps": gaps},
+        return _stats(st["lat"], st["steps"], period, {"states": len(stamps), "stamp_gaps": gaps},
                       late=st["late"])
     finally:
         client.node.destroy_subscription(sub)

@@ -36,11 +36,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from officina.ros.common import MalformedMessage, declare, joint_state_from_msg, qos_reliable
 from rclpy.node import Node
 
-from officina.ros.common import MalformedMessage, declare, joint_state_from_msg, qos_reliable
-
-__all__ = ["ExoLoads", "ExoMonitor", "ExoNode", "LOADS_LABELS", "BACK_EXOS"]
+__all__ = ["BACK_EXOS", "LOADS_LABELS", "ExoLoads", "ExoMonitor", "ExoNode"]
 
 LOADS_LABELS = ("l5s1_moment_nm", "compression_n", "shear_n", "l5s1_moment_no_exo_nm", "compression_no_exo_n",
                 "shear_no_exo_n", "chest_pad_force_n", "thigh_cuff_force_n", "hip_belt_force_n")
@@ -93,7 +92,7 @@ class ExoMonitor:
             raise MalformedMessage("non-finite joint angles, velocities or accelerations")
         # inverse_dynamics works over a motion; one posture is a two-sample motion standing still in
         # time (the same state twice), so the library computes exactly what it computes for a lift
-        rep = lambda a: np.repeat(a[None, :], 2, axis=0)  # noqa: E731
+        rep = lambda a: np.repeat(a[None, :], 2, axis=0)
         lift = Lift("ros", np.array([0.0, 0.01]), rep(q), rep(qd), rep(qdd), self.load_kg)
         r = self.model.muscle_moment_arm_m
         without = inverse_dynamics(self.model, lift, None)
@@ -114,11 +113,11 @@ class ExoNode(Node):
     def __init__(self, *, context=None, parameter_overrides=None) -> None:
         super().__init__("officina_exo", context=context, parameter_overrides=parameter_overrides or [])
         from geometry_msgs.msg import WrenchStamped
+        from officina.exoskeleton.model import JOINTS
         from sensor_msgs.msg import JointState
         from std_msgs.msg import Float64MultiArray
 
         from officina.errors import BadInput
-        from officina.exoskeleton.model import JOINTS
 
         p = {
             "joint_states_topic": declare(self, "joint_states_topic", "/human/joint_states",

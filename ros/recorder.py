@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["message_definition", "find_msg_file", "Recorder", "record"]
+__all__ = ["Recorder", "find_msg_file", "message_definition", "record"]
 
 _SEP = "=" * 80
 _PRIMITIVES = {"bool", "byte", "char", "float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32",

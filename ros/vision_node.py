@@ -25,15 +25,23 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from officina.ros.common import (
+    MalformedMessage,
+    declare,
+    image_from_msg,
+    image_msg,
+    intrinsics_from_camera_info,
+    pose_msg,
+    qos_latched,
+    qos_reliable,
+    qos_sensor,
+    time_to_s,
+)
 from rclpy.node import Node
 
 from officina.interfaces import CameraFrame, CameraIntrinsics
-from officina.ros.common import (
-    MalformedMessage, declare, image_from_msg, image_msg, intrinsics_from_camera_info, pose_msg, qos_latched,
-    qos_reliable, qos_sensor, time_to_s,
-)
 
-__all__ = ["VisionConfig", "VisionResult", "process_frame", "annotate", "VisionNode"]
+__all__ = ["VisionConfig", "VisionNode", "VisionResult", "annotate", "process_frame"]
 
 
 @dataclass(frozen=True)

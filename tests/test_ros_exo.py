@@ -20,7 +20,6 @@ def ctx(request):
     import os
 
     import rclpy
-
     from officina.ros.testing import domain_id_for
 
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -40,9 +39,8 @@ def _spin_until(executor, pred, timeout):
 
 
 def _js(names, q, stamp):
-    from sensor_msgs.msg import JointState
-
     from officina.ros.common import s_to_time
+    from sensor_msgs.msg import JointState
 
     m = JointState()
     m.header.stamp = s_to_time(stamp)
@@ -55,15 +53,14 @@ def _js(names, q, stamp):
 def test_exo_node_matches_the_static_model_and_the_exo_library(ctx):
     import rclpy
     from geometry_msgs.msg import WrenchStamped
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.parameter import Parameter
-    from sensor_msgs.msg import JointState
-    from std_msgs.msg import Float64MultiArray
-
     from officina.exoskeleton.exo import back_exo_torque, exo_by_name
     from officina.exoskeleton.model import JOINTS, human_model, static_l5s1_q
     from officina.ros.common import qos_reliable
     from officina.ros.exo_node import LOADS_LABELS, ExoNode
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
 
     over = [Parameter("body_mass_kg", value=82.0), Parameter("stature_m", value=1.80), Parameter("sex", value="male"),
             Parameter("load_kg", value=10.0), Parameter("exo", value="spexor"), Parameter("rate_hz", value=200.0)]
@@ -123,12 +120,11 @@ def test_exo_node_matches_the_static_model_and_the_exo_library(ctx):
 
 @pytest.mark.timeout(60)
 def test_exo_node_survives_malformed_messages_and_active_exo_matches_library(ctx):
-    from rclpy.parameter import Parameter
-    from sensor_msgs.msg import JointState
-
     from officina.exoskeleton.exo import back_exo_torque, exo_by_name
     from officina.exoskeleton.model import JOINTS, human_model
     from officina.ros.exo_node import ExoNode
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import JointState
 
     node = ExoNode(context=ctx, parameter_overrides=[Parameter("exo", value="xotrunk"),
                                                      Parameter("load_kg", value=5.0)])
@@ -156,10 +152,10 @@ def test_exo_node_survives_malformed_messages_and_active_exo_matches_library(ctx
 
 @pytest.mark.timeout(60)
 def test_exo_node_refuses_bad_parameters(ctx):
+    from officina.ros.exo_node import ExoNode
     from rclpy.parameter import Parameter
 
     from officina.errors import BadInput
-    from officina.ros.exo_node import ExoNode
 
     for over in ([Parameter("exo", value="paexo")], [Parameter("joint_names", value=["a", "b"])],
                  [Parameter("sex", value="x")]):
@@ -171,10 +167,9 @@ def test_exo_node_refuses_bad_parameters(ctx):
 def test_dynamic_mode_adds_inertial_terms(ctx):
     """A posture sequence with finite-difference accelerations differs from quasi-static, and a
     still posture gives the static value again."""
-    from rclpy.parameter import Parameter
-
     from officina.exoskeleton.model import JOINTS, human_model, static_l5s1_q
     from officina.ros.exo_node import ExoNode
+    from rclpy.parameter import Parameter
 
     node = ExoNode(context=ctx, parameter_overrides=[Parameter("dynamic", value=True)])
     try:

@@ -17,12 +17,11 @@ def test_message_definitions_decode_what_rclpy_serializes():
     from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
     from geometry_msgs.msg import PoseArray, WrenchStamped
     from mcap_ros2._dynamic import generate_dynamic
+    from officina.ros.common import pose_msg, s_to_time
+    from officina.ros.recorder import message_definition
     from rclpy.serialization import serialize_message
     from sensor_msgs.msg import CameraInfo, Image, JointState
     from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
-
-    from officina.ros.common import pose_msg, s_to_time
-    from officina.ros.recorder import message_definition
 
     js = JointState(name=["a", "b"], position=[1.0, 2.5], velocity=[0.1, 0.2], effort=[3.0, 4.0])
     js.header.stamp = s_to_time(12.25)
@@ -57,9 +56,9 @@ def test_message_definitions_decode_what_rclpy_serializes():
 def test_record_sim_joint_states_and_read_back(tmp_path, request):
     from mcap.reader import make_reader
     from mcap_ros2.decoder import DecoderFactory
+    from officina.ros.testing import NodeProcess, domain_id_for, ros_env
 
     from officina.robots import load_robot
-    from officina.ros.testing import NodeProcess, domain_id_for, ros_env
 
     dom = domain_id_for(request.node.name)
     out = tmp_path / "js.mcap"

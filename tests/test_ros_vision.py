@@ -13,7 +13,6 @@ def ctx(request):
     import os
 
     import rclpy
-
     from officina.ros.testing import domain_id_for
 
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -24,9 +23,10 @@ def ctx(request):
 
 
 def _scene():
-    from officina.interfaces import CameraIntrinsics
     from officina.vision.synthetic import marker_texture, render_plane
     from officina.vision.transforms import make_transform, rotvec_to_matrix
+
+    from officina.interfaces import CameraIntrinsics
 
     intr = CameraIntrinsics(640, 480, 600.0, 600.0, 319.5, 239.5)
     # the marker faces the camera (its z towards the viewer), tilted by ~25 deg
@@ -50,14 +50,19 @@ def _spin_until(executor, pred, timeout):
 def test_marker_pose_published_within_millimetres_and_bad_input_survived(ctx):
     import rclpy
     from geometry_msgs.msg import PoseArray, PoseStamped
+    from officina.ros.common import (
+        camera_info_msg,
+        image_msg,
+        pose_to_xyzquat,
+        qos_reliable,
+        qos_sensor,
+    )
+    from officina.ros.vision_node import VisionNode
+    from officina.vision.transforms import quat_to_matrix
     from rcl_interfaces.msg import ParameterDescriptor  # noqa: F401
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import CameraInfo, Image
-
-    from officina.ros.common import camera_info_msg, image_msg, pose_to_xyzquat, qos_reliable, qos_sensor
-    from officina.ros.vision_node import VisionNode
-    from officina.vision.transforms import quat_to_matrix
 
     intr, cTm, gray = _scene()
     node = VisionNode(context=ctx, parameter_overrides=[Parameter("marker_length_m", value=0.06),
@@ -155,7 +160,6 @@ def test_vision_node_against_the_sim_camera_across_processes(tmp_path, request):
     """sim (pick-place scene, camera) and vision as two processes; the objects the vision node
     finds in the sim's RGB-D frames are where the sim's ground truth says they are."""
     from geometry_msgs.msg import PoseArray
-
     from officina.ros.common import pose_to_xyzquat
     from officina.ros.sim_node import GROUND_TRUTH_TOPIC
     from officina.ros.testing import NodeProcess, RosClient, domain_id_for
