@@ -135,3 +135,39 @@ def test_cartesian_line_is_straight(model):
     assert max(devs) < 1e-3  # straight within 1 mm (IK nodes every 10 ms, joint interpolation between)
     np.testing.assert_allclose(model.frame_transform(tr.q[-1], "tcp")[:3, 3], p1, atol=1e-5)
     assert np.all(np.abs(tr.qd) <= model.limits.velocity * 1.05)
+
+
+def test_full_turn_joints_wrap_instead_of_blocking():
+    """UR5e joints with a >= 2 pi range: a step past a limit wraps by a whole turn (same pose)
+    instead of stopping at the limit, so the solution next to the seed is found without restarts."""
+    m = RobotModel.from_spec(load_robot("ur5e"))
+    lim = m.limits
+    seed = np.array([6.2, -1.2, 1.4, -1.5, -1.6, 0.3])
+    assert seed[0] < lim.upper[0] and lim.upper[0] - lim.lower[0] >= 2 * np.pi
+    q_true = seed.copy()
+    q_true[0] += 0.3  # 6.5 rad: past the +2 pi limit, the same pose as 6.5 - 2 pi
+    T = m.frame_transform(q_true, "flange")
+    r = solve_ik(m, T, "flange", seed, max_restarts=0, timeout_s=np.inf)
+    assert r.success and r.restarts == 0
+    assert m.within_limits(r.q)
+    assert r.q[0] == pytest.approx(q_true[0] - 2 * np.pi, abs=1e-4)
+    np.testing.assert_allclose(r.q[1:], q_true[1:], atol=1e-4)
+    # A seed outside the limits by whole turns is wrapped into them, not clipped.
+    seed_out = q_true.copy()
+    seed_out[3] += 4 * np.pi  # -1.5 + 4 pi: outside [-2 pi, 2 pi]
+    r2 = solve_ik(m, T, "flange", seed_out, max_restarts=0, timeout_s=np.inf)
+    assert r2.success and r2.iterations == 1 and m.within_limits(r2.q)
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_deterministic_with_restarts_without_timeout(robot):
+    """With timeout_s=inf the result depends only on the inputs and the rng, restarts included."""
+    m = RobotModel.from_spec(load_robot(robot))
+    lim = m.limits
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        T = m.frame_transform(rng.uniform(lim.lower, lim.upper), "flange")
+        a = solve_ik(m, T, "flange", lim.lower + 1e-3, rng=np.random.default_rng(1), timeout_s=np.inf)
+        b = solve_ik(m, T, "flange", lim.lower + 1e-3, rng=np.random.default_rng(1), timeout_s=np.inf)
+        assert a.success == b.success and a.iterations == b.iterations and a.restarts == b.restarts
+        assert np.array_equal(a.q, b.q)
