@@ -103,7 +103,7 @@ _EYE6 = np.eye(6)
 class _Setup:
     """Per-(robot, frame) constants of the solver, cached on the RobotModel instance."""
 
-    __slots__ = ("limits", "model", "fid", "lower", "upper", "mid", "identity", "wrap", "draw_offset", "draw_width")
+    __slots__ = ("draw_offset", "draw_width", "fid", "identity", "limits", "lower", "mid", "model", "upper", "wrap")
 
     def __init__(self, robot: RobotModel, frame: str) -> None:
         lim = robot.spec.limits
