@@ -8,7 +8,6 @@ config.yaml and an error.txt, and never gets a metrics.json (written last, atomi
 from __future__ import annotations
 
 import platform
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path

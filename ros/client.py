@@ -208,9 +208,10 @@ class RosCamera:
             except MalformedMessage:
                 pass
 
-        subs = [link.node.create_subscription(Image, r.camera_topic("image_raw"), keep("rgb"), qos_sensor()),
-                link.node.create_subscription(Image, r.camera_topic("depth", "image_raw"), keep("depth"), qos_sensor()),
-                link.node.create_subscription(CameraInfo, r.camera_topic("camera_info"), on_info, qos_sensor())]
+        # Reliable: a task needs a matching RGB + depth pair, not the freshest of a lossy stream.
+        subs = [link.node.create_subscription(Image, r.camera_topic("image_raw"), keep("rgb"), qos_reliable(2)),
+                link.node.create_subscription(Image, r.camera_topic("depth", "image_raw"), keep("depth"), qos_reliable(2)),
+                link.node.create_subscription(CameraInfo, r.camera_topic("camera_info"), on_info, qos_reliable(2))]
 
         def pair():
             common = [t for t in got["rgb"] if t in got["depth"] and t >= t_req]

@@ -20,7 +20,7 @@ import numpy as np
 from rclpy.node import Node
 
 from officina.ros.common import (
-    MalformedMessage, camera_info_msg, declare, image_msg, joint_state_msg, pose_msg, qos_latched,
+    camera_info_msg, declare, image_msg, joint_state_msg, pose_msg, qos_latched,
     qos_reliable, qos_sensor, s_to_time, trajectory_from_msg,
 )
 from officina.ros.jtc import JtcConfig, TrajectoryRejected
@@ -104,9 +104,11 @@ class SimNode(Node):
         self.pub_clock = self.create_publisher(Clock, "/clock", qos_reliable(1)) if self.pacing != "realtime" else None
         self.pub_rgb = self.pub_depth = self.pub_info = None
         if self.hw.camera is not None:
-            self.pub_rgb = self.create_publisher(Image, r.camera_topic("image_raw"), qos_sensor())
-            self.pub_depth = self.create_publisher(Image, r.camera_topic("depth", "image_raw"), qos_sensor())
-            self.pub_info = self.create_publisher(CameraInfo, r.camera_topic("camera_info"), qos_sensor())
+            # Reliable (depth 2): matches both reliable and sensor-data (best-effort) subscribers;
+            # a best-effort stream of ~1 MB frames loses whole frames on a loaded machine.
+            self.pub_rgb = self.create_publisher(Image, r.camera_topic("image_raw"), qos_reliable(2))
+            self.pub_depth = self.create_publisher(Image, r.camera_topic("depth", "image_raw"), qos_reliable(2))
+            self.pub_info = self.create_publisher(CameraInfo, r.camera_topic("camera_info"), qos_reliable(2))
             self.pub_cam_pose = self.create_publisher(PoseStamped, r.camera_topic("pose"), qos_latched())
             self._publish_camera_pose()
         self.create_subscription(JointTrajectory, r.trajectory_topic, self._on_trajectory, qos_reliable())
