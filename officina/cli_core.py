@@ -108,3 +108,59 @@ def tasks_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readab
         return
     for r in rows:
         typer.echo(f"{r['name']:<16} {r['description']}")
+
+
+SWEEP_HELP = """Run a task over many seeds and a parameter grid, in parallel through Dask.
+
+Each run is an ordinary run folder inside the sweep folder (default runs/sweep-TASK-TIMESTAMP/);
+sweep.json (written last) lists every run with its metrics, sweep.png plots success rate and
+cycle time per grid point. A LocalCluster with one worker process per core by default, or an
+existing Dask scheduler (--scheduler tcp://host:8786, e.g. dask-jobqueue on SLURM).
+
+Examples:
+
+  officina sweep pick-place --seeds 0-9
+
+  officina sweep pick-place --seeds 0-4 --grid robot=panda,iiwa,ur5e --grid params.n_objects=1,3
+
+Exit codes: 0 every run succeeded, 1 some run failed, 2 bad input.
+"""
+
+
+@app.command("sweep", help=SWEEP_HELP)
+@handle_errors
+def sweep_cmd(
+    task: str = typer.Argument(..., help="Task name (see `officina tasks`)."),
+    seeds: str = typer.Option("0-4", "--seeds", help="Seeds: 0-9, 1,5,7 or 0-3,10."),
+    grid: List[str] = typer.Option([], "--grid", help="A grid axis KEY=V1,V2,... by dotted config key (repeatable)."),
+    robot: Optional[str] = typer.Option(None, "--robot", "-r", help="Robot name or YAML file (or put robot in --grid)."),
+    config: Optional[str] = typer.Option(None, "--config", "-c", help="A YAML config file as base."),
+    set_: List[str] = typer.Option([], "--set", help="Override a config key for every run (repeatable)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Sweep folder (new or empty)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Local worker processes (default: one per core)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler."),
+    as_json: bool = typer.Option(False, "--json", help="Print sweep.json to stdout instead of the summary."),
+) -> None:
+    from officina.sweep import parse_grid, parse_seeds, plan_sweep, run_sweep
+
+    points = plan_sweep(task, seeds=parse_seeds(seeds), grid=parse_grid(grid), robot=robot,
+                        config_file=config, overrides=set_)
+    sweep_dir, rows = run_sweep(points, out, task=task, scheduler=scheduler, workers=workers, progress=not as_json)
+    if as_json:
+        typer.echo((sweep_dir / "sweep.json").read_text())
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(title=f"sweep of {task}: {len(rows)} runs")
+        for c in ("grid point", "runs", "success", "mean cycle time (s, sim)"):
+            t.add_column(c)
+        for point in sorted({r["point"] for r in rows}):
+            rs = [r for r in rows if r["point"] == point]
+            ok = sum(r["success"] for r in rs)
+            cts = [r["cycle_time_s"] for r in rs if r["cycle_time_s"] is not None]
+            t.add_row(point, str(len(rs)), f"{ok}/{len(rs)}", f"{sum(cts) / len(cts):.2f}" if cts else "-")
+        Console().print(t)
+        typer.echo(f"sweep folder: {sweep_dir}")
+    if not all(r["success"] for r in rows):
+        raise typer.Exit(1)
