@@ -61,7 +61,7 @@ class PickPlaceParams(_Strict):
     camera_target: tuple[float, float, float] = (0.5, -0.21, 0.0)
     camera_fov_deg: float = Field(58.0, gt=10, lt=120)
     camera_size: tuple[int, int] = (640, 480)
-    velocity_scale: float = Field(0.6, gt=0, le=1)
+    velocity_scale: float = Field(0.5, gt=0, le=1)
     linear_speed_m_s: float = Field(0.2, gt=0, le=1)
     approach_height_m: float = Field(0.1, gt=0.02, le=0.4)
     grasp_depth_m: float = Field(0.02, gt=0.0, le=0.05)
