@@ -28,12 +28,19 @@ command within the limits; ``"reject"``: the whole command is dropped and the ar
 malformed command (NaN, inf, wrong length, not numbers) is always rejected. Every event is
 counted in ``SafetyFilter.counts`` and logged (logger ``officina.safety``) with its reason; the
 last events are in ``SafetyFilter.events``. The filter never raises on a command.
+
+Cost: a position command that touches no limit (the common case at 1 kHz) takes a fast path,
+a few NumPy operations (``SafetyFilter._position_fast``), which emits exactly what the full
+checks would and is taken only when a cheap pre-check proves that no limit can be touched this
+period; every other command goes through the full checks. The limits are read at construction.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import logging
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -116,7 +123,7 @@ def _clip(a, lo, hi):
 
 
 def _as_command(x, n: int) -> tuple[np.ndarray | None, str]:
-    if type(x) is np.ndarray and x.dtype == np.float64 and x.shape == (n,) and np.isfinite(x).all():
+    if type(x) is np.ndarray and x.dtype == np.float64 and x.shape == (n,) and np.count_nonzero(np.isfinite(x)) == n:
         return x.copy(), ""  # the common case: a well-formed float array
     try:
         a = np.asarray(x, dtype=float)
@@ -132,13 +139,23 @@ def _as_command(x, n: int) -> tuple[np.ndarray | None, str]:
     return a.copy(), ""
 
 
-def _never_raise(hold_name: str):
-    """Decorate a filter method: numpy warnings off; any unexpected exception -> event + hold."""
-    import functools
+def _never_raise(hold_name: str, fast_name: str | None = None):
+    """Decorate a filter method: numpy warnings off; any unexpected exception -> event + hold.
+
+    ``fast_name``: a method ``(cmd, state) -> command | None`` tried first; it returns the command
+    the full method would (same state changes, no event) or None, leaving the state untouched,
+    when it cannot prove that; an exception in it also means "take the full method"."""
 
     def deco(fn):
         @functools.wraps(fn)
         def wrapper(self, cmd, state=None):
+            if fast_name is not None:
+                try:
+                    out = getattr(self, fast_name)(cmd, state)
+                except Exception:  # noqa: BLE001 - the full method decides (and records) what happens
+                    out = None
+                if out is not None:
+                    return out
             with np.errstate(all="ignore"):
                 try:
                     return fn(self, cmd, state)
@@ -188,11 +205,14 @@ class SafetyFilter:
         self._adt = self.amax * self.dt
         self._adt2 = self._adt * self._adt
         self._two_a = 2.0 * self.amax
+        self._neg_vmax = -self.vmax
+        self._fast_lo, self._fast_hi = self._fast_range()
         self.tcp_position = tcp_position if c.workspace_min is not None else None
         self.box_min = None if c.workspace_min is None else np.asarray(c.workspace_min, float)
         self.box_max = None if c.workspace_max is None else np.asarray(c.workspace_max, float)
         self.gravity = gravity
         self.counts: dict[str, int] = {e.value: 0 for e in SafetyEvent}
+        self._n_events = 0  # == total_events, without the sum (SafeArm checks it every command)
         self.events: deque[SafetyRecord] = deque(maxlen=c.max_events_kept)
         self.estopped = False
         self._q: np.ndarray | None = None  # last emitted position command (position mode)
@@ -204,6 +224,7 @@ class SafetyFilter:
     # --- bookkeeping -----------------------------------------------------------------------------
     def _event(self, event: SafetyEvent, action: str, reason: str) -> None:
         self.counts[event.value] += 1
+        self._n_events += 1
         rec = SafetyRecord(self._stamp, event, action, reason)
         self.events.append(rec)
         log.warning("safety %s (%s) at t=%.4f s: %s", event.value, action, self._stamp, reason)
@@ -229,7 +250,7 @@ class SafetyFilter:
     def _stamp_of(self, state) -> float:
         try:
             s = float(getattr(state, "stamp", self._stamp))
-            return s if np.isfinite(s) else self._stamp
+            return s if math.isfinite(s) else self._stamp
         except (TypeError, ValueError):
             return self._stamp
 
@@ -247,6 +268,36 @@ class SafetyFilter:
         vb_up = np.sqrt(self._adt2 + self._two_a * d_up) - adt
         vb_lo = np.sqrt(self._adt2 + self._two_a * d_lo) - adt
         return -np.minimum(vb_lo, self.vmax), np.minimum(vb_up, self.vmax)
+
+    def _fast_range(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Per joint, the commands ``[lo, hi]`` for which `_position_fast` may decide (None: never,
+        e.g. infinite or extreme limits). Far enough inside the limits that, whenever the step
+        to such a command is within ``+-v_max dt``, the last command too is so far from the
+        limits that `_brake_bounds` gives exactly ``(-v_max, v_max)`` for it.
+
+        The braking bound is ``v_max`` from a distance ``D = v_max (v_max + 2 a dt) / 2a`` (the
+        bound of `_brake_bounds` solved for d); ``dm`` is D plus 1e-9 relative and the float
+        check of it below uses `_brake_bounds`' own operations, all monotone in d. ``[lo, hi]``
+        keeps ``dm + 2 v_max dt`` from the limits, so the last command, within
+        ``v_max dt (1 + 4 eps)`` of the new one, keeps more than ``dm`` (checked in floats, and
+        ``v_max dt`` checked to dwarf the rounding of positions).
+        """
+        vals = (self.lower, self.upper, self.vmax, self.amax)
+        if not (all(np.all(np.isfinite(x)) and np.all(np.abs(x) < 1e50) for x in vals)
+                and np.all(self.vmax > 0) and np.all(self.amax > 0) and 1e-50 < self.dt < 1e50):
+            return None, None
+        with np.errstate(all="ignore"):
+            step = self.vmax * self.dt
+            dm = self.vmax * (self.vmax + 2.0 * self._adt) / (2.0 * self.amax) * (1.0 + 1e-9)
+            lo, hi = self.lower + (dm * (1.0 + 1e-9) + 2.0 * step), self.upper - (dm * (1.0 + 1e-9) + 2.0 * step)
+            lo_prev, hi_prev = lo - 1.5 * step, hi + 1.5 * step  # the last command is within these
+            reach = np.sqrt(self._adt2 + self._two_a * dm) - self._adt
+            ok = ((reach >= self.vmax) & (lo_prev - self.lower >= dm) & (self.upper - hi_prev >= dm) & (lo <= hi)
+                  & (step > 1e-9 * (1.0 + np.abs(self.lower) + np.abs(self.upper))))
+        lo, hi = np.where(ok, lo, np.inf), np.where(ok, hi, -np.inf)  # a joint without a range: never
+        for a in (lo, hi):
+            a.flags.writeable = False
+        return lo, hi
 
     def _in_box(self, q: np.ndarray) -> bool:
         if self.tcp_position is None:
@@ -279,7 +330,36 @@ class SafetyFilter:
                 return _clip(np.zeros(self.n), self.lower, self.upper)
         return self._emit_position(self._braking_step())
 
-    @_never_raise("hold_position")
+    def _position_fast(self, q, state) -> np.ndarray | None:
+        """`filter_position` of a well-formed command that provably touches no limit, else None.
+
+        The pre-check: the command is within `_fast_range` (so it is finite, within the limits,
+        and the last command is far enough from them that its velocity/braking bounds are
+        exactly ``+-v_max``) and its step velocity is within ``+-v_max`` and the acceleration
+        bounds ``v_prev -+ a dt``. Then every check of `filter_position` passes without an event
+        and leaves the step as it is, and this emits the same command by the same code
+        (`_emit_position`). Nothing changes unless a command is returned; only bounded finite
+        numbers are computed with (no numpy warning).
+        """
+        q_prev = self._q
+        if (q_prev is None or type(q) is not np.ndarray or q.dtype != np.float64 or q.shape != (self.n,)
+                or self.estopped or self.tcp_position is not None or self._fast_lo is None):
+            return None
+        n2 = 2 * self.n
+        if np.count_nonzero(q >= self._fast_lo) + np.count_nonzero(q <= self._fast_hi) != n2:
+            return None  # also NaN, inf, huge
+        v = (q - q_prev) / self.dt
+        lo = np.maximum(self._v - self._adt, self._neg_vmax)
+        hi = np.minimum(self._v + self._adt, self.vmax)
+        if np.count_nonzero(v >= lo) + np.count_nonzero(v <= hi) != n2:
+            return None
+        stamp = self._stamp_of(state)
+        out = self._emit_position(v)
+        self._stamp = self._last_cmd_stamp = stamp
+        self.holding = False
+        return out
+
+    @_never_raise("hold_position", fast_name="_position_fast")
     def filter_position(self, q_cmd, state: JointState | None = None) -> np.ndarray:
         """A position command (rad) -> the position command to send (always within the limits)."""
         self._stamp = self._stamp_of(state)
@@ -584,15 +664,16 @@ class SafeArm:
         velocity limits) only when the position command went through unchanged."""
         st = self._gate(ControlMode.POSITION, "position command")
         if st is not None:
-            before = self.safety.total_events
-            q_out = self.safety.filter_position(q, st)
+            safety = self.safety
+            before = safety._n_events
+            q_out = safety.filter_position(q, st)
             ff = None
-            if qd is not None and self.safety.total_events == before:
-                ff, _ = _as_command(qd, self.safety.n)
+            if qd is not None and safety._n_events == before:
+                ff, _ = _as_command(qd, safety.n)
             if ff is None:
                 self._arm.command_positions(q_out)
             else:
-                self._arm.command_positions(q_out, _clip(ff, -self.safety.vmax, self.safety.vmax))
+                self._arm.command_positions(q_out, _clip(ff, safety._neg_vmax, safety.vmax))
 
     def command_velocities(self, qd) -> None:
         st = self._gate(ControlMode.VELOCITY, "velocity command")
