@@ -149,7 +149,8 @@ class SimWorld:
     def _object_dynamics(self, bid: int, friction: float) -> None:
         p.changeDynamics(
             bid, -1, lateralFriction=friction, spinningFriction=0.001, rollingFriction=0.0001,
-            restitution=0.0, physicsClientId=self.client_id,
+            restitution=0.0, activationState=p.ACTIVATION_STATE_ENABLE_SLEEPING,
+            physicsClientId=self.client_id,
         )
 
     def add_bin(self, center_xyz, inner_size_xy=(0.22, 0.22), wall_height: float = 0.08,
