@@ -61,9 +61,8 @@ def bench_loop(robot: str, steps: int, seed: int = 0, safe: bool = True) -> tupl
     step, read, tracking error, log. Returns (seconds per step, safety events)."""
     from officina.config import RunConfig
     from officina.controllers.model import RobotModel
-    from officina.controllers.safety import SafeArm, SafetyConfig, SafetyFilter
     from officina.controllers.trajectory import plan_joint_move
-    from officina.runner import _Recorder, _TapArm
+    from officina.runner import _Recorder, _TapArm, make_safe_arm
     from officina.sim.arm import SimArm, SimGripper
 
     w, h, spec, scene = _world(robot, seed)
@@ -71,9 +70,10 @@ def bench_loop(robot: str, steps: int, seed: int = 0, safe: bool = True) -> tupl
     cfg = RunConfig(task="pick-place", robot=robot)
     sim_arm = SimArm(w, h)
     SimGripper(w, h)
-    safety = SafetyFilter(spec.limits, cfg.sim.control_dt, SafetyConfig(watchdog_periods=cfg.safety.watchdog_periods),
-                          tcp_position=lambda q: model.frame_transform(q, "tcp")[:3, 3], gravity=model.gravity)
-    arm = _TapArm(SafeArm(sim_arm, safety) if safe else sim_arm)
+    safety = None
+    if safe:
+        safe_arm, safety = make_safe_arm(sim_arm, model, cfg)
+    arm = _TapArm(safe_arm if safe else sim_arm)
     rec = _Recorder(w, arm, scene.objects, cfg)
     q0 = arm.read().position
     q1 = q0 + 0.3 * (spec.limits.mid() - q0)
@@ -87,7 +87,7 @@ def bench_loop(robot: str, steps: int, seed: int = 0, safe: bool = True) -> tupl
         rec.tick()  # step + read state + tracking error + log
     dt = time.perf_counter() - t0
     w.close()
-    return dt / steps, safety.total_events
+    return dt / steps, (safety.total_events if safety is not None else 0)
 
 
 def bench_pick_place(robot: str, seed: int = 0) -> dict:

@@ -118,6 +118,26 @@ class _TapArm:
         self.q_ref = q
 
 
+def make_safe_arm(arm, model, cfg: RunConfig):
+    """(SafeArm around ``arm``, its SafetyFilter) configured from ``cfg.safety`` - what `officina run`
+    puts between a procedure and the arm. A bad safety section raises BadInput."""
+    from officina.controllers.safety import SafeArm, SafetyConfig, SafetyFilter
+
+    sc = cfg.safety
+    try:
+        safety = SafetyFilter(
+            model.limits, cfg.sim.control_dt,
+            SafetyConfig(action=sc.action, velocity_scale=sc.velocity_scale,
+                         acceleration_scale=sc.acceleration_scale, watchdog_periods=sc.watchdog_periods,
+                         workspace_min=sc.workspace_min, workspace_max=sc.workspace_max),
+            tcp_position=lambda q: model.frame_transform(q, "tcp")[:3, 3],
+            gravity=model.gravity,
+        )
+    except ValueError as exc:
+        raise BadInput(f"config key 'safety': {exc}") from None
+    return SafeArm(arm, safety), safety
+
+
 class _Recorder:
     def __init__(self, world, arm: _TapArm, objects, cfg: RunConfig, expected_s: float = 120.0) -> None:
         self.world, self.arm, self.objects = world, arm, objects
@@ -257,24 +277,11 @@ def execute_run(cfg: RunConfig, out: str | Path | None = None, *, progress: bool
 def _run(cfg, run_dir, world, handle, scene, camera, model, task, params, rng, progress,
          SimArm, SimGripper, Cell) -> RunResult:
     spec = handle.spec
-    from officina.controllers.safety import SafeArm, SafetyConfig, SafetyFilter
-
     sim_arm = SimArm(world, handle, cfg.sim.control_dt)
     gripper = SimGripper(world, handle) if spec.gripper is not None else None
-    sc = cfg.safety
-    try:
-        safety = SafetyFilter(
-            spec.limits, cfg.sim.control_dt,
-            SafetyConfig(action=sc.action, velocity_scale=sc.velocity_scale,
-                         acceleration_scale=sc.acceleration_scale, watchdog_periods=sc.watchdog_periods,
-                         workspace_min=sc.workspace_min, workspace_max=sc.workspace_max),
-            tcp_position=lambda q: model.frame_transform(q, "tcp")[:3, 3],
-            gravity=model.gravity,
-        )
-    except ValueError as exc:
-        raise BadInput(f"config key 'safety': {exc}") from None
     # Every command of the procedure goes through the safety filter, as on a real arm.
-    arm = _TapArm(SafeArm(sim_arm, safety))
+    safe_arm, safety = make_safe_arm(sim_arm, model, cfg)
+    arm = _TapArm(safe_arm)
     objects = getattr(scene, "objects", [])
     rec = _Recorder(world, arm, objects, cfg)
     video_frames: list[np.ndarray] = []

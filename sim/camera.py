@@ -36,6 +36,8 @@ import numpy as np
 import pybullet as p
 
 from officina.interfaces import CameraFrame, CameraIntrinsics
+from officina.vision.transforms import as_transform as _as_transform
+from officina.vision.transforms import look_at  # re-exported: world_T_camera of a camera looking at a point
 
 __all__ = [
     "SimCamera",
@@ -49,39 +51,6 @@ __all__ = [
 _GL_FROM_OPTICAL = np.diag([1.0, -1.0, -1.0, 1.0])
 
 _RENDERERS = {"tiny": p.ER_TINY_RENDERER, "opengl": p.ER_BULLET_HARDWARE_OPENGL}
-
-
-def _as_transform(T: np.ndarray, what: str) -> np.ndarray:
-    T = np.asarray(T, dtype=float)
-    if T.shape != (4, 4):
-        raise ValueError(f"{what}: expected a 4x4 homogeneous transform, got shape {T.shape}")
-    R = T[:3, :3]
-    if not np.allclose(R @ R.T, np.eye(3), atol=1e-6) or np.linalg.det(R) < 0.0:
-        raise ValueError(f"{what}: the rotation block is not a proper rotation matrix")
-    return T
-
-
-def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = (0.0, 0.0, 1.0)) -> np.ndarray:
-    """4x4 ``world_T_camera`` (optical frame) of a camera at ``eye`` looking at ``target``.
-
-    The image's "up" (-y of the optical frame) points as close to ``up`` as possible.
-    """
-    eye = np.asarray(eye, dtype=float)
-    target = np.asarray(target, dtype=float)
-    up = np.asarray(up, dtype=float)
-    z = target - eye
-    n = np.linalg.norm(z)
-    if n < 1e-12:
-        raise ValueError("look_at: eye and target coincide; expected two distinct points")
-    z /= n
-    x = np.cross(z, up)
-    if np.linalg.norm(x) < 1e-9:
-        raise ValueError("look_at: viewing direction is parallel to 'up'; pass another up vector")
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    T = np.eye(4)
-    T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = x, y, z, eye
-    return T
 
 
 def view_matrix_from_extrinsics(world_T_camera: np.ndarray) -> list[float]:

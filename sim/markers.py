@@ -1,6 +1,6 @@
 """Textured planes in a PyBullet world (markers, calibration boards) for ground-truth images.
 
-Only ``officina.interfaces`` of the project is imported; the texture comes in as an image array.
+The texture comes in as an image array; poses use ``officina.vision.transforms`` (pure NumPy).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import tempfile
 
 import numpy as np
 import pybullet as p
+
+from officina.vision.transforms import matrix_to_quat
 
 __all__ = ["add_textured_plane"]
 
@@ -47,7 +49,7 @@ def add_textured_plane(
     vis = p.createVisualShape(
         p.GEOM_MESH, vertices=vertices, indices=indices, uvs=uvs, normals=normals, physicsClientId=client_id
     )
-    q = _quat_from_matrix(T[:3, :3])
+    q = matrix_to_quat(T[:3, :3]).tolist()
     body = p.createMultiBody(0, -1, vis, basePosition=T[:3, 3].tolist(), baseOrientation=q, physicsClientId=client_id)
     fd, path = tempfile.mkstemp(suffix=".png", prefix="officina_texture_")
     os.close(fd)
@@ -58,21 +60,3 @@ def add_textured_plane(
         os.unlink(path)
     p.changeVisualShape(body, -1, textureUniqueId=tex, rgbaColor=[1, 1, 1, 1], physicsClientId=client_id)
     return body
-
-
-def _quat_from_matrix(R: np.ndarray) -> list[float]:
-    tr = np.trace(R)
-    if tr > 0:
-        s = 2.0 * np.sqrt(tr + 1.0)
-        q = [(R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s, 0.25 * s]
-    elif R[0, 0] > R[1, 1] and R[0, 0] > R[2, 2]:
-        s = 2.0 * np.sqrt(1.0 + R[0, 0] - R[1, 1] - R[2, 2])
-        q = [0.25 * s, (R[0, 1] + R[1, 0]) / s, (R[0, 2] + R[2, 0]) / s, (R[2, 1] - R[1, 2]) / s]
-    elif R[1, 1] > R[2, 2]:
-        s = 2.0 * np.sqrt(1.0 + R[1, 1] - R[0, 0] - R[2, 2])
-        q = [(R[0, 1] + R[1, 0]) / s, 0.25 * s, (R[1, 2] + R[2, 1]) / s, (R[0, 2] - R[2, 0]) / s]
-    else:
-        s = 2.0 * np.sqrt(1.0 + R[2, 2] - R[0, 0] - R[1, 1])
-        q = [(R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, 0.25 * s, (R[1, 0] - R[0, 1]) / s]
-    q = np.asarray(q) / np.linalg.norm(q)
-    return q.tolist()

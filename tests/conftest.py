@@ -19,3 +19,16 @@ def cli():
         return runner.invoke(cli_mod.app, [str(a) for a in args], catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture
+def ctx(request, monkeypatch):
+    """A private rclpy Context on the test's own ROS_DOMAIN_ID, loopback discovery only."""
+    rclpy = pytest.importorskip("rclpy")
+    from officina.ros.testing import domain_id_for
+
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    c = rclpy.Context()
+    rclpy.init(context=c, domain_id=domain_id_for(request.node.name))
+    yield c
+    rclpy.try_shutdown(context=c)

@@ -15,20 +15,6 @@ POSTURES = [  # ankle, knee, hip, l5s1, shoulder, elbow (rad)
 ]
 
 
-@pytest.fixture
-def ctx(request):
-    import os
-
-    import rclpy
-    from officina.ros.testing import domain_id_for
-
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    c = rclpy.Context()
-    rclpy.init(context=c, domain_id=domain_id_for(request.node.name))
-    yield c
-    rclpy.try_shutdown(context=c)
-
-
 def _spin_until(executor, pred, timeout):
     import time
 

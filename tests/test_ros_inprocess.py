@@ -7,21 +7,6 @@ pytest.importorskip("rclpy")
 pytestmark = pytest.mark.ros
 
 
-@pytest.fixture
-def ctx(request):
-    import os
-
-    import rclpy
-
-    from officina.ros.testing import domain_id_for
-
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    c = rclpy.Context()
-    rclpy.init(context=c, domain_id=domain_id_for(request.node.name))
-    yield c
-    rclpy.try_shutdown(context=c)
-
-
 @pytest.mark.timeout(60)
 def test_sim_node_survives_malformed_messages_and_steps_in_lockstep(ctx):
     from rclpy.parameter import Parameter

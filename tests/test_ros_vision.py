@@ -8,20 +8,6 @@ pytest.importorskip("rclpy")
 pytestmark = pytest.mark.ros
 
 
-@pytest.fixture
-def ctx(request):
-    import os
-
-    import rclpy
-    from officina.ros.testing import domain_id_for
-
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    c = rclpy.Context()
-    rclpy.init(context=c, domain_id=domain_id_for(request.node.name))
-    yield c
-    rclpy.try_shutdown(context=c)
-
-
 def _scene():
     from officina.vision.synthetic import marker_texture, render_plane
     from officina.vision.transforms import make_transform, rotvec_to_matrix
