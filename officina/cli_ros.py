@@ -80,6 +80,10 @@ def sim_cmd(
     sets: list[str] = typer.Option([], "--set", help="task parameter KEY=VALUE (repeatable)"),
     controller: str = typer.Option("", "--controller", help="trajectory controller name (default: profile's)"),
     lockstep_periods: int = typer.Option(1, "--lockstep-periods", help="periods per /officina/sim/step call"),
+    command_sync: bool = typer.Option(
+        False, "--command-sync",
+        help="realtime pacing: each forward command runs its control period at once and publishes the state "
+             "(a bus-synchronous drive; lowest command-to-state latency). Default: ros2_control's fixed period"),
     gui: bool = typer.Option(False, "--gui", help="PyBullet GUI"),
 ) -> None:
     """PyBullet fake hardware that looks like a ros2_control robot (joint_trajectory_controller +
@@ -92,12 +96,16 @@ def sim_cmd(
     argv = _ros_args(ctx)
     overrides = _params(ctx, robot=robot, profile=profile, pacing=pacing, rate_hz=float(rate_hz), task=task,
                         seed=int(seed), controller=controller, lockstep_periods=int(lockstep_periods),
-                        gui=bool(gui), task_set=list(sets) if sets else None)
+                        gui=bool(gui), command_sync=bool(command_sync), task_set=list(sets) if sets else None)
 
     def make(_argv):
+        import gc
+
         from officina.ros.sim_node import SimNode
 
-        return SimNode(parameter_overrides=overrides)
+        node = SimNode(parameter_overrides=overrides)
+        gc.freeze()  # the process's objects so far live as long as the node: keep them out of GC scans
+        return node
 
     _run(make, argv)
 

@@ -16,7 +16,7 @@ from officina.errors import JobFailed
 from officina.interfaces import CameraFrame, CameraIntrinsics, ControlMode, GraspState, JointLimits, JointState
 from officina.ros.common import (
     MalformedMessage, image_from_msg, intrinsics_from_camera_info, joint_state_from_msg, qos_latched,
-    qos_reliable, qos_sensor, time_to_s,
+    qos_reliable, time_to_s,
 )
 from officina.ros.gate_node import COMMANDS_TOPIC, GRIPPER_TOPIC
 from officina.ros.robot_profiles import ResolvedProfile

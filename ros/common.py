@@ -6,6 +6,8 @@ with a reason, and the node logs it and carries on.
 
 from __future__ import annotations
 
+import array
+
 import math
 from typing import Any, Callable, Sequence
 
@@ -87,10 +89,15 @@ def joint_state_msg(names: Sequence[str], stamp: float, q, qd, effort):
     m = JS()
     m.header.stamp = s_to_time(stamp)
     m.name = list(names)
-    m.position = [float(x) for x in q]
-    m.velocity = [float(x) for x in qd]
-    m.effort = [float(x) for x in effort]
+    # array.array('d') is the generated setters' fast path (a list is checked value by value)
+    m.position = _doubles(q)
+    m.velocity = _doubles(qd)
+    m.effort = _doubles(effort)
     return m
+
+
+def _doubles(values) -> array.array:
+    return array.array("d", np.ascontiguousarray(values, dtype=np.float64).tobytes())
 
 
 def joint_state_from_msg(msg, names: Sequence[str]) -> JointState:

@@ -73,6 +73,10 @@ class GateNode(Node):
             "status_hz": declare(self, "status_hz", 5.0, "safety_state rate [Hz]",
                                  floating_point_range=(0.1, 100.0)),
             "allow_partial_joints_goal": declare(self, "allow_partial_joints_goal", False, "as the controller"),
+            "follow_joint_trajectory": declare(
+                self, "follow_joint_trajectory", True,
+                "serve /officina/follow_joint_trajectory and use the controller's action, where control_msgs "
+                "is importable"),
         }
         profile = load_profile(p["profile"])
         spec = load_robot(p["robot"] or profile.robot)
@@ -114,6 +118,11 @@ class GateNode(Node):
         self.create_subscription(Float64MultiArray, GRIPPER_TOPIC, self._on_gripper, qos_reliable())
         self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, qos_reliable())
         self.create_service(SetBool, ARM_SERVICE, self._on_arm)
+        self.relay = None
+        from officina.ros import fjt
+
+        if p["follow_joint_trajectory"] and fjt.available():
+            self.relay = fjt.GateActionRelay(self, r, self._check_goal)
         self.timer = self.create_timer(1.0 / float(p["status_hz"]), self._on_timer)
         self._status_sig = None
         self._publish_status(force=True)
@@ -134,6 +143,22 @@ class GateNode(Node):
             self.pub_traj.publish(trajectory_to_msg(fwd.trajectory))
         elif original is not None:
             self.pub_traj.publish(original)
+
+    def _stop_goal(self, why: str) -> None:
+        if self.relay is not None:
+            self.relay.stop(why)
+
+    def _check_goal(self, trajectory_msg) -> str | None:
+        """The relay's check of a FollowJointTrajectory goal: None to forward it, else the refusal."""
+        before = self.core.counts["refused"]
+        try:
+            fwd = self.core.on_trajectory(trajectory_from_msg(trajectory_msg))
+        except Exception as exc:  # noqa: BLE001
+            self.core._refuse(f"goal refused: {type(exc).__name__}: {exc}")
+            fwd = None
+        self._log_refusal(before)
+        self._publish_status()
+        return None if fwd is not None else (self.core.last_refusal or "goal refused")
 
     def _publish_status(self, force: bool = False) -> None:
         from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
@@ -174,7 +199,10 @@ class GateNode(Node):
     def _on_commands(self, msg) -> None:
         before = self.core.counts["refused"]
         try:
-            self._send(self.core.on_command(np.asarray(msg.data, dtype=float)))
+            fwd = self.core.on_command(np.asarray(msg.data, dtype=float))
+            if fwd is not None:
+                self._stop_goal("replaced by streamed commands")
+            self._send(fwd)
         except Exception as exc:  # noqa: BLE001
             self.core._refuse(f"command refused: {type(exc).__name__}: {exc}")
         self._log_refusal(before)
@@ -183,7 +211,10 @@ class GateNode(Node):
     def _on_trajectory(self, msg) -> None:
         before = self.core.counts["refused"]
         try:
-            self._send(self.core.on_trajectory(trajectory_from_msg(msg)), original=msg)
+            fwd = self.core.on_trajectory(trajectory_from_msg(msg))
+            if fwd is not None:
+                self._stop_goal("replaced by a trajectory on " + TRAJECTORY_TOPIC)
+            self._send(fwd, original=msg)
         except Exception as exc:  # noqa: BLE001
             self.core._refuse(f"trajectory refused: {type(exc).__name__}: {exc}")
         self._log_refusal(before)
@@ -208,12 +239,16 @@ class GateNode(Node):
         self._publish_status()
 
     def _on_estop(self, msg) -> None:
+        if msg.data:
+            self._stop_goal("e-stop")
         self._send(self.core.estop(bool(msg.data)))
         if msg.data:
             self.get_logger().error("E-STOP: forwarding stopped, holding, disarmed")
         self._publish_status()
 
     def _on_arm(self, request, response):
+        if not request.data:
+            self._stop_goal("disarmed")
         ok, message, fwd = self.core.set_armed(bool(request.data))
         self._send(fwd)
         response.success = ok
@@ -225,6 +260,7 @@ class GateNode(Node):
     def _on_timer(self) -> None:
         if (self.state_timeout_s > 0 and self.core.armed and self._last_state_wall is not None
                 and time.monotonic() - self._last_state_wall > self.state_timeout_s):
+            self._stop_goal(f"disarmed: no /joint_states for {self.state_timeout_s} s")
             self.core.set_armed(False)
             self.core._refuse(f"disarmed: no /joint_states for {self.state_timeout_s} s")
             self.get_logger().error(self.core.last_refusal)

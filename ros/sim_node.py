@@ -21,7 +21,7 @@ from rclpy.node import Node
 
 from officina.ros.common import (
     camera_info_msg, declare, image_msg, joint_state_msg, pose_msg, qos_latched,
-    qos_reliable, qos_sensor, s_to_time, trajectory_from_msg,
+    qos_reliable, s_to_time, trajectory_from_msg,
 )
 from officina.ros.jtc import JtcConfig, TrajectoryRejected
 
@@ -66,6 +66,16 @@ class SimNode(Node):
             "allow_nonzero_velocity_at_trajectory_end": declare(
                 self, "allow_nonzero_velocity_at_trajectory_end", False, "JTC parameter"),
             "gui": declare(self, "gui", False, "PyBullet GUI window"),
+            "command_sync": declare(
+                self, "command_sync", False,
+                "realtime pacing: a forward command runs its control period at once and publishes its state "
+                "(bus-synchronous drive); without commands the sim keeps its own period"),
+            "follow_joint_trajectory": declare(
+                self, "follow_joint_trajectory", True,
+                "serve the FollowJointTrajectory action and controller_state where control_msgs is importable"),
+            "stopped_velocity_tolerance": declare(self, "stopped_velocity_tolerance", 0.01,
+                                                  "JTC: default goal velocity tolerance [rad/s]"),
+            "goal_time": declare(self, "goal_time", 0.0, "JTC: default goal_time_tolerance [s] (0 = no limit)"),
         }
         if p["pacing"] not in PACINGS:
             raise BadInput(f"pacing {p['pacing']!r}: expected one of {', '.join(PACINGS)}")
@@ -83,6 +93,7 @@ class SimNode(Node):
         self.hw = FakeHardware(self.resolved, setup)
         self.pacing = p["pacing"]
         self.lockstep_periods = int(p["lockstep_periods"])
+        self.command_sync = bool(p["command_sync"]) and self.pacing == "realtime"
         dt = self.hw.control_dt
         self.camera_every = 0 if p["camera_hz"] <= 0 else max(1, int(round(1.0 / (p["camera_hz"] * dt))))
         self.gt_every = 0 if p["ground_truth_hz"] <= 0 else max(1, int(round(1.0 / (p["ground_truth_hz"] * dt))))
@@ -115,6 +126,13 @@ class SimNode(Node):
         self.create_subscription(Float64MultiArray, r.commands_topic, self._on_commands, qos_reliable(100))
         if self.hw.gripper is not None:
             self.create_subscription(Float64MultiArray, r.gripper_topic, self._on_gripper, qos_reliable())
+        self.fjt = None
+        from officina.ros import fjt
+
+        if p["follow_joint_trajectory"] and fjt.available():
+            self.fjt = fjt.FollowJointTrajectoryServer(
+                self, self.hw, r, stopped_velocity_tolerance=float(p["stopped_velocity_tolerance"]),
+                goal_time=float(p["goal_time"]))
         self.timer = None
         if self.pacing == "realtime":
             self._wall0 = time.monotonic()
@@ -135,6 +153,8 @@ class SimNode(Node):
     def _on_trajectory(self, msg) -> None:
         try:
             traj = self.hw.accept_trajectory(trajectory_from_msg(msg))
+            if self.fjt is not None:
+                self.fjt.preempt("replaced by a trajectory on the topic")
             self._publish_state(f"accepted trajectory: {len(traj.times)} points, {traj.kind.value}, "
                                 f"start {traj.start:.4f} s, end {traj.end:.4f} s")
         except TrajectoryRejected as exc:
@@ -143,10 +163,32 @@ class SimNode(Node):
             self._refuse("trajectories_rejected", f"trajectory rejected: {type(exc).__name__}: {exc}")
 
     def _on_commands(self, msg) -> None:
+        if self.command_sync:
+            self._on_realtime_timer()  # periods that ended before this command run with the previous one
         try:
             self.hw.forward_command(msg.data)
+            if self.fjt is not None:
+                self.fjt.preempt("replaced by forward commands")
         except Exception as exc:  # noqa: BLE001
             self._refuse("commands_rejected", f"command rejected: {exc}")
+            return
+        if self.command_sync:
+            self._sync_period()
+            self.timer.reset()  # while commands stream, they drive the periods; the timer covers silence
+
+    def _sync_period(self) -> None:
+        """Run the control period this command falls in now, instead of at its end.
+
+        The period grid is the real-time one; the current period runs early (its state is stamped
+        with its end, at most one and a half periods ahead of the wall clock); a command that comes
+        after its period already ran starts the next one if that one is less than half a period
+        away (so a stream at the control rate keeps one period per command despite jitter),
+        otherwise it waits for the period's end as without sync.
+        """
+        dt = self.hw.control_dt
+        ahead = (self._wall0 + self.hw.periods * dt) - time.monotonic()  # start of the next period to run
+        if ahead <= 0.5 * dt:
+            self._advance()
 
     def _on_gripper(self, msg) -> None:
         try:
@@ -182,10 +224,13 @@ class SimNode(Node):
 
     def _advance(self) -> None:
         self.hw.step()
-        self._publish_outputs()
+        s = self._publish_outputs()
+        if self.fjt is not None:
+            self.fjt.on_period(s)
 
     # --- outputs --------------------------------------------------------------------------------------
-    def _publish_outputs(self) -> None:
+    def _publish_outputs(self):
+        """Publish what this period produced; returns the joint state it published."""
         hw = self.hw
         now = hw.now
         if self.pub_clock is not None:
@@ -209,6 +254,7 @@ class SimNode(Node):
             subs = (self.pub_rgb.get_subscription_count() + self.pub_depth.get_subscription_count())
             if subs:
                 self._publish_camera(now)
+        return s
 
     def _publish_camera(self, now: float) -> None:
         frame = self.hw.camera.capture()
@@ -239,13 +285,16 @@ class SimNode(Node):
         st.name = self.resolved.controller
         st.hardware_id = f"officina_sim/{self.resolved.spec.name}"
         st.message = message
-        vals = {**{k: str(v) for k, v in hw.counts.items()}, "t": f"{hw.now:.6f}", "source": hw.source,
+        counts = {**hw.counts, **(self.fjt.counts if getattr(self, "fjt", None) is not None else {})}
+        vals = {**{k: str(v) for k, v in counts.items()}, "t": f"{hw.now:.6f}", "source": hw.source,
                 "executing": str(hw.follower.executing).lower(), "last_reason": hw.last_reason}
         st.values = [KeyValue(key=k, value=v) for k, v in vals.items()]
         self.pub_state.publish(st)
 
     def destroy_node(self) -> None:
         try:
+            if self.fjt is not None:
+                self.fjt.close()
             self.hw.close()
         finally:
             super().destroy_node()

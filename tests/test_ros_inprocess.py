@@ -60,3 +60,54 @@ def test_gate_node_survives_malformed_messages(ctx):
         node._on_timer()
     finally:
         node.destroy_node()
+
+
+@pytest.mark.timeout(60)
+def test_command_sync_runs_the_period_of_a_command_at_once(ctx):
+    """--command-sync: a forward command runs its control period on arrival (the state shows it),
+    never more than one and a half periods ahead of the wall clock; without sync it waits."""
+    import time
+
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float64MultiArray
+
+    from officina.ros.sim_node import SimNode
+
+    def make(sync):
+        return SimNode(context=ctx, parameter_overrides=[
+            Parameter("task", value="none"), Parameter("rate_hz", value=10.0),
+            Parameter("command_sync", value=sync)])
+
+    node = make(True)
+    try:
+        dt = node.hw.control_dt
+        q0 = node.hw.follower.desired[0].copy()
+        q = q0.copy()
+        q[6] += 0.05
+
+        def command():
+            node._on_commands(Float64MultiArray(data=[float(x) for x in q]))
+
+        node._wall0 = time.monotonic() - 3.2 * dt  # 3 periods ended, the 4th is 20 % through
+        node.hw.t0 = 0.0
+        command()
+        assert node.hw.periods == 4  # 3 caught up with the old reference, the current one run now
+        assert node.hw.joint_state().position[6] > q0[6] + 0.02  # the state of that period shows the command
+        command()  # next period starts ~0.8 dt from now: more than half a period away, wait
+        assert node.hw.periods == 4
+        node._wall0 -= 0.5 * dt  # now ~0.3 dt before the next period: a stream at the rate runs it
+        command()
+        assert node.hw.periods == 5
+        lead = node._wall0 + node.hw.periods * dt - time.monotonic()
+        assert lead <= 1.5 * dt
+        node._on_realtime_timer()  # nothing due: the timer does not run periods ahead
+        assert node.hw.periods == 5
+    finally:
+        node.destroy_node()
+    node = make(False)
+    try:
+        node._wall0 = time.monotonic() - 0.2 * node.hw.control_dt
+        node._on_commands(Float64MultiArray(data=[float(x) for x in q]))
+        assert node.hw.periods == 0  # ros2_control's fixed period: applied at the period's end
+    finally:
+        node.destroy_node()

@@ -1,0 +1,80 @@
+"""FollowJointTrajectory goal semantics without ROS: tolerances from a goal, and the monitor that
+ends a goal (joint_trajectory_controller's rules)."""
+
+from types import SimpleNamespace as NS
+
+import numpy as np
+import pytest
+
+from officina.ros.fjt import ErrorCode, GoalMonitor, Tolerances, tolerances_from_goal
+
+JOINTS = ["j1", "j2", "j3"]
+
+
+def tol(name, position=0.0, velocity=0.0, acceleration=0.0):
+    return NS(name=name, position=position, velocity=velocity, acceleration=acceleration)
+
+
+def goal(path=(), goal_tol=(), gtt=0.0):
+    sec = int(gtt)
+    return NS(path_tolerance=list(path), goal_tolerance=list(goal_tol),
+              goal_time_tolerance=NS(sec=sec, nanosec=int(round((gtt - sec) * 1e9))))
+
+
+def test_defaults_check_only_the_stopped_velocity():
+    d = Tolerances.defaults(3)
+    assert np.all(d.goal_velocity == 0.01) and np.all(d.goal_position == 0) and np.all(d.path_position == 0)
+    assert d.goal_time == 0.0
+
+
+def test_goal_tolerances_zero_keeps_default_minus_one_erases_positive_sets():
+    d = Tolerances.defaults(3, stopped_velocity_tolerance=0.02, goal_time=1.0)
+    t = tolerances_from_goal(goal(path=[tol("j2", position=0.1)],
+                                  goal_tol=[tol("j1", position=0.005, velocity=0.0), tol("j3", velocity=-1)],
+                                  gtt=0.5), JOINTS, d)
+    assert t.path_position.tolist() == [0.0, 0.1, 0.0]
+    assert t.goal_position.tolist() == [0.005, 0.0, 0.0]
+    assert t.goal_velocity.tolist() == [0.02, 0.02, 0.0]  # 0 keeps the default, -1 erases it
+    assert t.goal_time == 0.5
+    assert tolerances_from_goal(goal(), JOINTS, d).goal_time == 1.0  # 0 keeps the controller's default
+
+
+def test_unknown_joint_in_a_tolerance_is_refused():
+    with pytest.raises(ValueError, match="unknown joint 'elbow'"):
+        tolerances_from_goal(goal(goal_tol=[tol("elbow", position=0.1)]), JOINTS, Tolerances.defaults(3))
+
+
+def desired(q):
+    z = np.zeros(3)
+    return np.asarray(q, float), z, z
+
+
+def test_path_tolerance_violation_aborts_before_the_end():
+    t = tolerances_from_goal(goal(path=[tol("j1", position=0.05)]), JOINTS, Tolerances.defaults(3))
+    m = GoalMonitor(end_time=2.0, tolerances=t, joints=JOINTS)
+    assert m.update(1.0, desired([0.5, 0, 0]), [0.46, 0.3, 0], np.zeros(3)) is None  # j2 unchecked
+    out = m.update(1.1, desired([0.5, 0, 0]), [0.44, 0, 0], np.zeros(3))
+    assert out.status == "aborted" and out.error_code == ErrorCode.PATH_TOLERANCE_VIOLATED
+    assert "j1 position" in out.error_string
+
+
+def test_goal_succeeds_when_stopped_after_the_end():
+    m = GoalMonitor(end_time=2.0, tolerances=Tolerances.defaults(3), joints=JOINTS)
+    assert m.update(2.0, desired([1, 1, 1]), [1, 1, 1], [0.0, 0.05, 0.0]) is None  # still moving: wait
+    out = m.update(2.1, desired([1, 1, 1]), [1.01, 1, 1], [0.0, 0.005, 0.0])
+    assert out.status == "succeeded" and out.error_code == ErrorCode.SUCCESSFUL
+
+
+def test_goal_tolerance_with_time_limit_aborts_late():
+    t = tolerances_from_goal(goal(goal_tol=[tol("j3", position=0.01)], gtt=0.2), JOINTS, Tolerances.defaults(3))
+    m = GoalMonitor(end_time=1.0, tolerances=t, joints=JOINTS)
+    assert m.update(1.1, desired([0, 0, 1]), [0, 0, 0.9], np.zeros(3)) is None  # within goal_time: wait
+    out = m.update(1.25, desired([0, 0, 1]), [0, 0, 0.9], np.zeros(3))
+    assert out.status == "aborted" and out.error_code == ErrorCode.GOAL_TOLERANCE_VIOLATED
+    assert "j3 position" in out.error_string
+
+
+def test_without_goal_time_the_goal_waits():
+    t = tolerances_from_goal(goal(goal_tol=[tol("j3", position=0.01)]), JOINTS, Tolerances.defaults(3))
+    m = GoalMonitor(end_time=1.0, tolerances=t, joints=JOINTS)
+    assert m.update(100.0, desired([0, 0, 1]), [0, 0, 0.9], np.zeros(3)) is None
