@@ -1,0 +1,1 @@
+"""Interface definitions and their build for tests (see build.py)."""
