@@ -215,6 +215,49 @@ def test_forward_commands_at_500hz_are_tracked(ros):
     assert float(np.mean(per_sample < 0.02)) >= 0.9, f"{np.mean(per_sample < 0.02):.2%} of states within 0.02 rad"
 
 
+@pytest.mark.timeout(90)
+def test_command_sync_answers_a_command_without_waiting_for_the_period(ros):
+    """--command-sync across processes: the state showing a command arrives well within the
+    period (periodic pacing waits half a period on average, up to a whole one)."""
+    import time
+
+    from std_msgs.msg import Float64MultiArray
+
+    spec = load_robot("panda")
+    sim = ros.start(["ros", "sim", "--robot", "panda", "--task", "none", "--rate-hz", "100", "--command-sync"],
+                    "sim")
+    c = setup_client(ros, sim)
+    cmd = c.publisher(Float64MultiArray, CMD)
+    c.wait_for(lambda: cmd.get_subscription_count() > 0, 10, "discovery")
+    pending = {}
+    lat = []
+
+    def on_state(m):
+        if pending and np.sign(m.effort[6]) == pending["sign"]:
+            lat.append(time.perf_counter() - pending.pop("t"))
+            pending.clear()
+
+    from sensor_msgs.msg import JointState
+
+    c.node.create_subscription(JointState, JS, on_state, 100)
+    sign = 1.0
+    t0 = time.perf_counter()
+    for k in range(300):  # 3 s at 100 Hz, the target of the last joint flipping every command
+        while time.perf_counter() < t0 + k / 100.0:
+            c.executor.spin_once(timeout_sec=0.0005)
+        sign = -sign
+        q = spec.home.copy()
+        q[6] += sign * 0.05
+        pending.clear()
+        pending.update(sign=sign, t=time.perf_counter())
+        cmd.publish(Float64MultiArray(data=[float(x) for x in q]))
+    c.spin_for(0.2)
+    assert len(lat) > 250, f"only {len(lat)} of 300 commands answered"
+    med = float(np.median(lat))
+    assert med < 0.003, f"median command-to-state latency {med * 1e3:.2f} ms (period 10 ms)"
+    assert sim.alive(), sim.output()
+
+
 def _lockstep_run(ros, tag):
     from std_srvs.srv import Trigger
     from trajectory_msgs.msg import JointTrajectory
