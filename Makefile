@@ -23,7 +23,7 @@ $(STAMP_BASE): pyproject.toml | $(PY)
 	touch $@
 
 $(STAMP_TEST): pyproject.toml | $(PY)
-	$(PIP) install --quiet -e '.[dev,ros,dist,bench]'
+	$(PIP) install --quiet -e '.[dev,ros,rostest,dist,bench]'
 	touch $(STAMP_BASE) $@
 
 demo: $(STAMP_BASE)

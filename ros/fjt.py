@@ -356,15 +356,16 @@ class GateActionRelay:
 
     A goal is checked like a trajectory on ``/officina/joint_trajectory`` (armed, not e-stopped,
     joint_trajectory_controller rules, limits, workspace) by ``check(trajectory_msg)``, which returns
-    a refusal reason or None. `stop(why)` (e-stop, disarm) cancels the controller's goal and aborts
+    a refusal reason or None; the relay's own reasons (a tolerance naming an unknown joint, the
+    controller's action not available) go to ``refuse(why)``. `stop(why)` (e-stop, disarm) cancels the controller's goal and aborts
     the client's with ``why``; the gate commands its hold as for any trajectory.
     """
 
-    def __init__(self, node, resolved, check) -> None:
+    def __init__(self, node, resolved, check, refuse) -> None:
         from control_msgs.action import FollowJointTrajectory
         from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 
-        self.node, self.check = node, check
+        self.node, self.check, self.refuse = node, check, refuse
         self.joints = list(resolved.joint_names)
         self._FJT = FollowJointTrajectory
         self._GoalResponse, self._CancelResponse = GoalResponse, CancelResponse
@@ -375,19 +376,24 @@ class GateActionRelay:
         self.active: dict | None = None
         self.counts = {"goals_forwarded": 0, "goals_refused": 0}
 
+    @property
+    def ready(self) -> bool:
+        return self.client.server_is_ready()
+
     def _on_goal(self, goal):
         why = None
         try:
             tolerances_from_goal(goal, self.joints, Tolerances.defaults(len(self.joints)))
         except ValueError as exc:
             why = f"goal refused: {exc}"
-        if why is None and not self.client.server_is_ready():
+        if why is None and not self.ready:
             why = f"goal refused: the controller's action {self.downstream} is not available"
-        if why is None:
+        if why is not None:
+            self.refuse(why)
+        else:
             why = self.check(goal.trajectory)
         if why is not None:
             self.counts["goals_refused"] += 1
-            self.node.get_logger().warning(why)
             return self._GoalResponse.REJECT
         return self._GoalResponse.ACCEPT
 

@@ -122,7 +122,7 @@ class GateNode(Node):
         from officina.ros import fjt
 
         if p["follow_joint_trajectory"] and fjt.available():
-            self.relay = fjt.GateActionRelay(self, r, self._check_goal)
+            self.relay = fjt.GateActionRelay(self, r, self._check_goal, self._refuse_goal)
         self.timer = self.create_timer(1.0 / float(p["status_hz"]), self._on_timer)
         self._status_sig = None
         self._publish_status(force=True)
@@ -148,6 +148,11 @@ class GateNode(Node):
         if self.relay is not None:
             self.relay.stop(why)
 
+    def _refuse_goal(self, why: str) -> None:
+        self.core._refuse(why)
+        self.get_logger().warning(why)
+        self._publish_status()
+
     def _check_goal(self, trajectory_msg) -> str | None:
         """The relay's check of a FollowJointTrajectory goal: None to forward it, else the refusal."""
         before = self.core.counts["refused"]
@@ -164,6 +169,9 @@ class GateNode(Node):
         from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
         vals = self.core.status()
+        if self.relay is not None:
+            vals["follow_joint_trajectory"] = "ready" if self.relay.ready else f"waiting for {self.relay.downstream}"
+            vals.update({k: str(v) for k, v in self.relay.counts.items()})
         sig = tuple((k, v) for k, v in vals.items() if k != "stamp")
         if not force and sig == self._status_sig:
             return

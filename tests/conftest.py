@@ -32,3 +32,13 @@ def ctx(request, monkeypatch):
     rclpy.init(context=c, domain_id=domain_id_for(request.node.name))
     yield c
     rclpy.try_shutdown(context=c)
+
+
+@pytest.fixture(scope="session")
+def control_msgs_path(tmp_path_factory):
+    """A control_msgs interface package built from the rosidl wheels (tests/ros_interfaces), for
+    the FollowJointTrajectory tests where the real one is not installable; cached across runs."""
+    pytest.importorskip("rclpy")
+    from ros_interfaces.build import default_cache_dir, ensure_control_msgs
+
+    return ensure_control_msgs(default_cache_dir(tmp_path_factory))

@@ -1,0 +1,248 @@
+"""FollowJointTrajectory and controller_state end to end, across processes, where control_msgs is
+importable — here a control_msgs built from the rosidl wheels (tests/ros_interfaces): the sim
+serves the action as joint_trajectory_controller does (success, rejection, cancel, path tolerance,
+preemption by a goal and by the topic), and the gate relays /officina/follow_joint_trajectory to
+the controller's action only when armed, and aborts it on e-stop."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy")
+
+from officina.robots import load_robot  # noqa: E402
+from officina.ros.testing import NodeProcess, RosClient, domain_id_for  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+ACTION = "/joint_trajectory_controller/follow_joint_trajectory"
+STATE = "/joint_trajectory_controller/controller_state"
+GATE_ACTION = "/officina/follow_joint_trajectory"
+SUCCEEDED, CANCELED, ABORTED = 4, 5, 6
+
+
+@pytest.fixture
+def fjt(request, tmp_path, control_msgs_path, monkeypatch):
+    """control_msgs importable here and in the node processes; start(args), client(); teardown kills."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(control_msgs_path),
+                                                                   os.environ.get("PYTHONPATH")])))
+    monkeypatch.syspath_prepend(str(control_msgs_path))
+    dom = domain_id_for(request.node.name)
+    procs, clients = [], []
+
+    class H:
+        @staticmethod
+        def start(args, name):
+            p = NodeProcess(args, dom, str(tmp_path / f"{name}.log"))
+            procs.append(p)
+            return p
+
+        @staticmethod
+        def client():
+            c = RosClient(dom)
+            clients.append(c)
+            return c
+
+    yield H
+    for c in clients:
+        c.close()
+    for p in procs:
+        p.stop()
+    for m in [m for m in sys.modules if m == "control_msgs" or m.startswith("control_msgs.")]:
+        del sys.modules[m]  # other tests run without control_msgs, as on a machine without it
+
+
+def goal_msg(names, points, path_tolerance=(), goal_tolerance=(), goal_time=0.0):
+    from control_msgs.action import FollowJointTrajectory
+    from control_msgs.msg import JointTolerance
+
+    from officina.ros.common import s_to_duration, trajectory_to_msg
+    from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg
+
+    g = FollowJointTrajectory.Goal()
+    g.trajectory = trajectory_to_msg(TrajectoryMsg(0.0, tuple(names), tuple(TrajectoryPointMsg(*p) for p in points)))
+    g.path_tolerance = [JointTolerance(name=n, position=p) for n, p in path_tolerance]
+    g.goal_tolerance = [JointTolerance(name=n, position=p) for n, p in goal_tolerance]
+    g.goal_time_tolerance = s_to_duration(goal_time)
+    return g
+
+
+class Goals:
+    """An ActionClient on the test's node: send(goal) -> handle or None (rejected); result(handle)."""
+
+    def __init__(self, c, name):
+        from control_msgs.action import FollowJointTrajectory
+        from rclpy.action import ActionClient
+
+        self.c = c
+        self.feedback = []
+        self.client = ActionClient(c.node, FollowJointTrajectory, name)
+        c.wait_for(self.client.server_is_ready, 30, f"action server {name}")
+
+    def send(self, goal):
+        fut = self.client.send_goal_async(goal, feedback_callback=lambda fb: self.feedback.append(fb.feedback))
+        self.c.wait_for(fut.done, 10, "goal response")
+        h = fut.result()
+        return h if h.accepted else None
+
+    def result(self, handle, timeout=15.0):
+        fut = handle.get_result_async()
+        self.c.wait_for(fut.done, timeout, "goal result")
+        r = fut.result()
+        return r.status, r.result.error_code, r.result.error_string
+
+    def cancel(self, handle):
+        fut = handle.cancel_goal_async()
+        self.c.wait_for(fut.done, 10, "cancel response")
+
+
+def start_sim(fjt, tag="sim"):
+    from sensor_msgs.msg import JointState
+
+    sim = fjt.start(["ros", "sim", "--robot", "panda", "--task", "none"], tag)
+    c = fjt.client()
+    c.collect(JointState, "/joint_states")
+    try:
+        c.wait_for(lambda: len(c.received["/joint_states"]) > 5, 60, "joint states")
+    except TimeoutError:
+        raise AssertionError(sim.output()) from None
+    return sim, c
+
+
+def arm_q(c, names):
+    m = c.received["/joint_states"][-1]
+    idx = [list(m.name).index(n) for n in names]
+    return np.array(m.position)[idx], np.array(m.velocity)[idx]
+
+
+@pytest.mark.timeout(180)
+def test_sim_serves_follow_joint_trajectory_as_the_jtc(fjt):
+    from control_msgs.msg import JointTrajectoryControllerState
+    from trajectory_msgs.msg import JointTrajectory
+
+    from officina.ros.common import trajectory_to_msg
+    from officina.ros.fjt import ErrorCode
+    from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg
+
+    spec = load_robot("panda")
+    names, n = list(spec.joint_names), spec.dof
+    sim, c = start_sim(fjt)
+    c.collect(JointTrajectoryControllerState, STATE)
+    goals = Goals(c, ACTION)
+    c.wait_for(lambda: len(c.received[STATE]) > 3, 10, "controller_state")
+    st = c.received[STATE][-1]
+    assert list(st.joint_names) == names and len(st.reference.positions) == n and len(st.feedback.positions) == n
+
+    # a goal that names 2 of 7 joints is rejected at the goal callback
+    assert goals.send(goal_msg(names[:2], [(1.0, [0.0, 0.0])])) is None
+
+    # success: reached within tolerance, with feedback on the way
+    target = spec.home + np.array([0.2, 0.1, 0.2, -0.2, 0.2, 0.2, 0.2])
+    h = goals.send(goal_msg(names, [(1.0, target, np.zeros(n))]))
+    assert h is not None
+    status, code, text = goals.result(h)
+    assert (status, code) == (SUCCEEDED, ErrorCode.SUCCESSFUL), text
+    q, qd = arm_q(c, names)
+    assert np.max(np.abs(q - target)) < 0.02 and np.max(np.abs(qd)) < 0.05
+    assert len(goals.feedback) >= 10
+    fb = goals.feedback[-1]
+    assert list(fb.joint_names) == names and len(fb.actual.positions) == n
+
+    # cancel: holds where the reference was, goal canceled with SUCCESSFUL
+    h = goals.send(goal_msg(names, [(3.0, spec.home, np.zeros(n))]))
+    c.spin_for(1.2)  # cubic from rest: about a third of the way
+    goals.cancel(h)
+    status, code, _ = goals.result(h)
+    assert (status, code) == (CANCELED, ErrorCode.SUCCESSFUL)
+    c.spin_for(0.4)
+    q1, _ = arm_q(c, names)
+    c.spin_for(0.4)
+    q2, qd2 = arm_q(c, names)
+    assert np.max(np.abs(q2 - q1)) < 0.005 and np.max(np.abs(qd2)) < 0.05  # holding
+    assert np.max(np.abs(q2 - target)) > 0.03 and np.max(np.abs(q2 - spec.home)) > 0.03  # stopped on the way
+
+    # path tolerance: a 1e-5 rad tolerance on the first joint is violated while moving -> aborted
+    h = goals.send(goal_msg(names, [(1.0, target, np.zeros(n))], path_tolerance=[(names[0], 1e-5)]))
+    status, code, text = goals.result(h)
+    assert (status, code) == (ABORTED, ErrorCode.PATH_TOLERANCE_VIOLATED) and names[0] in text
+
+    # preemption by a new goal, and by a trajectory on the topic
+    h1 = goals.send(goal_msg(names, [(2.0, spec.home, np.zeros(n))]))
+    c.spin_for(0.3)
+    h2 = goals.send(goal_msg(names, [(1.0, target, np.zeros(n))]))
+    status, _, text = goals.result(h1)
+    assert status == ABORTED and "preempted" in text
+    assert goals.result(h2)[:2] == (SUCCEEDED, ErrorCode.SUCCESSFUL)
+    h3 = goals.send(goal_msg(names, [(2.0, spec.home, np.zeros(n))]))
+    c.spin_for(0.3)
+    pub = c.publisher(JointTrajectory, "/joint_trajectory_controller/joint_trajectory")
+    c.wait_for(lambda: pub.get_subscription_count() > 0, 10, "discovery")
+    pub.publish(trajectory_to_msg(TrajectoryMsg(0.0, tuple(names), (TrajectoryPointMsg(1.0, tuple(target)),))))
+    status, _, text = goals.result(h3)
+    assert status == ABORTED and "topic" in text
+    assert sim.alive(), sim.output()
+
+
+@pytest.mark.timeout(180)
+def test_gate_relays_follow_joint_trajectory_only_when_armed_and_aborts_on_estop(fjt):
+    from diagnostic_msgs.msg import DiagnosticStatus
+    from std_msgs.msg import Bool
+    from std_srvs.srv import SetBool
+
+    from officina.ros.common import qos_latched
+    from officina.ros.fjt import ErrorCode
+
+    spec = load_robot("panda")
+    names, n = list(spec.joint_names), spec.dof
+    sim, c = start_sim(fjt)
+    gate = fjt.start(["ros", "gate", "--robot", "panda"], "gate")
+    c.collect(DiagnosticStatus, "/officina/safety_state", qos_latched())
+    goals = Goals(c, GATE_ACTION)
+
+    def gate_state():
+        m = c.received["/officina/safety_state"][-1] if c.received["/officina/safety_state"] else None
+        return {kv.key: kv.value for kv in m.values} if m is not None else {}
+
+    c.wait_for(lambda: gate_state().get("follow_joint_trajectory") == "ready", 30, "the gate to find the controller's action")
+    target = spec.home + np.array([0.2, 0.1, 0.2, -0.2, 0.2, 0.2, 0.2])
+
+    # disarmed: the goal is refused, nothing moves
+    q0, _ = arm_q(c, names)
+    assert goals.send(goal_msg(names, [(1.0, target, np.zeros(n))])) is None
+    c.wait_for(lambda: any("not armed" in m.message for m in c.received["/officina/safety_state"]), 5,
+               "the refusal on safety_state")
+    c.spin_for(0.5)
+    assert np.max(np.abs(arm_q(c, names)[0] - q0)) < 0.005
+
+    # armed: relayed to the controller's action; feedback and result come back
+    assert c.call(SetBool, "/officina/arm", SetBool.Request(data=True)).success
+    h = goals.send(goal_msg(names, [(1.0, target, np.zeros(n))]))
+    assert h is not None
+    status, code, text = goals.result(h)
+    assert (status, code) == (SUCCEEDED, ErrorCode.SUCCESSFUL), text
+    assert np.max(np.abs(arm_q(c, names)[0] - target)) < 0.02
+    assert len(goals.feedback) >= 5
+
+    # too fast for the joint limits: the gate refuses the whole goal
+    assert goals.send(goal_msg(names, [(0.05, spec.home, np.zeros(n))])) is None
+
+    # e-stop during a goal: aborted with the reason, the arm brakes to rest and the gate disarms
+    h = goals.send(goal_msg(names, [(3.0, spec.home, np.zeros(n))]))
+    assert h is not None
+    estop = c.publisher(Bool, "/officina/estop")
+    c.wait_for(lambda: estop.get_subscription_count() > 0, 10, "discovery")
+    c.spin_for(1.2)
+    estop.publish(Bool(data=True))
+    status, _, text = goals.result(h)
+    assert status == ABORTED and "e-stop" in text
+    c.spin_for(1.0)
+    q1, qd1 = arm_q(c, names)
+    c.spin_for(0.5)
+    q2, _ = arm_q(c, names)
+    assert np.max(np.abs(qd1)) < 0.05 and np.max(np.abs(q2 - q1)) < 0.005
+    assert np.max(np.abs(q2 - spec.home)) > 0.03  # stopped on the way, not finished
+    c.wait_for(lambda: c.received["/officina/safety_state"][-1].message.startswith("E-STOP"), 5, "E-STOP state")
+    assert goals.send(goal_msg(names, [(2.0, spec.home, np.zeros(n))])) is None
+    assert sim.alive() and gate.alive(), gate.output()
