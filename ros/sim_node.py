@@ -9,7 +9,10 @@ the task objects' ground-truth poses on ``/ground_truth/object_poses``. Subscrib
 
 Pacing: ``realtime`` (wall clock; stamps are wall time), ``fast`` (as fast as it goes, publishes
 ``/clock``), ``lockstep`` (advances ``lockstep_periods`` control periods per call of the
-``/officina/sim/step`` std_srvs/Trigger service, publishes ``/clock``).
+``/officina/sim/step`` std_srvs/Trigger service, publishes ``/clock``). ``command_sync`` (real time
+only): a forward command runs the control period it arrives in at once (bus-synchronous drive).
+Where control_msgs is importable: the FollowJointTrajectory action and ``controller_state``
+(`officina.ros.fjt`).
 """
 
 from __future__ import annotations
