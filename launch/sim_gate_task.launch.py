@@ -1,7 +1,7 @@
 """Sim + safety gate + task node + vision: `ros2 launch launch/sim_gate_task.launch.py task:=pick-place`.
 
-The task node arms the gate itself here (simulation only: `arm:=true`); against a real arm use
-real_arm.launch.py, where arming is the operator's explicit step.
+The task node arms the gate itself here (`--arm`: simulation only, always on in this file); against
+a real arm use real_arm.launch.py, where arming is the operator's explicit step.
 """
 
 from launch import LaunchDescription
@@ -16,7 +16,6 @@ ARGS = {
     "task": ("pick-place", "task to run"),
     "seed": ("0", "scene and procedure seed"),
     "rate_hz": ("250", "control rate [Hz]"),
-    "arm": ("true", "the task node arms the gate (simulation)"),
     "run_task": ("true", "start the task node"),
     "run_vision": ("true", "start the vision node on the sim's camera"),
     "marker_length_m": ("0.05", "side of the markers' black square [m]"),
