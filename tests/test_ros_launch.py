@@ -23,9 +23,7 @@ are checked by its behaviour), and the file's topics are reached:
 * sim_gate_task: the sim publishes /joint_states, the gate /officina/safety_state, the task node
   arms the gate and its commands reach the sim through it, the vision node publishes
   /vision/markers and /vision/objects (world frame) from the sim's camera, and the pick-place task
-  completes with every object placed and no refusal (~35 s). A run where the task node exits with
-  "the gate refused to arm: no /joint_states yet" xfails: a race in officina.ros.task_node (see
-  RACE_ARMING), not in the launch file;
+  completes with every object placed and no refusal (~35 s);
 * real_arm, against a sim started separately as the defaults' driver (``officina-ros-sim --profile
   ur --robot ur5e --task pick-place``): the gate has the driver's /joint_states, publishes
   /officina/safety_state disarmed and is matched to the UR controller topics; then with
@@ -349,15 +347,6 @@ def _check_parameters(b: Bench, node: Launched) -> int:
     return n
 
 
-# Known bug (officina.ros.task_node, not a launch file): with --arm the task node calls the gate's
-# arm service once, as soon as the service is up and it has a /joint_states itself; if the gate has
-# not yet received a /joint_states (`ros2 launch` starts the nodes in no particular order) the gate
-# refuses and the task exits 1. Seen in ~1 of 10 runs here (2 of 10 with the gate started last).
-RACE_ARMING = "the gate refused to arm: refused: no /joint_states yet"
-RACE_ARMING_XFAIL = ("known race in officina.ros.task_node --arm: it armed the gate before the gate had a "
-                     "/joint_states and exited")
-
-
 def _safety(msg) -> dict[str, str]:
     """The key/values of a DiagnosticStatus ({} for None)."""
     return {kv.key: kv.value for kv in msg.values} if msg is not None else {}
@@ -430,10 +419,8 @@ def test_sim_gate_task_launch_defaults_run_the_task_to_completion(bench):
     try:
         b.wait(lambda: c.received["/joint_states"] and gate_forwards(), 60,
                "/joint_states and the task's commands forwarded by the armed gate")
-    except AssertionError:
-        if RACE_ARMING in task[1].output():
-            pytest.xfail(RACE_ARMING_XFAIL)
-        raise
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{task[1].output()}") from None
     b.wait(lambda: _safety(c.last(CONTROLLER_STATE_TOPIC)).get("source") == "commands", 15,
            "the sim executing the gate's forward commands")
     b.wait(lambda: c.received["/vision/markers"] and c.received["/vision/objects"], 45,

@@ -21,12 +21,15 @@ def test_pick_place_through_the_gate_across_processes(tmp_path, request):
     try:
         procs.append(NodeProcess(["ros", "sim", "--robot", "panda", "--set", "n_objects=1", "--seed", "1"], dom,
                                  str(tmp_path / "sim.log")))
-        procs.append(NodeProcess(["ros", "gate", "--robot", "panda", "--watchdog-periods", "50"], dom,
-                                 str(tmp_path / "gate.log")))
         task = NodeProcess(["ros", "task", "pick-place", "--robot", "panda", "--set", "n_objects=1", "--arm"],
                            dom, str(tmp_path / "task.log"))
         procs.append(task)
         c = RosClient(dom)
+        # The gate last, as `ros2 launch` may order it: the task finds the arm service before the gate
+        # has a /joint_states and must retry that refusal instead of giving up.
+        c.spin_for(3.0)
+        procs.insert(1, NodeProcess(["ros", "gate", "--robot", "panda", "--watchdog-periods", "50"], dom,
+                                    str(tmp_path / "gate.log")))
         c.collect(PoseArray, "/ground_truth/object_poses")
         c.wait_for(lambda: task.proc.poll() is not None, 280, "the task to finish")
         out = task.output()
