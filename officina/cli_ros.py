@@ -169,12 +169,22 @@ def task_cmd(
     sets: list[str] = typer.Option([], "--set", help="task parameter KEY=VALUE (repeatable)"),
     rate_hz: float = typer.Option(250.0, "--rate-hz", help="control rate of the procedure [Hz]"),
     arm: bool = typer.Option(False, "--arm", help="arm the gate itself (sim/CI); default: wait for the operator"),
+    image_topic: str = typer.Option("", "--image-topic", help="camera image (default: the profile's <camera>/image_raw)"),
+    depth_topic: str = typer.Option("", "--depth-topic", help="depth image aligned to it, metres or mm (default: profile's)"),
+    camera_info_topic: str = typer.Option("", "--camera-info-topic", help="camera intrinsics (default: profile's)"),
+    camera_pose_topic: str = typer.Option(
+        "", "--camera-pose-topic",
+        help="latched geometry_msgs/PoseStamped of the camera in the robot base frame, e.g. from hand-eye "
+             "calibration (default: the profile's <camera>/pose, which the sim publishes)"),
 ) -> None:
     """Run a task's procedure through the gate against the arm behind it (sim or real)."""
     from officina.ros.task_node import TaskRun, main_task
 
     argv = _ros_args(ctx)
-    main_task(TaskRun(task, robot, profile, seed, tuple(sets), rate_hz, arm), argv)
+    topics = (("image", image_topic), ("depth", depth_topic), ("camera_info", camera_info_topic),
+              ("pose", camera_pose_topic))
+    main_task(TaskRun(task, robot, profile, seed, tuple(sets), rate_hz, arm,
+                      camera_topics=tuple((k, v) for k, v in topics if v)), argv)
 
 
 def task_main() -> None:

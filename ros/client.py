@@ -158,16 +158,25 @@ class RosCamera:
     """`Camera` over ``image_raw`` + ``depth/image_raw`` + ``camera_info`` (subscribed only while
     capturing) and the camera pose (``<camera>/pose``, latched; or given ``world_T_camera``)."""
 
-    def __init__(self, link: RosLink, world_T_camera: np.ndarray | None = None, timeout_s: float = 20.0) -> None:
+    def __init__(self, link: RosLink, world_T_camera: np.ndarray | None = None, timeout_s: float = 20.0,
+                 topics: dict[str, str] | None = None) -> None:
+        """``topics`` overrides the profile's camera topics by key: ``image``, ``depth``,
+        ``camera_info``, ``pose`` (e.g. a RealSense's ``/camera/color/image_raw``)."""
         from geometry_msgs.msg import PoseStamped
 
         self._link = link
+        r = link.resolved
+        self.topics = {"image": r.camera_topic("image_raw"), "depth": r.camera_topic("depth", "image_raw"),
+                       "camera_info": r.camera_topic("camera_info"), "pose": r.camera_topic("pose")}
+        unknown = set(topics or {}) - set(self.topics)
+        if unknown:
+            raise ValueError(f"unknown camera topic keys {sorted(unknown)} (expected {sorted(self.topics)})")
+        self.topics.update({k: v for k, v in (topics or {}).items() if v})
         self._T = None if world_T_camera is None else np.asarray(world_T_camera, float)
         self._intr: CameraIntrinsics | None = None
         self.timeout_s = timeout_s
         if self._T is None:
-            link.node.create_subscription(PoseStamped, link.resolved.camera_topic("pose"), self._on_pose,
-                                          qos_latched())
+            link.node.create_subscription(PoseStamped, self.topics["pose"], self._on_pose, qos_latched())
 
     def _on_pose(self, msg) -> None:
         from officina.vision.transforms import pose_to_transform
@@ -193,7 +202,7 @@ class RosCamera:
         from sensor_msgs.msg import CameraInfo, Image
 
         link = self._link
-        r = link.resolved
+        tp = self.topics
         t_req = link.state.stamp if link.state is not None else 0.0
         got: dict[str, dict[float, object]] = {"rgb": {}, "depth": {}}
 
@@ -209,16 +218,17 @@ class RosCamera:
                 pass
 
         # Reliable: a task needs a matching RGB + depth pair, not the freshest of a lossy stream.
-        subs = [link.node.create_subscription(Image, r.camera_topic("image_raw"), keep("rgb"), qos_reliable(2)),
-                link.node.create_subscription(Image, r.camera_topic("depth", "image_raw"), keep("depth"), qos_reliable(2)),
-                link.node.create_subscription(CameraInfo, r.camera_topic("camera_info"), on_info, qos_reliable(2))]
+        subs = [link.node.create_subscription(Image, tp["image"], keep("rgb"), qos_reliable(2)),
+                link.node.create_subscription(Image, tp["depth"], keep("depth"), qos_reliable(2)),
+                link.node.create_subscription(CameraInfo, tp["camera_info"], on_info, qos_reliable(2))]
 
         def pair():
             common = [t for t in got["rgb"] if t in got["depth"] and t >= t_req]
             return max(common) if common and self._intr is not None else None
 
         try:
-            link.spin_until(lambda: pair() is not None, self.timeout_s, f"camera frames on {r.camera_topic('')}")
+            link.spin_until(lambda: pair() is not None, self.timeout_s,
+                            f"camera frames on {tp['image']} + {tp['depth']} + {tp['camera_info']}")
         finally:
             for s in subs:
                 link.node.destroy_subscription(s)

@@ -22,6 +22,7 @@ class TaskRun:
     rate_hz: float = 250.0
     arm: bool = False
     arm_timeout_s: float = 300.0
+    camera_topics: tuple[tuple[str, str], ...] = ()  # (key, topic): image, depth, camera_info, pose
 
 
 def run_task(cfg: TaskRun, node, executor) -> dict:
@@ -77,7 +78,7 @@ def run_task(cfg: TaskRun, node, executor) -> dict:
     link.spin_until(lambda: safety.get("armed") == "true", cfg.arm_timeout_s, "the gate to be armed")
     arm = RosArm(link, spec.limits)
     gripper = RosGripper(link, spec.gripper.max_width_m, spec.gripper.max_force_n) if spec.gripper else None
-    camera = RosCamera(link)
+    camera = RosCamera(link, topics=dict(cfg.camera_topics))
     cell = Cell(arm=arm, gripper=gripper, camera=camera, model=RobotModel.from_spec(spec), tick=link.tick,
                 rng=np.random.default_rng(cfg.seed))
     arm.command_positions(link.state.position)

@@ -111,3 +111,31 @@ def test_command_sync_runs_the_period_of_a_command_at_once(ctx):
         assert node.hw.periods == 0  # ros2_control's fixed period: applied at the period's end
     finally:
         node.destroy_node()
+
+
+@pytest.mark.timeout(60)
+def test_ros_camera_reads_the_topics_it_is_given(ctx):
+    """`officina ros task --image-topic ... --camera-pose-topic ...` (a real camera's driver topics):
+    RosCamera subscribes there instead of the profile's sim topics; unknown keys are refused."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from officina.robots import load_robot
+    from officina.ros.client import RosCamera, RosLink
+    from officina.ros.robot_profiles import load_profile, resolve_profile
+
+    node = rclpy.create_node("cam_test", context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
+    ex.add_node(node)
+    try:
+        link = RosLink(node, ex, resolve_profile(load_robot("panda"), load_profile("default")))
+        cam = RosCamera(link, topics={"image": "/camera/color/image_raw", "pose": "/hand_eye/camera_pose"})
+        assert cam.topics["image"] == "/camera/color/image_raw"
+        assert cam.topics["depth"] == "/camera/depth/image_raw"  # not given: the profile's
+        assert node.get_subscriptions_info_by_topic("/hand_eye/camera_pose")
+        assert not node.get_subscriptions_info_by_topic("/camera/pose")
+        with pytest.raises(ValueError, match="unknown camera topic keys"):
+            RosCamera(link, topics={"rgb": "/x"})
+    finally:
+        ex.shutdown()
+        node.destroy_node()
