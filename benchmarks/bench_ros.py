@@ -69,8 +69,11 @@ def _stats(lat_s: list[float], n_cmd: int, period: float, extra: dict | None = N
     return out
 
 
+RT_PREFIX: list[str] = []  # ["chrt", "-f", "N"] with --rt-priority N: every process of the run alike
+
+
 def _spawn(args: list[str], env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    return subprocess.Popen([*RT_PREFIX, sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
 
 
@@ -165,7 +168,8 @@ def _qos():
 
 def _spawn_sim(rate: float, env: dict, *extra: str) -> subprocess.Popen:
     code = "import sys; from officina.cli import main; main(sys.argv[1:])"
-    return subprocess.Popen([sys.executable, "-c", code, "ros", "sim", "--task", "none", "--rate-hz", str(rate),
+    return subprocess.Popen([*RT_PREFIX, sys.executable, "-c", code, "ros", "sim", "--task", "none",
+                             "--rate-hz", str(rate),
                              *extra], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
 
@@ -289,12 +293,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rates", type=float, nargs="+", default=[500.0, 1000.0])
     ap.add_argument("--seconds", type=float, default=4.0, help="measurement time per pair and rate (<= 30)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--rt-priority", type=int, default=0,
+                    help="run this process, the echo node and the sim with SCHED_FIFO at this priority (1-99; "
+                         "as ros2_control's controller_manager runs its loop; needs the permission). 0: normal")
     ap.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.echo_server:
         _echo_server()
         return 0
     seconds = min(max(a.seconds, 0.5), 30.0)
+    if a.rt_priority:
+        if not 1 <= a.rt_priority <= 99:
+            ap.error(f"--rt-priority {a.rt_priority}: expected 1..99 (or 0 for normal scheduling)")
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(a.rt_priority))
+        except PermissionError:
+            ap.error("--rt-priority: not permitted here (needs CAP_SYS_NICE or an rtprio limit)")
+        RT_PREFIX[:] = ["chrt", "-f", str(a.rt_priority)]
     from officina.ros.testing import RosClient, ros_env
 
     env = ros_env(DOMAIN)
@@ -312,9 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         client.close()
     if a.json:
-        print(json.dumps({"seconds": seconds, "cpus": os.cpu_count(), "results": results}, indent=2))
+        print(json.dumps({"seconds": seconds, "cpus": os.cpu_count(), "rt_priority": a.rt_priority,
+                          "results": results}, indent=2))
         return 0
-    print(f"command-to-state loop, two processes on loopback, {seconds:g} s per row, {os.cpu_count()} CPUs")
+    sched = f"SCHED_FIFO {a.rt_priority}" if a.rt_priority else "normal scheduling"
+    print(f"command-to-state loop, two processes on loopback, {seconds:g} s per row, {os.cpu_count()} CPUs, {sched}")
     print(f"{'rate':>6} {'pair':>5} {'cmds':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'missed':>7} {'gaps':>5}")
     for r in results:
         for name in ("echo", "sim", "sync"):

@@ -83,12 +83,15 @@ def trajectory_to_msg(traj: TrajectoryMsg, frame_id: str = ""):
 
 
 # --- joint states -----------------------------------------------------------------------------------------
-def joint_state_msg(names: Sequence[str], stamp: float, q, qd, effort):
+def joint_state_msg(names: Sequence[str], stamp: float, q, qd, effort, reuse=None):
+    """A sensor_msgs/JointState; ``reuse``: a message from an earlier call with the same names to
+    refill (a publisher at a high rate skips building the message and checking the names)."""
     from sensor_msgs.msg import JointState as JS
 
-    m = JS()
+    m = reuse if reuse is not None else JS()
     m.header.stamp = s_to_time(stamp)
-    m.name = list(names)
+    if reuse is None or len(m.name) != len(names):
+        m.name = list(names)
     # array.array('d') is the generated setters' fast path (a list is checked value by value)
     m.position = _doubles(q)
     m.velocity = _doubles(qd)

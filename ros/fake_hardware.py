@@ -8,6 +8,8 @@ publishes states and paces the loop.
 
 from __future__ import annotations
 
+import array
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +87,7 @@ class FakeHardware:
                        "limit_clamps": 0}
         self.last_reason = ""
         self.source = "hold"  # "trajectory" | "commands" | "hold"
+        self._state_idx: list[int] | None = None
 
     # --- time ------------------------------------------------------------------------------------------
     @property
@@ -104,7 +107,10 @@ class FakeHardware:
 
     def forward_command(self, values) -> np.ndarray:
         """One position per joint (robot order); held until the next one. Raises MalformedMessage."""
-        a = np.asarray(list(values), dtype=float).reshape(-1)
+        if isinstance(values, array.array) and values.typecode == "d":  # as rclpy hands float64[] over
+            a = np.frombuffer(values, dtype=np.float64).copy()
+        else:
+            a = np.asarray(list(values), dtype=float).reshape(-1)
         if a.size != self.n:
             raise MalformedMessage(f"forward command has {a.size} values for {self.n} joints")
         if not np.all(np.isfinite(a)):
@@ -141,19 +147,18 @@ class FakeHardware:
     # --- states ----------------------------------------------------------------------------------------
     def joint_state(self) -> JointState:
         """Arm joints (wire names) then finger joints, stamped with the clock in use."""
-        s = self.arm.read()
-        names = self.resolved.joint_names
-        q, qd, eff = s.position, s.velocity, s.effort
-        if self.gripper is not None:
-            import pybullet as p
+        if self.gripper is None:
+            s = self.arm.read()
+            return JointState(self.now, self.resolved.joint_names, s.position, s.velocity, s.effort)
+        import pybullet as p
 
-            idx = [self.handle.joint_index[j] for j in self.resolved.finger_joints]
-            fs = p.getJointStates(self.handle.body_id, idx, physicsClientId=self.world.client_id)
-            names = names + self.resolved.finger_joints
-            q = np.concatenate([q, [f[0] for f in fs]])
-            qd = np.concatenate([qd, [f[1] for f in fs]])
-            eff = np.concatenate([eff, [f[3] for f in fs]])
-        return JointState(self.now, names, q, qd, eff)
+        if self._state_idx is None:  # arm then finger joints, read in one call
+            h = self.handle
+            self._state_idx = list(self.arm._idx) + [h.joint_index[j] for j in self.resolved.finger_joints]
+            self._state_names = tuple(self.resolved.joint_names) + tuple(self.resolved.finger_joints)
+        fs = p.getJointStates(self.handle.body_id, self._state_idx, physicsClientId=self.world.client_id)
+        a = np.array([(f[0], f[1], f[3]) for f in fs]).T
+        return JointState(self.now, self._state_names, a[0], a[1], a[2])
 
     def object_poses(self) -> np.ndarray:
         """(K, 7) x y z qx qy qz qw of the task's objects (ground truth), world frame."""

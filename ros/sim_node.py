@@ -241,7 +241,9 @@ class SimNode(Node):
 
             self.pub_clock.publish(Clock(clock=s_to_time(now)))
         s = hw.joint_state()
-        self.pub_js.publish(joint_state_msg(s.names, s.stamp, s.position, s.velocity, s.effort))
+        self._js_msg = joint_state_msg(s.names, s.stamp, s.position, s.velocity, s.effort,
+                                       reuse=getattr(self, "_js_msg", None))
+        self.pub_js.publish(self._js_msg)
         k = hw.periods
         if k % max(1, int(round(1.0 / hw.control_dt))) == 0:  # controller state once per second
             self._publish_state("running")
