@@ -166,6 +166,20 @@ def _qos():
     return qos_reliable(100)
 
 
+def _command(pub, st: dict, step: bool) -> float:
+    """Publish the forward command: home, the last joint +/- DELTA (sign flipped on a step); returns
+    the publish time."""
+    from std_msgs.msg import Float64MultiArray
+
+    if step:
+        st["sign"] = -st["sign"]
+    q = st["q0"].copy()
+    q[6] += st["sign"] * DELTA
+    t_pub = time.perf_counter()
+    pub.publish(Float64MultiArray(data=[float(x) for x in q]))
+    return t_pub
+
+
 def _spawn_sim(rate: float, env: dict, *extra: str) -> subprocess.Popen:
     code = "import sys; from officina.cli import main; main(sys.argv[1:])"
     return subprocess.Popen([*RT_PREFIX, sys.executable, "-c", code, "ros", "sim", "--task", "none",
@@ -200,13 +214,8 @@ def run_sim_sync(client, rate: float, seconds: float, env: dict) -> dict:
     steps = {"n": 0}
 
     def send(k):  # every command flips the target, so every command is measured, as every ping
-        step = True
-        st["sign"] = -st["sign"]
-        q = st["q0"].copy()
-        q[6] += st["sign"] * DELTA
-        t_pub = time.perf_counter()
-        pub.publish(Float64MultiArray(data=[float(x) for x in q]))
-        if step and st["measure"]:
+        t_pub = _command(pub, st, step=True)
+        if st["measure"]:
             steps["n"] += 1  # an unanswered previous step stays without a latency: a missed cycle
             st["pending"] = t_pub
 
@@ -256,12 +265,7 @@ def run_sim(client, rate: float, seconds: float, env: dict) -> dict:
                 st["pending"] = None
         # the loop: every state triggers the next command
         step = st["n"] % STEP_EVERY == 0
-        if step:
-            st["sign"] = -st["sign"]
-        q = st["q0"].copy()
-        q[6] += st["sign"] * DELTA
-        t_pub = time.perf_counter()
-        pub.publish(Float64MultiArray(data=[float(x) for x in q]))
+        t_pub = _command(pub, st, step)
         if step and st["measure"]:
             st["steps"] += 1  # an unanswered previous step stays without a latency: a missed cycle
             st["pending"] = t_pub

@@ -42,3 +42,35 @@ def control_msgs_path(tmp_path_factory):
     from ros_interfaces.build import default_cache_dir, ensure_control_msgs
 
     return ensure_control_msgs(default_cache_dir(tmp_path_factory))
+
+
+@pytest.fixture
+def ros(request, tmp_path):
+    """officina nodes as processes and in-process clients on the test's own ROS_DOMAIN_ID:
+    start(args, name) -> NodeProcess (log in tmp_path), client() -> RosClient; all torn down after."""
+    pytest.importorskip("rclpy")
+    from officina.ros.testing import NodeProcess, RosClient, domain_id_for
+
+    dom = domain_id_for(request.node.name)
+    procs, clients = [], []
+
+    class H:
+        domain = dom
+
+        @staticmethod
+        def start(args, name="node"):
+            p = NodeProcess(args, dom, str(tmp_path / f"{name}.log"))
+            procs.append(p)
+            return p
+
+        @staticmethod
+        def client(**kw):
+            c = RosClient(dom, **kw)
+            clients.append(c)
+            return c
+
+    yield H
+    for c in clients:
+        c.close()
+    for p in procs:
+        p.stop()

@@ -13,7 +13,6 @@ import pytest
 pytest.importorskip("rclpy")
 
 from officina.robots import load_robot  # noqa: E402
-from officina.ros.testing import NodeProcess, RosClient, domain_id_for  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -24,32 +23,12 @@ SUCCEEDED, CANCELED, ABORTED = 4, 5, 6
 
 
 @pytest.fixture
-def fjt(request, tmp_path, control_msgs_path, monkeypatch):
-    """control_msgs importable here and in the node processes; start(args), client(); teardown kills."""
+def fjt(ros, control_msgs_path, monkeypatch):
+    """`ros` (conftest) with control_msgs importable here and in the node processes it starts."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(control_msgs_path),
                                                                    os.environ.get("PYTHONPATH")])))
     monkeypatch.syspath_prepend(str(control_msgs_path))
-    dom = domain_id_for(request.node.name)
-    procs, clients = [], []
-
-    class H:
-        @staticmethod
-        def start(args, name):
-            p = NodeProcess(args, dom, str(tmp_path / f"{name}.log"))
-            procs.append(p)
-            return p
-
-        @staticmethod
-        def client():
-            c = RosClient(dom)
-            clients.append(c)
-            return c
-
-    yield H
-    for c in clients:
-        c.close()
-    for p in procs:
-        p.stop()
+    yield ros
     for m in [m for m in sys.modules if m == "control_msgs" or m.startswith("control_msgs.")]:
         del sys.modules[m]  # other tests run without control_msgs, as on a machine without it
 

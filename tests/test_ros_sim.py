@@ -12,7 +12,6 @@ import pytest
 pytest.importorskip("rclpy")
 
 from officina.robots import load_robot  # noqa: E402
-from officina.ros.testing import NodeProcess, RosClient, domain_id_for  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -20,34 +19,6 @@ JS = "/joint_states"
 STATE = "/officina/sim/controller_state"
 TRAJ = "/joint_trajectory_controller/joint_trajectory"
 CMD = "/forward_position_controller/commands"
-
-
-@pytest.fixture
-def ros(request, tmp_path):
-    """start(args) -> NodeProcess; client(): RosClient — all torn down after the test."""
-    dom = domain_id_for(request.node.name)
-    procs, clients = [], []
-
-    class H:
-        domain = dom
-
-        @staticmethod
-        def start(args, name="node"):
-            p = NodeProcess(args, dom, str(tmp_path / f"{name}.log"))
-            procs.append(p)
-            return p
-
-        @staticmethod
-        def client(**kw):
-            c = RosClient(dom, **kw)
-            clients.append(c)
-            return c
-
-    yield H
-    for c in clients:
-        c.close()
-    for p in procs:
-        p.stop()
 
 
 def traj_msg(names, points, stamp=0.0):
