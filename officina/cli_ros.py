@@ -87,7 +87,8 @@ def sim_cmd(
     gui: bool = typer.Option(False, "--gui", help="PyBullet GUI"),
 ) -> None:
     """PyBullet fake hardware that looks like a ros2_control robot (joint_trajectory_controller +
-    forward position controller + gripper, /joint_states, camera, ground truth)."""
+    forward position controller + gripper, /joint_states, camera, ground truth; the
+    FollowJointTrajectory action and controller_state where control_msgs is installed)."""
     from officina.errors import BadInput
     from officina.ros.sim_node import PACINGS
 
@@ -123,7 +124,8 @@ def gate_cmd(
     acceleration_scale: float = typer.Option(1.0, "--acceleration-scale", help="scale of acceleration limits"),
     watchdog_periods: int = typer.Option(25, "--watchdog-periods", help="periods without command -> hold"),
 ) -> None:
-    """The safety gate: /officina/* commands -> safety filter -> the arm's controller, after arming."""
+    """The safety gate: /officina/* commands -> safety filter -> the arm's controller, after arming
+    (and /officina/follow_joint_trajectory -> the controller's action, where control_msgs is installed)."""
     argv = _ros_args(ctx)
     overrides = _params(ctx, robot=robot, profile=profile, controller=controller, namespace=namespace,
                         rate_hz=float(rate_hz), velocity_scale=float(velocity_scale),
