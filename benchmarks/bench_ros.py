@@ -3,21 +3,28 @@
 For each rate (default 500 Hz and 1 kHz), in the same run:
 
 * **echo**: a minimal rclpy node in another process echoes std_msgs/Float64MultiArray ``/bench/ping``
-  to ``/bench/pong``; this process pings at the rate. Latency = pong received - ping published.
-* **sim**: ``officina ros sim --task none --rate-hz R`` (realtime pacing) in another process; this
-  process closes the loop on ``/joint_states``: each state it receives triggers the next forward
-  command (``/forward_position_controller/commands``). The last joint's target is stepped +/- 0.05
-  rad every 10 commands; latency = publish time of a step -> receipt of the first ``/joint_states``
-  whose effort on that joint has changed sign (the sim applies a command at its next control
-  period, so up to one period of waiting is part of the figure, as on a ros2_control robot).
+  (7 doubles, a command's size) to ``/bench/pong``; this process pings at the rate on its own clock.
+  Latency = pong received - ping published. **echo_js**: the same, but the echo answers with a
+  9-joint sensor_msgs/JointState built as the sim builds it: the loop's own message types without
+  the sim's work, so ``sync / echo_js`` is what the sim itself adds.
+* **sim**: ``officina ros sim --task none --rate-hz R`` (realtime pacing, as ros2_control) in another
+  process; this process closes the loop on ``/joint_states``: each state it receives triggers the
+  next forward command (``/forward_position_controller/commands``). The last joint's target is
+  stepped +/- 0.05 rad every 10 commands; latency = publish time of a step -> receipt of the first
+  ``/joint_states`` whose effort on that joint has changed sign (the sim applies a command at the
+  end of the period it arrives in, so up to one period of waiting is part of the figure, as on a
+  ros2_control robot).
+* **sync**: ``--command-sync``: commands streamed at the rate on this process's clock, exactly as the
+  pings, each flipping the target; latency = publish -> the first state showing it.
 
-A *missed cycle*: echo, a pong later than one period after its ping (or none); sim, a step that
-the sim did not apply at its next control period (the first state after the command does not show
-it), or never. For the sim, ``stamp_gaps`` also counts ``/joint_states`` stamps more than 1.5 periods
-apart (the sim's own loop overran). Loopback only (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST), its own
-ROS_DOMAIN_ID, bounded: ``--seconds`` per measurement, every process killed at the end.
+A *missed cycle*: echo and sync, an answer later than one period after its command (or none); sim,
+a step that the sim did not apply at its next control period, or never. ``gaps``: ``/joint_states``
+stamps more than 1.5 periods apart (the sim's own loop overran). Loopback only
+(ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST), its own ROS_DOMAIN_ID, bounded: ``--seconds`` per
+measurement, every process killed at the end. ``--rt-priority N``: every process of the run under
+SCHED_FIFO N (as ros2_control's controller_manager runs its loop).
 
-    python benchmarks/bench_ros.py [--rates 500 1000] [--seconds 4] [--json]
+    python benchmarks/bench_ros.py [--rates 500 1000] [--seconds 4] [--rt-priority 50] [--json]
 """
 
 from __future__ import annotations
@@ -36,16 +43,34 @@ STEP_EVERY = 10
 DELTA = 0.05
 
 
-def _echo_server() -> None:
+ECHO_JOINTS = [f"panda_joint{i}" for i in range(1, 8)] + ["panda_finger_joint1", "panda_finger_joint2"]
+
+
+def _echo_server(joint_state: bool = False) -> None:
+    """Echo /bench/ping back on /bench/pong: as it came (Float64MultiArray), or, with
+    ``joint_state``, as the sim answers a command (a 9-joint sensor_msgs/JointState, built the way
+    the sim builds it), so only the sim's own work separates the two."""
     import rclpy
-    from officina.ros.common import qos_reliable
+    from officina.ros.common import joint_state_msg, qos_reliable
     from rclpy.executors import ExternalShutdownException
+    from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64MultiArray
 
     rclpy.init()
     node = rclpy.create_node("bench_echo")
-    pub = node.create_publisher(Float64MultiArray, "/bench/pong", qos_reliable(100))
-    node.create_subscription(Float64MultiArray, "/bench/ping", pub.publish, qos_reliable(100))
+    if joint_state:
+        pub = node.create_publisher(JointState, "/bench/pong", qos_reliable(100))
+        st = {"m": None}
+
+        def reply(m):
+            d = list(m.data) + [0.0] * (len(ECHO_JOINTS) - len(m.data))
+            st["m"] = joint_state_msg(ECHO_JOINTS, 0.0, d, d, d, reuse=st["m"])
+            pub.publish(st["m"])
+
+        node.create_subscription(Float64MultiArray, "/bench/ping", reply, qos_reliable(100))
+    else:
+        pub = node.create_publisher(Float64MultiArray, "/bench/pong", qos_reliable(100))
+        node.create_subscription(Float64MultiArray, "/bench/ping", pub.publish, qos_reliable(100))
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -117,21 +142,24 @@ def _paced(client, rate: float, seconds: float, send) -> int:
     return n
 
 
-def run_echo(client, rate: float, seconds: float, env: dict) -> dict:
+def run_echo(client, rate: float, seconds: float, env: dict, joint_state: bool = False) -> dict:
+    """Ping at the rate (7 doubles, a command's size); ``joint_state``: the pong is a JointState."""
+    from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64MultiArray
 
     period = 1.0 / rate
-    proc = _spawn([__file__, "--echo-server"], env)
+    proc = _spawn([__file__, "--echo-server-js" if joint_state else "--echo-server"], env)
     sent: dict[int, float] = {}
     lat: list[float] = []
 
     def on_pong(m):
         t = time.perf_counter()
-        k = int(m.data[0])
+        k = int(round(m.position[0] if joint_state else m.data[0]))
         if k in sent:
             lat.append(t - sent.pop(k))
 
-    sub = client.node.create_subscription(Float64MultiArray, "/bench/pong", on_pong, _qos())
+    sub = client.node.create_subscription(JointState if joint_state else Float64MultiArray, "/bench/pong",
+                                          on_pong, _qos())
     pub = client.node.create_publisher(Float64MultiArray, "/bench/ping", _qos())
     try:
         _wait(client, lambda: pub.get_subscription_count() > 0 and client.node.count_publishers("/bench/pong") > 0,
@@ -139,7 +167,7 @@ def run_echo(client, rate: float, seconds: float, env: dict) -> dict:
         # warm-up until echoes come back, then measure
         k = -1
         while not lat:
-            pub.publish(Float64MultiArray(data=[float(k), 0.0]))
+            pub.publish(Float64MultiArray(data=[float(k)] + [0.0] * 6))
             sent[k] = time.perf_counter()
             client.executor.spin_once(timeout_sec=0.05)
         lat.clear()
@@ -147,7 +175,7 @@ def run_echo(client, rate: float, seconds: float, env: dict) -> dict:
 
         def send(k):
             sent[k] = time.perf_counter()
-            pub.publish(Float64MultiArray(data=[float(k), 0.0]))
+            pub.publish(Float64MultiArray(data=[float(k)] + [0.0] * 6))
 
         n = _paced(client, rate, seconds, send)
         end = time.perf_counter() + 0.5
@@ -301,9 +329,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="run this process, the echo node and the sim with SCHED_FIFO at this priority (1-99; "
                          "as ros2_control's controller_manager runs its loop; needs the permission). 0: normal")
     ap.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--echo-server-js", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
-    if a.echo_server:
-        _echo_server()
+    if a.echo_server or a.echo_server_js:
+        _echo_server(joint_state=a.echo_server_js)
         return 0
     seconds = min(max(a.seconds, 0.5), 30.0)
     if a.rt_priority:
@@ -323,11 +352,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for rate in a.rates:
             echo = run_echo(client, rate, seconds, env)
+            echo_js = run_echo(client, rate, seconds, env, joint_state=True)
             sim = run_sim(client, rate, seconds, env)
             sync = run_sim_sync(client, rate, seconds, env)
-            ratio = (lambda x: x["p99_ms"] / echo["p99_ms"] if echo["p99_ms"] > 0 else float("nan"))
-            results.append({"rate_hz": rate, "echo": echo, "sim": sim, "sync": sync,
-                            "p99_ratio": ratio(sim), "p99_ratio_sync": ratio(sync)})
+            ratio = (lambda x, e=echo: x["p99_ms"] / e["p99_ms"] if e["p99_ms"] > 0 else float("nan"))
+            results.append({"rate_hz": rate, "echo": echo, "echo_js": echo_js, "sim": sim, "sync": sync,
+                            "p99_ratio": ratio(sim), "p99_ratio_sync": ratio(sync),
+                            "p99_ratio_sync_vs_echo_js": ratio(sync, echo_js)})
     finally:
         client.close()
     if a.json:
@@ -336,14 +367,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sched = f"SCHED_FIFO {a.rt_priority}" if a.rt_priority else "normal scheduling"
     print(f"command-to-state loop, two processes on loopback, {seconds:g} s per row, {os.cpu_count()} CPUs, {sched}")
-    print(f"{'rate':>6} {'pair':>5} {'cmds':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'missed':>7} {'gaps':>5}")
+    print(f"{'rate':>6} {'pair':>7} {'cmds':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'missed':>7} {'gaps':>5}")
     for r in results:
-        for name in ("echo", "sim", "sync"):
+        for name in ("echo", "echo_js", "sim", "sync"):
             s = r[name]
-            print(f"{r['rate_hz']:6.0f} {name:>5} {s['commands']:6d} {s['p50_ms']:8.3f} {s['p99_ms']:8.3f} "
+            print(f"{r['rate_hz']:6.0f} {name:>7} {s['commands']:6d} {s['p50_ms']:8.3f} {s['p99_ms']:8.3f} "
                   f"{s['max_ms']:8.3f} {s['missed_cycles']:7d} {s.get('stamp_gaps', ''):>5}")
         print(f"{'':6} p99 / echo: sim {r['p99_ratio']:.2f}, sync {r['p99_ratio_sync']:.2f} (goal <= 1.5, "
-              f"no missed cycles at 500 Hz)")
+              f"no missed cycles at 500 Hz); sync / echo_js {r['p99_ratio_sync_vs_echo_js']:.2f}")
     return 0
 
 
