@@ -84,6 +84,8 @@ class SimNode(Node):
             raise BadInput(f"pacing {p['pacing']!r}: expected one of {', '.join(PACINGS)}")
         if int(p["lockstep_periods"]) < 1:
             raise BadInput("lockstep_periods must be >= 1")
+        if p["command_sync"] and p["pacing"] != "realtime":
+            raise BadInput(f"command_sync applies to realtime pacing only (pacing is {p['pacing']!r})")
         profile = load_profile(p["profile"])
         spec = load_robot(p["robot"] or profile.robot)
         self.resolved = resolve_profile(spec, profile, controller=p["controller"] or None,
@@ -297,9 +299,11 @@ class SimNode(Node):
         self.pub_state.publish(st)
 
     def destroy_node(self) -> None:
+        # also called (by rclpy's context cleanup) on a node whose __init__ refused its parameters
         try:
-            if self.fjt is not None:
+            if getattr(self, "fjt", None) is not None:
                 self.fjt.close()
-            self.hw.close()
+            if getattr(self, "hw", None) is not None:
+                self.hw.close()
         finally:
             super().destroy_node()

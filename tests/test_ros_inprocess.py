@@ -139,3 +139,15 @@ def test_ros_camera_reads_the_topics_it_is_given(ctx):
     finally:
         ex.shutdown()
         node.destroy_node()
+
+
+@pytest.mark.timeout(60)
+def test_command_sync_outside_realtime_pacing_is_refused(ctx):
+    from rclpy.parameter import Parameter
+
+    from officina.errors import BadInput
+    from officina.ros.sim_node import SimNode
+
+    with pytest.raises(BadInput, match="command_sync applies to realtime pacing only"):
+        SimNode(context=ctx, parameter_overrides=[Parameter("task", value="none"), Parameter("pacing", value="fast"),
+                                                  Parameter("command_sync", value=True)])

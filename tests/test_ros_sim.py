@@ -278,3 +278,23 @@ def test_lockstep_gives_identical_joint_state_sequences(ros):
     assert clk == pytest.approx(ta[-1])
     assert np.array_equal(a, b), "lockstep runs differ"
     assert np.max(np.abs(a[-1, :7] - a[0, :7])) > 0.1  # the arm moved
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("args, message", [
+    (["--robot", "nope"], "unknown robot 'nope'"),
+    (["--pacing", "lockstep", "--command-sync"], "command_sync applies to realtime pacing only"),
+])
+def test_bad_sim_parameters_give_one_line_and_exit_2(args, message, request):
+    """A node that refuses its parameters is cleaned up by rclpy: one line, exit 2, no traceback."""
+    import subprocess
+    import sys
+
+    from officina.ros.testing import domain_id_for, ros_env
+
+    code = "import sys; from officina.cli import main; main(sys.argv[1:])"
+    r = subprocess.run([sys.executable, "-c", code, "ros", "sim", "--task", "none", *args], capture_output=True,
+                       text=True, timeout=90, env=ros_env(domain_id_for(request.node.name)))
+    err = [ln for ln in r.stderr.splitlines() if ln.strip() and not ln.startswith("pybullet build")]
+    assert r.returncode == 2, r.stderr
+    assert len(err) == 1 and message in err[0], r.stderr
