@@ -232,7 +232,25 @@ def declare(node, name: str, default: Any, description: str, *, read_only: bool 
     if floating_point_range is not None:
         desc.floating_point_range = [FloatingPointRange(from_value=float(floating_point_range[0]),
                                                         to_value=float(floating_point_range[1]), step=0.0)]
-    return node.declare_parameter(name, default, desc).value
+    from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+
+    try:
+        return node.declare_parameter(name, default, desc).value
+    except InvalidParameterValueException as exc:
+        from officina.errors import BadInput
+
+        import re
+
+        got = re.search(r"value \((.*?)\)", str(exc))
+        val = f" = {got.group(1)}" if got else ""
+        if floating_point_range:
+            lo, hi = floating_point_range
+            raise BadInput(f"parameter {name}{val} is out of range: expected {lo:g} to {hi:g}") from None
+        raise BadInput(f"parameter {name}{val}: {exc}") from None
+    except InvalidParameterTypeException as exc:
+        from officina.errors import BadInput
+
+        raise BadInput(f"parameter {name}: {exc}") from None
 
 
 def ros_env_defaults() -> None:

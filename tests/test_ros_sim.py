@@ -284,6 +284,7 @@ def test_lockstep_gives_identical_joint_state_sequences(ros):
 @pytest.mark.parametrize("args, message", [
     (["--robot", "nope"], "unknown robot 'nope'"),
     (["--pacing", "lockstep", "--command-sync"], "command_sync applies to realtime pacing only"),
+    (["--rate-hz", "5000"], "parameter rate_hz = 5000.0 is out of range: expected 1 to 2000"),
 ])
 def test_bad_sim_parameters_give_one_line_and_exit_2(args, message, request):
     """A node that refuses its parameters is cleaned up by rclpy: one line, exit 2, no traceback."""
