@@ -28,8 +28,10 @@ ARGS = {
     "image_topic": ("/camera/color/image_raw", "camera image (e.g. realsense2_camera)"),
     "camera_info_topic": ("/camera/color/camera_info", "camera intrinsics"),
     "depth_topic": ("/camera/aligned_depth_to_color/image_raw", "depth aligned to the image ('' = none)"),
-    "camera_pose_topic": ("/camera/pose", "latched PoseStamped of the camera in the robot base frame "
-                                          "(publish your hand-eye result there) — read by the task"),
+    "camera_pose_topic": ("/camera/pose", "latched PoseStamped of the camera in the robot base frame, "
+                                          "read by the task when camera_pose_file is ''"),
+    "camera_pose_file": ("", "the fixed camera's hand-eye result (officina vision handeye --mode "
+                             "eye-to-hand --out FILE), read by the task instead of the pose topic"),
     "marker_length_m": ("0.05", "side of the markers' black square [m]"),
 }
 
@@ -47,7 +49,8 @@ def generate_launch_description():
                 arguments=[lc("task"), "--robot", lc("robot"), "--profile", lc("profile"),
                            "--rate-hz", lc("rate_hz"), "--image-topic", lc("image_topic"),
                            "--depth-topic", lc("depth_topic"), "--camera-info-topic", lc("camera_info_topic"),
-                           "--camera-pose-topic", lc("camera_pose_topic")])
+                           "--camera-pose-topic", lc("camera_pose_topic"),
+                           "--camera-pose-file", lc("camera_pose_file")])
     vision = Node(executable="officina-ros-vision", name="officina_vision", output="screen",
                   condition=IfCondition(lc("run_vision")),
                   arguments=["--image-topic", lc("image_topic"), "--camera-info-topic", lc("camera_info_topic"),

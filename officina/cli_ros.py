@@ -178,6 +178,10 @@ def task_cmd(
         "", "--camera-pose-topic",
         help="latched geometry_msgs/PoseStamped of the camera in the robot base frame, e.g. from hand-eye "
              "calibration (default: the profile's <camera>/pose, which the sim publishes)"),
+    camera_pose_file: str = typer.Option(
+        "", "--camera-pose-file",
+        help="a fixed camera's pose from `officina vision handeye --mode eye-to-hand --out FILE` (its "
+             "base_T_camera), instead of the pose topic"),
 ) -> None:
     """Run a task's procedure through the gate against the arm behind it (sim or real)."""
     from officina.ros.task_node import TaskRun, main_task
@@ -186,7 +190,7 @@ def task_cmd(
     topics = (("image", image_topic), ("depth", depth_topic), ("camera_info", camera_info_topic),
               ("pose", camera_pose_topic))
     main_task(TaskRun(task, robot, profile, seed, tuple(sets), rate_hz, arm,
-                      camera_topics=tuple((k, v) for k, v in topics if v)), argv)
+                      camera_topics=tuple((k, v) for k, v in topics if v), camera_pose_file=camera_pose_file), argv)
 
 
 def task_main() -> None:

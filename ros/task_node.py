@@ -23,6 +23,7 @@ class TaskRun:
     arm: bool = False
     arm_timeout_s: float = 300.0
     camera_topics: tuple[tuple[str, str], ...] = ()  # (key, topic): image, depth, camera_info, pose
+    camera_pose_file: str = ""  # a fixed camera's base_T_camera (hand-eye YAML) instead of the pose topic
 
 
 def run_task(cfg: TaskRun, node, executor) -> dict:
@@ -46,6 +47,14 @@ def run_task(cfg: TaskRun, node, executor) -> dict:
         params = task.Params.model_validate(raw.get("params", raw))
     except Exception as exc:  # pydantic ValidationError
         raise BadInput(f"task parameters: {exc}") from None
+    world_T_camera = None
+    if cfg.camera_pose_file:
+        from officina.vision.handeye import load_base_T_camera
+
+        try:
+            world_T_camera = load_base_T_camera(cfg.camera_pose_file)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
     profile = load_profile(cfg.profile)
     spec = load_robot(cfg.robot or profile.robot)
     resolved = resolve_profile(spec, profile)
@@ -78,7 +87,7 @@ def run_task(cfg: TaskRun, node, executor) -> dict:
     link.spin_until(lambda: safety.get("armed") == "true", cfg.arm_timeout_s, "the gate to be armed")
     arm = RosArm(link, spec.limits)
     gripper = RosGripper(link, spec.gripper.max_width_m, spec.gripper.max_force_n) if spec.gripper else None
-    camera = RosCamera(link, topics=dict(cfg.camera_topics))
+    camera = RosCamera(link, world_T_camera=world_T_camera, topics=dict(cfg.camera_topics))
     cell = Cell(arm=arm, gripper=gripper, camera=camera, model=RobotModel.from_spec(spec), tick=link.tick,
                 rng=np.random.default_rng(cfg.seed))
     arm.command_positions(link.state.position)

@@ -136,6 +136,12 @@ def test_ros_camera_reads_the_topics_it_is_given(ctx):
         assert not node.get_subscriptions_info_by_topic("/camera/pose")
         with pytest.raises(ValueError, match="unknown camera topic keys"):
             RosCamera(link, topics={"rgb": "/x"})
+        # --camera-pose-file: a fixed camera's pose given, no pose topic read
+        T = np.eye(4)
+        T[:3, 3] = [0.5, 0.0, 1.2]
+        fixed = RosCamera(link, world_T_camera=T, topics={"pose": "/fixed/pose"})
+        np.testing.assert_allclose(fixed.extrinsics(), T)
+        assert not node.get_subscriptions_info_by_topic("/fixed/pose")
     finally:
         ex.shutdown()
         node.destroy_node()

@@ -25,7 +25,7 @@ from officina.interfaces import CameraIntrinsics
 
 from .transforms import invert, make_transform, matrix_to_rotvec, rotvec_to_matrix, transform_to_pose
 
-__all__ = ["HandEyeResult", "MODES", "calibrate_hand_eye", "solve_ax_yb", "opencv_hand_eye"]
+__all__ = ["HandEyeResult", "MODES", "calibrate_hand_eye", "solve_ax_yb", "opencv_hand_eye", "load_base_T_camera"]
 
 MODES = ("eye-in-hand", "eye-to-hand")
 
@@ -221,3 +221,35 @@ def opencv_hand_eye(robot_poses: Sequence[np.ndarray], camera_T_board: Sequence[
         method=cv2.CALIB_HAND_EYE_PARK,
     )
     return make_transform(np.asarray(R), np.asarray(t).reshape(3))
+
+
+def load_base_T_camera(path) -> np.ndarray:
+    """A fixed camera's pose in the robot base frame from a YAML file: the result of
+    ``officina vision handeye --mode eye-to-hand`` (its ``base_T_camera``), or a plain pose
+    (``position`` + ``quaternion_xyzw``, or a 4x4 ``matrix``). Raises ValueError naming the problem."""
+    from pathlib import Path
+
+    import yaml
+
+    from officina.vision.transforms import as_transform, pose_to_transform
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"camera pose file {path}: not found")
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"camera pose file {path}: not YAML ({exc})") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"camera pose file {path}: expected a mapping")
+    if doc.get("mode") == "eye-in-hand" or "flange_T_camera" in doc:
+        raise ValueError(f"camera pose file {path}: an eye-in-hand result (camera on the flange); a fixed "
+                         "camera's pose needs `officina vision handeye --mode eye-to-hand`")
+    pose = doc.get("base_T_camera", doc)
+    try:
+        if "matrix" in pose:
+            return as_transform(pose["matrix"], f"{path} matrix")
+        return pose_to_transform(pose["position"], pose["quaternion_xyzw"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"camera pose file {path}: expected base_T_camera, or position + quaternion_xyzw, or "
+                         f"matrix (missing {exc})") from None
