@@ -10,7 +10,7 @@ For each rate (default 500 Hz and 1 kHz), in the same run:
 * **sim**: ``officina ros sim --task none --rate-hz R`` (realtime pacing, as ros2_control) in another
   process; this process closes the loop on ``/joint_states``: each state it receives triggers the
   next forward command (``/forward_position_controller/commands``). The last joint's target is
-  stepped +/- 0.05 rad every 10 commands; latency = publish time of a step -> receipt of the first
+  stepped +/- 0.5 rad every 10 commands; latency = publish time of a step -> receipt of the first
   ``/joint_states`` whose effort on that joint has changed sign (the sim applies a command at the
   end of the period it arrives in, so up to one period of waiting is part of the figure, as on a
   ros2_control robot).
@@ -40,7 +40,7 @@ import numpy as np
 
 DOMAIN = 93
 STEP_EVERY = 10
-DELTA = 0.05
+DELTA = 0.5  # large enough that the motor torque's sign follows the target at once, whatever the joint velocity
 
 
 ECHO_JOINTS = [f"panda_joint{i}" for i in range(1, 8)] + ["panda_finger_joint1", "panda_finger_joint2"]

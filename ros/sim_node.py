@@ -147,6 +147,9 @@ class SimNode(Node):
             self.timer = self.create_timer(1e-5, self._on_fast_timer)
         else:
             self.create_service(Trigger, STEP_SERVICE, self._on_step)
+        # the controller state once per second, from its own timer, not inside a control period: in
+        # the period it delayed that period's joint state by ~2 periods once a second (bench_ros, sync)
+        self.state_timer = self.create_timer(1.0, lambda: self._publish_state("running"))
         self._publish_state("started")
         self._publish_outputs()
         self.get_logger().info(
@@ -247,8 +250,6 @@ class SimNode(Node):
                                        reuse=getattr(self, "_js_msg", None))
         self.pub_js.publish(self._js_msg)
         k = hw.periods
-        if k % max(1, int(round(1.0 / hw.control_dt))) == 0:  # controller state once per second
-            self._publish_state("running")
         if self.gt_every and k % self.gt_every == 0 and hw.scene is not None:
             from geometry_msgs.msg import PoseArray
 
