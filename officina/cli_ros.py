@@ -37,7 +37,6 @@ def _ros_args(ctx: typer.Context) -> list[str]:
 def _params(ctx: typer.Context | None = None, **kw):
     """Parameter overrides for the options given on the command line (explicit overrides win over
     ``--ros-args -p``, so defaults are left to the node's declarations)."""
-    from click.core import ParameterSource
     from rclpy.parameter import Parameter
 
     def given(name: str) -> bool:
@@ -45,7 +44,8 @@ def _params(ctx: typer.Context | None = None, **kw):
             return True
         opt = {"task_set": "sets"}.get(name, name)
         src = ctx.get_parameter_source(opt)
-        return src is None or src not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+        # by name: typer may carry its own copy of click, whose ParameterSource is another enum
+        return src is None or getattr(src, "name", str(src)) not in ("DEFAULT", "DEFAULT_MAP")
 
     return [Parameter(k, value=v) for k, v in kw.items() if v is not None and given(k)]
 
