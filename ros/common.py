@@ -7,8 +7,8 @@ with a reason, and the node logs it and carries on.
 from __future__ import annotations
 
 import array
-
 import math
+import re
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -234,13 +234,11 @@ def declare(node, name: str, default: Any, description: str, *, read_only: bool 
                                                         to_value=float(floating_point_range[1]), step=0.0)]
     from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 
+    from officina.errors import BadInput
+
     try:
         return node.declare_parameter(name, default, desc).value
     except InvalidParameterValueException as exc:
-        from officina.errors import BadInput
-
-        import re
-
         got = re.search(r"value \((.*?)\)", str(exc))
         val = f" = {got.group(1)}" if got else ""
         if floating_point_range:
@@ -248,8 +246,6 @@ def declare(node, name: str, default: Any, description: str, *, read_only: bool 
             raise BadInput(f"parameter {name}{val} is out of range: expected {lo:g} to {hi:g}") from None
         raise BadInput(f"parameter {name}{val}: {exc}") from None
     except InvalidParameterTypeException as exc:
-        from officina.errors import BadInput
-
         raise BadInput(f"parameter {name}: {exc}") from None
 
 

@@ -9,7 +9,6 @@ publishes states and paces the loop.
 from __future__ import annotations
 
 import array
-
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +86,9 @@ class FakeHardware:
                        "limit_clamps": 0}
         self.last_reason = ""
         self.source = "hold"  # "trajectory" | "commands" | "hold"
-        self._state_idx: list[int] | None = None
+        # /joint_states: arm joints (wire names) then finger joints, read in one call
+        self._state_idx = list(self.arm._idx) + [self.handle.joint_index[j] for j in resolved.finger_joints]
+        self._state_names = tuple(resolved.joint_names) + tuple(resolved.finger_joints)
 
     # --- time ------------------------------------------------------------------------------------------
     @property
@@ -152,10 +153,6 @@ class FakeHardware:
             return JointState(self.now, self.resolved.joint_names, s.position, s.velocity, s.effort)
         import pybullet as p
 
-        if self._state_idx is None:  # arm then finger joints, read in one call
-            h = self.handle
-            self._state_idx = list(self.arm._idx) + [h.joint_index[j] for j in self.resolved.finger_joints]
-            self._state_names = tuple(self.resolved.joint_names) + tuple(self.resolved.finger_joints)
         fs = p.getJointStates(self.handle.body_id, self._state_idx, physicsClientId=self.world.client_id)
         a = np.array([(f[0], f[1], f[3]) for f in fs]).T
         return JointState(self.now, self._state_names, a[0], a[1], a[2])

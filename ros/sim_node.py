@@ -98,7 +98,7 @@ class SimNode(Node):
         self.hw = FakeHardware(self.resolved, setup)
         self.pacing = p["pacing"]
         self.lockstep_periods = int(p["lockstep_periods"])
-        self.command_sync = bool(p["command_sync"]) and self.pacing == "realtime"
+        self.command_sync = bool(p["command_sync"])
         dt = self.hw.control_dt
         self.camera_every = 0 if p["camera_hz"] <= 0 else max(1, int(round(1.0 / (p["camera_hz"] * dt))))
         self.gt_every = 0 if p["ground_truth_hz"] <= 0 else max(1, int(round(1.0 / (p["ground_truth_hz"] * dt))))

@@ -4,7 +4,6 @@ is behind it (sim or real), reading /joint_states and the camera topics."""
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,18 +69,12 @@ def run_task(cfg: TaskRun, node, executor) -> dict:
         cli = node.create_client(SetBool, ARM_SERVICE)
         link.spin_until(cli.service_is_ready, 30.0, f"the gate's {ARM_SERVICE} service")
         # Nodes started together (ros2 launch) come up in any order: the gate refuses to arm until it
-        # has the arm's /joint_states; retry that refusal for a while, fail on any other.
-        deadline = time.monotonic() + 30.0
-        while True:
-            fut = cli.call_async(SetBool.Request(data=True))
-            link.spin_until(fut.done, 10.0, "the arming response")
-            res = fut.result()
-            if res.success:
-                break
-            if "no /joint_states" not in res.message or time.monotonic() > deadline:
-                raise JobFailed(f"the gate refused to arm: {res.message}")
-            retry_at = time.monotonic() + 0.2
-            link.spin_until(lambda: time.monotonic() >= retry_at, 1.0, "a retry")
+        # has the arm's /joint_states, which its safety_state shows as a stamp.
+        link.spin_until(lambda: bool(safety.get("stamp")), 30.0, f"the gate to receive {resolved.joint_states}")
+        fut = cli.call_async(SetBool.Request(data=True))
+        link.spin_until(fut.done, 10.0, "the arming response")
+        if not fut.result().success:
+            raise JobFailed(f"the gate refused to arm: {fut.result().message}")
     else:
         node.get_logger().info(f"waiting for the gate to be armed ({ARM_SERVICE}) ...")
     link.spin_until(lambda: safety.get("armed") == "true", cfg.arm_timeout_s, "the gate to be armed")
