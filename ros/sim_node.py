@@ -23,7 +23,7 @@ import numpy as np
 from rclpy.node import Node
 
 from officina.ros.common import (
-    camera_info_msg, declare, image_msg, joint_state_msg, pose_msg, qos_latched,
+    camera_info_msg, declare, executor_kind, image_msg, joint_state_msg, pose_msg, qos_latched,
     qos_reliable, s_to_time, trajectory_from_msg,
 )
 from officina.ros.jtc import JtcConfig, TrajectoryRejected
@@ -79,9 +79,12 @@ class SimNode(Node):
             "stopped_velocity_tolerance": declare(self, "stopped_velocity_tolerance", 0.01,
                                                   "JTC: default goal velocity tolerance [rad/s]"),
             "goal_time": declare(self, "goal_time", 0.0, "JTC: default goal_time_tolerance [s] (0 = no limit)"),
+            "executor": declare(self, "executor", "events",
+                                "events (rclpy's EventsExecutor, where rclpy has it; else single) | single"),
         }
         if p["pacing"] not in PACINGS:
             raise BadInput(f"pacing {p['pacing']!r}: expected one of {', '.join(PACINGS)}")
+        self.executor_kind = executor_kind(p["executor"])  # run_node builds it
         if int(p["lockstep_periods"]) < 1:
             raise BadInput("lockstep_periods must be >= 1")
         if p["command_sync"] and p["pacing"] != "realtime":
@@ -153,7 +156,8 @@ class SimNode(Node):
         self._publish_state("started")
         self._publish_outputs()
         self.get_logger().info(
-            f"sim {spec.name} ({profile.name} profile) at {1 / dt:.0f} Hz, pacing {self.pacing}: "
+            f"sim {spec.name} ({profile.name} profile) at {1 / dt:.0f} Hz, pacing {self.pacing}, "
+            f"{self.executor_kind} executor: "
             f"{r.trajectory_topic}, {r.commands_topic}, {r.joint_states}"
         )
 

@@ -157,3 +157,21 @@ def test_command_sync_outside_realtime_pacing_is_refused(ctx):
     with pytest.raises(BadInput, match="command_sync applies to realtime pacing only"):
         SimNode(context=ctx, parameter_overrides=[Parameter("task", value="none"), Parameter("pacing", value="fast"),
                                                   Parameter("command_sync", value=True)])
+
+
+def test_executor_kind_falls_back_to_single_threaded_where_rclpy_has_no_events_executor(ctx, monkeypatch):
+    import sys
+
+    from officina.errors import BadInput
+    from officina.ros.common import executor_kind, make_executor
+
+    assert executor_kind("single") == "single"
+    with pytest.raises(BadInput, match="expected one of events, single"):
+        executor_kind("multi")
+    monkeypatch.setitem(sys.modules, "rclpy.experimental", None)  # as on Jazzy: import fails
+    assert executor_kind("events") == "single"
+    from rclpy.executors import SingleThreadedExecutor
+
+    ex = make_executor("events", context=ctx)
+    assert type(ex) is SingleThreadedExecutor
+    ex.shutdown()

@@ -285,6 +285,8 @@ def test_lockstep_gives_identical_joint_state_sequences(ros):
     (["--robot", "nope"], "unknown robot 'nope'"),
     (["--pacing", "lockstep", "--command-sync"], "command_sync applies to realtime pacing only"),
     (["--rate-hz", "5000"], "parameter rate_hz = 5000.0 is out of range: expected 1 to 2000"),
+    (["--executor", "threads"], "--executor 'threads': expected one of events, single"),
+    (["--ros-args", "-p", "executor:=threads"], "parameter executor 'threads': expected one of events, single"),
 ])
 def test_bad_sim_parameters_give_one_line_and_exit_2(args, message, request):
     """A node that refuses its parameters is cleaned up by rclpy: one line, exit 2, no traceback."""
@@ -299,3 +301,29 @@ def test_bad_sim_parameters_give_one_line_and_exit_2(args, message, request):
     err = [ln for ln in r.stderr.splitlines() if ln.strip() and not ln.startswith("pybullet build")]
     assert r.returncode == 2, r.stderr
     assert len(err) == 1 and message in err[0], r.stderr
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("executor, sig", [("events", "SIGINT"), ("events", "SIGTERM"), ("single", "SIGTERM")])
+def test_sim_runs_on_its_executor_and_exits_0_on_a_signal(ros, executor, sig):
+    """Both executors publish states and take commands; Ctrl-C and SIGTERM end the sim with exit 0
+    (the EventsExecutor is driven by spin_once, its spin() ignored shutdown)."""
+    import os
+    import signal
+
+    from std_msgs.msg import Float64MultiArray
+
+    from officina.ros.common import executor_kind
+
+    spec = load_robot("panda")
+    sim = ros.start(["ros", "sim", "--robot", "panda", "--task", "none", "--executor", executor], "sim")
+    c = setup_client(ros, sim)
+    assert f"{executor_kind(executor)} executor" in sim.output()
+    cmd = c.publisher(Float64MultiArray, CMD)
+    c.wait_for(lambda: cmd.get_subscription_count() > 0, 10, "discovery")
+    q = spec.home.copy()
+    q[6] += 0.2
+    cmd.publish(Float64MultiArray(data=[float(x) for x in q]))
+    c.wait_for(lambda: abs(q_of(c.received[JS][-1], spec.joint_names)[6] - q[6]) < 0.01, 10, "the commanded position")
+    os.killpg(sim.proc.pid, getattr(signal, sig))
+    assert sim.proc.wait(10) == 0, sim.output()
