@@ -35,6 +35,7 @@ STEP_SERVICE = "/officina/sim/step"
 CONTROLLER_STATE_TOPIC = "/officina/sim/controller_state"
 GROUND_TRUTH_TOPIC = "/ground_truth/object_poses"
 MAX_CATCHUP_PERIODS = 5
+SYNC_PHASE_GAIN = 0.1  # command_sync: share of a command's phase error the period grid moves by
 
 
 class SimNode(Node):
@@ -196,10 +197,20 @@ class SimNode(Node):
         after its period already ran starts the next one if that one is less than half a period
         away (so a stream at the control rate keeps one period per command despite jitter),
         otherwise it waits for the period's end as without sync.
+
+        The grid locks onto the stream's phase: each command that runs a period moves the grid (and
+        the stamps with it) a tenth of the way to the command's arrival, so a steady stream settles
+        at the start of its periods, the farthest from the half-period edge, and one late or early
+        command moves it little. Without the lock, a stream on another clock (another machine)
+        walks through the grid and loses a command each time its phase crosses that edge.
         """
         dt = self.hw.control_dt
-        ahead = (self._wall0 + self.hw.periods * dt) - time.monotonic()  # start of the next period to run
-        if ahead <= 0.5 * dt:
+        now = time.monotonic()
+        start = self._wall0 + self.hw.periods * dt  # start of the next period to run
+        if start - now <= 0.5 * dt:
+            shift = SYNC_PHASE_GAIN * (now - start)
+            self._wall0 += shift
+            self.hw.t0 += shift
             self._advance()
 
     def _on_gripper(self, msg) -> None:

@@ -175,3 +175,43 @@ def test_executor_kind_falls_back_to_single_threaded_where_rclpy_has_no_events_e
     ex = make_executor("events", context=ctx)
     assert type(ex) is SingleThreadedExecutor
     ex.shutdown()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("drift", [0.005, -0.005])
+def test_command_sync_locks_onto_the_phase_of_a_drifting_stream(ctx, monkeypatch, drift):
+    """A stream at the control rate on another machine's clock (0.5 % off, +/- 5 % of a period of
+    jitter): its phase walks through the period grid. The grid follows it, so every command runs
+    its own period at once (a fixed grid loses commands each time the phase crosses the half-period
+    edge); stamps stay one period apart to within the drift and never run more than 1.5 periods
+    ahead of the wall clock."""
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float64MultiArray
+
+    from officina.ros import sim_node
+    from officina.ros.sim_node import SimNode
+
+    clock = {"t": 100.0}
+    monkeypatch.setattr(sim_node.time, "monotonic", lambda: clock["t"])  # the node's module only
+    node = SimNode(context=ctx, parameter_overrides=[
+        Parameter("task", value="none"), Parameter("rate_hz", value=100.0), Parameter("command_sync", value=True)])
+    try:
+        dt = node.hw.control_dt
+        node._wall0 = 100.0
+        node.hw.t0 = 0.0
+        rng = np.random.default_rng(7)
+        q = node.hw.follower.desired[0].copy()
+        ran, stamps, lead = [], [], []
+        for k in range(600):  # 3 periods of phase walk
+            clock["t"] = 100.0 + k * dt * (1 + drift) - 0.2 * dt + rng.uniform(-0.05, 0.05) * dt
+            before = node.hw.periods
+            node._on_commands(Float64MultiArray(data=[float(x) for x in q]))
+            ran.append(node.hw.periods - before)
+            stamps.append(node.hw.now)
+            lead.append(node.hw.now - (clock["t"] - 100.0))
+        ran = np.array(ran)
+        assert np.all(ran == 1), f"commands that did not run a period of their own: {np.flatnonzero(ran != 1)}"
+        np.testing.assert_allclose(np.diff(stamps[60:]), dt * (1 + drift), atol=0.02 * dt)  # once locked
+        assert max(lead) <= 1.5 * dt + 1e-9
+    finally:
+        node.destroy_node()
