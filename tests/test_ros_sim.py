@@ -327,3 +327,40 @@ def test_sim_runs_on_its_executor_and_exits_0_on_a_signal(ros, executor, sig):
     c.wait_for(lambda: abs(q_of(c.received[JS][-1], spec.joint_names)[6] - q[6]) < 0.01, 10, "the commanded position")
     os.killpg(sim.proc.pid, getattr(signal, sig))
     assert sim.proc.wait(10) == 0, sim.output()
+
+
+@pytest.mark.timeout(120)
+def test_fast_pacing_runs_ahead_of_the_wall_clock_and_publishes_clock(ros):
+    """--pacing fast: sim time advances faster than the wall clock, /clock carries it (the states
+    are stamped from it), and a trajectory still completes: the period timer does not starve the
+    subscriptions."""
+    import time
+
+    from rosgraph_msgs.msg import Clock
+    from trajectory_msgs.msg import JointTrajectory
+
+    spec = load_robot("panda")
+    sim = ros.start(["ros", "sim", "--robot", "panda", "--task", "none", "--pacing", "fast"], "sim")
+    c = setup_client(ros, sim)
+    c.collect(Clock, "/clock")
+    c.wait_for(lambda: len(c.received["/clock"]) > 5, 10, "/clock")
+
+    def clock_s():
+        m = c.received["/clock"][-1].clock
+        return m.sec + m.nanosec * 1e-9
+
+    w0, s0 = time.monotonic(), clock_s()
+    c.spin_for(2.0)
+    speed = (clock_s() - s0) / (time.monotonic() - w0)
+    assert speed > 1.5, f"fast pacing ran at {speed:.2f}x the wall clock"
+    clocks = {round(m.clock.sec + m.clock.nanosec * 1e-9, 9) for m in c.received["/clock"]}
+    hits = sum(round(t_of(m), 9) in clocks for m in c.received[JS][-50:])
+    assert hits >= 25, f"{hits} of 50 state stamps seen on /clock"  # /clock keeps 1: a busy reader misses some
+    pub = c.publisher(JointTrajectory, TRAJ)
+    c.wait_for(lambda: pub.get_subscription_count() > 0, 10, "discovery")
+    goal = q_of(c.received[JS][-1], spec.joint_names) + 0.2
+    n = len(spec.joint_names)
+    pub.publish(traj_msg(spec.joint_names, [(2.0, goal, np.zeros(n))]))
+    c.wait_for(lambda: np.max(np.abs(q_of(c.received[JS][-1], spec.joint_names) - goal)) < 0.01, 30,
+               "the trajectory's goal")
+    assert sim.alive(), sim.output()
