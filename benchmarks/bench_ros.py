@@ -19,7 +19,11 @@ For each rate (default 500 Hz and 1 kHz), in the same run:
 
 A *missed cycle*: echo and sync, an answer later than one period after its command (or none); sim,
 a step that the sim did not apply at its next control period, or never. ``gaps``: ``/joint_states``
-stamps more than 1.5 periods apart (the sim's own loop overran). Loopback only
+stamps more than 1.5 periods apart (the sim's own loop overran). ``skipped``: echo and sync, slots
+this process did not send because it reached them only when the next was due (it was descheduled):
+a real-time source drops them rather than bursting, and a command never sent cannot be answered
+late. The sim runs its default executor (rclpy's EventsExecutor where it exists); the echo nodes
+rclpy.spin (SingleThreadedExecutor), the minimal pair. Loopback only
 (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST), its own ROS_DOMAIN_ID, bounded: ``--seconds`` per
 measurement, every process killed at the end. ``--rt-priority N``: every process of the run under
 SCHED_FIFO N (as ros2_control's controller_manager runs its loop).
@@ -125,11 +129,15 @@ def _wait(client, pred, timeout: float, what: str) -> None:
         client.executor.spin_once(timeout_sec=0.01)
 
 
-def _paced(client, rate: float, seconds: float, send) -> int:
-    """Call ``send(k)`` at ``rate`` for ``seconds`` (spinning in between); returns the count."""
+def _paced(client, rate: float, seconds: float, send) -> tuple[int, int]:
+    """Call ``send(k)`` on the slots of a ``rate`` grid for ``seconds`` (spinning in between), as a
+    real-time command source does: a slot this process reaches only when the next one is already
+    due (it was descheduled for a period or more) is skipped, not sent in a burst with the next.
+    Returns (sent, skipped)."""
     period = 1.0 / rate
     n = int(seconds * rate)
     t0 = time.perf_counter()
+    sent = skipped = 0
     for k in range(n):
         due = t0 + k * period
         while True:
@@ -137,9 +145,13 @@ def _paced(client, rate: float, seconds: float, send) -> int:
             if now >= due:
                 break
             client.executor.spin_once(timeout_sec=max(0.0, due - now))
+        if k + 1 < n and now >= due + period:
+            skipped += 1
+            continue
         send(k)
+        sent += 1
         client.executor.spin_once(timeout_sec=0.0)
-    return n
+    return sent, skipped
 
 
 def run_echo(client, rate: float, seconds: float, env: dict, joint_state: bool = False) -> dict:
@@ -177,11 +189,11 @@ def run_echo(client, rate: float, seconds: float, env: dict, joint_state: bool =
             sent[k] = time.perf_counter()
             pub.publish(Float64MultiArray(data=[float(k)] + [0.0] * 6))
 
-        n = _paced(client, rate, seconds, send)
+        n, skipped = _paced(client, rate, seconds, send)
         end = time.perf_counter() + 0.5
         while time.perf_counter() < end and sent:
             client.executor.spin_once(timeout_sec=0.01)
-        return _stats(lat, n, period)
+        return _stats(lat, n, period, {"skipped": skipped})
     finally:
         client.node.destroy_subscription(sub)
         client.node.destroy_publisher(pub)
@@ -254,14 +266,15 @@ def run_sim_sync(client, rate: float, seconds: float, env: dict) -> dict:
         st["lat"].clear()
         st["pending"] = None
         st["measure"] = True
-        _paced(client, rate, seconds, send)
+        _, skipped = _paced(client, rate, seconds, send)
         end = time.perf_counter() + 0.2
         while time.perf_counter() < end and st["pending"] is not None:
             client.executor.spin_once(timeout_sec=0.01)
         st["measure"] = False
         stamps = np.asarray(st["stamps"])
         gaps = int(np.sum(np.diff(stamps) > 1.5 * period)) if len(stamps) > 1 else 0
-        return _stats(st["lat"], steps["n"], period, {"states": len(stamps), "stamp_gaps": gaps})
+        return _stats(st["lat"], steps["n"], period, {"states": len(stamps), "stamp_gaps": gaps,
+                                                     "skipped": skipped})
     finally:
         client.node.destroy_subscription(sub)
         client.node.destroy_publisher(pub)
@@ -367,12 +380,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sched = f"SCHED_FIFO {a.rt_priority}" if a.rt_priority else "normal scheduling"
     print(f"command-to-state loop, two processes on loopback, {seconds:g} s per row, {os.cpu_count()} CPUs, {sched}")
-    print(f"{'rate':>6} {'pair':>7} {'cmds':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'missed':>7} {'gaps':>5}")
+    print(f"{'rate':>6} {'pair':>7} {'cmds':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'missed':>7} {'gaps':>5} "
+          f"{'skipped':>7}")
     for r in results:
         for name in ("echo", "echo_js", "sim", "sync"):
             s = r[name]
             print(f"{r['rate_hz']:6.0f} {name:>7} {s['commands']:6d} {s['p50_ms']:8.3f} {s['p99_ms']:8.3f} "
-                  f"{s['max_ms']:8.3f} {s['missed_cycles']:7d} {s.get('stamp_gaps', ''):>5}")
+                  f"{s['max_ms']:8.3f} {s['missed_cycles']:7d} {s.get('stamp_gaps', ''):>5} {s.get('skipped', ''):>7}")
         print(f"{'':6} p99 / echo: sim {r['p99_ratio']:.2f}, sync {r['p99_ratio_sync']:.2f} (goal <= 1.5, "
               f"no missed cycles at 500 Hz); sync / echo_js {r['p99_ratio_sync_vs_echo_js']:.2f}")
     return 0
