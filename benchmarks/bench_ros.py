@@ -129,11 +129,11 @@ def _wait(client, pred, timeout: float, what: str) -> None:
         client.executor.spin_once(timeout_sec=0.01)
 
 
-def _paced(client, rate: float, seconds: float, send) -> tuple[int, int]:
+def _paced(client, rate: float, seconds: float, send, measure_from: int = 0) -> tuple[int, int]:
     """Call ``send(k)`` on the slots of a ``rate`` grid for ``seconds`` (spinning in between), as a
     real-time command source does: a slot this process reaches only when the next one is already
     due (it was descheduled for a period or more) is skipped, not sent in a burst with the next.
-    Returns (sent, skipped)."""
+    Returns (sent, skipped) counted from slot ``measure_from`` on."""
     period = 1.0 / rate
     n = int(seconds * rate)
     t0 = time.perf_counter()
@@ -146,10 +146,10 @@ def _paced(client, rate: float, seconds: float, send) -> tuple[int, int]:
                 break
             client.executor.spin_once(timeout_sec=max(0.0, due - now))
         if k + 1 < n and now >= due + period:
-            skipped += 1
+            skipped += k >= measure_from
             continue
         send(k)
-        sent += 1
+        sent += k >= measure_from
         client.executor.spin_once(timeout_sec=0.0)
     return sent, skipped
 
@@ -253,7 +253,13 @@ def run_sim_sync(client, rate: float, seconds: float, env: dict) -> dict:
 
     steps = {"n": 0}
 
+    warm = int(rate)  # one second: the sim's periods lock onto the stream
+
     def send(k):  # every command flips the target, so every command is measured, as every ping
+        if k >= warm and not st["measure"]:  # measure on the same grid: a new one starts at another phase
+            st["lat"].clear()
+            st["pending"] = None
+            st["measure"] = True
         t_pub = _command(pub, st, step=True)
         if st["measure"]:
             steps["n"] += 1  # an unanswered previous step stays without a latency: a missed cycle
@@ -262,11 +268,7 @@ def run_sim_sync(client, rate: float, seconds: float, env: dict) -> dict:
     sub = client.node.create_subscription(JointState, "/joint_states", on_state, _qos())
     try:
         _wait(client, lambda: st["n_states"] > rate and pub.get_subscription_count() > 0, 60, "the sim")
-        _paced(client, rate, 1.0, send)  # warm-up: the sim's periods lock onto the stream
-        st["lat"].clear()
-        st["pending"] = None
-        st["measure"] = True
-        _, skipped = _paced(client, rate, seconds, send)
+        _, skipped = _paced(client, rate, 1.0 + seconds, send, measure_from=warm)
         end = time.perf_counter() + 0.2
         while time.perf_counter() < end and st["pending"] is not None:
             client.executor.spin_once(timeout_sec=0.01)
