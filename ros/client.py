@@ -38,6 +38,7 @@ class RosLink:
         self.fingers: JointState | None = None
         self._next_tick: float | None = None
         self.malformed = 0
+        self.waiting_hooks: list = []  # called while spin_until waits (RosArm keeps its stream alive)
         node.create_subscription(JS, resolved.joint_states, self._on_js, qos_reliable())
 
     def _on_js(self, msg) -> None:
@@ -54,6 +55,8 @@ class RosLink:
             if time.monotonic() > end:
                 raise JobFailed(f"timed out after {timeout} s waiting for {what}")
             self.executor.spin_once(timeout_sec=0.005)
+            for hook in self.waiting_hooks:
+                hook()
 
     def wait_for_state(self, timeout: float = 30.0) -> JointState:
         self.spin_until(lambda: self.state is not None, timeout, f"{self.resolved.joint_states}")
@@ -71,7 +74,13 @@ class RosLink:
 
 class RosArm:
     """`Arm` over /joint_states and the gate's position-command stream (position mode only:
-    the gate filters positions; velocity and torque commands are not forwarded)."""
+    the gate filters positions; velocity and torque commands are not forwarded).
+
+    While the procedure waits inside the link (a camera frame, a service) and has let a whole
+    control period of the arm's clock pass without a command, the last command is sent again once
+    a period: the procedure is alive and holding, so the gate's watchdog, there for a client that
+    stopped, does not brake the arm at every capture. A procedure that stops spinning (hung,
+    exited) stops the stream and the watchdog holds the arm as before."""
 
     def __init__(self, link: RosLink, limits: JointLimits) -> None:
         from std_msgs.msg import Float64MultiArray
@@ -80,6 +89,8 @@ class RosArm:
         self._limits = limits
         self._msg = Float64MultiArray
         self._pub = link.node.create_publisher(Float64MultiArray, COMMANDS_TOPIC, qos_reliable())
+        self._last = None  # (message, arm-clock stamp when sent)
+        link.waiting_hooks.append(self._keep_alive)
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -101,7 +112,20 @@ class RosArm:
             raise ValueError("the ROS arm takes position commands only (the gate filters positions)")
 
     def command_positions(self, q: np.ndarray, qd: np.ndarray | None = None) -> None:
-        self._pub.publish(self._msg(data=[float(x) for x in np.asarray(q, float).reshape(-1)]))
+        m = self._msg(data=[float(x) for x in np.asarray(q, float).reshape(-1)])
+        self._pub.publish(m)
+        self._last = (m, self._link.state.stamp if self._link.state is not None else None)
+
+    def _keep_alive(self) -> None:
+        st = self._link.state
+        if self._last is None or st is None:
+            return
+        m, sent = self._last
+        # two periods: a procedure commanding every tick is never repeated (its next command comes
+        # one period after the last); one that waits is, once per period
+        if sent is None or st.stamp >= sent + 2.0 * self._link.period - 1e-6:
+            self._pub.publish(m)
+            self._last = (m, st.stamp - self._link.period)
 
     def command_velocities(self, qd: np.ndarray) -> None:
         raise ValueError("the ROS arm takes position commands only (the gate filters positions)")

@@ -215,3 +215,69 @@ def test_command_sync_locks_onto_the_phase_of_a_drifting_stream(ctx, monkeypatch
         assert max(lead) <= 1.5 * dt + 1e-9
     finally:
         node.destroy_node()
+
+
+@pytest.mark.timeout(60)
+def test_ros_arm_keeps_its_stream_alive_while_the_procedure_waits_in_the_link(ctx):
+    """A procedure commanding every tick sends one command per tick, never a repeat; one waiting in
+    the link (a camera frame) repeats its last command once per period of the arm's clock, so the
+    gate's watchdog does not hold the arm; one that stops spinning stops the stream."""
+    import time
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+
+    from officina.robots import load_robot
+    from officina.ros.client import RosArm, RosLink
+    from officina.ros.common import joint_state_msg, qos_reliable
+    from officina.ros.gate_node import COMMANDS_TOPIC
+    from officina.ros.robot_profiles import load_profile, resolve_profile
+
+    spec = load_robot("panda")
+    resolved = resolve_profile(spec, load_profile("default"))
+    arm_node = rclpy.create_node("fake_arm", context=ctx)  # /joint_states at 250 Hz, stamps 4 ms apart
+    task_node = rclpy.create_node("task", context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
+    ex.add_node(arm_node)
+    ex.add_node(task_node)
+    pub = arm_node.create_publisher(JointState, resolved.joint_states, qos_reliable())
+    got = []
+    arm_node.create_subscription(Float64MultiArray, COMMANDS_TOPIC, lambda m: got.append(list(m.data)),
+                                 qos_reliable(1000))
+    clock = {"k": 0}
+
+    def publish_state():
+        clock["k"] += 1
+        pub.publish(joint_state_msg(resolved.joint_names, 0.004 * clock["k"], spec.home, np.zeros(7), np.zeros(7)))
+
+    arm_node.create_timer(0.004, publish_state)
+    try:
+        link = RosLink(task_node, ex, resolved, rate_hz=250.0)
+        arm = RosArm(link, spec.limits)
+        link.wait_for_state(10.0)
+        link.spin_until(lambda: arm._pub.get_subscription_count() > 0, 10.0, "discovery")
+        for i in range(20):  # commanding every tick
+            arm.command_positions(spec.home + 0.001 * i)
+            link.tick()
+        link.spin_until(lambda: len(got) >= 20, 5.0, "the 20 commands")
+        ex.spin_once(timeout_sec=0.05)
+        assert len(got) == 20, f"{len(got)} commands for 20 ticks"
+        q = spec.home + 0.1
+        arm.command_positions(q)  # then waiting in the link, e.g. for a camera frame
+        k0 = clock["k"]
+        t_end = time.monotonic() + 0.4
+        link.spin_until(lambda: time.monotonic() > t_end, 5.0, "0.4 s")
+        periods = clock["k"] - k0
+        repeats = got[21:]
+        assert periods - 3 <= len(repeats) <= periods, f"{len(repeats)} repeats in {periods} periods"
+        assert all(np.allclose(r, q) for r in repeats)
+        n = len(got)
+        time.sleep(0.2)  # not spinning: nothing is sent
+        ex.spin_once(timeout_sec=0.0)
+        assert len(got) == n
+    finally:
+        ex.shutdown()
+        arm_node.destroy_node()
+        task_node.destroy_node()

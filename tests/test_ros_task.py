@@ -28,6 +28,10 @@ def test_pick_place_through_the_gate_across_processes(tmp_path, request):
         # The gate last, as `ros2 launch` may order it: the task finds the arm service before the gate
         # has a /joint_states and must retry that refusal instead of giving up.
         c.spin_for(3.0)
+        # Watchdog 50 periods (0.2 s): between a capture and the next motion the procedure computes
+        # (perception, IK: ~80 ms here) without commanding, which a loaded machine can stretch past
+        # the default 0.1 s. A capture waits longer (0.2-0.4 s at the camera's 5 Hz): the task keeps
+        # its command stream alive while it waits, so the gate holds the arm only once it has ended.
         procs.insert(1, NodeProcess(["ros", "gate", "--robot", "panda", "--watchdog-periods", "50"], dom,
                                     str(tmp_path / "gate.log")))
         c.collect(PoseArray, "/ground_truth/object_poses")
@@ -36,6 +40,8 @@ def test_pick_place_through_the_gate_across_processes(tmp_path, request):
         assert task.proc.returncode == 0, out + "\n--- sim\n" + procs[0].output() + "\n--- gate\n" + procs[1].output()
         result = json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
         assert result["completed"] and result["details"]["placements"] == 1
+        assert result["gate_refused"] == 0
+        assert result["gate_watchdog_holds"] == 0, procs[1].output()  # the gate's count as the task ended
         c.wait_for(lambda: c.received["/ground_truth/object_poses"], 10, "ground truth")
         c.spin_for(0.5)
         p = PickPlaceParams(n_objects=1)
