@@ -281,3 +281,44 @@ def test_ros_arm_keeps_its_stream_alive_while_the_procedure_waits_in_the_link(ct
         ex.shutdown()
         arm_node.destroy_node()
         task_node.destroy_node()
+
+
+@pytest.mark.timeout(60)
+def test_gate_publishes_events_at_once_and_per_command_counts_at_its_status_rate(ctx):
+    """safety_state: a command stream does not publish it per command (the counts go out with the
+    status timer); arming, a refusal and the e-stop publish it at once."""
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Bool, Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    from officina.robots import load_robot
+    from officina.ros.common import joint_state_msg
+    from officina.ros.gate_node import GateNode
+
+    spec = load_robot("panda")
+    node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda"),
+                                                      Parameter("rate_hz", value=500.0)])
+    sent = []
+    node.pub_state.publish = lambda m: sent.append({kv.key: kv.value for kv in m.values})
+    try:
+        names = list(node.resolved.joint_names)
+        zero = np.zeros(7)
+        node._on_joint_state(joint_state_msg(names, 1.0, spec.home, zero, zero))
+        assert node._on_arm(SetBool.Request(data=True), SetBool.Response()).success
+        assert sent[-1]["armed"] == "true"
+        n = len(sent)
+        for k in range(100):
+            q = spec.home.copy()
+            q[6] += 1e-5 * k
+            node._on_joint_state(joint_state_msg(names, 1.0 + 0.002 * k, q, zero, zero))
+            node._on_commands(Float64MultiArray(data=[float(x) for x in q]))
+        assert node.core.counts["forwarded_commands"] == 100
+        assert len(sent) == n + 1 and sent[-1]["mode"] == "commands"  # the mode's change, then none per command
+        node._on_timer()  # the status timer carries the counts
+        assert sent[-1]["forwarded_commands"] == "100"
+        node._on_commands(Float64MultiArray(data=[float("nan")] * 7))
+        assert sent[-1]["refused"] == "1" and "refused" in sent[-1]["last_refusal"]
+        node._on_estop(Bool(data=True))
+        assert sent[-1]["estopped"] == "true" and sent[-1]["armed"] == "false"
+    finally:
+        node.destroy_node()
