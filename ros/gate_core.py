@@ -268,6 +268,13 @@ class GateCore:
         self.holding = False
         return Forward("trajectory", trajectory=traj)
 
+    def events(self) -> tuple:
+        """What `status` says that changes on an event only (not with every command): cheap to
+        compare, so a node can publish its status at once on a change."""
+        c = self.counts
+        return (self.armed, self.estopped, self.holding, self.mode, self.last_refusal, self.last_event,
+                c["refused"], c["holds"], c["watchdog_holds"], c["estops"], self.state is not None)
+
     def status(self) -> dict[str, str]:
         vals = {"armed": str(self.armed).lower(), "estopped": str(self.estopped).lower(),
                 "holding": str(self.holding).lower(), "mode": self.mode or "none",

@@ -30,7 +30,6 @@ GRIPPER_TOPIC = "/officina/gripper/commands"
 ARM_SERVICE = "/officina/arm"
 ESTOP_TOPIC = "/officina/estop"
 SAFETY_STATE_TOPIC = "/officina/safety_state"
-_PER_COMMAND_KEYS = frozenset({"stamp", "forwarded_commands", "forwarded_trajectories"})
 
 
 class GateNode(Node):
@@ -169,17 +168,18 @@ class GateNode(Node):
     def _publish_status(self, force: bool = False) -> None:
         from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
-        vals = self.core.status()
-        if self.relay is not None:
-            vals["follow_joint_trajectory"] = "ready" if self.relay.ready else f"waiting for {self.relay.downstream}"
-            vals.update({k: str(v) for k, v in self.relay.counts.items()})
         # At once on an event (armed, e-stop, hold, mode, a refusal, ...); what changes with every
         # command (stamp, forwarded counts, the filter's clamp counts) goes out at status_hz: at the
         # stream's rate it cost the gate ~40 us per command and the topic ran at 500 Hz.
-        sig = tuple((k, v) for k, v in vals.items() if k not in _PER_COMMAND_KEYS and not k.startswith("safety_"))
+        relay = self.relay
+        sig = (self.core.events(), None if relay is None else (relay.ready, tuple(relay.counts.items())))
         if not force and sig == self._status_sig:
             return
         self._status_sig = sig
+        vals = self.core.status()
+        if relay is not None:
+            vals["follow_joint_trajectory"] = "ready" if relay.ready else f"waiting for {relay.downstream}"
+            vals.update({k: str(v) for k, v in relay.counts.items()})
         c = self.core
         st = DiagnosticStatus()
         st.level = bytes([2 if c.estopped else (0 if c.armed else 1)])
