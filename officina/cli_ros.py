@@ -131,13 +131,23 @@ def gate_cmd(
     velocity_scale: float = typer.Option(1.0, "--velocity-scale", help="scale of the velocity limits (0, 1]"),
     acceleration_scale: float = typer.Option(1.0, "--acceleration-scale", help="scale of acceleration limits"),
     watchdog_periods: int = typer.Option(25, "--watchdog-periods", help="periods without command -> hold"),
+    executor: str = typer.Option(
+        "single", "--executor",
+        help="single: SingleThreadedExecutor | events: rclpy's EventsExecutor (~75 us less per message; "
+             "experimental in rclpy, so not the gate's default; where rclpy has it, else single)"),
 ) -> None:
     """The safety gate: /officina/* commands -> safety filter -> the arm's controller, after arming
     (and /officina/follow_joint_trajectory -> the controller's action, where control_msgs is installed)."""
+    from officina.errors import BadInput
+    from officina.ros.common import EXECUTORS
+
+    if executor not in EXECUTORS:
+        raise BadInput(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
     argv = _ros_args(ctx)
     overrides = _params(ctx, robot=robot, profile=profile, controller=controller, namespace=namespace,
                         rate_hz=float(rate_hz), velocity_scale=float(velocity_scale),
-                        acceleration_scale=float(acceleration_scale), watchdog_periods=int(watchdog_periods))
+                        acceleration_scale=float(acceleration_scale), watchdog_periods=int(watchdog_periods),
+                        executor=executor)
 
     def make(_argv):
         from officina.ros.gate_node import GateNode

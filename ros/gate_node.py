@@ -17,7 +17,7 @@ import numpy as np
 from rclpy.node import Node
 
 from officina.ros.common import (
-    MalformedMessage, declare, joint_state_from_msg, qos_latched, qos_reliable, trajectory_from_msg,
+    MalformedMessage, declare, executor_kind, joint_state_from_msg, qos_latched, qos_reliable, trajectory_from_msg,
     trajectory_to_msg,
 )
 
@@ -77,7 +77,11 @@ class GateNode(Node):
                 self, "follow_joint_trajectory", True,
                 "serve /officina/follow_joint_trajectory and use the controller's action, where control_msgs "
                 "is importable"),
+            "executor": declare(self, "executor", "single",
+                                "single: SingleThreadedExecutor | events: rclpy's EventsExecutor (experimental in "
+                                "rclpy, ~75 us less per message; where rclpy has it, else single)"),
         }
+        self.executor_kind = executor_kind(p["executor"])  # run_node builds it
         profile = load_profile(p["profile"])
         spec = load_robot(p["robot"] or profile.robot)
         self.resolved = r = resolve_profile(spec, profile, controller=p["controller"] or None,
@@ -127,7 +131,8 @@ class GateNode(Node):
         self._status_sig = None
         self._publish_status(force=True)
         self.get_logger().info(
-            f"gate for {spec.name} ({profile.name}): {COMMANDS_TOPIC} -> {r.commands_topic}, "
+            f"gate for {spec.name} ({profile.name}, {self.executor_kind} executor): "
+            f"{COMMANDS_TOPIC} -> {r.commands_topic}, "
             f"{TRAJECTORY_TOPIC} -> {r.trajectory_topic}; DISARMED (call {ARM_SERVICE})"
         )
 

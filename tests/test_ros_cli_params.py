@@ -43,3 +43,12 @@ def test_options_given_win(captured):
     got = captured(["ros", "sim", "--task", "none", "--rate-hz", "50", "--ros-args", "-p", "rate_hz:=100.0"])
     assert got["rate_hz"] == 50.0 and got["task"] == "none"
     assert "pacing" not in got and "seed" not in got
+
+
+@pytest.mark.parametrize("cmd", ["sim", "gate"])
+def test_executor_option_reaches_the_node_and_a_wrong_one_is_one_line(captured, cli, cmd):
+    extra = ["--task", "none"] if cmd == "sim" else []
+    assert captured(["ros", cmd, *extra, "--executor", "events"])["executor"] == "events"
+    r = cli(["ros", cmd, *extra, "--executor", "threads"])
+    assert r.exit_code == 2
+    assert "--executor 'threads': expected one of events, single" in r.output

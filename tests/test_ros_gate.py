@@ -128,7 +128,8 @@ def test_braking_trajectory_respects_acceleration_and_ends_at_rest():
 # --- across processes -----------------------------------------------------------------------------------
 @pytest.mark.ros
 @pytest.mark.timeout(150)
-def test_gate_in_front_of_the_sim_across_processes(tmp_path, request):
+@pytest.mark.parametrize("executor", ["single", "events"])
+def test_gate_in_front_of_the_sim_across_processes(tmp_path, request, executor):
     pytest.importorskip("rclpy")
     from diagnostic_msgs.msg import DiagnosticStatus
     from sensor_msgs.msg import JointState
@@ -144,8 +145,8 @@ def test_gate_in_front_of_the_sim_across_processes(tmp_path, request):
     c = None
     try:
         procs.append(NodeProcess(["ros", "sim", "--robot", "panda", "--task", "none"], dom, str(tmp_path / "sim.log")))
-        procs.append(NodeProcess(["ros", "gate", "--robot", "panda", "--watchdog-periods", "25"], dom,
-                                 str(tmp_path / "gate.log")))
+        procs.append(NodeProcess(["ros", "gate", "--robot", "panda", "--watchdog-periods", "25",
+                                  "--executor", executor], dom, str(tmp_path / "gate.log")))
         c = RosClient(dom)
         c.collect(JointState, "/joint_states")
         c.collect(DiagnosticStatus, "/officina/safety_state", qos_latched())
@@ -248,6 +249,9 @@ def test_gate_in_front_of_the_sim_across_processes(tmp_path, request):
         assert not c.call(SetBool, "/officina/arm", SetBool.Request(data=True)).success
         for p in procs:
             assert p.alive(), p.output()
+        from officina.ros.common import executor_kind
+
+        assert f"{executor_kind(executor)} executor" in procs[1].output()
     finally:
         if c is not None:
             c.close()
