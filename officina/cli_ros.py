@@ -87,7 +87,7 @@ def sim_cmd(
     executor: str = typer.Option(
         "events", "--executor",
         help="events: rclpy's EventsExecutor (C++ dispatch, ~75 us less per message; where rclpy has it, "
-             "Kilted on; else single) | single: SingleThreadedExecutor"),
+             "Kilted, Jazzy from rclpy 7.1.4; else single) | single: SingleThreadedExecutor"),
     gui: bool = typer.Option(False, "--gui", help="PyBullet GUI"),
 ) -> None:
     """PyBullet fake hardware that looks like a ros2_control robot (joint_trajectory_controller +

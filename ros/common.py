@@ -264,8 +264,8 @@ EXECUTORS = ("events", "single")
 def executor_kind(kind: str) -> str:
     """Check a node's ``executor`` parameter; returns the executor it gets: ``"events"`` is rclpy's
     EventsExecutor (dispatch in C++: about 15 us per message here against about 90 us for
-    SingleThreadedExecutor, publish -> callback in one process) where rclpy has it (Kilted on);
-    without it (e.g. Jazzy on lab machines) and for ``"single"``, SingleThreadedExecutor."""
+    SingleThreadedExecutor, publish -> callback in one process) where rclpy has it (Kilted; Jazzy
+    from rclpy 7.1.4); without it (an older rclpy) and for ``"single"``, SingleThreadedExecutor."""
     from officina.errors import BadInput
 
     if kind not in EXECUTORS:

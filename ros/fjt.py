@@ -247,6 +247,22 @@ class FollowJointTrajectoryServer:
         return self._CancelResponse.ACCEPT
 
     async def _execute(self, goal_handle):
+        try:
+            return await self._run_goal(goal_handle)
+        except Exception as exc:  # noqa: BLE001 - a goal never kills the node (and under rclpy 9.1.2's
+            # EventsExecutor a task that raises is a SIGSEGV)
+            self.node.get_logger().error(f"goal failed: {type(exc).__name__}: {exc}")
+            self.active = None
+            try:
+                goal_handle.abort()
+            except Exception:  # noqa: BLE001 - already terminal
+                pass
+            res = self._FJT.Result()
+            res.error_code = int(ErrorCode.INVALID_GOAL)
+            res.error_string = f"{type(exc).__name__}: {exc}"
+            return res
+
+    async def _run_goal(self, goal_handle):
         from rclpy.task import Future
 
         try:

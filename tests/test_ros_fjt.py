@@ -78,3 +78,26 @@ def test_without_goal_time_the_goal_waits():
     t = tolerances_from_goal(goal(goal_tol=[tol("j3", position=0.01)]), JOINTS, Tolerances.defaults(3))
     m = GoalMonitor(end_time=1.0, tolerances=t, joints=JOINTS)
     assert m.update(100.0, desired([0, 0, 1]), [0, 0, 0.9], np.zeros(3)) is None
+
+
+def test_a_sim_goal_that_raises_is_aborted_and_logged_not_raised():
+    """Whatever goes wrong inside a goal ends it aborted: under rclpy 9.1.2's EventsExecutor (the
+    sim's) a task that raises kills the process with SIGSEGV."""
+    import asyncio
+
+    from officina.ros.fjt import FollowJointTrajectoryServer
+
+    srv = object.__new__(FollowJointTrajectoryServer)  # no ROS: only what _execute touches
+    logged = []
+    srv.node = NS(get_logger=lambda: NS(error=logged.append))
+    srv._FJT = NS(Result=lambda: NS(error_code=0, error_string=""))
+    srv.active = {"handle": None}
+
+    async def boom(goal_handle):
+        raise RuntimeError("boom")
+
+    srv._run_goal = boom
+    aborted = []
+    res = asyncio.run(srv._execute(NS(abort=lambda: aborted.append(True))))
+    assert res.error_code == int(ErrorCode.INVALID_GOAL) and "boom" in res.error_string
+    assert aborted and srv.active is None and "boom" in logged[0]

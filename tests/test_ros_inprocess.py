@@ -168,7 +168,7 @@ def test_executor_kind_falls_back_to_single_threaded_where_rclpy_has_no_events_e
     assert executor_kind("single") == "single"
     with pytest.raises(BadInput, match="expected one of events, single"):
         executor_kind("multi")
-    monkeypatch.setitem(sys.modules, "rclpy.experimental", None)  # as on Jazzy: import fails
+    monkeypatch.setitem(sys.modules, "rclpy.experimental", None)  # as with an older rclpy: import fails
     assert executor_kind("events") == "single"
     from rclpy.executors import SingleThreadedExecutor
 
