@@ -16,6 +16,10 @@ For each rate (default 500 Hz and 1 kHz), in the same run:
   ros2_control robot).
 * **sync**: ``--command-sync``: commands streamed at the rate on this process's clock, exactly as the
   pings, each flipping the target; latency = publish -> the first state showing it.
+* **gate**, **gate_ev**: the safety gate's hop (``officina ros gate``, armed, in front of the sim):
+  commands streamed as the pings to ``/officina/commands``; latency = publish -> the same command
+  forwarded on the controller's topic; the gate on SingleThreadedExecutor (its default) and on
+  EventsExecutor (``--executor events``).
 
 A *missed cycle*: echo and sync, an answer later than one period after its command (or none); sim,
 a step that the sim did not apply at its next control period, or never. ``gaps``: ``/joint_states``
