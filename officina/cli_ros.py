@@ -50,6 +50,13 @@ def _params(ctx: typer.Context | None = None, **kw):
     return [Parameter(k, value=v) for k, v in kw.items() if v is not None and given(k)]
 
 
+def _choice(option: str, value: str, choices) -> None:
+    from officina.errors import BadInput
+
+    if value not in choices:
+        raise BadInput(f"{option} {value!r}: expected one of {', '.join(choices)}")
+
+
 def _run(make, argv: list[str]) -> None:
     from officina.ros.common import ros_env_defaults, run_node
 
@@ -93,14 +100,11 @@ def sim_cmd(
     """PyBullet fake hardware that looks like a ros2_control robot (joint_trajectory_controller +
     forward position controller + gripper, /joint_states, camera, ground truth; the
     FollowJointTrajectory action and controller_state where control_msgs is installed)."""
-    from officina.errors import BadInput
     from officina.ros.common import EXECUTORS
     from officina.ros.sim_node import PACINGS
 
-    if pacing not in PACINGS:
-        raise BadInput(f"--pacing {pacing!r}: expected one of {', '.join(PACINGS)}")
-    if executor not in EXECUTORS:
-        raise BadInput(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
+    _choice("--pacing", pacing, PACINGS)
+    _choice("--executor", executor, EXECUTORS)
     argv = _ros_args(ctx)
     overrides = _params(ctx, robot=robot, profile=profile, pacing=pacing, rate_hz=float(rate_hz), task=task,
                         seed=int(seed), controller=controller, lockstep_periods=int(lockstep_periods),
@@ -138,11 +142,9 @@ def gate_cmd(
 ) -> None:
     """The safety gate: /officina/* commands -> safety filter -> the arm's controller, after arming
     (and /officina/follow_joint_trajectory -> the controller's action, where control_msgs is installed)."""
-    from officina.errors import BadInput
     from officina.ros.common import EXECUTORS
 
-    if executor not in EXECUTORS:
-        raise BadInput(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
+    _choice("--executor", executor, EXECUTORS)
     argv = _ros_args(ctx)
     overrides = _params(ctx, robot=robot, profile=profile, controller=controller, namespace=namespace,
                         rate_hz=float(rate_hz), velocity_scale=float(velocity_scale),
