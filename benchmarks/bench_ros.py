@@ -15,7 +15,8 @@ For each rate (default 500 Hz and 1 kHz), in the same run:
   end of the period it arrives in, so up to one period of waiting is part of the figure, as on a
   ros2_control robot).
 * **sync**: ``--command-sync``: commands streamed at the rate on this process's clock, exactly as the
-  pings, each flipping the target; latency = publish -> the first state showing it.
+  pings, each flipping the target; latency = publish -> the first state showing it (`FlipMatcher`:
+  a state may answer its command after the next command was sent, as a pong may).
 * **gate**, **gate_ev**: the safety gate's hop (``officina ros gate``, armed, in front of the sim):
   commands streamed as the pings to ``/officina/commands``; latency = publish -> the same command
   forwarded on the controller's topic; the gate on SingleThreadedExecutor (its default) and on
@@ -224,6 +225,35 @@ def _command(pub, st: dict, step: bool) -> float:
     return t_pub
 
 
+class FlipMatcher:
+    """Matches the sync row's states to its commands. Every command flips the sign of the last
+    joint's target, and a state shows the sign of the last command the sim applied (the sign of
+    its effort on that joint). So the first state showing command k's sign after k was sent
+    answers k, as long as it comes before k + 2, which has the same sign, is sent. Command k + 1
+    does not close k's window: when this process sent k late (it was descheduled) and k + 1 on
+    time, k's state may arrive after k + 1 was sent and still within a period of k, which is no
+    missed cycle (the echo pair matches its pongs by number, exactly). A command whose sign never
+    shows (the sim applied a later one first) has no latency: a missed cycle, as one answered
+    later than a period (`_stats`)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.lat: list[float] = []
+        self.outstanding: list[tuple[float, float]] = []  # (publish time, sign), oldest first, at most 2
+
+    def sent(self, t_pub: float, sign: float) -> None:
+        self.n += 1
+        # k - 2 has the new command's sign: its window closes unanswered
+        self.outstanding = self.outstanding[-1:] + [(t_pub, sign)]
+
+    def state(self, t: float, sign: float) -> None:
+        for i, (t_pub, s) in enumerate(self.outstanding):
+            if s == sign:
+                self.lat.append(t - t_pub)
+                del self.outstanding[:i + 1]  # an older command is past: the sim applied this one
+                return
+
+
 def _spawn_sim(rate: float, env: dict, *extra: str) -> subprocess.Popen:
     code = "import sys; from officina.cli import main; main(sys.argv[1:])"
     return subprocess.Popen([*RT_PREFIX, sys.executable, "-c", code, "ros", "sim", "--task", "none",
@@ -240,7 +270,7 @@ def run_sim_sync(client, rate: float, seconds: float, env: dict) -> dict:
 
     proc = _spawn_sim(rate, env, "--command-sync")
     period = 1.0 / rate
-    st = {"q0": None, "sign": 1.0, "pending": None, "lat": [], "stamps": [], "measure": False, "n_states": 0}
+    st = {"q0": None, "sign": 1.0, "stamps": [], "measure": False, "n_states": 0}
     pub = client.node.create_publisher(Float64MultiArray, "/forward_position_controller/commands", _qos())
 
     def on_state(m):
@@ -251,36 +281,31 @@ def run_sim_sync(client, rate: float, seconds: float, env: dict) -> dict:
             return
         if st["measure"]:
             st["stamps"].append(m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec)
-        if st["pending"] is not None and np.sign(m.effort[6]) == st["sign"]:
-            st["lat"].append(t - st["pending"])
-            st["pending"] = None
+            matcher.state(t, float(np.sign(m.effort[6])))
 
-    steps = {"n": 0}
+    matcher = FlipMatcher()
 
     warm = int(rate)  # one second: the sim's periods lock onto the stream
 
     def send(k):  # every command flips the target, so every command is measured, as every ping
-        if k >= warm and not st["measure"]:  # measure on the same grid: a new one starts at another phase
-            st["lat"].clear()
-            st["pending"] = None
+        if k >= warm:  # measure on the same grid as the warm-up: a new one starts at another phase
             st["measure"] = True
         t_pub = _command(pub, st, step=True)
         if st["measure"]:
-            steps["n"] += 1  # an unanswered previous step stays without a latency: a missed cycle
-            st["pending"] = t_pub
+            matcher.sent(t_pub, st["sign"])
 
     sub = client.node.create_subscription(JointState, "/joint_states", on_state, _qos())
     try:
         _wait(client, lambda: st["n_states"] > rate and pub.get_subscription_count() > 0, 60, "the sim")
         _, skipped = _paced(client, rate, 1.0 + seconds, send, measure_from=warm)
         end = time.perf_counter() + 0.2
-        while time.perf_counter() < end and st["pending"] is not None:
+        while time.perf_counter() < end and matcher.outstanding:
             client.executor.spin_once(timeout_sec=0.01)
         st["measure"] = False
         stamps = np.asarray(st["stamps"])
         gaps = int(np.sum(np.diff(stamps) > 1.5 * period)) if len(stamps) > 1 else 0
-        return _stats(st["lat"], steps["n"], period, {"states": len(stamps), "stamp_gaps": gaps,
-                                                     "skipped": skipped})
+        return _stats(matcher.lat, matcher.n, period, {"states": len(stamps), "stamp_gaps": gaps,
+                                                      "skipped": skipped})
     finally:
         client.node.destroy_subscription(sub)
         client.node.destroy_publisher(pub)
