@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pybullet as p
 
 from officina.errors import BadInput
 from officina.interfaces import JointState
@@ -146,16 +147,19 @@ class FakeHardware:
         self.periods += 1
 
     # --- states ----------------------------------------------------------------------------------------
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """/joint_states' joints: the arm's (wire names), then the fingers'."""
+        return self._state_names
+
+    def state_values(self) -> tuple[list[float], list[float], list[float]]:
+        """Position, velocity and effort of `state_names`, as read from the physics this period."""
+        fs = p.getJointStates(self.handle.body_id, self._state_idx, physicsClientId=self.world.client_id)
+        return [f[0] for f in fs], [f[1] for f in fs], [f[3] for f in fs]
+
     def joint_state(self) -> JointState:
         """Arm joints (wire names) then finger joints, stamped with the clock in use."""
-        if self.gripper is None:
-            s = self.arm.read()
-            return JointState(self.now, self.resolved.joint_names, s.position, s.velocity, s.effort)
-        import pybullet as p
-
-        fs = p.getJointStates(self.handle.body_id, self._state_idx, physicsClientId=self.world.client_id)
-        a = np.array([(f[0], f[1], f[3]) for f in fs]).T
-        return JointState(self.now, self._state_names, a[0], a[1], a[2])
+        return JointState(self.now, self._state_names, *(np.array(v) for v in self.state_values()))
 
     def object_poses(self) -> np.ndarray:
         """(K, 7) x y z qx qy qz qw of the task's objects (ground truth), world frame."""

@@ -23,8 +23,8 @@ import numpy as np
 from rclpy.node import Node
 
 from officina.ros.common import (
-    camera_info_msg, declare, executor_kind, image_msg, joint_state_msg, pose_msg, qos_latched,
-    qos_reliable, s_to_time, trajectory_from_msg,
+    JointStateWire, camera_info_msg, declare, executor_kind, image_msg, joint_state_msg, pose_msg,
+    qos_latched, qos_reliable, raw_publish_supported, s_to_time, trajectory_from_msg,
 )
 from officina.ros.jtc import JtcConfig, TrajectoryRejected
 
@@ -119,6 +119,8 @@ class SimNode(Node):
 
         r = self.resolved
         self.pub_js = self.create_publisher(JointState, r.joint_states, qos_reliable())
+        self._js_msg = None
+        self._js_wire = JointStateWire(self.hw.state_names) if raw_publish_supported() else None
         self.pub_state = self.create_publisher(DiagnosticStatus, CONTROLLER_STATE_TOPIC, qos_latched())
         self.pub_gt = self.create_publisher(PoseArray, GROUND_TRUTH_TOPIC, qos_reliable())
         self.pub_clock = self.create_publisher(Clock, "/clock", qos_reliable(1)) if self.pacing != "realtime" else None
@@ -247,23 +249,27 @@ class SimNode(Node):
 
     def _advance(self) -> None:
         self.hw.step()
-        s = self._publish_outputs()
+        values = self._publish_outputs()
         if self.fjt is not None:
-            self.fjt.on_period(s)
+            from officina.interfaces import JointState
+
+            self.fjt.on_period(JointState(self.hw.now, self.hw.state_names, *(np.array(v) for v in values)))
 
     # --- outputs --------------------------------------------------------------------------------------
-    def _publish_outputs(self):
-        """Publish what this period produced; returns the joint state it published."""
+    def _publish_outputs(self) -> tuple[list[float], list[float], list[float]]:
+        """Publish what this period produced; returns the joint state's (position, velocity, effort)."""
         hw = self.hw
         now = hw.now
         if self.pub_clock is not None:
             from rosgraph_msgs.msg import Clock
 
             self.pub_clock.publish(Clock(clock=s_to_time(now)))
-        s = hw.joint_state()
-        self._js_msg = joint_state_msg(s.names, s.stamp, s.position, s.velocity, s.effort,
-                                       reuse=getattr(self, "_js_msg", None))
-        self.pub_js.publish(self._js_msg)
+        q, qd, effort = hw.state_values()
+        if self._js_wire is not None:  # serialized once, refilled: rclpy's raw publish
+            self.pub_js.publish(self._js_wire.fill(now, q, qd, effort))
+        else:
+            self._js_msg = joint_state_msg(hw.state_names, now, q, qd, effort, reuse=self._js_msg)
+            self.pub_js.publish(self._js_msg)
         k = hw.periods
         if self.gt_every and k % self.gt_every == 0 and hw.scene is not None:
             from geometry_msgs.msg import PoseArray
@@ -277,7 +283,7 @@ class SimNode(Node):
             subs = (self.pub_rgb.get_subscription_count() + self.pub_depth.get_subscription_count())
             if subs:
                 self._publish_camera(now)
-        return s
+        return q, qd, effort
 
     def _publish_camera(self, now: float) -> None:
         frame = self.hw.camera.capture()
