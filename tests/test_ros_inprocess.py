@@ -346,9 +346,15 @@ def test_joint_state_wire_serializes_as_rclpy_does():
 
 
 @pytest.mark.timeout(60)
-def test_sim_publishes_joint_states_raw_that_subscribers_read(ctx):
+@pytest.mark.parametrize("raw", [True, False], ids=["raw", "message"])
+def test_sim_publishes_joint_states_raw_that_subscribers_read(ctx, monkeypatch, raw):
     """End to end in one process: a subscriber gets the sim's raw-published states as messages,
-    names in order, stamped with the clock in use, positions those of the physics."""
+    names in order, stamped with the clock in use, positions those of the physics; the same where
+    rclpy cannot publish raw bytes (the message path)."""
+    from officina.ros import sim_node
+
+    if not raw:
+        monkeypatch.setattr(sim_node, "raw_publish_supported", lambda: False)
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import JointState
@@ -360,7 +366,7 @@ def test_sim_publishes_joint_states_raw_that_subscribers_read(ctx):
                                                      Parameter("task", value="none")])
     listener = None
     try:
-        assert node._js_wire is not None  # this rclpy publishes raw bytes
+        assert (node._js_wire is not None) == raw
         import rclpy
 
         listener = rclpy.create_node("listener", context=ctx)
