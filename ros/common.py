@@ -103,10 +103,10 @@ def joint_state_msg(names: Sequence[str], stamp: float, q, qd, effort, reuse=Non
 
 
 class JointStateWire:
-    """A sensor_msgs/JointState of fixed joints (and frame), kept serialized: ``fill`` writes the
-    stamp and the three arrays into CDR bytes that rclpy serialized once, for
+    """A sensor_msgs/JointState of fixed joint names (empty frame_id, as the sim's), kept serialized:
+    ``fill`` writes the stamp and the three arrays into CDR bytes that rclpy serialized once, for
     ``Publisher.publish(bytes)`` (rclpy's raw publish). A publisher at the control rate skips the
-    per-message conversion from Python and the serialization (~40 us of the sim's work per period).
+    per-message conversion from Python and the serialization (~30 us of the sim's work per period).
 
     The offsets are found, not assumed: the template is serialized with marker values and each
     field is located by its marker's bytes. ``fill`` checks the arrays' lengths."""
