@@ -106,7 +106,7 @@ class SimNode(Node):
         dt = self.hw.control_dt
         self.camera_every = 0 if p["camera_hz"] <= 0 else max(1, int(round(1.0 / (p["camera_hz"] * dt))))
         self.gt_every = 0 if p["ground_truth_hz"] <= 0 else max(1, int(round(1.0 / (p["ground_truth_hz"] * dt))))
-        if self.pacing == "realtime":
+        if self.pacing == "realtime":  # for what is stamped before the period grid starts (camera pose)
             self.hw.t0 = self.get_clock().now().nanoseconds * 1e-9
 
         from diagnostic_msgs.msg import DiagnosticStatus
@@ -146,7 +146,10 @@ class SimNode(Node):
                 goal_time=float(p["goal_time"]))
         self.timer = None
         if self.pacing == "realtime":
+            # the period grid (monotonic) and the stamps (ROS time) start at the same instant: set
+            # apart by the set-up above, the stamps lagged the wall clock by its ~35 ms
             self._wall0 = time.monotonic()
+            self.hw.t0 = self.get_clock().now().nanoseconds * 1e-9
             self.overruns = 0
             self.timer = self.create_timer(dt, self._on_realtime_timer)
         elif self.pacing == "fast":

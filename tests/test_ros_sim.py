@@ -179,7 +179,10 @@ def test_forward_commands_at_500hz_are_tracked(ros):
     lags = np.arange(-0.04, 0.301, 0.002)
     errs = np.array([[float(np.max(np.abs(q - ref(t - wall0 - lag)))) for lag in lags] for t, q in js])
     per_sample = errs.min(axis=1)
-    assert float(np.median(lags[errs.argmin(axis=1)])) <= 0.05
+    lag = float(np.median(lags[errs.argmin(axis=1)]))
+    # stamps are the clock in use: a state cannot show a command sent after its stamp, beyond the few
+    # periods a loaded real-time loop runs late (its stamps were once ~35 ms early: lag -0.034)
+    assert -0.015 <= lag <= 0.05, f"median lag {lag:.3f} s"
     # CI machines are shared: a stall of either process shows up as a burst of error; the bulk of
     # the stream must be tracked tightly.
     assert float(np.median(per_sample)) < 0.005, f"median tracking error {np.median(per_sample):.4f}"
