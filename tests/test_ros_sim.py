@@ -356,9 +356,18 @@ def test_fast_pacing_runs_ahead_of_the_wall_clock_and_publishes_clock(ros):
     c.spin_for(2.0)
     speed = (clock_s() - s0) / (time.monotonic() - w0)
     assert speed > 1.5, f"fast pacing ran at {speed:.2f}x the wall clock"
-    clocks = {round(m.clock.sec + m.clock.nanosec * 1e-9, 9) for m in c.received["/clock"]}
-    hits = sum(round(t_of(m), 9) in clocks for m in c.received[JS][-50:])
-    assert hits >= 25, f"{hits} of 50 state stamps seen on /clock"  # /clock keeps 1: a busy reader misses some
+    # The states are stamped from the sim clock that /clock carries: sim time from 0, on the period
+    # grid (a wall-clock stamp is not), and within the /clock values seen. (An exact match of stamps
+    # against /clock values depends on which /clock samples a busy reader took: /clock keeps 1, the
+    # states queue; under a full test run's load one run matched none of 50.)
+    dt = 1.0 / 250.0
+    clocks = sorted(m.clock.sec + m.clock.nanosec * 1e-9 for m in c.received["/clock"])
+    stamps = [t_of(m) for m in c.received[JS][-50:]]
+    off_grid = [t for t in stamps if abs(t / dt - round(t / dt)) > 1e-6]
+    assert not off_grid, f"state stamps off the sim's period grid: {off_grid[:3]}"
+    assert clocks[0] <= min(stamps) and max(stamps) <= clocks[-1] + 0.5, \
+        f"stamps {min(stamps):.3f}..{max(stamps):.3f} s, /clock {clocks[0]:.3f}..{clocks[-1]:.3f} s"
+    assert len(set(stamps)) == len(stamps) and stamps == sorted(stamps)
     pub = c.publisher(JointTrajectory, TRAJ)
     c.wait_for(lambda: pub.get_subscription_count() > 0, 10, "discovery")
     goal = q_of(c.received[JS][-1], spec.joint_names) + 0.2
