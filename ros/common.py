@@ -384,6 +384,12 @@ def run_node(make_node: Callable[[list[str]], Any], argv: list[str] | None = Non
         return 0
     except (KeyboardInterrupt, ExternalShutdownException):
         return 0
+    except Exception:
+        if rclpy.ok():
+            raise
+        # SIGTERM / Ctrl-C shut the context down between the executor's ok-check and its wait:
+        # rclpy raises RCLError ("context is not valid") from the wait set; it is a clean stop
+        return 0
     finally:
         if node is not None:
             node.destroy_node()
