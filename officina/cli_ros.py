@@ -138,7 +138,8 @@ def gate_cmd(
     executor: str = typer.Option(
         "single", "--executor",
         help="single: SingleThreadedExecutor | events: rclpy's EventsExecutor (~75 us less per message; "
-             "experimental in rclpy, so not the gate's default; where rclpy has it, else single)"),
+             "experimental in rclpy, so not the gate's default; where rclpy has it, else single). "
+             "Commands at 1 kHz: single does not keep up on a loaded 2-core machine (docs/ros.md)"),
 ) -> None:
     """The safety gate: /officina/* commands -> safety filter -> the arm's controller, after arming
     (and /officina/follow_joint_trajectory -> the controller's action, where control_msgs is installed)."""
