@@ -37,11 +37,16 @@ def time_to_s(t) -> float:
     return float(t.sec) + float(t.nanosec) * 1e-9
 
 
+def _sec_nanosec(t: float) -> tuple[int, int]:
+    ns = int(round(float(t) * 1e9))
+    return ns // 1_000_000_000, ns % 1_000_000_000
+
+
 def s_to_time(t: float):
     from builtin_interfaces.msg import Time
 
-    ns = int(round(float(t) * 1e9))
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    sec, nanosec = _sec_nanosec(t)
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def duration_to_s(d) -> float:
@@ -142,8 +147,7 @@ class JointStateWire:
 
     def fill(self, stamp: float, q, qd, effort) -> bytes:
         """The serialized message with this stamp (clock seconds) and these n-joint arrays."""
-        ns = int(round(float(stamp) * 1e9))
-        struct.pack_into(self._stamp_fmt, self._buf, self._stamp_at, ns // 1_000_000_000, ns % 1_000_000_000)
+        struct.pack_into(self._stamp_fmt, self._buf, self._stamp_at, *_sec_nanosec(stamp))
         for at, values in zip(self._at, (q, qd, effort)):
             if len(values) != self.n:
                 raise ValueError(f"JointStateWire: {len(values)} values for {self.n} joints")
