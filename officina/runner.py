@@ -253,6 +253,7 @@ def execute_run(cfg: RunConfig, out: str | Path | None = None, *, progress: bool
         try:
             handle = world.load_robot(spec)
             scene = task.build_scene(world, params, rng)
+            world.restart_clock()
             camera = task.make_camera(world, params)
             model = RobotModel.from_spec(spec)
         except ValueError as exc:

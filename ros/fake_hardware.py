@@ -70,6 +70,7 @@ class FakeHardware:
                 except Exception as exc:  # pydantic ValidationError
                     raise BadInput(f"task parameters: {exc}") from None
                 self.scene = task.build_scene(self.world, self.task_params, self.rng)
+                self.world.restart_clock()
                 self.camera = task.make_camera(self.world, self.task_params)
             self.arm = SimArm(self.world, self.handle, self.control_dt)
             self.gripper = SimGripper(self.world, self.handle) if spec.gripper is not None else None

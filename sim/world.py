@@ -79,6 +79,10 @@ class SimWorld:
         """Simulation time in seconds (steps x sim_dt, exact)."""
         return self.steps * self.sim_dt
 
+    def restart_clock(self) -> None:
+        """Make the current instant time zero (the run's clock starts when the cell is built)."""
+        self.steps = 0
+
     def step(self, n: int = 1) -> None:
         cid = self.client_id
         for _ in range(n):

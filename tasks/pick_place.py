@@ -10,26 +10,21 @@ Success: every object resting inside the bin at the end (ground truth, metrics o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from officina.controllers.model import rpy_to_matrix
 from officina.controllers.skills import Skills
 from officina.interfaces import CameraIntrinsics
-from officina.tasks.base import Cell, ProcedureOutcome
+from officina.tasks.base import Cell, MetricInfo, ProcedureOutcome, StrictParams, TaskDefinition, TaskScene
 from officina.vision.localize import LocalizeParams, localize_objects
 
 __all__ = ["PickPlace", "PickPlaceParams"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ObjectParams(_Strict):
+class ObjectParams(StrictParams):
     kinds: list[Literal["box", "cylinder"]] = Field(default_factory=lambda: ["box", "cylinder"], min_length=1)
     width_m: tuple[float, float] = (0.04, 0.055)  # box side / cylinder diameter, sampled uniformly
     height_m: tuple[float, float] = (0.045, 0.07)
@@ -47,7 +42,7 @@ class ObjectParams(_Strict):
         return self
 
 
-class PickPlaceParams(_Strict):
+class PickPlaceParams(StrictParams):
     n_objects: int = Field(3, ge=1, le=6)
     objects: ObjectParams = ObjectParams()
     region_x: tuple[float, float] = (0.38, 0.62)  # pick region in the base/world frame [m]
@@ -75,13 +70,6 @@ class PickPlaceParams(_Strict):
         return self
 
 
-@dataclass
-class PickPlaceScene:
-    objects: list[Any]  # SimObject
-    bin: Any
-    table: Any
-
-
 def _tcp_down(x: float, y: float, z: float, psi: float, R_down: np.ndarray) -> np.ndarray:
     T = np.eye(4)
     T[:3, :3] = rpy_to_matrix((0.0, 0.0, psi)) @ R_down
@@ -101,13 +89,19 @@ def _bin_slots(n: int, inner: tuple[float, float], width: float) -> list[tuple[f
     return slots[:n] if len(slots) >= n else slots
 
 
-class PickPlace:
+class PickPlace(TaskDefinition):
     name = "pick-place"
     description = "Pick N seeded objects from the table (seen by an overhead RGB-D camera) and place them in a bin."
     Params = PickPlaceParams
+    metric_info = {
+        "objects_placed": MetricInfo("", "objects resting inside the bin at the end", "higher", "objects placed"),
+        "objects_total": MetricInfo("", "objects on the table at the start", None, "objects"),
+    }
+    key_metrics = ("objects_placed", "objects_total")
+    plot_events = ("pick", "placed")
 
     # --- simulation side ---------------------------------------------------------------------------
-    def build_scene(self, world, params: PickPlaceParams, rng: np.random.Generator) -> PickPlaceScene:
+    def build_scene(self, world, params: PickPlaceParams, rng: np.random.Generator) -> TaskScene:
         table = world.add_table(top_center_xyz=(0.35, 0.0, params.table_z))
         b = world.add_bin(
             (params.bin_center_xy[0], params.bin_center_xy[1], params.table_z),
@@ -146,9 +140,8 @@ class PickPlace:
                 obj = world.add_cylinder(width / 2, height, mass, pos, quat, friction=op.friction,
                                          color=colors[i % len(colors)], name=f"object{i}")
             objects.append(obj)
-        world.step(200)  # let everything settle before the clock that counts starts
-        world.steps = 0
-        return PickPlaceScene(objects, b, table)
+        world.step(200)  # let everything settle (the run's clock starts after the scene is built)
+        return TaskScene(objects=objects, fixtures=[table, b])
 
     def make_camera(self, world, params: PickPlaceParams):
         from officina.sim.camera import SimCamera, look_at
@@ -158,7 +151,7 @@ class PickPlace:
         return SimCamera(world.client_id, intr, look_at(params.camera_eye, params.camera_target, up=(-1.0, 0.0, 0.0)),
                          near=0.05, far=3.0, stamp_fn=lambda: world.time)
 
-    def metrics(self, world, scene: PickPlaceScene, params: PickPlaceParams) -> dict[str, Any]:
+    def metrics(self, world, scene: TaskScene, params: PickPlaceParams) -> dict[str, Any]:
         bx, by = params.bin_center_xy
         ix, iy = params.bin_inner_size_m
         in_bin = []
