@@ -1,12 +1,11 @@
-"""Simulation loop benchmark (issue 2); the code lives in officina/bench_sim.py so that
-`officina bench sim` runs the same thing from an installed package.
+"""The run loop against raw PyBullet stepping (officina.tasks.bench; also `officina bench sim`).
 
     python benchmarks/bench_sim.py [--robot panda] [--steps 5000] [--repeats 3] [--json]
 """
 
 import sys
 
-from officina.bench_sim import main
+from officina.tasks.bench import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,9 +1,10 @@
-"""The safety filter between every controller and every `Arm`.
+"""The safety filter between every controller and every `Arm`: a pure function of commands and states.
 
 `SafetyFilter` turns any command (position, velocity or torque; possibly NaN, inf, of the
-wrong length or huge) into a command within the limits; `SafeArm` wraps any `Arm` so that
-every command goes through the filter ("no command path bypasses it" is structural: the
-wrapped arm is private and the wrapper has no pass-through).
+wrong length or huge) into a command within the limits, and says what it did: every call returns
+a `Filtered` (the command to send and the `SafetyRecord` events it caused; none when the command
+passed unchanged). It keeps no log and no counters; the adapters that put it in front of an arm
+(`officina.controllers.safe_arm.SafeArm`, the ROS 2 safety gate) record the events.
 
 Guarantees of every emitted command (the property tests check them):
 
@@ -19,39 +20,35 @@ Guarantees of every emitted command (the property tests check them):
 * workspace: the tcp (given a forward-kinematics function) stays inside an axis-aligned box
   in the base frame: a position step that would leave the box is shortened (clamp) or
   replaced by a stop (reject); velocity commands that would leave it are stopped.
-* watchdog: no fresh command within ``watchdog_periods`` control periods -> hold: position
-  mode brakes to a stop and holds the last position, velocity mode ramps to zero velocity,
-  torque mode sends gravity compensation (if known) plus joint damping.
+* watchdog (`SafetyFilter.watchdog`, called once per control period by whoever owns the loop):
+  no fresh command within ``watchdog_periods`` control periods -> hold: position mode brakes to a
+  stop and holds the last position, velocity mode ramps to zero velocity, torque mode sends
+  gravity compensation (if known) plus joint damping.
 
 Violations are clamped or rejected according to `SafetyConfig.action` (``"clamp"``: the nearest
 command within the limits; ``"reject"``: the whole command is dropped and the arm holds). A
-malformed command (NaN, inf, wrong length, not numbers) is always rejected. Every event is
-counted in ``SafetyFilter.counts`` and logged (logger ``officina.safety``) with its reason; the
-last events are in ``SafetyFilter.events``. The filter never raises on a command.
+malformed command (NaN, inf, wrong length, not numbers) is always rejected. The filter never
+raises on a command or a state.
 
-Cost: a position command that touches no limit (the common case at 1 kHz) takes a fast path,
-a few NumPy operations (``SafetyFilter._position_fast``), which emits exactly what the full
-checks would and is taken only when a cheap pre-check proves that no limit can be touched this
-period; every other command goes through the full checks. The limits are read at construction.
+Cost: a position command that provably touches no limit (the common case at 1 kHz) takes a
+short path (`SafetyFilter._position_fast`) that emits exactly what the full checks would, using
+the same `_emit_position`; ``SafetyConfig(fast_path=False)`` turns it off, which is how the tests
+compare the two and the simulation benchmark measures what it saves.
 """
 
 from __future__ import annotations
 
 import enum
-import functools
-import logging
 import math
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from officina.interfaces import ControlMode, JointLimits, JointState
 
-__all__ = ["SafeArm", "SafetyConfig", "SafetyEvent", "SafetyFilter", "SafetyRecord"]
-
-log = logging.getLogger("officina.safety")
+__all__ = ["Filtered", "SafetyConfig", "SafetyEvent", "SafetyFilter", "SafetyRecord"]
 
 
 class SafetyEvent(str, enum.Enum):
@@ -74,6 +71,16 @@ class SafetyRecord:
     action: str  # "clamped" | "rejected" | "hold"
     reason: str
 
+    def __str__(self) -> str:
+        return f"t={self.stamp:.4f} s safety {self.event.value} ({self.action}): {self.reason}"
+
+
+class Filtered(NamedTuple):
+    """What one call of the filter produced: the command to send and the events it caused."""
+
+    command: np.ndarray
+    events: tuple[SafetyRecord, ...] = ()
+
 
 @dataclass(frozen=True)
 class SafetyConfig:
@@ -82,6 +89,7 @@ class SafetyConfig:
     ``action``: "clamp" or "reject" for limit violations (per event kind with ``actions``, e.g.
     ``{"workspace": "reject"}``). ``workspace_min/max``: tcp box (m, base frame) or None.
     ``watchdog_periods``: control periods without a fresh command before holding (0: off).
+    ``fast_path``: take the short path for commands that provably touch no limit.
     """
 
     action: str = "clamp"
@@ -94,14 +102,18 @@ class SafetyConfig:
     workspace_max: tuple[float, float, float] | None = None
     watchdog_periods: int = 10
     hold_damping: float = 2.0  # N·m·s/rad per unit of effort fraction, torque-mode hold/brake
-    max_events_kept: int = 1000
+    fast_path: bool = True
 
     def __post_init__(self) -> None:
         for a in [self.action] + [v for _, v in self.actions]:
             if a not in ("clamp", "reject"):
                 raise ValueError(f"safety action {a!r}: expected 'clamp' or 'reject'")
         for k, _ in self.actions:
-            SafetyEvent(k)
+            try:
+                SafetyEvent(k)
+            except ValueError:
+                raise ValueError(f"safety actions: unknown event {k!r}; expected one of "
+                                 f"{', '.join(e.value for e in SafetyEvent)}") from None
         for nm in ("velocity_scale", "acceleration_scale", "effort_scale"):
             v = getattr(self, nm)
             if not (0.0 < v <= 1.0):
@@ -139,45 +151,16 @@ def _as_command(x, n: int) -> tuple[np.ndarray | None, str]:
     return a.copy(), ""
 
 
-def _never_raise(hold_name: str, fast_name: str | None = None):
-    """Decorate a filter method: numpy warnings off; any unexpected exception -> event + hold.
-
-    ``fast_name``: a method ``(cmd, state) -> command | None`` tried first; it returns the command
-    the full method would (same state changes, no event) or None, leaving the state untouched,
-    when it cannot prove that; an exception in it also means "take the full method"."""
-
-    def deco(fn):
-        @functools.wraps(fn)
-        def wrapper(self, cmd, state=None):
-            if fast_name is not None:
-                try:
-                    out = getattr(self, fast_name)(cmd, state)
-                except Exception:  # noqa: BLE001 - the full method decides (and records) what happens
-                    out = None
-                if out is not None:
-                    return out
-            with np.errstate(all="ignore"):
-                try:
-                    return fn(self, cmd, state)
-                except Exception as exc:  # noqa: BLE001 - the loop must never see an exception
-                    self._event(SafetyEvent.MALFORMED, "rejected", f"{fn.__name__}: {type(exc).__name__}: {exc}")
-                    try:
-                        return getattr(self, hold_name)(state)
-                    except Exception:  # noqa: BLE001
-                        return getattr(self, hold_name)(None)
-
-        return wrapper
-
-    return deco
 
 
 class SafetyFilter:
     """Filters the commands of one arm at its control period ``dt`` (s).
 
-    Call ``reset(state)`` (or let `SafeArm` do it) before the first command; then one
-    ``filter_*`` call per command and ``watchdog(state)`` once per period (SafeArm does both).
-    ``tcp_position``: optional ``q -> xyz`` (base frame) for the workspace box;
-    ``gravity``: optional ``q -> tau`` used for the torque-mode hold.
+    ``reset(state)`` starts a command sequence from a measured state (when arming or switching
+    mode; the first command does it if nobody did). Then one ``filter_*`` call per command and
+    one ``watchdog(state, mode)`` call per control period. ``tcp_position``: optional
+    ``q -> xyz`` (base frame) for the workspace box; ``gravity``: optional ``q -> tau`` used for
+    the torque-mode hold.
     """
 
     def __init__(
@@ -211,27 +194,40 @@ class SafetyFilter:
         self.box_min = None if c.workspace_min is None else np.asarray(c.workspace_min, float)
         self.box_max = None if c.workspace_max is None else np.asarray(c.workspace_max, float)
         self.gravity = gravity
-        self.counts: dict[str, int] = {e.value: 0 for e in SafetyEvent}
-        self._n_events = 0  # == total_events, without the sum (SafeArm checks it every command)
-        self.events: deque[SafetyRecord] = deque(maxlen=c.max_events_kept)
-        self.estopped = False
+        self._estopped = False
         self._q: np.ndarray | None = None  # last emitted position command (position mode)
         self._v = np.zeros(self.n)  # velocity of the emitted command sequence
         self._last_cmd_stamp: float | None = None
         self._stamp = 0.0
-        self.holding = False
+        self._holding = False
 
-    # --- bookkeeping -----------------------------------------------------------------------------
-    def _event(self, event: SafetyEvent, action: str, reason: str) -> None:
-        self.counts[event.value] += 1
-        self._n_events += 1
-        rec = SafetyRecord(self._stamp, event, action, reason)
-        self.events.append(rec)
-        log.warning("safety %s (%s) at t=%.4f s: %s", event.value, action, self._stamp, reason)
+    # --- state, read-only from outside ------------------------------------------------------------
+    @property
+    def estopped(self) -> bool:
+        return self._estopped
 
     @property
-    def total_events(self) -> int:
-        return int(sum(self.counts.values()))
+    def holding(self) -> bool:
+        """True while the watchdog holds (from its first expired period to the next command)."""
+        return self._holding
+
+    @property
+    def last_position(self) -> np.ndarray | None:
+        """The last emitted position command (position mode), or None before the first."""
+        return None if self._q is None else self._q.copy()
+
+    @property
+    def velocity(self) -> np.ndarray:
+        """The velocity of the emitted command sequence (rad/s)."""
+        return self._v.copy()
+
+    @property
+    def at_rest(self) -> bool:
+        """The emitted command sequence has stopped (velocity zero)."""
+        return float(np.max(np.abs(self._v))) < 1e-9
+
+    def _rec(self, events: list, event: SafetyEvent, action: str, reason: str) -> None:
+        events.append(SafetyRecord(self._stamp, event, action, reason))
 
     def reset(self, state: JointState | None) -> None:
         """Start from the measured state (positions clamped into the limits, velocity measured
@@ -244,8 +240,20 @@ class SafetyFilter:
             # The sequence must be able to stop: bound the initial velocity by the braking distance.
             lo, hi = self._brake_bounds(self._q)
             self._v = _clip(self._v, lo, hi)
-        self._last_cmd_stamp = None if state is None else float(getattr(state, "stamp", 0.0))
-        self.holding = False
+        self._last_cmd_stamp = None if state is None else self._stamp_of(state)
+        self._holding = False
+
+    def set_estop(self, active: bool, state: JointState | None = None) -> tuple[SafetyRecord, ...]:
+        """E-stop on: every command is replaced by the hold of its mode until it is released.
+        Releasing restarts the command sequence from ``state``."""
+        events: list[SafetyRecord] = []
+        if active and not self._estopped:
+            self._stamp = self._stamp_of(state)
+            self._rec(events, SafetyEvent.ESTOP, "hold", "e-stop requested")
+        if not active and self._estopped:
+            self.reset(state)
+        self._estopped = bool(active)
+        return tuple(events)
 
     def _stamp_of(self, state) -> float:
         try:
@@ -299,7 +307,8 @@ class SafetyFilter:
             a.flags.writeable = False
         return lo, hi
 
-    def _in_box(self, q: np.ndarray) -> bool:
+    def in_workspace(self, q: np.ndarray) -> bool:
+        """True when the tcp at ``q`` is inside the workspace box (always, without a box)."""
         if self.tcp_position is None:
             return True
         try:
@@ -343,7 +352,7 @@ class SafetyFilter:
         """
         q_prev = self._q
         if (q_prev is None or type(q) is not np.ndarray or q.dtype != np.float64 or q.shape != (self.n,)
-                or self.estopped or self.tcp_position is not None or self._fast_lo is None):
+                or self._estopped or self.tcp_position is not None or self._fast_lo is None):
             return None
         n2 = 2 * self.n
         if np.count_nonzero(q >= self._fast_lo) + np.count_nonzero(q <= self._fast_hi) != n2:
@@ -356,12 +365,28 @@ class SafetyFilter:
         stamp = self._stamp_of(state)
         out = self._emit_position(v)
         self._stamp = self._last_cmd_stamp = stamp
-        self.holding = False
+        self._holding = False
         return out
 
-    @_never_raise("hold_position", fast_name="_position_fast")
-    def filter_position(self, q_cmd, state: JointState | None = None) -> np.ndarray:
+    def filter_position(self, q_cmd, state: JointState | None = None) -> Filtered:
         """A position command (rad) -> the position command to send (always within the limits)."""
+        if self.config.fast_path:
+            try:
+                out = self._position_fast(q_cmd, state)
+            except Exception:  # noqa: BLE001 - the full checks decide (and record) what happens
+                out = None
+            if out is not None:
+                return Filtered(out)
+        events: list[SafetyRecord] = []
+        with np.errstate(all="ignore"):
+            try:
+                cmd = self._filter_position(q_cmd, state, events)
+            except Exception as exc:  # noqa: BLE001 - the loop must never see an exception
+                self._rec(events, SafetyEvent.MALFORMED, "rejected", f"position command: {type(exc).__name__}: {exc}")
+                cmd = self._hold_or_reset(ControlMode.POSITION, state)
+        return Filtered(cmd, tuple(events))
+
+    def _filter_position(self, q_cmd, state, events: list) -> np.ndarray:
         self._stamp = self._stamp_of(state)
         if self._q is None:
             self.reset(state)
@@ -369,22 +394,22 @@ class SafetyFilter:
                 q0, _ = _as_command(q_cmd, self.n)
                 self._q = _clip(q0 if q0 is not None else 0.5 * (self.lower + self.upper), self.lower, self.upper)
                 self._v = np.zeros(self.n)
-        if self.estopped:
-            self._event(SafetyEvent.ESTOP, "hold", "e-stop active")
+        if self._estopped:
+            self._rec(events, SafetyEvent.ESTOP, "hold", "e-stop active")
             return self.hold_position(state)
         q, why = _as_command(q_cmd, self.n)
         if q is None:
-            self._event(SafetyEvent.MALFORMED, "rejected", f"position command: {why}")
+            self._rec(events, SafetyEvent.MALFORMED, "rejected", f"position command: {why}")
             return self.hold_position(state)
         self._last_cmd_stamp = self._stamp
-        self.holding = False
+        self._holding = False
         reject = False
         # 1. position limits
         out = (q < self.lower) | (q > self.upper)
         if out.any():
             act = self.config.action_for(SafetyEvent.POSITION_LIMIT)
-            self._event(SafetyEvent.POSITION_LIMIT, "rejected" if act == "reject" else "clamped",
-                        f"joints {np.nonzero(out)[0].tolist()} outside [lower, upper]")
+            self._rec(events, SafetyEvent.POSITION_LIMIT, "rejected" if act == "reject" else "clamped",
+                      f"joints {np.nonzero(out)[0].tolist()} outside [lower, upper]")
             reject |= act == "reject"
             q = _clip(q, self.lower, self.upper)
         # 2. velocity (and braking distance), 3. acceleration
@@ -396,15 +421,15 @@ class SafetyFilter:
         over_v = (v_des < lo_v - 1e-12) | (v_des > hi_v + 1e-12)
         if over_v.any():
             act = self.config.action_for(SafetyEvent.VELOCITY_LIMIT)
-            self._event(SafetyEvent.VELOCITY_LIMIT, "rejected" if act == "reject" else "clamped",
-                        f"joints {np.nonzero(over_v)[0].tolist()} step above the velocity/braking limit")
+            self._rec(events, SafetyEvent.VELOCITY_LIMIT, "rejected" if act == "reject" else "clamped",
+                      f"joints {np.nonzero(over_v)[0].tolist()} step above the velocity/braking limit")
             reject |= act == "reject"
         v = _clip(v_des, lo_v, hi_v)
         over_a = (v < lo_a - 1e-12) | (v > hi_a + 1e-12)
         if over_a.any():
             act = self.config.action_for(SafetyEvent.ACCELERATION_LIMIT)
-            self._event(SafetyEvent.ACCELERATION_LIMIT, "rejected" if act == "reject" else "clamped",
-                        f"joints {np.nonzero(over_a)[0].tolist()} above the acceleration limit")
+            self._rec(events, SafetyEvent.ACCELERATION_LIMIT, "rejected" if act == "reject" else "clamped",
+                      f"joints {np.nonzero(over_a)[0].tolist()} above the acceleration limit")
             reject |= act == "reject"
         # Acceleration bounds first, then the (hard) velocity/braking bounds: by construction of
         # the braking bound the two intersect whenever the previous command respected them.
@@ -417,20 +442,20 @@ class SafetyFilter:
                 vv = frac * v
                 return _clip(self._q + vv * self.dt + vv * np.abs(vv) / (2.0 * self.amax), self.lower, self.upper)
 
-            if not self._in_box(stop_point(1.0)):
+            if not self.in_workspace(stop_point(1.0)):
                 act = self.config.action_for(SafetyEvent.WORKSPACE)
-                if act == "reject" or not self._in_box(self._q):
-                    self._event(SafetyEvent.WORKSPACE, "rejected", "tcp would leave the workspace box")
+                if act == "reject" or not self.in_workspace(self._q):
+                    self._rec(events, SafetyEvent.WORKSPACE, "rejected", "tcp would leave the workspace box")
                     reject = True
                 else:
                     a, b = 0.0, 1.0
                     for _ in range(12):
                         mid = 0.5 * (a + b)
-                        if self._in_box(stop_point(mid)):
+                        if self.in_workspace(stop_point(mid)):
                             a = mid
                         else:
                             b = mid
-                    self._event(SafetyEvent.WORKSPACE, "clamped", f"tcp step shortened to {a:.3f} to stay in the box")
+                    self._rec(events, SafetyEvent.WORKSPACE, "clamped", f"tcp step shortened to {a:.3f} to stay in the box")
                     # The shortened step, within the acceleration limit (the joint limits are
                     # hard, the box is kept by braking early).
                     v = _clip(_clip(a * v, lo_a, hi_a), lo_v, hi_v)
@@ -459,19 +484,28 @@ class SafetyFilter:
         self._v = v
         return v.copy()
 
-    @_never_raise("hold_velocity")
-    def filter_velocity(self, qd_cmd, state: JointState | None = None) -> np.ndarray:
+    def filter_velocity(self, qd_cmd, state: JointState | None = None) -> Filtered:
         """A velocity command (rad/s) -> the velocity command to send."""
+        events: list[SafetyRecord] = []
+        with np.errstate(all="ignore"):
+            try:
+                cmd = self._filter_velocity(qd_cmd, state, events)
+            except Exception as exc:  # noqa: BLE001 - the loop must never see an exception
+                self._rec(events, SafetyEvent.MALFORMED, "rejected", f"velocity command: {type(exc).__name__}: {exc}")
+                cmd = self._hold_or_reset(ControlMode.VELOCITY, state)
+        return Filtered(cmd, tuple(events))
+
+    def _filter_velocity(self, qd_cmd, state, events: list) -> np.ndarray:
         self._stamp = self._stamp_of(state)
-        if self.estopped:
-            self._event(SafetyEvent.ESTOP, "hold", "e-stop active")
+        if self._estopped:
+            self._rec(events, SafetyEvent.ESTOP, "hold", "e-stop active")
             return self.hold_velocity(state)
         v_des, why = _as_command(qd_cmd, self.n)
         if v_des is None:
-            self._event(SafetyEvent.MALFORMED, "rejected", f"velocity command: {why}")
+            self._rec(events, SafetyEvent.MALFORMED, "rejected", f"velocity command: {why}")
             return self.hold_velocity(state)
         self._last_cmd_stamp = self._stamp
-        self.holding = False
+        self._holding = False
         q_meas, _ = self._measured(state)
         reject = False
         lo_v, hi_v = self._velocity_bounds(q_meas)
@@ -480,16 +514,16 @@ class SafetyFilter:
             beyond = q_meas is not None and bool(np.any(((q_meas >= self.upper) & (v_des > 0)) | ((q_meas <= self.lower) & (v_des < 0))))
             ev = SafetyEvent.POSITION_LIMIT if beyond else SafetyEvent.VELOCITY_LIMIT
             act = self.config.action_for(ev)
-            self._event(ev, "rejected" if act == "reject" else "clamped",
-                        f"joints {np.nonzero(over_v)[0].tolist()} above the velocity/braking limit")
+            self._rec(events, ev, "rejected" if act == "reject" else "clamped",
+                      f"joints {np.nonzero(over_v)[0].tolist()} above the velocity/braking limit")
             reject |= act == "reject"
         v = _clip(v_des, lo_v, hi_v)
         adt = self.amax * self.dt
         over_a = np.abs(v - self._v) > adt + 1e-12
         if over_a.any():
             act = self.config.action_for(SafetyEvent.ACCELERATION_LIMIT)
-            self._event(SafetyEvent.ACCELERATION_LIMIT, "rejected" if act == "reject" else "clamped",
-                        f"joints {np.nonzero(over_a)[0].tolist()} above the acceleration limit")
+            self._rec(events, SafetyEvent.ACCELERATION_LIMIT, "rejected" if act == "reject" else "clamped",
+                      f"joints {np.nonzero(over_a)[0].tolist()} above the acceleration limit")
             reject |= act == "reject"
         v = _clip(v, self._v - adt, self._v + adt)
         # The velocity limit is hard (the acceleration limit yields to it, e.g. after a reset).
@@ -497,8 +531,8 @@ class SafetyFilter:
         if not reject and self.tcp_position is not None and q_meas is not None:
             # Look ahead by the stopping time of the command: leaving the box -> stop.
             t_stop = float(np.max(np.abs(v) / self.amax)) + self.dt
-            if not self._in_box(q_meas + v * t_stop) and self._in_box(q_meas):
-                self._event(SafetyEvent.WORKSPACE, "rejected", "tcp would leave the workspace box")
+            if not self.in_workspace(q_meas + v * t_stop) and self.in_workspace(q_meas):
+                self._rec(events, SafetyEvent.WORKSPACE, "rejected", "tcp would leave the workspace box")
                 reject = True
         if reject:
             return self.hold_velocity(state)
@@ -520,28 +554,38 @@ class SafetyFilter:
         return _clip(tau, -self.effort, self.effort)
 
     def hold_torque(self, state=None) -> np.ndarray:
+        """Gravity compensation (if known) plus joint damping, within the effort limits."""
         q, v = self._measured(state)
         return self._brake_torque(q, v)
 
-    @_never_raise("hold_torque")
-    def filter_torque(self, tau_cmd, state: JointState | None = None) -> np.ndarray:
+    def filter_torque(self, tau_cmd, state: JointState | None = None) -> Filtered:
         """A torque command (N·m) -> the torque command to send (always within the effort limits)."""
+        events: list[SafetyRecord] = []
+        with np.errstate(all="ignore"):
+            try:
+                cmd = self._filter_torque(tau_cmd, state, events)
+            except Exception as exc:  # noqa: BLE001 - the loop must never see an exception
+                self._rec(events, SafetyEvent.MALFORMED, "rejected", f"torque command: {type(exc).__name__}: {exc}")
+                cmd = self._hold_or_reset(ControlMode.TORQUE, state)
+        return Filtered(cmd, tuple(events))
+
+    def _filter_torque(self, tau_cmd, state, events: list) -> np.ndarray:
         self._stamp = self._stamp_of(state)
-        if self.estopped:
-            self._event(SafetyEvent.ESTOP, "hold", "e-stop active")
+        if self._estopped:
+            self._rec(events, SafetyEvent.ESTOP, "hold", "e-stop active")
             return self.hold_torque(state)
         tau, why = _as_command(tau_cmd, self.n)
         if tau is None:
-            self._event(SafetyEvent.MALFORMED, "rejected", f"torque command: {why}")
+            self._rec(events, SafetyEvent.MALFORMED, "rejected", f"torque command: {why}")
             return self.hold_torque(state)
         self._last_cmd_stamp = self._stamp
-        self.holding = False
+        self._holding = False
         q, v = self._measured(state)
         over = np.abs(tau) > self.effort
         if over.any():
             act = self.config.action_for(SafetyEvent.TORQUE_LIMIT)
-            self._event(SafetyEvent.TORQUE_LIMIT, "rejected" if act == "reject" else "clamped",
-                        f"joints {np.nonzero(over)[0].tolist()} above the effort limit")
+            self._rec(events, SafetyEvent.TORQUE_LIMIT, "rejected" if act == "reject" else "clamped",
+                      f"joints {np.nonzero(over)[0].tolist()} above the effort limit")
             if act == "reject":
                 return self.hold_torque(state)
             tau = _clip(tau, -self.effort, self.effort)
@@ -552,15 +596,31 @@ class SafetyFilter:
             bad = outward | fast
             if bad.any():
                 ev = SafetyEvent.POSITION_LIMIT if outward.any() else SafetyEvent.VELOCITY_LIMIT
-                self._event(ev, "clamped", f"joints {np.nonzero(bad)[0].tolist()} braked "
-                            f"({'beyond a position limit' if outward.any() else 'above the velocity limit'})")
+                self._rec(events, ev, "clamped", f"joints {np.nonzero(bad)[0].tolist()} braked "
+                          f"({'beyond a position limit' if outward.any() else 'above the velocity limit'})")
                 tau = np.where(bad, brake, tau)
-            if self.tcp_position is not None and not self._in_box(q):
-                self._event(SafetyEvent.WORKSPACE, "rejected", "tcp outside the workspace box: braking")
+            if self.tcp_position is not None and not self.in_workspace(q):
+                self._rec(events, SafetyEvent.WORKSPACE, "rejected", "tcp outside the workspace box: braking")
                 tau = brake
         return _clip(tau, -self.effort, self.effort)
 
-    # --- watchdog ---------------------------------------------------------------------------------
+    # --- holding and the watchdog -------------------------------------------------------------------
+    def hold(self, mode: ControlMode, state=None) -> np.ndarray:
+        """The next command of a stop in ``mode`` (what the watchdog, an e-stop or a refused
+        command sends)."""
+        mode = ControlMode(mode)
+        if mode == ControlMode.POSITION:
+            return self.hold_position(state)
+        if mode == ControlMode.VELOCITY:
+            return self.hold_velocity(state)
+        return self.hold_torque(state)
+
+    def _hold_or_reset(self, mode: ControlMode, state) -> np.ndarray:
+        try:
+            return self.hold(mode, state)
+        except Exception:  # noqa: BLE001 - a state that breaks the hold: hold from nothing
+            return self.hold(mode, None)
+
     def stale(self, state) -> bool:
         """True when no fresh command came within ``watchdog_periods`` periods of ``state.stamp``."""
         wp = self.config.watchdog_periods
@@ -568,119 +628,17 @@ class SafetyFilter:
             return False
         return self._stamp_of(state) - self._last_cmd_stamp > (wp + 0.5) * self.dt
 
-
-class SafeArm:
-    """An `Arm` whose every command goes through a `SafetyFilter`.
-
-    ``read()`` also runs the watchdog: when the last command is older than
-    ``watchdog_periods`` control periods, it sends the hold command of the current mode to the
-    arm (every period, until a fresh command arrives). With ``require_arming=True`` nothing
-    moves before ``arm()``; ``estop()`` holds until ``release_estop()``.
-    """
-
-    def __init__(self, arm, safety: SafetyFilter, *, require_arming: bool = False):
-        self._arm = arm
-        self.safety = safety
-        self._mode = getattr(arm, "mode", ControlMode.POSITION)
-        self.armed = not require_arming
-        self.safety.reset(arm.read())
-
-    # Arm protocol
-    @property
-    def joint_names(self) -> tuple[str, ...]:
-        return self._arm.joint_names
-
-    @property
-    def limits(self) -> JointLimits:
-        return self._arm.limits
-
-    @property
-    def control_period(self) -> float:
-        return self._arm.control_period
-
-    @property
-    def substeps(self) -> int:
-        return getattr(self._arm, "substeps", 1)
-
-    @property
-    def mode(self) -> ControlMode:
-        return self._mode
-
-    def read(self) -> JointState:
-        st = self._arm.read()
-        if self.safety.stale(st):
-            if not self.safety.holding:
-                self.safety._stamp = self.safety._stamp_of(st)
-                self.safety._event(SafetyEvent.WATCHDOG, "hold",
-                                   f"no fresh command for {self.safety.config.watchdog_periods} periods")
-                self.safety.holding = True
-            self._send_hold(st)
-        return st
-
-    def _send_hold(self, st) -> None:
-        if self._mode == ControlMode.POSITION:
-            self._arm.command_positions(self.safety.hold_position(st))
-        elif self._mode == ControlMode.VELOCITY:
-            self._arm.command_velocities(self.safety.hold_velocity(st))
-        else:
-            self._arm.command_torques(self.safety.hold_torque(st))
-
-    def set_mode(self, mode: ControlMode) -> None:
-        mode = ControlMode(mode)
-        self._arm.set_mode(mode)
-        self._mode = mode
-        self.safety.reset(self._arm.read())
-
-    def arm(self) -> None:
-        """The explicit arming step: commands move the arm from now on."""
-        self.safety.reset(self._arm.read())
-        self.armed = True
-
-    def estop(self) -> None:
-        self.safety.estopped = True
-        self.safety._event(SafetyEvent.ESTOP, "hold", "e-stop requested")
-        self._send_hold(self._arm.read())
-
-    def release_estop(self) -> None:
-        self.safety.estopped = False
-        self.safety.reset(self._arm.read())
-
-    def _gate(self, want: ControlMode, what: str):
-        st = self._arm.read()
-        if not self.armed:
-            self.safety._stamp = self.safety._stamp_of(st)
-            self.safety._event(SafetyEvent.NOT_ARMED, "rejected", f"{what} before arm()")
-            self._send_hold(st)
+    def watchdog(self, state, mode: ControlMode = ControlMode.POSITION) -> Filtered | None:
+        """Once per control period: None while commands are fresh; otherwise the hold command of
+        ``mode`` to send this period, with a WATCHDOG event on the first period of the silence."""
+        if not self.stale(state):
             return None
-        if self._mode != want:
-            self.safety._stamp = self.safety._stamp_of(st)
-            self.safety._event(SafetyEvent.WRONG_MODE, "rejected", f"{what} in {self._mode.value} mode")
-            self._send_hold(st)
-            return None
-        return st
-
-    def command_positions(self, q, qd=None) -> None:
-        """Filtered position command; a velocity feed-forward ``qd`` is passed on (clipped to the
-        velocity limits) only when the position command went through unchanged."""
-        st = self._gate(ControlMode.POSITION, "position command")
-        if st is not None:
-            safety = self.safety
-            before = safety._n_events
-            q_out = safety.filter_position(q, st)
-            ff = None
-            if qd is not None and safety._n_events == before:
-                ff, _ = _as_command(qd, safety.n)
-            if ff is None:
-                self._arm.command_positions(q_out)
-            else:
-                self._arm.command_positions(q_out, _clip(ff, safety._neg_vmax, safety.vmax))
-
-    def command_velocities(self, qd) -> None:
-        st = self._gate(ControlMode.VELOCITY, "velocity command")
-        if st is not None:
-            self._arm.command_velocities(self.safety.filter_velocity(qd, st))
-
-    def command_torques(self, tau) -> None:
-        st = self._gate(ControlMode.TORQUE, "torque command")
-        if st is not None:
-            self._arm.command_torques(self.safety.filter_torque(tau, st))
+        events: list[SafetyRecord] = []
+        with np.errstate(all="ignore"):
+            if not self._holding:
+                self._stamp = self._stamp_of(state)
+                self._holding = True
+                self._rec(events, SafetyEvent.WATCHDOG, "hold",
+                          f"no fresh command for {self.config.watchdog_periods} periods")
+            cmd = self._hold_or_reset(ControlMode(mode), state)
+        return Filtered(cmd, tuple(events))

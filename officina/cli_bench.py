@@ -19,6 +19,6 @@ def bench_sim_cmd(
 ) -> None:
     """Raw PyBullet stepping vs officina's loop (read, control, command, step, log) on the pick-place
     world, and the real-time factor of a full headless pick-place. Goals: loop <= 1.5x raw, >= 20x real time."""
-    from officina.bench_sim import print_result, run
+    from officina.tasks.bench import print_result, run
 
     print_result(run(robot, steps, repeats, seed), as_json)

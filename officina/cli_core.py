@@ -9,6 +9,36 @@ import typer
 
 from officina.cli import app, handle_errors
 
+def _fmt(value, unit: str) -> str:
+    if isinstance(value, bool):
+        return "[green]yes[/green]" if value else "[red]no[/red]"
+    if isinstance(value, float):
+        text = f"{value:.3g}" if abs(value) < 1e-2 and value != 0 else f"{value:.3f}".rstrip("0").rstrip(".")
+    elif isinstance(value, (list, tuple)):
+        text = ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value)
+    else:
+        text = str(value)
+    return f"{text} {unit}".strip()
+
+
+def summary_rows(task, m: dict) -> list[tuple[str, str]]:
+    """The run summary: the task's key metrics (with their units), then the loop's own figures."""
+    from officina.tasks.base import key_metrics, metric_info
+
+    rows = []
+    for name in key_metrics(task):
+        if name in m and name != "cycle_time_s":
+            info = metric_info(task, name)
+            rows.append((info.label or name.replace("_", " "), _fmt(m[name], info.unit)))
+    rows.append(("cycle time", f"{m['cycle_time_s']:.2f} s (sim)"))
+    rows.append(("real-time factor", f"{m['real_time_factor']:.1f}x ({m['wall_time_s']:.1f} s wall)"))
+    rows.append(("max joint tracking error", f"{m['max_joint_tracking_error_rad']:.2e} rad"))
+    rows.append(("max tcp speed", f"{m['max_tcp_speed_m_s']:.3f} m/s"))
+    if m.get("safety_events_total"):
+        rows.append(("safety events", f"{m['safety_events_total']} (see safety.log)"))
+    return rows
+
+
 RUN_HELP = """Run a lab task in PyBullet (headless unless --gui) and write a run folder.
 
 The run folder (default runs/TASK-TIMESTAMP/) holds config.yaml (the fully resolved
@@ -24,6 +54,8 @@ Examples:
 
   officina run pick-place --robot path/to/my_arm.yaml
 
+  officina run labs/my_task.py:MyTask   (a task of your own; see docs/tasks.md)
+
   officina run --config runs/pick-place-20261126-071500/config.yaml   (reproduce a run)
 
 Exit codes: 0 the task succeeded, 1 it ran but failed, 2 bad input.
@@ -33,7 +65,8 @@ Exit codes: 0 the task succeeded, 1 it ran but failed, 2 bad input.
 @app.command("run", help=RUN_HELP, no_args_is_help=False)
 @handle_errors
 def run_cmd(
-    task: Optional[str] = typer.Argument(None, help="Task name (see `officina tasks`); optional with --config."),
+    task: Optional[str] = typer.Argument(
+        None, help="Task name (see `officina tasks`) or path/to/module.py:ClassName; optional with --config."),
     robot: Optional[str] = typer.Option(None, "--robot", "-r", help="Robot name (panda, iiwa, ur5e) or a robot YAML file."),
     seed: Optional[int] = typer.Option(None, "--seed", "-s", help="Seed of the run's random Generator (default 0)."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Run folder (new or empty); default runs/TASK-TIMESTAMP."),
@@ -56,14 +89,11 @@ def run_cmd(
         from rich.console import Console
         from rich.table import Table
 
-        t = Table(title=f"{cfg.task} on {m['robot']} (seed {cfg.seed})", show_header=False)
-        t.add_row("success", "[green]yes[/green]" if m["success"] else "[red]no[/red]")
-        if "objects_placed" in m:
-            t.add_row("objects placed", f"{m['objects_placed']} / {m.get('objects_total', '?')}")
-        t.add_row("cycle time", f"{m['cycle_time_s']:.2f} s (sim)")
-        t.add_row("real-time factor", f"{m['real_time_factor']:.1f}x ({m['wall_time_s']:.1f} s wall)")
-        t.add_row("max joint tracking error", f"{m['max_joint_tracking_error_rad']:.2e} rad")
-        t.add_row("max tcp speed", f"{m['max_tcp_speed_m_s']:.3f} m/s")
+        from officina.tasks import get_task
+
+        t = Table(title=f"{m['task']} on {m['robot']} (seed {cfg.seed})", show_header=False)
+        for label, value in summary_rows(get_task(cfg.task), m):
+            t.add_row(label, value)
         Console().print(t)
         typer.echo(f"run folder: {res.run_dir}")
     if not m["success"]:
@@ -100,9 +130,9 @@ def robots_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-reada
 @app.command("tasks", help="List the registered tasks with a one-line description.")
 @handle_errors
 def tasks_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    from officina.tasks import TASKS
+    from officina.tasks import get_task, task_names
 
-    rows = [{"name": n, "description": t.description} for n, t in sorted(TASKS.items())]
+    rows = [{"name": n, "description": get_task(n).description} for n in task_names()]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

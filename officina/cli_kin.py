@@ -427,7 +427,8 @@ def run_tracking(robot: str, law_name: str, *, dt: float = 0.001, velocity_scale
         arm = SimArm(world, handle, control_dt=dt)
         arm.reset(tr.q[0])
         if safety:
-            from officina.controllers.safety import SafeArm, SafetyConfig, SafetyFilter
+            from officina.controllers.safe_arm import SafeArm
+            from officina.controllers.safety import SafetyConfig, SafetyFilter
 
             arm = SafeArm(arm, SafetyFilter(spec.limits, dt, SafetyConfig()))
         arm.set_mode(ControlMode.TORQUE)

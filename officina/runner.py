@@ -1,8 +1,9 @@
-"""`officina run`: build the cell in PyBullet, run a task's procedure, write the run folder.
+"""`officina run`: resolve a configuration, hand it to the run loop, write the run folder.
 
 Everything the user can get wrong is checked before the run folder is created (task, robot,
 config keys and values, rates, URDF loading, scene); a run that crashes later keeps its
 config.yaml and an error.txt, and never gets a metrics.json (written last, atomically).
+The loop itself is `officina.tasks.runtime`; this module is the run folder around it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from officina import __version__
 from officina.config import RunConfig, apply_overrides, format_validation_error, load_yaml
@@ -22,7 +23,8 @@ from officina.errors import BadInput, JobFailed
 from officina.robots import load_robot
 from officina.runs import new_run_dir, write_json_atomic, write_yaml_atomic
 
-__all__ = ["resolve_config", "execute_run", "RunResult", "versions", "WALL_CLOCK_FIELDS"]
+__all__ = ["resolve_config", "task_params", "safety_config", "execute_run", "RunResult", "versions",
+           "WALL_CLOCK_FIELDS"]
 
 WALL_CLOCK_FIELDS = ("wall_time_s", "real_time_factor", "versions")
 
@@ -61,8 +63,14 @@ def resolve_config(
     realtime: bool | None = None,
     overrides: list[str] | None = None,
 ) -> RunConfig:
-    """Defaults < config file < command-line flags < --set overrides; validated, task params resolved."""
-    from officina.tasks import get_task
+    """Defaults < config file < command-line flags < --set overrides; validated, task params resolved.
+
+    This is the one path from what a user typed to a run's configuration, for `officina run`,
+    `sweep` and every ROS 2 node that runs or builds a task: ``--set KEY=VALUE`` takes a dotted
+    key of the run configuration everywhere (task parameters are ``params.NAME``), and a bad key
+    or value raises BadInput with one line.
+    """
+    from officina.tasks import canonical_task_ref, get_task
 
     data: dict[str, Any] = load_yaml(config_file) if config_file else {}
     if task is not None:
@@ -73,9 +81,9 @@ def resolve_config(
         data["robot"] = robot
     if seed is not None:
         data["seed"] = seed
-    if gui is not None and gui:
+    if gui:
         data["gui"] = True
-    if realtime is not None and realtime:
+    if realtime:
         data["realtime"] = True
     if video:
         data.setdefault("log", {})
@@ -96,173 +104,91 @@ def resolve_config(
     if robot_ref.endswith((".yaml", ".yml")) and Path(robot_ref).is_file():
         robot_ref = str(Path(robot_ref).resolve())
     load_robot(robot_ref)  # unknown robot / bad robot file -> BadInput now
-    return cfg.model_copy(update={"params": params.model_dump(mode="json"), "robot": robot_ref})
+    safety_config(cfg)  # a bad safety section -> BadInput now
+    return cfg.model_copy(update={"params": params.model_dump(mode="json"), "robot": robot_ref,
+                                  "task": canonical_task_ref(cfg.task)})
 
 
-class _TapArm:
-    """Delegates to an Arm and remembers the last position command (the reference)."""
+def task_params(cfg: RunConfig) -> BaseModel:
+    """The task's parameter model of a resolved configuration."""
+    from officina.tasks import get_task
 
-    def __init__(self, arm) -> None:
-        self._arm = arm
-        self.q_ref = arm.read().position.copy()
-        self.joint_names = arm.joint_names
-        self.limits = arm.limits
-        self.control_period = arm.control_period
-        self.read = arm.read
-        self.set_mode = arm.set_mode
-        self.command_velocities = arm.command_velocities
-        self.command_torques = arm.command_torques
-
-    def command_positions(self, q, qd=None) -> None:
-        self._arm.command_positions(q, qd)
-        self.q_ref = q
+    return get_task(cfg.task).Params.model_validate(cfg.params)
 
 
-def make_safe_arm(arm, model, cfg: RunConfig):
-    """(SafeArm around ``arm``, its SafetyFilter) configured from ``cfg.safety`` - what `officina run`
-    puts between a procedure and the arm. A bad safety section raises BadInput."""
-    from officina.controllers.safety import SafeArm, SafetyConfig, SafetyFilter
+def safety_config(cfg: RunConfig):
+    """The safety filter's configuration from ``cfg.safety`` (BadInput with one line if invalid)."""
+    from officina.controllers.safety import SafetyConfig
 
     sc = cfg.safety
     try:
-        safety = SafetyFilter(
-            model.limits, cfg.sim.control_dt,
-            SafetyConfig(action=sc.action, velocity_scale=sc.velocity_scale,
-                         acceleration_scale=sc.acceleration_scale, watchdog_periods=sc.watchdog_periods,
-                         workspace_min=sc.workspace_min, workspace_max=sc.workspace_max),
-            tcp_position=lambda q: model.frame_transform(q, "tcp")[:3, 3],
-            gravity=model.gravity,
-        )
+        return SafetyConfig(action=sc.action, velocity_scale=sc.velocity_scale,
+                            acceleration_scale=sc.acceleration_scale, watchdog_periods=sc.watchdog_periods,
+                            workspace_min=sc.workspace_min, workspace_max=sc.workspace_max)
     except ValueError as exc:
         raise BadInput(f"config key 'safety': {exc}") from None
-    return SafeArm(arm, safety), safety
 
 
-class _Recorder:
-    def __init__(self, world, arm: _TapArm, objects, cfg: RunConfig, expected_s: float = 120.0) -> None:
-        self.world, self.arm, self.objects = world, arm, objects
-        control_dt = cfg.sim.control_dt
-        self.substeps = int(round(control_dt / cfg.sim.dt))
-        self.log_every = max(1, int(round(1.0 / (cfg.log.joint_state_hz * control_dt))))
-        self.pose_every = max(1, int(round(1.0 / (cfg.log.object_pose_hz * control_dt))))
-        self.k = 0
-        self.t: list[float] = []
-        self.q: list[np.ndarray] = []
-        self.qd: list[np.ndarray] = []
-        self.eff: list[np.ndarray] = []
-        self.qref: list[np.ndarray] = []
-        self.err: list[float] = []
-        self.max_err = 0.0
-        self.pose_t: list[float] = []
-        self.poses: list[np.ndarray] = []
-        self.frame_hooks: list[tuple[int, Any]] = []
-        self.pace = cfg.realtime or cfg.gui
-        self.control_dt = control_dt
-        self.wall0 = time.perf_counter()
-        self.progress_cb = None
+class _SafetyLog:
+    """Writes the safety filter's events to ``safety.log`` in the run folder (created on the first)."""
 
-    def tick(self) -> None:
-        w = self.world
-        w.step(self.substeps)
-        self.k += 1
-        s = self.arm.read()
-        e = float(np.max(np.abs(s.position - self.arm.q_ref)))
-        if e > self.max_err:
-            self.max_err = e
-        k = self.k
-        if k % self.log_every == 0:
-            self.t.append(s.stamp)
-            self.q.append(s.position)
-            self.qd.append(s.velocity)
-            self.eff.append(s.effort)
-            self.qref.append(np.asarray(self.arm.q_ref, dtype=float).copy())
-            self.err.append(e)
-        if k % self.pose_every == 0 and self.objects:
-            self.pose_t.append(w.time)
-            self.poses.append(np.array([np.concatenate(w.object_pose(o.body_id)) for o in self.objects]))
-        for every, hook in self.frame_hooks:
-            if k % every == 0:
-                hook()
-        if self.pace:
-            ahead = k * self.control_dt - (time.perf_counter() - self.wall0)
-            if ahead > 0:
-                time.sleep(ahead)
-        if self.progress_cb is not None and k % 500 == 0:
-            self.progress_cb(w.time)
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._f = None
+
+    def __call__(self, record) -> None:
+        if self._f is None:
+            self._f = open(self._path, "a")
+        self._f.write(f"{record}\n")
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
 
 
-def _plots(run_dir: Path, rec: _Recorder, joint_names, t_events) -> list[str]:
-    import matplotlib
+def _progress_observer(cfg: RunConfig, robot_name: str):
+    """A rich progress line on a terminal (stderr); None elsewhere."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from officina.tasks.runtime import ProgressReporter
 
-    t = np.asarray(rec.t)
-    q = np.asarray(rec.q)
-    qref = np.asarray(rec.qref)
-    err = np.asarray(rec.err)
-    out = []
-    fig, axes = plt.subplots(len(joint_names), 1, figsize=(9, 1.5 * len(joint_names) + 1), sharex=True)
-    for i, ax in enumerate(np.atleast_1d(axes)):
-        ax.plot(t, qref[:, i], color="0.6", lw=2.5, label="commanded")
-        ax.plot(t, q[:, i], color="C0", lw=1.0, label="measured")
-        ax.set_ylabel(f"{joint_names[i]}\n[rad]", fontsize=8)
-        ax.grid(alpha=0.3)
-    np.atleast_1d(axes)[0].legend(loc="upper right", fontsize=8)
-    np.atleast_1d(axes)[-1].set_xlabel("sim time [s]")
-    fig.suptitle("Joint positions")
-    fig.tight_layout()
-    fig.savefig(run_dir / "joint_positions.png", dpi=90)
-    plt.close(fig)
-    out.append("joint_positions.png")
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    ax.plot(t, np.rad2deg(err), color="C3", lw=1.0)
-    ax.set_xlabel("sim time [s]")
-    ax.set_ylabel("max |q_ref - q| [deg]")
-    ax.set_title(f"Joint tracking error (max {np.rad2deg(rec.max_err):.3f} deg at the control rate)")
-    for te, what in t_events:
-        ax.axvline(te, color="0.8", lw=0.8, zorder=0)
-        ax.text(te, ax.get_ylim()[1], what, rotation=90, fontsize=6, va="top", color="0.4")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(run_dir / "tracking_error.png", dpi=90)
-    plt.close(fig)
-    out.append("tracking_error.png")
-    return out
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return None, None
+    prog = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
+                    TextColumn("sim {task.fields[simt]:.1f} s"), TimeElapsedColumn(), console=console,
+                    transient=True)
+    tid = prog.add_task(f"{cfg.task} on {robot_name}", total=None, simt=0.0)
+    return ProgressReporter(lambda t: prog.update(tid, simt=t)), prog
 
 
 def execute_run(cfg: RunConfig, out: str | Path | None = None, *, progress: bool = False,
                 runs_root: str | Path = "runs") -> RunResult:
     """Run a resolved configuration. Raises BadInput before creating the folder, JobFailed after."""
-    from officina.controllers.model import RobotModel
-    from officina.sim.arm import SimArm, SimGripper, control_substeps
-    from officina.sim.world import SimWorld
-    from officina.tasks import Cell, get_task
+    from officina.sim.arm import control_substeps
+    from officina.tasks import get_task
+    from officina.tasks.runtime import build_sim_cell
 
     task = get_task(cfg.task)
-    params = task.Params.model_validate(cfg.params)
+    params = task_params(cfg)
     spec = load_robot(cfg.robot)
+    safety = safety_config(cfg)
     try:
         control_substeps(cfg.sim.control_dt, cfg.sim.dt)
     except ValueError as exc:
         raise BadInput(f"config keys sim.control_dt/sim.dt: {exc}") from None
-    rng = np.random.default_rng(cfg.seed)
-    world = SimWorld(sim_dt=cfg.sim.dt, gravity=cfg.sim.gravity, gui=cfg.gui,
-                     solver_iterations=cfg.sim.solver_iterations)
     try:
-        try:
-            handle = world.load_robot(spec)
-            scene = task.build_scene(world, params, rng)
-            world.restart_clock()
-            camera = task.make_camera(world, params)
-            model = RobotModel.from_spec(spec)
-        except ValueError as exc:
-            raise BadInput(str(exc)) from None
-        run_dir = new_run_dir(cfg.task, out, runs_root)
+        sim = build_sim_cell(task, params, spec, rng=np.random.default_rng(cfg.seed), control_dt=cfg.sim.control_dt,
+                             sim_dt=cfg.sim.dt, gravity=cfg.sim.gravity,
+                             solver_iterations=cfg.sim.solver_iterations, gui=cfg.gui)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    try:
+        run_dir = new_run_dir(task.name, out, runs_root)
         write_yaml_atomic(run_dir / "config.yaml", cfg.model_dump(mode="json"))
         try:
-            return _run(cfg, run_dir, world, handle, scene, camera, model, task, params, rng, progress,
-                        SimArm, SimGripper, Cell)
+            return _run(cfg, run_dir, sim, safety, progress)
         except KeyboardInterrupt:
             (run_dir / "error.txt").write_text("interrupted by the user; no metrics were written\n")
             raise
@@ -272,98 +198,70 @@ def execute_run(cfg: RunConfig, out: str | Path | None = None, *, progress: bool
             (run_dir / "error.txt").write_text(traceback.format_exc())
             raise JobFailed(f"{type(exc).__name__}: {exc} (see {run_dir / 'error.txt'})") from exc
     finally:
-        world.close()
+        sim.close()
 
 
-def _run(cfg, run_dir, world, handle, scene, camera, model, task, params, rng, progress,
-         SimArm, SimGripper, Cell) -> RunResult:
-    spec = handle.spec
-    sim_arm = SimArm(world, handle, cfg.sim.control_dt)
-    gripper = SimGripper(world, handle) if spec.gripper is not None else None
-    # Every command of the procedure goes through the safety filter, as on a real arm.
-    safe_arm, safety = make_safe_arm(sim_arm, model, cfg)
-    arm = _TapArm(safe_arm)
-    objects = getattr(scene, "objects", [])
-    rec = _Recorder(world, arm, objects, cfg)
-    video_frames: list[np.ndarray] = []
+def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResult:
+    from officina.tasks.runtime import FrameGrabber, Pacer, run_episode
+
+    task = sim.task
+    observers: list = []
+    if cfg.realtime or cfg.gui:
+        observers.append(Pacer(cfg.sim.control_dt))
+    prog = None
+    if progress:
+        reporter, prog = _progress_observer(cfg, sim.robot.spec.name)
+        if reporter is not None:
+            observers.append(reporter)
+    grabber = None
     if cfg.log.video:
         from officina.interfaces import CameraIntrinsics
         from officina.sim.camera import SimCamera, look_at
 
-        vcam = SimCamera(world.client_id,
+        eye, target = getattr(task, "video_view", ((1.35, -0.95, 0.95), (0.38, -0.02, 0.12)))
+        vcam = SimCamera(sim.world.client_id,
                          CameraIntrinsics.from_fov(cfg.log.video_width, cfg.log.video_height, 50.0),
-                         look_at((1.35, -0.95, 0.95), (0.38, -0.02, 0.12)), near=0.05, far=5.0)
-        every = max(1, int(round(1.0 / (cfg.log.video_fps * cfg.sim.control_dt))))
-        rec.frame_hooks.append((every, lambda: video_frames.append(vcam.capture().rgb)))
-    cell = Cell(arm=arm, gripper=gripper, camera=camera, model=model, tick=rec.tick, rng=rng)
-    # Safety events go to the run folder (safety.log), counted in metrics.json, not to the console.
-    import logging
-
-    safety_log = logging.getLogger("officina.safety")
-    handler = logging.FileHandler(run_dir / "safety.log", delay=True)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    safety_log.addHandler(handler)
-    safety_log.propagate = False
-
-    prog = None
-    if progress:
-        from rich.console import Console
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        console = Console(stderr=True)
-        if console.is_terminal:
-            prog = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("sim {task.fields[simt]:.1f} s"),
-                            TimeElapsedColumn(), console=console, transient=True)
-            tid = prog.add_task(f"{cfg.task} on {spec.name}", total=None, simt=0.0)
-            rec.progress_cb = lambda t: prog.update(tid, simt=t)
-            prog.start()
+                         look_at(eye, target), near=0.05, far=5.0)
+        grabber = FrameGrabber(vcam, int(round(1.0 / (cfg.log.video_fps * cfg.sim.control_dt))))
+        observers.append(grabber)
+    safety_log = _SafetyLog(run_dir / "safety.log")
+    if prog is not None:
+        prog.start()
     wall0 = time.perf_counter()
-    rec.wall0 = wall0
     try:
-        outcome = task.procedure(cell, params)
+        ep = run_episode(sim, safety, observers=observers, on_safety_event=safety_log,
+                         joint_state_hz=cfg.log.joint_state_hz, object_pose_hz=cfg.log.object_pose_hz)
     finally:
+        wall = time.perf_counter() - wall0
         if prog is not None:
             prog.stop()
-        safety_log.removeHandler(handler)
-        handler.close()
-        safety_log.propagate = True
-    wall = time.perf_counter() - wall0
-    sim_time = world.time
-
-    m = task.metrics(world, scene, params)
-    # Max tcp speed from the logged states: |J_v(q) qd| at each sample.
-    tcp_speed = 0.0
-    for q, qd in zip(rec.q, rec.qd):
-        v = model.jacobian(q, "tcp")[:3] @ qd
-        tcp_speed = max(tcp_speed, float(np.linalg.norm(v)))
+        safety_log.close()
     metrics: dict[str, Any] = {
-        "task": cfg.task,
-        "success": bool(m.pop("success")),
-        **m,
-        "procedure_completed": outcome.completed,
-        "procedure_message": outcome.message,
-        "cycle_time_s": round(sim_time, 6),
-        "max_joint_tracking_error_rad": rec.max_err,
-        "max_tcp_speed_m_s": tcp_speed,
-        "safety_events_total": safety.total_events,
-        "safety_events": {k: v for k, v in safety.counts.items() if v},
-        "sim_steps": world.steps,
+        "task": task.name,
+        **ep.metrics,
         "wall_time_s": wall,
-        "real_time_factor": sim_time / wall if wall > 0 else float("inf"),
+        "real_time_factor": ep.metrics["cycle_time_s"] / wall if wall > 0 else float("inf"),
         "seed": cfg.seed,
-        "robot": spec.name,
+        "robot": sim.robot.spec.name,
         "versions": versions(),
     }
+    write_artifacts(run_dir, cfg, task, ep, metrics, grabber.frames if grabber is not None else None)
+    return RunResult(run_dir, metrics)
+
+
+def write_artifacts(run_dir: Path, cfg: RunConfig, task, ep, metrics: dict[str, Any], video_frames) -> None:
+    """The run folder's files after the loop: state log, plots, video, events, metrics (last)."""
     from officina.statelog import write_state_log
 
-    write_state_log(
-        run_dir / "state.mcap", list(spec.joint_names), np.asarray(rec.t), np.asarray(rec.q),
-        np.asarray(rec.qd), np.asarray(rec.eff), np.asarray(rec.pose_t),
-        np.asarray(rec.poses) if rec.poses else np.zeros((0, 0, 7)),
-    )
+    rec = ep.record
+    write_state_log(run_dir / "state.mcap", rec)
     if cfg.log.plots:
-        _plots(run_dir, rec, spec.joint_names, [(e["t"], e["event"]) for e in cell.events if e["event"] in ("pick", "placed")])
-    if cfg.log.video and video_frames:
+        from officina.plots import run_plots
+
+        run_plots(run_dir, rec, getattr(task, "plot_events", ()), metrics["max_joint_tracking_error_rad"])
+        if hasattr(task, "plots"):
+            task.plots(run_dir, rec, metrics)
+    if video_frames:
         import imageio.v2 as imageio
 
         tmp = run_dir / "video.partial.mp4"
@@ -372,6 +270,5 @@ def _run(cfg, run_dir, world, handle, scene, camera, model, task, params, rng, p
             for fr in video_frames:
                 wr.append_data(fr)
         tmp.replace(run_dir / "video.mp4")
-    write_json_atomic(run_dir / "events.json", cell.events)
+    write_json_atomic(run_dir / "events.json", ep.events)
     write_json_atomic(run_dir / "metrics.json", metrics)  # last
-    return RunResult(run_dir, metrics)

@@ -38,10 +38,20 @@ def new_run_dir(task: str, out: str | Path | None, root: str | Path = "runs") ->
             d = base.with_name(f"{base.name}-{k}")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: readers see the old file
+    or the whole new one. The file gets the permissions of any file the process creates (0666
+    less the umask), not the temporary file's private 0600."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()

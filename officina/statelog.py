@@ -10,9 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
-__all__ = ["JOINT_STATE_DEF", "POSE_ARRAY_DEF", "write_state_log", "read_topic_counts", "iter_decoded"]
+__all__ = ["JOINT_STATE_DEF", "POSE_ARRAY_DEF", "FLOAT64_DEF", "write_state_log", "read_topic_counts", "iter_decoded"]
 
 _SEP = "\n" + "=" * 80 + "\n"
 _HEADER = "builtin_interfaces/Time stamp\nstring frame_id\n"
@@ -41,59 +39,59 @@ def _stamp(t: float) -> dict:
     return {"sec": ns // 1_000_000_000, "nanosec": ns % 1_000_000_000}
 
 
-def write_state_log(
-    path: str | Path,
-    joint_names: list[str],
-    t: np.ndarray,
-    q: np.ndarray,
-    qd: np.ndarray,
-    effort: np.ndarray,
-    pose_t: np.ndarray,
-    poses: np.ndarray,
-    *,
-    base_frame: str = "world",
-) -> None:
-    """Write /joint_states (sensor_msgs/JointState) and /ground_truth/object_poses
-    (geometry_msgs/PoseArray; poses (M, K, 7) as x y z qx qy qz qw) to an MCAP file, atomically."""
+FLOAT64_DEF = "float64 data\n"
+
+
+def write_state_log(path: str | Path, rec, *, base_frame: str = "world") -> None:
+    """Write a `RunRecord` to an MCAP file, atomically: /joint_states (sensor_msgs/JointState),
+    /ground_truth/object_poses (geometry_msgs/PoseArray, the tracked objects in the record's
+    order) and one /signals/NAME (std_msgs/Float64) per signal the procedure logged."""
     from mcap_ros2.writer import Writer
 
     path = Path(path)
     tmp = path.with_name(path.name + ".partial")
+    names = list(rec.joint_names)
+    # (time, order, topic, message) of every message, written in time order (MCAP readers like
+    # monotonic log times); ties keep the order of the streams.
+    items: list[tuple[int, int, str, dict]] = []
+    for i, t in enumerate(rec.t):
+        items.append((_ns(t), 0, "/joint_states", {
+            "header": {"stamp": _stamp(float(t)), "frame_id": ""},
+            "name": names, "position": rec.q[i].tolist(), "velocity": rec.qd[i].tolist(),
+            "effort": rec.effort[i].tolist(),
+        }))
+    for j, t in enumerate(rec.object_t):
+        items.append((_ns(t), 1, "/ground_truth/object_poses", {
+            "header": {"stamp": _stamp(float(t)), "frame_id": base_frame},
+            "poses": [
+                {"position": {"x": float(p[0]), "y": float(p[1]), "z": float(p[2])},
+                 "orientation": {"x": float(p[3]), "y": float(p[4]), "z": float(p[5]), "w": float(p[6])}}
+                for p in rec.object_poses[j]
+            ],
+        }))
+    for k, (name, samples) in enumerate(sorted(rec.signals.items())):
+        for t, v in samples:
+            items.append((_ns(t), 2 + k, f"/signals/{name}", {"data": float(v)}))
+    items.sort(key=lambda it: (it[0], it[1]))
     with open(tmp, "wb") as f:
         w = Writer(f)
-        js = w.register_msgdef("sensor_msgs/msg/JointState", JOINT_STATE_DEF)
-        pa = w.register_msgdef("geometry_msgs/msg/PoseArray", POSE_ARRAY_DEF)
-        names = list(joint_names)
-        # Merge the two streams in time order (MCAP readers like monotonic log times).
-        i = j = 0
-        while i < len(t) or j < len(pose_t):
-            if j >= len(pose_t) or (i < len(t) and t[i] <= pose_t[j]):
-                ns = int(round(float(t[i]) * 1e9))
-                msg = {
-                    "header": {"stamp": _stamp(float(t[i])), "frame_id": ""},
-                    "name": names,
-                    "position": q[i].tolist(),
-                    "velocity": qd[i].tolist(),
-                    "effort": effort[i].tolist(),
-                }
-                w.write_message("/joint_states", js, msg, log_time=ns, publish_time=ns, sequence=i)
-                i += 1
-            else:
-                ns = int(round(float(pose_t[j]) * 1e9))
-                msg = {
-                    "header": {"stamp": _stamp(float(pose_t[j])), "frame_id": base_frame},
-                    "poses": [
-                        {
-                            "position": {"x": float(p[0]), "y": float(p[1]), "z": float(p[2])},
-                            "orientation": {"x": float(p[3]), "y": float(p[4]), "z": float(p[5]), "w": float(p[6])},
-                        }
-                        for p in poses[j]
-                    ],
-                }
-                w.write_message("/ground_truth/object_poses", pa, msg, log_time=ns, publish_time=ns, sequence=j)
-                j += 1
+        schemas = {
+            "/joint_states": w.register_msgdef("sensor_msgs/msg/JointState", JOINT_STATE_DEF),
+            "/ground_truth/object_poses": w.register_msgdef("geometry_msgs/msg/PoseArray", POSE_ARRAY_DEF),
+        }
+        if rec.signals:
+            f64 = w.register_msgdef("std_msgs/msg/Float64", FLOAT64_DEF)
+            schemas.update({f"/signals/{name}": f64 for name in rec.signals})
+        seq: dict[str, int] = {}
+        for ns, _, topic, msg in items:
+            seq[topic] = seq.get(topic, -1) + 1
+            w.write_message(topic, schemas[topic], msg, log_time=ns, publish_time=ns, sequence=seq[topic])
         w.finish()
     os.replace(tmp, path)
+
+
+def _ns(t: float) -> int:
+    return int(round(float(t) * 1e9))
 
 
 def read_topic_counts(path: str | Path) -> dict[str, int]:

@@ -139,6 +139,7 @@ class GateCore:
         self.holding = False
         self.counts = {"forwarded_commands": 0, "forwarded_trajectories": 0, "refused": 0, "holds": 0,
                        "watchdog_holds": 0, "estops": 0}
+        self.safety_counts = {e.value: 0 for e in SafetyEvent}
         self.last_refusal = ""
         self.last_event = ""
 
@@ -147,30 +148,37 @@ class GateCore:
         self.counts["refused"] += 1
         self.last_refusal = reason
 
+    def _note(self, events) -> None:
+        for e in events:
+            self.safety_counts[e.event.value] += 1
+
     def _tcp_in_box(self):
         if self.filter.tcp_position is None:
             return None
-        return self.filter._in_box
+        return self.filter.in_workspace
 
     # --- inputs ------------------------------------------------------------------------------------
     def on_joint_state(self, state: JointState) -> Forward | None:
         """Store the state; run the watchdog; return the next hold command while holding."""
         self.state = state
-        if (self.armed and self.mode == "commands" and not self.holding and self.last_cmd_stamp is not None
-                and self.config.safety.watchdog_periods > 0
-                and state.stamp - self.last_cmd_stamp > (self.config.safety.watchdog_periods + 0.5) * self.dt):
+        if self.mode != "commands":
+            return None
+        if not self.holding:
+            if not self.armed or self.filter.holding:
+                return None  # nothing to watch, or this silence was held and has come to rest
+            out = self.filter.watchdog(state)
+            if out is None:
+                return None
             self.holding = True
-            self.last_cmd_stamp = None  # one hold per silence; a fresh command re-arms the watchdog
             self.counts["watchdog_holds"] += 1
             self.last_event = f"watchdog: no command for {self.config.safety.watchdog_periods} periods, holding"
-            self.filter._stamp = state.stamp
-            self.filter._event(SafetyEvent.WATCHDOG, "hold", self.last_event)
-        if self.holding and self.mode == "commands":
+            self._note(out.events)
+            q = out.command
+        else:
             q = self.filter.hold_position(state)
-            if float(np.max(np.abs(self.filter._v))) < 1e-9:
-                self.holding = False  # at rest: the controller holds the last command
-            return Forward("commands", positions=q)
-        return None
+        if self.filter.at_rest:
+            self.holding = False  # at rest: the controller holds the last command
+        return Forward("commands", positions=q)
 
     def _ready(self, what: str) -> str | None:
         if self.estopped:
@@ -189,15 +197,14 @@ class GateCore:
         if self.mode != "commands":
             self.filter.reset(self.state)
             self.mode = "commands"
-        before = dict(self.filter.counts)
-        q = self.filter.filter_position(values, self.state)
-        changed = [k for k, v in self.filter.counts.items() if v != before[k]]
-        if SafetyEvent.MALFORMED.value in changed:
-            self._refuse(f"command refused: {self.filter.events[-1].reason}; holding")
-            self.holding = True
-            return Forward("commands", positions=q)
-        if changed:
-            self.last_event = f"command {', '.join(changed)}: {self.filter.events[-1].reason}"
+        q, events = self.filter.filter_position(values, self.state)
+        if events:
+            self._note(events)
+            if any(e.event == SafetyEvent.MALFORMED for e in events):
+                self._refuse(f"command refused: {events[-1].reason}; holding")
+                self.holding = True
+                return Forward("commands", positions=q)
+            self.last_event = f"command {', '.join(e.event.value for e in events)}: {events[-1].reason}"
         self.last_cmd_stamp = self.state.stamp
         self.holding = False
         self.counts["forwarded_commands"] += 1
@@ -243,13 +250,13 @@ class GateCore:
         if not flag:
             if self.estopped:
                 self.estopped = False
-                self.filter.estopped = False
+                self.filter.set_estop(False, self.state)
                 self.last_event = "e-stop released (still disarmed)"
             return None
         self.counts["estops"] += 1
         first = not self.estopped
         self.estopped = True
-        self.filter.estopped = True
+        self._note(self.filter.set_estop(True, self.state))
         self.armed = False
         self.last_event = "e-stop: forwarding stopped, holding, disarmed"
         return self._hold() if first else None
@@ -281,5 +288,5 @@ class GateCore:
                 "last_refusal": self.last_refusal, "last_event": self.last_event,
                 "stamp": f"{self.state.stamp:.6f}" if self.state is not None else ""}
         vals.update({k: str(v) for k, v in self.counts.items()})
-        vals.update({f"safety_{k}": str(v) for k, v in self.filter.counts.items()})
+        vals.update({f"safety_{k}": str(v) for k, v in self.safety_counts.items()})
         return vals

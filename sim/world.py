@@ -71,6 +71,7 @@ class SimWorld:
         self.gui = gui
         self.steps = 0
         self.objects: list[SimObject] = []
+        self.robots: list[SimRobotHandle] = []
         self._closed = False
 
     # --- time ------------------------------------------------------------------------------------
@@ -207,7 +208,9 @@ class SimWorld:
             p.changeDynamics(bid, j, linearDamping=0.0, angularDamping=0.0, physicsClientId=cid)
         for n, q in zip(spec.joint_names, spec.home):
             p.resetJointState(bid, joints[n], float(q), 0.0, physicsClientId=cid)
-        return SimRobotHandle(bid, spec, joints, links)
+        handle = SimRobotHandle(bid, spec, joints, links)
+        self.robots.append(handle)
+        return handle
 
     # --- ground truth (metrics only) ---------------------------------------------------------------
     def object_pose(self, body_id: int) -> tuple[np.ndarray, np.ndarray]:
@@ -223,6 +226,14 @@ class SimWorld:
             return self.object_pose(body_id)
         ls = p.getLinkState(body_id, link_index, computeForwardKinematics=1, physicsClientId=self.client_id)
         return np.array(ls[4]), np.array(ls[5])
+
+    def tcp_position(self, robot: SimRobotHandle) -> np.ndarray:
+        """World position of the robot's tcp (its ``tcp_parent`` link and the spec's offset), ground truth."""
+        spec = robot.spec
+        pos, quat = self.link_pose(robot.body_id, robot.link_index[spec.tcp_parent])
+        off_q = p.getQuaternionFromEuler(spec.tcp_offset_rpy)
+        out, _ = p.multiplyTransforms(pos.tolist(), quat.tolist(), list(spec.tcp_offset_xyz), off_q)
+        return np.array(out)
 
     def close(self) -> None:
         if not self._closed:

@@ -13,10 +13,13 @@ A task is one object with a name, a description, a pydantic ``Params`` model and
   dict must hold ``success`` (bool).
 
 Everything else a task may declare has a default in `TaskDefinition`, the base class to
-subclass: which objects the state log tracks (`tracked_objects`), which events are marked on the
-plots (`plot_events`), what its metrics mean (`metric_info`), which of them a summary, a sweep
-or a regression shows (`key_metrics`), and extra plots (`plots`). Generic code (the run loop,
-the run folder, the CLI, sweeps, the ROS task node) never names a task: it reads these.
+subclass: what happens in the world every control period besides the robot (`before_step`: a
+conveyor, a person walking) and what the simulator measures every period (`after_step`: a peak
+contact force, a minimum separation), which objects the state log tracks (`tracked_objects`),
+which events are marked on the plots (`plot_events`), what its metrics mean (`metric_info`),
+which of them a summary, a sweep or a regression shows (`key_metrics`), and extra plots
+(`plots`). Generic code (the run loop, the run folder, the CLI, sweeps, the ROS task node) never
+names a task: it reads these.
 
 docs/tasks.md documents the protocol with a worked example.
 """
@@ -173,14 +176,20 @@ class TaskDefinition:
     """Base class of tasks: the protocol's optional parts with their defaults.
 
     Subclass it, set ``name``, ``description`` and ``Params``, and write the four methods of
-    `Task`. Override what else your task shows:
+    `Task`. Override what else your task has or shows:
+
+    * ``before_step(world, scene, params, t)``: once per control period before the physics steps
+      (simulation only): the scene's own motion, e.g. a kinematic conveyor;
+    * ``after_step(world, scene, params, t)``: once per control period after the physics steps
+      (simulation only): ground-truth measurements that ``metrics`` reads from the scene;
 
     * ``metric_info``: name -> `MetricInfo` for the metrics ``metrics`` returns;
     * ``key_metrics``: the metrics a run summary, a sweep table and a regression baseline show
       (``success`` and the cycle time are always shown);
     * ``plot_events``: event names marked on the run's plots;
     * ``tracked_objects(scene)``: the objects whose ground-truth poses the state log records;
-    * ``plots(run_dir, record, metrics)``: extra PNGs of the task's own, returns their file names.
+    * ``plots(run_dir, record, metrics)``: extra PNGs of the task's own, returns their file names;
+    * ``video_view``: the (eye, target) points, world frame, of the camera that records a video.
     """
 
     name: ClassVar[str]
@@ -189,6 +198,8 @@ class TaskDefinition:
     metric_info: ClassVar[Mapping[str, MetricInfo]] = {}
     key_metrics: ClassVar[tuple[str, ...]] = ()
     plot_events: ClassVar[tuple[str, ...]] = ()
+    video_view: ClassVar[tuple[tuple[float, float, float], tuple[float, float, float]]] = (
+        (1.35, -0.95, 0.95), (0.38, -0.02, 0.12))
 
     def build_scene(self, world: "SimWorld", params: Any, rng: np.random.Generator) -> Any:
         return TaskScene()
@@ -201,6 +212,12 @@ class TaskDefinition:
 
     def metrics(self, world: "SimWorld", scene: Any, params: Any) -> dict[str, Any]:  # pragma: no cover
         raise NotImplementedError(f"task {self.name!r} has no metrics")
+
+    def before_step(self, world: "SimWorld", scene: Any, params: Any, t: float) -> None:
+        """The scene's own motion in the control period starting at ``t`` (default: none)."""
+
+    def after_step(self, world: "SimWorld", scene: Any, params: Any, t: float) -> None:
+        """Ground-truth measurement at the end of the control period ending at ``t`` (default: none)."""
 
     def tracked_objects(self, scene: Any) -> Sequence["SimObject"]:
         return list(getattr(scene, "objects", None) or [])

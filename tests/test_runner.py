@@ -1,14 +1,22 @@
-"""The run machinery: crashes leave no metrics.json, pacing, config resolution order."""
+"""The run loop and the run folder: crashes leave no metrics.json, pacing, config resolution order,
+tasks from outside the tree, generic code that names no task, file permissions."""
 
+import json
+import os
+import re
+import stat
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from officina.config import RunConfig
-from officina.errors import JobFailed
-from officina.runner import _Recorder, _TapArm, execute_run, resolve_config
-from officina.tasks import TASKS
+from officina.errors import BadInput, JobFailed
+from officina.runner import execute_run, resolve_config
+from officina.tasks import TASKS, get_task
+
+ROOT = Path(__file__).resolve().parents[1]
+LAB_TASK = Path(__file__).parent / "data" / "lab_task.py"
 
 
 def test_crash_in_procedure_leaves_config_and_error_but_no_metrics(tmp_path, monkeypatch, cli):
@@ -40,26 +48,63 @@ def test_precedence_defaults_file_flags_set(tmp_path):
     assert cfg.params["objects"]["kinds"] == ["box", "cylinder"]
 
 
+def test_a_set_key_without_its_section_is_an_error_not_dropped():
+    with pytest.raises(BadInput, match="config key 'min_separation_m': unknown key"):
+        resolve_config("pick-place", overrides=["params.n_objects=2", "min_separation_m=0.2"])
+
+
 def test_realtime_pacing_follows_the_wall_clock():
+    from officina.controllers.safe_arm import SafeArm
+    from officina.controllers.safety import SafetyFilter
     from officina.robots import load_robot
     from officina.sim.arm import SimArm
     from officina.sim.world import SimWorld
+    from officina.tasks.runtime import Clock, Pacer, Recorder
 
     w = SimWorld()
     try:
-        h = w.load_robot(load_robot("panda"))
-        arm = _TapArm(SimArm(w, h))
-        cfg = RunConfig(task="pick-place", realtime=True)
-        rec = _Recorder(w, arm, [], cfg)
+        spec = load_robot("panda")
+        h = w.load_robot(spec)
+        arm = SafeArm(SimArm(w, h), SafetyFilter(spec.limits, 0.001))
+        rec = Recorder(w, arm, [], 0.001)
+        clock = Clock(w, arm, 1, [rec, Pacer(0.001)])
         t0 = time.perf_counter()
-        rec.wall0 = t0
         for _ in range(300):
-            rec.tick()
+            clock.tick()
         assert time.perf_counter() - t0 >= 0.29
         assert len(rec.t) == 300 // rec.log_every
         assert np.all(np.diff(rec.t) > 0)
+        assert w.time == pytest.approx(0.3)
     finally:
         w.close()
+
+
+def test_the_clock_holds_an_arm_nobody_commands():
+    """The watchdog runs in the clock, before the physics: a procedure that stops commanding
+    mid-motion gets a braking hold, recorded as one safety event."""
+    from officina.controllers.safe_arm import SafeArm
+    from officina.controllers.safety import SafetyConfig, SafetyFilter
+    from officina.robots import load_robot
+    from officina.sim.arm import SimArm
+    from officina.sim.world import SimWorld
+    from officina.tasks.runtime import Clock
+
+    with SimWorld() as w:
+        spec = load_robot("panda")
+        sim = SimArm(w, w.load_robot(spec))
+        seen = []
+        arm = SafeArm(sim, SafetyFilter(spec.limits, 0.001, SafetyConfig(watchdog_periods=20)), on_event=seen.append)
+        clock = Clock(w, arm, 1)
+        q = arm.read().position.copy()
+        for k in range(300):  # accelerate joint 0
+            q[0] += 1e-6 * k
+            arm.command_positions(q.copy())
+            clock.tick()
+        for _ in range(1500):
+            clock.tick()
+        assert [e.event.value for e in seen] == ["watchdog"]
+        assert abs(arm.read().velocity[0]) < 1e-3
+        assert arm.safety.at_rest
 
 
 def test_interrupt_writes_no_metrics(tmp_path, monkeypatch):
@@ -78,3 +123,90 @@ def test_interrupt_writes_no_metrics(tmp_path, monkeypatch):
 
 def test_job_failed_type():
     assert issubclass(JobFailed, RuntimeError)
+
+
+def test_a_task_from_a_file_runs_through_the_cli(cli, tmp_path, monkeypatch):
+    """A lab's task in its own file, unchanged: `officina run path.py:Class` runs it, the run folder
+    shows its metrics, events, signals and summary, and its config.yaml reproduces the run."""
+    monkeypatch.chdir(tmp_path)
+    ref = f"{os.path.relpath(LAB_TASK, tmp_path)}:TouchPoint"
+    r = cli(["run", ref, "--out", "run"])
+    assert r.exit_code == 0, r.output
+    assert "closest mm" in r.stdout
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert m["success"] and m["task"] == "touch-point" and m["closest_mm"] < 2.0
+    assert m["safety_events_total"] == 0
+    events = json.loads((tmp_path / "run" / "events.json").read_text())
+    assert [e["event"] for e in events] == ["reached"]
+    assert (tmp_path / "run" / "signals.png").is_file()
+    from officina.statelog import read_topic_counts
+
+    assert read_topic_counts(tmp_path / "run" / "state.mcap")["/signals/distance_mm"] == 200
+    cfg = (tmp_path / "run" / "config.yaml").read_text()
+    assert str(LAB_TASK) in cfg  # absolute: the config reproduces the run from anywhere
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    r = cli(["run", "--config", str(tmp_path / "run" / "config.yaml"), "--out", "again", "--json"])
+    assert r.exit_code == 0, r.output
+    again = json.loads(r.stdout)
+    assert again["closest_mm"] == m["closest_mm"] and again["sim_steps"] == m["sim_steps"]
+    # its parameters are checked like a built-in task's
+    r = cli(["run", ref.replace(os.path.relpath(LAB_TASK, tmp_path), str(LAB_TASK)), "--set", "params.hold=1"])
+    assert r.exit_code == 2 and "config key 'params.hold': unknown key" in r.stderr
+
+
+@pytest.mark.parametrize("ref, message", [
+    ("nowhere/task.py:Task", "file not found"),
+    ("tests/data/lab_task.py:NoSuchClass", "has no 'NoSuchClass'"),
+    ("json:dumps", "is not a task"),
+    ("no_such_module_xyz:Task", "cannot import module"),
+])
+def test_bad_task_references_are_one_line(cli, ref, message, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    r = cli(["run", ref])
+    assert r.exit_code == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_task_from_an_entry_point(tmp_path, monkeypatch):
+    """An installed package's `officina.tasks` entry point is a task name like the built-ins."""
+    pkg = tmp_path / "site"
+    pkg.mkdir()
+    (pkg / "mylab_tasks.py").write_text(LAB_TASK.read_text())
+    dist = pkg / "mylab-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mylab\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[officina.tasks]\ntouch = mylab_tasks:TouchPoint\n")
+    monkeypatch.syspath_prepend(str(pkg))
+    from officina.tasks import task_names
+
+    assert "touch" in task_names()
+    assert get_task("touch").name == "touch-point"
+    cfg = resolve_config("touch", overrides=["params.hold_s=0"])
+    m = execute_run(cfg, tmp_path / "run").metrics
+    assert m["success"] and m["task"] == "touch-point"
+
+
+def test_generic_code_names_no_task():
+    """The run loop, the run folder, the CLI face, sweeps and the ROS nodes read what a task
+    declares; none of them knows a task's module or its metrics."""
+    generic = [*sorted((ROOT / "officina").glob("*.py")), ROOT / "tasks" / "runtime.py",
+               ROOT / "tasks" / "base.py", *sorted((ROOT / "ros").glob("*.py"))]
+    pattern = re.compile(r"pick_place|PickPlace|objects_placed|objects_total")
+    found = [f"{p.relative_to(ROOT)}:{i}" for p in generic
+             for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert not found, found
+
+
+def test_run_folder_files_get_the_umask_permissions(tmp_path):
+    from officina.runs import write_json_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "a.json", {"x": 1})
+        assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+        os.umask(0o002)
+        write_json_atomic(tmp_path / "b.json", {"x": 1})
+        assert stat.S_IMODE((tmp_path / "b.json").stat().st_mode) == 0o664
+    finally:
+        os.umask(old)

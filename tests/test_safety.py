@@ -1,12 +1,12 @@
-"""Safety filter: hypothesis properties (never outside the limits, never raises), watchdog,
-clamp/reject, workspace box, SafeArm routing."""
+"""Safety filter: hypothesis properties (never outside the limits, never raises), the events each
+call returns, watchdog, clamp/reject, workspace box, SafeArm routing."""
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from officina.controllers.safety import SafeArm, SafetyConfig, SafetyEvent, SafetyFilter
-
+from officina.controllers.safe_arm import SafeArm
+from officina.controllers.safety import SafetyConfig, SafetyEvent, SafetyFilter
 from officina.interfaces import Arm, ControlMode, JointLimits, JointState
 
 N = 3
@@ -51,10 +51,11 @@ def check_position_sequence(out, prev_q, prev_v):
 def test_position_commands_never_leave_the_limits(cmds, action, q0):
     f = SafetyFilter(LIM, DT, SafetyConfig(action=action))
     f.reset(state(q0))
-    prev_q = f._q.copy()
-    prev_v = f._v.copy()
+    prev_q = f.last_position
+    prev_v = f.velocity
     for k, c in enumerate(cmds):
-        out = f.filter_position(c, state(prev_q, t=k * DT))
+        out, events = f.filter_position(c, state(prev_q, t=k * DT))
+        assert all(e.stamp == k * DT for e in events)
         prev_q, prev_v = check_position_sequence(out, prev_q, prev_v)
 
 
@@ -65,9 +66,9 @@ def test_velocity_commands_never_leave_the_limits(cmds, action, q0):
     f = SafetyFilter(LIM, DT, SafetyConfig(action=action))
     q = np.asarray(q0, float)
     f.reset(state(q))
-    prev = f._v.copy()
+    prev = f.velocity
     for k, c in enumerate(cmds):
-        out = f.filter_velocity(c, state(q, prev, t=k * DT))
+        out = f.filter_velocity(c, state(q, prev, t=k * DT)).command
         assert out.shape == (N,) and np.all(np.isfinite(out))
         assert np.all(np.abs(out) <= LIM.velocity + TOL)
         assert np.all(np.abs(out - prev) <= LIM.acceleration * DT + 1e-9)
@@ -83,7 +84,7 @@ def test_velocity_commands_never_leave_the_limits(cmds, action, q0):
        v=st.lists(st.floats(-10, 10), min_size=N, max_size=N), action=st.sampled_from(["clamp", "reject"]))
 def test_torque_commands_never_exceed_effort(cmd, q, v, action):
     f = SafetyFilter(LIM, DT, SafetyConfig(action=action), gravity=lambda q: np.array([100.0, -100.0, 1.0]))
-    out = f.filter_torque(cmd, state(q, v))
+    out = f.filter_torque(cmd, state(q, v)).command
     assert out.shape == (N,) and np.all(np.isfinite(out))
     assert np.all(np.abs(out) <= LIM.effort + TOL)
 
@@ -94,38 +95,60 @@ def test_bad_state_never_raises(state_pos):
     f = SafetyFilter(LIM, DT)
     bad = JointState(0.0, (), state_pos, state_pos, state_pos)
     for fn in (f.filter_position, f.filter_velocity, f.filter_torque):
-        out = fn([0.0, 0.0, 1.0], bad)
+        out = fn([0.0, 0.0, 1.0], bad).command
         assert np.all(np.isfinite(out)) and out.shape == (N,)
 
 
-def test_events_are_counted_and_logged(caplog):
+def test_each_call_returns_the_events_it_caused():
     f = SafetyFilter(LIM, DT)
     f.reset(state([0.0, 0.0, 1.0]))
-    with caplog.at_level("WARNING", logger="officina.safety"):
-        f.filter_position([np.nan, 0, 1], state([0.0, 0.0, 1.0]))
-        f.filter_position([0, 0], state([0.0, 0.0, 1.0]))
-        f.filter_position([5.0, 0, 1.0], state([0.0, 0.0, 1.0]))
-        f.filter_torque([1e9, 0, 0], state([0.0, 0.0, 1.0]))
-    assert f.counts["malformed"] == 2
-    assert f.counts["position_limit"] == 1 and f.counts["velocity_limit"] >= 1
-    assert f.counts["torque_limit"] == 1
-    assert any("non-finite" in r.reason for r in f.events)
-    assert any("expected 3 values" in r.reason for r in f.events)
-    assert "position_limit" in caplog.text
+    st0 = state([0.0, 0.0, 1.0], t=0.25)
+    _, ev = f.filter_position([np.nan, 0, 1], st0)
+    assert [(e.event, e.action, e.stamp) for e in ev] == [(SafetyEvent.MALFORMED, "rejected", 0.25)]
+    assert "non-finite" in ev[0].reason and "malformed" in str(ev[0])
+    _, ev = f.filter_position([0, 0], st0)
+    assert ev[0].event == SafetyEvent.MALFORMED and "expected 3 values" in ev[0].reason
+    _, ev = f.filter_position([5.0, 0, 1.0], st0)
+    kinds = [e.event for e in ev]
+    assert kinds[0] == SafetyEvent.POSITION_LIMIT and SafetyEvent.VELOCITY_LIMIT in kinds
+    _, ev = f.filter_torque([1e9, 0, 0], st0)
+    assert [e.event for e in ev] == [SafetyEvent.TORQUE_LIMIT]
+    # a command within every limit passes unchanged, with no event
+    f2 = SafetyFilter(LIM, DT)
+    f2.reset(state([0.0, 0.0, 1.0]))
+    out, ev = f2.filter_position(np.array([1e-6, 0.0, 1.0]), st0)
+    assert ev == () and np.array_equal(out, [1e-6, 0.0, 1.0])
+
+
+def test_watchdog_is_one_call_per_period():
+    f = SafetyFilter(LIM, DT, SafetyConfig(watchdog_periods=3))
+    q = np.array([0.0, 0.0, 1.0])
+    f.reset(state(q))
+    for k in range(1, 40):  # commands every period: never stale
+        out, _ = f.filter_position(q + [min(k, 20) * 1e-6, 0, 0], state(q, t=k * DT))
+        assert f.watchdog(state(q, t=k * DT)) is None
+    held = [f.watchdog(state(q, t=(39 + k) * DT)) for k in range(1, 10)]
+    assert all(h is None for h in held[:3])
+    first = held[3]
+    assert [e.event for e in first.events] == [SafetyEvent.WATCHDOG] and f.holding
+    assert all(h is not None and h.events == () for h in held[4:])  # one event per silence
+    v = np.diff(np.array([first.command] + [h.command for h in held[4:]]), axis=0) / DT
+    assert np.all(np.abs(np.diff(v, axis=0)) <= LIM.acceleration * DT + 1e-9)
+    f.filter_position(held[-1].command, state(q, t=50 * DT))  # a fresh command ends the hold
+    assert not f.holding and f.watchdog(state(q, t=50 * DT)) is None
 
 
 def test_clamp_versus_reject():
     q0 = np.array([0.0, 0.0, 1.0])
     clamp = SafetyFilter(LIM, DT, SafetyConfig(action="clamp"))
     clamp.reset(state(q0))
-    out = clamp.filter_position(q0 + [1e-4, 0, 0], state(q0))  # small, legal step... after accel ramp
+    out, _ = clamp.filter_position(q0 + [1e-4, 0, 0], state(q0))  # small, legal step... after accel ramp
     assert out[0] > q0[0]
     reject = SafetyFilter(LIM, DT, SafetyConfig(action="reject", actions=(("acceleration_limit", "clamp"),)))
     reject.reset(state(q0))
-    out = reject.filter_position(q0 + [0.5, 0, 0], state(q0))  # far above the velocity limit
+    out, events = reject.filter_position(q0 + [0.5, 0, 0], state(q0))  # far above the velocity limit
     np.testing.assert_allclose(out, q0)  # rejected: hold
-    assert reject.counts["velocity_limit"] == 1
-    assert [r.action for r in reject.events if r.event == SafetyEvent.VELOCITY_LIMIT] == ["rejected"]
+    assert [r.action for r in events if r.event == SafetyEvent.VELOCITY_LIMIT] == ["rejected"]
     with pytest.raises(ValueError):
         SafetyConfig(action="ignore")
 
@@ -135,9 +158,9 @@ def test_clamped_commands_reach_a_target_smoothly_and_stop_at_the_limit():
     q = np.array([0.0, 0.0, 1.0])
     f.reset(state(q))
     for k in range(3000):
-        q = f.filter_position([10.0, 0.0, 1.0], state(q, t=k * DT))  # beyond the upper limit
+        q = f.filter_position([10.0, 0.0, 1.0], state(q, t=k * DT)).command  # beyond the upper limit
     assert q[0] == pytest.approx(LIM.upper[0], abs=1e-6)
-    assert abs(f._v[0]) < 1e-6
+    assert f.at_rest
 
 
 def test_workspace_box():
@@ -147,22 +170,26 @@ def test_workspace_box():
     f = SafetyFilter(LIM, DT, cfg, tcp_position=fk)
     q = np.array([0.0, 0.0, 1.0])
     f.reset(state(q))
+    n_box = 0
     for k in range(3000):
-        q = f.filter_position([0.9, 0.0, 1.0], state(q, t=k * DT))
+        q, events = f.filter_position([0.9, 0.0, 1.0], state(q, t=k * DT))
+        n_box += sum(e.event == SafetyEvent.WORKSPACE for e in events)
         assert q[0] <= 0.5 + 1e-3
     assert q[0] > 0.45
-    assert f.counts["workspace"] > 0
+    assert n_box > 0
     fr = SafetyFilter(LIM, DT, SafetyConfig(action="reject", actions=(("acceleration_limit", "clamp"),),
                                              workspace_min=(-0.5, -0.5, -0.1), workspace_max=(0.5, 0.5, 0.1)),
                       tcp_position=fk)
     qv = np.array([0.3, 0.0, 1.0])
     fr.reset(state(qv))
     v = np.zeros(N)
+    n_box = 0
     for k in range(2000):  # velocity mode: full speed toward the box wall, integrated
-        v = fr.filter_velocity([1.0, 0.0, 0.0], state(qv, v, t=k * DT))
+        v, events = fr.filter_velocity([1.0, 0.0, 0.0], state(qv, v, t=k * DT))
+        n_box += sum(e.event == SafetyEvent.WORKSPACE for e in events)
         qv = qv + v * DT
         assert qv[0] <= 0.5 + 1e-9
-    assert fr.counts["workspace"] > 0 and qv[0] > 0.4
+    assert n_box > 0 and qv[0] > 0.4
 
 
 class FakeArm:
@@ -185,7 +212,7 @@ class FakeArm:
     def set_mode(self, mode):
         self._mode = ControlMode(mode)
 
-    def command_positions(self, q):
+    def command_positions(self, q, qd=None):
         self.received.append(("pos", np.array(q)))
         self.v = (np.asarray(q) - self.q) / DT
         self.q = np.asarray(q, float)
@@ -204,10 +231,12 @@ class FakeArm:
 
 def test_safe_arm_routes_everything_and_runs_the_watchdog():
     inner = FakeArm()
-    arm = SafeArm(inner, SafetyFilter(LIM, DT, SafetyConfig(watchdog_periods=5)), require_arming=True)
+    seen = []
+    arm = SafeArm(inner, SafetyFilter(LIM, DT, SafetyConfig(watchdog_periods=5)), require_arming=True,
+                  on_event=seen.append)
     assert isinstance(arm, Arm)
     arm.command_positions([0.5, 0.0, 1.0])
-    assert arm.safety.counts["not_armed"] == 1
+    assert arm.counts["not_armed"] == 1 and seen[-1].event == SafetyEvent.NOT_ARMED
     np.testing.assert_allclose(inner.q, [0.0, 0.0, 1.0])
     arm.arm()
     for _ in range(50):  # move at full speed
@@ -217,9 +246,9 @@ def test_safe_arm_routes_everything_and_runs_the_watchdog():
     assert v_before[0] > 0
     # stop commanding: after 5 periods the watchdog brakes (within the acceleration limit)
     for k in range(200):
-        arm.read()
+        arm.watchdog()
         inner.tick()
-    assert arm.safety.counts["watchdog"] == 1
+    assert arm.counts["watchdog"] == 1
     assert abs(inner.v[0]) < 1e-9
     qs = np.array([c for kind, c in inner.received if kind == "pos"])
     v = np.diff(qs, axis=0) / DT
@@ -227,7 +256,7 @@ def test_safe_arm_routes_everything_and_runs_the_watchdog():
     assert np.all(np.abs(np.diff(v, axis=0)) <= LIM.acceleration * DT + 1e-7)
     # wrong mode and e-stop
     arm.command_torques([1.0, 1.0, 1.0])
-    assert arm.safety.counts["wrong_mode"] == 1
+    assert arm.counts["wrong_mode"] == 1
     arm.set_mode(ControlMode.VELOCITY)
     arm.estop()
     arm.command_velocities([1.0, 1.0, 1.0])
@@ -260,4 +289,4 @@ def test_safe_arm_on_the_simulator_torque_mode():
             arm.command_torques([np.nan] * 7)  # garbage every tick: the filter holds the arm
             world.step(sim.substeps)
         assert np.abs(arm.read().position - q0).max() < 0.05
-        assert arm.safety.counts["malformed"] == 300
+        assert arm.counts["malformed"] == 300

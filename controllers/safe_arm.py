@@ -1,0 +1,151 @@
+"""`SafeArm`: any `Arm` behind a `SafetyFilter`, so that every command goes through the filter.
+
+"No command path bypasses it" is structural: the wrapped arm is private and the wrapper has no
+pass-through. The wrapper adds what the pure filter leaves to its owner: the explicit arming step,
+the e-stop, the control mode, the watchdog call once per control period (`watchdog`, which the
+run loop calls before each physics step), and the bookkeeping of events: every `SafetyRecord`
+goes to ``on_event`` as it happens and is counted in ``counts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from officina.controllers.safety import Filtered, SafetyEvent, SafetyFilter, SafetyRecord, _as_command
+from officina.interfaces import ControlMode, JointLimits, JointState
+
+__all__ = ["SafeArm"]
+
+
+class SafeArm:
+    """An `Arm` whose every command goes through ``safety``.
+
+    With ``require_arming=True`` nothing moves before ``arm()``; ``estop()`` holds until
+    ``release_estop()``. A command refused by the wrapper itself (before arming, in the wrong
+    mode) is replaced by the hold of the current mode and recorded as an event.
+    """
+
+    def __init__(self, arm, safety: SafetyFilter, *, require_arming: bool = False,
+                 on_event: Callable[[SafetyRecord], None] | None = None):
+        self._arm = arm
+        self.safety = safety
+        self._mode = ControlMode(getattr(arm, "mode", ControlMode.POSITION))
+        self.armed = not require_arming
+        self.on_event = on_event
+        self.counts: dict[str, int] = {e.value: 0 for e in SafetyEvent}
+        self._last_command: np.ndarray | None = None
+        self.safety.reset(arm.read())
+
+    # --- Arm protocol -----------------------------------------------------------------------------
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        return self._arm.joint_names
+
+    @property
+    def limits(self) -> JointLimits:
+        return self._arm.limits
+
+    @property
+    def control_period(self) -> float:
+        return self._arm.control_period
+
+    @property
+    def mode(self) -> ControlMode:
+        return self._mode
+
+    def read(self) -> JointState:
+        return self._arm.read()
+
+    def set_mode(self, mode: ControlMode) -> None:
+        mode = ControlMode(mode)
+        self._arm.set_mode(mode)
+        self._mode = mode
+        self._last_command = None
+        self.safety.reset(self._arm.read())
+
+    def command_positions(self, q, qd=None) -> None:
+        """Filtered position command; a velocity feed-forward ``qd`` is passed on (clipped to the
+        velocity limits) only when the position command went through unchanged."""
+        st = self._admit(ControlMode.POSITION, "position command")
+        if st is None:
+            return
+        out = self.safety.filter_position(q, st)
+        ff = None
+        if qd is not None and not out.events:
+            ff, _ = _as_command(qd, self.safety.n)
+        if ff is None:
+            self._arm.command_positions(out.command)
+        else:
+            self._arm.command_positions(out.command, np.minimum(np.maximum(ff, -self.safety.vmax), self.safety.vmax))
+        self._last_command = out.command
+        if out.events:
+            self._note(out.events)
+
+    def command_velocities(self, qd) -> None:
+        st = self._admit(ControlMode.VELOCITY, "velocity command")
+        if st is not None:
+            self._send(self.safety.filter_velocity(qd, st))
+
+    def command_torques(self, tau) -> None:
+        st = self._admit(ControlMode.TORQUE, "torque command")
+        if st is not None:
+            self._send(self.safety.filter_torque(tau, st))
+
+    # --- what the owner of the loop calls -------------------------------------------------------------
+    @property
+    def last_command(self) -> np.ndarray | None:
+        """The last command sent to the arm, in the current mode's units (None before the first)."""
+        return self._last_command
+
+    @property
+    def total_events(self) -> int:
+        return sum(self.counts.values())
+
+    def watchdog(self) -> None:
+        """Once per control period, before the arm moves on: hold when commands stopped coming."""
+        out = self.safety.watchdog(self._arm.read(), self._mode)
+        if out is not None:
+            self._send(out)
+
+    def arm(self) -> None:
+        """The explicit arming step: commands move the arm from now on."""
+        self.safety.reset(self._arm.read())
+        self.armed = True
+
+    def estop(self) -> None:
+        st = self._arm.read()
+        self._note(self.safety.set_estop(True, st))
+        self._send(Filtered(self.safety.hold(self._mode, st)))
+
+    def release_estop(self) -> None:
+        self.safety.set_estop(False, self._arm.read())
+
+    # --- internals ------------------------------------------------------------------------------------
+    def _send(self, out: Filtered) -> None:
+        if self._mode == ControlMode.POSITION:
+            self._arm.command_positions(out.command)
+        elif self._mode == ControlMode.VELOCITY:
+            self._arm.command_velocities(out.command)
+        else:
+            self._arm.command_torques(out.command)
+        self._last_command = out.command
+        if out.events:
+            self._note(out.events)
+
+    def _note(self, events: tuple[SafetyRecord, ...]) -> None:
+        for e in events:
+            self.counts[e.event.value] += 1
+            if self.on_event is not None:
+                self.on_event(e)
+
+    def _admit(self, want: ControlMode, what: str) -> JointState | None:
+        st = self._arm.read()
+        if self.armed and self._mode == want:
+            return st
+        why = (SafetyEvent.NOT_ARMED, f"{what} before arm()") if not self.armed else (
+            SafetyEvent.WRONG_MODE, f"{what} in {self._mode.value} mode")
+        rec = SafetyRecord(float(st.stamp), why[0], "rejected", why[1])
+        self._send(Filtered(self.safety.hold(self._mode, st), (rec,)))
+        return None

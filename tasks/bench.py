@@ -1,0 +1,208 @@
+"""Benchmark: officina's run loop against raw PyBullet stepping of the same world.
+
+Measured in one process, interleaved, as ratios, on the pick-place world of a robot. The
+machine is shared and noisy: the loop rows count the CPU time of the measuring thread
+(``time.thread_time``, so time other processes take from it does not count) and report the
+smallest of the repeats.
+
+* raw: ``p.stepSimulation`` of the world, the arm's motors holding a pose;
+* loop rows: the run loop (`officina.tasks.runtime.Clock` with its `Recorder`) following a
+  reference trajectory, one position command per control period through `SafeArm`:
+  as run (the safety filter with its fast path), with the fast path off (every command through
+  the full checks), and without the filter (what the filter costs);
+* a whole headless ``officina run pick-place`` (plots and log included): its real-time factor
+  and where its wall time goes (start-up, the procedure, writing the run folder).
+
+Goals: the loop as run <= 1.5x raw stepping; pick-place >= 20x real time; start-up and the work
+after the simulation together < 20 % of the whole process's wall time.
+
+    python benchmarks/bench_sim.py [--robot panda] [--steps 5000] [--repeats 3] [--json]
+    officina bench sim ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["run", "print_result", "main"]
+
+
+def _cell(robot: str, seed: int):
+    from officina.robots import load_robot
+    from officina.tasks import get_task
+    from officina.tasks.runtime import build_sim_cell
+
+    task = get_task("pick-place")
+    return build_sim_cell(task, task.Params(), load_robot(robot), rng=np.random.default_rng(seed))
+
+
+def bench_raw(robot: str, steps: int, seed: int = 0) -> float:
+    import pybullet as p
+
+    sim = _cell(robot, seed)
+    cid = sim.world.client_id
+    t0 = time.thread_time()
+    for _ in range(steps):
+        p.stepSimulation(physicsClientId=cid)
+    dt = time.thread_time() - t0
+    sim.close()
+    return dt / steps
+
+
+class _Unfiltered:
+    """The SimArm as the loop sees a SafeArm, without the filter (to measure what it costs)."""
+
+    def __init__(self, arm) -> None:
+        self._arm = arm
+        self.read = arm.read
+        self.last_command = None
+
+    def watchdog(self) -> None:
+        pass
+
+    def command_positions(self, q, qd=None) -> None:
+        self._arm.command_positions(q, qd)
+        self.last_command = q
+
+
+def bench_loop(robot: str, steps: int, seed: int = 0, mode: str = "run") -> tuple[float, int]:
+    """Seconds per control period of the run loop, and the safety events it caused.
+    ``mode``: "run" (as `officina run` has it), "full" (the filter without its fast path),
+    "bare" (no filter)."""
+    from officina.controllers.safe_arm import SafeArm
+    from officina.controllers.safety import SafetyConfig, SafetyFilter
+    from officina.controllers.trajectory import plan_joint_move
+    from officina.tasks.runtime import Clock, Recorder
+
+    sim = _cell(robot, seed)
+    spec = sim.robot.spec
+    if mode == "bare":
+        arm = _Unfiltered(sim.arm)
+    else:
+        cfg = SafetyConfig(watchdog_periods=50, fast_path=mode == "run")
+        arm = SafeArm(sim.arm, SafetyFilter(spec.limits, sim.control_dt, cfg, gravity=sim.model.gravity))
+    rec = Recorder(sim.world, arm, sim.scene.objects, sim.control_dt)
+    clock = Clock(sim.world, arm, sim.substeps, [rec])
+    q0 = arm.read().position
+    q1 = q0 + 0.3 * (spec.limits.mid() - q0)
+    traj = plan_joint_move(q0, q1, spec.limits, sim.control_dt, velocity_scale=0.3, acceleration_scale=0.3,
+                           jerk_scale=0.3)
+    qs, qds = traj.q, traj.qd
+    n = len(qs)
+    t0 = time.thread_time()
+    for k in range(steps):
+        i = min(k, n - 1)
+        arm.command_positions(qs[i], qds[i])
+        clock.tick()
+    dt = time.thread_time() - t0
+    sim.close()
+    return dt / steps, (0 if mode == "bare" else arm.total_events)
+
+
+_PROFILE = r"""
+import json, sys, tempfile, time
+t_start = time.perf_counter()
+from officina.runner import execute_run, resolve_config
+phases = {}
+import officina.tasks.runtime as rt
+orig_run_episode = rt.run_episode
+def timed_episode(*a, **k):
+    t = time.perf_counter()
+    out = orig_run_episode(*a, **k)
+    phases["procedure_s"] = time.perf_counter() - t
+    phases["after_start"] = time.perf_counter()
+    return out
+rt.run_episode = timed_episode
+cfg = resolve_config("pick-place", robot=sys.argv[1], seed=int(sys.argv[2]))
+with tempfile.TemporaryDirectory() as d:
+    t_run = time.perf_counter()
+    m = execute_run(cfg, d + "/run").metrics
+    t_end = time.perf_counter()
+phases["after_s"] = t_end - phases.pop("after_start")
+phases["startup_s"] = t_run - t_start
+phases["setup_s"] = (t_end - t_run) - phases["procedure_s"] - phases["after_s"]
+print(json.dumps({"metrics": {k: m[k] for k in ("success", "cycle_time_s", "real_time_factor", "wall_time_s")},
+                  "phases": phases, "in_process_s": t_end - t_start}))
+"""
+
+
+def bench_pick_place(robot: str, seed: int = 0) -> dict:
+    """A whole `officina run pick-place` in a fresh interpreter: its phases and its total wall time."""
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", _PROFILE, robot, str(seed)], capture_output=True, text=True,
+                         check=True)
+    total = time.perf_counter() - t0
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    ph = res["phases"]
+    ph["interpreter_s"] = total - res["in_process_s"]
+    return {**res["metrics"], "process_wall_s": total, "phases": ph,
+            "overhead_share": (total - ph["procedure_s"]) / total}
+
+
+def run(robot: str = "panda", steps: int = 5000, repeats: int = 3, seed: int = 0) -> dict:
+    rows: dict[str, list[float]] = {"raw": [], "run": [], "full": [], "bare": []}
+    events = 0
+    for _ in range(repeats):  # interleaved, so all see the same machine load
+        rows["raw"].append(bench_raw(robot, steps, seed))
+        for mode in ("bare", "full", "run"):
+            per_step, ev = bench_loop(robot, steps, seed, mode)
+            rows[mode].append(per_step)
+            events = max(events, ev)
+    med = {k: min(v) for k, v in rows.items()}
+    return {
+        "robot": robot, "steps": steps, "repeats": repeats,
+        "raw_step_us": med["raw"] * 1e6,
+        "loop_step_us": med["run"] * 1e6, "loop_over_raw": med["run"] / med["raw"],
+        "loop_full_checks_step_us": med["full"] * 1e6, "loop_full_checks_over_raw": med["full"] / med["raw"],
+        "loop_without_safety_filter_step_us": med["bare"] * 1e6,
+        "loop_without_safety_filter_over_raw": med["bare"] / med["raw"],
+        "loop_safety_events": events,
+        "raw_real_time_factor": 0.001 / med["raw"],
+        "pick_place": bench_pick_place(robot, seed),
+        "goals": {"loop_over_raw_max": 1.5, "pick_place_rtf_min": 20.0, "overhead_share_max": 0.2},
+    }
+
+
+def print_result(res: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(res, indent=2))
+        return
+    pp = res["pick_place"]
+    ph = pp["phases"]
+    print(f"robot {res['robot']}: {res['steps']} control periods x {res['repeats']} repeats (fastest, "
+          f"thread CPU time), 1 ms physics step")
+    print(f"  raw PyBullet stepping        {res['raw_step_us']:8.1f} us/step  ({res['raw_real_time_factor']:.1f}x real time)")
+    print(f"  loop without the filter      {res['loop_without_safety_filter_step_us']:8.1f} us/step  "
+          f"{res['loop_without_safety_filter_over_raw']:5.2f}x raw")
+    print(f"  loop, filter's full checks   {res['loop_full_checks_step_us']:8.1f} us/step  "
+          f"{res['loop_full_checks_over_raw']:5.2f}x raw  (fast path off)")
+    print(f"  loop as run                  {res['loop_step_us']:8.1f} us/step  "
+          f"{res['loop_over_raw']:5.2f}x raw  (goal <= 1.5x)")
+    print(f"  pick-place real-time factor  {pp['real_time_factor']:7.1f}x   (goal >= 20x; cycle "
+          f"{pp['cycle_time_s']:.1f} s sim, success {pp['success']})")
+    print(f"  whole process {pp['process_wall_s']:.2f} s: interpreter {ph['interpreter_s']:.2f}, imports "
+          f"{ph['startup_s']:.2f}, cell set-up {ph['setup_s']:.2f}, procedure {ph['procedure_s']:.2f}, "
+          f"run folder {ph['after_s']:.2f}")
+    print(f"  start-up + run folder: {100 * pp['overhead_share']:.0f} % of the process (goal < 20 %)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--robot", default="panda")
+    ap.add_argument("--steps", type=int, default=5000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    print_result(run(a.robot, a.steps, a.repeats, a.seed), a.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""The run loop: build a task's cell in PyBullet, run its procedure one control period at a time,
+take its metrics from the simulator.
+
+One path, top to bottom, in the spirit of dm_control's ``control.Environment``:
+
+1. `build_sim_cell` loads the robot, builds the task's scene, starts the clock at zero, makes
+   the simulated interfaces (arm, gripper, camera, wrist sensor) and the control model;
+2. `run_episode` puts the safety filter in front of the arm (`SafeArm`: the one command path from
+   the procedure to the arm), gives the procedure a `Cell` whose ``tick`` is `Clock.tick`, and
+   runs it;
+3. `Clock.tick` is one control period: the watchdog, the physics steps, one state read, and the
+   observers (the `Recorder`, and what the caller adds: pacing, progress, video). Observers
+   watch the loop; they never step it;
+4. when the procedure returns, the task's metrics are measured from ground truth and returned
+   with the record in an `Episode`. Writing the run folder is the caller's business.
+
+Generic: nothing here names a task; what a task logs and shows is declared on the task.
+The ROS 2 simulated robot (`officina ros sim`) builds its cell with `build_sim_cell` too.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+
+from officina.controllers.model import RobotModel
+from officina.controllers.safe_arm import SafeArm
+from officina.controllers.safety import SafetyConfig, SafetyFilter, SafetyRecord
+from officina.interfaces import Camera, JointState, RobotSpec
+from officina.tasks.base import Cell, ProcedureOutcome, RunRecord, Task
+
+__all__ = [
+    "SimCell", "build_sim_cell", "Observer", "Clock", "Recorder", "Pacer", "ProgressReporter",
+    "FrameGrabber", "Episode", "run_episode",
+]
+
+
+@dataclass
+class SimCell:
+    """The simulated side of a run: the world and everything built in it."""
+
+    task: Task
+    params: Any
+    world: Any  # officina.sim.world.SimWorld
+    robot: Any  # officina.sim.world.SimRobotHandle
+    scene: Any
+    arm: Any  # officina.sim.arm.SimArm
+    gripper: Any  # officina.sim.arm.SimGripper | None
+    camera: Camera | None
+    model: RobotModel
+    rng: np.random.Generator
+    control_dt: float
+
+    @property
+    def substeps(self) -> int:
+        return int(self.arm.substeps)
+
+    def close(self) -> None:
+        self.world.close()
+
+
+def build_sim_cell(task: Task, params: Any, spec: RobotSpec, *, rng: np.random.Generator,
+                   control_dt: float = 0.001, sim_dt: float = 0.001, gravity: float = -9.81,
+                   solver_iterations: int = 50, gui: bool = False) -> SimCell:
+    """The task's cell in a new PyBullet world, the clock at zero. Bad input (a URDF that does
+    not load, rates that do not divide, a scene the parameters cannot build) raises ValueError
+    with one line; the world is closed then."""
+    from officina.sim.arm import SimArm, SimGripper, control_substeps
+    from officina.sim.world import SimWorld
+
+    control_substeps(control_dt, sim_dt)
+    world = SimWorld(sim_dt=sim_dt, gravity=gravity, gui=gui, solver_iterations=solver_iterations)
+    try:
+        robot = world.load_robot(spec)
+        scene = task.build_scene(world, params, rng)
+        world.restart_clock()
+        camera = task.make_camera(world, params)
+        arm = SimArm(world, robot, control_dt)
+        gripper = SimGripper(world, robot) if spec.gripper is not None else None
+        model = RobotModel.from_spec(spec)
+    except BaseException:
+        world.close()
+        raise
+    return SimCell(task, params, world, robot, scene, arm, gripper, camera, model, rng, float(control_dt))
+
+
+class Observer(Protocol):
+    def on_tick(self, k: int, state: JointState) -> None:
+        """Called after control period ``k`` (1, 2, ...) with the arm's state at its end."""
+
+
+class Clock:
+    """Advances the simulated cell by one control period per `tick`.
+
+    ``before_step(t)``/``after_step(t)``: the task's scene motion and ground-truth measurement
+    (None when the task has none), called with the period's start and end time."""
+
+    def __init__(self, world, arm: SafeArm, substeps: int, observers: Sequence[Observer] = (), *,
+                 before_step: Callable[[float], None] | None = None,
+                 after_step: Callable[[float], None] | None = None) -> None:
+        self._world = world
+        self._arm = arm
+        self._substeps = int(substeps)
+        self._observers = tuple(observers)
+        self._before = before_step
+        self._after = after_step
+        self.k = 0
+
+    def tick(self) -> None:
+        world = self._world
+        self._arm.watchdog()  # holds the arm if the procedure stopped commanding it
+        if self._before is not None:
+            self._before(world.time)
+        world.step(self._substeps)
+        self.k += 1
+        if self._after is not None:
+            self._after(world.time)
+        state = self._arm.read()
+        for obs in self._observers:
+            obs.on_tick(self.k, state)
+
+
+class Recorder:
+    """Observes the loop: joint states at ``joint_state_hz``, the command sent to the arm, the
+    tracking error at every period, and the tracked objects' ground-truth poses at ``object_pose_hz``."""
+
+    def __init__(self, world, arm: SafeArm, objects: Sequence[Any], control_dt: float,
+                 joint_state_hz: float = 250.0, object_pose_hz: float = 50.0) -> None:
+        self._world = world
+        self._arm = arm
+        self.objects = list(objects)
+        self.log_every = max(1, int(round(1.0 / (joint_state_hz * control_dt))))
+        self.pose_every = max(1, int(round(1.0 / (object_pose_hz * control_dt))))
+        self.t: list[float] = []
+        self.q: list[np.ndarray] = []
+        self.qd: list[np.ndarray] = []
+        self.effort: list[np.ndarray] = []
+        self.q_ref: list[np.ndarray] = []
+        self.err: list[float] = []
+        self.max_err = 0.0
+        self.pose_t: list[float] = []
+        self.poses: list[np.ndarray] = []
+
+    def on_tick(self, k: int, state: JointState) -> None:
+        ref = self._arm.last_command
+        if ref is None:
+            ref = state.position
+        e = float(np.max(np.abs(state.position - ref)))
+        if e > self.max_err:
+            self.max_err = e
+        if k % self.log_every == 0:
+            self.t.append(state.stamp)
+            self.q.append(state.position)
+            self.qd.append(state.velocity)
+            self.effort.append(state.effort)
+            self.q_ref.append(ref)
+            self.err.append(e)
+        if self.objects and k % self.pose_every == 0:
+            w = self._world
+            self.pose_t.append(state.stamp)
+            self.poses.append(np.array([np.concatenate(w.object_pose(o.body_id)) for o in self.objects]))
+
+    def record(self, joint_names: Sequence[str], events, signals) -> RunRecord:
+        n = len(joint_names)
+        k = len(self.objects)
+
+        def arr(rows, width):
+            return np.asarray(rows, dtype=float).reshape(-1, width)
+
+        return RunRecord(
+            joint_names=tuple(joint_names), t=np.asarray(self.t, dtype=float), q=arr(self.q, n),
+            qd=arr(self.qd, n), effort=arr(self.effort, n), q_ref=arr(self.q_ref, n),
+            tracking_error=np.asarray(self.err, dtype=float),
+            object_names=tuple(getattr(o, "name", f"object{i}") for i, o in enumerate(self.objects)),
+            object_t=np.asarray(self.pose_t, dtype=float),
+            object_poses=np.asarray(self.poses, dtype=float).reshape(-1, k, 7) if k else np.zeros((0, 0, 7)),
+            events=list(events), signals={n_: list(v) for n_, v in signals.items()},
+        )
+
+
+class Pacer:
+    """Observer that keeps simulated time from running ahead of the wall clock (real-time pacing)."""
+
+    def __init__(self, control_dt: float) -> None:
+        self._dt = control_dt
+        self._wall0: float | None = None
+
+    def on_tick(self, k: int, state: JointState) -> None:
+        now = time.perf_counter()
+        if self._wall0 is None:
+            self._wall0 = now - self._dt
+        ahead = k * self._dt - (now - self._wall0)
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+class ProgressReporter:
+    """Observer that calls ``report(sim_time_s)`` every ``every`` periods."""
+
+    def __init__(self, report: Callable[[float], None], every: int = 500) -> None:
+        self._report = report
+        self._every = max(1, int(every))
+
+    def on_tick(self, k: int, state: JointState) -> None:
+        if k % self._every == 0:
+            self._report(state.stamp)
+
+
+class FrameGrabber:
+    """Observer that captures a camera's RGB image every ``every`` periods (for a video)."""
+
+    def __init__(self, camera: Camera, every: int) -> None:
+        self._camera = camera
+        self._every = max(1, int(every))
+        self.frames: list[np.ndarray] = []
+
+    def on_tick(self, k: int, state: JointState) -> None:
+        if k % self._every == 0:
+            self.frames.append(self._camera.capture().rgb)
+
+
+@dataclass
+class Episode:
+    """What one run of a procedure produced (wall-clock figures are the caller's)."""
+
+    outcome: ProcedureOutcome
+    metrics: dict[str, Any]
+    record: RunRecord
+    safety_counts: dict[str, int]
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def max_tcp_speed(model: RobotModel, q: np.ndarray, qd: np.ndarray, frame: str = "tcp") -> float:
+    """Largest |J_v(q) qd| of ``frame`` over the samples (m/s)."""
+    best = 0.0
+    for qi, vi in zip(q, qd):
+        best = max(best, float(np.linalg.norm(model.jacobian(qi, frame)[:3] @ vi)))
+    return best
+
+
+def _task_hook(task: Task, name: str, sim: SimCell) -> Callable[[float], None] | None:
+    """The task's per-period hook bound to its scene, or None when the task does not override it
+    (so that a task without one costs the loop nothing)."""
+    from officina.tasks.base import TaskDefinition
+
+    fn = getattr(task, name, None)
+    if fn is None or getattr(type(task), name, None) is getattr(TaskDefinition, name):
+        return None
+    world, scene, params = sim.world, sim.scene, sim.params
+    return lambda t: fn(world, scene, params, t)
+
+
+def run_episode(sim: SimCell, safety: SafetyConfig, *, observers: Sequence[Observer] = (),
+                on_safety_event: Callable[[SafetyRecord], None] | None = None,
+                joint_state_hz: float = 250.0, object_pose_hz: float = 50.0) -> Episode:
+    """Run the task's procedure on the simulated cell and measure the outcome."""
+    task, model, world = sim.task, sim.model, sim.world
+    filt = SafetyFilter(model.limits, sim.control_dt, safety,
+                        tcp_position=lambda q: model.frame_transform(q, "tcp")[:3, 3], gravity=model.gravity)
+    arm = SafeArm(sim.arm, filt, on_event=on_safety_event)
+    tracked = task.tracked_objects(sim.scene) if hasattr(task, "tracked_objects") else (
+        getattr(sim.scene, "objects", None) or [])
+    recorder = Recorder(world, arm, tracked, sim.control_dt, joint_state_hz, object_pose_hz)
+    clock = Clock(world, arm, sim.substeps, [recorder, *observers],
+                  before_step=_task_hook(task, "before_step", sim), after_step=_task_hook(task, "after_step", sim))
+    cell = Cell(arm=arm, gripper=sim.gripper, camera=sim.camera, model=model, tick=clock.tick, rng=sim.rng)
+    outcome = task.procedure(cell, sim.params)
+    m = dict(task.metrics(world, sim.scene, sim.params))
+    if "success" not in m:
+        raise ValueError(f"task {task.name!r}: metrics() must return 'success'")
+    record = recorder.record(model.joint_names, cell.events, cell.signals)
+    metrics: dict[str, Any] = {
+        "success": bool(m.pop("success")),
+        **m,
+        "procedure_completed": outcome.completed,
+        "procedure_message": outcome.message,
+        "cycle_time_s": round(world.time, 6),
+        "max_joint_tracking_error_rad": recorder.max_err,
+        "max_tcp_speed_m_s": max_tcp_speed(model, record.q, record.qd),
+        "safety_events_total": arm.total_events,
+        "safety_events": {k: v for k, v in arm.counts.items() if v},
+        "sim_steps": world.steps,
+    }
+    return Episode(outcome, metrics, record, dict(arm.counts), cell.events)
