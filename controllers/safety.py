@@ -346,8 +346,8 @@ class SafetyFilter:
         and the last command is far enough from them that its velocity/braking bounds are
         exactly ``+-v_max``) and its step velocity is within ``+-v_max`` and the acceleration
         bounds ``v_prev -+ a dt``. Then every check of `filter_position` passes without an event
-        and leaves the step as it is, and this emits the same command by the same code
-        (`_emit_position`). Nothing changes unless a command is returned; only bounded finite
+        and leaves the step as it is, and this emits the same command by the same arithmetic
+        as `_emit_position`. Nothing changes unless a command is returned; only bounded finite
         numbers are computed with (no numpy warning).
         """
         q_prev = self._q
@@ -363,10 +363,14 @@ class SafetyFilter:
         if np.count_nonzero(v >= lo) + np.count_nonzero(v <= hi) != n2:
             return None
         stamp = self._stamp_of(state)
-        out = self._emit_position(v)
+        # `_emit_position` without its clip: the command is inside the fast range, more than two
+        # velocity steps from the limits, so the clip is the identity (and the bits the same).
+        q_new = q_prev + v * self.dt
+        self._v = (q_new - q_prev) / self.dt
+        self._q = q_new
         self._stamp = self._last_cmd_stamp = stamp
         self._holding = False
-        return out
+        return q_new.copy()
 
     def filter_position(self, q_cmd, state: JointState | None = None) -> Filtered:
         """A position command (rad) -> the position command to send (always within the limits)."""

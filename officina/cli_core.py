@@ -23,13 +23,12 @@ def _fmt(value, unit: str) -> str:
 
 def summary_rows(task, m: dict) -> list[tuple[str, str]]:
     """The run summary: the task's key metrics (with their units), then the loop's own figures."""
-    from officina.tasks.base import key_metrics, metric_info
+    from officina.tasks.base import key_metrics, metric_info, metric_label
 
     rows = []
     for name in key_metrics(task):
         if name in m and name != "cycle_time_s":
-            info = metric_info(task, name)
-            rows.append((info.label or name.replace("_", " "), _fmt(m[name], info.unit)))
+            rows.append((metric_label(task, name), _fmt(m[name], metric_info(task, name).unit)))
     rows.append(("cycle time", f"{m['cycle_time_s']:.2f} s (sim)"))
     rows.append(("real-time factor", f"{m['real_time_factor']:.1f}x ({m['wall_time_s']:.1f} s wall)"))
     rows.append(("max joint tracking error", f"{m['max_joint_tracking_error_rad']:.2e} rad"))
@@ -143,8 +142,8 @@ def tasks_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readab
 SWEEP_HELP = """Run a task over many seeds and a parameter grid, in parallel through Dask.
 
 Each run is an ordinary run folder inside the sweep folder (default runs/sweep-TASK-TIMESTAMP/);
-sweep.json (written last) lists every run with its metrics, sweep.png plots success rate and
-cycle time per grid point. A LocalCluster with one worker process per core by default, or an
+sweep.json (written last) lists every run with its metrics, sweep.png plots the success rate
+and the task's key metrics per grid point. A LocalCluster with one worker process per core by default, or an
 existing Dask scheduler (--scheduler tcp://host:8786, e.g. dask-jobqueue on SLURM).
 
 Examples:
@@ -182,14 +181,24 @@ def sweep_cmd(
         from rich.console import Console
         from rich.table import Table
 
-        t = Table(title=f"sweep of {task}: {len(rows)} runs")
-        for c in ("grid point", "runs", "success", "mean cycle time (s, sim)"):
+        from officina.tasks import get_task
+        from officina.tasks.base import key_metrics, metric_info, metric_label
+
+        tdef = get_task(points[0].config["task"])
+        shown = [k for k in key_metrics(tdef) if k != "success"]
+        t = Table(title=f"sweep of {tdef.name}: {len(rows)} runs")
+        for c in ["grid point", "runs", "success"] + [
+                f"mean {metric_label(tdef, k)}" + (f" [{metric_info(tdef, k).unit}]" if metric_info(tdef, k).unit else "")
+                for k in shown]:
             t.add_column(c)
         for point in sorted({r["point"] for r in rows}):
             rs = [r for r in rows if r["point"] == point]
             ok = sum(r["success"] for r in rs)
-            cts = [r["cycle_time_s"] for r in rs if r["cycle_time_s"] is not None]
-            t.add_row(point, str(len(rs)), f"{ok}/{len(rs)}", f"{sum(cts) / len(cts):.2f}" if cts else "-")
+            cells = []
+            for k in shown:
+                vals = [r["metrics"][k] for r in rs if isinstance(r["metrics"].get(k), (int, float))]
+                cells.append(f"{sum(vals) / len(vals):.3g}" if vals else "-")
+            t.add_row(point, str(len(rs)), f"{ok}/{len(rs)}", *cells)
         Console().print(t)
         typer.echo(f"sweep folder: {sweep_dir}")
     if not all(r["success"] for r in rows):

@@ -224,7 +224,11 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResul
                          look_at(eye, target), near=0.05, far=5.0)
         grabber = FrameGrabber(vcam, int(round(1.0 / (cfg.log.video_fps * cfg.sim.control_dt))))
         observers.append(grabber)
+    from officina.statelog import StateLog, StateLogObserver
+
     safety_log = _SafetyLog(run_dir / "safety.log")
+    state_log = StateLogObserver(StateLog(run_dir / "state.mcap"), sim.model.joint_names)
+    observers.append(state_log)
     if prog is not None:
         prog.start()
     wall0 = time.perf_counter()
@@ -236,6 +240,10 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResul
         if prog is not None:
             prog.stop()
         safety_log.close()
+        try:
+            state_log.flush()  # what the loop recorded since the last flush: the log keeps it all
+        finally:
+            state_log.log.close()
     metrics: dict[str, Any] = {
         "task": task.name,
         **ep.metrics,
@@ -250,11 +258,9 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResul
 
 
 def write_artifacts(run_dir: Path, cfg: RunConfig, task, ep, metrics: dict[str, Any], video_frames) -> None:
-    """The run folder's files after the loop: state log, plots, video, events, metrics (last)."""
-    from officina.statelog import write_state_log
-
+    """The run folder's files after the loop (the state log is written during it): plots, video,
+    events, metrics (last)."""
     rec = ep.record
-    write_state_log(run_dir / "state.mcap", rec)
     if cfg.log.plots:
         from officina.plots import run_plots
 

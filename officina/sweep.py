@@ -101,7 +101,8 @@ def _run_point(config: dict[str, Any], out_dir: str) -> dict[str, Any]:
         return {"ok": False, "error": str(exc), "run_dir": out_dir}
 
 
-def _plot(path: Path, rows: list[dict[str, Any]], grid_keys: list[str]) -> None:
+def _plot(path: Path, rows: list[dict[str, Any]], grid_keys: list[str], metrics: list[str], units: list[str]) -> None:
+    """Success rate and the task's key metrics per grid point."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -110,22 +111,31 @@ def _plot(path: Path, rows: list[dict[str, Any]], grid_keys: list[str]) -> None:
     labels = sorted({r["point"] for r in rows})
     succ = [sum(1 for r in rows if r["point"] == lb and r["success"]) / sum(1 for r in rows if r["point"] == lb)
             for lb in labels]
-    ct = [[r["cycle_time_s"] for r in rows if r["point"] == lb and r.get("cycle_time_s") is not None] for lb in labels]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
-    a1.bar(range(len(labels)), [100 * s for s in succ], color="C2")
-    a1.set_ylim(0, 105)
-    a1.set_ylabel("success [%]")
-    a2.boxplot([c if c else [float("nan")] for c in ct])
-    a2.set_xticks(range(1, len(labels) + 1))
-    a2.set_ylabel("cycle time [s, sim]")
-    for a in (a1, a2):
-        a.set_xticks(range(len(labels)) if a is a1 else range(1, len(labels) + 1))
-        a.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+    fig, axes = plt.subplots(1, 1 + len(metrics), figsize=(4.5 * (1 + len(metrics)), 3.6), squeeze=False)
+    axes = axes[0]
+    axes[0].bar(range(len(labels)), [100 * x for x in succ], color="C2")
+    axes[0].set_ylim(0, 105)
+    axes[0].set_ylabel("success [%]")
+    axes[0].set_xticks(range(len(labels)))
+    axes[0].set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+    for ax, name, unit in zip(axes[1:], metrics, units):
+        vals = [[r["metrics"][name] for r in rows if r["point"] == lb and isinstance(r["metrics"].get(name), (int, float))]
+                for lb in labels]
+        ax.boxplot([v if v else [float("nan")] for v in vals])
+        ax.set_xticks(range(1, len(labels) + 1))
+        ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel(f"{name} [{unit}]" if unit else name)
+    for a in axes:
         a.grid(alpha=0.3, axis="y")
     fig.suptitle(f"sweep over seeds{' x ' + ', '.join(grid_keys) if grid_keys else ''}")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The metrics a table can show: numbers, booleans and short strings (not the nested ones)."""
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float, bool, str)) or v is None}
 
 
 def run_sweep(points: list[SweepPoint], out: str | Path | None, *, task: str, scheduler: str | None = None,
@@ -169,10 +179,7 @@ def run_sweep(points: list[SweepPoint], out: str | Path | None, *, task: str, sc
                 "name": p.name, "seed": p.seed, "grid": p.grid,
                 "point": ", ".join(f"{k.split('.')[-1]}={v}" for k, v in p.grid.items()) or "all",
                 "success": bool(m.get("success", False)), "error": r.get("error"),
-                "cycle_time_s": m.get("cycle_time_s"), "objects_placed": m.get("objects_placed"),
-                "max_joint_tracking_error_rad": m.get("max_joint_tracking_error_rad"),
-                "safety_events_total": m.get("safety_events_total"),
-                "run_dir": r["run_dir"],
+                "metrics": scalar_metrics(m), "run_dir": r["run_dir"],
             })
             if prog is not None:
                 prog.advance(tid)
@@ -183,7 +190,13 @@ def run_sweep(points: list[SweepPoint], out: str | Path | None, *, task: str, sc
         if cluster is not None:
             cluster.close()
     rows.sort(key=lambda r: (r["point"], r["seed"]))
-    _plot(sweep_dir / "sweep.png", rows, list(points[0].grid) if points else [])
+    from officina.tasks import get_task
+    from officina.tasks.base import key_metrics, metric_info
+
+    t = get_task(points[0].config["task"]) if points else None
+    shown = [k for k in key_metrics(t) if k != "success"][:3] if t is not None else []
+    _plot(sweep_dir / "sweep.png", rows, list(points[0].grid) if points else [], shown,
+          [metric_info(t, k).unit for k in shown])
     write_json_atomic(sweep_dir / "sweep.json", {"task": task, "runs": rows,
                                                  "success_rate": sum(r["success"] for r in rows) / max(1, len(rows))})
     return sweep_dir, rows

@@ -232,6 +232,11 @@ def metric_info(task: Any, name: str) -> MetricInfo:
     return own.get(name) or COMMON_METRICS.get(name) or MetricInfo()
 
 
+def metric_label(task: Any, name: str) -> str:
+    """A short label of ``name`` for tables and plots: its declared label, or its name with spaces."""
+    return metric_info(task, name).label or name.replace("_", " ")
+
+
 def key_metrics(task: Any) -> tuple[str, ...]:
     """The metrics a summary, a sweep and a regression show for ``task``, in order."""
     own = tuple(getattr(task, "key_metrics", ()) or ())

@@ -88,6 +88,9 @@ def build_sim_cell(task: Task, params: Any, spec: RobotSpec, *, rng: np.random.G
 
 
 class Observer(Protocol):
+    """Watches the loop. An observer that reads what the loop recorded may also have a method
+    ``attach(recorder)``, which `run_episode` calls with its `Recorder` before the first tick."""
+
     def on_tick(self, k: int, state: JointState) -> None:
         """Called after control period ``k`` (1, 2, ...) with the arm's state at its end."""
 
@@ -125,7 +128,8 @@ class Clock:
 
 class Recorder:
     """Observes the loop: joint states at ``joint_state_hz``, the command sent to the arm, the
-    tracking error at every period, and the tracked objects' ground-truth poses at ``object_pose_hz``."""
+    tracking error at every period, and the tracked objects' ground-truth poses at ``object_pose_hz``.
+    It also holds the events and signals the procedure logs (the `Cell` appends to them)."""
 
     def __init__(self, world, arm: SafeArm, objects: Sequence[Any], control_dt: float,
                  joint_state_hz: float = 250.0, object_pose_hz: float = 50.0) -> None:
@@ -143,12 +147,14 @@ class Recorder:
         self.max_err = 0.0
         self.pose_t: list[float] = []
         self.poses: list[np.ndarray] = []
+        self.events: list[dict[str, Any]] = []
+        self.signals: dict[str, list[tuple[float, float]]] = {}
 
     def on_tick(self, k: int, state: JointState) -> None:
         ref = self._arm.last_command
         if ref is None:
             ref = state.position
-        e = float(np.max(np.abs(state.position - ref)))
+        e = float(np.abs(state.position - ref).max())
         if e > self.max_err:
             self.max_err = e
         if k % self.log_every == 0:
@@ -163,7 +169,7 @@ class Recorder:
             self.pose_t.append(state.stamp)
             self.poses.append(np.array([np.concatenate(w.object_pose(o.body_id)) for o in self.objects]))
 
-    def record(self, joint_names: Sequence[str], events, signals) -> RunRecord:
+    def record(self, joint_names: Sequence[str]) -> RunRecord:
         n = len(joint_names)
         k = len(self.objects)
 
@@ -177,7 +183,7 @@ class Recorder:
             object_names=tuple(getattr(o, "name", f"object{i}") for i, o in enumerate(self.objects)),
             object_t=np.asarray(self.pose_t, dtype=float),
             object_poses=np.asarray(self.poses, dtype=float).reshape(-1, k, 7) if k else np.zeros((0, 0, 7)),
-            events=list(events), signals={n_: list(v) for n_, v in signals.items()},
+            events=list(self.events), signals={n_: list(v) for n_, v in self.signals.items()},
         )
 
 
@@ -264,14 +270,19 @@ def run_episode(sim: SimCell, safety: SafetyConfig, *, observers: Sequence[Obser
     tracked = task.tracked_objects(sim.scene) if hasattr(task, "tracked_objects") else (
         getattr(sim.scene, "objects", None) or [])
     recorder = Recorder(world, arm, tracked, sim.control_dt, joint_state_hz, object_pose_hz)
+    for obs in observers:
+        attach = getattr(obs, "attach", None)
+        if attach is not None:
+            attach(recorder)
     clock = Clock(world, arm, sim.substeps, [recorder, *observers],
                   before_step=_task_hook(task, "before_step", sim), after_step=_task_hook(task, "after_step", sim))
-    cell = Cell(arm=arm, gripper=sim.gripper, camera=sim.camera, model=model, tick=clock.tick, rng=sim.rng)
+    cell = Cell(arm=arm, gripper=sim.gripper, camera=sim.camera, model=model, tick=clock.tick, rng=sim.rng,
+                events=recorder.events, signals=recorder.signals)
     outcome = task.procedure(cell, sim.params)
     m = dict(task.metrics(world, sim.scene, sim.params))
     if "success" not in m:
         raise ValueError(f"task {task.name!r}: metrics() must return 'success'")
-    record = recorder.record(model.joint_names, cell.events, cell.signals)
+    record = recorder.record(model.joint_names)
     metrics: dict[str, Any] = {
         "success": bool(m.pop("success")),
         **m,
