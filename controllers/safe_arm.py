@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from officina.controllers.safety import Filtered, SafetyEvent, SafetyFilter, SafetyRecord, _as_command
+from officina.controllers.safety import Filtered, SafetyEvent, SafetyFilter, SafetyRecord
 from officina.interfaces import ControlMode, JointLimits, JointState
 
 __all__ = ["SafeArm"]
@@ -72,13 +72,11 @@ class SafeArm:
         if st is None:
             return
         out = self.safety.filter_position(q, st)
-        ff = None
-        if qd is not None and not out.events:
-            ff, _ = _as_command(qd, self.safety.n)
+        ff = None if qd is None or out.events else self.safety.feedforward(qd)
         if ff is None:
             self._arm.command_positions(out.command)
         else:
-            self._arm.command_positions(out.command, np.minimum(np.maximum(ff, -self.safety.vmax), self.safety.vmax))
+            self._arm.command_positions(out.command, ff)
         self._last_command = out.command
         if out.events:
             self._note(out.events)

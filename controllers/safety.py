@@ -226,6 +226,11 @@ class SafetyFilter:
         """The emitted command sequence has stopped (velocity zero)."""
         return float(np.max(np.abs(self._v))) < 1e-9
 
+    def feedforward(self, qd) -> np.ndarray | None:
+        """A velocity feed-forward clipped to the velocity limits, or None if it is malformed."""
+        v, _ = _as_command(qd, self.n)
+        return None if v is None else _clip(v, self._neg_vmax, self.vmax)
+
     def _rec(self, events: list, event: SafetyEvent, action: str, reason: str) -> None:
         events.append(SafetyRecord(self._stamp, event, action, reason))
 
