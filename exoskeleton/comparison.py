@@ -94,28 +94,29 @@ def _pct(v: dict, key: str) -> str:
 
 def table_rows(report: dict) -> dict:
     """The side-by-side table: ``columns`` (robot, worker, worker + each exo) and ``rows`` of
-    [label, cell per column] as strings."""
+    [label, cell per column] as strings (peak loads are per lift, the worst move; changes against
+    the worker without an exo in parentheses)."""
     robot, w, rate = report["robot"], report["worker"], report["rate"]
     variants = w["variants"]
     names = list(variants)
-    cols = ["robot"] + ["worker" if n == "none" else f"worker + {n}" for n in names]
+    cols = ["robot"] + ["worker" if n == "none" else f"+{n}" for n in names]
     dash = "-"
     rows = []
 
     def row(label, robot_cell, fn):
         rows.append([label, robot_cell] + [fn(n, variants[n]) for n in names])
 
-    row("job done", dash if robot is None else ("yes" if robot["success"] else "NO"), lambda n, v: "modelled")
-    row("cycle time (s)", dash if robot is None else f"{robot['cycle_time_s']:.1f}", lambda n, v: f"{rate['cycle_time_s']:.1f}")
+    row("job done", dash if robot is None else ("yes" if robot["success"] else "NO"), lambda n, v: "model")
+    row("cycle time s", dash if robot is None else f"{robot['cycle_time_s']:.1f}", lambda n, v: f"{rate['cycle_time_s']:.1f}")
     row("items per hour", dash if robot is None else f"{robot['items_per_hour']:.0f}", lambda n, v: f"{rate['items_per_hour']:.0f}")
-    row("lifting index (CLI)", dash, lambda n, v: _f(v["cli"], ".2f"))
-    row("max rate at LI <= 1 (/min)", dash, lambda n, v: _f(v["max_rate_per_min"], ".1f"))
-    row("peak L5/S1 moment (N m)", dash, lambda n, v: f"{v['peak_l5s1_moment_nm']:.0f}{_pct(v, 'peak_l5s1_moment_nm')}")
-    row("peak L5/S1 compression (N)", dash, lambda n, v: f"{v['peak_compression_n']:.0f}{_pct(v, 'peak_compression_n')}")
-    row("peak L5/S1 shear (N)", dash, lambda n, v: f"{v['peak_shear_n']:.0f}{_pct(v, 'peak_shear_n')}")
-    row("LiFFT damage per shift", dash, lambda n, v: f"{v['lifft_cumulative_damage']:.2g}{_pct(v, 'lifft_cumulative_damage')}")
-    row("P(high-risk job), LiFFT", dash, lambda n, v: f"{100 * v['lifft_p_high_risk']:.0f} %")
-    row("REBA (worst end)", dash, lambda n, v: str(v["reba_max"]))
+    row("lifting index CLI", dash, lambda n, v: _f(v["cli"], ".2f"))
+    row("max rate LI<=1 /min", dash, lambda n, v: _f(v["max_rate_per_min"], ".1f"))
+    row("L5/S1 moment N m", dash, lambda n, v: f"{v['peak_l5s1_moment_nm']:.0f}{_pct(v, 'peak_l5s1_moment_nm')}")
+    row("L5/S1 compress. N", dash, lambda n, v: f"{v['peak_compression_n']:.0f}{_pct(v, 'peak_compression_n')}")
+    row("L5/S1 shear N", dash, lambda n, v: f"{v['peak_shear_n']:.0f}{_pct(v, 'peak_shear_n')}")
+    row("LiFFT damage/shift", dash, lambda n, v: f"{v['lifft_cumulative_damage']:.2g}{_pct(v, 'lifft_cumulative_damage')}")
+    row("P(high-risk job)", dash, lambda n, v: f"{100 * v['lifft_p_high_risk']:.0f} %")
+    row("REBA, worst end", dash, lambda n, v: str(v["reba_max"]))
     return {"columns": cols, "rows": rows}
 
 
