@@ -35,7 +35,7 @@ from officina.exoskeleton.lifft import (
 )
 from officina.exoskeleton.lifts import parametric_lift
 from officina.exoskeleton.model import human_model, joint_positions, static_l5s1_q
-from officina.exoskeleton.niosh import NioshTask, composite_lifting_index, evaluate
+from officina.exoskeleton.niosh import NioshTask, composite_lifting_index
 from officina.exoskeleton.worker import (
     Motion, Worker, evaluate_job, load_motion_csv, max_rate, niosh_tasks, posture_loads, reach_posture,
 )
