@@ -140,6 +140,7 @@ def actions(report: dict) -> list[str]:
                    f"{robot['items_per_cycle']} items).")
     out.append(f"Worker at {rate['lifts_per_min']:.2f} lifts/min ({'the robot' if rate['source'] == 'robot' else 'given'} rate), "
                f"{w['shift_h']:g} h shift ({w['niosh']['duration']} duration), {w['lift_style']} lifts.")
+    mr, lim = w["niosh"]["max_rate_per_min"], w["niosh"]["limited_by"]
     for mv in w["moves"]:
         n = mv["niosh"]
         spec = job[mv["move"]]
@@ -149,15 +150,16 @@ def actions(report: dict) -> list[str]:
                 continue
             li = p["li"]
             if li is None or li > 1.0:
-                mult = {k: v for k, v in p["multipliers"].items() if k != "LC"}
+                # when no rate is low enough, the fix is not the rate
+                skip = ("LC", "FM") if mr <= 0.0 else ("LC",)
+                mult = {k: v for k, v in p["multipliers"].items() if k not in skip}
                 worst = min(mult, key=mult.get)
                 loc = spec[end]
                 fix = _FIX[worst].format(h=100 * loc["h_m"], v=100 * loc["v_m"], d=100 * spec["vertical_travel_m"],
                                          a=loc["asymmetry_deg"], f=mv["rate_per_min"], c=spec["coupling"])
                 lis = "outside the equation (RWL 0)" if li is None else f"LI {li:.2f} ({100 * (li - 1):.0f} % over the RWL of {p['rwl']:.1f} kg)"
-                out.append(f"{mv['move']}, {end}: {lis}; smallest multiplier {worst} = {mult[worst]:.2f}: {fix}.")
+                out.append(f"{mv['move']}, {end}: {lis}; improve {worst} = {mult[worst]:.2f} first: {fix}.")
     cli = w["niosh"]["cli"]
-    mr, lim = w["niosh"]["max_rate_per_min"], w["niosh"]["limited_by"]
     if cli is not None and cli <= 1.0:
         out.append(f"RNLE: every lift at LI <= 1 (job CLI {cli:.2f}): acceptable for nearly all healthy workers at this rate.")
     else:
