@@ -37,6 +37,7 @@ from officina.interfaces import Arm, Camera, ForceTorqueSensor, Gripper
 
 if TYPE_CHECKING:
     from officina.controllers.model import RobotModel
+    from officina.exoskeleton.job import ManualJob
     from officina.sim.world import SimObject, SimWorld
 
 __all__ = [
@@ -189,7 +190,10 @@ class TaskDefinition:
     * ``plot_events``: event names marked on the run's plots;
     * ``tracked_objects(scene)``: the objects whose ground-truth poses the state log records;
     * ``plots(run_dir, record, metrics)``: extra PNGs of the task's own, returns their file names;
-    * ``video_view``: the (eye, target) points, world frame, of the camera that records a video.
+    * ``video_view``: the (eye, target) points, world frame, of the camera that records a video;
+    * ``manual_job(params)``: the same job done by hand, as data (an
+      `officina.exoskeleton.job.ManualJob` derived from the scene parameters), for `officina compare`;
+      None (the default) when the task moves nothing a person would lift.
     """
 
     name: ClassVar[str]
@@ -224,6 +228,9 @@ class TaskDefinition:
 
     def plots(self, run_dir: Path, record: RunRecord, metrics: Mapping[str, Any]) -> list[str]:
         return []
+
+    def manual_job(self, params: Any) -> "ManualJob | None":
+        return None
 
 
 def metric_info(task: Any, name: str) -> MetricInfo:

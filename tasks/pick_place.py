@@ -172,6 +172,47 @@ class PickPlace(TaskDefinition):
             "objects_total": len(scene.objects),
         }
 
+    # --- the same job by hand -------------------------------------------------------------------------
+    WORK_SURFACE_HEIGHT_M = 0.90
+
+    def manual_job(self, params: PickPlaceParams):
+        """A worker picks each object from the table and places it in the bin, standing in the robot's
+        place. Assumed: the table top is a standing workbench ``WORK_SURFACE_HEIGHT_M`` (0.90 m) above
+        the floor; the mid-point between the worker's ankles is below the robot base (the world
+        origin of the layout), the feet pointing between the pick region's centre and the bin's
+        centre, so both reaches are equally asymmetric; each lift is taken at the centre of the pick
+        region and of the bin, the hands at mid-height of the tallest object; the heaviest object's
+        mass is the load (the RNLE judges the maximum); small objects the hand wraps around: good
+        coupling; placing in a slot needs control at the destination."""
+        from officina.exoskeleton.job import HandLocation, ManualJob, Move
+
+        def floor_z(z_world: float) -> float:
+            return self.WORK_SURFACE_HEIGHT_M + (z_world - params.table_z)
+
+        pick = np.array([np.mean(params.region_x), np.mean(params.region_y)])
+        place = np.array(params.bin_center_xy, dtype=float)
+        bearing = [float(np.arctan2(v[1], v[0])) for v in (pick, place)]
+        half_turn = abs(float(np.degrees((bearing[1] - bearing[0] + np.pi) % (2 * np.pi) - np.pi))) / 2.0
+        grip = params.objects.height_m[1] / 2.0
+        bin_floor = 0.01  # the bin's floor plate (officina.sim.world.SimWorld.add_bin)
+        move = Move(
+            name="object to bin",
+            load_kg=params.objects.mass_kg[1],
+            mean_load_kg=float(np.mean(params.objects.mass_kg)),
+            origin=HandLocation(float(np.linalg.norm(pick)), floor_z(params.table_z + grip), half_turn),
+            destination=HandLocation(float(np.linalg.norm(place)), floor_z(params.table_z + bin_floor + grip), half_turn),
+            count_per_cycle=params.n_objects,
+            coupling="good",
+            control_at_destination=True,
+        )
+        return ManualJob(self.name, (move,), assumptions=(
+            f"table top {self.WORK_SURFACE_HEIGHT_M:.2f} m above the floor (standing workbench)",
+            "worker stands in the robot's place (ankles below the robot base), feet pointing between "
+            "the pick region and the bin",
+            "each lift at the centre of the pick region and of the bin, hands at mid-height of the tallest object",
+            "load: the heaviest object of the mass range; coupling good; control at the destination",
+        ))
+
     # --- the procedure (interfaces only) -----------------------------------------------------------
     def procedure(self, cell: Cell, params: PickPlaceParams) -> ProcedureOutcome:
         model = cell.model
