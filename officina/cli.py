@@ -47,7 +47,8 @@ def fail(message: str, code: int = 2) -> "typer.Exit":
 
 
 def handle_errors(func):
-    """Decorate a command: BadInput/ValueError/FileNotFoundError -> one line + exit 2; JobFailed -> exit 1."""
+    """Decorate a command: BadInput/ValueError/FileNotFoundError -> one line + exit 2; JobFailed ->
+    exit 1; Ctrl-C -> exit 130, SIGTERM during a run -> exit 143 (128 + the signal number)."""
     import functools
 
     @functools.wraps(func)
@@ -60,6 +61,10 @@ def handle_errors(func):
         except (BadInput, ValueError, FileNotFoundError) as exc:
             typer.echo(f"officina: error: {exc}", err=True)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", 2)
+            typer.echo(f"officina: {exc or 'interrupted'}", err=True)
+            raise typer.Exit(128 + signum) from None
 
     return wrapper
 
