@@ -62,6 +62,7 @@ class SafetyEvent(str, enum.Enum):
     ESTOP = "estop"
     NOT_ARMED = "not_armed"
     WRONG_MODE = "wrong_mode"
+    PROTECTIVE_STOP = "protective_stop"  # contact nobody planned for (`officina.controllers.contact`)
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,15 @@ class Arm(Protocol):
 
     def command_torques(self, tau: np.ndarray) -> None: ...
 
+    def fault(self) -> str | None:
+        """Why the arm stopped on its own (a protective stop, a reflex), or None while it takes
+        commands."""
+        ...
+
+    def clear_fault(self) -> bool:
+        """Resume after a fault (as unlocking a protective stop); True when the arm takes commands."""
+        ...
+
 
 class GraspState(str, enum.Enum):
     OPEN = "open"

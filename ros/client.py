@@ -133,6 +133,15 @@ class RosArm:
     def command_torques(self, tau: np.ndarray) -> None:
         raise ValueError("the ROS arm takes position commands only (the gate filters positions)")
 
+    def fault(self) -> str | None:
+        """None: the arm's own stops (protective stop, reflex) and the gate's (e-stop, watchdog,
+        disarming) are reported by the driver and on the gate's safety_state, which the task node
+        watches."""
+        return None
+
+    def clear_fault(self) -> bool:
+        return True
+
 
 class RosGripper:
     """`Gripper` over the gate (``[width, force]`` commands) and the finger joints on /joint_states."""

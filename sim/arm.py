@@ -122,6 +122,13 @@ class SimArm:
         p.setJointMotorControlArray(self._body, self._idx, p.TORQUE_CONTROL, forces=tau.tolist(),
                                     physicsClientId=self._cid)
 
+    def fault(self) -> str | None:
+        """The simulated arm has no fault of its own (the protective stop is `SafeArm`'s)."""
+        return None
+
+    def clear_fault(self) -> bool:
+        return True
+
     def reset(self, q: np.ndarray) -> None:
         """Teleport the joints (setup only, never during a run)."""
         q = as_joint_array(q, self._n, "reset positions")

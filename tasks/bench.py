@@ -64,7 +64,7 @@ class _Unfiltered:
         self.read = arm.read
         self.last_command = None
 
-    def watchdog(self) -> None:
+    def monitor(self) -> None:
         pass
 
     def command_positions(self, q, qd=None) -> None:

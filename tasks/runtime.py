@@ -114,7 +114,7 @@ class Clock:
 
     def tick(self) -> None:
         world = self._world
-        self._arm.watchdog()  # holds the arm if the procedure stopped commanding it
+        self._arm.monitor()  # the watchdog and the protective stop: holds the arm when needed
         if self._before is not None:
             self._before(world.time)
         world.step(self._substeps)

@@ -246,7 +246,7 @@ def test_safe_arm_routes_everything_and_runs_the_watchdog():
     assert v_before[0] > 0
     # stop commanding: after 5 periods the watchdog brakes (within the acceleration limit)
     for k in range(200):
-        arm.watchdog()
+        arm.monitor()
         inner.tick()
     assert arm.counts["watchdog"] == 1
     assert abs(inner.v[0]) < 1e-9
