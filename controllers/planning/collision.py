@@ -90,7 +90,7 @@ _GJK_TOL = 1e-4  # m: distances are taken this much smaller than GJK reports
 class _RobotGeometry:
     """Reduced model (arm joints), robot-only GeometryModel, link facts and motion bounds."""
 
-    def __init__(self, spec: RobotSpec) -> None:
+    def __init__(self, spec: RobotSpec, finger_width_m: float | None = None) -> None:
         full = pin.buildModelFromUrdf(spec.urdf)
         pkg = [os.path.dirname(spec.urdf)]
         gfull = pin.buildGeomFromUrdf(full, spec.urdf, pin.GeometryType.COLLISION, package_dirs=pkg)
@@ -102,8 +102,9 @@ class _RobotGeometry:
                 continue
             lock.append(jid)
             if spec.gripper and full.names[jid] in spec.gripper.finger_joints:
-                upper = full.upperPositionLimit[full.idx_qs[jid]]
-                q_lock[full.idx_qs[jid]] = upper if np.isfinite(upper) else spec.gripper.max_width_m / 2
+                g = spec.gripper
+                width = g.max_width_m if finger_width_m is None else finger_width_m
+                q_lock[full.idx_qs[jid]] = width / max(1, len(g.finger_joints))
         # The frame tree by name, from the full model (a reduced model's locked-joint frames lose
         # their parent frame).
         self._parent = {f.name: (full.frames[f.parentFrame].name if i else None) for i, f in enumerate(full.frames)}
@@ -196,11 +197,15 @@ class _RobotGeometry:
 _GEOMETRY_CACHE: dict[tuple, _RobotGeometry] = {}
 
 
-def _robot_geometry(spec: RobotSpec) -> _RobotGeometry:
-    key = (spec.urdf, spec.joint_names, spec.flange_frame, spec.tcp_parent, spec.tcp_offset_xyz, spec.tcp_offset_rpy)
+def _robot_geometry(spec: RobotSpec, finger_width_m: float | None = None) -> _RobotGeometry:
+    """The robot's geometry with the fingers locked at ``finger_width_m`` (None: fully open;
+    cached per millimetre of width)."""
+    width = None if finger_width_m is None else round(float(finger_width_m), 3)
+    key = (spec.urdf, spec.joint_names, spec.flange_frame, spec.tcp_parent, spec.tcp_offset_xyz, spec.tcp_offset_rpy,
+           width)
     g = _GEOMETRY_CACHE.get(key)
     if g is None:
-        g = _GEOMETRY_CACHE[key] = _RobotGeometry(spec)
+        g = _GEOMETRY_CACHE[key] = _RobotGeometry(spec, width)
     return g
 
 
@@ -325,8 +330,29 @@ class CollisionChecker:
         self._disabled = _disabled_pairs(spec)
         self._data = self._rg.model.createData()
         self._version = None
+        self._width: float | None = None
         self._gdata: dict[float, pin.GeometryData] = {}
         self._sync()
+
+    @property
+    def gripper_width_m(self) -> float | None:
+        """The fingers' opening in the collision model (None: fully open, the default)."""
+        return self._width
+
+    @gripper_width_m.setter
+    def gripper_width_m(self, width: float | None) -> None:
+        """Follow the gripper: closed on a part, its fingers are where the part is."""
+        g = self.spec.gripper
+        if g is None:
+            return
+        if width is not None:
+            width = float(np.clip(width, 0.0, g.max_width_m))
+            if width >= g.max_width_m - 1e-4:
+                width = None
+        if width != self._width:
+            self._width = width
+            self._rg = _robot_geometry(self.spec, width)
+            self._version = None
 
     # --- building the combined model -------------------------------------------------------------
     def _sync(self) -> None:

@@ -192,6 +192,14 @@ class MotionPlanner:
         res = self.settings.plan_resolution_m
         return self.checker.segment_valid(q0, q1, res, 0.5 * res, list(relax), self._relax_radius())
 
+    def check_trajectory(self, q_start: np.ndarray, qs: np.ndarray):
+        """Check a sampled trajectory from ``q_start`` through ``qs`` (N, n) at the check
+        resolution with the padding (relaxed near its two ends when they are inside it)."""
+        path = np.vstack([np.asarray(q_start, float)[None, :], np.asarray(qs, float)])
+        relax = self._relax_points(path[0], path[-1])
+        return self.checker.check_path(path, self.settings.check_resolution_m, relax=relax,
+                                       relax_radius_m=self._relax_radius())
+
     def _relax_radius(self) -> float:
         return self.checker.padding_m + 0.5 * self.settings.plan_resolution_m
 
