@@ -41,7 +41,7 @@ from officina.controllers.model import RobotModel
 from officina.controllers.planning.collision import CollisionChecker, Contact
 from officina.controllers.trajectory import JointTrajectory, sample
 
-__all__ = ["MotionPlanner", "PlanResult", "PlanStatus", "PlannerSettings", "PLANNERS"]
+__all__ = ["MotionPlanner", "PlanResult", "PlanStatus", "PlannerSettings", "PLANNERS", "plan_motion"]
 
 PLANNERS = ("rrtconnect", "rrt", "kpiece", "bkpiece", "lbkpiece", "prm", "bitstar", "aorrtc")
 
@@ -434,3 +434,42 @@ class MotionPlanner:
             q = np.asarray(path[-1], float)[None, :]
             return JointTrajectory(self.dt, np.array([self.dt]), q, np.zeros_like(q), np.zeros_like(q))
         return JointTrajectory.concatenate(parts)
+
+
+def plan_motion(robot: RobotModel, scene, q_from, *, q_to=None, base_T_goal=None, frame: str = "tcp",
+                seed: int = 0, dt: float = 0.001, padding_m: float = 0.01,
+                settings: PlannerSettings | None = None) -> tuple[PlanResult, dict]:
+    """One planning request, as ``officina plan`` makes it: a plan from ``q_from`` to ``q_to``
+    (joint positions) or to ``base_T_goal`` (4x4 pose of ``frame``), and its report (the JSON
+    of the CLI: success, status, message, planning_time_ms, path, trajectory {t, q} at ``dt``,
+    duration_s, min_clearance_m, contacts)."""
+    if (q_to is None) == (base_T_goal is None):
+        raise ValueError("give exactly one goal: joint positions or a pose")
+    checker = CollisionChecker(robot, scene, padding_m=padding_m)
+    planner = MotionPlanner(robot, checker, dt, settings)
+    if q_to is not None:
+        r = planner.plan(q_from, q_to, seed=seed)
+    else:
+        r = planner.plan_to_pose(q_from, base_T_goal, frame, seed=seed)
+    report: dict = {
+        "success": r.success,
+        "status": r.status.value,
+        "message": r.message,
+        "planning_time_ms": round(r.planning_time_s * 1e3, 3),
+    }
+    if r.contacts:
+        report["contacts"] = [[c.a, c.b] for c in r.contacts]
+    if r.path is not None:
+        report["path"] = np.round(r.path, 6).tolist()
+    if r.trajectory is not None:
+        traj = r.trajectory
+        t = np.concatenate([[0.0], traj.t])
+        q = np.vstack([np.asarray(r.path[0])[None, :], traj.q])
+        report["trajectory"] = {"t": np.round(t, 6).tolist(), "q": np.round(q, 6).tolist()}
+        report["duration_s"] = round(traj.duration, 6)
+        if r.success:
+            d, pair = checker.min_clearance_along(q, settings.check_resolution_m if settings else 0.005)
+            report["min_clearance_m"] = None if not np.isfinite(d) else round(d, 6)
+            if pair is not None:
+                report["min_clearance_between"] = [pair.a, pair.b]
+    return r, report
