@@ -305,7 +305,7 @@ class PickPlace(TaskDefinition):
                 cell.log_event(cell.arm.read().stamp, "place_blocked", reason=r.message)
             scene.detach("carried")
             # Open only a little in the bin (the fingers fit between the part and the wall).
-            sk.release(width_m=g_width + 0.02)
+            sk.release(width_m=g_width + 0.01)
             sk.move_line(base_pose(bx, by, max(carry_z, above_z + 0.05), psi_home))
             sk.release()
             placed += 1
