@@ -3,6 +3,12 @@
 Skills talk to hardware only through the `Arm` and `Gripper` interfaces and advance time with
 the ``tick`` callable of the runtime (simulation: one control period of physics; real arm:
 wait for the next control period). They are the same code in simulation and on a real arm.
+
+With a `PlanningScene`, motions are collision-aware: ``move_joints`` and ``move_to_pose`` take
+the direct joint-space path when it keeps the padding and plan around obstacles otherwise
+(OMPL, `officina.controllers.planning`); ``move_line`` stays straight and refuses, with the
+reason, when the line would collide. Without a scene they move as planned, unchecked (apart
+from the optional ``min_link_z`` floor).
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ import numpy as np
 
 from officina.controllers.ik import solve_ik
 from officina.controllers.model import RobotModel
+from officina.controllers.planning.collision import CollisionChecker
+from officina.controllers.planning.planner import MotionPlanner, PlannerSettings, PlanStatus
+from officina.controllers.planning.scene import PlanningScene
 from officina.controllers.trajectory import (
     JointTrajectory,
     TrajectoryError,
@@ -30,6 +39,7 @@ class SkillStatus(str, enum.Enum):
     OK = "ok"
     IK_FAILED = "ik_failed"
     PLANNING_FAILED = "planning_failed"
+    COLLISION = "collision"  # the motion would collide (a straight line that cannot go around)
     GRASP_EMPTY = "grasp_empty"
     TIMEOUT = "timeout"
 
@@ -48,7 +58,8 @@ class Skills:
     """Motion skills over an Arm (position mode) and a Gripper.
 
     ``tick()`` advances one control period. ``velocity_scale`` scales the joint velocity,
-    acceleration and jerk limits used by Ruckig.
+    acceleration and jerk limits used by Ruckig. ``planning_scene`` (with ``padding_m`` and
+    ``world_T_base``, the base's pose in the scene's frame) makes the motions collision-aware.
     """
 
     def __init__(
@@ -62,6 +73,10 @@ class Skills:
         velocity_scale: float = 0.5,
         linear_speed_m_s: float = 0.15,
         min_link_z: float | None = None,
+        planning_scene: PlanningScene | None = None,
+        padding_m: float = 0.01,
+        world_T_base: np.ndarray | None = None,
+        planner_settings: PlannerSettings | None = None,
     ) -> None:
         self.arm = arm
         self.gripper = gripper
@@ -73,6 +88,14 @@ class Skills:
         self.min_link_z = min_link_z
         self.dt = arm.control_period
         self._q_cmd = arm.read().position.copy()
+        self.scene = planning_scene
+        self.checker: CollisionChecker | None = None
+        self.planner: MotionPlanner | None = None
+        if planning_scene is not None:
+            self.checker = CollisionChecker(model, planning_scene, padding_m=padding_m, world_T_base=world_T_base)
+            settings = planner_settings or PlannerSettings(
+                velocity_scale=velocity_scale, acceleration_scale=velocity_scale, jerk_scale=velocity_scale)
+            self.planner = MotionPlanner(model, self.checker, self.dt, settings)
 
     @property
     def q_command(self) -> np.ndarray:
@@ -93,6 +116,8 @@ class Skills:
             self.tick()
 
     def move_joints(self, q_target: np.ndarray) -> SkillResult:
+        if self.planner is not None:
+            return self._planned_move(np.asarray(q_target, float))
         try:
             traj = plan_joint_move(
                 self._q_cmd, np.asarray(q_target, float), self.model.limits, self.dt,
@@ -119,7 +144,7 @@ class Skills:
         for i, s0 in enumerate(seeds):
             r = solve_ik(self.model, base_T_tcp, "tcp", s0, rng=self.rng, max_restarts=0 if i else 20,
                          timeout_s=np.inf, posture=home, posture_gain=0.05)
-            if not r.success or not self.links_clear(r.q):
+            if not r.success or not self.config_clear(r.q):
                 continue
             cost = float(np.max(np.abs(r.q - seed)))
             if best is None or cost < best[0]:
@@ -129,6 +154,26 @@ class Skills:
         if best is None:
             return solve_ik(self.model, base_T_tcp, "tcp", seed, rng=self.rng, max_restarts=0, timeout_s=np.inf)
         return best[1]
+
+    def config_clear(self, q: np.ndarray) -> bool:
+        """With a planning scene: nothing of the robot touches anything at q (the padding is
+        not required of a goal: a grasp pose may be closer than that to the table). Without:
+        `links_clear`."""
+        if self.checker is not None:
+            return self.checker.is_valid(q, -self.checker.padding_m)
+        return self.links_clear(q)
+
+    def _planned_move(self, q_target: np.ndarray, goals: list[np.ndarray] = ()) -> SkillResult:
+        """Direct when free, planned otherwise; to ``q_target`` or, failing that, to ``goals``."""
+        assert self.planner is not None
+        seed = int(self.rng.integers(2**31 - 1))
+        r = self.planner.plan(self._q_cmd, q_target, seed=seed)
+        if not r.success and goals and r.status in (PlanStatus.GOAL_IN_COLLISION, PlanStatus.NO_PLAN):
+            r = self.planner.plan(self._q_cmd, np.array(goals), seed=seed)
+        if not r.success:
+            status = SkillStatus.COLLISION if r.status.bad_input else SkillStatus.PLANNING_FAILED
+            return SkillResult(status, r.message)
+        return self.execute(r.trajectory)
 
     def links_clear(self, q: np.ndarray) -> bool:
         """Every joint origin past the second one stays above ``min_link_z`` (base frame)."""
@@ -146,6 +191,10 @@ class Skills:
         r = self.ik(base_T_tcp, q_hint)
         if not r.success:
             return SkillResult(SkillStatus.IK_FAILED, f"pose unreachable (error {r.position_error_m * 1e3:.1f} mm)")
+        if self.planner is not None:
+            goals, _ = self.planner.goal_configurations(base_T_tcp, "tcp", self._q_cmd,
+                                                        np.random.default_rng(int(self.rng.integers(2**31 - 1))))
+            return self._planned_move(r.q, goals)
         return self.move_joints(r.q)
 
     def move_line(self, base_T_tcp: np.ndarray, speed_m_s: float | None = None) -> SkillResult:
@@ -156,6 +205,13 @@ class Skills:
             )
         except TrajectoryError as exc:
             return SkillResult(SkillStatus.PLANNING_FAILED, str(exc))
+        if self.planner is not None:
+            check = self.planner.check_trajectory(self._q_cmd, traj.q)
+            if not check.ok:
+                where = 100.0 * check.index / max(1, len(traj.q))
+                contacts = "; ".join(str(c) for c in check.contacts[:3])
+                return SkillResult(SkillStatus.COLLISION,
+                                   f"straight line would collide at {where:.0f}% of the path: {contacts}")
         return self.execute(traj)
 
     def _wait_gripper(self, timeout_s: float) -> float:
@@ -180,13 +236,18 @@ class Skills:
             return SkillResult(SkillStatus.GRASP_EMPTY, "robot has no gripper")
         self.gripper.close(0.0, force_n)
         w = self._wait_gripper(timeout_s)
+        if self.checker is not None:
+            self.checker.gripper_width_m = w
         if w > min_width_m:
             return SkillResult(SkillStatus.OK)
         return SkillResult(SkillStatus.GRASP_EMPTY, f"gripper closed on nothing (width {w * 1e3:.1f} mm)")
 
-    def release(self, timeout_s: float = 1.0) -> SkillResult:
+    def release(self, timeout_s: float = 1.0, width_m: float | None = None) -> SkillResult:
+        """Open the gripper (fully, or to ``width_m``: a release where open fingers would not fit)."""
         if self.gripper is None:
             return SkillResult(SkillStatus.OK)
-        self.gripper.open()
-        self._wait_gripper(timeout_s)
+        self.gripper.open(width_m)
+        w = self._wait_gripper(timeout_s)
+        if self.checker is not None:
+            self.checker.gripper_width_m = w
         return SkillResult(SkillStatus.OK)

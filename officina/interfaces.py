@@ -107,6 +107,7 @@ class RobotSpec:
     base_xyz: tuple[float, float, float] = (0.0, 0.0, 0.0)
     description: str = ""
     named_poses: dict[str, np.ndarray] = field(default_factory=dict)
+    srdf: str | None = None  # self-collision pairs to skip (MoveIt's SRDF), when the robot has a file
 
     @property
     def dof(self) -> int:

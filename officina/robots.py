@@ -86,6 +86,7 @@ class RobotFile(_Strict):
     flange: str
     tcp: FrameOffset
     gripper: GripperFile | None = None
+    srdf: str | None = None  # default: <this file's stem>.srdf beside it, when present
 
 
 def builtin_robots() -> list[str]:
@@ -264,6 +265,12 @@ def _load_cached(path_str: str, mtime: float) -> RobotSpec:
     for what, link in (("base_link", rf.base_link), ("flange", rf.flange), ("tcp.parent", rf.tcp.parent)):
         if link not in links:
             raise BadInput(f"robot {name!r}: {what} {link!r} is not a link of the URDF")
+    if rf.srdf is not None:
+        srdf_path = _resolve_path(rf.srdf, path.parent)
+        if not srdf_path.is_file():
+            raise BadInput(f"robot {name!r}: srdf file not found: {srdf_path}")
+    else:
+        srdf_path = path.with_suffix(".srdf")
     return RobotSpec(
         name=name,
         urdf=str(urdf_path.resolve()),
@@ -279,6 +286,7 @@ def _load_cached(path_str: str, mtime: float) -> RobotSpec:
         gripper=gripper,
         description=rf.description,
         named_poses=named,
+        srdf=str(srdf_path.resolve()) if srdf_path.is_file() else None,
     )
 
 

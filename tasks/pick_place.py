@@ -5,6 +5,10 @@ The procedure perceives the objects with an overhead RGB-D camera
 and places each object in its own slot of the bin. The bin's place in the cell is part of
 the cell layout (configuration); the objects' poses are not: they are perceived.
 
+The table and the bin's floor and walls are a planning scene (`planning_scene`): the simulator
+builds them from it and the skills plan around them; perceived objects join the scene as
+obstacles, and the object in the gripper is attached to the tcp while it is carried.
+
 Success: every object resting inside the bin at the end (ground truth, metrics only).
 """
 
@@ -16,6 +20,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from officina.controllers.model import rpy_to_matrix
+from officina.controllers.planning.scene import Box, Cylinder, Obstacle, PlanningScene
 from officina.controllers.skills import Skills
 from officina.interfaces import CameraIntrinsics
 from officina.tasks.base import Cell, MetricInfo, ProcedureOutcome, StrictParams, TaskDefinition, TaskScene
@@ -62,6 +67,7 @@ class PickPlaceParams(StrictParams):
     grasp_depth_m: float = Field(0.02, gt=0.0, le=0.05)
     grasp_force_n: float = Field(25.0, gt=0)
     max_attempts: int = Field(2, ge=1, le=5)
+    padding_m: float = Field(0.005, ge=0.0, le=0.05)  # planning clearance to the scene
 
     @model_validator(mode="after")
     def _geometry(self) -> "PickPlaceParams":
@@ -89,6 +95,16 @@ def _bin_slots(n: int, inner: tuple[float, float], width: float) -> list[tuple[f
     return slots[:n] if len(slots) >= n else slots
 
 
+def _obstacle(name: str, o) -> Obstacle:
+    """A perceived object as an obstacle of the planning scene (world frame)."""
+    quat = (0.0, 0.0, float(np.sin(o.yaw_rad / 2)), float(np.cos(o.yaw_rad / 2)))
+    if o.kind == "cylinder":
+        shape = Cylinder(float(max(o.size_m[0], o.size_m[1])) / 2, float(o.size_m[2]))
+    else:
+        shape = Box(tuple(float(v) for v in o.size_m))
+    return Obstacle(name, shape, tuple(float(v) for v in o.position), quat)
+
+
 class PickPlace(TaskDefinition):
     name = "pick-place"
     description = "Pick N seeded objects from the table (seen by an overhead RGB-D camera) and place them in a bin."
@@ -100,13 +116,30 @@ class PickPlace(TaskDefinition):
     key_metrics = ("objects_placed", "objects_total")
     plot_events = ("pick", "placed")
 
+    # --- the cell's fixed geometry (data: the simulator and the planner read it) ----------------------
+    def planning_scene(self, params: PickPlaceParams) -> PlanningScene:
+        """The table (1.3 x 1.2 x 0.05 m, top at ``table_z``) and the open bin (floor and four
+        walls, 0.01 m thick), poses in the world frame."""
+        tz = params.table_z
+        t, h = 0.01, params.bin_wall_height_m
+        ix, iy = params.bin_inner_size_m
+        cx, cy = params.bin_center_xy
+        parts = [
+            Obstacle("table", Box((1.3, 1.2, 0.05)), (0.35, 0.0, tz - 0.025)),
+            Obstacle("bin_floor", Box((ix + 2 * t, iy + 2 * t, t)), (cx, cy, tz + t / 2)),
+            Obstacle("bin_wall_x+", Box((t, iy + 2 * t, h)), (cx + ix / 2 + t / 2, cy, tz + h / 2)),
+            Obstacle("bin_wall_x-", Box((t, iy + 2 * t, h)), (cx - ix / 2 - t / 2, cy, tz + h / 2)),
+            Obstacle("bin_wall_y+", Box((ix, t, h)), (cx, cy + iy / 2 + t / 2, tz + h / 2)),
+            Obstacle("bin_wall_y-", Box((ix, t, h)), (cx, cy - iy / 2 - t / 2, tz + h / 2)),
+        ]
+        return PlanningScene(parts)
+
     # --- simulation side ---------------------------------------------------------------------------
     def build_scene(self, world, params: PickPlaceParams, rng: np.random.Generator) -> TaskScene:
-        table = world.add_table(top_center_xyz=(0.35, 0.0, params.table_z))
-        b = world.add_bin(
-            (params.bin_center_xy[0], params.bin_center_xy[1], params.table_z),
-            inner_size_xy=params.bin_inner_size_m, wall_height=params.bin_wall_height_m,
-        )
+        scene = self.planning_scene(params)
+        colors = {o.name: (0.3, 0.3, 0.32, 1.0) for o in scene.obstacles}
+        colors["table"] = (0.72, 0.6, 0.45, 1.0)
+        fixtures = world.add_planning_scene(scene, colors=colors)
         op = params.objects
         placed: list[np.ndarray] = []
         objects = []
@@ -141,7 +174,7 @@ class PickPlace(TaskDefinition):
                                          color=colors[i % len(colors)], name=f"object{i}")
             objects.append(obj)
         world.step(200)  # let everything settle (the run's clock starts after the scene is built)
-        return TaskScene(objects=objects, fixtures=[table, b])
+        return TaskScene(objects=objects, fixtures=fixtures)
 
     def make_camera(self, world, params: PickPlaceParams):
         from officina.sim.camera import SimCamera, look_at
@@ -216,9 +249,13 @@ class PickPlace(TaskDefinition):
     # --- the procedure (interfaces only) -----------------------------------------------------------
     def procedure(self, cell: Cell, params: PickPlaceParams) -> ProcedureOutcome:
         model = cell.model
+        # The cell's scene as the run gives it (else the layout from the parameters), as a
+        # copy: perceived objects are added to it.
+        scene = (cell.planning_scene if cell.planning_scene is not None else self.planning_scene(params)).copy()
         sk = Skills(cell.arm, cell.gripper, model, cell.tick, rng=cell.rng,
                     velocity_scale=params.velocity_scale, linear_speed_m_s=params.linear_speed_m_s,
-                    min_link_z=params.table_z + 0.03)
+                    min_link_z=params.table_z + 0.03, planning_scene=scene, padding_m=params.padding_m,
+                    world_T_base=cell.world_T_base)
         home = model.spec.home
         T_home = model.frame_transform(home, "tcp")
         R_down = np.diag([1.0, -1.0, -1.0])  # tcp z pointing down, tcp x along world x
@@ -254,6 +291,10 @@ class PickPlace(TaskDefinition):
             # what is larger than a graspable object is not one (an arm link, a fixture)
             objs = [o for o in objs if max(o.size_m[:2]) <= 0.12 and o.size_m[2] < 0.2]
             cell.log_event(t_now, "perceived", n_objects=len(objs))
+            for name in [ob.name for ob in scene.obstacles if ob.name.startswith("perceived")]:
+                scene.remove(name)
+            for k, ob in enumerate(objs):
+                scene.add(_obstacle(f"perceived{k}", ob))
             if not objs:
                 break
             o = objs[0]
@@ -272,29 +313,42 @@ class PickPlace(TaskDefinition):
             if not r.ok:
                 cell.log_event(cell.arm.read().stamp, "skip", reason=r.message)
                 continue
+            target = scene.remove("perceived0")  # the fingers go around it
             r = sk.move_line(base_pose(x, y, grasp_z, psi))
             if not r.ok:
+                cell.log_event(cell.arm.read().stamp, "skip", reason=r.message)
                 sk.move_line(base_pose(x, y, above_z, psi))
                 continue
             g = sk.grasp(params.grasp_force_n)
+            g_width = sk.gripper.width() if sk.gripper else 0.0
             if not g.ok:
                 cell.log_event(cell.arm.read().stamp, "grasp_failed", reason=g.message)
                 sk.release()
                 sk.move_line(base_pose(x, y, above_z, psi))
                 continue
+            # Carried: the object moves with the tcp (checked against the scene, not the fingers),
+            # attached once it is lifted off the table it stands on.
+            tcp_T_obj = np.linalg.inv(model.frame_transform(sk.q_command, "tcp")) @ base_T_world @ target.pose
             sk.move_line(base_pose(x, y, above_z + 0.05, psi))
+            scene.attach("carried", target.shape, tcp_T_obj)
             sx, sy = slots[placed % len(slots)]
             bx, by = params.bin_center_xy[0] + sx, params.bin_center_xy[1] + sy
             carry_z = params.table_z + params.bin_wall_height_m + height + 0.08
             r = sk.move_to_pose(base_pose(bx, by, max(carry_z, above_z + 0.05), psi_home))
             if not r.ok:
                 cell.log_event(cell.arm.read().stamp, "place_unreachable", reason=r.message)
+                scene.detach("carried")
                 sk.release()
                 continue
             release_z = bin_floor + (height - (top_z - grasp_z)) + 0.015
-            sk.move_line(base_pose(bx, by, release_z, psi_home))
-            sk.release()
+            r = sk.move_line(base_pose(bx, by, release_z, psi_home))
+            if not r.ok:
+                cell.log_event(cell.arm.read().stamp, "place_blocked", reason=r.message)
+            scene.detach("carried")
+            # Open only a little in the bin (the fingers fit between the part and the wall).
+            sk.release(width_m=g_width + 0.01)
             sk.move_line(base_pose(bx, by, max(carry_z, above_z + 0.05), psi_home))
+            sk.release()
             placed += 1
             cell.log_event(cell.arm.read().stamp, "placed", slot=placed)
         sk.move_joints(home)
