@@ -247,6 +247,13 @@ def max_tcp_speed(model: RobotModel, q: np.ndarray, qd: np.ndarray, frame: str =
     return best
 
 
+def task_planning_scene(task: Task, params: Any):
+    """A copy of the task's planning scene for the procedure (None when the task declares none)."""
+    fn = getattr(task, "planning_scene", None)
+    scene = fn(params) if fn is not None else None
+    return scene.copy() if scene is not None and hasattr(scene, "copy") else scene
+
+
 def _task_hook(task: Task, name: str, sim: SimCell) -> Callable[[float], None] | None:
     """The task's per-period hook bound to its scene, or None when the task does not override it
     (so that a task without one costs the loop nothing)."""
@@ -277,7 +284,8 @@ def run_episode(sim: SimCell, safety: SafetyConfig, *, observers: Sequence[Obser
     clock = Clock(world, arm, sim.substeps, [recorder, *observers],
                   before_step=_task_hook(task, "before_step", sim), after_step=_task_hook(task, "after_step", sim))
     cell = Cell(arm=arm, gripper=sim.gripper, camera=sim.camera, model=model, tick=clock.tick, rng=sim.rng,
-                events=recorder.events, signals=recorder.signals)
+                planning_scene=task_planning_scene(task, sim.params), events=recorder.events,
+                signals=recorder.signals)
     outcome = task.procedure(cell, sim.params)
     m = dict(task.metrics(world, sim.scene, sim.params))
     if "success" not in m:

@@ -197,7 +197,11 @@ def test_gate_in_front_of_the_sim_across_processes(tmp_path, request, executor):
         c.spin_for(0.3)
         assert len(c.received["/forward_position_controller/commands"]) > 200
         assert abs(q_now()[0] - (home[0] + 0.3)) < 0.02
-        # 3. Watchdog: the stream stopped -> a hold was commanded.
+        # 3. Watchdog: a stream that stopped at rest needs no hold (the arm holds its last setpoint);
+        # one that stops mid-motion gets a braking hold.
+        c.spin_for(0.5)
+        assert int(st()["watchdog_holds"]) == 0
+        stream(lambda t: home + np.r_[0.3 - 0.3 * t, 0, 0, 0, 0, 0, 0], 0.4)  # moving back, cut off
         c.wait_for(lambda: int(st()["watchdog_holds"]) >= 1, 5, "watchdog hold")
         # 4. Out of limits: clamped into the limits; malformed: refused; malformed joint_states ignored.
         n_fwd = len(c.received["/forward_position_controller/commands"])
