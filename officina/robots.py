@@ -297,7 +297,8 @@ def _load_cached(path_str: str, mtime: float) -> RobotSpec:
             urdf=str(urdf_path) if g.urdf else None,
             vacuum=vacuum,
         )
-        missing = [j for j in g.finger_joints if j not in _urdf_joint_limits(ET.parse(urdf_path).getroot())]
+        movable = _urdf_joint_limits(ET.parse(urdf_path).getroot()) if g.finger_joints else {}
+        missing = [j for j in g.finger_joints if j not in movable]
         if missing:
             raise BadInput(f"robot {name!r}: gripper.finger_joints {missing} are not movable joints of the URDF")
     for what, link in (("base_link", rf.base_link), ("flange", rf.flange), ("tcp.parent", rf.tcp.parent)):
