@@ -71,7 +71,7 @@ def profiles_cmd() -> None:
 
     for name in builtin_profiles():
         p = load_profile(name)
-        typer.echo(f"{name:8s} {p.controller:36s} robot {p.robot:6s} {p.description}")
+        typer.echo(f"{name:8s} {p.controller:36s} robot {p.robot:7s} {p.description}")
 
 
 @ros_app.command("sim", context_settings=_EXTRA)

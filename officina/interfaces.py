@@ -22,6 +22,7 @@ __all__ = [
     "JointLimits",
     "JointState",
     "GripperSpec",
+    "VacuumSpec",
     "RobotSpec",
     "Arm",
     "Gripper",
@@ -73,15 +74,56 @@ class JointState:
 
 
 @dataclass(frozen=True)
-class GripperSpec:
-    """A parallel gripper: finger joints, travel and force. ``max_width_m`` is the full opening."""
+class VacuumSpec:
+    """The suction cups of a vacuum gripper and what makes them seal.
 
-    kind: str  # "panda_hand" | "parallel"
+    Each cup is a link whose origin is the centre of its lip, z out of the cup. A cup seals on
+    a flat face only: cup axis within ``seal_angle_deg`` of the face normal, lip within
+    ``seal_gap_m`` of the face, the whole lip circle (``cup_diameter_m``) on the face. A sealed
+    cup pulls with ``vacuum_kpa`` x its lip area (at full vacuum), reached with the time
+    constant ``evacuation_time_s``.
+    """
+
+    cup_links: tuple[str, ...]
+    cup_diameter_m: float
+    vacuum_kpa: float  # pressure difference to the atmosphere at full vacuum
+    seal_angle_deg: float = 5.0
+    seal_gap_m: float = 0.002
+    evacuation_time_s: float = 0.05
+
+    @property
+    def cup_area_m2(self) -> float:
+        return float(np.pi * (self.cup_diameter_m / 2.0) ** 2)
+
+    @property
+    def cup_force_n(self) -> float:
+        """Holding force of one sealed cup at full vacuum (pull normal to the face)."""
+        return self.vacuum_kpa * 1e3 * self.cup_area_m2
+
+    @property
+    def rated_force_n(self) -> float:
+        """Holding force with every cup sealed at full vacuum."""
+        return len(self.cup_links) * self.cup_force_n
+
+
+@dataclass(frozen=True)
+class GripperSpec:
+    """A gripper: a parallel gripper (finger joints, travel, force) or a vacuum gripper (cups).
+
+    ``kind`` is ``"panda_hand"``, ``"parallel"`` or ``"vacuum"``. For a parallel gripper
+    ``max_width_m`` is the full opening and ``max_force_n`` the largest grip force. For a vacuum
+    gripper ``finger_joints`` is empty, ``vacuum`` holds the cups, ``max_force_n`` is the rated
+    holding force (``vacuum.rated_force_n``) and ``max_width_m`` the larger side of the cups'
+    footprint (the rectangle around the lips); see `Gripper` for what width means there.
+    """
+
+    kind: str  # "panda_hand" | "parallel" | "vacuum"
     finger_joints: tuple[str, ...]
     max_width_m: float
     max_force_n: float
     speed_m_s: float = 0.1
     urdf: str | None = None  # gripper URDF attached to the flange when the arm has none
+    vacuum: VacuumSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +203,23 @@ class GraspState(str, enum.Enum):
 
 @runtime_checkable
 class Gripper(Protocol):
+    """A gripper, parallel or vacuum, in SI units (m, N).
+
+    Parallel gripper: ``open(width)`` moves the fingers apart to ``width`` (default: fully
+    open); ``close(width, force)`` closes toward ``width`` with at most ``force``; ``width()`` is
+    the distance between the fingers; ``grasp_state()`` tells moving / holding / closed on
+    nothing / open.
+
+    Vacuum gripper (the same calls, as a vacuum switch and a valve would answer them):
+    ``open()`` vents the cups (blow-off: a held part is released at once; ``width`` is
+    ignored); ``close(width, force)`` switches the vacuum on, regulated so that the sealed cups
+    hold with at most ``force`` (default and ceiling: the rated force; ``width`` is ignored);
+    ``width()`` reads ``max_width`` while vented or while a part is held (vacuum built on a
+    sealed cup) and 0.0 while the vacuum is on with nothing held, as fingers closed on nothing
+    would; ``grasp_state()`` is OPEN (vented), MOVING (a cup sealed, vacuum building),
+    HOLDING (a part held) or CLOSED_EMPTY (vacuum on, no cup sealed).
+    """
+
     @property
     def max_width(self) -> float: ...
 

@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from officina.errors import BadInput
-from officina.interfaces import GripperSpec, JointLimits, RobotSpec
+from officina.interfaces import GripperSpec, JointLimits, RobotSpec, VacuumSpec
 
 ROBOTS_DIR = Path(__file__).parent / "robots"
 
@@ -55,19 +55,46 @@ class LimitsFile(_Strict):
     effort: list[float] | None = None
 
 
+class VacuumFile(_Strict):
+    """A vacuum gripper's cups (links of the URDF: origin at the lip centre, z out of the cup)."""
+
+    cups: list[str] = Field(min_length=1)
+    cup_diameter_m: float = Field(gt=0, le=1.0)
+    vacuum_kpa: float = Field(gt=0, le=101.325)  # below the atmosphere: at most a perfect vacuum
+    seal_angle_deg: float = Field(default=5.0, gt=0, lt=45)
+    seal_gap_m: float = Field(default=0.002, gt=0, le=0.02)
+    evacuation_time_s: float = Field(default=0.05, gt=0, le=5)
+
+
 class GripperFile(_Strict):
-    kind: Literal["panda_hand", "parallel"]
-    finger_joints: list[str] = Field(min_length=1)
+    kind: Literal["panda_hand", "parallel", "vacuum"]
+    finger_joints: list[str] = Field(default_factory=list)
     max_width_m: float = Field(gt=0)
-    max_force_n: float = Field(gt=0)
+    max_force_n: float | None = Field(default=None, gt=0)
     speed_m_s: float = Field(default=0.1, gt=0)
     urdf: str | None = None
     mount: FrameOffset | None = None
+    vacuum: VacuumFile | None = None
 
     @model_validator(mode="after")
-    def _mounted(self) -> "GripperFile":
+    def _consistent(self) -> "GripperFile":
         if (self.urdf is None) != (self.mount is None):
             raise ValueError("gripper: 'urdf' and 'mount' go together (a gripper mounted on the flange)")
+        if self.kind == "vacuum":
+            if self.vacuum is None:
+                raise ValueError("a vacuum gripper needs 'vacuum' (cups, cup_diameter_m, vacuum_kpa)")
+            if self.finger_joints:
+                raise ValueError("a vacuum gripper has no finger_joints")
+            if self.max_force_n is not None:
+                raise ValueError("max_force_n is not given for a vacuum gripper: its rated force is "
+                                 "cups x lip area x vacuum_kpa")
+        else:
+            if self.vacuum is not None:
+                raise ValueError(f"'vacuum' is only for kind vacuum, not {self.kind}")
+            if not self.finger_joints:
+                raise ValueError(f"a {self.kind} gripper needs finger_joints (at least one)")
+            if self.max_force_n is None:
+                raise ValueError(f"a {self.kind} gripper needs max_force_n")
         return self
 
 
@@ -254,14 +281,27 @@ def _load_cached(path_str: str, mtime: float) -> RobotSpec:
             grip_path = _resolve_path(g.urdf, path.parent)
             urdf_path = _compose(arm_root, arm_path.parent, grip_path, g.mount, name)
             links |= {el.get("name") for el in ET.parse(grip_path).getroot().findall("link")}
+        vacuum = None
+        if g.vacuum is not None:
+            v = g.vacuum
+            vacuum = VacuumSpec(tuple(v.cups), v.cup_diameter_m, v.vacuum_kpa, v.seal_angle_deg, v.seal_gap_m,
+                                v.evacuation_time_s)
+            missing = [c for c in v.cups if c not in links]
+            if missing:
+                raise BadInput(f"robot {name!r}: gripper.vacuum.cups {missing} are not links of the URDF")
         gripper = GripperSpec(
             kind=g.kind,
             finger_joints=tuple(g.finger_joints),
             max_width_m=g.max_width_m,
-            max_force_n=g.max_force_n,
+            max_force_n=vacuum.rated_force_n if vacuum is not None else g.max_force_n,
             speed_m_s=g.speed_m_s,
             urdf=str(urdf_path) if g.urdf else None,
+            vacuum=vacuum,
         )
+        movable = _urdf_joint_limits(ET.parse(urdf_path).getroot()) if g.finger_joints else {}
+        missing = [j for j in g.finger_joints if j not in movable]
+        if missing:
+            raise BadInput(f"robot {name!r}: gripper.finger_joints {missing} are not movable joints of the URDF")
     for what, link in (("base_link", rf.base_link), ("flange", rf.flange), ("tcp.parent", rf.tcp.parent)):
         if link not in links:
             raise BadInput(f"robot {name!r}: {what} {link!r} is not a link of the URDF")

@@ -39,7 +39,8 @@ class FakeHardware:
     """Simulated robot cell behind ros2_control-like command and state interfaces."""
 
     def __init__(self, resolved: ResolvedProfile, setup: SimSetup = SimSetup()) -> None:
-        from officina.sim.arm import SimArm, SimGripper, control_substeps
+        from officina.sim.arm import SimArm, control_substeps
+        from officina.sim.grippers import make_gripper
         from officina.sim.world import SimWorld
 
         self.resolved = resolved
@@ -73,7 +74,7 @@ class FakeHardware:
                 self.world.restart_clock()
                 self.camera = task.make_camera(self.world, self.task_params)
             self.arm = SimArm(self.world, self.handle, self.control_dt)
-            self.gripper = SimGripper(self.world, self.handle) if spec.gripper is not None else None
+            self.gripper = make_gripper(self.world, self.handle)
         except ValueError as exc:
             self.world.close()
             raise BadInput(str(exc)) from None

@@ -147,6 +147,9 @@ class SimGripper:
         spec = robot.spec.gripper
         if spec is None:
             raise ValueError(f"robot {robot.spec.name!r} has no gripper")
+        if not spec.finger_joints:
+            raise ValueError(f"robot {robot.spec.name!r}: its {spec.kind} gripper has no fingers; "
+                             "use officina.sim.grippers.make_gripper")
         self._world = world
         self._cid = world.client_id
         self._body = robot.body_id

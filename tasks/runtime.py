@@ -68,7 +68,8 @@ def build_sim_cell(task: Task, params: Any, spec: RobotSpec, *, rng: np.random.G
     """The task's cell in a new PyBullet world, the clock at zero. Bad input (a URDF that does
     not load, rates that do not divide, a scene the parameters cannot build) raises ValueError
     with one line; the world is closed then."""
-    from officina.sim.arm import SimArm, SimGripper, control_substeps
+    from officina.sim.arm import SimArm, control_substeps
+    from officina.sim.grippers import make_gripper
     from officina.sim.world import SimWorld
 
     control_substeps(control_dt, sim_dt)
@@ -79,7 +80,7 @@ def build_sim_cell(task: Task, params: Any, spec: RobotSpec, *, rng: np.random.G
         world.restart_clock()
         camera = task.make_camera(world, params)
         arm = SimArm(world, robot, control_dt)
-        gripper = SimGripper(world, robot) if spec.gripper is not None else None
+        gripper = make_gripper(world, robot)
         model = RobotModel.from_spec(spec)
     except BaseException:
         world.close()

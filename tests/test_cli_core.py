@@ -17,6 +17,8 @@ def test_robots_and_tasks_listings(cli):
     assert r.exit_code == 0
     rows = {row["name"]: row for row in json.loads(r.stdout)}
     assert rows["panda"]["dof"] == 7 and rows["ur5e"]["dof"] == 6 and rows["iiwa"]["gripper"] == "parallel"
+    assert rows["ur10e"]["gripper"] == rows["irb2600"]["gripper"] == "vacuum"
+    assert "ABB" in rows["irb2600"]["model_source"] and "UR DH" in rows["ur10e"]["model_source"]
     r = cli(["tasks", "--json"])
     assert r.exit_code == 0
     assert "pick-place" in {row["name"] for row in json.loads(r.stdout)}

@@ -13,7 +13,7 @@ from officina.controllers.trajectory import (
 
 from officina.robots import load_robot
 
-ROBOTS = ["panda", "iiwa", "ur5e"]
+ROBOTS = ["panda", "iiwa", "ur5e", "ur10e", "irb2600"]
 
 
 @pytest.fixture(scope="module", params=ROBOTS)
