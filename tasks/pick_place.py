@@ -136,6 +136,12 @@ class PickPlace(TaskDefinition):
 
     # --- simulation side ---------------------------------------------------------------------------
     def build_scene(self, world, params: PickPlaceParams, rng: np.random.Generator) -> TaskScene:
+        for robot in world.robots:
+            g = robot.spec.gripper
+            if g is None or g.kind == "vacuum":
+                raise ValueError(f"pick-place needs a parallel gripper (its parts are 4-5.5 cm, smaller than a "
+                                 f"suction cup); robot {robot.spec.name!r} has "
+                                 f"{'none' if g is None else 'a vacuum gripper'}")
         scene = self.planning_scene(params)
         colors = {o.name: (0.3, 0.3, 0.32, 1.0) for o in scene.obstacles}
         colors["table"] = (0.72, 0.6, 0.45, 1.0)

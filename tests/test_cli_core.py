@@ -101,3 +101,10 @@ def test_real_subprocess_json_is_parseable_and_bad_input_exits_2(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[-1].startswith("officina: error: unknown robot 'nope'")
     assert not (tmp_path / "runs").exists()
+
+
+def test_pick_place_refuses_a_vacuum_gripper(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = cli(["run", "pick-place", "--robot", "ur10e"])
+    assert r.exit_code == 2 and "needs a parallel gripper" in r.stderr
+    assert not (tmp_path / "runs").exists()
