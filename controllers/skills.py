@@ -31,7 +31,6 @@ class SkillStatus(str, enum.Enum):
     IK_FAILED = "ik_failed"
     PLANNING_FAILED = "planning_failed"
     GRASP_EMPTY = "grasp_empty"
-    TIMEOUT = "timeout"
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ class Skills:
                                 for _ in range(n_candidates - 2)]
         for i, s0 in enumerate(seeds):
             r = solve_ik(self.model, base_T_tcp, "tcp", s0, rng=self.rng, max_restarts=0 if i else 20,
-                         timeout_s=np.inf, posture=home, posture_gain=0.05)
+                         posture=home, posture_gain=0.05)
             if not r.success or not self.links_clear(r.q):
                 continue
             cost = float(np.max(np.abs(r.q - seed)))
@@ -127,7 +126,7 @@ class Skills:
             if i == 0 and cost < 0.5:
                 break
         if best is None:
-            return solve_ik(self.model, base_T_tcp, "tcp", seed, rng=self.rng, max_restarts=0, timeout_s=np.inf)
+            return solve_ik(self.model, base_T_tcp, "tcp", seed, rng=self.rng, max_restarts=0)
         return best[1]
 
     def links_clear(self, q: np.ndarray) -> bool:
