@@ -1,4 +1,4 @@
-"""Simulation loop benchmark (issue 2); the code lives in officina/bench_sim.py so that
+"""Simulation loop benchmark; the code lives in officina/bench_sim.py so that
 `officina bench sim` runs the same thing from an installed package.
 
     python benchmarks/bench_sim.py [--robot panda] [--steps 5000] [--repeats 3] [--json]
