@@ -18,8 +18,8 @@ bench_app = typer.Typer(help="Benchmarks: ratios against baselines measured in t
 
 
 class _CStdoutToStderr:
-    """Route C-level writes to fd 1 (solver warnings of the baselines) to stderr, so that
-    ``--json`` stdout stays one JSON document."""
+    """Route C-level writes to fd 1 (solver warnings of the baselines, PyBullet's banner where a
+    benchmark imports it directly) to stderr, so that ``--json`` stdout stays one JSON document."""
 
     def __enter__(self):
         import os
@@ -162,4 +162,6 @@ def bench_sim_cmd(
 ) -> None:
     from officina.bench_sim import print_result, run
 
-    print_result(run(robot, steps, repeats, seed), as_json)
+    with _CStdoutToStderr():
+        res = run(robot, steps, repeats, seed)
+    print_result(res, as_json)
