@@ -41,7 +41,6 @@ class SkillStatus(str, enum.Enum):
     PLANNING_FAILED = "planning_failed"
     COLLISION = "collision"  # the motion would collide (a straight line that cannot go around)
     GRASP_EMPTY = "grasp_empty"
-    TIMEOUT = "timeout"
 
 
 @dataclass(frozen=True)
@@ -143,7 +142,7 @@ class Skills:
                                 for _ in range(n_candidates - 2)]
         for i, s0 in enumerate(seeds):
             r = solve_ik(self.model, base_T_tcp, "tcp", s0, rng=self.rng, max_restarts=0 if i else 20,
-                         timeout_s=np.inf, posture=home, posture_gain=0.05)
+                         posture=home, posture_gain=0.05)
             if not r.success or not self.config_clear(r.q):
                 continue
             cost = float(np.max(np.abs(r.q - seed)))
@@ -152,7 +151,7 @@ class Skills:
             if i == 0 and cost < 0.5:
                 break
         if best is None:
-            return solve_ik(self.model, base_T_tcp, "tcp", seed, rng=self.rng, max_restarts=0, timeout_s=np.inf)
+            return solve_ik(self.model, base_T_tcp, "tcp", seed, rng=self.rng, max_restarts=0)
         return best[1]
 
     def config_clear(self, q: np.ndarray) -> bool:

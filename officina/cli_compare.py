@@ -13,7 +13,9 @@ from typing import List, Optional
 
 import typer
 
-from officina.cli import app, handle_errors
+from officina.cli import handle_errors
+
+app = typer.Typer()
 
 COMPARE_HELP = """Robot versus worker on the same job, with and without exoskeletons.
 

@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from officina.cli import app, handle_errors
+from officina.cli import handle_errors
+
+app = typer.Typer()
 from officina.errors import BadInput, JobFailed
 
 

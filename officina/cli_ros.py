@@ -13,13 +13,25 @@ from typing import Optional
 
 import typer
 
-from officina.cli import app, handle_errors
+from officina.cli import handle_errors
+
+ROS_HELP = """ROS 2 nodes: PyBullet fake hardware (sim), the safety gate, task/vision/exo nodes,
+recording. Each also runs as a console script (officina-ros-sim, officina-ros-gate, ...) for
+launch files; ROS arguments go after --ros-args.
+
+Examples:
+
+```
+officina ros sim --robot panda --pacing fast
+officina ros gate --robot panda
+officina ros task pick-place --robot panda --arm
+```
+"""
 
 ros_app = typer.Typer(
-    help="ROS 2 nodes: PyBullet fake hardware (sim), the safety gate, task/vision/exo nodes, recording.",
+    help=ROS_HELP,
     no_args_is_help=True,
 )
-app.add_typer(ros_app, name="ros")
 
 _EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -66,7 +78,14 @@ def _run(make, argv: list[str]) -> None:
 
 @ros_app.command("profiles")
 def profiles_cmd() -> None:
-    """List the ROS profiles (controller, joint names of real drivers)."""
+    """List the ROS profiles (controller, joint names of real drivers).
+
+    Example:
+
+    ```
+    officina ros profiles
+    ```
+    """
     from officina.ros.robot_profiles import builtin_profiles, load_profile
 
     for name in builtin_profiles():
@@ -93,13 +112,23 @@ def sim_cmd(
              "(a bus-synchronous drive; lowest command-to-state latency). Default: ros2_control's fixed period"),
     executor: str = typer.Option(
         "events", "--executor",
-        help="events: rclpy's EventsExecutor (C++ dispatch, ~75 us less per message; where rclpy has it, "
+        help="events: rclpy's EventsExecutor (dispatch in C++, faster per message; where rclpy has it, "
              "Kilted, Jazzy from rclpy 7.1.4; else single) | single: SingleThreadedExecutor"),
     gui: bool = typer.Option(False, "--gui", help="PyBullet GUI"),
 ) -> None:
-    """PyBullet fake hardware that looks like a ros2_control robot (joint_trajectory_controller +
-    forward position controller + gripper, /joint_states, camera, ground truth; the
-    FollowJointTrajectory action and controller_state where control_msgs is installed)."""
+    """PyBullet fake hardware that looks like a ros2_control robot.
+
+    It serves joint_trajectory_controller, a forward position controller and a gripper,
+    /joint_states, a camera and ground truth; the FollowJointTrajectory action and
+    controller_state where control_msgs is installed.
+
+    Examples:
+
+    ```
+    officina ros sim --robot panda --task pick-place --seed 0
+    officina ros sim --profile ur --robot ur5e --pacing fast
+    ```
+    """
     from officina.ros.common import EXECUTORS
     from officina.ros.sim_node import PACINGS
 
@@ -137,12 +166,23 @@ def gate_cmd(
     watchdog_periods: int = typer.Option(25, "--watchdog-periods", help="periods without command -> hold"),
     executor: str = typer.Option(
         "single", "--executor",
-        help="single: SingleThreadedExecutor | events: rclpy's EventsExecutor (~75 us less per message; "
+        help="single: SingleThreadedExecutor | events: rclpy's EventsExecutor (dispatch in C++; "
              "experimental in rclpy, so not the gate's default; where rclpy has it, else single). "
              "Commands at 1 kHz: single does not keep up on a loaded 2-core machine (docs/ros.md)"),
 ) -> None:
-    """The safety gate: /officina/* commands -> safety filter -> the arm's controller, after arming
-    (and /officina/follow_joint_trajectory -> the controller's action, where control_msgs is installed)."""
+    """The safety gate: /officina/* commands -> safety filter -> the arm's controller.
+
+    Nothing passes before arming (/officina/arm). Where control_msgs is installed it also relays
+    /officina/follow_joint_trajectory goals to the controller's action.
+
+    Examples:
+
+    ```
+    officina ros gate --robot panda
+    officina ros gate --profile ur --robot ur5e --velocity-scale 0.25 \\
+        --acceleration-scale 0.25
+    ```
+    """
     from officina.ros.common import EXECUTORS
 
     _choice("--executor", executor, EXECUTORS)
@@ -192,19 +232,28 @@ def task_cmd(
     sets: list[str] = typer.Option([], "--set", help="task parameter KEY=VALUE (repeatable)"),
     rate_hz: float = typer.Option(250.0, "--rate-hz", help="control rate of the procedure [Hz]"),
     arm: bool = typer.Option(False, "--arm", help="arm the gate itself (sim/CI); default: wait for the operator"),
-    image_topic: str = typer.Option("", "--image-topic", help="camera image (default: the profile's <camera>/image_raw)"),
+    image_topic: str = typer.Option("", "--image-topic", help="camera image (default: the profile's CAMERA/image_raw)"),
     depth_topic: str = typer.Option("", "--depth-topic", help="depth image aligned to it, metres or mm (default: profile's)"),
     camera_info_topic: str = typer.Option("", "--camera-info-topic", help="camera intrinsics (default: profile's)"),
     camera_pose_topic: str = typer.Option(
         "", "--camera-pose-topic",
         help="latched geometry_msgs/PoseStamped of the camera in the robot base frame, e.g. from hand-eye "
-             "calibration (default: the profile's <camera>/pose, which the sim publishes)"),
+             "calibration (default: the profile's CAMERA/pose, which the sim publishes)"),
     camera_pose_file: str = typer.Option(
         "", "--camera-pose-file",
         help="a fixed camera's pose from `officina vision handeye --mode eye-to-hand --out FILE` (its "
              "base_T_camera), instead of the pose topic"),
 ) -> None:
-    """Run a task's procedure through the gate against the arm behind it (sim or real)."""
+    """Run a task's procedure through the gate against the arm behind it (sim or real).
+
+    Examples:
+
+    ```
+    officina ros task pick-place --robot panda --arm
+    officina ros task pick-place --profile ur --robot ur5e \\
+        --camera-pose-file handeye.yaml
+    ```
+    """
     from officina.ros.task_node import TaskRun, main_task
 
     argv = _ros_args(ctx)
@@ -235,7 +284,14 @@ def vision_cmd(
     rate_hz: float = typer.Option(10.0, "--rate-hz", help="processing rate [Hz]"),
 ) -> None:
     """Markers (PoseArray + PoseStamped per id), markerless objects (PoseArray) and an annotated image
-    from a camera stream."""
+    from a camera stream.
+
+    Example:
+
+    ```
+    officina ros vision --dictionary DICT_4X4_50 --marker-length-m 0.05
+    ```
+    """
     argv = _ros_args(ctx)
     overrides = _params(ctx, dictionary=dictionary, marker_length_m=float(marker_length_m), image_topic=image_topic,
                         camera_info_topic=camera_info_topic, depth_topic=depth_topic,
@@ -269,7 +325,14 @@ def exo_cmd(
     dynamic: bool = typer.Option(False, "--dynamic", help="add inertial terms (default: quasi-static)"),
     rate_hz: float = typer.Option(50.0, "--rate-hz", help="processing rate [Hz]"),
 ) -> None:
-    """Exo monitor: a person's joint angles in; L5/S1 wrench and loads and the exo's assistive torque out."""
+    """Exo monitor: a person's joint angles in; L5/S1 wrench and loads and the exo's assistive torque out.
+
+    Example:
+
+    ```
+    officina ros exo --body-mass-kg 80 --load-kg 10 --exo laevo
+    ```
+    """
     argv = _ros_args(ctx)
     overrides = _params(ctx, body_mass_kg=float(body_mass_kg), stature_m=float(stature_m), sex=sex,
                         load_kg=float(load_kg), exo=exo, joint_states_topic=joint_states_topic,
@@ -297,7 +360,14 @@ def record_cmd(
     duration_s: Optional[float] = typer.Option(None, "--duration", help="seconds to record (default: until Ctrl-C)"),
     discovery_timeout_s: float = typer.Option(10.0, "--discovery-timeout", help="wait this long for publishers [s]"),
 ) -> None:
-    """Record topics to a rosbag2-compatible MCAP file (ros2 profile, CDR, ros2msg definitions)."""
+    """Record topics to a rosbag2-compatible MCAP file (ros2 profile, CDR, ros2msg definitions).
+
+    Example:
+
+    ```
+    officina ros record --topics /joint_states --out run.mcap --duration 10
+    ```
+    """
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 

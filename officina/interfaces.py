@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -32,6 +33,8 @@ __all__ = [
     "Camera",
     "Wrench",
     "ForceTorqueSensor",
+    "as_joint_array",
+    "read_yaml",
 ]
 
 
@@ -296,3 +299,31 @@ def as_joint_array(values: Sequence[float] | np.ndarray, n: int, what: str = "jo
     if a.shape[0] != n:
         raise ValueError(f"{what}: expected {n} values, got {a.shape[0]}")
     return a
+
+
+def read_yaml(path: str | Path, what: str = "file", *, mapping: bool = False) -> Any:
+    """The document of a YAML file (robot, configuration, camera_info, poses...).
+
+    ``what`` names the file in errors (``"config file"``, ``"robot file"``). With ``mapping=True``
+    the document must be a mapping (an empty file gives ``{}``). Raises ValueError with one line
+    naming the file and the problem: not found, not valid YAML (the parser's first line), not a
+    mapping. Lives here, beside `as_joint_array`, because this is the one module every part of
+    officina may import.
+    """
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{what} not found: {path}")
+    try:
+        doc = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{what} {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{what} {path}: cannot be read ({exc})") from None
+    if mapping:
+        if doc is None:
+            return {}
+        if not isinstance(doc, dict):
+            raise ValueError(f"{what} {path}: expected a mapping at the top level, got {type(doc).__name__}")
+    return doc

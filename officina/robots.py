@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from officina.errors import BadInput
-from officina.interfaces import GripperSpec, JointLimits, RobotSpec, VacuumSpec
+from officina.interfaces import GripperSpec, JointLimits, RobotSpec, VacuumSpec, read_yaml
 
 ROBOTS_DIR = Path(__file__).parent / "robots"
 
@@ -230,12 +229,7 @@ def _vec(values: list[float] | None, n: int, what: str, default: np.ndarray | No
 @lru_cache(maxsize=64)
 def _load_cached(path_str: str, mtime: float) -> RobotSpec:
     path = Path(path_str)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise BadInput(f"robot file {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise BadInput(f"robot file {path}: expected a mapping of robot fields")
+    raw = read_yaml(path, "robot file", mapping=True)
     try:
         rf = RobotFile.model_validate(raw)
     except ValidationError as exc:

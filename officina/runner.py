@@ -71,7 +71,7 @@ class RunResult:
 def versions() -> dict[str, str]:
     import cv2
     import pinocchio
-    import pybullet
+    from officina.sim.bullet import pybullet
     import ruckig
 
     return {

@@ -7,7 +7,6 @@ with a reason, and the node logs it and carries on.
 from __future__ import annotations
 
 import array
-import math
 import re
 import struct
 from typing import Any, Callable, Sequence
@@ -111,7 +110,7 @@ class JointStateWire:
     """A sensor_msgs/JointState of fixed joint names (empty frame_id, as the sim's), kept serialized:
     ``fill`` writes the stamp and the three arrays into CDR bytes that rclpy serialized once, for
     ``Publisher.publish(bytes)`` (rclpy's raw publish). A publisher at the control rate skips the
-    per-message conversion from Python and the serialization (~30 us of the sim's work per period).
+    per-message conversion from Python and the serialization, most of the sim's publishing work.
 
     The offsets are found, not assumed: the template is serialized with marker values and each
     field is located by its marker's bytes. ``fill`` checks the arrays' lengths."""
@@ -327,9 +326,10 @@ EXECUTORS = ("events", "single")
 
 def executor_kind(kind: str) -> str:
     """Check a node's ``executor`` parameter; returns the executor it gets: ``"events"`` is rclpy's
-    EventsExecutor (dispatch in C++: about 15 us per message here against about 90 us for
-    SingleThreadedExecutor, publish -> callback in one process) where rclpy has it (Kilted; Jazzy
-    from rclpy 7.1.4); without it (an older rclpy) and for ``"single"``, SingleThreadedExecutor."""
+    EventsExecutor (dispatch in C++, several times faster per message than
+    SingleThreadedExecutor's Python wait loop; benchmarks/bench_ros.py measures it) where rclpy
+    has it (Kilted; Jazzy from rclpy 7.1.4); without it (an older rclpy) and for ``"single"``,
+    SingleThreadedExecutor."""
     from officina.errors import BadInput
 
     if kind not in EXECUTORS:
@@ -398,7 +398,3 @@ def run_node(make_node: Callable[[list[str]], Any], argv: list[str] | None = Non
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-
-
-def finite(x: float, default: float = 0.0) -> float:
-    return float(x) if math.isfinite(x) else default

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pybullet as p
+from officina.sim.bullet import pybullet as p
 
 from officina.errors import BadInput
 from officina.interfaces import JointState

@@ -79,7 +79,7 @@ class GateNode(Node):
                 "is importable"),
             "executor": declare(self, "executor", "single",
                                 "single: SingleThreadedExecutor | events: rclpy's EventsExecutor (experimental in "
-                                "rclpy, ~75 us less per message; where rclpy has it, else single)"),
+                                "rclpy, dispatch in C++; where rclpy has it, else single)"),
         }
         self.executor_kind = executor_kind(p["executor"])  # run_node builds it
         profile = load_profile(p["profile"])
@@ -174,8 +174,8 @@ class GateNode(Node):
         from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
         # At once on an event (armed, e-stop, hold, mode, a refusal, ...); what changes with every
-        # command (stamp, forwarded counts, the filter's clamp counts) goes out at status_hz: at the
-        # stream's rate it cost the gate ~40 us per command and the topic ran at 500 Hz.
+        # command (stamp, forwarded counts, the filter's clamp counts) goes out at status_hz, so
+        # the status topic does not run at the command rate and cost time on every command.
         relay = self.relay
         sig = (self.core.events(), None if relay is None else (relay.ready, tuple(relay.counts.items())))
         if not force and sig == self._status_sig:

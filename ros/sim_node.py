@@ -146,8 +146,8 @@ class SimNode(Node):
                 goal_time=float(p["goal_time"]))
         self.timer = None
         if self.pacing == "realtime":
-            # the period grid (monotonic) and the stamps (ROS time) start at the same instant: set
-            # apart by the set-up above, the stamps lagged the wall clock by its ~35 ms
+            # the period grid (monotonic) and the stamps (ROS time) start at the same instant, after
+            # the set-up above, so the stamps do not lag the wall clock by the set-up's duration
             self._wall0 = time.monotonic()
             self.hw.t0 = self.get_clock().now().nanoseconds * 1e-9
             self.overruns = 0

@@ -111,7 +111,6 @@ class VisionNode(Node):
     def __init__(self, *, context=None, parameter_overrides=None) -> None:
         super().__init__("officina_vision", context=context, parameter_overrides=parameter_overrides or [])
         from geometry_msgs.msg import PoseArray, PoseStamped
-        from rcl_interfaces.msg import SetParametersResult  # noqa: F401
         from rclpy.parameter import Parameter
         from sensor_msgs.msg import CameraInfo, Image
 

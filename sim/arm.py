@@ -8,7 +8,7 @@ world's ``sim_dt`` (checked once, at construction).
 from __future__ import annotations
 
 import numpy as np
-import pybullet as p
+from officina.sim.bullet import pybullet as p
 
 from officina.interfaces import ControlMode, GraspState, JointLimits, JointState, Wrench, as_joint_array
 from officina.sim.world import SimRobotHandle, SimWorld

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pybullet as p
+from officina.sim.bullet import pybullet as p
 import pybullet_data
 
 from officina.interfaces import RobotSpec

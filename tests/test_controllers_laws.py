@@ -15,7 +15,7 @@ from officina.controllers.laws import (
 from officina.controllers.model import RobotModel
 from officina.controllers.trajectory import plan_waypoints
 
-from officina.cli_kin import run_tracking
+from officina.benchmarks.bench_control import run_tracking
 from officina.interfaces import JointState
 from officina.robots import load_robot
 

@@ -65,7 +65,7 @@ def _commands():
 
     from officina import cli
 
-    cli._register_subcommands()
+    cli.register_subcommands()
     from officina.cli_ros import ros_app
 
     group = typer.main.get_group(ros_app)
