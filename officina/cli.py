@@ -52,6 +52,25 @@ def _root(
     """officina command line."""
 
 
+def parse_floats(text: str, what: str, n: int | None = None):
+    """'1,2,3' -> array of floats (what a command's comma-separated option holds); raises BadInput
+    with a one-line reason naming the option ``what``."""
+    import numpy as np
+
+    parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip() != ""]
+    try:
+        values = np.array([float(p) for p in parts], dtype=float)
+    except ValueError:
+        raise BadInput(f"{what}: expected comma-separated numbers, got {text!r}") from None
+    if n is not None and len(values) != n:
+        raise BadInput(f"{what}: expected {n} comma-separated numbers, got {len(values)}")
+    if len(values) == 0:
+        raise BadInput(f"{what}: expected comma-separated numbers, got nothing")
+    if not np.all(np.isfinite(values)):
+        raise BadInput(f"{what}: every value must be finite, got {text!r}")
+    return values
+
+
 def handle_errors(func):
     """Decorate a command: BadInput/ValueError/FileNotFoundError -> one line + exit 2; JobFailed ->
     exit 1; Ctrl-C -> exit 130, SIGTERM during a run -> exit 143 (128 + the signal number)."""

@@ -8,26 +8,10 @@ from typing import Optional
 import numpy as np
 import typer
 
-from officina.cli import handle_errors
+from officina.cli import handle_errors, parse_floats
 from officina.errors import BadInput
 
 kin_app = typer.Typer(help="Kinematics of a robot model: forward and inverse kinematics.", no_args_is_help=True)
-
-
-def parse_floats(text: str, what: str, n: int | None = None) -> np.ndarray:
-    """'1,2,3' -> array; raises BadInput with a one-line reason."""
-    parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip() != ""]
-    try:
-        values = np.array([float(p) for p in parts], dtype=float)
-    except ValueError:
-        raise BadInput(f"{what}: expected comma-separated numbers, got {text!r}") from None
-    if n is not None and len(values) != n:
-        raise BadInput(f"{what}: expected {n} comma-separated numbers, got {len(values)}")
-    if len(values) == 0:
-        raise BadInput(f"{what}: expected comma-separated numbers, got nothing")
-    if not np.all(np.isfinite(values)):
-        raise BadInput(f"{what}: every value must be finite, got {text!r}")
-    return values
 
 
 def _model(robot: str):

@@ -87,6 +87,12 @@ class RigidBodyArm:
 
     command_velocities = command_positions
 
+    def fault(self):
+        return None
+
+    def clear_fault(self) -> bool:
+        return True
+
     def command_torques(self, tau) -> None:
         assert self.mode == ControlMode.TORQUE
         self.tau = np.asarray(tau, dtype=float)
