@@ -49,6 +49,8 @@ class SafetySettings(_Strict):
     watchdog_periods: int = Field(50, ge=0, description="control periods without a command before holding (0: off)")
     workspace_min: tuple[float, float, float] | None = None
     workspace_max: tuple[float, float, float] | None = None
+    protective_stop: bool = Field(True, description="stop the arm on contact as the real arm does (robot file's thresholds)")
+    contact_rate_hz: float = Field(500.0, ge=50.0, le=1000.0, description="rate of the contact monitor")
 
 
 class RunConfig(_Strict):

@@ -25,6 +25,7 @@ __all__ = [
     "GripperSpec",
     "VacuumSpec",
     "RobotSpec",
+    "ProtectiveStopSpec",
     "Arm",
     "Gripper",
     "GraspState",
@@ -130,6 +131,17 @@ class GripperSpec:
 
 
 @dataclass(frozen=True)
+class ProtectiveStopSpec:
+    """When the real arm stops on contact (its protective stop or collision reflex): an external
+    joint torque above ``joint_torque_nm`` (per joint, N·m) or a force at the tcp above
+    ``tcp_force_n`` (N); ``source`` names the manufacturer's figure or the standard it comes from."""
+
+    joint_torque_nm: tuple[float, ...] | None = None
+    tcp_force_n: float | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class RobotSpec:
     """Everything officina needs to know about a robot, as data (see officina/robots/*.yaml).
 
@@ -153,6 +165,7 @@ class RobotSpec:
     description: str = ""
     named_poses: dict[str, np.ndarray] = field(default_factory=dict)
     srdf: str | None = None  # self-collision pairs to skip (MoveIt's SRDF), when the robot has a file
+    protective_stop: ProtectiveStopSpec | None = None
 
     @property
     def dof(self) -> int:

@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from officina.errors import BadInput
-from officina.interfaces import GripperSpec, JointLimits, RobotSpec, VacuumSpec, read_yaml
+from officina.interfaces import GripperSpec, JointLimits, ProtectiveStopSpec, RobotSpec, VacuumSpec, read_yaml
 
 ROBOTS_DIR = Path(__file__).parent / "robots"
 
@@ -97,6 +97,22 @@ class GripperFile(_Strict):
         return self
 
 
+class ProtectiveStopFile(_Strict):
+    """When the arm stops on contact; at least one threshold, and where it comes from."""
+
+    joint_torque_nm: list[float] | None = None
+    tcp_force_n: float | None = Field(None, gt=0)
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> "ProtectiveStopFile":
+        if self.joint_torque_nm is None and self.tcp_force_n is None:
+            raise ValueError("give joint_torque_nm, tcp_force_n or both")
+        if self.joint_torque_nm is not None and any(not t > 0 for t in self.joint_torque_nm):
+            raise ValueError("joint_torque_nm must be positive")
+        return self
+
+
 class RobotFile(_Strict):
     """Schema of a robot YAML file. Unknown keys are errors."""
 
@@ -113,6 +129,7 @@ class RobotFile(_Strict):
     tcp: FrameOffset
     gripper: GripperFile | None = None
     srdf: str | None = None  # default: <this file's stem>.srdf beside it, when present
+    protective_stop: ProtectiveStopFile | None = None
 
 
 def builtin_robots() -> list[str]:
@@ -305,6 +322,14 @@ def _load_cached(path_str: str, mtime: float) -> RobotSpec:
             raise BadInput(f"robot {name!r}: srdf file not found: {srdf_path}")
     else:
         srdf_path = path.with_suffix(".srdf")
+    stop = None
+    if rf.protective_stop is not None:
+        ps = rf.protective_stop
+        if ps.joint_torque_nm is not None and len(ps.joint_torque_nm) != len(rf.joints):
+            raise BadInput(f"robot {name!r}: protective_stop.joint_torque_nm needs {len(rf.joints)} values "
+                           f"(one per joint), got {len(ps.joint_torque_nm)}")
+        stop = ProtectiveStopSpec(None if ps.joint_torque_nm is None else tuple(ps.joint_torque_nm),
+                                  ps.tcp_force_n, ps.source)
     return RobotSpec(
         name=name,
         urdf=str(urdf_path.resolve()),
@@ -321,6 +346,7 @@ def _load_cached(path_str: str, mtime: float) -> RobotSpec:
         description=rf.description,
         named_poses=named,
         srdf=str(srdf_path.resolve()) if srdf_path.is_file() else None,
+        protective_stop=stop,
     )
 
 

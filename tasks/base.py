@@ -167,6 +167,8 @@ COMMON_METRICS: dict[str, MetricInfo] = {
     "max_tcp_speed_m_s": MetricInfo("m/s", "largest tcp speed over the logged states", None, "max tcp speed"),
     "safety_events_total": MetricInfo("", "commands the safety filter clamped, rejected or held", "lower",
                                       "safety events"),
+    "protective_stops": MetricInfo("", "times the arm stopped on contact nobody planned for", "lower",
+                                   "protective stops"),
     "real_time_factor": MetricInfo("", "simulated time / wall time of the procedure", "higher",
                                    "real-time factor"),
     "wall_time_s": MetricInfo("s", "wall time of the procedure", "lower", "wall time"),

@@ -26,6 +26,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from officina.controllers.contact import ContactMonitor, ContactThresholds
 from officina.controllers.model import RobotModel
 from officina.controllers.safe_arm import SafeArm
 from officina.controllers.safety import SafetyConfig, SafetyFilter, SafetyRecord
@@ -267,14 +268,27 @@ def _task_hook(task: Task, name: str, sim: SimCell) -> Callable[[float], None] |
     return lambda t: fn(world, scene, params, t)
 
 
+def contact_monitor(model: RobotModel):
+    """The robot's protective stop as its file states it, or None when it states none."""
+    spec = model.spec.protective_stop
+    if spec is None:
+        return None
+    return ContactMonitor(model, ContactThresholds(spec.joint_torque_nm, spec.tcp_force_n, spec.source))
+
+
 def run_episode(sim: SimCell, safety: SafetyConfig, *, observers: Sequence[Observer] = (),
                 on_safety_event: Callable[[SafetyRecord], None] | None = None,
-                joint_state_hz: float = 250.0, object_pose_hz: float = 50.0) -> Episode:
-    """Run the task's procedure on the simulated cell and measure the outcome."""
+                joint_state_hz: float = 250.0, object_pose_hz: float = 50.0,
+                protective_stop: bool = True, contact_rate_hz: float = 500.0) -> Episode:
+    """Run the task's procedure on the simulated cell and measure the outcome. With
+    ``protective_stop`` the arm stops on unplanned contact as the real one does (the robot
+    file's thresholds, checked at ``contact_rate_hz``)."""
     task, model, world = sim.task, sim.model, sim.world
     filt = SafetyFilter(model.limits, sim.control_dt, safety,
                         tcp_position=lambda q: model.frame_transform(q, "tcp")[:3, 3], gravity=model.gravity)
-    arm = SafeArm(sim.arm, filt, on_event=on_safety_event)
+    contact = contact_monitor(model) if protective_stop else None
+    arm = SafeArm(sim.arm, filt, on_event=on_safety_event, contact=contact,
+                  contact_every=max(1, int(round(1.0 / (contact_rate_hz * sim.control_dt)))))
     tracked = task.tracked_objects(sim.scene) if hasattr(task, "tracked_objects") else (
         getattr(sim.scene, "objects", None) or [])
     recorder = Recorder(world, arm, tracked, sim.control_dt, joint_state_hz, object_pose_hz)
@@ -301,6 +315,7 @@ def run_episode(sim: SimCell, safety: SafetyConfig, *, observers: Sequence[Obser
         "max_joint_tracking_error_rad": recorder.max_err,
         "max_tcp_speed_m_s": max_tcp_speed(model, record.q, record.qd),
         "safety_events_total": arm.total_events,
+        "protective_stops": arm.counts["protective_stop"],
         "safety_events": {k: v for k, v in arm.counts.items() if v},
         "sim_steps": world.steps,
     }
