@@ -58,10 +58,11 @@ def _choice(option: str, value: str, choices) -> None:
 
 
 def _run(make, argv: list[str]) -> None:
-    from officina.ros.common import ros_env_defaults, run_node
+    from officina.ros.runner import run_node
 
-    ros_env_defaults()
-    run_node(make, argv)
+    code = run_node(make, argv)
+    if code:
+        raise typer.Exit(code)
 
 
 @ros_app.command("profiles")
@@ -82,9 +83,13 @@ def sim_cmd(
     profile: str = typer.Option("default", "--profile", help="ROS profile (see `officina ros profiles`)"),
     pacing: str = typer.Option("realtime", "--pacing", help="realtime | fast | lockstep"),
     rate_hz: float = typer.Option(250.0, "--rate-hz", help="control rate and /joint_states rate [Hz]"),
-    task: str = typer.Option("pick-place", "--task", help="task whose scene to build ('none': robot only)"),
+    task: str = typer.Option(
+        "pick-place", "--task",
+        help="task whose cell to build: a name, an entry point or path/to/module.py:Class ('none': robot only)"),
     seed: int = typer.Option(0, "--seed", help="seed of the scene"),
-    sets: list[str] = typer.Option([], "--set", help="task parameter KEY=VALUE (repeatable)"),
+    sets: list[str] = typer.Option(
+        [], "--set",
+        help="KEY=VALUE as for `officina run` (repeatable): params.NAME, seed, sim.gravity, sim.solver_iterations"),
     controller: str = typer.Option("", "--controller", help="trajectory controller name (default: profile's)"),
     lockstep_periods: int = typer.Option(1, "--lockstep-periods", help="periods per /officina/sim/step call"),
     command_sync: bool = typer.Option(
@@ -100,8 +105,8 @@ def sim_cmd(
     """PyBullet fake hardware that looks like a ros2_control robot (joint_trajectory_controller +
     forward position controller + gripper, /joint_states, camera, ground truth; the
     FollowJointTrajectory action and controller_state where control_msgs is installed)."""
-    from officina.ros.common import EXECUTORS
-    from officina.ros.sim_node import PACINGS
+    from officina.ros.latency import EXECUTORS
+    from officina.ros.pacing import PACINGS
 
     _choice("--pacing", pacing, PACINGS)
     _choice("--executor", executor, EXECUTORS)
@@ -143,7 +148,7 @@ def gate_cmd(
 ) -> None:
     """The safety gate: /officina/* commands -> safety filter -> the arm's controller, after arming
     (and /officina/follow_joint_trajectory -> the controller's action, where control_msgs is installed)."""
-    from officina.ros.common import EXECUTORS
+    from officina.ros.latency import EXECUTORS
 
     _choice("--executor", executor, EXECUTORS)
     argv = _ros_args(ctx)
@@ -185,11 +190,11 @@ def gate_main() -> None:
 @handle_errors
 def task_cmd(
     ctx: typer.Context,
-    task: str = typer.Argument(..., help="task name, e.g. pick-place"),
+    task: str = typer.Argument(..., help="task: a name (pick-place), an entry point or path/to/module.py:Class"),
     robot: str = typer.Option("", "--robot", help="officina robot (model and limits; default: profile's)"),
     profile: str = typer.Option("default", "--profile", help="ROS profile of the arm"),
     seed: int = typer.Option(0, "--seed", help="seed of the procedure's random choices"),
-    sets: list[str] = typer.Option([], "--set", help="task parameter KEY=VALUE (repeatable)"),
+    sets: list[str] = typer.Option([], "--set", help="KEY=VALUE as for `officina run` (repeatable): params.NAME, seed"),
     rate_hz: float = typer.Option(250.0, "--rate-hz", help="control rate of the procedure [Hz]"),
     arm: bool = typer.Option(False, "--arm", help="arm the gate itself (sim/CI); default: wait for the operator"),
     image_topic: str = typer.Option("", "--image-topic", help="camera image (default: the profile's <camera>/image_raw)"),
@@ -298,12 +303,9 @@ def record_cmd(
     discovery_timeout_s: float = typer.Option(10.0, "--discovery-timeout", help="wait this long for publishers [s]"),
 ) -> None:
     """Record topics to a rosbag2-compatible MCAP file (ros2 profile, CDR, ros2msg definitions)."""
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-
     from officina.errors import BadInput
-    from officina.ros.common import ros_env_defaults
     from officina.ros.recorder import record
+    from officina.ros.runner import run_node
 
     names = [t.strip() for item in topics for t in item.split(",") if t.strip()]
     if not names:
@@ -311,21 +313,20 @@ def record_cmd(
     if duration_s is not None and not duration_s > 0:
         raise BadInput(f"--duration must be > 0 s, got {duration_s}")
     argv = _ros_args(ctx)
-    ros_env_defaults()
-    rclpy.init(args=argv)
-    node = None
-    try:
-        node = rclpy.create_node("officina_record")
-        ex = SingleThreadedExecutor()
-        ex.add_node(node)
-        counts = record(node, ex, names, out, duration_s, discovery_timeout_s)
-        typer.echo(f"{out}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
-    except (KeyboardInterrupt, ExternalShutdownException):
-        typer.echo(f"{out}: stopped")
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    counts: dict[str, int] = {}
+
+    def make(_argv):
+        import rclpy
+
+        return rclpy.create_node("officina_record")
+
+    def spin(node, executor) -> None:
+        counts.update(record(node, executor, names, out, duration_s, discovery_timeout_s))
+
+    code = run_node(make, argv, spin)  # Ctrl-C ends a recording without --duration: exit 0, file complete
+    typer.echo(f"{out}: " + (", ".join(f"{t} {n}" for t, n in counts.items()) if counts else "stopped"))
+    if code:
+        raise typer.Exit(code)
 
 
 def record_main() -> None:

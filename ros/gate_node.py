@@ -16,10 +16,10 @@ import time
 import numpy as np
 from rclpy.node import Node
 
-from officina.ros.common import (
-    MalformedMessage, declare, executor_kind, joint_state_from_msg, qos_latched, qos_reliable, trajectory_from_msg,
-    trajectory_to_msg,
-)
+from officina.ros.convert import MalformedMessage, joint_state_from_msg, trajectory_from_msg, trajectory_to_msg
+from officina.ros.latency import executor_kind
+from officina.ros.params import declare
+from officina.ros.qos import qos_latched, qos_reliable
 
 __all__ = ["GateNode", "COMMANDS_TOPIC", "TRAJECTORY_TOPIC", "GRIPPER_TOPIC", "ARM_SERVICE", "ESTOP_TOPIC",
            "SAFETY_STATE_TOPIC"]

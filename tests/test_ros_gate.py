@@ -137,7 +137,8 @@ def test_gate_in_front_of_the_sim_across_processes(tmp_path, request, executor):
     from std_srvs.srv import SetBool
     from trajectory_msgs.msg import JointTrajectory
 
-    from officina.ros.common import qos_latched, trajectory_to_msg
+    from officina.ros.convert import trajectory_to_msg
+    from officina.ros.qos import qos_latched
     from officina.ros.testing import NodeProcess, RosClient, domain_id_for
 
     dom = domain_id_for(request.node.name)
@@ -249,7 +250,7 @@ def test_gate_in_front_of_the_sim_across_processes(tmp_path, request, executor):
         assert not c.call(SetBool, "/officina/arm", SetBool.Request(data=True)).success
         for p in procs:
             assert p.alive(), p.output()
-        from officina.ros.common import executor_kind
+        from officina.ros.latency import executor_kind
 
         assert f"{executor_kind(executor)} executor" in procs[1].output()
     finally:
