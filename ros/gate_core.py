@@ -15,9 +15,10 @@ simulation time in fast/lockstep pacing), so it behaves the same in every pacing
   an accepted trajectory is forwarded unchanged.
 * Watchdog: armed and streaming, no command for ``watchdog_periods`` periods -> braking hold
   (streamed until the arm is at rest). Trajectories are complete motions: no watchdog.
-* E-stop / disarm: forwarding stops at once; a hold is commanded (streamed braking hold for the
-  forward controller, a braking trajectory for the trajectory controller); e-stop also disarms and
-  arming is refused until the e-stop is released.
+* E-stop / disarm / the arm's state lost (`state_lost`): forwarding stops at once; a hold is
+  commanded from the last state (streamed braking hold for the forward controller, a braking
+  trajectory for the trajectory controller); e-stop also disarms and arming is refused until the
+  e-stop is released.
 
 The safety filter is used through its public API only: each call returns the command with the
 events it caused (`Filtered`), which the gate counts (``safety_counts``).
@@ -250,6 +251,15 @@ class GateCore:
         self.armed = False
         self.last_event = "disarmed"
         return True, "disarmed", self._hold() if was else None
+
+    def state_lost(self, reason: str) -> Forward | None:
+        """The arm's state stopped coming: disarm as `set_armed` (False) does, with the same hold
+        (from the last state received), and keep ``reason`` as the last refusal."""
+        if not self.armed:
+            return None
+        fwd = self.set_armed(False)[2]
+        self.refuse(reason)
+        return fwd
 
     def estop(self, flag: bool) -> Forward | None:
         if not flag:

@@ -277,8 +277,8 @@ class GateNode(Node):
     def _on_timer(self) -> None:
         if (self.state_timeout_s > 0 and self.core.armed and self._last_state_wall is not None
                 and time.monotonic() - self._last_state_wall > self.state_timeout_s):
-            self._stop_goal(f"disarmed: no /joint_states for {self.state_timeout_s} s")
-            self.core.set_armed(False)
-            self.core.refuse(f"disarmed: no /joint_states for {self.state_timeout_s} s")
-            self.get_logger().error(self.core.last_refusal)
+            why = f"disarmed: no /joint_states for {self.state_timeout_s} s"
+            self._stop_goal(why)
+            self._send(self.core.state_lost(why))  # the hold, as disarming commands it
+            self.get_logger().error(why)
         self._publish_status(force=True)

@@ -258,3 +258,32 @@ def test_gate_in_front_of_the_sim_across_processes(tmp_path, request, executor):
             c.close()
         for p in procs:
             p.stop()
+
+
+def test_state_lost_disarms_with_the_hold_of_disarming():
+    """GateCore.state_lost: the hold set_armed(False) returns, in both command modes; nothing when
+    disarmed already."""
+    def armed(mode):
+        g = GateCore(NAMES, SPEC.limits, GateConfig())
+        g.on_joint_state(js(0.0, SPEC.home))
+        assert g.set_armed(True)[0]
+        if mode == "commands":
+            for k in range(1, 30):
+                q = SPEC.home + np.r_[0.002 * k, 0, 0, 0, 0, 0, 0]
+                g.on_joint_state(js(0.004 * k, q, np.r_[0.5, 0, 0, 0, 0, 0, 0]))
+                g.on_command(q + 0.002)
+        else:
+            g.on_trajectory(TrajectoryMsg(0.0, NAMES, (P(2.0, tuple(SPEC.home + 0.2), (0.0,) * 7),)))
+            g.on_joint_state(js(0.5, SPEC.home + 0.05, np.full(7, 0.1)))
+        return g
+
+    for mode in ("commands", "trajectory"):
+        a, b = armed(mode), armed(mode)
+        fa, fb = a.set_armed(False)[2], b.state_lost("disarmed: no /joint_states for 1.0 s")
+        assert fa is not None and fb is not None and fa.kind == fb.kind == mode
+        if mode == "commands":
+            np.testing.assert_array_equal(fa.positions, fb.positions)
+        else:
+            assert fa.trajectory == fb.trajectory
+        assert not b.armed and b.last_refusal == "disarmed: no /joint_states for 1.0 s"
+        assert b.state_lost("again") is None and b.counts["refused"] == 1

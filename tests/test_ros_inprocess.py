@@ -395,3 +395,76 @@ def test_run_node_exit_codes_of_a_job(monkeypatch):
     assert run_node(make, [], spin=ctrl_c) == 0
     assert not rclpy.ok()
 
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", ["trajectory", "commands"])
+def test_gate_state_timeout_commands_the_hold_as_disarming_does(ctx, mode):
+    """No /joint_states for state_timeout_s while armed and moving: the gate disarms and commands
+    the same hold as disarming (a braking trajectory to the trajectory controller; a braking hold
+    streamed to the forward controller), so a trajectory already sent does not keep running while
+    the gate says "disarmed"."""
+    import time
+
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    from officina.robots import load_robot
+    from officina.ros.convert import joint_state_msg, trajectory_from_msg, trajectory_to_msg
+    from officina.ros.gate_node import GateNode
+    from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg as P
+
+    spec = load_robot("panda")
+    home = np.asarray(spec.home, float)
+    zero = np.zeros(7)
+
+    def gate(name):
+        node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda"),
+                                                          Parameter("state_timeout_s", value=0.5)])
+        node.sent = []
+        node.pub_traj.publish = lambda m: node.sent.append(("trajectory", m))
+        node.pub_cmd.publish = lambda m: node.sent.append(("commands", list(m.data)))
+        names = list(node.resolved.joint_names)
+        node._on_joint_state(joint_state_msg(names, 1.0, home, zero, zero))
+        assert node._on_arm(SetBool.Request(data=True), SetBool.Response()).success
+        v = np.r_[0.4, 0, 0, 0, 0, 0, 0]
+        if mode == "trajectory":
+            goal = home + np.r_[0.8, 0, 0, 0, 0, 0, 0]
+            node._on_trajectory(trajectory_to_msg(TrajectoryMsg(0.0, tuple(names), (P(3.0, tuple(goal), (0.0,) * 7),))))
+            assert node.core.counts["forwarded_trajectories"] == 1
+            node._on_joint_state(joint_state_msg(names, 1.5, home + 0.2 * v, v, zero))  # the arm on its way
+        else:
+            for k in range(1, 41):  # a stream moving joint 1 at 0.4 rad/s
+                node._on_joint_state(joint_state_msg(names, 1.0 + 0.004 * k, home + v * 0.004 * (k - 1), v, zero))
+                node._on_commands(Float64MultiArray(data=[float(x) for x in home + v * 0.004 * k]))
+        node.sent.clear()
+        return node, names
+
+    stopped, names = gate("disarmed")
+    timed_out, _ = gate("timed out")
+    try:
+        stopped._on_arm(SetBool.Request(data=False), SetBool.Response())
+        timed_out._last_state_wall = time.monotonic() - 1.0  # /joint_states stopped 1 s ago
+        timed_out._on_timer()
+        assert not timed_out.core.armed and "no /joint_states" in timed_out.core.last_refusal
+        assert timed_out.sent, "the timeout commanded no hold"
+        assert [k for k, _ in timed_out.sent] == [k for k, _ in stopped.sent] == [mode]
+        if mode == "trajectory":
+            got, ref = (trajectory_from_msg(n.sent[0][1]) for n in (timed_out, stopped))
+            assert got == ref
+            assert got.joint_names == tuple(names) and got.points[-1].velocities == (0.0,) * 7
+            end = np.asarray(got.points[-1].positions)
+            assert 0.0 < end[0] - (home[0] + 0.2 * 0.4) < 0.05  # brakes ahead of the last state, within metres
+        else:
+            # the braking hold continues with the states (if they come back) until the command is at rest
+            for k in range(41, 120):
+                for n in (stopped, timed_out):
+                    n._on_joint_state(joint_state_msg(names, 1.0 + 0.004 * k, home, zero, zero))
+            np.testing.assert_array_equal(np.array([c for _, c in timed_out.sent]),
+                                          np.array([c for _, c in stopped.sent]))
+            q = np.array([c for _, c in timed_out.sent])[:, 0]
+            steps = np.diff(q)
+            assert len(q) > 3 and np.all(np.diff(steps) <= 1e-12) and abs(steps[-1]) < 1e-12  # braking to rest
+    finally:
+        stopped.destroy_node()
+        timed_out.destroy_node()
