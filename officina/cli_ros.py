@@ -209,14 +209,21 @@ def task_cmd(
         help="a fixed camera's pose from `officina vision handeye --mode eye-to-hand --out FILE` (its "
              "base_T_camera), instead of the pose topic"),
 ) -> None:
-    """Run a task's procedure through the gate against the arm behind it (sim or real)."""
+    """Run a task's procedure through the gate against the arm behind it (sim or real).
+
+    Prints the outcome as one JSON line. Exit codes: 0 the procedure completed, 1 it did not,
+    2 bad input, 130 stopped (Ctrl-C) before its end.
+    """
     from officina.ros.task_node import TaskRun, main_task
 
     argv = _ros_args(ctx)
     topics = (("image", image_topic), ("depth", depth_topic), ("camera_info", camera_info_topic),
               ("pose", camera_pose_topic))
-    main_task(TaskRun(task, robot, profile, seed, tuple(sets), rate_hz, arm,
-                      camera_topics=tuple((k, v) for k, v in topics if v), camera_pose_file=camera_pose_file), argv)
+    code = main_task(TaskRun(task, robot, profile, seed, tuple(sets), rate_hz, arm,
+                             camera_topics=tuple((k, v) for k, v in topics if v),
+                             camera_pose_file=camera_pose_file), argv)
+    if code:
+        raise typer.Exit(code)
 
 
 def task_main() -> None:

@@ -113,3 +113,18 @@ def test_out_of_tree_task_through_the_gate_across_processes(ros):
     assert min(dist) < 0.002, f"closest approach {1e3 * min(dist):.2f} mm"
     assert sim.alive() and gate.alive()
 
+
+@pytest.mark.timeout(120)
+def test_ros_task_exits_130_on_ctrl_c(ros):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) while the task node waits for
+    the arm: exit code 130, not 0."""
+    pytest.importorskip("rclpy")
+    task = ros.start(["ros", "task", LAB_TASK, "--robot", "panda"], "task")
+    c = ros.client()
+    try:
+        c.wait_for(lambda: "officina_task" in c.node.get_node_names(), 60, "the task node")
+    except TimeoutError:
+        raise AssertionError(task.output()) from None
+    c.spin_for(0.5)
+    assert task.alive(), task.output()
+    assert task.stop() == 130, task.output()
