@@ -218,6 +218,10 @@ def test_gate_in_front_of_the_sim_across_processes(tmp_path, request, executor):
         n = 7
         from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg as P
 
+        # the checks below start from the measured state: let the holds of step 4 come to rest first
+        # (a loaded machine stretches them)
+        c.wait_for(lambda: np.abs(np.array(c.received["/joint_states"][-1].velocity[:7])).max() < 0.01, 10,
+                   "the arm at rest after the holds")
         q0 = q_now()
         c.spin_for(0.5)
         trj.publish(trajectory_to_msg(TrajectoryMsg(0.0, NAMES, (P(0.05, tuple(q0 + 0.5), (0.0,) * n),))))
