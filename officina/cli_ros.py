@@ -186,7 +186,26 @@ def gate_main() -> None:
     _entry("gate")
 
 
-@ros_app.command("task", context_settings=_EXTRA)
+TASK_HELP = """Run a task's procedure through the gate against the arm behind it.
+
+Nothing moves until the gate is armed (--arm: by the task node, for a sim).
+The outcome is printed as one JSON line.
+
+Examples:
+
+  officina ros task pick-place --robot panda --arm
+
+  officina ros task labs/my_task.py:MyTask --set params.hold_s=0.5 --arm
+
+  officina ros task pick-place --profile ur --robot ur5e \\
+      --camera-pose-file handeye.yaml
+
+Exit codes: 0 the procedure completed, 1 it did not, 2 bad input,
+130 stopped (Ctrl-C).
+"""
+
+
+@ros_app.command("task", context_settings=_EXTRA, help=TASK_HELP)
 @handle_errors
 def task_cmd(
     ctx: typer.Context,
@@ -209,11 +228,6 @@ def task_cmd(
         help="a fixed camera's pose from `officina vision handeye --mode eye-to-hand --out FILE` (its "
              "base_T_camera), instead of the pose topic"),
 ) -> None:
-    """Run a task's procedure through the gate against the arm behind it (sim or real).
-
-    Prints the outcome as one JSON line. Exit codes: 0 the procedure completed, 1 it did not,
-    2 bad input, 130 stopped (Ctrl-C) before its end.
-    """
     from officina.ros.task_node import TaskRun, main_task
 
     argv = _ros_args(ctx)
