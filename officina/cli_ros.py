@@ -70,10 +70,11 @@ def _choice(option: str, value: str, choices) -> None:
 
 
 def _run(make, argv: list[str]) -> None:
-    from officina.ros.common import ros_env_defaults, run_node
+    from officina.ros.runner import run_node
 
-    ros_env_defaults()
-    run_node(make, argv)
+    code = run_node(make, argv)
+    if code:
+        raise typer.Exit(code)
 
 
 @ros_app.command("profiles")
@@ -101,9 +102,13 @@ def sim_cmd(
     profile: str = typer.Option("default", "--profile", help="ROS profile (see `officina ros profiles`)"),
     pacing: str = typer.Option("realtime", "--pacing", help="realtime | fast | lockstep"),
     rate_hz: float = typer.Option(250.0, "--rate-hz", help="control rate and /joint_states rate [Hz]"),
-    task: str = typer.Option("pick-place", "--task", help="task whose scene to build ('none': robot only)"),
+    task: str = typer.Option(
+        "pick-place", "--task",
+        help="task whose cell to build: a name, an entry point or path/to/module.py:Class ('none': robot only)"),
     seed: int = typer.Option(0, "--seed", help="seed of the scene"),
-    sets: list[str] = typer.Option([], "--set", help="task parameter KEY=VALUE (repeatable)"),
+    sets: list[str] = typer.Option(
+        [], "--set",
+        help="KEY=VALUE as for `officina run` (repeatable): params.NAME, seed, sim.gravity, sim.solver_iterations"),
     controller: str = typer.Option("", "--controller", help="trajectory controller name (default: profile's)"),
     lockstep_periods: int = typer.Option(1, "--lockstep-periods", help="periods per /officina/sim/step call"),
     command_sync: bool = typer.Option(
@@ -129,8 +134,8 @@ def sim_cmd(
     officina ros sim --profile ur --robot ur5e --pacing fast
     ```
     """
-    from officina.ros.common import EXECUTORS
-    from officina.ros.sim_node import PACINGS
+    from officina.ros.latency import EXECUTORS
+    from officina.ros.pacing import PACINGS
 
     _choice("--pacing", pacing, PACINGS)
     _choice("--executor", executor, EXECUTORS)
@@ -183,7 +188,7 @@ def gate_cmd(
         --acceleration-scale 0.25
     ```
     """
-    from officina.ros.common import EXECUTORS
+    from officina.ros.latency import EXECUTORS
 
     _choice("--executor", executor, EXECUTORS)
     argv = _ros_args(ctx)
@@ -221,15 +226,34 @@ def gate_main() -> None:
     _entry("gate")
 
 
-@ros_app.command("task", context_settings=_EXTRA)
+TASK_HELP = """Run a task's procedure through the gate against the arm behind it.
+
+Nothing moves until the gate is armed (--arm: by the task node, for a sim).
+The outcome is printed as one JSON line.
+
+Examples:
+
+```
+officina ros task pick-place --robot panda --arm
+officina ros task labs/my_task.py:MyTask --set params.hold_s=0.5 --arm
+officina ros task pick-place --profile ur --robot ur5e \\
+    --camera-pose-file handeye.yaml
+```
+
+Exit codes: 0 the procedure completed, 1 it did not, 2 bad input,
+130 stopped (Ctrl-C).
+"""
+
+
+@ros_app.command("task", context_settings=_EXTRA, help=TASK_HELP)
 @handle_errors
 def task_cmd(
     ctx: typer.Context,
-    task: str = typer.Argument(..., help="task name, e.g. pick-place"),
+    task: str = typer.Argument(..., help="task: a name (pick-place), an entry point or path/to/module.py:Class"),
     robot: str = typer.Option("", "--robot", help="officina robot (model and limits; default: profile's)"),
     profile: str = typer.Option("default", "--profile", help="ROS profile of the arm"),
     seed: int = typer.Option(0, "--seed", help="seed of the procedure's random choices"),
-    sets: list[str] = typer.Option([], "--set", help="task parameter KEY=VALUE (repeatable)"),
+    sets: list[str] = typer.Option([], "--set", help="KEY=VALUE as for `officina run` (repeatable): params.NAME, seed"),
     rate_hz: float = typer.Option(250.0, "--rate-hz", help="control rate of the procedure [Hz]"),
     arm: bool = typer.Option(False, "--arm", help="arm the gate itself (sim/CI); default: wait for the operator"),
     image_topic: str = typer.Option("", "--image-topic", help="camera image (default: the profile's CAMERA/image_raw)"),
@@ -244,23 +268,16 @@ def task_cmd(
         help="a fixed camera's pose from `officina vision handeye --mode eye-to-hand --out FILE` (its "
              "base_T_camera), instead of the pose topic"),
 ) -> None:
-    """Run a task's procedure through the gate against the arm behind it (sim or real).
-
-    Examples:
-
-    ```
-    officina ros task pick-place --robot panda --arm
-    officina ros task pick-place --profile ur --robot ur5e \\
-        --camera-pose-file handeye.yaml
-    ```
-    """
     from officina.ros.task_node import TaskRun, main_task
 
     argv = _ros_args(ctx)
     topics = (("image", image_topic), ("depth", depth_topic), ("camera_info", camera_info_topic),
               ("pose", camera_pose_topic))
-    main_task(TaskRun(task, robot, profile, seed, tuple(sets), rate_hz, arm,
-                      camera_topics=tuple((k, v) for k, v in topics if v), camera_pose_file=camera_pose_file), argv)
+    code = main_task(TaskRun(task, robot, profile, seed, tuple(sets), rate_hz, arm,
+                             camera_topics=tuple((k, v) for k, v in topics if v),
+                             camera_pose_file=camera_pose_file), argv)
+    if code:
+        raise typer.Exit(code)
 
 
 def task_main() -> None:
@@ -368,12 +385,9 @@ def record_cmd(
     officina ros record --topics /joint_states --out run.mcap --duration 10
     ```
     """
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-
     from officina.errors import BadInput
-    from officina.ros.common import ros_env_defaults
     from officina.ros.recorder import record
+    from officina.ros.runner import run_node
 
     names = [t.strip() for item in topics for t in item.split(",") if t.strip()]
     if not names:
@@ -381,21 +395,20 @@ def record_cmd(
     if duration_s is not None and not duration_s > 0:
         raise BadInput(f"--duration must be > 0 s, got {duration_s}")
     argv = _ros_args(ctx)
-    ros_env_defaults()
-    rclpy.init(args=argv)
-    node = None
-    try:
-        node = rclpy.create_node("officina_record")
-        ex = SingleThreadedExecutor()
-        ex.add_node(node)
-        counts = record(node, ex, names, out, duration_s, discovery_timeout_s)
-        typer.echo(f"{out}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
-    except (KeyboardInterrupt, ExternalShutdownException):
-        typer.echo(f"{out}: stopped")
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    counts: dict[str, int] = {}
+
+    def make(_argv):
+        import rclpy
+
+        return rclpy.create_node("officina_record")
+
+    def spin(node, executor) -> None:
+        counts.update(record(node, executor, names, out, duration_s, discovery_timeout_s))
+
+    code = run_node(make, argv, spin)  # Ctrl-C ends a recording without --duration: exit 0, file complete
+    typer.echo(f"{out}: " + (", ".join(f"{t} {n}" for t, n in counts.items()) if counts else "stopped"))
+    if code:
+        raise typer.Exit(code)
 
 
 def record_main() -> None:

@@ -193,6 +193,13 @@ class SimGripper:
     def finger_speed(self) -> float:
         return float(max(abs(s[1]) for s in p.getJointStates(self._body, self._idx, physicsClientId=self._cid)))
 
+    def finger_state(self) -> JointState:
+        """Position (m), velocity (m/s) and effort (N) of each finger joint, in the order of the
+        gripper's ``finger_joints``, stamped with the world's time."""
+        a = np.array([(s[0], s[1], s[3]) for s in
+                      p.getJointStates(self._body, self._idx, physicsClientId=self._cid)]).reshape(-1, 3).T
+        return JointState(self._world.time, tuple(self._spec.finger_joints), a[0], a[1], a[2])
+
     def grasp_state(self) -> GraspState:
         w = self.width()
         moving = self.finger_speed() > 5e-3

@@ -256,7 +256,7 @@ def task_planning_scene(task: Task, params: Any):
     return scene.copy() if scene is not None and hasattr(scene, "copy") else scene
 
 
-def _task_hook(task: Task, name: str, sim: SimCell) -> Callable[[float], None] | None:
+def task_hook(task: Task, name: str, sim: SimCell) -> Callable[[float], None] | None:
     """The task's per-period hook bound to its scene, or None when the task does not override it
     (so that a task without one costs the loop nothing)."""
     from officina.tasks.base import TaskDefinition
@@ -297,7 +297,7 @@ def run_episode(sim: SimCell, safety: SafetyConfig, *, observers: Sequence[Obser
         if attach is not None:
             attach(recorder)
     clock = Clock(world, arm, sim.substeps, [recorder, *observers],
-                  before_step=_task_hook(task, "before_step", sim), after_step=_task_hook(task, "after_step", sim))
+                  before_step=task_hook(task, "before_step", sim), after_step=task_hook(task, "after_step", sim))
     cell = Cell(arm=arm, gripper=sim.gripper, camera=sim.camera, model=model, tick=clock.tick, rng=sim.rng,
                 planning_scene=task_planning_scene(task, sim.params), events=recorder.events,
                 signals=recorder.signals)
