@@ -296,6 +296,10 @@ class Camera(Protocol):
 
 @dataclass(frozen=True)
 class Wrench:
+    """What a force/torque sensor measures: the wrench the world applies to the tool side of the
+    sensor (the tool's weight included), in the sensor frame. A tool pushed against a table reads
+    a force pointing away from the table."""
+
     stamp: float
     force: np.ndarray  # N, in the sensor frame
     torque: np.ndarray  # N·m, in the sensor frame

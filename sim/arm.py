@@ -215,8 +215,9 @@ class SimGripper:
 class SimForceTorqueSensor:
     """A 6-axis force/torque sensor at a (fixed) joint, e.g. the wrist, with noise and bias.
 
-    Reports the reaction wrench PyBullet computes at the joint, in the joint frame, plus a
-    constant ``bias`` and Gaussian noise of ``noise_std`` drawn from the injected Generator.
+    Reports the wrench the world applies to the tool side of the joint (the `Wrench` convention:
+    PyBullet's joint reaction wrench with its sign turned), in the joint frame, plus a constant
+    ``bias`` and Gaussian noise of ``noise_std`` drawn from the injected Generator.
     """
 
     def __init__(self, world: SimWorld, robot: SimRobotHandle, joint_name: str, *,
@@ -233,6 +234,6 @@ class SimForceTorqueSensor:
         p.enableJointForceTorqueSensor(self._body, self._j, True, physicsClientId=self._cid)
 
     def read(self) -> Wrench:
-        w = np.asarray(p.getJointState(self._body, self._j, physicsClientId=self._cid)[2], dtype=float)
+        w = -np.asarray(p.getJointState(self._body, self._j, physicsClientId=self._cid)[2], dtype=float)
         w = w + self._bias + (self._rng.normal(0.0, 1.0, 6) * self._noise if np.any(self._noise) else 0.0)
         return Wrench(self._world.time, w[:3].copy(), w[3:].copy())
