@@ -282,7 +282,11 @@ class Skills:
             return self._planned_move(r.q, goals)
         return self.move_joints(r.q)
 
-    def move_line(self, base_T_tcp: np.ndarray, speed_m_s: float | None = None) -> SkillResult:
+    def move_line(self, base_T_tcp: np.ndarray, speed_m_s: float | None = None, *,
+                  escape_m: float = 0.0) -> SkillResult:
+        """The tcp in a straight line to ``base_T_tcp``. With a planning scene the line is checked
+        first and refused when it would collide; ``escape_m`` lets its first metres start in
+        contact (backing out of a contact the arm stopped in, or off a part it just released)."""
         try:
             traj = plan_cartesian_line(
                 self.model, self._q_cmd, base_T_tcp, self.dt,
@@ -291,7 +295,14 @@ class Skills:
         except TrajectoryError as exc:
             return SkillResult(SkillStatus.PLANNING_FAILED, str(exc))
         if self.planner is not None:
-            check = self.planner.check_trajectory(self._q_cmd, traj.q)
+            k0 = 0
+            if escape_m > 0:
+                p0 = self.model.frame_transform(traj.q[0], "tcp")[:3, 3]
+                k0 = next((k for k, q in enumerate(traj.q)
+                           if np.linalg.norm(self.model.frame_transform(q, "tcp")[:3, 3] - p0) >= escape_m),
+                          len(traj.q) - 1)
+            check = self.planner.check_trajectory(traj.q[k0], traj.q[k0:]) if k0 else \
+                self.planner.check_trajectory(self._q_cmd, traj.q)
             if not check.ok:
                 where = 100.0 * check.index / max(1, len(traj.q))
                 contacts = "; ".join(str(c) for c in check.contacts[:3])
