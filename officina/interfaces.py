@@ -26,6 +26,7 @@ __all__ = [
     "VacuumSpec",
     "RobotSpec",
     "ProtectiveStopSpec",
+    "WristSensorSpec",
     "Arm",
     "Gripper",
     "GraspState",
@@ -142,6 +143,18 @@ class ProtectiveStopSpec:
 
 
 @dataclass(frozen=True)
+class WristSensorSpec:
+    """A 6-axis force/torque measurement at the wrist: in simulation at the fixed ``joint``
+    between flange and tool, with Gaussian noise; on the real arm its driver's wrench (UR e-Series'
+    built-in sensor, Franka's estimated external wrench). ``source`` says which."""
+
+    joint: str
+    noise_force_n: float = 0.0
+    noise_torque_nm: float = 0.0
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class RobotSpec:
     """Everything officina needs to know about a robot, as data (see officina/robots/*.yaml).
 
@@ -166,6 +179,7 @@ class RobotSpec:
     named_poses: dict[str, np.ndarray] = field(default_factory=dict)
     srdf: str | None = None  # self-collision pairs to skip (MoveIt's SRDF), when the robot has a file
     protective_stop: ProtectiveStopSpec | None = None
+    wrist_sensor: WristSensorSpec | None = None
 
     @property
     def dof(self) -> int:

@@ -24,7 +24,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from officina.errors import BadInput
-from officina.interfaces import GripperSpec, JointLimits, ProtectiveStopSpec, RobotSpec, VacuumSpec, read_yaml
+from officina.interfaces import (
+    GripperSpec, JointLimits, ProtectiveStopSpec, RobotSpec, VacuumSpec, WristSensorSpec, read_yaml,
+)
 
 ROBOTS_DIR = Path(__file__).parent / "robots"
 
@@ -113,6 +115,15 @@ class ProtectiveStopFile(_Strict):
         return self
 
 
+class WristSensorFile(_Strict):
+    """The wrist force/torque measurement: the fixed joint it is taken at in simulation, its noise."""
+
+    joint: str
+    noise_force_n: float = Field(0.0, ge=0)
+    noise_torque_nm: float = Field(0.0, ge=0)
+    source: str = ""
+
+
 class RobotFile(_Strict):
     """Schema of a robot YAML file. Unknown keys are errors."""
 
@@ -130,6 +141,7 @@ class RobotFile(_Strict):
     gripper: GripperFile | None = None
     srdf: str | None = None  # default: <this file's stem>.srdf beside it, when present
     protective_stop: ProtectiveStopFile | None = None
+    wrist_sensor: WristSensorFile | None = None
 
 
 def builtin_robots() -> list[str]:
@@ -347,6 +359,9 @@ def _load_cached(path_str: str, mtime: float) -> RobotSpec:
         named_poses=named,
         srdf=str(srdf_path.resolve()) if srdf_path.is_file() else None,
         protective_stop=stop,
+        wrist_sensor=None if rf.wrist_sensor is None else WristSensorSpec(
+            rf.wrist_sensor.joint, rf.wrist_sensor.noise_force_n, rf.wrist_sensor.noise_torque_nm,
+            rf.wrist_sensor.source),
     )
 
 

@@ -54,6 +54,7 @@ class SimCell:
     model: RobotModel
     rng: np.random.Generator
     control_dt: float
+    wrist: Any = None  # officina.sim.arm.SimForceTorqueSensor | None
 
     @property
     def substeps(self) -> int:
@@ -69,7 +70,7 @@ def build_sim_cell(task: Task, params: Any, spec: RobotSpec, *, rng: np.random.G
     """The task's cell in a new PyBullet world, the clock at zero. Bad input (a URDF that does
     not load, rates that do not divide, a scene the parameters cannot build) raises ValueError
     with one line; the world is closed then."""
-    from officina.sim.arm import SimArm, control_substeps
+    from officina.sim.arm import SimArm, SimForceTorqueSensor, control_substeps
     from officina.sim.grippers import make_gripper
     from officina.sim.world import SimWorld
 
@@ -83,10 +84,17 @@ def build_sim_cell(task: Task, params: Any, spec: RobotSpec, *, rng: np.random.G
         arm = SimArm(world, robot, control_dt)
         gripper = make_gripper(world, robot)
         model = RobotModel.from_spec(spec)
+        wrist = None
+        if spec.wrist_sensor is not None:
+            ws = spec.wrist_sensor
+            # its own stream of the run's randomness: reading the sensor draws noise without
+            # changing what the procedure's Generator gives
+            wrist = SimForceTorqueSensor(world, robot, ws.joint, rng=rng.spawn(1)[0],
+                                         noise_std=(ws.noise_force_n,) * 3 + (ws.noise_torque_nm,) * 3)
     except BaseException:
         world.close()
         raise
-    return SimCell(task, params, world, robot, scene, arm, gripper, camera, model, rng, float(control_dt))
+    return SimCell(task, params, world, robot, scene, arm, gripper, camera, model, rng, float(control_dt), wrist)
 
 
 class Observer(Protocol):
@@ -299,6 +307,7 @@ def run_episode(sim: SimCell, safety: SafetyConfig, *, observers: Sequence[Obser
     clock = Clock(world, arm, sim.substeps, [recorder, *observers],
                   before_step=task_hook(task, "before_step", sim), after_step=task_hook(task, "after_step", sim))
     cell = Cell(arm=arm, gripper=sim.gripper, camera=sim.camera, model=model, tick=clock.tick, rng=sim.rng,
+                wrist=sim.wrist,
                 planning_scene=task_planning_scene(task, sim.params), events=recorder.events,
                 signals=recorder.signals)
     outcome = task.procedure(cell, sim.params)
