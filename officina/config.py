@@ -8,7 +8,7 @@ reproduces the run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -38,6 +38,8 @@ class LogSettings(_Strict):
     video_fps: int = Field(30, ge=1, le=120)
     video_width: int = Field(640, ge=64, le=1920)
     video_height: int = Field(480, ge=48, le=1080)
+    writer: Literal["process", "inline"] = Field(
+        "process", description="where the state log is encoded: a writer process (off the loop's core) or inline")
 
 
 class SafetySettings(_Strict):

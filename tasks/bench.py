@@ -94,10 +94,10 @@ def bench_loop(robot: str, steps: int, seed: int = 0, mode: str = "run") -> tupl
     if mode != "bare":
         import tempfile
 
-        from officina.statelog import StateLog, StateLogObserver
+        from officina.statelog import StateLogObserver
 
         tmp = tempfile.TemporaryDirectory()
-        log = StateLogObserver(StateLog(f"{tmp.name}/state.mcap"), spec.joint_names)
+        log = StateLogObserver.for_cell(f"{tmp.name}/state.mcap", sim)
         log.attach(rec)
         observers.append(log)
     clock = Clock(sim.world, arm, sim.substeps, observers)
@@ -115,7 +115,7 @@ def bench_loop(robot: str, steps: int, seed: int = 0, mode: str = "run") -> tupl
     dt = time.thread_time() - t0
     sim.close()
     if log is not None:
-        log.log.close()
+        log.close()
         tmp.cleanup()
     return dt / steps, (0 if mode == "bare" else arm.total_events)
 

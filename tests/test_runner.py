@@ -239,13 +239,7 @@ def test_sigterm_stops_a_run_like_ctrl_c_and_keeps_the_state_log(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "officina.cli", "run", "pick-place", "--out", str(d),
                              "--set", "log.plots=false"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    deadline = time.monotonic() + 90
-    # wait until the run has logged a few chunks of state (256 KiB each)
-    while time.monotonic() < deadline:
-        log = d / "state.mcap"
-        if log.exists() and log.stat().st_size > 300_000:
-            break
-        time.sleep(0.05)
+    _wait_for_log(d / "state.mcap", 1_000_000, 90)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
@@ -253,3 +247,68 @@ def test_sigterm_stops_a_run_like_ctrl_c_and_keeps_the_state_log(tmp_path):
     assert not (d / "metrics.json").exists()
     counts = read_topic_counts(d / "state.mcap")
     assert counts["/joint_states"] > 500
+
+
+def _wait_for_log(path: Path, size: int, timeout_s: float) -> None:
+    """Until the run's state log has ``size`` bytes on disk (a few chunks of 256 KiB)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists() and path.stat().st_size > size:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} did not reach {size} bytes in {timeout_s} s")
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat_file.parent.name))
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.timeout(180)
+def test_sigkill_leaves_the_state_log_finished_up_to_the_kill(tmp_path):
+    """A run killed outright (SIGKILL: the OOM killer, a scheduler's hard stop) cannot clean up;
+    its state log's writer process sees the pipe close and finishes the file with every batch the
+    run had sent it: a complete MCAP, its joint states without a gap from the start to the kill,
+    at least as far as what was on disk at the kill."""
+    import signal
+    import subprocess
+    import sys
+
+    from officina.statelog import iter_decoded
+
+    d = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "officina.cli", "run", "pick-place", "--out", str(d),
+                             "--set", "log.plots=false"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = d / "state.mcap"
+    _wait_for_log(log, 1_000_000, 120)
+    writers = _children(proc.pid)
+    on_disk = [m.log_time for _, _, m, _ in iter_decoded(log, ["/joint_states"])]  # its complete chunks
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert len(writers) == 1
+    deadline = time.monotonic() + 60
+    while _running(writers[0]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(writers[0])
+    assert log.read_bytes().endswith(b"\x89MCAP0\r\n")  # finished: summary, index, closing magic
+    assert not (d / "metrics.json").exists()
+    stamps = np.array([m.log_time for _, _, m, _ in iter_decoded(log, ["/joint_states"])]) * 1e-9
+    assert len(on_disk) > 500 and len(stamps) >= len(on_disk)
+    assert stamps[-1] >= on_disk[-1] * 1e-9
+    assert np.allclose(np.diff(stamps), 0.004, atol=1e-9)  # 250 Hz from the start, no gap
+    assert stamps[0] == pytest.approx(0.004)

@@ -1,0 +1,208 @@
+"""The state log as Foxglove's 3D panel reads it, checked with the mcap library's own ROS 2 decoder
+(independent of rosbags, which writes it): the robot's links in /tf against the control model's
+forward kinematics, the scene's markers against the world's bodies, the URDF against the frames,
+the camera's image and calibration, for the writer process and the inline writer alike."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from officina.statelog import iter_decoded
+
+REPLAY_TASK = str(Path(__file__).parent / "data" / "replay_task.py") + ":ReplayCheck"
+
+
+def _T(tr) -> np.ndarray:
+    from officina.vision.transforms import pose_to_transform
+
+    t, r = tr.translation, tr.rotation
+    return pose_to_transform((t.x, t.y, t.z), (r.x, r.y, r.z, r.w))
+
+
+class TfBuffer:
+    """The transform tree as /tf and /tf_static give it: a child's latest transform at or before a
+    time (what a viewer shows then)."""
+
+    def __init__(self) -> None:
+        self.static: dict[str, tuple[str, np.ndarray]] = {}
+        self.dynamic: dict[str, list[tuple[float, str, np.ndarray]]] = {}
+
+    def add(self, topic: str, msg) -> None:
+        for ts in msg.transforms:
+            T = _T(ts.transform)
+            if topic == "/tf_static":
+                self.static[ts.child_frame_id] = (ts.header.frame_id, T)
+            else:
+                t = ts.header.stamp.sec + 1e-9 * ts.header.stamp.nanosec
+                self.dynamic.setdefault(ts.child_frame_id, []).append((t, ts.header.frame_id, T))
+
+    def frames(self) -> set[str]:
+        return set(self.static) | set(self.dynamic)
+
+    def parent(self, child: str, t: float) -> tuple[str, np.ndarray]:
+        if child in self.static:
+            return self.static[child]
+        best = None
+        for ti, p, T in self.dynamic[child]:
+            if ti <= t + 1e-9:
+                best = (p, T)
+        assert best is not None, f"no transform of {child} at or before {t}"
+        return best
+
+    def lookup(self, target: str, frame: str, t: float) -> np.ndarray:
+        """target_T_frame at time t (target an ancestor of frame)."""
+        T = np.eye(4)
+        while frame != target:
+            parent, P = self.parent(frame, t)
+            T = P @ T
+            frame = parent
+        return T
+
+
+def _read(path: Path):
+    tf = TfBuffer()
+    msgs: dict[str, list] = {}
+    for _, channel, message, decoded in iter_decoded(path):
+        msgs.setdefault(channel.topic, []).append((message.log_time * 1e-9, decoded))
+        if channel.topic in ("/tf", "/tf_static"):
+            tf.add(channel.topic, decoded)
+    return tf, msgs
+
+
+@pytest.fixture(scope="module")
+def replay_runs(tmp_path_factory):
+    """The test cell run once with the writer process and once inline."""
+    from officina.runner import execute_run, resolve_config
+
+    out = {}
+    for writer in ("process", "inline"):
+        d = tmp_path_factory.mktemp(writer) / "run"
+        cfg = resolve_config(REPLAY_TASK, seed=0, overrides=["log.plots=false", f"log.writer={writer}"])
+        out[writer] = execute_run(cfg, d)
+    return out
+
+
+@pytest.fixture(scope="module")
+def replay(replay_runs):
+    res = replay_runs["process"]
+    tf, msgs = _read(res.run_dir / "state.mcap")
+    return res, tf, msgs
+
+
+def test_tcp_in_tf_is_the_models_forward_kinematics_of_the_logged_joint_state(replay):
+    from officina.controllers.model import RobotModel
+    from officina.robots import load_robot
+
+    res, tf, msgs = replay
+    model = RobotModel.from_spec(load_robot("panda"))
+    js = msgs["/joint_states"]
+    assert len(js) > 200
+    moved = 0.0
+    for t, m in js[:: max(1, len(js) // 40)]:
+        q = np.asarray(m.position)
+        w_T_tcp = tf.lookup("world", "tcp", t)
+        ref = model.frame_transform(q, "tcp")  # the robot stands at the world's origin
+        assert np.allclose(w_T_tcp, ref, atol=1e-9)
+        moved = max(moved, float(np.linalg.norm(q - np.asarray(js[0][1].position))))
+    assert moved > 0.2  # the arm went somewhere: the check compared more than one pose
+
+
+def test_fingers_in_tf_follow_the_gripper_width(replay):
+    res, tf, msgs = replay
+    g = msgs["/gripper/joint_states"]
+    assert [m.name for _, m in g[:1]] == [["panda_finger_joint1", "panda_finger_joint2"]]
+    widths = []
+    for t, m in g[:: max(1, len(g) // 30)]:
+        left = tf.lookup("panda_hand", "panda_leftfinger", t)
+        right = tf.lookup("panda_hand", "panda_rightfinger", t)
+        sep = float(np.linalg.norm(left[:3, 3] - right[:3, 3]))
+        assert sep == pytest.approx(sum(m.position), abs=1e-9)
+        widths.append(sep)
+    assert max(widths) - min(widths) > 0.03  # closed part way, then the fingers moved
+
+
+def test_every_body_has_markers_of_its_size_in_its_own_frame(replay):
+    res, tf, msgs = replay
+    (t0, arr), *_ = msgs["/scene/markers"]
+    by_ns: dict[str, list] = {}
+    for mk in arr.markers:
+        assert mk.frame_locked and mk.header.frame_id == mk.ns
+        by_ns.setdefault(mk.ns, []).append(mk)
+    scale = {ns: sorted(tuple(round(v, 6) for v in (m.scale.x, m.scale.y, m.scale.z)) for m in ms)
+             for ns, ms in by_ns.items()}
+    types = {ns: sorted(m.type for m in ms) for ns, ms in by_ns.items()}
+    CUBE, SPHERE, CYLINDER = 1, 2, 3
+    assert types["scene/table"] == [CUBE] and scale["scene/table"] == [(1.3, 1.2, 0.05)]
+    assert types["scene/box"] == [CUBE] and scale["scene/box"] == [(0.04, 0.05, 0.06)]
+    assert types["scene/can"] == [CYLINDER] and scale["scene/can"] == [(0.05, 0.05, 0.08)]
+    assert types["scene/ball"] == [SPHERE] and scale["scene/ball"] == [(0.06, 0.06, 0.06)]
+    assert types["scene/bin"] == [CUBE] * 5  # floor and four walls
+    assert (0.24, 0.24, 0.01) in scale["scene/bin"] and max(s[2] for s in scale["scene/bin"]) == 0.08
+    # the robot is drawn from its URDF, not as markers; every marker's frame is in the tf tree
+    assert not any(ns.startswith("panda") for ns in by_ns)
+    assert set(by_ns) <= tf.frames()
+
+
+def test_object_frames_follow_the_ground_truth(replay):
+    res, tf, msgs = replay
+    poses = msgs["/ground_truth/object_poses"]
+    assert len(poses) > 40
+    for t, m in poses[::10]:
+        for name, p in zip(("scene/box", "scene/can"), m.poses):
+            T = tf.lookup("world", name, t)
+            assert np.allclose(T[:3, 3], (p.position.x, p.position.y, p.position.z), atol=1e-9)
+
+
+def test_robot_description_is_a_urdf_whose_links_all_have_frames(replay):
+    import pinocchio as pin
+
+    res, tf, msgs = replay
+    (t0, desc), *_ = msgs["/robot_description"]
+    assert t0 == 0.0
+    model = pin.buildModelFromXML(desc.data)
+    links = {f.name for f in model.frames if f.type == pin.FrameType.BODY}
+    assert "panda_link0" in links and "panda_hand" in links
+    assert links <= tf.frames() | {"panda_link0"}  # the root hangs from world in /tf_static
+    assert tf.static["panda_link0"][0] == "world"
+    import xml.etree.ElementTree as ET
+
+    meshes = [m.get("filename") for m in ET.fromstring(desc.data).iter("mesh")]
+    assert meshes and all(f.startswith("file://") and Path(f[len("file://"):]).is_file() for f in meshes)
+
+
+def test_camera_images_decode_to_the_cameras_size_with_its_calibration(replay):
+    import cv2
+
+    res, tf, msgs = replay
+    (t_img, img), = msgs["/camera/image_raw/compressed"]
+    (t_info, info), = msgs["/camera/camera_info"]
+    assert t_img == t_info > 0 and img.header.frame_id == info.header.frame_id == "camera"
+    rgb = cv2.imdecode(np.frombuffer(bytes(img.data), np.uint8), cv2.IMREAD_COLOR)
+    assert rgb.shape == (240, 320, 3) and (info.width, info.height) == (320, 240)
+    f = 120.0 / math.tan(math.radians(30.0))  # 60 degrees vertical field of view over 240 rows
+    assert info.k[0] == pytest.approx(f) and info.k[4] == pytest.approx(f)
+    w_T_cam = tf.lookup("world", "camera", t_img)
+    assert np.allclose(w_T_cam[:3, 3], (0.5, 0.0, 1.0), atol=1e-9)
+    assert np.allclose(w_T_cam[:3, 2], (0.0, 0.0, -1.0), atol=1e-9)  # looking straight down
+
+
+def test_events_are_on_rosout(replay):
+    res, tf, msgs = replay
+    lines = [m.msg for _, m in msgs["/rosout"]]
+    assert lines[0].startswith("moved ") and lines[1] == "picture"
+
+
+def test_the_inline_writer_writes_the_same_log(replay_runs):
+    def digest(path):
+        out = []
+        for _, channel, message, decoded in iter_decoded(path):
+            out.append((channel.topic, message.log_time, bytes(message.data)))
+        return sorted(out)
+
+    a = digest(replay_runs["process"].run_dir / "state.mcap")
+    b = digest(replay_runs["inline"].run_dir / "state.mcap")
+    assert len(a) > 1000 and a == b
