@@ -50,7 +50,11 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["StateLog", "LogEncoder", "StateLogObserver", "cell_header", "read_topic_counts", "iter_decoded",
-           "CAMERA_FRAME", "IMAGE_TOPIC", "CAMERA_INFO_TOPIC", "MARKER_TOPIC"]
+           "CAMERA_FRAME", "IMAGE_TOPIC", "CAMERA_INFO_TOPIC", "MARKER_TOPIC", "FOXGLOVE_LAYOUT"]
+
+# A Foxglove layout for these logs: the 3D panel (robot, scene, camera image), the camera, joint and
+# finger plots, the events (Layouts > Import from file).
+FOXGLOVE_LAYOUT = Path(__file__).parent / "data" / "foxglove_layout.json"
 
 CAMERA_FRAME = "camera"
 IMAGE_TOPIC = "/camera/image_raw/compressed"

@@ -75,30 +75,32 @@ def _read(path: Path):
 
 @pytest.fixture(scope="module")
 def replay_runs(tmp_path_factory):
-    """The test cell run once with the writer process and once inline."""
+    """The test cell run on the Panda with the writer process and inline, and on the UR5e (its URDF
+    generated from the arm's and the gripper's, primitive shapes only)."""
     from officina.runner import execute_run, resolve_config
 
     out = {}
-    for writer in ("process", "inline"):
-        d = tmp_path_factory.mktemp(writer) / "run"
-        cfg = resolve_config(REPLAY_TASK, seed=0, overrides=["log.plots=false", f"log.writer={writer}"])
-        out[writer] = execute_run(cfg, d)
+    for robot, writer in (("panda", "process"), ("panda", "inline"), ("ur5e", "process")):
+        d = tmp_path_factory.mktemp(f"{robot}-{writer}") / "run"
+        cfg = resolve_config(REPLAY_TASK, robot=robot, seed=0, overrides=["log.plots=false", f"log.writer={writer}"])
+        out[robot, writer] = execute_run(cfg, d)
     return out
 
 
 @pytest.fixture(scope="module")
 def replay(replay_runs):
-    res = replay_runs["process"]
+    res = replay_runs["panda", "process"]
     tf, msgs = _read(res.run_dir / "state.mcap")
     return res, tf, msgs
 
 
-def test_tcp_in_tf_is_the_models_forward_kinematics_of_the_logged_joint_state(replay):
+@pytest.mark.parametrize("robot", ["panda", "ur5e"])
+def test_tcp_in_tf_is_the_models_forward_kinematics_of_the_logged_joint_state(replay_runs, robot):
     from officina.controllers.model import RobotModel
     from officina.robots import load_robot
 
-    res, tf, msgs = replay
-    model = RobotModel.from_spec(load_robot("panda"))
+    tf, msgs = _read(replay_runs[robot, "process"].run_dir / "state.mcap")
+    model = RobotModel.from_spec(load_robot(robot))
     js = msgs["/joint_states"]
     assert len(js) > 200
     moved = 0.0
@@ -203,6 +205,29 @@ def test_the_inline_writer_writes_the_same_log(replay_runs):
             out.append((channel.topic, message.log_time, bytes(message.data)))
         return sorted(out)
 
-    a = digest(replay_runs["process"].run_dir / "state.mcap")
-    b = digest(replay_runs["inline"].run_dir / "state.mcap")
+    a = digest(replay_runs["panda", "process"].run_dir / "state.mcap")
+    b = digest(replay_runs["panda", "inline"].run_dir / "state.mcap")
     assert len(a) > 1000 and a == b
+
+
+def test_the_shipped_foxglove_layout_shows_what_the_log_has(replay):
+    import json
+
+    from officina.statelog import FOXGLOVE_LAYOUT
+
+    res, tf, msgs = replay
+    layout = json.loads(FOXGLOVE_LAYOUT.read_text())
+
+    def leaves(node):
+        return {node} if isinstance(node, str) else leaves(node["first"]) | leaves(node["second"])
+
+    panels = layout["configById"]
+    assert leaves(layout["layout"]) == set(panels)
+    three_d = panels["3D!officina"]
+    assert three_d["followTf"] in tf.frames() | {"world"}
+    shown = [t for t, s in three_d["topics"].items() if s.get("visible")]
+    image = panels["Image!officina-camera"]["imageMode"]
+    plotted = [p["value"].split(".", 1)[0] for k, v in panels.items() if k.startswith("Plot!") for p in v["paths"]]
+    used = {*shown, image["imageTopic"], image["calibrationTopic"], *plotted}
+    assert used <= set(msgs), used - set(msgs)
+    assert {"/robot_description", "/scene/markers", "/camera/image_raw/compressed"} <= set(shown)
