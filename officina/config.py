@@ -33,6 +33,7 @@ class SimSettings(_Strict):
 class LogSettings(_Strict):
     joint_state_hz: float = Field(250.0, ge=100.0, le=1000.0, description="rate of /joint_states in the log")
     object_pose_hz: float = Field(50.0, gt=0, le=1000.0)
+    tf_hz: float = Field(50.0, gt=0, le=1000.0, description="rate of the robot's links on /tf (viewers interpolate)")
     plots: bool = True
     video: bool = False
     video_fps: int = Field(30, ge=1, le=120)

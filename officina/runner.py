@@ -266,7 +266,7 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResul
     from officina.statelog import StateLogObserver, StateLogWriterError
 
     safety_log = _SafetyLog(run_dir / "safety.log")
-    state_log = StateLogObserver.for_cell(run_dir / "state.mcap", sim, writer=cfg.log.writer)
+    state_log = StateLogObserver.for_cell(run_dir / "state.mcap", sim, writer=cfg.log.writer, tf_hz=cfg.log.tf_hz)
     observers.append(state_log)
     if prog is not None:
         prog.start()

@@ -10,9 +10,9 @@ Topics (frames: ``world``, the robot's URDF links, ``tcp``, ``scene/NAME`` for e
 
 * ``/joint_states`` (sensor_msgs/JointState, the arm's joints) and ``/gripper/joint_states`` (the
   fingers' positions from the gripper's width), at ``log.joint_state_hz``;
-* ``/tf`` (tf2_msgs/TFMessage): the robot's moving joints at the joint-state rate (Pinocchio's
-  forward kinematics of the robot's full URDF at the logged joint states), every other body's
-  links at ``log.object_pose_hz``, the camera at each capture;
+* ``/tf`` (tf2_msgs/TFMessage): the robot's moving joints at ``log.tf_hz`` and at the last sample
+  (Pinocchio's forward kinematics of the robot's full URDF at the logged joint states), every
+  other body's links at ``log.object_pose_hz``, the camera at each capture;
 * ``/tf_static``: world to the robot's root link, the robot's fixed joints, ``tcp``;
 * ``/robot_description`` (std_msgs/String): the URDF the run used, mesh references made absolute
   ``file://`` URIs;
@@ -315,6 +315,9 @@ class LogEncoder:
         self._names = list(header["joint_names"])
         self._republish_s = float(header.get("republish_s", 1.0))
         self._next_republish = self._republish_s
+        self._tf_period = float(header.get("tf_period_s", 0.0))
+        self._next_tf = 0.0
+        self._untold = None  # the last joint state whose links are not on /tf yet
         self._robot = None
         self._description = None
         self._finger_names: list[str] = []
@@ -422,7 +425,12 @@ class LogEncoder:
                 log.joint_state(ti, self._finger_names, np.full(len(self._finger_names), w / len(self._finger_names)),
                                 topic="/gripper/joint_states")
             if rt is not None:
-                log.transforms(ti, rt.moving_parents, rt.moving_children, rt.moving_poses(rt.q(q[i], w)))
+                if ti >= self._next_tf - 1e-9:
+                    self._robot_tf(ti, q[i], w)
+                    while self._next_tf <= ti + 1e-9:
+                        self._next_tf += self._tf_period
+                else:
+                    self._untold = (ti, q[i], w)
         for j in range(len(b.get("pose_t", ()))):
             log.poses("/ground_truth/object_poses", b["pose_t"][j], b["tracked"][j], self._base)
         ft = b.get("frames_t", ())
@@ -445,6 +453,11 @@ class LogEncoder:
         while last >= self._next_republish:
             self._republish(self._next_republish)
             self._next_republish += self._republish_s
+
+    def _robot_tf(self, t: float, q, width) -> None:
+        rt = self._robot
+        self.log.transforms(t, rt.moving_parents, rt.moving_children, rt.moving_poses(rt.q(q, width)))
+        self._untold = None
 
     def _capture(self, cap: dict[str, Any]) -> None:
         import cv2
@@ -469,7 +482,11 @@ class LogEncoder:
         log.write(CAMERA_INFO_TOPIC, "sensor_msgs/msg/CameraInfo", info, t)
 
     def close(self) -> None:
-        self.log.close()
+        try:
+            if self._untold is not None:  # the robot's last pose
+                self._robot_tf(*self._untold)
+        finally:
+            self.log.close()
 
 
 def _json(obj) -> str:
@@ -480,7 +497,7 @@ def _json(obj) -> str:
 
 # --- the run loop's side: gather raw arrays, hand them to the encoder ------------------------------
 
-def cell_header(sim, frames: Sequence[Any] = (), *, republish_s: float = 1.0) -> dict[str, Any]:
+def cell_header(sim, frames: Sequence[Any] = (), *, tf_hz: float = 50.0, republish_s: float = 1.0) -> dict[str, Any]:
     """What the encoder needs to know before the first sample, as plain data: the robot of a
     simulated cell (`officina.tasks.runtime.SimCell`: its URDF, joints, fingers, where its root link
     is, its tcp) and the other bodies' frames with their visual shapes (`officina.sim.visuals.scene_frames`)."""
@@ -494,6 +511,7 @@ def cell_header(sim, frames: Sequence[Any] = (), *, republish_s: float = 1.0) ->
         "joint_names": list(sim.model.joint_names),
         "base_frame": "world",
         "republish_s": float(republish_s),
+        "tf_period_s": 1.0 / float(tf_hz),
         "robot": {
             "name": spec.name, "urdf": str(spec.urdf), "joint_names": list(spec.joint_names),
             "finger_joints": list(g.finger_joints) if g is not None and g.finger_joints else [],
@@ -607,14 +625,15 @@ class StateLogObserver:
         self._closed = False
 
     @classmethod
-    def for_cell(cls, path: str | Path, sim, *, writer: str = "process", batch_s: float = 0.1) -> "StateLogObserver":
+    def for_cell(cls, path: str | Path, sim, *, writer: str = "process", tf_hz: float = 50.0,
+                 batch_s: float = 0.1) -> "StateLogObserver":
         """The observer of a simulated cell's run (`officina.tasks.runtime.SimCell`): the robot and
         every other body of its world."""
         from officina.sim.visuals import scene_frames
 
         world = sim.world
         frames = scene_frames(world.client_id, {o.body_id: o.name for o in world.objects}, exclude=(sim.robot.body_id,))
-        return cls(path, cell_header(sim, frames), frames=frames, client_id=world.client_id,
+        return cls(path, cell_header(sim, frames, tf_hz=tf_hz), frames=frames, client_id=world.client_id,
                    control_dt=sim.control_dt, batch_s=batch_s, writer=writer)
 
     def attach(self, recorder) -> None:

@@ -101,16 +101,31 @@ def test_tcp_in_tf_is_the_models_forward_kinematics_of_the_logged_joint_state(re
 
     tf, msgs = _read(replay_runs[robot, "process"].run_dir / "state.mcap")
     model = RobotModel.from_spec(load_robot(robot))
-    js = msgs["/joint_states"]
+    js = {round(t, 6): np.asarray(m.position) for t, m in msgs["/joint_states"]}
     assert len(js) > 200
+    stamps = sorted({round(t, 6) for t, _, _ in tf.dynamic[_child_of_first_joint(replay_runs, robot)]})
+    # log.tf_hz (50 Hz) of the joint states' 250 Hz, and the last one
+    assert len(stamps) == pytest.approx(len(js) / 5, abs=2) and stamps[-1] == max(js)
     moved = 0.0
-    for t, m in js[:: max(1, len(js) // 40)]:
-        q = np.asarray(m.position)
+    q0 = js[min(js)]
+    for t in stamps[:: max(1, len(stamps) // 40)] + stamps[-1:]:
+        q = js[t]
         w_T_tcp = tf.lookup("world", "tcp", t)
         ref = model.frame_transform(q, "tcp")  # the robot stands at the world's origin
         assert np.allclose(w_T_tcp, ref, atol=1e-9)
-        moved = max(moved, float(np.linalg.norm(q - np.asarray(js[0][1].position))))
+        moved = max(moved, float(np.linalg.norm(q - q0)))
     assert moved > 0.2  # the arm went somewhere: the check compared more than one pose
+
+
+def _child_of_first_joint(replay_runs, robot: str) -> str:
+    import pinocchio as pin
+
+    from officina.robots import load_robot
+
+    spec = load_robot(robot)
+    m = pin.buildModelFromUrdf(spec.urdf)
+    j = m.getJointId(spec.joint_names[0])
+    return next(f.name for f in m.frames if f.type == pin.FrameType.BODY and f.parentJoint == j)
 
 
 def test_fingers_in_tf_follow_the_gripper_width(replay):
@@ -118,7 +133,8 @@ def test_fingers_in_tf_follow_the_gripper_width(replay):
     g = msgs["/gripper/joint_states"]
     assert [m.name for _, m in g[:1]] == [["panda_finger_joint1", "panda_finger_joint2"]]
     widths = []
-    for t, m in g[:: max(1, len(g) // 30)]:
+    told = {round(t, 6) for t, _, _ in tf.dynamic["panda_leftfinger"]}
+    for t, m in [(t, m) for t, m in g if round(t, 6) in told][::8]:
         left = tf.lookup("panda_hand", "panda_leftfinger", t)
         right = tf.lookup("panda_hand", "panda_rightfinger", t)
         sep = float(np.linalg.norm(left[:3, 3] - right[:3, 3]))
@@ -207,7 +223,7 @@ def test_the_inline_writer_writes_the_same_log(replay_runs):
 
     a = digest(replay_runs["panda", "process"].run_dir / "state.mcap")
     b = digest(replay_runs["panda", "inline"].run_dir / "state.mcap")
-    assert len(a) > 1000 and a == b
+    assert len(a) > 500 and a == b
 
 
 def test_the_shipped_foxglove_layout_shows_what_the_log_has(replay):
