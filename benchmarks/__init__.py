@@ -51,10 +51,12 @@ def _goal_text(g: Goal, unit: str) -> str:
 def row(name: str, unit: str, value: float | None, baseline: float | None = None, *, baseline_name: str = "",
         goals: Sequence[Goal] = (), better: str = "lower", note: str = "", group: str = "") -> Row:
     """A `Row` with its ratio and verdict computed: "met" when every goal holds, "missed" when
-    one does not, "info" without goals, "n/a" when a figure a goal needs is missing."""
+    one does not, "info" without goals, "n/a" when the value or a figure a goal needs is missing."""
     ratio = value / baseline if _finite(value) and _finite(baseline) and baseline != 0 else None
     verdict = "info"
-    if goals:
+    if not _finite(value):
+        verdict = "n/a"
+    elif goals:
         verdict = "met"
         for on, op, thr in goals:
             x = value if on == "value" else ratio

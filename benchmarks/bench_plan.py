@@ -253,7 +253,7 @@ def rows(slow: bool = False, robots: tuple[str, ...] | None = None, n: int | Non
     """The benchmark as `officina.benchmarks.Row` s, per robot and scene: success rate and median
     planning time against pybullet-planning on the same problems, and one collision check.
     Goals (the issue's): success >= 99 % and >= the baseline's; median >= 5x faster than the
-    baseline, and <= 20 ms for the Panda on the shelf and the bin. Quick: the Panda, 5 problems
+    baseline, and <= 20 ms for the Panda on the shelf and the bin. Quick: the Panda, 10 problems
     per scene, 2 s budget; ``slow``: Panda, iiwa, UR5e, 30 problems, 5 s."""
     robots = robots or (("panda", "iiwa", "ur5e") if slow else ("panda",))
     try:
@@ -263,7 +263,7 @@ def rows(slow: bool = False, robots: tuple[str, ...] | None = None, n: int | Non
 
         return [row("motion planning", "ms", None, note="needs the bench extra (pybullet-planning)")]
     with _silence_stdout():
-        res = run(list(robots), n or (30 if slow else 5), 0, budget_s or (5.0 if slow else 2.0))
+        res = run(list(robots), n or (30 if slow else 10), 0, budget_s or (5.0 if slow else 2.0))
     return rows_from_result(res)
 
 

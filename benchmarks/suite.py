@@ -107,7 +107,7 @@ def run_groups(groups: Sequence[str], *, slow: bool = False,
     from officina import __version__
 
     rows_of = rows_of or _group_rows
-    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load0 = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     t_all = time.perf_counter()
     rows: list[Row] = []
     elapsed: dict[str, float] = {}
@@ -181,6 +181,6 @@ def format_value(v: float | None, unit: str = "") -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "-"
     av = abs(v)
-    s = f"{v:.0f}" if av >= 1000 else f"{v:.1f}" if av >= 100 else f"{v:.2f}" if av >= 1 else (
+    s = f"{v:.0f}" if av >= 100 else f"{v:.3g}" if av >= 1 else (
         f"{v:.3f}" if av >= 0.01 else f"{v:.2e}" if av > 0 else "0")
     return f"{s} {unit}".rstrip() if unit not in ("%",) else f"{s} %"

@@ -285,7 +285,7 @@ _group_command(
     "plan", "Motion planning vs pybullet-planning.", "Motion planning against pybullet-planning on the same seeded problems (shelf, deep bin, machine "
     "door): success rate and median planning time per scene, one collision check. Goals: success >= 99 % and >= "
     "the baseline's, at least 5x faster, <= 20 ms for the Panda on the shelf and the bin. Needs the bench extra.",
-    "Quick: the Panda, 5 problems per scene, 2 s budget. --slow: Panda, iiwa, UR5e, 30 problems, 5 s.",
+    "Quick: the Panda, 10 problems per scene, 2 s budget. --slow: Panda, iiwa, UR5e, 30 problems, 5 s.",
     "officina bench plan --slow")
 _group_command(
     "vision", "Marker pose and intrinsics vs ground truth, detection vs OpenCV.", "Marker pose error at 0.5 m against ground truth (PyBullet renders; exact homography renders as the "
