@@ -1,6 +1,6 @@
 """IK benchmark on TRAC-IK's protocol: officina's solver, TRAC-IK and PyBullet on the same targets.
 
-    officina bench ik [--robot panda] [--n 10000] [--json]
+    officina bench ik [--robot panda] [--n 10000] [--details] [--json]
     .venv/bin/python benchmarks/bench_ik.py [same options]
 
 Protocol (TRAC-IK's): q ~ U(joint limits) -> FK -> IK seeded at the mid-range, 5 ms per target.

@@ -82,10 +82,11 @@ def _print_table(doc: dict) -> None:
     for i, r in enumerate(notes, 1):
         parts = [f"baseline: {r['baseline_name']}" if r.get("baseline_name") else "", r.get("note", "")]
         console.print(f"[{i}] " + "; ".join(p for p in parts if p), highlight=False)
-    el = doc["elapsed_s"]
-    per = ", ".join(f"{g} {el[g]:.0f} s" for g in doc["groups"])
-    console.print(f"took {el['all'] / 60:.1f} min ({per}); load average before {doc.get('load_average_before')}",
-                  highlight=False)
+    el = doc.get("elapsed_s") or {}
+    if "all" in el:
+        per = ", ".join(f"{g} {el[g]:.0f} s" for g in doc["groups"] if g in el)
+        console.print(f"took {el['all'] / 60:.1f} min ({per}); load average before "
+                      f"{doc.get('load_average_before')}; {doc.get('commit') or ''}", highlight=False)
 
 
 def _progress(group: str, i: int, n: int) -> None:
@@ -387,3 +388,24 @@ def bench_compare(
         typer.echo(f"{moved} of {len(rows)} rows moved, {len(worse)} worse")
     if fail_on_worse and worse:
         raise typer.Exit(1)
+
+
+SHOW_HELP = """Print a saved `officina bench --json` document as the table.
+
+Example:
+
+```
+officina bench show bench-a1b2c3.json
+```
+"""
+
+
+@bench_app.command("show", help=SHOW_HELP)
+@handle_errors
+def bench_show(path: str = typer.Argument(..., help="A document `officina bench --json` wrote.")) -> None:
+    from officina.benchmarks.suite import load_document
+
+    doc = load_document(path)
+    doc.setdefault("groups", sorted({r["group"] for r in doc["rows"]}))
+    doc.setdefault("elapsed_s", {})
+    _print_table(doc)

@@ -544,8 +544,10 @@ class StateLogWriterError(RuntimeError):
 
 class _ProcessSink:
     """Hands batches to a writer process (``python -m officina.statelog_writer PATH``) through its
-    stdin as pickles. The writer finishes the file when its stdin closes: when this sink is closed,
-    or when this process dies."""
+    stdin as pickles, without ever waiting for it: the pipe is written without blocking, and what
+    does not fit (while the writer starts, or falls behind) waits in memory for the next batch.
+    The writer finishes the file when its stdin closes: when this sink is closed (after the rest
+    is written), or when this process dies."""
 
     def __init__(self, path: Path, header: dict[str, Any]) -> None:
         self._err = tempfile.TemporaryFile()
@@ -553,22 +555,43 @@ class _ProcessSink:
         self._proc = subprocess.Popen([sys.executable, "-m", "officina.statelog_writer", str(path)],
                                       stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err,
                                       start_new_session=True)
-        try:  # room for a camera frame or two before a write waits for the writer (Linux)
+        self._fd = self._proc.stdin.fileno()
+        try:  # Linux: a larger pipe (up to the system's limit for unprivileged processes)
             import fcntl
 
-            fcntl.fcntl(self._proc.stdin.fileno(), 1031, 4 * 1024 * 1024)  # F_SETPIPE_SZ
-        except (ImportError, OSError):
+            limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+            fcntl.fcntl(self._fd, 1031, min(limit, 4 * 1024 * 1024))  # F_SETPIPE_SZ
+        except (ImportError, OSError, ValueError):
             pass
+        os.set_blocking(self._fd, False)
+        self._pending: list[memoryview] = []
         self._closed = False
         self.send(header)
 
     def send(self, obj) -> None:
+        self._pending.append(memoryview(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)))
+        self._pump()
+
+    def _pump(self) -> None:
+        """Write what the pipe takes now."""
         try:
-            pickle.dump(obj, self._proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self._proc.stdin.flush()
-        except (BrokenPipeError, OSError):
+            while self._pending:
+                buf = self._pending[0]
+                n = os.write(self._fd, buf)
+                if n < len(buf):
+                    self._pending[0] = buf[n:]
+                    return
+                self._pending.pop(0)
+        except BlockingIOError:
+            return
+        except OSError:  # the writer is gone (EPIPE)
             self._proc.wait()
             raise StateLogWriterError(self._failure()) from None
+
+    @property
+    def pending_bytes(self) -> int:
+        """What waits in memory for the writer."""
+        return sum(len(b) for b in self._pending)
 
     def _failure(self) -> str:
         self._err.seek(0)
@@ -580,9 +603,13 @@ class _ProcessSink:
             return
         self._closed = True
         try:
-            self._proc.stdin.close()
-        except OSError:
-            pass
+            os.set_blocking(self._fd, True)
+            self._pump()  # the rest, waiting for the writer now
+        finally:
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
         try:
             rc = self._proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
