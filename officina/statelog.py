@@ -131,7 +131,8 @@ class StateLog:
                       velocity=empty if qd is None else np.ascontiguousarray(qd, float),
                       effort=empty if effort is None else np.ascontiguousarray(effort, float)), t)
 
-    def _pose(self, p):
+    def pose_msg(self, p):
+        """geometry_msgs/Pose of x y z qx qy qz qw."""
         ty = self.types
         return ty["geometry_msgs/msg/Pose"](
             position=ty["geometry_msgs/msg/Point"](x=float(p[0]), y=float(p[1]), z=float(p[2])),
@@ -141,7 +142,7 @@ class StateLog:
     def poses(self, topic: str, t: float, poses: np.ndarray, frame_id: str = "world") -> None:
         """``poses``: (K, 7) x y z qx qy qz qw."""
         msg = self.types["geometry_msgs/msg/PoseArray"](header=self.header(t, frame_id),
-                                                         poses=[self._pose(p) for p in poses])
+                                                         poses=[self.pose_msg(p) for p in poses])
         self.write(topic, "geometry_msgs/msg/PoseArray", msg, t)
 
     def scalar(self, topic: str, t: float, value: float) -> None:
@@ -377,7 +378,7 @@ class LogEncoder:
         def add(frame: str, idx: int, kind: str, pose, scale, rgba, mesh: str = "") -> None:
             markers.append(M(
                 header=log.header(0.0, frame), ns=frame, id=idx, type=_MARKER_TYPES[kind], action=0,
-                pose=log._pose(pose), scale=V(x=float(scale[0]), y=float(scale[1]), z=float(scale[2])),
+                pose=log.pose_msg(pose), scale=V(x=float(scale[0]), y=float(scale[1]), z=float(scale[2])),
                 color=C(r=float(rgba[0]), g=float(rgba[1]), b=float(rgba[2]), a=float(rgba[3])),
                 lifetime=Duration(sec=0, nanosec=0), frame_locked=True, points=[], colors=[],
                 texture_resource="", texture=Image(header=log.header(0.0), format="", data=np.zeros(0, np.uint8)),

@@ -247,3 +247,34 @@ def test_the_shipped_foxglove_layout_shows_what_the_log_has(replay):
     used = {*shown, image["imageTopic"], image["calibrationTopic"], *plotted}
     assert used <= set(msgs), used - set(msgs)
     assert {"/robot_description", "/scene/markers", "/camera/image_raw/compressed"} <= set(shown)
+
+
+def test_markers_for_every_kind_of_visual_shape(tmp_path):
+    """Capsules, planes and meshes, which the test cell has none of: a capsule is a cylinder and
+    two spheres at its ends, a plane a thin square, a mesh a MESH_RESOURCE with a file:// URI."""
+    from officina.statelog import LogEncoder, StateLog
+
+    mesh = str(tmp_path / "part.obj")
+    header = {"joint_names": ["j1"], "frames": [
+        {"name": "scene/pill", "is_base": True, "com_offset": [0, 0, 0, 0, 0, 0, 1], "shapes": [
+            {"kind": "capsule", "size": [0.02, 0.1], "pose": [0, 0, 0, 0, 0, 0, 1], "rgba": [1, 0, 0, 1], "mesh": ""}]},
+        {"name": "scene/floor", "is_base": True, "com_offset": [0, 0, 0, 0, 0, 0, 1], "shapes": [
+            {"kind": "plane", "size": [], "pose": [0, 0, 0, 0, 0, 0, 1], "rgba": [1, 1, 1, 1], "mesh": ""}]},
+        {"name": "scene/part", "is_base": True, "com_offset": [0, 0, 0, 0, 0, 0, 1], "shapes": [
+            {"kind": "mesh", "size": [0.001, 0.001, 0.001], "pose": [0, 0, 0.1, 0, 0, 0, 1], "rgba": [0, 1, 0, 1],
+             "mesh": mesh}]},
+    ]}
+    enc = LogEncoder(StateLog(tmp_path / "s.mcap"), header)
+    enc.close()
+    (_, _, _, arr), = list(iter_decoded(tmp_path / "s.mcap", ["/scene/markers"]))
+    by = {}
+    for m in arr.markers:
+        by.setdefault(m.ns, []).append(m)
+    pill = sorted(by["scene/pill"], key=lambda m: m.pose.position.z)
+    assert [m.type for m in pill] == [2, 3, 2]  # sphere, cylinder, sphere
+    assert [round(m.pose.position.z, 9) for m in pill] == [-0.05, 0.0, 0.05]
+    assert (pill[1].scale.x, pill[1].scale.z) == (0.04, 0.1) and pill[0].scale.x == 0.04
+    (floor,) = by["scene/floor"]
+    assert floor.type == 1 and floor.scale.z < 0.01 and floor.scale.x >= 10
+    (part,) = by["scene/part"]
+    assert part.type == 10 and part.mesh_resource == Path(mesh).as_uri() and part.scale.x == 0.001
