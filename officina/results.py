@@ -187,9 +187,10 @@ class ResultsJournal:
             _write_parquet(self.folder / PARQUET, self.rows(), self._columns)
 
     def rewrite(self) -> None:
-        """Write the tables from the journal (the latest attempt of each run)."""
+        """Write the tables from the journal: the latest attempt of each run, with the columns of
+        every attempt (a column does not vanish when the row that brought it is replaced)."""
         rows = self.rows()
-        self._columns = columns_of(rows, self.leading)
+        self._columns = columns_of(self._entries, self.leading)
         atomic_write_text(self.folder / CSV, _csv_text(rows, self._columns))
         if parquet_available():
             _write_parquet(self.folder / PARQUET, rows, self._columns)

@@ -52,7 +52,7 @@ from officina.runs import new_run_dir, write_json_atomic, write_yaml_atomic
 
 __all__ = [
     "SweepPoint", "SweepSpec", "SweepOutcome", "parse_seeds", "parse_grid", "plan_sweep", "plan_fingerprint",
-    "open_sweep", "load_sweep", "run_sweep", "summarize", "scalar_metrics", "point_label", "SWEEP_FORMAT",
+    "open_sweep", "load_sweep", "run_sweep", "finish_sweep", "summarize", "plot_summary", "scalar_metrics", "point_label", "SWEEP_FORMAT",
 ]
 
 SWEEP_FORMAT = 2
@@ -107,13 +107,22 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def parse_grid(items: list[str]) -> dict[str, list[Any]]:
-    """['params.n_objects=1,3', 'robot=panda,ur5e'] -> {key: [values]} (values parsed as YAML)."""
+    """['params.n_objects=1,3', 'robot=panda,ur5e'] -> {key: [values]} (values parsed as YAML);
+    ``KEY=[[0.4, 0.1], [0.5, 0.1]]`` for values that are lists themselves."""
     grid: dict[str, list[Any]] = {}
     for item in items:
         if "=" not in item:
             raise BadInput(f"--grid {item!r}: expected KEY=V1,V2,... e.g. params.n_objects=1,3")
         key, raw = item.split("=", 1)
-        values = [yaml.safe_load(v) for v in raw.split(",") if v.strip()]
+        try:
+            if raw.strip().startswith("["):  # a YAML list, for values that hold commas themselves
+                values = yaml.safe_load(raw)
+                if not isinstance(values, list):
+                    raise yaml.YAMLError
+            else:
+                values = [yaml.safe_load(v) for v in raw.split(",") if v.strip()]
+        except yaml.YAMLError:
+            raise BadInput(f"--grid {item!r}: expected KEY=V1,V2,... or KEY=[V1, V2, ...] (YAML)") from None
         if not key.strip() or not values:
             raise BadInput(f"--grid {item!r}: expected KEY=V1,V2,... with at least one value")
         if key.strip() in grid:
@@ -699,10 +708,16 @@ def plot_summary(path: Path, summary: list[dict[str, Any]], task: Any, metrics: 
 
     metrics = metrics[:4]
     n = 1 + len(metrics)
-    labels = [s["point"] for s in summary]
+    labels = ["\n".join(f"{k.split('.')[-1]}={v}" for k, v in s["grid"].items()) or "all" for s in summary]
+    lines = max(lbl.count("\n") + 1 for lbl in labels) if labels else 1
+    longest = max((len(ln) for lbl in labels for ln in lbl.split("\n")), default=1)
     x = list(range(len(labels)))
-    width = max(4.2, 0.55 * len(labels) + 1.6)
-    fig = Figure(figsize=(width * n if n * width < 24 else 24, 4.0), dpi=80)
+    width = min(24.0 / n, max(4.2, 0.6 * len(labels) + 1.6))
+    per_point_in = (width - 1.0) / max(1, len(labels))
+    rotate = longest * 0.075 > per_point_in  # 8 pt text: about 0.075 in per character
+    label_in = 0.2 + 0.16 * lines + (0.5 * longest * 0.075 if rotate else 0.0)
+    height = 3.0 + label_in
+    fig = Figure(figsize=(width * n, height), dpi=80)
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, n, squeeze=False)[0]
     ax = axes[0]
@@ -721,7 +736,7 @@ def plot_summary(path: Path, summary: list[dict[str, Any]], task: Any, metrics: 
             m = s["metrics"].get(k) or {}
             xs = m.get("values") or []
             if xs:
-                jitter = [i + 0.18 * ((j % 5) - 2) / 2 for j in range(len(xs))]
+                jitter = [i - 0.22 + 0.1 * (j % 4) / 3 for j in range(len(xs))]
                 ax.plot(jitter, xs, "o", color="0.6", ms=3, zorder=1)
             if m.get("value") is not None:
                 if m.get("low") is not None:
@@ -733,12 +748,12 @@ def plot_summary(path: Path, summary: list[dict[str, Any]], task: Any, metrics: 
         ax.set_title("runs (dots), mean with t 95 % interval", fontsize=9)
     for a in axes:
         a.set_xticks(x)
-        a.set_xticklabels(labels, rotation=30 if len(labels) > 2 else 0, ha="right" if len(labels) > 2 else "center",
-                          fontsize=8)
+        a.set_xticklabels(labels, rotation=30 if rotate else 0, ha="right" if rotate else "center", fontsize=8)
         a.set_xlim(-0.6, len(labels) - 0.4)
         a.grid(alpha=0.3, axis="y")
     runs = sum(s["runs"] for s in summary)
     fig.suptitle(f"sweep of {task.name}: {runs} runs, {len(summary)} grid point{'s' if len(summary) != 1 else ''}",
                  fontsize=10)
-    fig.subplots_adjust(left=0.07, right=0.98, top=0.84, bottom=0.28 if len(labels) > 2 else 0.14, wspace=0.35)
+    fig.subplots_adjust(left=0.5 / (width * n) + 0.04, right=0.98, top=1 - 0.55 / height,
+                        bottom=(label_in + 0.1) / height, wspace=0.35)
     fig.savefig(path, dpi=80)
