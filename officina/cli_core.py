@@ -192,8 +192,11 @@ def sweep_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print sweep.json to stdout instead of the summary."),
 ) -> None:
     from officina.errors import BadInput
-    from officina.sweep import load_sweep, open_sweep, parse_grid, parse_seeds, run_sweep
+    from officina.sweep import connect, create_sweep_dir, load_sweep, parse_grid, parse_seeds, prepare_sweep, run_sweep
 
+    if scheduler is not None and workers is not None:
+        raise BadInput("--workers starts local worker processes; with --scheduler the scheduler's workers run")
+    plan = None
     if resume is not None:
         def given(name: str) -> bool:
             src = ctx.get_parameter_source(name)
@@ -207,9 +210,17 @@ def sweep_cmd(
     else:
         if task is None:
             raise BadInput("no task given; expected `officina sweep TASK ...` or `officina sweep --resume DIR`")
-        sweep_dir, points, _ = open_sweep(task, seeds=parse_seeds(seeds), grid=parse_grid(grid), robot=robot,
-                                          config_file=config, overrides=set_, out=out)
-    res = run_sweep(points, sweep_dir, scheduler=scheduler, workers=workers, retry_failed=retry_failed)
+        plan = prepare_sweep(task, seeds=parse_seeds(seeds), grid=parse_grid(grid), robot=robot,
+                             config_file=config, overrides=set_, out=out)
+        points = plan.points
+    client = connect(scheduler) if scheduler is not None else None  # before any folder is made
+    try:
+        if plan is not None:
+            sweep_dir = create_sweep_dir(plan)
+        res = run_sweep(points, sweep_dir, client=client, workers=workers, retry_failed=retry_failed)
+    finally:
+        if client is not None:
+            client.close()
     if res.interrupted:
         raise typer.Exit(130)
     if as_json:

@@ -52,7 +52,7 @@ from officina.runs import new_run_dir, write_json_atomic, write_yaml_atomic
 
 __all__ = [
     "SweepPoint", "SweepSpec", "SweepOutcome", "parse_seeds", "parse_grid", "plan_sweep", "plan_fingerprint",
-    "open_sweep", "load_sweep", "run_sweep", "finish_sweep", "summarize", "plot_summary", "scalar_metrics", "point_label", "SWEEP_FORMAT",
+    "SweepPlan", "prepare_sweep", "create_sweep_dir", "open_sweep", "load_sweep", "connect", "run_sweep", "finish_sweep", "summarize", "plot_summary", "scalar_metrics", "point_label", "SWEEP_FORMAT",
 ]
 
 SWEEP_FORMAT = 2
@@ -190,11 +190,23 @@ def _describe_difference(stored: dict[str, Any], spec: SweepSpec) -> str:
             "or the config file changed since it started)")
 
 
-def open_sweep(task: str, *, seeds: list[int], grid: dict[str, list[Any]], robot: str | None = None,
-               config_file: str | None = None, overrides: list[str] | None = None,
-               out: str | Path | None = None) -> tuple[Path, list[SweepPoint], bool]:
-    """Plan a sweep and give it its folder: a new one, or ``out`` when it is empty, or ``out``
-    when it holds this same sweep (then resumed: the third value is True)."""
+@dataclass(frozen=True)
+class SweepPlan:
+    """A planned sweep: its inputs, every point resolved, and where it goes (``folder`` None: a new
+    folder under runs/; ``resumed``: ``folder`` already holds this sweep)."""
+
+    spec: SweepSpec
+    points: list[SweepPoint]
+    fingerprint: str
+    folder: Path | None
+    resumed: bool
+
+
+def prepare_sweep(task: str, *, seeds: list[int], grid: dict[str, list[Any]], robot: str | None = None,
+                  config_file: str | None = None, overrides: list[str] | None = None,
+                  out: str | Path | None = None) -> SweepPlan:
+    """Plan a sweep and check its folder, writing nothing: ``out`` may be new, empty, or hold this
+    same sweep (resumed); a folder holding anything else is refused."""
     overrides = list(overrides or [])
     points = plan_sweep(task, seeds=seeds, grid=grid, robot=robot, config_file=config_file, overrides=overrides)
     spec = _spec_from_args(task, seeds, grid, robot, config_file, overrides)
@@ -206,12 +218,30 @@ def open_sweep(task: str, *, seeds: list[int], grid: dict[str, list[Any]], robot
             if stored["fingerprint"] != fp:
                 raise BadInput(f"--out {out} holds another sweep ({_describe_difference(stored, spec)}); "
                                "expected a new folder, or the same command to resume it")
-            return d, points, True
+            return SweepPlan(spec, points, fp, d, True)
+        if d.exists() and not d.is_dir():
+            raise BadInput(f"--out {out}: a file, not a folder")
+    return SweepPlan(spec, points, fp, Path(out) if out is not None else None, False)
+
+
+def create_sweep_dir(plan: SweepPlan) -> Path:
+    """The plan's folder, with its sweep.yaml (a resumed sweep's folder as it is)."""
+    if plan.resumed:
+        return plan.folder
     from officina.tasks import get_task
 
-    d = new_run_dir(f"sweep-{_safe(get_task(spec.task).name)}", out)
-    _write_sweep_yaml(d, spec, points, fp)
-    return d, points, False
+    d = new_run_dir(f"sweep-{_safe(get_task(plan.spec.task).name)}", plan.folder)
+    _write_sweep_yaml(d, plan.spec, plan.points, plan.fingerprint)
+    return d
+
+
+def open_sweep(task: str, *, seeds: list[int], grid: dict[str, list[Any]], robot: str | None = None,
+               config_file: str | None = None, overrides: list[str] | None = None,
+               out: str | Path | None = None) -> tuple[Path, list[SweepPoint], bool]:
+    """`prepare_sweep` and `create_sweep_dir`: (folder, points, resumed)."""
+    plan = prepare_sweep(task, seeds=seeds, grid=grid, robot=robot, config_file=config_file,
+                         overrides=overrides, out=out)
+    return create_sweep_dir(plan), plan.points, plan.resumed
 
 
 def load_sweep(folder: str | Path) -> tuple[Path, list[SweepPoint]]:
@@ -506,17 +536,24 @@ def _hms(s: float) -> str:
     return f"{h}h{m:02d}m" if h else (f"{m}m{sec:02d}s" if m else f"{sec}s")
 
 
-def _client(scheduler: str | None, workers: int | None, n_runs: int):
+def connect(scheduler: str):
+    """A Dask client of the scheduler at ``scheduler`` (BadInput when there is none)."""
+    try:
+        from dask.distributed import Client
+    except ModuleNotFoundError:
+        raise BadInput("officina sweep needs Dask: install the 'dist' extra (pip install 'officina[dist]')") from None
+    try:
+        return Client(scheduler, timeout="15s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise BadInput(f"--scheduler {scheduler}: cannot connect ({str(exc).splitlines()[0]}); expected the "
+                       "address of a running Dask scheduler, e.g. tcp://host:8786") from None
+
+
+def _local_cluster(workers: int | None, n_runs: int):
     try:
         from dask.distributed import Client, LocalCluster
     except ModuleNotFoundError:
         raise BadInput("officina sweep needs Dask: install the 'dist' extra (pip install 'officina[dist]')") from None
-    if scheduler:
-        try:
-            return Client(scheduler, timeout="15s"), None
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise BadInput(f"--scheduler {scheduler}: cannot connect ({str(exc).splitlines()[0]}); expected the "
-                           "address of a running Dask scheduler, e.g. tcp://host:8786") from None
     n = workers or max(1, min(n_runs, os.cpu_count() or 1))
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
     return Client(cluster), cluster
@@ -539,10 +576,13 @@ def _gather(client, todo: list[SweepPoint], sweep_dir: Path, started: Path):
         yield p, r
 
 
-def run_sweep(points: list[SweepPoint], sweep_dir: str | Path, *, scheduler: str | None = None,
-              workers: int | None = None, retry_failed: bool = False, progress: bool = True) -> SweepOutcome:
+def run_sweep(points: list[SweepPoint], sweep_dir: str | Path, *, client=None, workers: int | None = None,
+              retry_failed: bool = False, progress: bool = True) -> SweepOutcome:
     """Run the points of a sweep folder (made by `open_sweep` or `load_sweep`) that are not done:
-    every run finished there is skipped, failed ones are rerun only with ``retry_failed``."""
+    every run finished there is skipped, failed ones are rerun only with ``retry_failed``.
+
+    ``client``: a Dask client of an existing scheduler (`connect`), left open; None: a
+    LocalCluster of ``workers`` processes (default one per core) for the runs to do."""
     from officina.results import ResultsJournal
     from officina.tasks import get_task
     from officina.tasks.base import key_metrics, metric_label
@@ -590,7 +630,10 @@ def run_sweep(points: list[SweepPoint], sweep_dir: str | Path, *, scheduler: str
              (f" ({kept_failed} failed kept; --retry-failed reruns them)" if kept_failed else ""))
     interrupted = False
     if todo:
-        client, cluster = _client(scheduler, workers, len(todo))
+        own = client is None
+        cluster = None
+        if own:
+            client, cluster = _local_cluster(workers, len(todo))
         try:
             with _NannyLog() as nanny_log:
                 for p, r in _gather(client, todo, sweep_dir, started):
@@ -611,8 +654,8 @@ def run_sweep(points: list[SweepPoint], sweep_dir: str | Path, *, scheduler: str
             interrupted = True
         finally:
             rep.stop()
-            client.close()
-            if cluster is not None:
+            if own:
+                client.close()
                 cluster.close()
     if interrupted:
         done = sum(1 for p in points if p.name in journal.latest())
