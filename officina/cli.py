@@ -68,7 +68,7 @@ def _register_subcommands() -> None:
     # Each module adds its commands to `app` (or a sub-Typer) on import. Explicit list, no magic.
     from officina import cli_core  # noqa: F401  run, robots, tasks, bench sim
 
-    for mod in ("cli_kin", "cli_bench", "cli_vision", "cli_ergo", "cli_ros", "cli_compare"):
+    for mod in ("cli_kin", "cli_bench", "cli_vision", "cli_ergo", "cli_ros", "cli_compare", "cli_report"):
         try:
             __import__(f"officina.{mod}")
         except ModuleNotFoundError as exc:  # a module not written yet

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Sequence
 
 from officina.runs import atomic_write_text
 
-__all__ = ["ResultsJournal", "write_table", "read_table", "parquet_available", "columns_of"]
+__all__ = ["ResultsJournal", "write_table", "read_table", "read_journal", "parquet_available", "columns_of"]
 
 JOURNAL = "results.jsonl"
 CSV = "results.csv"
@@ -123,6 +123,23 @@ def read_table(path: str | Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def read_journal(folder: str | Path) -> list[dict[str, Any]]:
+    """Every attempt recorded in ``folder/results.jsonl``, in order (a line torn by a kill while it
+    was written is skipped)."""
+    p = Path(folder) / JOURNAL
+    if not p.is_file():
+        return []
+    out = []
+    for line in p.read_text().splitlines():
+        try:
+            e = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(e, dict) and isinstance(e.get("run"), str):
+            out.append(e)
+    return out
+
+
 class ResultsJournal:
     """The results of a sweep in ``folder``: the journal and the tables that follow it.
 
@@ -132,27 +149,12 @@ class ResultsJournal:
     def __init__(self, folder: str | Path, leading: Sequence[str] = ("run", "status")) -> None:
         self.folder = Path(folder)
         self.leading = list(leading)
-        self._entries: list[dict[str, Any]] = self._read_journal()
+        self._entries: list[dict[str, Any]] = read_journal(self.folder)
         self._latest: dict[str, dict[str, Any]] = {}
         for e in self._entries:
             self._latest[e["run"]] = e
         self._columns: list[str] = []
         self.rewrite()
-
-    # -- reading
-    def _read_journal(self) -> list[dict[str, Any]]:
-        p = self.folder / JOURNAL
-        if not p.is_file():
-            return []
-        out = []
-        for line in p.read_text().splitlines():
-            try:
-                e = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line torn by a kill while it was written
-            if isinstance(e, dict) and isinstance(e.get("run"), str):
-                out.append(e)
-        return out
 
     def latest(self) -> dict[str, dict[str, Any]]:
         """Run name -> its latest row."""
