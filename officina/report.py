@@ -302,17 +302,33 @@ def _metric_rows(task: Any, metrics: dict) -> list[list[Any]]:
     return rows
 
 
-def _timeline_svg(events: list[dict], t_end: float, extra: list[tuple[float, str, str]] = ()) -> str:
-    """Events on a time axis: one row per kind of event, a dot per event (red: failures and safety),
-    with the details in the dot's tooltip."""
+def _spans(items: list[tuple[float, str, str]], gap_s: float = 0.02) -> list[tuple[float, float, str, int, str]]:
+    """Events of one kind that follow each other within ``gap_s`` as spans: (t0, t1, kind, count,
+    first detail)."""
+    out: list[list] = []
+    last: dict[str, list] = {}
+    for t, kind, detail in sorted(items):
+        sp = last.get(kind)
+        if sp is not None and t - sp[1] <= gap_s:
+            sp[1], sp[3] = t, sp[3] + 1
+        else:
+            sp = [t, t, kind, 1, detail]
+            out.append(sp)
+            last[kind] = sp
+    return [tuple(x) for x in out]
+
+
+def _timeline_svg(events: list[dict], t_end: float, spans: list[tuple[float, float, str, int, str]] = ()) -> str:
+    """Events on a time axis: one row per kind of event, a dot per event (red: failures), with the
+    details in the dot's tooltip; the safety filter's events as red spans."""
     items = [(float(e.get("t", 0.0)), str(e.get("event", "?")),
               ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("t", "event"))) for e in events]
-    items += list(extra)
-    if not items:
+    if not items and not spans:
         return ""
-    kinds = list(dict.fromkeys(name for _, name, _ in items))
-    t_end = max([t_end] + [t for t, _, _ in items]) or 1.0
-    left, width, row_h = 150, 760, 22
+    kinds = list(dict.fromkeys([name for _, name, _ in items] + [sp[2] for sp in spans]))
+    t_end = max([t_end] + [t for t, _, _ in items] + [sp[1] for sp in spans]) or 1.0
+    left = max(120, 10 + 7 * max(len(k) for k in kinds))
+    width, row_h = 760, 22
     height = 30 + row_h * len(kinds) + 26
     x = lambda t: left + width * t / t_end  # noqa: E731
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 20}" height="{height}" '
@@ -337,6 +353,11 @@ def _timeline_svg(events: list[dict], t_end: float, extra: list[tuple[float, str
         color = "#c62828" if any(b in name.lower() for b in bad) else "#0b5cad"
         parts.append(f'<circle cx="{x(t):.1f}" cy="{y}" r="5" fill="{color}" class="event">'
                      f'<title>{_e(f"{t:.3f} s: {name}" + (f" ({detail})" if detail else ""))}</title></circle>')
+    for t0, t1, name, n, detail in spans:
+        y = 30 + row_h * kinds.index(name)
+        w = max(3.0, x(t1) - x(t0))
+        parts.append(f'<rect x="{x(t0) - 1.5:.1f}" y="{y - 5}" width="{w:.1f}" height="10" rx="3" fill="#c62828" '
+                     f'class="span"><title>{_e(f"{t0:.3f} to {t1:.3f} s: {n} x {name} ({detail})")}</title></rect>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -481,7 +502,7 @@ def run_report_html(d: Path) -> str:
         rows = _metric_rows(task, metrics)
         body.append(_table(["metric", "value", "unit", "meaning", "", "name in metrics.json"], rows,
                            numeric=[False, True, False, False, False, False]))
-        nested = {k: v for k, v in metrics.items() if isinstance(v, dict) and k != "versions"}
+        nested = {k: v for k, v in metrics.items() if isinstance(v, dict) and k not in ("versions", "safety_events")}
         for k, v in nested.items():
             if v:
                 body.append(f"<h3>{_e(k.replace('_', ' '))}</h3>" + _facts(
@@ -490,12 +511,13 @@ def run_report_html(d: Path) -> str:
 
     # events and safety
     safety = _safety(d)
+    spans = _spans(safety)
     t_end = float((metrics or {}).get("cycle_time_s") or 0.0)
     body.append('<section id="events"><h2>Events</h2>')
     if events or safety:
         body.append('<p class="note">What the procedure did and when (sim time); a dot per event, red for '
                     "failures and safety-filter interventions; hover a dot for its details.</p>")
-        body.append(_timeline_svg(events, t_end, safety))
+        body.append(_timeline_svg(events, t_end, spans))
         shown = events[:300]
         body.append(_table(["t [s]", "event", "details"], [[(f"{float(e.get('t', 0)):.3f}", e.get("t", 0)),
                                                             e.get("event", ""), ", ".join(
@@ -508,10 +530,19 @@ def run_report_html(d: Path) -> str:
     body.append("</section>")
     body.append('<section id="safety"><h2>Safety filter</h2>')
     if safety:
+        kinds: dict[str, list] = {}
+        for t, k, w in safety:
+            kinds.setdefault(k, []).append((t, w))
         body.append(f"<p>The safety filter intervened {len(safety)} time{'s' if len(safety) != 1 else ''} "
-                    "(<code>safety.log</code>):</p>" + _table(["t [s]", "event", "what"], [
-                        [(f"{t:.3f}", t), k.removeprefix("safety: "), w] for t, k, w in safety[:300]],
-                        numeric=[True, False, False]))
+                    f"(<code>safety.log</code> has every one), in {len(spans)} "
+                    f"stretch{'es' if len(spans) != 1 else ''}:</p>")
+        body.append(_table(["event", "count", "first [s]", "last [s]", "what (first)"], [
+            [k.removeprefix("safety: "), (str(len(v)), len(v)), (f"{v[0][0]:.3f}", v[0][0]),
+             (f"{v[-1][0]:.3f}", v[-1][0]), v[0][1]] for k, v in kinds.items()],
+            numeric=[False, True, True, True, False]))
+        body.append(_table(["from [s]", "to [s]", "event", "count", "what (first)"], [
+            [(f"{t0:.3f}", t0), (f"{t1:.3f}", t1), k.removeprefix("safety: "), (str(n), n), w]
+            for t0, t1, k, n, w in spans[:200]], numeric=[True, True, False, True, False], cls="spans"))
     else:
         body.append("<p>The safety filter did not have to clamp, reject or hold any command.</p>")
     body.append("</section>")
