@@ -65,3 +65,18 @@ def test_sweep_on_a_scheduler_started_by_hand(cli, tmp_path):
                 p.wait(timeout=10)
         for f in logs.values():
             f.close()
+
+
+@pytest.mark.timeout(120)
+def test_the_documented_slurm_cluster_script_writes_its_job_script():
+    """docs/examples/slurm_cluster.py (docs/sweeps.md): the job script dask-jobqueue would submit."""
+    pytest.importorskip("dask_jobqueue")
+    script = Path(__file__).parents[1] / "docs" / "examples" / "slurm_cluster.py"
+    r = subprocess.run([sys.executable, str(script), "--dry-run", "--queue", "compute", "--account", "mylab",
+                        "--venv", "/shared/officina/.venv"], capture_output=True, text=True, timeout=100)
+    assert r.returncode == 0, r.stderr
+    job = r.stdout
+    for line in ("#SBATCH -p compute", "#SBATCH -A mylab", "#SBATCH --cpus-per-task=1",
+                 "source /shared/officina/.venv/bin/activate", "export MPLBACKEND=Agg"):
+        assert line in job, line
+    assert "distributed.cli.dask_worker" in job and "--nthreads 1" in job
