@@ -71,7 +71,7 @@ table.facts th{background:none;font-weight:500;color:var(--mut)}.wide{overflow-x
 font-size:13px;max-height:480px}figure{margin:12px 0 22px}figure img{max-width:100%;border:1px solid var(--line)}
 figcaption{color:var(--mut);font-size:13px}video{max-width:100%;border:1px solid var(--line)}
 .err{border-left:4px solid var(--bad);background:#fff5f5;padding:8px 12px}.note{color:var(--mut);font-size:13px}
-footer{color:var(--mut);font-size:12px;padding:16px 32px;border-top:1px solid var(--line)}
+details{margin:8px 0}summary{cursor:pointer}footer{color:var(--mut);font-size:12px;padding:16px 32px;border-top:1px solid var(--line)}
 """
 
 _JS = """
@@ -487,9 +487,12 @@ def run_report_html(d: Path) -> str:
     body.append('<section id="what-ran"><h2>What ran</h2>' + _facts(facts))
     if cfg.get("params"):
         prm = [[k, json.dumps(v) if isinstance(v, (dict, list)) else _num(v)] for k, v in cfg["params"].items()]
-        body.append("<h3>Task parameters</h3>" + _table(["parameter", "value"], prm))
+        body.append(f"<details><summary>Task parameters ({len(prm)})</summary>"
+                    + _table(["parameter", "value"], prm) + "</details>")
     if versions:
-        body.append("<h3>Versions</h3>" + _table(["package", "version"], [[k, v] for k, v in versions.items()]))
+        body.append("<details><summary>Versions: " + _e(", ".join(f"{k} {v}" for k, v in versions.items()))
+                    + "</summary>" + _table(["package", "version"], [[k, v] for k, v in versions.items()])
+                    + "</details>")
     body.append(f"<details><summary>The whole configuration (<code>config.yaml</code>: "
                 f"<code>officina run --config config.yaml</code> runs it again)</summary>"
                 f"<pre>{_e((d / 'config.yaml').read_text(errors='replace'))}</pre></details></section>")
