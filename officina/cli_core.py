@@ -164,7 +164,7 @@ Examples:
 
   officina sweep --resume runs/sw1 --retry-failed
 
-  officina sweep labs/my_task.py:MyTask --seeds 0-9 --scheduler tcp://10.0.0.5:8786
+  officina sweep labs/my_task.py:MyTask --scheduler tcp://host:8786
 
 Exit codes: 0 every run succeeded, 1 some run failed or did not succeed,
 2 bad input.
