@@ -432,7 +432,7 @@ def _set_aside(sweep_dir: Path, name: str) -> None:
     shutil.move(str(src), str(prev / f"{name}-{k}"))
 
 
-def _table_row(p: SweepPoint, r: dict[str, Any], sweep_dir: Path, attempt: int) -> dict[str, Any]:
+def _table_row(p: SweepPoint, r: dict[str, Any], attempt: int) -> dict[str, Any]:
     row: dict[str, Any] = {"run": p.name, "status": r["status"], "seed": p.seed}
     row.update(p.grid)
     for k, v in scalar_metrics(r.get("metrics") or {}).items():
@@ -601,7 +601,7 @@ def run_sweep(points: list[SweepPoint], sweep_dir: str | Path, *, client=None, w
         if row is None:
             rec = _recover_finished(p, sweep_dir)
             if rec is not None:
-                journal.append(_table_row(p, rec, sweep_dir, journal.attempts(p.name) + 1))
+                journal.append(_table_row(p, rec, journal.attempts(p.name) + 1))
                 skipped += 1
                 continue
         elif row["status"] == "ok" or (row["status"] == "failed" and not retry_failed):
@@ -647,7 +647,7 @@ def run_sweep(points: list[SweepPoint], sweep_dir: str | Path, *, client=None, w
                         mk.unlink(missing_ok=True)
                     if r["status"] == "failed":
                         _ensure_failed_folder(p, sweep_dir, r)
-                    row = _table_row(p, r, sweep_dir, journal.attempts(p.name) + 1)
+                    row = _table_row(p, r, journal.attempts(p.name) + 1)
                     journal.append(row)
                     rep.update(row)
         except KeyboardInterrupt:
