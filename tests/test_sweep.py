@@ -215,3 +215,26 @@ def test_intervals_of_the_summary():
     z2 = 1.959964 ** 2
     assert w.value == 1.0 and w.high == pytest.approx(1.0) and w.low == pytest.approx(5 / (5 + z2), rel=1e-5)
     assert wilson_interval(0, 4).low == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_ctrl_c_stops_the_sweep_with_its_table_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "sw"
+    officina = Path(sys.executable).with_name("officina")
+    cmd = [str(officina), "sweep", CRASH, "--seeds", "0-5", "--set", "params.wall_s=1.5", "--workers", "1",
+           "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "MPLBACKEND": "Agg"})
+    deadline = time.monotonic() + 200
+    while time.monotonic() < deadline:
+        csv = out / "results.csv"
+        if csv.is_file() and len(csv.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    done = len((out / "results.csv").read_text().splitlines()) - 1
+    assert 1 <= done < 6 and not (out / "sweep.json").exists()
+    assert f"interrupted: {done} of 6 runs are in" in err and f"officina sweep --resume {out}" in err
