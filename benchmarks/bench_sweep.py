@@ -9,6 +9,10 @@ Reports, against the plain loop measured in the same run:
 * per-run CPU time in each mode (time.process_time of the run's process), and the share of the
   workers' wall time they were on a CPU: on a shared machine that share, not Dask, is what bounds
   the efficiency;
+* figures the machine's other load does not skew: the workers' occupancy (the share of
+  workers x T spent inside runs; the rest is Dask's scheduling and transfer, per run), the CPU
+  time per run on 2 workers against the loop, and from both the efficiency to expect on two free
+  cores: occupancy x CPU per run (loop) / CPU per run (2 workers);
 * the load average before and after each phase.
 
 The cluster's start-up (its processes, and each worker importing officina as this process did
@@ -94,9 +98,12 @@ def dask_sweep(points, root: Path, n_workers: int) -> dict:
 def summary(mode: dict) -> dict:
     runs = list(mode["runs"].values())
     cpu = sum(r["cpu_s"] for r in runs)
+    inside = sum(r["wall_s"] for r in runs)
+    slots = mode["wall_s"] * mode["workers"]
     return {"wall_s": mode["wall_s"], "cpu_per_run_s": cpu / len(runs),
-            "wall_per_run_s": sum(r["wall_s"] for r in runs) / len(runs),
-            "cpu_share": cpu / (mode["wall_s"] * mode["workers"]),
+            "wall_per_run_s": inside / len(runs),
+            "cpu_share": cpu / slots, "occupancy": inside / slots,
+            "outside_runs_per_run_s": (slots - inside) / len(runs),
             "cluster_start_s": mode.get("cluster_start_s"), "load_before": mode["load_before"],
             "load_after": mode["load_after"]}
 
@@ -137,19 +144,22 @@ def main(argv=None) -> dict:
         "efficiency_2_workers_vs_1_worker": t1 / (2 * t2),
         "dask_overhead_per_run_s": (t1 - t_loop) / args.n,
         "cpu_per_run_change_2_workers": s["dask2"]["cpu_per_run_s"] / s["loop"]["cpu_per_run_s"] - 1.0,
+        "expected_efficiency_free_cores": s["dask2"]["occupancy"] * s["loop"]["cpu_per_run_s"]
+        / s["dask2"]["cpu_per_run_s"],
         "goal_efficiency": 0.9,
     }
     if args.json:
         print(json.dumps(result, indent=2))
         return result
     print(f"{args.n} {args.task} runs ({' '.join(args.overrides) or 'default config'}), {os.cpu_count()} cores")
-    print(f"{'mode':<16}{'wall s':>9}{'CPU/run s':>11}{'wall/run s':>12}{'CPU share':>11}{'cluster start s':>17}"
-          f"{'load before/after':>19}")
+    print(f"{'mode':<16}{'wall s':>8}{'CPU/run s':>10}{'wall/run s':>11}{'CPU share':>10}{'occupancy':>10}"
+          f"{'outside runs/run s':>19}{'start s':>8}{'load before/after':>19}")
     for name, label in (("loop", "plain loop"), ("dask1", "Dask, 1 worker"), ("dask2", "Dask, 2 workers")):
         m = s[name]
         start = f"{m['cluster_start_s']:.1f}" if m["cluster_start_s"] is not None else "-"
-        print(f"{label:<16}{m['wall_s']:>9.1f}{m['cpu_per_run_s']:>11.2f}{m['wall_per_run_s']:>12.2f}"
-              f"{100 * m['cpu_share']:>10.0f}%{start:>17}{m['load_before']:>10} / {m['load_after']}")
+        print(f"{label:<16}{m['wall_s']:>8.1f}{m['cpu_per_run_s']:>10.2f}{m['wall_per_run_s']:>11.2f}"
+              f"{100 * m['cpu_share']:>9.0f}%{100 * m['occupancy']:>9.1f}%{m['outside_runs_per_run_s']:>19.3f}"
+              f"{start:>8}{m['load_before']:>10} / {m['load_after']}")
     e = result["efficiency_2_workers_vs_loop"]
     print(f"parallel efficiency, 2 workers: {100 * e:.0f} % of the plain loop (T_loop / 2 T_2), "
           f"{100 * result['efficiency_2_workers_vs_1_worker']:.0f} % of 1 worker; goal >= 90 %: "
@@ -158,6 +168,8 @@ def main(argv=None) -> dict:
           f"({100 * result['dask_overhead_per_run_s'] / s['loop']['wall_per_run_s']:+.1f} % of a run)")
     print(f"CPU per run on 2 workers vs the loop: {100 * result['cpu_per_run_change_2_workers']:+.1f} %; the 2 "
           f"workers were on a CPU {100 * s['dask2']['cpu_share']:.0f} % of the time (100 % = two free cores)")
+    print(f"efficiency to expect on two free cores (occupancy x CPU/run loop / CPU/run 2 workers): "
+          f"{100 * result['expected_efficiency_free_cores']:.0f} %")
     return result
 
 
