@@ -576,18 +576,59 @@ def _gather(client, todo: list[SweepPoint], sweep_dir: Path, started: Path):
         yield p, r
 
 
+class _FolderLock:
+    """One officina sweep at a time in a folder: an exclusive lock on .officina/lock (BadInput when
+    another process holds it)."""
+
+    def __init__(self, sweep_dir: Path) -> None:
+        self.path = sweep_dir / INTERNAL / "lock"
+        self.fh = None
+
+    def __enter__(self) -> "_FolderLock":
+        import fcntl
+        import socket
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.fh.seek(0)
+            holder = self.fh.read().strip() or "another process"
+            self.fh.close()
+            raise BadInput(f"{self.path.parents[1]}: a sweep is already running in this folder ({holder}); "
+                           "expected one sweep per folder at a time") from None
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        self.fh.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import fcntl
+
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()
+
+
 def run_sweep(points: list[SweepPoint], sweep_dir: str | Path, *, client=None, workers: int | None = None,
               retry_failed: bool = False, progress: bool = True) -> SweepOutcome:
     """Run the points of a sweep folder (made by `open_sweep` or `load_sweep`) that are not done:
-    every run finished there is skipped, failed ones are rerun only with ``retry_failed``.
+    every run finished there is skipped, failed ones are rerun only with ``retry_failed``. One
+    sweep at a time in a folder (BadInput when another one is running there).
 
     ``client``: a Dask client of an existing scheduler (`connect`), left open; None: a
     LocalCluster of ``workers`` processes (default one per core) for the runs to do."""
+    with _FolderLock(Path(sweep_dir)):
+        return _run_sweep(points, Path(sweep_dir), client, workers, retry_failed, progress)
+
+
+def _run_sweep(points: list[SweepPoint], sweep_dir: Path, client, workers: int | None, retry_failed: bool,
+               progress: bool) -> SweepOutcome:
     from officina.results import ResultsJournal
     from officina.tasks import get_task
     from officina.tasks.base import key_metrics, metric_label
 
-    sweep_dir = Path(sweep_dir)
     task = get_task(points[0].config["task"])
     grid_keys = list(points[0].grid) if points else []
     shown = [k for k in key_metrics(task)]

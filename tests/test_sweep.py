@@ -238,3 +238,13 @@ def test_ctrl_c_stops_the_sweep_with_its_table_and_says_how_to_resume(tmp_path):
     done = len((out / "results.csv").read_text().splitlines()) - 1
     assert 1 <= done < 6 and not (out / "sweep.json").exists()
     assert f"interrupted: {done} of 6 runs are in" in err and f"officina sweep --resume {out}" in err
+
+
+def test_one_sweep_at_a_time_in_a_folder(cli, tmp_path):
+    from officina.sweep import _FolderLock, open_sweep
+
+    d, _, _ = open_sweep(CRASH, seeds=[0], grid={}, out=tmp_path / "sw")
+    with _FolderLock(d):
+        r = cli(["sweep", "--resume", d])
+    assert r.exit_code == 2 and "a sweep is already running in this folder" in r.stderr
+    assert f"pid {os.getpid()}" in r.stderr and not (d / "results.csv").exists()
