@@ -157,8 +157,9 @@ def _table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, sortable: b
                 cells.append(f'<td{" class=n" if num else ""}>{_e(c)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     classes = " ".join(x for x in ("sortable" if sortable else "", cls) if x)
-    return (f'<div class="wide"><table{f" class={chr(34)}{classes}{chr(34)}" if classes else ""}>'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+    attr = f' class="{classes}"' if classes else ""
+    return (f'<div class="wide"><table{attr}><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def _facts(rows: Iterable[Sequence[Any]]) -> str:
