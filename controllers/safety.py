@@ -62,6 +62,7 @@ class SafetyEvent(str, enum.Enum):
     ESTOP = "estop"
     NOT_ARMED = "not_armed"
     WRONG_MODE = "wrong_mode"
+    PROTECTIVE_STOP = "protective_stop"  # contact nobody planned for (`officina.controllers.contact`)
 
 
 @dataclass(frozen=True)
@@ -639,8 +640,15 @@ class SafetyFilter:
 
     def watchdog(self, state, mode: ControlMode = ControlMode.POSITION) -> Filtered | None:
         """Once per control period: None while commands are fresh; otherwise the hold command of
-        ``mode`` to send this period, with a WATCHDOG event on the first period of the silence."""
+        ``mode`` to send this period, with a WATCHDOG event on the first period of the silence.
+
+        A silence after the command sequence has come to rest (position or velocity mode) is no
+        event and needs no hold: the arm already holds its last setpoint, which is what the hold
+        would send. A torque command is never left standing."""
         if not self.stale(state):
+            return None
+        mode = ControlMode(mode)
+        if not self._holding and mode != ControlMode.TORQUE and self.at_rest:
             return None
         events: list[SafetyRecord] = []
         with np.errstate(all="ignore"):
@@ -649,5 +657,5 @@ class SafetyFilter:
                 self._holding = True
                 self._rec(events, SafetyEvent.WATCHDOG, "hold",
                           f"no fresh command for {self.config.watchdog_periods} periods")
-            cmd = self._hold_or_reset(ControlMode(mode), state)
+            cmd = self._hold_or_reset(mode, state)
         return Filtered(cmd, tuple(events))

@@ -7,7 +7,10 @@ from typing import List, Optional
 
 import typer
 
-from officina.cli import app, handle_errors
+from officina.cli import handle_errors
+
+#: The top-level commands of this module; officina/cli.py adds them to `officina`.
+app = typer.Typer()
 
 def _fmt(value, unit: str) -> str:
     if isinstance(value, bool):
@@ -47,15 +50,15 @@ and metrics.json, written last.
 
 Examples:
 
-  officina run pick-place
-
-  officina run pick-place --robot ur5e --seed 3 --set params.n_objects=4
-
-  officina run pick-place --robot path/to/my_arm.yaml
-
-  officina run labs/my_task.py:MyTask   (a task of your own; see docs/tasks.md)
-
-  officina run --config runs/pick-place-20261126-071500/config.yaml   (reproduce a run)
+```
+officina run pick-place
+officina run pick-place --robot ur5e --seed 3 --set params.n_objects=4
+officina run pick-place --robot path/to/my_arm.yaml
+# a task of your own (see docs/tasks.md):
+officina run labs/my_task.py:MyTask
+# reproduce a run:
+officina run --config runs/pick-place-20261126-071500/config.yaml
+```
 
 Exit codes: 0 the task succeeded, 1 it ran but failed, 2 bad input.
 """
@@ -99,7 +102,20 @@ def run_cmd(
         raise typer.Exit(1)
 
 
-@app.command("robots", help="List the built-in robots: name, DoF, gripper, model source.")
+ROBOTS_HELP = """List the built-in robots: name, DoF, gripper, model source.
+
+A robot of your own is a YAML file, accepted wherever a robot name is (see the README).
+
+Examples:
+
+```
+officina robots
+officina robots --json
+```
+"""
+
+
+@app.command("robots", help=ROBOTS_HELP)
 @handle_errors
 def robots_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     from officina.robots import builtin_robots, load_robot
@@ -126,7 +142,18 @@ def robots_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-reada
     Console().print(t)
 
 
-@app.command("tasks", help="List the registered tasks with a one-line description.")
+TASKS_HELP = """List the registered tasks with a one-line description.
+
+Examples:
+
+```
+officina tasks
+officina tasks --json
+```
+"""
+
+
+@app.command("tasks", help=TASKS_HELP)
 @handle_errors
 def tasks_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     from officina.tasks import get_task, task_names
@@ -157,14 +184,13 @@ Dask scheduler (--scheduler tcp://host:8786; see docs/sweeps.md for SLURM).
 
 Examples:
 
-  officina sweep pick-place --seeds 0-9
-
-  officina sweep pick-place --seeds 0-4 --grid robot=panda,iiwa,ur5e
-  --grid params.n_objects=1,3 --out runs/sw1
-
-  officina sweep --resume runs/sw1 --retry-failed
-
-  officina sweep labs/my_task.py:MyTask --scheduler tcp://host:8786
+```
+officina sweep pick-place --seeds 0-9
+officina sweep pick-place --seeds 0-4 --grid robot=panda,iiwa,ur5e \\
+    --grid params.n_objects=1,3 --out runs/sw1
+officina sweep --resume runs/sw1 --retry-failed
+officina sweep labs/my_task.py:MyTask --scheduler tcp://host:8786
+```
 
 Exit codes: 0 every run succeeded, 1 some run failed or did not succeed,
 2 bad input.

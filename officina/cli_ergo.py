@@ -13,26 +13,38 @@ from typing import Optional
 import numpy as np
 import typer
 
-from officina.cli import app, handle_errors
+from officina.cli import handle_errors
+
+ERGO_HELP = """Lifting ergonomics: the Revised NIOSH Lifting Equation.
+
+Example:
+
+```
+officina ergo niosh --load 12 --h 40 --v 20 --v-dest 100 --h-dest 35 \\
+    --a 0 --freq 2 --duration moderate --coupling fair
+```
+"""
 
 ergo_app = typer.Typer(
-    help=(
-        "Lifting ergonomics: the Revised NIOSH Lifting Equation.\n\n"
-        "Example: officina ergo niosh --load 12 --h 40 --v 20 --v-dest 100 --h-dest 35 "
-        "--a 0 --freq 2 --duration moderate --coupling fair"
-    ),
+    help=ERGO_HELP,
     no_args_is_help=True,
 )
+
+EXO_HELP = """Exoskeletons and lower-back loads: L5/S1 moment and compression during a lift,
+with and without a back-support exoskeleton (inverse dynamics of a de Leva human model).
+
+Example:
+
+```
+officina exo lift --lift stoop --load-kg 10 --body-mass-kg 75 \\
+    --stature-m 1.75 --exo spexor
+```
+"""
+
 exo_app = typer.Typer(
-    help=(
-        "Exoskeletons and lower-back loads: L5/S1 moment and compression during a lift, with and "
-        "without a back-support exoskeleton (inverse dynamics of a de Leva human model).\n\n"
-        "Example: officina exo lift --lift stoop --load-kg 10 --body-mass-kg 75 --stature-m 1.75 --exo spexor"
-    ),
+    help=EXO_HELP,
     no_args_is_help=True,
 )
-app.add_typer(ergo_app, name="ergo")
-app.add_typer(exo_app, name="exo")
 
 
 def _fmt(x: float | None, nd: int = 2) -> str:
@@ -64,10 +76,14 @@ def niosh_cmd(
     and destination LI. Values outside the equation's range (H > 63 cm, V > 175 cm, D > 175 cm,
     A > 135 deg, F above Table 5) give a zero multiplier and a warning.
 
-    \b
     Examples:
-      officina ergo niosh --load 12 --h 40 --v 20 --a 0 --freq 2 --duration moderate --coupling fair --d 60
-      officina ergo niosh --units us --load 30 --h 12 --v 10 --h-dest 14 --v-dest 40 --a 0 --freq 1 --duration short --coupling good --json
+
+    ```
+    officina ergo niosh --load 12 --h 40 --v 20 --a 0 --freq 2 \\
+        --duration moderate --coupling fair --d 60
+    officina ergo niosh --units us --load 30 --h 12 --v 10 --h-dest 14 \\
+        --v-dest 40 --a 0 --freq 1 --duration short --coupling good --json
+    ```
     """
     from officina.exoskeleton.niosh import NioshTask, evaluate
 
@@ -121,7 +137,7 @@ def exo_lift_cmd(
     start_height_m: float | None = typer.Option(None, "--start-height-m", help="Grip height at the start, m (default 0.20: a box on the floor)."),
     end_height: str = typer.Option("knuckle", "--end-height", help="'knuckle' (stand upright, arms hanging) or a grip height in m (e.g. 0.9 for a table)."),
     duration_s: float = typer.Option(1.5, "--duration-s", help="Duration of the lift, s (min-jerk time law; 0.25 s of standing before and after)."),
-    motion_csv: Path | None = typer.Option(None, "--motion-csv", help="Use a recorded motion instead: CSV with t_s and <joint>_deg columns (ankle, knee, hip, l5s1, shoulder, elbow)."),
+    motion_csv: Path | None = typer.Option(None, "--motion-csv", help="Use a recorded motion instead: CSV with t_s and JOINT_deg columns (JOINT: ankle, knee, hip, l5s1, shoulder, elbow)."),
     out: Path | None = typer.Option(None, "--out", help="Folder for the plots: loads.png (moment, compression with the NIOSH 3400/6400 N limits) and stick.png."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -131,10 +147,14 @@ def exo_lift_cmd(
     at the hands; compression from a single equivalent extensor muscle with a 5 cm moment arm.
     Reductions are in percent (+ = the exo lowers the load).
 
-    \b
     Examples:
-      officina exo lift --lift stoop --load-kg 10 --body-mass-kg 75 --stature-m 1.75 --exo laevo
-      officina exo lift --lift squat --load-kg 15 --body-mass-kg 62 --stature-m 1.65 --sex female --exo active --out runs/lift --json
+
+    ```
+    officina exo lift --lift stoop --load-kg 10 --body-mass-kg 75 \\
+        --stature-m 1.75 --exo laevo
+    officina exo lift --lift squat --load-kg 15 --body-mass-kg 62 \\
+        --stature-m 1.65 --sex female --exo active --out runs/lift --json
+    ```
     """
     from officina.exoskeleton.dynamics import compare, inverse_dynamics, summary
     from officina.exoskeleton.exo import ShoulderExo, exo_by_name
@@ -227,9 +247,11 @@ def exo_static_cmd(
 ) -> None:
     """L5/S1 moment, compression and shear in one static posture (arms hanging, load at the hands).
 
-    \b
     Example:
-      officina exo static --trunk-flexion-deg 60 --load-kg 10 --json
+
+    ```
+    officina exo static --trunk-flexion-deg 60 --load-kg 10 --json
+    ```
     """
     from officina.exoskeleton.model import static_l5s1
 
@@ -261,9 +283,12 @@ def exo_overhead_cmd(
 ) -> None:
     """Shoulder moment in overhead work with and without a shoulder exoskeleton (static, both arms).
 
-    \b
     Example:
-      officina exo overhead --elevation-deg 110 --tool-kg 1.5 --exo paexo --support 0.7
+
+    ```
+    officina exo overhead --elevation-deg 110 --tool-kg 1.5 --exo paexo \\
+        --support 0.7
+    ```
     """
     from dataclasses import replace
 
@@ -321,11 +346,12 @@ runs/exo-sweep-TIMESTAMP).
 
 Examples:
 
-  officina exo sweep --stiffness 0:80:20 --preload 0,5,10 --load-kg 5,10,15
-
-  officina exo sweep --stiffness 0,30,60 --preload 0 --load-kg 10
-  --lift-style squat --engage-deg 10 --body-mass-kg 62 --stature-m 1.65
-  --sex female --out runs/exo-study
+```
+officina exo sweep --stiffness 0:80:20 --preload 0,5,10 --load-kg 5,10,15
+officina exo sweep --stiffness 0,30,60 --preload 0 --load-kg 10 \\
+    --lift-style squat --engage-deg 10 --body-mass-kg 62 \\
+    --stature-m 1.65 --sex female --out runs/exo-study
+```
 """
 
 

@@ -8,7 +8,10 @@ from typing import Optional
 
 import typer
 
-from officina.cli import app, handle_errors
+from officina.cli import handle_errors
+
+#: The top-level command of this module; officina/cli.py adds it to `officina`.
+app = typer.Typer()
 
 REPORT_HELP = """Write report.html: a run, a sweep or an exo design study, for people.
 
@@ -20,11 +23,11 @@ of every run, linked to each run's own report (written too).
 
 Examples:
 
-  officina report runs/pick-place-20261126-071500
-
-  officina report runs/sweep-pick-place-20261126-080000
-
-  officina report runs/exo-sweep-20261126-090000 --out study.html
+```
+officina report runs/pick-place-20261126-071500
+officina report runs/sweep-pick-place-20261126-080000
+officina report runs/exo-sweep-20261126-090000 --out study.html
+```
 """
 
 

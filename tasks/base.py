@@ -167,6 +167,8 @@ COMMON_METRICS: dict[str, MetricInfo] = {
     "max_tcp_speed_m_s": MetricInfo("m/s", "largest tcp speed over the logged states", None, "max tcp speed"),
     "safety_events_total": MetricInfo("", "commands the safety filter clamped, rejected or held", "lower",
                                       "safety events"),
+    "protective_stops": MetricInfo("", "times the arm stopped on contact nobody planned for", "lower",
+                                   "protective stops"),
     "real_time_factor": MetricInfo("", "simulated time / wall time of the procedure", "higher",
                                    "real-time factor"),
     "wall_time_s": MetricInfo("s", "wall time of the procedure", "lower", "wall time"),
@@ -190,6 +192,10 @@ class TaskDefinition:
     * ``plot_events``: event names marked on the run's plots;
     * ``tracked_objects(scene)``: the objects whose ground-truth poses the state log records;
     * ``plots(run_dir, record, metrics)``: extra PNGs of the task's own, returns their file names;
+    * ``planning_scene(params)``: the cell's fixed geometry as data (an
+      `officina.controllers.planning.scene.PlanningScene`): ``build_scene`` builds the simulator's
+      bodies from it (`SimWorld.add_planning_scene`) and the procedure's planner gets a copy as
+      ``cell.planning_scene``, so what the planner avoids is what the physics has;
     * ``video_view``: the (eye, target) points, world frame, of the camera that records a video;
     * ``manual_job(params)``: the same job done by hand, as data (an
       `officina.exoskeleton.job.ManualJob` derived from the scene parameters), for `officina compare`;
@@ -216,6 +222,10 @@ class TaskDefinition:
 
     def metrics(self, world: "SimWorld", scene: Any, params: Any) -> dict[str, Any]:  # pragma: no cover
         raise NotImplementedError(f"task {self.name!r} has no metrics")
+
+    def planning_scene(self, params: Any) -> Any:
+        """The cell's fixed geometry for the planner (default: None, no planning scene)."""
+        return None
 
     def before_step(self, world: "SimWorld", scene: Any, params: Any, t: float) -> None:
         """The scene's own motion in the control period starting at ``t`` (default: none)."""
