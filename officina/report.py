@@ -44,14 +44,6 @@ STANDARD_PLOTS = {
     "signals.png": "The scalar signals the procedure logged.",
 }
 _NOT_METRICS = ("task", "seed", "robot", "versions")
-# What the run loop adds to metrics.json besides `tasks.base.COMMON_METRICS`: (unit, meaning).
-_LOOP_METRICS = {
-    "procedure_completed": ("", "the procedure returned that it completed its job (its own view; success is "
-                                "measured from ground truth)"),
-    "procedure_message": ("", "what the procedure reported when it returned"),
-    "sim_steps": ("", "physics steps simulated"),
-}
-
 _CSS = """
 :root{--fg:#1d2430;--mut:#5b6575;--line:#d9dee6;--bg:#f6f7f9;--ok:#1a7f37;--bad:#c62828;--warn:#9a6700}
 *{box-sizing:border-box}body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
@@ -295,9 +287,7 @@ def _metric_rows(task: Any, metrics: dict) -> list[list[Any]]:
         if isinstance(v, (dict, list)):
             continue
         info = metric_info(task, k)
-        unit, meaning = info.unit, info.meaning
-        if not (k in (getattr(task, "metric_info", {}) or {}) or k in COMMON_METRICS):
-            unit, meaning = _LOOP_METRICS.get(k, ("", "(not described by the task)"))
+        unit, meaning = info.unit, info.meaning or "(not described by the task)"
         better = {"higher": "higher is better", "lower": "lower is better"}.get(info.better or "", "")
         rows.append([metric_label(task, k), (_num(v), _sort_value(v)), unit, meaning, better, k])
     return rows
