@@ -278,3 +278,89 @@ def test_markers_for_every_kind_of_visual_shape(tmp_path):
     assert floor.type == 1 and floor.scale.z < 0.01 and floor.scale.x >= 10
     (part,) = by["scene/part"]
     assert part.type == 10 and part.mesh_resource == Path(mesh).as_uri() and part.scale.x == 0.001
+
+
+@pytest.mark.timeout(300)
+def test_a_pick_place_runs_log_reads_back_in_rosbags_and_mcap_ros2(cli, tmp_path):
+    """`officina run pick-place --robot panda --seed 0`'s state.mcap, read by two readers that
+    share nothing with the writer's code path: rosbags' AnyReader (its types parsed from the
+    message definitions stored in the file) and the mcap library's ROS 2 decoder. Both see the same
+    topics, types and counts, the counts the run's own metrics and events imply, and the same
+    joint positions."""
+    import json
+
+    import cv2
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+    from rosbags.highlevel import AnyReader
+
+    from officina.robots import load_robot
+
+    d = tmp_path / "run"
+    res = cli(["run", "pick-place", "--robot", "panda", "--seed", "0", "--out", d])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((d / "metrics.json").read_text())
+    events = json.loads((d / "events.json").read_text())
+    assert metrics["success"]
+    steps = metrics["sim_steps"]  # control periods of 1 ms
+    n_js = steps // 4  # log.joint_state_hz = 250
+    n_pose = steps // 20  # log.object_pose_hz = 50
+    n_robot_tf = -(-n_js // 5) + (1 if (n_js - 1) % 5 else 0)  # log.tf_hz = 50, and the last sample
+    n_captures = sum(1 for e in events if e["event"] == "perceived")
+    n_republish = int(metrics["cycle_time_s"]) + 1  # at t = 0, then every second
+    expected = {
+        "/joint_states": ("sensor_msgs/msg/JointState", n_js),
+        "/gripper/joint_states": ("sensor_msgs/msg/JointState", n_js),
+        "/tf": ("tf2_msgs/msg/TFMessage", n_robot_tf + n_pose + n_captures),
+        "/tf_static": ("tf2_msgs/msg/TFMessage", 1),
+        "/robot_description": ("std_msgs/msg/String", n_republish),
+        "/scene/markers": ("visualization_msgs/msg/MarkerArray", n_republish),
+        "/ground_truth/object_poses": ("geometry_msgs/msg/PoseArray", n_pose),
+        "/rosout": ("rcl_interfaces/msg/Log", len(events)),
+        "/camera/image_raw/compressed": ("sensor_msgs/msg/CompressedImage", n_captures),
+        "/camera/camera_info": ("sensor_msgs/msg/CameraInfo", n_captures),
+    }
+    assert n_captures == 3 and len(events) == 9
+
+    rb: dict[str, list] = {}
+    rb_types: dict[str, str] = {}
+    with AnyReader([d / "state.mcap"]) as reader:
+        for conn, stamp, raw in reader.messages():
+            rb.setdefault(conn.topic, []).append((stamp, reader.deserialize(raw, conn.msgtype)))
+            rb_types[conn.topic] = conn.msgtype
+    mc: dict[str, list] = {}
+    mc_types: dict[str, str] = {}
+    with open(d / "state.mcap", "rb") as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        assert reader.get_header().profile == "ros2"
+        for schema, channel, message, decoded in reader.iter_decoded_messages():
+            mc.setdefault(channel.topic, []).append((message.log_time, decoded))
+            mc_types[channel.topic] = schema.name
+
+    assert {k: (rb_types[k], len(v)) for k, v in rb.items()} == expected
+    assert {k: (mc_types[k], len(v)) for k, v in mc.items()} == expected
+
+    spec = load_robot("panda")
+    js_rb, js_mc = rb["/joint_states"], mc["/joint_states"]
+    assert js_rb[0][1].name == list(spec.joint_names)
+    assert [s for s, _ in js_rb] == [s for s, _ in js_mc] == [4_000_000 * (k + 1) for k in range(n_js)]
+    q_rb = np.array([m.position for _, m in js_rb])
+    q_mc = np.array([m.position for _, m in js_mc])
+    assert q_rb.shape == (n_js, 7) and np.array_equal(q_rb, q_mc)
+    assert np.ptp(q_rb, axis=0).max() > 0.5  # the arm moved
+    # every message's header stamp is its log time
+    for topic in ("/joint_states", "/ground_truth/object_poses", "/camera/image_raw/compressed"):
+        for stamp, m in rb[topic]:
+            assert m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec == stamp
+    assert all(len(m.poses) == 3 for _, m in rb["/ground_truth/object_poses"])
+    # the pictures were taken when the procedure perceived, and decode to the camera's size
+    assert [s for s, _ in rb["/camera/image_raw/compressed"]] == [
+        round(e["t"] * 1e9) for e in events if e["event"] == "perceived"]
+    for (_, img), (_, info) in zip(rb["/camera/image_raw/compressed"], rb["/camera/camera_info"]):
+        assert img.format == "jpeg"
+        rgb = cv2.imdecode(np.frombuffer(bytes(img.data), np.uint8), cv2.IMREAD_COLOR)
+        assert rgb.shape == (info.height, info.width, 3)
+    assert [m.msg.split(" ", 1)[0] for _, m in rb["/rosout"]] == [e["event"] for e in events]
+    children = {ts.child_frame_id for _, m in rb["/tf"] for ts in m.transforms}
+    assert "camera" in children and any(c.startswith("scene/") for c in children)
+    assert {"panda_link1", "panda_leftfinger"} <= children
