@@ -225,10 +225,14 @@ def test_run_folder_files_get_the_umask_permissions(tmp_path):
         os.umask(old)
 
 
-@pytest.mark.timeout(120)
-def test_sigterm_stops_a_run_like_ctrl_c_and_keeps_the_state_log(tmp_path):
-    """SIGTERM (SLURM, Dask, systemd) mid-run: exit 143, error.txt, no metrics.json, and the state
-    log holds the run up to the stop, readable."""
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "sigterm-to-every-process"])
+def test_a_stopped_run_keeps_its_state_log_and_leaves_no_process_behind(tmp_path, how):
+    """Ctrl-C at a terminal (SIGINT to the foreground process group), SIGTERM to the run (Dask,
+    SLURM) or to every process of the run (systemd's control group): the run exits 130 or 143 with
+    error.txt and no metrics.json; its state log's writer process has finished the file (the run
+    up to the stop, readable) and is gone when the run's process is."""
+    import os
     import signal
     import subprocess
     import sys
@@ -238,15 +242,40 @@ def test_sigterm_stops_a_run_like_ctrl_c_and_keeps_the_state_log(tmp_path):
     d = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "officina.cli", "run", "pick-place", "--out", str(d),
                              "--set", "log.plots=false"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    _wait_for_log(d / "state.mcap", 1_000_000, 90)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
-    assert "SIGTERM" in err and "SIGTERM" in (d / "error.txt").read_text()
+                            text=True, start_new_session=True)
+    try:
+        _wait_for_log(d / "state.mcap", 1_000_000, 90)
+        writers = _children(proc.pid)
+        assert len(writers) == 1 and "officina.statelog_writer" in _cmdline(writers[0])
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGTERM)
+            if how == "sigterm-to-every-process":
+                os.kill(writers[0], signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not _running(writers[0])  # the run waited for its writer: no orphan
+    if how == "ctrl-c":
+        assert proc.returncode == 130, err
+        assert "interrupted" in (d / "error.txt").read_text()
+    else:
+        assert proc.returncode == 143, err
+        assert "SIGTERM" in err and "SIGTERM" in (d / "error.txt").read_text()
     assert not (d / "metrics.json").exists()
+    assert (d / "state.mcap").read_bytes().endswith(b"\x89MCAP0\r\n")  # finished: summary and index
     counts = read_topic_counts(d / "state.mcap")
-    assert counts["/joint_states"] > 500
+    assert counts["/joint_states"] > 500 and counts["/tf"] > 200
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 def _wait_for_log(path: Path, size: int, timeout_s: float) -> None:
