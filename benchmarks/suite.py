@@ -4,11 +4,6 @@ Each group is a module of officina.benchmarks with ``rows(slow=False) -> list[Ro
 sizes by default, the larger ones with ``slow``. `run_groups` runs some of them and returns a
 document (rows, how long each group took, where it ran) that `officina bench --json` prints and
 `compare` reads back: what moved between two commits.
-
-The sweep group is ``officina.benchmarks.bench_sweep`` (the scaling of `officina sweep` on Dask):
-its ``rows(slow)`` when it has one, else ``run(n_runs, overrides=[...])`` or ``main(argv)``,
-whose result dict (``modes``, ``efficiency_2_workers_vs_loop``, ``dask_overhead_per_run_s``) is
-read by `sweep_rows_from_result`; one row saying it is not installed when the module is absent.
 """
 
 from __future__ import annotations
@@ -25,8 +20,7 @@ from typing import Any, Callable, Sequence
 
 from officina.benchmarks import Row, row
 
-__all__ = ["GROUPS", "run_groups", "sweep_rows", "sweep_rows_from_result", "load_document", "compare",
-           "format_value"]
+__all__ = ["GROUPS", "run_groups", "load_document", "compare", "format_value"]
 
 # group -> (module of officina.benchmarks, what it measures)
 GROUPS: dict[str, tuple[str, str]] = {
@@ -40,50 +34,7 @@ GROUPS: dict[str, tuple[str, str]] = {
 }
 
 
-def sweep_rows_from_result(res: dict) -> list[Row]:
-    """Rows from the scaling benchmark's result (the dict ``bench_sweep.main``/``run`` returns):
-    the wall time of the runs on 2 Dask workers against the same runs in a plain loop (goal: a
-    parallel efficiency T_loop / (2 T_2) >= 90 %, i.e. a ratio <= 1 / 1.8), and Dask's per-run
-    overhead on one worker against a run's own wall time in the loop."""
-    modes = res.get("modes", {})
-    loop, two = modes.get("loop", {}), modes.get("dask2", {})
-    note = f"{res.get('n_runs')} runs of {res.get('task', 'pick-place')}" + (
-        f" ({' '.join(res['overrides'])})" if res.get("overrides") else "")
-    eff = res.get("efficiency_2_workers_vs_loop")
-    return [
-        row("sweep wall time, 2 Dask workers", "s", two.get("wall_s"), loop.get("wall_s"),
-            baseline_name="the same runs in a plain loop", goals=[("ratio", "<=", 1 / 1.8)],
-            note=note + (f"; parallel efficiency {100 * eff:.0f} % (goal >= 90 %)" if eff is not None else "")),
-        row("Dask per-run overhead, 1 worker", "s", res.get("dask_overhead_per_run_s"), loop.get("wall_per_run_s"),
-            baseline_name="a run's wall time in the loop", note=note),
-    ]
-
-
-def sweep_rows(slow: bool = False) -> list[Row]:
-    """The sweep group: 40 runs with ``slow``, else 4 runs of one object each."""
-    try:
-        mod = importlib.import_module("officina.benchmarks.bench_sweep")
-    except ModuleNotFoundError:
-        return [row("sweep wall time, 2 Dask workers", "s", None,
-                    note="officina.benchmarks.bench_sweep is not installed (it comes with `officina sweep`'s "
-                         "scaling benchmark)")]
-    if hasattr(mod, "rows"):
-        return list(mod.rows(slow=slow))
-    n, extra = (40, []) if slow else (4, ["--set", "params.n_objects=1"])
-    if hasattr(mod, "run"):
-        res = mod.run(n) if slow else mod.run(n, overrides=["params.n_objects=1"])
-    else:
-        import contextlib
-        import io
-
-        with contextlib.redirect_stdout(io.StringIO()):
-            res = mod.main(["--n", str(n), *extra])
-    return list(res) if isinstance(res, list) else sweep_rows_from_result(res)
-
-
 def _group_rows(group: str, slow: bool) -> list[Row]:
-    if group == "sweep":
-        return sweep_rows(slow)
     mod = importlib.import_module(f"officina.benchmarks.{GROUPS[group][0]}")
     return list(mod.rows(slow=slow))
 

@@ -9,8 +9,7 @@ import json
 import pytest
 
 from officina.benchmarks import Row, row
-from officina.benchmarks.suite import (GROUPS, compare, load_document, run_groups, sweep_rows,
-                                       sweep_rows_from_result)
+from officina.benchmarks.suite import GROUPS, compare, load_document, run_groups
 
 
 def test_a_row_computes_its_ratio_and_verdict():
@@ -109,24 +108,45 @@ def test_every_group_has_a_command_and_a_rows_function(cli):
     names = set(get_command(register_subcommands()).commands["bench"].commands)
     assert set(GROUPS) | {"all", "compare", "control"} <= names
     for group, (module, _) in GROUPS.items():
-        if group == "sweep":
-            continue  # comes with `officina sweep`'s scaling benchmark
         assert callable(importlib.import_module(f"officina.benchmarks.{module}").rows)
     assert cli(["bench", "all", "--skip", "nope"]).exit_code == 2
 
 
 def test_the_sweep_group_reads_the_scaling_benchmarks_result():
+    from officina.benchmarks.bench_sweep import rows_from_result
+
     res = {"task": "pick-place", "n_runs": 40, "overrides": [],
            "modes": {"loop": {"wall_s": 200.0, "wall_per_run_s": 5.0}, "dask1": {"wall_s": 210.0},
-                     "dask2": {"wall_s": 105.0}},
-           "efficiency_2_workers_vs_loop": 200.0 / 210.0, "dask_overhead_per_run_s": 0.25}
-    wall, overhead = sweep_rows_from_result(res)
+                     "dask2": {"wall_s": 105.0, "load_before": 1.5}},
+           "efficiency_2_workers_vs_loop": 200.0 / 210.0, "dask_overhead_per_run_s": 0.25,
+           "expected_efficiency_free_cores": 0.93}
+    wall, free, overhead = rows_from_result(res)
     assert wall.value == 105.0 and wall.baseline == 200.0 and wall.verdict == "met"  # 95 % efficiency
-    assert "95 %" in wall.note and overhead.value == 0.25 and overhead.verdict == "info"
+    assert "95 %" in wall.note and "load average 1.5" in wall.note
+    assert free.value == pytest.approx(93.0) and free.verdict == "met"
+    assert overhead.value == 0.25 and overhead.verdict == "info" and overhead.ratio == pytest.approx(0.05)
     slower = {**res, "modes": {**res["modes"], "dask2": {"wall_s": 120.0}}, "efficiency_2_workers_vs_loop": 0.83}
-    assert sweep_rows_from_result(slower)[0].verdict == "missed"
-    try:
-        import officina.benchmarks.bench_sweep  # noqa: F401
-    except ModuleNotFoundError:
-        (r,) = sweep_rows()
-        assert r.verdict == "n/a" and "not installed" in r.note
+    assert rows_from_result(slower)[0].verdict == "missed"
+
+
+def test_the_sim_group_reports_wall_clock_and_cpu_time_figures_against_their_goals():
+    """The loop against raw stepping, and pick-place's real-time factor and overhead share both
+    by the wall clock (which the machine's load inflates) and by CPU time (which it does not)."""
+    from officina.benchmarks.bench_sim import rows_from_result
+
+    pp = {"success": True, "cycle_time_s": 24.9, "real_time_factor": 4.0, "process_real_time_factor": 3.0,
+          "cpu_real_time_factor": 21.0, "overhead_share": 0.3, "overhead_share_cpu": 0.15,
+          "process_wall_s": 8.3, "process_tree_cpu_s": 7.0, "phases": {"writer_cpu_s": 1.0}}
+    res = {"robot": "panda", "steps": 3000, "repeats": 3, "raw_step_us": 40.0, "loop_step_us": 56.0,
+           "loop_without_state_log_step_us": 54.0, "loop_full_checks_step_us": 90.0,
+           "loop_without_safety_filter_step_us": 50.0, "raw_real_time_factor": 25.0, "pick_place": pp,
+           "load_average": 3.0}
+    by = {r.name: r for r in rows_from_result(res)}
+    assert by["control period, loop as run (panda)"].ratio == pytest.approx(1.4)
+    assert by["control period, loop as run (panda)"].verdict == "met"
+    cpu = by["pick-place real-time factor, CPU time (panda)"]
+    assert cpu.verdict == "met" and cpu.baseline == 25.0 and cpu.ratio == pytest.approx(21.0 / 25.0)
+    assert by["pick-place real-time factor, wall clock (panda)"].verdict == "missed"
+    assert "load average 3.0" in by["pick-place real-time factor, wall clock (panda)"].note
+    assert by["pick-place start-up and run folder share, CPU time (panda)"].verdict == "met"
+    assert by["pick-place start-up and run folder share, wall clock (panda)"].verdict == "missed"
