@@ -266,13 +266,16 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResul
     from officina.statelog import StateLogObserver, StateLogWriterError
 
     safety_log = _SafetyLog(run_dir / "safety.log")
-    state_log = StateLogObserver.for_cell(run_dir / "state.mcap", sim, writer=cfg.log.writer, tf_hz=cfg.log.tf_hz)
-    observers.append(state_log)
-    if prog is not None:
-        prog.start()
+    state_log = None
     wall0 = time.perf_counter()
     ended = False
-    try:
+    try:  # the writer process is started here, so that every way out of the run closes it
+        state_log = StateLogObserver.for_cell(run_dir / "state.mcap", sim, writer=cfg.log.writer,
+                                              tf_hz=cfg.log.tf_hz)
+        observers.append(state_log)
+        if prog is not None:
+            prog.start()
+        wall0 = time.perf_counter()
         ep = run_episode(sim, safety, observers=observers, on_safety_event=safety_log,
                          joint_state_hz=cfg.log.joint_state_hz, object_pose_hz=cfg.log.object_pose_hz,
                          protective_stop=cfg.safety.protective_stop, contact_rate_hz=cfg.safety.contact_rate_hz)
@@ -283,7 +286,8 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResul
             prog.stop()
         safety_log.close()
         try:
-            state_log.close()  # what the loop gathered since the last batch: the log keeps it all
+            if state_log is not None:
+                state_log.close()  # what the loop gathered since the last batch: the log keeps it all
         except StateLogWriterError:
             if ended:  # otherwise the run's own error is the one to report
                 raise
