@@ -32,6 +32,8 @@ def rows_from_result(res: dict) -> list:
     return [
         row(f"control period, loop as run ({r})", "us", res["loop_step_us"], raw, baseline_name="raw PyBullet step",
             goals=[("ratio", "<=", 1.5)], note=per),
+        row(f"control period, loop as run vs a hand-written loop ({r})", "us", res["loop_step_us"],
+            res["hand_loop_step_us"], baseline_name="PyBullet read, command, step", note=per),
         row(f"control period, loop without the state log ({r})", "us", res["loop_without_state_log_step_us"], raw,
             baseline_name="raw PyBullet step", note=per),
         row(f"state log's cost in the loop ({r})", "us", res["loop_step_us"], res["loop_without_state_log_step_us"],

@@ -6,6 +6,8 @@ machine is shared and noisy: the loop rows count the CPU time of the measuring t
 smallest of the repeats.
 
 * raw: ``p.stepSimulation`` of the world, the arm's motors holding a pose;
+* hand-written: the loop one writes with PyBullet's API alone (read the joint states, send the
+  position targets, step) following the loop rows' trajectory: what any loop has to do;
 * loop rows: the run loop (`officina.tasks.runtime.Clock` with its `Recorder`) following a
   reference trajectory, one position command per control period through `SafeArm`:
   as run (the safety filter with its fast path, and the state log streamed to an MCAP file by its
@@ -60,6 +62,51 @@ def bench_raw(robot: str, steps: int, seed: int = 0) -> float:
     return dt / steps
 
 
+def bench_hand(robot: str, steps: int, seed: int = 0) -> float:
+    """Seconds per control period of the loop one writes by hand with PyBullet's API: read the
+    arm's joint states, send the position targets (with velocity feed-forward, the efforts and
+    gains `SimArm` uses), step; following the same trajectory as `bench_loop`."""
+    import inspect
+
+    from officina.sim.arm import SimArm
+    from officina.sim.bullet import pybullet as p
+
+    sim = _cell(robot, seed)
+    cid, body, spec = sim.world.client_id, sim.robot.body_id, sim.robot.spec
+    idx = [sim.robot.joint_index[n] for n in spec.joint_names]
+    defaults = inspect.signature(SimArm.__init__).parameters
+    kp = [defaults["position_gain"].default] * len(idx)
+    kd = [defaults["velocity_gain"].default] * len(idx)
+    forces = spec.limits.effort.tolist()
+    qs, qds = _trajectory(sim)
+    n = len(qs)
+    t0 = time.thread_time()
+    for k in range(steps):
+        i = min(k, n - 1)
+        p.getJointStates(body, idx, physicsClientId=cid)
+        p.setJointMotorControlArray(body, idx, p.POSITION_CONTROL, targetPositions=qs[i].tolist(),
+                                    targetVelocities=qds[i].tolist(), forces=forces, positionGains=kp,
+                                    velocityGains=kd, physicsClientId=cid)
+        for _ in range(sim.substeps):
+            p.stepSimulation(physicsClientId=cid)
+    dt = time.thread_time() - t0
+    sim.close()
+    return dt / steps
+
+
+def _trajectory(sim) -> tuple[np.ndarray, np.ndarray]:
+    """The reference the loop rows follow: a jerk-limited move 30 % of the way from the arm's
+    pose to the middle of its joint ranges."""
+    from officina.controllers.trajectory import plan_joint_move
+
+    spec = sim.robot.spec
+    q0 = sim.arm.read().position
+    q1 = q0 + 0.3 * (spec.limits.mid() - q0)
+    traj = plan_joint_move(q0, q1, spec.limits, sim.control_dt, velocity_scale=0.3, acceleration_scale=0.3,
+                           jerk_scale=0.3)
+    return traj.q, traj.qd
+
+
 class _Unfiltered:
     """The SimArm as the loop sees a SafeArm, without the filter (to measure what it costs)."""
 
@@ -82,7 +129,6 @@ def bench_loop(robot: str, steps: int, seed: int = 0, mode: str = "run") -> tupl
     (the filter without its fast path), "bare" (no filter, no log)."""
     from officina.controllers.safe_arm import SafeArm
     from officina.controllers.safety import SafetyConfig, SafetyFilter
-    from officina.controllers.trajectory import plan_joint_move
     from officina.tasks.runtime import Clock, Recorder
 
     sim = _cell(robot, seed)
@@ -105,11 +151,7 @@ def bench_loop(robot: str, steps: int, seed: int = 0, mode: str = "run") -> tupl
         log.attach(rec)
         observers.append(log)
     clock = Clock(sim.world, arm, sim.substeps, observers)
-    q0 = arm.read().position
-    q1 = q0 + 0.3 * (spec.limits.mid() - q0)
-    traj = plan_joint_move(q0, q1, spec.limits, sim.control_dt, velocity_scale=0.3, acceleration_scale=0.3,
-                           jerk_scale=0.3)
-    qs, qds = traj.q, traj.qd
+    qs, qds = _trajectory(sim)
     n = len(qs)
     t0 = time.thread_time()
     for k in range(steps):
@@ -188,10 +230,11 @@ def bench_pick_place(robot: str, seed: int = 0) -> dict:
 
 
 def run(robot: str = "panda", steps: int = 5000, repeats: int = 3, seed: int = 0) -> dict:
-    rows: dict[str, list[float]] = {"raw": [], "run": [], "nolog": [], "full": [], "bare": []}
+    rows: dict[str, list[float]] = {"raw": [], "hand": [], "run": [], "nolog": [], "full": [], "bare": []}
     events = 0
     for _ in range(repeats):  # interleaved, so all see the same machine load
         rows["raw"].append(bench_raw(robot, steps, seed))
+        rows["hand"].append(bench_hand(robot, steps, seed))
         for mode in ("bare", "full", "nolog", "run"):
             per_step, ev = bench_loop(robot, steps, seed, mode)
             rows[mode].append(per_step)
@@ -200,7 +243,9 @@ def run(robot: str = "panda", steps: int = 5000, repeats: int = 3, seed: int = 0
     return {
         "robot": robot, "steps": steps, "repeats": repeats,
         "raw_step_us": med["raw"] * 1e6,
+        "hand_loop_step_us": med["hand"] * 1e6, "hand_loop_over_raw": med["hand"] / med["raw"],
         "loop_step_us": med["run"] * 1e6, "loop_over_raw": med["run"] / med["raw"],
+        "loop_over_hand_loop": med["run"] / med["hand"],
         "loop_without_state_log_step_us": med["nolog"] * 1e6, "loop_over_loop_without_state_log": med["run"] / med["nolog"],
         "loop_full_checks_step_us": med["full"] * 1e6, "loop_full_checks_over_raw": med["full"] / med["raw"],
         "loop_without_safety_filter_step_us": med["bare"] * 1e6,
@@ -222,6 +267,8 @@ def print_result(res: dict, as_json: bool) -> None:
     print(f"robot {res['robot']}: {res['steps']} control periods x {res['repeats']} repeats (fastest, "
           f"thread CPU time), 1 ms physics step")
     print(f"  raw PyBullet stepping        {res['raw_step_us']:8.1f} us/step  ({res['raw_real_time_factor']:.1f}x real time)")
+    print(f"  hand-written PyBullet loop   {res['hand_loop_step_us']:8.1f} us/step  "
+          f"{res['hand_loop_over_raw']:5.2f}x raw  (read, command, step)")
     print(f"  loop without the filter      {res['loop_without_safety_filter_step_us']:8.1f} us/step  "
           f"{res['loop_without_safety_filter_over_raw']:5.2f}x raw")
     print(f"  loop, filter's full checks   {res['loop_full_checks_step_us']:8.1f} us/step  "
