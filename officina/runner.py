@@ -263,7 +263,7 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResul
                          look_at(eye, target), near=0.05, far=5.0)
         grabber = FrameGrabber(vcam, int(round(1.0 / (cfg.log.video_fps * cfg.sim.control_dt))))
         observers.append(grabber)
-    from officina.statelog import StateLogObserver, StateLogWriterError
+    from officina.statelog import StateLogObserver
 
     safety_log = _SafetyLog(run_dir / "safety.log")
     state_log = None
@@ -288,8 +288,8 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResul
         try:
             if state_log is not None:
                 state_log.close()  # what the loop gathered since the last batch: the log keeps it all
-        except StateLogWriterError:
-            if ended:  # otherwise the run's own error is the one to report
+        except Exception:
+            if ended:  # otherwise the run's own error (or its stop) is the one to report
                 raise
     metrics: dict[str, Any] = {
         "task": task.name,

@@ -693,7 +693,11 @@ class StateLogObserver:
         rec = self._rec
         if rec is None or self._closed:
             return
-        n, m = len(rec.t), len(rec.pose_t)
+        # complete samples only: a run stopped by a signal may have stopped between two appends
+        widths = (len(rec.width),) if hasattr(rec, "width") else ()
+        n = min(len(rec.t), len(rec.q), len(rec.qd), len(rec.effort), *widths)
+        m = min(len(rec.pose_t), len(rec.poses))
+        nf = min(len(self._frames_t), len(self._frames_raw))
         a, b = self._n_js, self._n_pose
         d, k = self._dof, len(rec.objects)
         batch: dict[str, Any] = {
@@ -703,8 +707,8 @@ class StateLogObserver:
             "width": np.asarray(rec.width[a:n], float) if hasattr(rec, "width") else None,
             "pose_t": np.asarray(rec.pose_t[b:m], float),
             "tracked": np.asarray(rec.poses[b:m], float).reshape(m - b, k, 7),
-            "frames_t": np.asarray(self._frames_t, float),
-            "frames_raw": np.asarray(self._frames_raw, float).reshape(len(self._frames_t), self._n_frames, 7),
+            "frames_t": np.asarray(self._frames_t[:nf], float),
+            "frames_raw": np.asarray(self._frames_raw[:nf], float).reshape(nf, self._n_frames, 7),
             "signals": {}, "events": list(rec.events[self._n_ev:]), "captures": self._captures,
         }
         for name, samples in rec.signals.items():

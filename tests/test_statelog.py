@@ -364,3 +364,26 @@ def test_a_pick_place_runs_log_reads_back_in_rosbags_and_mcap_ros2(cli, tmp_path
     children = {ts.child_frame_id for _, m in rb["/tf"] for ts in m.transforms}
     assert "camera" in children and any(c.startswith("scene/") for c in children)
     assert {"panda_link1", "panda_leftfinger"} <= children
+
+
+@pytest.mark.parametrize("writer", ["inline", "process"])
+def test_a_run_stopped_between_two_appends_logs_its_complete_samples(tmp_path, writer):
+    """A signal can stop the run loop between two of the recorder's appends (a joint state's time
+    without its position, an object pose's time without the poses): closing the log writes the
+    complete samples and finishes the file."""
+    from types import SimpleNamespace
+
+    from officina.statelog import StateLogObserver, read_topic_counts
+
+    rec = SimpleNamespace(
+        t=[0.004, 0.008, 0.012], q=[np.zeros(2), np.ones(2)], qd=[np.zeros(2)] * 2, effort=[np.zeros(2)] * 2,
+        width=[0.08, 0.08], pose_t=[0.02, 0.04], poses=[np.zeros((1, 7))], objects=["part"], events=[],
+        signals={}, pose_every=20)
+    log = StateLogObserver(tmp_path / "state.mcap", {"joint_names": ["j1", "j2"]}, writer=writer)
+    log.attach(rec)
+    log.close()
+    assert (tmp_path / "state.mcap").read_bytes().endswith(b"\x89MCAP0\r\n")
+    counts = read_topic_counts(tmp_path / "state.mcap")
+    assert counts["/joint_states"] == 2 and counts["/ground_truth/object_poses"] == 1
+    (_, _, _, last), = [x for x in iter_decoded(tmp_path / "state.mcap", ["/joint_states"])][-1:]
+    assert list(last.position) == [1.0, 1.0]
