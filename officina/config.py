@@ -1,6 +1,6 @@
 """Run configuration: typed, frozen, unknown keys are errors; YAML files and dotted overrides.
 
-``officina run pick-place --config my.yaml --set params.n_objects=4 --set sim.dt=0.001``
+``officina run pick-place --config my.yaml --set params.n_objects=4 --set sim.dt=0.002``
 A run folder's ``config.yaml`` is a complete configuration: ``officina run --config RUN/config.yaml``
 reproduces the run.
 """
@@ -23,10 +23,10 @@ class _Strict(BaseModel):
 
 
 class SimSettings(_Strict):
-    dt: float = Field(0.002, gt=0, le=0.01, description="physics step [s]")
-    control_dt: float = Field(0.002, gt=0, le=0.1, description="control period [s], a whole multiple of dt")
+    dt: float = Field(0.001, gt=0, le=0.01, description="physics step [s]")
+    control_dt: float = Field(0.001, gt=0, le=0.1, description="control period [s], a whole multiple of dt")
     gravity: float = Field(-9.81, description="gravity along world z [m/s^2]")
-    solver_iterations: int = Field(50, ge=1, le=500, description="most constraint-solver iterations per step")
+    solver_iterations: int = Field(50, ge=1, le=500)
 
 
 class LogSettings(_Strict):
