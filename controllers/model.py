@@ -94,6 +94,10 @@ class RobotModel:
             raise ValueError(f"robot {spec.name!r}: model has {model.nq} coordinates, spec {spec.dof} joints")
         return cls(spec, model, model.createData(), np.array(v_index), np.array(q_index))
 
+    def __post_init__(self) -> None:
+        self._strictly_lower = np.tri(self.model.nv, self.model.nv, -1, dtype=bool)
+        self._identity_order = bool(np.array_equal(self._v_index, np.arange(self.model.nv)))
+
     # --- basic facts ---------------------------------------------------------------------------
     @property
     def nq(self) -> int:
@@ -177,9 +181,10 @@ class RobotModel:
 
     # --- dynamics ------------------------------------------------------------------------------
     def mass_matrix(self, q: np.ndarray) -> np.ndarray:
+        """The joint-space inertia matrix M(q) (symmetric; CRBA fills its upper triangle)."""
         M = pin.crba(self.model, self.data, self._to_model(np.asarray(q, float)))
-        M = np.triu(M) + np.triu(M, 1).T
-        return M[np.ix_(self._v_index, self._v_index)]
+        M = np.where(self._strictly_lower, M.T, M)
+        return M if self._identity_order else M[np.ix_(self._v_index, self._v_index)]
 
     def gravity(self, q: np.ndarray) -> np.ndarray:
         g = pin.computeGeneralizedGravity(self.model, self.data, self._to_model(np.asarray(q, float)))

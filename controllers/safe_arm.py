@@ -2,9 +2,14 @@
 
 "No command path bypasses it" is structural: the wrapped arm is private and the wrapper has no
 pass-through. The wrapper adds what the pure filter leaves to its owner: the explicit arming step,
-the e-stop, the control mode, the watchdog call once per control period (`watchdog`, which the
-run loop calls before each physics step), and the bookkeeping of events: every `SafetyRecord`
-goes to ``on_event`` as it happens and is counted in ``counts``.
+the e-stop, the control mode, the checks once per control period (`monitor`, which the run loop
+calls before each physics step: the watchdog, and with a `ContactMonitor` the protective stop a
+real arm makes when it hits something), and the bookkeeping of events: every `SafetyRecord` goes
+to ``on_event`` as it happens and is counted in ``counts``.
+
+A protective stop holds the arm (braking within the limits, then holding) and replaces every
+command by that hold until the procedure calls `clear_fault`, as a UR's protective stop or a
+Franka's reflex does; `fault()` says why the arm stopped.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from officina.controllers.safety import Filtered, SafetyEvent, SafetyFilter, SafetyRecord, _as_command
+from officina.controllers.contact import ContactMonitor
+from officina.controllers.safety import Filtered, SafetyEvent, SafetyFilter, SafetyRecord
 from officina.interfaces import ControlMode, JointLimits, JointState
 
 __all__ = ["SafeArm"]
@@ -28,15 +34,23 @@ class SafeArm:
     """
 
     def __init__(self, arm, safety: SafetyFilter, *, require_arming: bool = False,
-                 on_event: Callable[[SafetyRecord], None] | None = None):
+                 on_event: Callable[[SafetyRecord], None] | None = None,
+                 contact: ContactMonitor | None = None, contact_every: int = 1):
         self._arm = arm
         self.safety = safety
+        self.contact = contact
+        self._contact_every = max(1, int(contact_every))
+        self._periods = 0
+        self._fault: str | None = None
         self._mode = ControlMode(getattr(arm, "mode", ControlMode.POSITION))
         self.armed = not require_arming
         self.on_event = on_event
         self.counts: dict[str, int] = {e.value: 0 for e in SafetyEvent}
         self._last_command: np.ndarray | None = None
-        self.safety.reset(arm.read())
+        st = arm.read()
+        self.safety.reset(st)
+        if contact is not None:
+            contact.reset(st)
 
     # --- Arm protocol -----------------------------------------------------------------------------
     @property
@@ -63,7 +77,10 @@ class SafeArm:
         self._arm.set_mode(mode)
         self._mode = mode
         self._last_command = None
-        self.safety.reset(self._arm.read())
+        st = self._arm.read()
+        self.safety.reset(st)
+        if self.contact is not None:
+            self.contact.reset(st)
 
     def command_positions(self, q, qd=None) -> None:
         """Filtered position command; a velocity feed-forward ``qd`` is passed on (clipped to the
@@ -72,13 +89,11 @@ class SafeArm:
         if st is None:
             return
         out = self.safety.filter_position(q, st)
-        ff = None
-        if qd is not None and not out.events:
-            ff, _ = _as_command(qd, self.safety.n)
+        ff = None if qd is None or out.events else self.safety.feedforward(qd)
         if ff is None:
             self._arm.command_positions(out.command)
         else:
-            self._arm.command_positions(out.command, np.minimum(np.maximum(ff, -self.safety.vmax), self.safety.vmax))
+            self._arm.command_positions(out.command, ff)
         self._last_command = out.command
         if out.events:
             self._note(out.events)
@@ -103,11 +118,41 @@ class SafeArm:
     def total_events(self) -> int:
         return sum(self.counts.values())
 
-    def watchdog(self) -> None:
-        """Once per control period, before the arm moves on: hold when commands stopped coming."""
-        out = self.safety.watchdog(self._arm.read(), self._mode)
+    def monitor(self) -> None:
+        """Once per control period, before the arm moves on: the contact monitor (every
+        ``contact_every`` periods), then the watchdog; a stopped arm gets its hold."""
+        st = self._arm.read()
+        self._periods += 1
+        if self.contact is not None and self._periods % self._contact_every == 0:
+            verdict = self.contact.check(st)  # also while stopped: the estimate stays current
+            if verdict.stop and self._fault is None:
+                self._fault = f"protective stop: {verdict.reason}"
+                self._note((SafetyRecord(float(st.stamp), SafetyEvent.PROTECTIVE_STOP, "hold", verdict.reason),))
+                # stop where the arm is, at once, as the robot's own protective stop does: the hold
+                # keeps the measured position (a contact has already stopped the motion), instead of
+                # braking on along the last command into what the arm hit
+                self.safety.reset(JointState(st.stamp, st.names, st.position, np.zeros_like(st.position),
+                                             st.effort))
+        if self._fault is not None:
+            self._send(Filtered(self.safety.hold(self._mode, st)))
+            return
+        out = self.safety.watchdog(st, self._mode)
         if out is not None:
             self._send(out)
+
+    def fault(self) -> str | None:
+        """Why the arm stopped (a protective stop), or None while it takes commands."""
+        return self._fault
+
+    def clear_fault(self) -> bool:
+        """Resume after a protective stop (the next command starts from where the arm is; the arm
+        may back out of the contact it stopped in, see `ContactMonitor.tolerate_current`)."""
+        st = self._arm.read()
+        self._fault = None
+        self.safety.reset(st)
+        if self.contact is not None:
+            self.contact.tolerate_current(st)
+        return True
 
     def arm(self) -> None:
         """The explicit arming step: commands move the arm from now on."""
@@ -142,6 +187,9 @@ class SafeArm:
 
     def _admit(self, want: ControlMode, what: str) -> JointState | None:
         st = self._arm.read()
+        if self._fault is not None:
+            self._send(Filtered(self.safety.hold(self._mode, st)))
+            return None
         if self.armed and self._mode == want:
             return st
         why = (SafetyEvent.NOT_ARMED, f"{what} before arm()") if not self.armed else (

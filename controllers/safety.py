@@ -62,6 +62,7 @@ class SafetyEvent(str, enum.Enum):
     ESTOP = "estop"
     NOT_ARMED = "not_armed"
     WRONG_MODE = "wrong_mode"
+    PROTECTIVE_STOP = "protective_stop"  # contact nobody planned for (`officina.controllers.contact`)
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,11 @@ class SafetyFilter:
         """The emitted command sequence has stopped (velocity zero)."""
         return float(np.max(np.abs(self._v))) < 1e-9
 
+    def feedforward(self, qd) -> np.ndarray | None:
+        """A velocity feed-forward clipped to the velocity limits, or None if it is malformed."""
+        v, _ = _as_command(qd, self.n)
+        return None if v is None else _clip(v, self._neg_vmax, self.vmax)
+
     def _rec(self, events: list, event: SafetyEvent, action: str, reason: str) -> None:
         events.append(SafetyRecord(self._stamp, event, action, reason))
 
@@ -346,8 +352,8 @@ class SafetyFilter:
         and the last command is far enough from them that its velocity/braking bounds are
         exactly ``+-v_max``) and its step velocity is within ``+-v_max`` and the acceleration
         bounds ``v_prev -+ a dt``. Then every check of `filter_position` passes without an event
-        and leaves the step as it is, and this emits the same command by the same code
-        (`_emit_position`). Nothing changes unless a command is returned; only bounded finite
+        and leaves the step as it is, and this emits the same command by the same arithmetic
+        as `_emit_position`. Nothing changes unless a command is returned; only bounded finite
         numbers are computed with (no numpy warning).
         """
         q_prev = self._q
@@ -363,10 +369,14 @@ class SafetyFilter:
         if np.count_nonzero(v >= lo) + np.count_nonzero(v <= hi) != n2:
             return None
         stamp = self._stamp_of(state)
-        out = self._emit_position(v)
+        # `_emit_position` without its clip: the command is inside the fast range, more than two
+        # velocity steps from the limits, so the clip is the identity (and the bits the same).
+        q_new = q_prev + v * self.dt
+        self._v = (q_new - q_prev) / self.dt
+        self._q = q_new
         self._stamp = self._last_cmd_stamp = stamp
         self._holding = False
-        return out
+        return q_new.copy()
 
     def filter_position(self, q_cmd, state: JointState | None = None) -> Filtered:
         """A position command (rad) -> the position command to send (always within the limits)."""
@@ -630,8 +640,15 @@ class SafetyFilter:
 
     def watchdog(self, state, mode: ControlMode = ControlMode.POSITION) -> Filtered | None:
         """Once per control period: None while commands are fresh; otherwise the hold command of
-        ``mode`` to send this period, with a WATCHDOG event on the first period of the silence."""
+        ``mode`` to send this period, with a WATCHDOG event on the first period of the silence.
+
+        A silence after the command sequence has come to rest (position or velocity mode) is no
+        event and needs no hold: the arm already holds its last setpoint, which is what the hold
+        would send. A torque command is never left standing."""
         if not self.stale(state):
+            return None
+        mode = ControlMode(mode)
+        if not self._holding and mode != ControlMode.TORQUE and self.at_rest:
             return None
         events: list[SafetyRecord] = []
         with np.errstate(all="ignore"):
@@ -640,5 +657,5 @@ class SafetyFilter:
                 self._holding = True
                 self._rec(events, SafetyEvent.WATCHDOG, "hold",
                           f"no fresh command for {self.config.watchdog_periods} periods")
-            cmd = self._hold_or_reset(ControlMode(mode), state)
+            cmd = self._hold_or_reset(mode, state)
         return Filtered(cmd, tuple(events))

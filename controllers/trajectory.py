@@ -55,7 +55,7 @@ class JointTrajectory:
             q.append(p.q)
             qd.append(p.qd)
             qdd.append(p.qdd)
-            t0 = t[-1][-1] + dt
+            t0 = t[-1][-1]  # each part's first sample is one period after its start
         return JointTrajectory(dt, np.concatenate(t), np.concatenate(q), np.concatenate(qd), np.concatenate(qdd))
 
 

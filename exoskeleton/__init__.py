@@ -8,7 +8,11 @@ Modules (functions over explicit models, SI units inside):
 - ``lifts``: parametric squat/stoop lifts and recorded motions from CSV
 - ``dynamics``: Pinocchio RNEA over a lift, with the load and an exo; L5/S1 moment, compression, shear
 - ``exo``: passive/active back-support and shoulder exoskeletons, presets with sources
-- ``niosh``: the Revised NIOSH Lifting Equation (metric and US)
+- ``niosh``: the Revised NIOSH Lifting Equation (metric and US), composite lifting index
+- ``job``: the manual version of a task's job, as data (moves, loads, hand locations)
+- ``reba``: REBA whole-body posture score; ``lifft``: LiFFT cumulative low-back damage, Exo-LiFFT
+- ``worker``: every worker-side figure of a job, with and without back exoskeletons
+- ``comparison``: robot versus worker, the report of ``officina compare``
 
 This package never imports pybullet; the forward-simulation cross-check is ``officina.sim.human``.
 """

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from officina.exoskeleton.model import HumanModel, joint_positions
 
-__all__ = ["NIOSH_ACTION_LIMIT_N", "NIOSH_MAX_PERMISSIBLE_LIMIT_N", "plot_loads", "plot_stick_strip"]
+__all__ = ["NIOSH_ACTION_LIMIT_N", "NIOSH_MAX_PERMISSIBLE_LIMIT_N", "plot_compare", "plot_loads", "plot_stick_strip"]
 
 # NIOSH (1981) Work Practices Guide for Manual Lifting: L5/S1 compression limits
 NIOSH_ACTION_LIMIT_N = 3400.0
@@ -80,6 +80,51 @@ def plot_stick_strip(model: HumanModel, q: np.ndarray, path: str | Path, n_frame
     ax.axis("off")
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_compare(report: dict, path: str | Path) -> Path:
+    """compare.png: per-lift peak L5/S1 compression without and with each exo against the NIOSH
+    3400/6400 N limits (left), and the lifting index of each lift at its origin and destination
+    against LI = 1 and the job's composite LI (right). ``report``: `comparison.compare_job`'s."""
+    plt = _plt()
+    w = report["worker"]
+    moves = w["moves"]
+    variants = list(w["variants"])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4), gridspec_kw={"width_ratios": [3, 2]})
+    n = len(variants)
+    width = 0.8 / n
+    x = np.arange(len(moves))
+    for i, name in enumerate(variants):
+        vals = [mv["loads"][name]["peak_compression_n"] for mv in moves]
+        ax1.bar(x + (i - (n - 1) / 2) * width, vals, width, label="no exo" if name == "none" else name,
+                color="0.3" if name == "none" else None)
+    top = max(mv["loads"][v]["peak_compression_n"] for mv in moves for v in variants)
+    ax1.axhline(NIOSH_ACTION_LIMIT_N, color="tab:orange", ls=":", label="action limit 3400 N")
+    ax1.axhline(NIOSH_MAX_PERMISSIBLE_LIMIT_N, color="tab:red", ls=":", label="max. permissible 6400 N")
+    ax1.set_ylim(0, max(7000.0, 1.1 * top))
+    ax1.set_xticks(x, [mv["move"] for mv in moves])
+    ax1.set_ylabel("peak L5/S1 compression per lift (N)")
+    ax1.legend(fontsize=7, loc="upper right", ncol=2)
+    ax1.set_title(f"{w['lift_style']} lifts, {w['person']['body_mass_kg']:g} kg / {w['person']['stature_m']:g} m")
+    ends = ("origin", "destination")
+    for j, end in enumerate(ends):
+        li = [mv["niosh"].get(end, {}).get("li") if mv["niosh"].get(end) else None for mv in moves]
+        vals = [np.nan if v is None else v for v in li]
+        ax2.bar(x + (j - 0.5) * 0.38, vals, 0.38, label=end, color=("tab:blue", "tab:cyan")[j])
+    ax2.axhline(1.0, color="tab:red", ls=":", label="LI = 1")
+    cli = w["niosh"]["cli"]
+    if cli is not None:
+        ax2.axhline(cli, color="k", ls="--", lw=0.8, label=f"job CLI {cli:.2f}")
+    ax2.set_xticks(x, [mv["move"] for mv in moves])
+    ax2.set_ylabel("lifting index (RNLE)")
+    ax2.set_title(f"{w['rate_per_min']:.2f} lifts/min, {w['shift_h']:g} h")
+    ax2.legend(fontsize=7)
+    fig.suptitle(f"{report['task']}: the worker who would do the robot's job")
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)

@@ -8,6 +8,7 @@ The loop itself is `officina.tasks.runtime`; this module is the run folder aroun
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
 from dataclasses import dataclass
@@ -23,10 +24,42 @@ from officina.errors import BadInput, JobFailed
 from officina.robots import load_robot
 from officina.runs import new_run_dir, write_json_atomic, write_yaml_atomic
 
-__all__ = ["resolve_config", "task_params", "safety_config", "execute_run", "RunResult", "versions",
-           "WALL_CLOCK_FIELDS"]
+__all__ = ["resolve_config", "task_params", "safety_config", "execute_run", "RunResult", "RunStopped",
+           "versions", "WALL_CLOCK_FIELDS"]
 
 WALL_CLOCK_FIELDS = ("wall_time_s", "real_time_factor", "versions")
+
+
+class RunStopped(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGTERM: what SLURM, Dask and systemd send to stop or
+    preempt work), handled like Ctrl-C: the run folder keeps its state log and an error.txt."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm():
+    """While a run goes, SIGTERM raises `RunStopped` in the main thread (where Python delivers
+    signals); elsewhere (a Dask worker thread) the process's own handling stays."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise RunStopped(signum)
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 @dataclass(frozen=True)
@@ -38,7 +71,7 @@ class RunResult:
 def versions() -> dict[str, str]:
     import cv2
     import pinocchio
-    import pybullet
+    from officina.sim.bullet import pybullet
     import ruckig
 
     return {
@@ -188,9 +221,15 @@ def execute_run(cfg: RunConfig, out: str | Path | None = None, *, progress: bool
         run_dir = new_run_dir(task.name, out, runs_root)
         write_yaml_atomic(run_dir / "config.yaml", cfg.model_dump(mode="json"))
         try:
-            return _run(cfg, run_dir, sim, safety, progress)
+            with _stop_on_sigterm():
+                return _run(cfg, run_dir, sim, safety, progress)
+        except RunStopped as exc:
+            (run_dir / "error.txt").write_text(f"{exc}; no metrics were written, the state log keeps the "
+                                               "run up to the stop\n")
+            raise
         except KeyboardInterrupt:
-            (run_dir / "error.txt").write_text("interrupted by the user; no metrics were written\n")
+            (run_dir / "error.txt").write_text("interrupted by the user; no metrics were written, the state "
+                                               "log keeps the run up to the stop\n")
             raise
         except Exception as exc:
             import traceback
@@ -224,18 +263,27 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResul
                          look_at(eye, target), near=0.05, far=5.0)
         grabber = FrameGrabber(vcam, int(round(1.0 / (cfg.log.video_fps * cfg.sim.control_dt))))
         observers.append(grabber)
+    from officina.statelog import StateLog, StateLogObserver
+
     safety_log = _SafetyLog(run_dir / "safety.log")
+    state_log = StateLogObserver(StateLog(run_dir / "state.mcap"), sim.model.joint_names)
+    observers.append(state_log)
     if prog is not None:
         prog.start()
     wall0 = time.perf_counter()
     try:
         ep = run_episode(sim, safety, observers=observers, on_safety_event=safety_log,
-                         joint_state_hz=cfg.log.joint_state_hz, object_pose_hz=cfg.log.object_pose_hz)
+                         joint_state_hz=cfg.log.joint_state_hz, object_pose_hz=cfg.log.object_pose_hz,
+                         protective_stop=cfg.safety.protective_stop, contact_rate_hz=cfg.safety.contact_rate_hz)
     finally:
         wall = time.perf_counter() - wall0
         if prog is not None:
             prog.stop()
         safety_log.close()
+        try:
+            state_log.flush()  # what the loop recorded since the last flush: the log keeps it all
+        finally:
+            state_log.log.close()
     metrics: dict[str, Any] = {
         "task": task.name,
         **ep.metrics,
@@ -250,11 +298,9 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResul
 
 
 def write_artifacts(run_dir: Path, cfg: RunConfig, task, ep, metrics: dict[str, Any], video_frames) -> None:
-    """The run folder's files after the loop: state log, plots, video, events, metrics (last)."""
-    from officina.statelog import write_state_log
-
+    """The run folder's files after the loop (the state log is written during it): plots, video,
+    events, metrics (last)."""
     rec = ep.record
-    write_state_log(run_dir / "state.mcap", rec)
     if cfg.log.plots:
         from officina.plots import run_plots
 

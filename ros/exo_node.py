@@ -26,17 +26,18 @@ Out, under ``output_namespace`` (default ``/exo``), stamped with the input's sta
 ergonomic assessment. ``dynamic`` true: velocities from the message (or finite differences of
 positions when it has none) and accelerations by finite differences, so RNEA adds the inertial
 terms; filter noisy data upstream. Active exos give their commanded (steady-state) torque; the
-actuator lag is not modelled per message. The computation is `officina.exoskeleton.dynamics.
-inverse_dynamics` (Pinocchio RNEA of the de Leva model with the load at the hands); `ExoMonitor`
-is the pure core.
+actuator lag is not modelled per message. The computation is `officina.exoskeleton.worker.
+posture_loads` (Pinocchio RNEA of the de Leva model with the load at the hands), the same model
+code `officina compare` runs over a whole lift; `ExoMonitor` is the pure core.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from officina.ros.common import MalformedMessage, declare, joint_state_from_msg, qos_reliable
+from officina.exoskeleton.worker import PostureLoads as ExoLoads
+from officina.ros.convert import MalformedMessage, joint_state_from_msg
+from officina.ros.params import declare
+from officina.ros.qos import qos_reliable
 from rclpy.node import Node
 
 __all__ = ["BACK_EXOS", "LOADS_LABELS", "ExoLoads", "ExoMonitor", "ExoNode"]
@@ -46,67 +47,30 @@ LOADS_LABELS = ("l5s1_moment_nm", "compression_n", "shear_n", "l5s1_moment_no_ex
 BACK_EXOS = ("none", "passive", "active", "laevo", "spexor", "plad", "xotrunk")
 
 
-@dataclass(frozen=True)
-class ExoLoads:
-    """L5/S1 loads of one posture (extensor moment N m, compression N, anterior shear N, axial
-    reaction N) with and without the device, and the device's torque and pad forces."""
-
-    moment: float
-    compression: float
-    shear: float
-    axial: float
-    moment_no_exo: float
-    compression_no_exo: float
-    shear_no_exo: float
-    axial_no_exo: float
-    exo_torque: float
-    chest_force: float
-    thigh_force: float
-    pelvis_force: float
-
-
 class ExoMonitor:
-    """Per-posture L5/S1 loads of a person (model) holding ``load_kg``, with an optional back exo."""
+    """Per-posture L5/S1 loads of a person (model) holding ``load_kg``, with an optional back exo:
+    :func:`officina.exoskeleton.worker.posture_loads`, the model code `officina compare` uses."""
 
     def __init__(self, body_mass_kg: float = 75.0, stature_m: float = 1.75, sex: str = "male",
                  load_kg: float = 0.0, exo: str = "none") -> None:
-        from officina.exoskeleton.exo import exo_by_name
         from officina.exoskeleton.model import human_model
+        from officina.exoskeleton.worker import back_exo
 
         if not (load_kg >= 0 and np.isfinite(load_kg)):
             raise ValueError(f"load_kg: expected >= 0, got {load_kg!r}")
         if str(exo).strip().lower() not in BACK_EXOS:
             raise ValueError(f"exo: expected a back exoskeleton, one of {', '.join(BACK_EXOS)}; got {exo!r}")
         self.model = human_model(float(body_mass_kg), float(stature_m), str(sex))
-        self.exo = exo_by_name(exo)
+        self.exo = back_exo(exo)
         self.load_kg = float(load_kg)
 
     def loads(self, q, qd=None, qdd=None) -> ExoLoads:
-        from officina.exoskeleton.dynamics import inverse_dynamics
-        from officina.exoskeleton.lifts import Lift
+        from officina.exoskeleton.worker import posture_loads
 
-        q = np.asarray(q, float).reshape(6)
-        qd = np.zeros(6) if qd is None else np.asarray(qd, float).reshape(6)
-        qdd = np.zeros(6) if qdd is None else np.asarray(qdd, float).reshape(6)
-        if not (np.all(np.isfinite(q)) and np.all(np.isfinite(qd)) and np.all(np.isfinite(qdd))):
-            raise MalformedMessage("non-finite joint angles, velocities or accelerations")
-        # inverse_dynamics works over a motion; one posture is a two-sample motion standing still in
-        # time (the same state twice), so the library computes exactly what it computes for a lift
-        rep = lambda a: np.repeat(a[None, :], 2, axis=0)
-        lift = Lift("ros", np.array([0.0, 0.01]), rep(q), rep(qd), rep(qdd), self.load_kg)
-        r = self.model.muscle_moment_arm_m
-        without = inverse_dynamics(self.model, lift, None)
-        with_exo = inverse_dynamics(self.model, lift, self.exo) if self.exo is not None else without
-
-        def axial(ld) -> float:
-            return float(ld.compression[0] - max(float(ld.l5s1_moment[0]), 0.0) / r)
-
-        return ExoLoads(
-            float(with_exo.l5s1_moment[0]), float(with_exo.compression[0]), float(with_exo.shear[0]), axial(with_exo),
-            float(without.l5s1_moment[0]), float(without.compression[0]), float(without.shear[0]), axial(without),
-            float(with_exo.exo_torque[0]), float(with_exo.chest_force[0]), float(with_exo.thigh_force[0]),
-            float(with_exo.pelvis_force[0]),
-        )
+        try:
+            return posture_loads(self.model, q, self.load_kg, self.exo, qd, qdd)
+        except ValueError as exc:
+            raise MalformedMessage(str(exc)) from None
 
 
 class ExoNode(Node):

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pybullet as p
+from officina.sim.bullet import pybullet as p
 import pybullet_data
 
 from officina.interfaces import RobotSpec
@@ -38,7 +38,7 @@ __all__ = ["SimWorld", "SimObject", "SimRobotHandle"]
 @dataclass(frozen=True)
 class SimObject:
     body_id: int
-    kind: str  # "box" | "cylinder" | "table" | "bin"
+    kind: str  # "box" | "cylinder" | "sphere" | "mesh" | "table" | "bin"
     name: str
     size: tuple[float, ...]  # box: full extents (x, y, z); cylinder: (radius, height)
     mass_kg: float
@@ -50,6 +50,23 @@ class SimRobotHandle:
     spec: RobotSpec
     joint_index: dict[str, int]  # joint name -> PyBullet joint index
     link_index: dict[str, int]  # link name -> PyBullet link index (-1 = base)
+
+
+def _matrix_to_quat(R: np.ndarray) -> tuple[float, float, float, float]:
+    """(x, y, z, w) of a rotation matrix."""
+    tr = float(np.trace(R))
+    if tr > 0:
+        s = 2.0 * np.sqrt(tr + 1.0)
+        return ((R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s, 0.25 * s)
+    i = int(np.argmax(np.diag(R)))
+    j, k = (i + 1) % 3, (i + 2) % 3
+    s = 2.0 * np.sqrt(1.0 + R[i, i] - R[j, j] - R[k, k])
+    q = [0.0, 0.0, 0.0, 0.0]
+    q[i] = 0.25 * s
+    q[j] = (R[j, i] + R[i, j]) / s
+    q[k] = (R[k, i] + R[i, k]) / s
+    q[3] = (R[k, j] - R[j, k]) / s
+    return tuple(float(v) for v in q)
 
 
 class SimWorld:
@@ -101,6 +118,7 @@ class SimWorld:
         self.steps = 0
         self.objects: list[SimObject] = []
         self.robots: list[SimRobotHandle] = []
+        self._pre_step: list = []
         self._closed = False
 
     # --- time ------------------------------------------------------------------------------------
@@ -115,9 +133,22 @@ class SimWorld:
 
     def step(self, n: int = 1) -> None:
         cid = self.client_id
+        hooks = self._pre_step
         for _ in range(n):
+            for hook in hooks:
+                hook()
             p.stepSimulation(physicsClientId=cid)
         self.steps += n
+
+    def add_pre_step(self, fn) -> None:
+        """Call ``fn()`` before every physics step: for device models that act on the physics at
+        the physics rate (a vacuum gripper's suction force; PyBullet clears external forces after
+        each step)."""
+        self._pre_step.append(fn)
+
+    def remove_pre_step(self, fn) -> None:
+        if fn in self._pre_step:
+            self._pre_step.remove(fn)
 
     # --- scene -----------------------------------------------------------------------------------
     def add_ground(self) -> int:
@@ -215,6 +246,51 @@ class SimWorld:
         obj = SimObject(bid, "bin", name, (ix, iy, h), 0.0)
         self.objects.append(obj)
         return obj
+
+    def add_planning_scene(self, scene, *, world_T_base=None, friction: float = 0.8,
+                           colors: dict | None = None) -> list[SimObject]:
+        """Static bodies for every obstacle of a `PlanningScene` (the same data the planner
+        reads). Poses are of each shape's centre in the robot's base frame; ``world_T_base``
+        (4x4, default identity) places that frame in the world. ``colors`` maps obstacle names
+        to RGBA (default grey)."""
+        from officina.controllers.planning.scene import Box, Cylinder, Mesh, Sphere
+
+        cid = self.client_id
+        T_wb = np.eye(4) if world_T_base is None else np.asarray(world_T_base, dtype=float)
+        out = []
+        for o in scene.obstacles:
+            color = list((colors or {}).get(o.name, (0.55, 0.55, 0.58, 1.0)))
+            sh = o.shape
+            if isinstance(sh, Box):
+                half = [float(v) / 2 for v in sh.size]
+                col = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=cid)
+                vis = p.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=color, physicsClientId=cid)
+                kind, size = "box", tuple(float(v) for v in sh.size)
+            elif isinstance(sh, Cylinder):
+                col = p.createCollisionShape(p.GEOM_CYLINDER, radius=sh.radius, height=sh.length, physicsClientId=cid)
+                vis = p.createVisualShape(p.GEOM_CYLINDER, radius=sh.radius, length=sh.length, rgbaColor=color,
+                                          physicsClientId=cid)
+                kind, size = "cylinder", (float(sh.radius), float(sh.length))
+            elif isinstance(sh, Sphere):
+                col = p.createCollisionShape(p.GEOM_SPHERE, radius=sh.radius, physicsClientId=cid)
+                vis = p.createVisualShape(p.GEOM_SPHERE, radius=sh.radius, rgbaColor=color, physicsClientId=cid)
+                kind, size = "sphere", (float(sh.radius),)
+            elif isinstance(sh, Mesh):
+                col = p.createCollisionShape(p.GEOM_MESH, fileName=sh.file, meshScale=list(sh.scale),
+                                             flags=p.GEOM_FORCE_CONCAVE_TRIMESH, physicsClientId=cid)
+                vis = p.createVisualShape(p.GEOM_MESH, fileName=sh.file, meshScale=list(sh.scale), rgbaColor=color,
+                                          physicsClientId=cid)
+                kind, size = "mesh", tuple(float(v) for v in sh.scale)
+            else:
+                raise ValueError(f"obstacle {o.name!r}: unknown shape {sh!r}")
+            T = T_wb @ o.pose
+            quat = _matrix_to_quat(T[:3, :3])
+            bid = self._body(col, vis, 0.0, T[:3, 3], quat)
+            p.changeDynamics(bid, -1, lateralFriction=friction, physicsClientId=cid)
+            obj = SimObject(bid, kind, o.name, size, 0.0)
+            self.objects.append(obj)
+            out.append(obj)
+        return out
 
     def load_robot(self, spec: RobotSpec, base_xyz=(0.0, 0.0, 0.0), base_quat=(0, 0, 0, 1)) -> SimRobotHandle:
         """Load the robot's URDF (fixed base, inertia from the file) and set it to its home pose."""

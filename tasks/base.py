@@ -37,6 +37,7 @@ from officina.interfaces import Arm, Camera, ForceTorqueSensor, Gripper
 
 if TYPE_CHECKING:
     from officina.controllers.model import RobotModel
+    from officina.exoskeleton.job import ManualJob
     from officina.sim.world import SimObject, SimWorld
 
 __all__ = [
@@ -166,9 +167,15 @@ COMMON_METRICS: dict[str, MetricInfo] = {
     "max_tcp_speed_m_s": MetricInfo("m/s", "largest tcp speed over the logged states", None, "max tcp speed"),
     "safety_events_total": MetricInfo("", "commands the safety filter clamped, rejected or held", "lower",
                                       "safety events"),
+    "protective_stops": MetricInfo("", "times the arm stopped on contact nobody planned for", "lower",
+                                   "protective stops"),
     "real_time_factor": MetricInfo("", "simulated time / wall time of the procedure", "higher",
                                    "real-time factor"),
     "wall_time_s": MetricInfo("s", "wall time of the procedure", "lower", "wall time"),
+    "procedure_completed": MetricInfo("", "the procedure returned that it completed its job (its own view; "
+                                      "success is measured from ground truth)", None, "procedure completed"),
+    "procedure_message": MetricInfo("", "what the procedure reported when it returned", None, "procedure message"),
+    "sim_steps": MetricInfo("", "physics steps simulated", None, "physics steps"),
 }
 
 
@@ -189,7 +196,14 @@ class TaskDefinition:
     * ``plot_events``: event names marked on the run's plots;
     * ``tracked_objects(scene)``: the objects whose ground-truth poses the state log records;
     * ``plots(run_dir, record, metrics)``: extra PNGs of the task's own, returns their file names;
-    * ``video_view``: the (eye, target) points, world frame, of the camera that records a video.
+    * ``planning_scene(params)``: the cell's fixed geometry as data (an
+      `officina.controllers.planning.scene.PlanningScene`): ``build_scene`` builds the simulator's
+      bodies from it (`SimWorld.add_planning_scene`) and the procedure's planner gets a copy as
+      ``cell.planning_scene``, so what the planner avoids is what the physics has;
+    * ``video_view``: the (eye, target) points, world frame, of the camera that records a video;
+    * ``manual_job(params)``: the same job done by hand, as data (an
+      `officina.exoskeleton.job.ManualJob` derived from the scene parameters), for `officina compare`;
+      None (the default) when the task moves nothing a person would lift.
     """
 
     name: ClassVar[str]
@@ -213,6 +227,10 @@ class TaskDefinition:
     def metrics(self, world: "SimWorld", scene: Any, params: Any) -> dict[str, Any]:  # pragma: no cover
         raise NotImplementedError(f"task {self.name!r} has no metrics")
 
+    def planning_scene(self, params: Any) -> Any:
+        """The cell's fixed geometry for the planner (default: None, no planning scene)."""
+        return None
+
     def before_step(self, world: "SimWorld", scene: Any, params: Any, t: float) -> None:
         """The scene's own motion in the control period starting at ``t`` (default: none)."""
 
@@ -225,11 +243,19 @@ class TaskDefinition:
     def plots(self, run_dir: Path, record: RunRecord, metrics: Mapping[str, Any]) -> list[str]:
         return []
 
+    def manual_job(self, params: Any) -> "ManualJob | None":
+        return None
+
 
 def metric_info(task: Any, name: str) -> MetricInfo:
     """What ``name`` means for ``task`` (its own declaration, then the common metrics)."""
     own = getattr(task, "metric_info", {}) or {}
     return own.get(name) or COMMON_METRICS.get(name) or MetricInfo()
+
+
+def metric_label(task: Any, name: str) -> str:
+    """A short label of ``name`` for tables and plots: its declared label, or its name with spaces."""
+    return metric_info(task, name).label or name.replace("_", " ")
 
 
 def key_metrics(task: Any) -> tuple[str, ...]:

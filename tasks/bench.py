@@ -8,8 +8,9 @@ smallest of the repeats.
 * raw: ``p.stepSimulation`` of the world, the arm's motors holding a pose;
 * loop rows: the run loop (`officina.tasks.runtime.Clock` with its `Recorder`) following a
   reference trajectory, one position command per control period through `SafeArm`:
-  as run (the safety filter with its fast path), with the fast path off (every command through
-  the full checks), and without the filter (what the filter costs);
+  as run (the safety filter with its fast path, and the state log streamed to an MCAP file),
+  with the fast path off (every command through the full checks), and without the filter or the
+  log (the loop's own cost);
 * a whole headless ``officina run pick-place`` (plots and log included): its real-time factor
   and where its wall time goes (start-up, the procedure, writing the run folder).
 
@@ -43,7 +44,7 @@ def _cell(robot: str, seed: int):
 
 
 def bench_raw(robot: str, steps: int, seed: int = 0) -> float:
-    import pybullet as p
+    from officina.sim.bullet import pybullet as p
 
     sim = _cell(robot, seed)
     cid = sim.world.client_id
@@ -63,7 +64,7 @@ class _Unfiltered:
         self.read = arm.read
         self.last_command = None
 
-    def watchdog(self) -> None:
+    def monitor(self) -> None:
         pass
 
     def command_positions(self, q, qd=None) -> None:
@@ -88,7 +89,18 @@ def bench_loop(robot: str, steps: int, seed: int = 0, mode: str = "run") -> tupl
         cfg = SafetyConfig(watchdog_periods=50, fast_path=mode == "run")
         arm = SafeArm(sim.arm, SafetyFilter(spec.limits, sim.control_dt, cfg, gravity=sim.model.gravity))
     rec = Recorder(sim.world, arm, sim.scene.objects, sim.control_dt)
-    clock = Clock(sim.world, arm, sim.substeps, [rec])
+    observers: list = [rec]
+    log = None
+    if mode != "bare":
+        import tempfile
+
+        from officina.statelog import StateLog, StateLogObserver
+
+        tmp = tempfile.TemporaryDirectory()
+        log = StateLogObserver(StateLog(f"{tmp.name}/state.mcap"), spec.joint_names)
+        log.attach(rec)
+        observers.append(log)
+    clock = Clock(sim.world, arm, sim.substeps, observers)
     q0 = arm.read().position
     q1 = q0 + 0.3 * (spec.limits.mid() - q0)
     traj = plan_joint_move(q0, q1, spec.limits, sim.control_dt, velocity_scale=0.3, acceleration_scale=0.3,
@@ -102,6 +114,9 @@ def bench_loop(robot: str, steps: int, seed: int = 0, mode: str = "run") -> tupl
         clock.tick()
     dt = time.thread_time() - t0
     sim.close()
+    if log is not None:
+        log.log.close()
+        tmp.cleanup()
     return dt / steps, (0 if mode == "bare" else arm.total_events)
 
 

@@ -121,6 +121,19 @@ def test_interrupt_writes_no_metrics(tmp_path, monkeypatch):
     assert "interrupted" in (tmp_path / "run" / "error.txt").read_text()
 
 
+def test_ctrl_c_exits_130(cli, tmp_path, monkeypatch):
+    task = TASKS["pick-place"]
+
+    def interrupted(cell, params):
+        cell.tick()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(task, "procedure", interrupted)
+    r = cli(["run", "pick-place", "--out", str(tmp_path / "run")])
+    assert r.exit_code == 130
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
 def test_job_failed_type():
     assert issubclass(JobFailed, RuntimeError)
 
@@ -210,3 +223,33 @@ def test_run_folder_files_get_the_umask_permissions(tmp_path):
         assert stat.S_IMODE((tmp_path / "b.json").stat().st_mode) == 0o664
     finally:
         os.umask(old)
+
+
+@pytest.mark.timeout(120)
+def test_sigterm_stops_a_run_like_ctrl_c_and_keeps_the_state_log(tmp_path):
+    """SIGTERM (SLURM, Dask, systemd) mid-run: exit 143, error.txt, no metrics.json, and the state
+    log holds the run up to the stop, readable."""
+    import signal
+    import subprocess
+    import sys
+
+    from officina.statelog import read_topic_counts
+
+    d = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "officina.cli", "run", "pick-place", "--out", str(d),
+                             "--set", "log.plots=false"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 90
+    # wait until the run has logged a few chunks of state (256 KiB each)
+    while time.monotonic() < deadline:
+        log = d / "state.mcap"
+        if log.exists() and log.stat().st_size > 300_000:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "SIGTERM" in err and "SIGTERM" in (d / "error.txt").read_text()
+    assert not (d / "metrics.json").exists()
+    counts = read_topic_counts(d / "state.mcap")
+    assert counts["/joint_states"] > 500

@@ -124,8 +124,8 @@ def test_watchdog_is_one_call_per_period():
     f = SafetyFilter(LIM, DT, SafetyConfig(watchdog_periods=3))
     q = np.array([0.0, 0.0, 1.0])
     f.reset(state(q))
-    for k in range(1, 40):  # commands every period: never stale
-        out, _ = f.filter_position(q + [min(k, 20) * 1e-6, 0, 0], state(q, t=k * DT))
+    for k in range(1, 40):  # commands every period, accelerating: never stale
+        out, _ = f.filter_position(q + [k * k * 1e-7, 0, 0], state(q, t=k * DT))
         assert f.watchdog(state(q, t=k * DT)) is None
     held = [f.watchdog(state(q, t=(39 + k) * DT)) for k in range(1, 10)]
     assert all(h is None for h in held[:3])
@@ -246,7 +246,7 @@ def test_safe_arm_routes_everything_and_runs_the_watchdog():
     assert v_before[0] > 0
     # stop commanding: after 5 periods the watchdog brakes (within the acceleration limit)
     for k in range(200):
-        arm.watchdog()
+        arm.monitor()
         inner.tick()
     assert arm.counts["watchdog"] == 1
     assert abs(inner.v[0]) < 1e-9
@@ -268,7 +268,7 @@ def test_safe_arm_routes_everything_and_runs_the_watchdog():
 
 def test_safe_arm_on_the_simulator_torque_mode():
     """SafeArm around SimArm: a law's torques pass; garbage is replaced by a hold."""
-    from officina.cli_kin import run_tracking
+    from officina.benchmarks.bench_control import run_tracking
 
     out = run_tracking("panda", "computed_torque", safety=True)
     assert out["joint_max_rad"] < 0.002
@@ -290,3 +290,26 @@ def test_safe_arm_on_the_simulator_torque_mode():
             world.step(sim.substeps)
         assert np.abs(arm.read().position - q0).max() < 0.05
         assert arm.counts["malformed"] == 300
+
+
+def test_a_silence_at_rest_is_no_watchdog_event():
+    """Commands that stop after the arm came to rest: the arm holds its last setpoint; the
+    watchdog neither fires nor holds (position mode). A silence mid-motion is an event."""
+    f = SafetyFilter(LIM, DT, SafetyConfig(watchdog_periods=3))
+    q = np.array([0.0, 0.0, 1.0])
+    f.reset(state(q))
+    for k in range(1, 5):
+        f.filter_position(q, state(q, t=k * DT))
+    assert f.at_rest
+    assert all(f.watchdog(state(q, t=(5 + k) * DT)) is None for k in range(20))
+    g = SafetyFilter(LIM, DT, SafetyConfig(watchdog_periods=3))
+    g.reset(state(q))
+    for k in range(1, 40):
+        g.filter_position(q + [min(k, 20) * 1e-6 * k, 0, 0], state(q, t=k * DT))
+    out = [g.watchdog(state(q, t=(40 + k) * DT)) for k in range(8)]
+    assert [e.event for o in out if o is not None for e in o.events] == [SafetyEvent.WATCHDOG]
+    # torque mode: a standing torque command always gets the hold
+    t = SafetyFilter(LIM, DT, SafetyConfig(watchdog_periods=3))
+    t.reset(state(q))
+    t.filter_torque([1.0, 0.0, 0.0], state(q))
+    assert t.watchdog(state(q, t=10 * DT), ControlMode.TORQUE) is not None

@@ -1,0 +1,160 @@
+"""Contact nobody planned for: an external-torque estimate from the control model, and the
+protective stop a real arm makes when it hits something.
+
+`ExternalTorqueObserver` is the generalized-momentum observer (De Luca & Mattone, ICRA 2003;
+Haddadin, De Luca & Albu-Schäffer, "Robot Collisions: A Survey on Detection, Isolation, and
+Identification", IEEE T-RO 33(6), 2017, sec. IV-B): with the momentum ``p = M(q) qd``,
+
+    r = K_O (p(t) - p(0) - int_0^t (tau_m - f(qd) + C(q, qd)^T qd - g(q) + r) ds),
+
+the residual ``r`` follows the external joint torque through a first-order filter of bandwidth
+``K_O`` (1/s), without joint accelerations. It needs only what an `Arm` reports (positions,
+velocities, measured joint torques) and the robot's model: ``C^T qd`` is ``Mdot qd - C qd``, with
+``Mdot`` the finite difference of ``M`` between two updates and ``C qd + g`` one RNEA.
+
+`ContactMonitor` compares the estimate with per-robot thresholds (joint torques, and the force
+at the tcp it implies) and says when to make a protective stop. Both are pure: `SafeArm` calls the
+monitor once per control period and stops the arm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from officina.controllers.model import RobotModel
+from officina.interfaces import JointState
+
+__all__ = ["ExternalTorqueObserver", "ContactThresholds", "ContactMonitor", "ContactVerdict"]
+
+
+class ExternalTorqueObserver:
+    """The external joint torques (N·m, joint order) estimated from joint states."""
+
+    def __init__(self, model: RobotModel, gain: float = 60.0) -> None:
+        if not gain > 0:
+            raise ValueError(f"observer gain must be positive, got {gain}")
+        self.model = model
+        self.gain = float(gain)
+        self._p0: np.ndarray | None = None
+        self._integral = np.zeros(model.nq)
+        self._M_prev: np.ndarray | None = None
+        self._t_prev: float | None = None
+        self.residual = np.zeros(model.nq)
+        self._damping = model.joint_damping
+
+    def reset(self, state: JointState) -> None:
+        q, v = np.asarray(state.position, float), np.asarray(state.velocity, float)
+        M = self.model.mass_matrix(q)
+        self._p0 = M @ v
+        self._M_prev = M
+        self._integral = np.zeros(self.model.nq)
+        self._t_prev = float(state.stamp)
+        self.residual = np.zeros(self.model.nq)
+
+    def update(self, state: JointState) -> np.ndarray:
+        """Advance to ``state`` (its stamp gives the time step); returns the residual r."""
+        if self._p0 is None:
+            self.reset(state)
+            return self.residual
+        dt = float(state.stamp) - self._t_prev
+        if not dt > 0:
+            return self.residual
+        m = self.model
+        q, v, tau_m = state.position, state.velocity, state.effort
+        M = m.mass_matrix(q)
+        Mdot_v = (M - self._M_prev) @ v / dt
+        beta = m.nonlinear_effects(q, v) - Mdot_v  # = g - C^T qd
+        self._integral += (tau_m - self._damping * v - beta + self.residual) * dt
+        self.residual = self.gain * (M @ v - self._p0 - self._integral)
+        self._M_prev = M
+        self._t_prev = float(state.stamp)
+        return self.residual
+
+
+@dataclass(frozen=True)
+class ContactThresholds:
+    """When an arm stops: any joint's external torque above ``joint_torque_nm`` (per joint), or
+    the force at the tcp it implies above ``tcp_force_n`` (None: not checked). ``source`` says
+    where the figures come from (the robot's YAML states it)."""
+
+    joint_torque_nm: tuple[float, ...] | None = None
+    tcp_force_n: float | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.joint_torque_nm is None and self.tcp_force_n is None:
+            raise ValueError("contact thresholds: give joint_torque_nm, tcp_force_n or both")
+        if self.joint_torque_nm is not None and any(not t > 0 for t in self.joint_torque_nm):
+            raise ValueError("contact thresholds: joint_torque_nm must be positive")
+        if self.tcp_force_n is not None and not self.tcp_force_n > 0:
+            raise ValueError("contact thresholds: tcp_force_n must be positive")
+
+
+@dataclass(frozen=True)
+class ContactVerdict:
+    stop: bool
+    reason: str
+    tau_ext: np.ndarray
+    tcp_force_n: float
+
+
+class ContactMonitor:
+    """The external-torque estimate against the thresholds, once per control period."""
+
+    def __init__(self, model: RobotModel, thresholds: ContactThresholds, gain: float = 60.0) -> None:
+        n = model.nq
+        if thresholds.joint_torque_nm is not None and len(thresholds.joint_torque_nm) != n:
+            raise ValueError(f"contact thresholds: joint_torque_nm needs {n} values, got "
+                             f"{len(thresholds.joint_torque_nm)}")
+        self.model = model
+        self.thresholds = thresholds
+        self.observer = ExternalTorqueObserver(model, gain)
+        self._tau_max = None if thresholds.joint_torque_nm is None else np.asarray(thresholds.joint_torque_nm, float)
+        self._tau_allow = self._tau_max
+        self._force_allow = thresholds.tcp_force_n
+
+    def reset(self, state: JointState) -> None:
+        self.observer.reset(state)
+        self._tau_allow = self._tau_max
+        self._force_allow = self.thresholds.tcp_force_n
+
+    def tolerate_current(self, state: JointState) -> None:
+        """After a protective stop the arm is still in the contact it stopped in: allow up to half
+        as much again as the present load, so that the arm can back out (the release and the
+        start of the motion move the estimate); once the estimate is below the thresholds, the
+        thresholds hold again. A load above the allowance stops the arm again."""
+        tau = self.observer.residual
+        if self._tau_max is not None:
+            self._tau_allow = np.maximum(self._tau_max, 1.5 * np.abs(tau))
+        if self.thresholds.tcp_force_n is not None:
+            self._force_allow = max(self.thresholds.tcp_force_n,
+                                    1.5 * self.tcp_force(np.asarray(state.position, float), tau))
+
+    def tcp_force(self, q: np.ndarray, tau_ext: np.ndarray) -> float:
+        """|F| of the force at the tcp that explains ``tau_ext`` best (least squares, J_v^T F = tau)."""
+        Jv = self.model.jacobian(q, "tcp")[:3]
+        f, *_ = np.linalg.lstsq(Jv.T, tau_ext, rcond=1e-3)
+        return float(np.linalg.norm(f))
+
+    def check(self, state: JointState) -> ContactVerdict:
+        tau = self.observer.update(state)
+        force = 0.0
+        reason = ""
+        if self._tau_max is not None:
+            a = np.abs(tau)
+            allow = self._tau_allow
+            if np.any(a > allow):
+                j = int(np.argmax(a / allow))
+                reason = (f"external torque {a[j]:.1f} N·m on {self.model.joint_names[j]} above "
+                          f"{allow[j]:.1f} N·m")
+            elif allow is not self._tau_max and np.all(a <= self._tau_max):
+                self._tau_allow = self._tau_max  # released: the thresholds hold again
+        if self.thresholds.tcp_force_n is not None:
+            force = self.tcp_force(np.asarray(state.position, float), tau)
+            if not reason and force > self._force_allow:
+                reason = f"contact force {force:.0f} N at the tcp above {self._force_allow:.0f} N"
+            elif self._force_allow > self.thresholds.tcp_force_n and force <= self.thresholds.tcp_force_n:
+                self._force_allow = self.thresholds.tcp_force_n
+        return ContactVerdict(bool(reason), reason, tau, force)

@@ -1,0 +1,621 @@
+"""Collision checking of the robot against itself and the planning scene (Pinocchio + coal).
+
+The robot's collision model is its URDF's collision geometry (gripper included: the same file
+the simulator loads), built into a Pinocchio ``GeometryModel`` over the arm joints, with the
+gripper's fingers locked fully open (the widest the gripper gets). Meshes are replaced by their
+convex hulls, as PyBullet does for the links of a robot. Obstacles of the `PlanningScene` are
+fixed geometries; attached objects ride on their frame (the tcp) and are checked against the
+scene and the arm, not against the gripper's links (the links at or beyond the flange).
+
+Self-collision pairs are filtered as MoveIt's setup assistant does: pairs of adjacent links
+(links without geometry are skipped, so their neighbours become adjacent), pairs in collision at
+the home pose or in nearly every sample, and pairs never in collision over many random samples
+are disabled. The result is kept per robot as an SRDF file (``<robot>.srdf`` next to the robot
+YAML, written by ``officina collision-pairs``); without one it is computed when first needed.
+
+Margins: robot-environment pairs (and attached objects) count as colliding closer than
+``padding_m``; self-collision pairs at contact (``self_padding_m``, default 0).
+
+Motion checks bound how far any point of the robot moves: for a joint-space step ``dq``, no
+point moves more than ``sum_i |dq_i| r_i``, where ``r_i`` bounds the distance from joint i's
+origin to any geometry (attached objects included) beyond it. A segment is checked at
+configurations no more than ``resolution_m`` of that bound apart.
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import coal
+import numpy as np
+import pinocchio as pin
+
+from officina.controllers.model import RobotModel, rpy_to_matrix
+from officina.controllers.planning.scene import Box, Cylinder, Mesh, PlanningScene, Shape, Sphere
+from officina.interfaces import RobotSpec
+
+__all__ = [
+    "CollisionChecker", "Contact", "TrajectoryCheck", "compute_disabled_pairs", "srdf_path_for",
+    "write_srdf",
+]
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Two things closer than their margin: link names, ``obstacle:NAME`` or ``attached:NAME``."""
+
+    a: str
+    b: str
+
+    def __str__(self) -> str:
+        return f"{self.a} touches {self.b}"
+
+
+@dataclass(frozen=True)
+class TrajectoryCheck:
+    ok: bool
+    n_checks: int
+    index: int | None = None  # first sample in collision
+    contacts: tuple[Contact, ...] = ()
+    resolution_m: float = 0.0
+
+
+def _shape_geometry(shape: Shape) -> coal.CollisionGeometry:
+    if isinstance(shape, Box):
+        return coal.Box(*[float(s) for s in shape.size])
+    if isinstance(shape, Cylinder):
+        return coal.Cylinder(float(shape.radius), float(shape.length))
+    if isinstance(shape, Sphere):
+        return coal.Sphere(float(shape.radius))
+    if isinstance(shape, Mesh):
+        return coal.MeshLoader().load(shape.file, np.asarray(shape.scale, dtype=float))
+    raise ValueError(f"unknown shape {shape!r}")
+
+
+def _bounding_radius(geom: coal.CollisionGeometry, placement: pin.SE3) -> float:
+    """Radius of a ball about the parent frame's origin holding ``geom`` placed at ``placement``."""
+    geom.computeLocalAABB()
+    centre = placement.act(np.asarray(geom.aabb_center, dtype=float))
+    return float(np.linalg.norm(centre) + geom.aabb_radius)
+
+
+_GJK_TOL = 1e-4  # m: distances are taken this much smaller than GJK reports
+
+
+# --- the robot's geometry, built once per robot ---------------------------------------------------
+class _RobotGeometry:
+    """Reduced model (arm joints), robot-only GeometryModel, link facts and motion bounds."""
+
+    def __init__(self, spec: RobotSpec, finger_width_m: float | None = None) -> None:
+        full = pin.buildModelFromUrdf(spec.urdf)
+        pkg = [os.path.dirname(spec.urdf)]
+        gfull = pin.buildGeomFromUrdf(full, spec.urdf, pin.GeometryType.COLLISION, package_dirs=pkg)
+        q_lock = pin.neutral(full)
+        lock = []
+        arm = set(spec.joint_names)
+        for jid in range(1, full.njoints):
+            if full.names[jid] in arm:
+                continue
+            lock.append(jid)
+            if spec.gripper and full.names[jid] in spec.gripper.finger_joints:
+                g = spec.gripper
+                width = g.max_width_m if finger_width_m is None else finger_width_m
+                q_lock[full.idx_qs[jid]] = width / max(1, len(g.finger_joints))
+        # The frame tree by name, from the full model (a reduced model's locked-joint frames lose
+        # their parent frame).
+        self._parent = {f.name: (full.frames[f.parentFrame].name if i else None) for i, f in enumerate(full.frames)}
+        self._is_body = {f.name: f.type == pin.FrameType.BODY for f in full.frames}
+        if lock:
+            model, gms = pin.buildReducedModel(full, [gfull], lock, q_lock)
+            gm = gms[0]
+        else:
+            model, gm = full, gfull
+        if model.nq != spec.dof:
+            raise ValueError(f"robot {spec.name!r}: collision model has {model.nq} coordinates, spec {spec.dof} joints")
+        q_index = []
+        for jn in spec.joint_names:
+            q_index.append(model.idx_qs[model.getJointId(jn)])
+        self.q_index = np.array(q_index)
+        self.identity = bool(np.all(self.q_index == np.arange(spec.dof)))
+        for go in gm.geometryObjects:
+            g = go.geometry
+            if isinstance(g, coal.BVHModelBase):
+                g.buildConvexHull(True, "Qt")
+                go.geometry = g.convex
+        # tcp and flange frames, as in RobotModel
+        fl = model.getFrameId(spec.flange_frame)
+        tp = model.getFrameId(spec.tcp_parent)
+        if fl >= model.nframes or tp >= model.nframes:
+            raise ValueError(f"robot {spec.name!r}: flange or tcp parent frame not in the collision model")
+        self.flange_fid = fl
+        tpf = model.frames[tp]
+        offset = pin.SE3(rpy_to_matrix(spec.tcp_offset_rpy), np.asarray(spec.tcp_offset_xyz, dtype=float))
+        self.tcp_fid = model.addFrame(pin.Frame("tcp", tpf.parentJoint, tp, tpf.placement * offset,
+                                                pin.FrameType.OP_FRAME))
+        self.model = model
+        self.gm = gm
+        self.spec = spec
+        self.link_of = [model.frames[go.parentFrame].name for go in gm.geometryObjects]
+        self.joint_of = [int(go.parentJoint) for go in gm.geometryObjects]
+        self.links = sorted(set(self.link_of), key=self.link_of.index)
+        # Gripper links: at or beyond the flange in the frame tree (they may touch a held object).
+        flange_name = model.frames[fl].name
+        self.touch = [self._beyond(model.frames[go.parentFrame].name, flange_name) for go in gm.geometryObjects]
+        # r_i: distance bound from each joint's origin to every geometry beyond it.
+        self.r_geom = np.zeros(model.njoints)
+        for go in gm.geometryObjects:
+            self._extend_bound(int(go.parentJoint), _bounding_radius(go.geometry, go.placement))
+        self.adjacent = self._adjacent_links()
+
+    def _beyond(self, frame: str | None, ancestor: str) -> bool:
+        while frame is not None:
+            if frame == ancestor:
+                return True
+            frame = self._parent.get(frame)
+        return False
+
+    def _extend_bound(self, joint: int, radius: float) -> None:
+        """Raise r of ``joint`` and of each joint above it by a geometry of ``radius`` on ``joint``."""
+        dist = radius
+        j = joint
+        while j > 0:
+            self.r_geom[j] = max(self.r_geom[j], dist)
+            dist += float(np.linalg.norm(self.model.jointPlacements[j].translation))
+            j = self.model.parents[j]
+
+    def reach(self, extra: list[tuple[int, float]] = ()) -> np.ndarray:
+        """r_i per arm joint (spec order), with extra (joint, radius) geometries."""
+        if extra:
+            saved = self.r_geom.copy()
+            for j, r in extra:
+                self._extend_bound(j, r)
+            out, self.r_geom = self.r_geom, saved
+        else:
+            out = self.r_geom
+        jids = [self.model.getJointId(n) for n in self.spec.joint_names]
+        return np.array([out[j] for j in jids])
+
+    def _adjacent_links(self) -> set[frozenset[str]]:
+        """Link pairs joined by one joint, links without geometry skipped (as MoveIt does): each
+        link with geometry is adjacent to its nearest ancestor link with geometry."""
+        with_geom = set(self.link_of)
+        adj: set[frozenset[str]] = set()
+        for name in with_geom:
+            up = self._parent.get(name)
+            while up is not None:
+                if self._is_body.get(up) and up in with_geom:
+                    adj.add(frozenset((name, up)))
+                    break
+                up = self._parent.get(up)
+        return adj
+
+
+_GEOMETRY_CACHE: dict[tuple, _RobotGeometry] = {}
+
+
+def _robot_geometry(spec: RobotSpec, finger_width_m: float | None = None) -> _RobotGeometry:
+    """The robot's geometry with the fingers locked at ``finger_width_m`` (None: fully open;
+    cached per millimetre of width)."""
+    width = None if finger_width_m is None else round(float(finger_width_m), 3)
+    key = (spec.urdf, spec.joint_names, spec.flange_frame, spec.tcp_parent, spec.tcp_offset_xyz, spec.tcp_offset_rpy,
+           width)
+    g = _GEOMETRY_CACHE.get(key)
+    if g is None:
+        g = _GEOMETRY_CACHE[key] = _RobotGeometry(spec, width)
+    return g
+
+
+# --- self-collision pairs (the SRDF) -------------------------------------------------------------------
+def compute_disabled_pairs(spec: RobotSpec, samples: int = 10000, rng: np.random.Generator | None = None,
+                           always_fraction: float = 0.95) -> list[tuple[str, str, str]]:
+    """Link pairs whose self-collision check is disabled, with MoveIt's reasons: ``Adjacent``,
+    ``Default`` (in collision at the home pose), ``Always`` (in collision in at least
+    ``always_fraction`` of the samples), ``Never`` (in no sample). Samples are uniform within the
+    joint limits, drawn from ``rng`` (default: seeded with 0)."""
+    rg = _robot_geometry(spec)
+    rng = rng if rng is not None else np.random.default_rng(0)
+    links = rg.links
+    gm = rg.gm.copy()
+    gm.removeAllCollisionPairs()
+    pair_links = []
+    for a in range(gm.ngeoms):
+        for b in range(a + 1, gm.ngeoms):
+            la, lb = rg.link_of[a], rg.link_of[b]
+            if la == lb or rg.joint_of[a] == rg.joint_of[b]:
+                continue  # rigidly joined: never move relative to each other
+            gm.addCollisionPair(pin.CollisionPair(a, b))
+            pair_links.append(frozenset((la, lb)))
+    gd = gm.createData()
+    data = rg.model.createData()
+    all_pairs = {frozenset((a, b)) for i, a in enumerate(links) for b in links[i + 1:]}
+    out: dict[frozenset, str] = {}
+    for p in all_pairs:
+        if p in rg.adjacent:
+            out[p] = "Adjacent"
+    # links that never move relative to each other (same joint): also adjacent in effect
+    for a in range(gm.ngeoms):
+        for b in range(a + 1, gm.ngeoms):
+            la, lb = rg.link_of[a], rg.link_of[b]
+            if la != lb and rg.joint_of[a] == rg.joint_of[b]:
+                out.setdefault(frozenset((la, lb)), "Adjacent")
+
+    def hits(q: np.ndarray) -> set[frozenset]:
+        qm = np.empty(rg.model.nq)
+        qm[rg.q_index] = q
+        pin.computeCollisions(rg.model, data, gm, gd, qm, False)
+        return {pair_links[k] for k, r in enumerate(gd.collisionResults) if r.isCollision()}
+
+    for p in hits(np.asarray(spec.home, dtype=float)):
+        out.setdefault(p, "Default")
+    counts: dict[frozenset, int] = {}
+    lim = spec.limits
+    for _ in range(samples):
+        for p in hits(rng.uniform(lim.lower, lim.upper)):
+            counts[p] = counts.get(p, 0) + 1
+    for p in set(pair_links):
+        c = counts.get(p, 0)
+        if c == 0:
+            out.setdefault(p, "Never")
+        elif c >= always_fraction * samples:
+            out.setdefault(p, "Always")
+    rows = [(*sorted(p), reason) for p, reason in out.items() if len(p) == 2]
+    return sorted(rows, key=lambda r: (links.index(r[0]) if r[0] in links else 99, r[1]))
+
+
+def write_srdf(path: str | Path, robot_name: str, pairs: list[tuple[str, str, str]], note: str = "") -> None:
+    """Write the disabled pairs as an SRDF (MoveIt's format), atomically."""
+    root = ET.Element("robot", {"name": robot_name})
+    if note:
+        root.append(ET.Comment(f" {note} "))
+    for a, b, reason in pairs:
+        ET.SubElement(root, "disable_collisions", {"link1": a, "link2": b, "reason": reason})
+    ET.indent(root)
+    text = '<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def srdf_path_for(spec: RobotSpec) -> str | None:
+    """The robot's SRDF file (``RobotSpec.srdf``), or None."""
+    p = getattr(spec, "srdf", None)
+    return p if p and Path(p).is_file() else None
+
+
+@lru_cache(maxsize=16)
+def _disabled_from_srdf(path: str, mtime: float) -> frozenset:
+    root = ET.parse(path).getroot()
+    return frozenset(frozenset((el.get("link1"), el.get("link2"))) for el in root.iter("disable_collisions"))
+
+
+_COMPUTED: dict[tuple, frozenset] = {}
+
+
+def _disabled_pairs(spec: RobotSpec) -> frozenset:
+    path = srdf_path_for(spec)
+    if path is not None:
+        return _disabled_from_srdf(path, os.stat(path).st_mtime)
+    key = (spec.urdf, spec.joint_names)
+    if key not in _COMPUTED:
+        _COMPUTED[key] = frozenset(frozenset(r[:2]) for r in compute_disabled_pairs(spec, samples=2000))
+    return _COMPUTED[key]
+
+
+# --- the checker -------------------------------------------------------------------------------------
+class CollisionChecker:
+    """Checks configurations and motions of one robot against itself and a `PlanningScene`.
+
+    The scene is read whenever its ``version`` changes (obstacles added, removed, objects
+    attached). ``world_T_base`` places the robot's base in the frame of the scene's poses
+    (identity: the base at the world origin). Not thread-safe: one per thread.
+    """
+
+    def __init__(self, robot: RobotModel | RobotSpec, scene: PlanningScene | None = None, *,
+                 padding_m: float = 0.01, self_padding_m: float = 0.0,
+                 world_T_base: np.ndarray | None = None) -> None:
+        spec = robot.spec if isinstance(robot, RobotModel) else robot
+        if not (padding_m >= 0 and self_padding_m >= 0):
+            raise ValueError("padding must be >= 0 m")
+        self.spec = spec
+        self.scene = scene if scene is not None else PlanningScene()
+        self.padding_m = float(padding_m)
+        self.self_padding_m = float(self_padding_m)
+        self.base_T_world = np.linalg.inv(np.asarray(world_T_base, float)) if world_T_base is not None else np.eye(4)
+        self._rg = _robot_geometry(spec)
+        self._disabled = _disabled_pairs(spec)
+        self._data = self._rg.model.createData()
+        self._version = None
+        self._width: float | None = None
+        self._gdata: dict[float, pin.GeometryData] = {}
+        self._sync()
+
+    @property
+    def gripper_width_m(self) -> float | None:
+        """The fingers' opening in the collision model (None: fully open, the default)."""
+        return self._width
+
+    @gripper_width_m.setter
+    def gripper_width_m(self, width: float | None) -> None:
+        """Follow the gripper: closed on a part, its fingers are where the part is."""
+        g = self.spec.gripper
+        if g is None:
+            return
+        if width is not None:
+            width = float(np.clip(width, 0.0, g.max_width_m))
+            if width >= g.max_width_m - 1e-4:
+                width = None
+        if width != self._width:
+            self._width = width
+            self._rg = _robot_geometry(self.spec, width)
+            self._version = None
+
+    # --- building the combined model -------------------------------------------------------------
+    def _sync(self) -> None:
+        if self._version == self.scene.version:
+            return
+        rg = self._rg
+        gm = rg.gm.copy()
+        gm.removeAllCollisionPairs()
+        n_robot = gm.ngeoms
+        self._names = [f"{ln}" for ln in rg.link_of]
+        env_pairs, self_pairs = [], []
+        for a in range(n_robot):
+            for b in range(a + 1, n_robot):
+                la, lb = rg.link_of[a], rg.link_of[b]
+                if la == lb or rg.joint_of[a] == rg.joint_of[b] or frozenset((la, lb)) in self._disabled:
+                    continue
+                self_pairs.append((a, b))
+        moving = [i for i in range(n_robot) if rg.joint_of[i] != 0]
+        for o in self.scene.obstacles:
+            placement = pin.SE3(self.base_T_world @ o.pose)
+            gid = gm.addGeometryObject(pin.GeometryObject(f"obstacle:{o.name}", 0, 0, placement,
+                                                          _shape_geometry(o.shape)))
+            self._names.append(f"obstacle:{o.name}")
+            env_pairs += [(i, gid) for i in moving]
+        obstacles = list(range(n_robot, gm.ngeoms))
+        extra_reach = []
+        for a in self.scene.attached:
+            fid = rg.tcp_fid if a.frame == "tcp" else (
+                rg.flange_fid if a.frame == "flange" else rg.model.getFrameId(a.frame))
+            if fid >= rg.model.nframes:
+                raise ValueError(f"attached object {a.name!r}: unknown frame {a.frame!r}")
+            fr = rg.model.frames[fid]
+            placement = fr.placement * pin.SE3(np.asarray(a.frame_T_shape, float))
+            geom = _shape_geometry(a.shape)
+            gid = gm.addGeometryObject(pin.GeometryObject(f"attached:{a.name}", fr.parentJoint, fid, placement, geom))
+            self._names.append(f"attached:{a.name}")
+            extra_reach.append((int(fr.parentJoint), _bounding_radius(geom, placement)))
+            env_pairs += [(gid, o) for o in obstacles]
+            # against the arm, not against the gripper holding it
+            self_pairs += [(i, gid) for i in range(n_robot)
+                           if not rg.touch[i] and rg.joint_of[i] != fr.parentJoint]
+        for a, b in env_pairs:
+            gm.addCollisionPair(pin.CollisionPair(a, b))
+        n_env = len(env_pairs)
+        for a, b in self_pairs:
+            gm.addCollisionPair(pin.CollisionPair(a, b))
+        self._gm = gm
+        self._n_env = n_env
+        self._pair_ids = [(int(cp.first), int(cp.second)) for cp in gm.collisionPairs]
+        self.reach = rg.reach(extra_reach)
+        self._pair_span = self._pair_joints()
+        self._gdata = {}
+        self._dist_data = gm.createData()
+        for req in self._dist_data.distanceRequests:
+            req.enable_signed_distance = False
+            req.gjk_tolerance = _GJK_TOL
+        self._version = self.scene.version
+
+    def _geometry_data(self, extra: float) -> pin.GeometryData:
+        key = round(float(extra), 9)
+        gd = self._gdata.get(key)
+        if gd is None:
+            gd = self._gm.createData()
+            self._set_margins(gd, extra)
+            self._gdata[key] = gd
+        return gd
+
+    def _set_margins(self, gd: pin.GeometryData, extra: float) -> None:
+        for k, req in enumerate(gd.collisionRequests):
+            base = self.padding_m if k < self._n_env else self.self_padding_m
+            req.security_margin = max(0.0, base + extra)
+            req.break_distance = 0.0
+
+    def _qm(self, q: np.ndarray) -> np.ndarray:
+        q = np.asarray(q, dtype=float)
+        if self._rg.identity:
+            return q
+        out = np.empty(self._rg.model.nq)
+        out[self._rg.q_index] = q
+        return out
+
+    # --- queries -------------------------------------------------------------------------------------
+    @property
+    def n_pairs(self) -> int:
+        self._sync()
+        return len(self._pair_ids)
+
+    def is_valid(self, q: np.ndarray, extra_margin_m: float = 0.0) -> bool:
+        """True when no checked pair is closer than its margin (+ ``extra_margin_m``)."""
+        self._sync()
+        gd = self._geometry_data(extra_margin_m)
+        return not pin.computeCollisions(self._rg.model, self._data, self._gm, gd, self._qm(q), True)
+
+    def contacts(self, q: np.ndarray, extra_margin_m: float = 0.0) -> list[Contact]:
+        """Every pair closer than its margin at q (names as in `Contact`)."""
+        self._sync()
+        gd = self._geometry_data(extra_margin_m)
+        pin.computeCollisions(self._rg.model, self._data, self._gm, gd, self._qm(q), False)
+        out = []
+        for k, r in enumerate(gd.collisionResults):
+            if r.isCollision():
+                a, b = self._pair_ids[k]
+                out.append(Contact(self._names[a], self._names[b]))
+        return out
+
+    def clearance(self, q: np.ndarray, include_self: bool = False) -> tuple[float, Contact | None]:
+        """Smallest distance (m) between the robot (and attached objects) and the scene at q,
+        with the pair; ``inf`` and None when the scene is empty."""
+        self._sync()
+        d = self._distances(q)
+        n = len(self._pair_ids) if include_self else self._n_env
+        if n == 0:
+            return np.inf, None
+        k = int(np.argmin(d[:n]))
+        a, b = self._pair_ids[k]
+        return float(d[k]), Contact(self._names[a], self._names[b])
+
+    def displacement_bound(self, q0: np.ndarray, q1: np.ndarray) -> float:
+        """Upper bound (m) on how far any point of the robot moves on the straight joint-space
+        segment from q0 to q1: sum_i |dq_i| r_i."""
+        self._sync()
+        return float(np.abs(np.asarray(q1, float) - np.asarray(q0, float)) @ self.reach)
+
+    def segment_configs(self, q0: np.ndarray, q1: np.ndarray, resolution_m: float) -> np.ndarray:
+        """Configurations on the segment (q0 excluded, q1 included), at most ``resolution_m`` of
+        point motion apart."""
+        n = max(1, int(np.ceil(self.displacement_bound(q0, q1) / resolution_m)))
+        s = np.arange(1, n + 1) / n
+        q0 = np.asarray(q0, float)
+        return q0 + s[:, None] * (np.asarray(q1, float) - q0)
+
+    def segment_valid(self, q0: np.ndarray, q1: np.ndarray, resolution_m: float, extra_margin_m: float = 0.0,
+                      relax: list[np.ndarray] = (), relax_radius_m: float | None = None) -> bool:
+        """The straight joint-space segment from q0 to q1 keeps its margins (see `check_path`)."""
+        return self.check_path(np.array([q0, q1], dtype=float), resolution_m, relax, relax_radius_m,
+                               extra_margin_m).ok
+
+    def _pair_joints(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per pair, the range of arm joints (lo, hi] whose motion moves one of its two
+        geometries relative to the other (serial chain: joint ids in chain order)."""
+        rg = self._rg
+        jid = {int(rg.model.getJointId(n)): k + 1 for k, n in enumerate(self.spec.joint_names)}
+        joint_of = [jid.get(int(go.parentJoint), 0) for go in self._gm.geometryObjects]
+        lo = np.array([min(joint_of[a], joint_of[b]) for a, b in self._pair_ids], dtype=int)
+        hi = np.array([max(joint_of[a], joint_of[b]) for a, b in self._pair_ids], dtype=int)
+        return lo, hi
+
+    def _pair_rates(self, dq_abs: np.ndarray) -> np.ndarray:
+        """Per pair, the share (0..1] of the path's point-motion bound that can close its gap,
+        for a joint-space direction |dq| (the rest of the bound moves neither geometry)."""
+        prefix = np.concatenate([[0.0], np.cumsum(dq_abs * self.reach)])
+        total = prefix[-1]
+        if total <= 0:
+            return np.ones(len(self._pair_ids))
+        lo, hi = self._pair_span
+        return np.maximum((prefix[hi] - prefix[lo]) / total, 1e-6)
+
+    def _advance(self, q: np.ndarray, extra: float, rates: np.ndarray) -> float:
+        """How far along the path (m of its point-motion bound) the robot may move from q with
+        every pair keeping its margin: per pair, clearance minus margin over its rate.
+        Negative when some pair is already inside its margin."""
+        d = self._distances(q)
+        if len(d) == 0:
+            return np.inf
+        if np.min(d) <= 0.0:
+            return -1.0
+        return float(np.min((d - self._margins(extra)) / rates))
+
+    def _distances(self, q: np.ndarray) -> np.ndarray:
+        """Distance (m) of every pair at q, from below (GJK's tolerance taken off); 0 when the
+        two touch or overlap (no penetration depth is computed)."""
+        gd = self._dist_data
+        pin.computeDistances(self._rg.model, self._data, self._gm, gd, self._qm(q))
+        d = np.fromiter((r.min_distance for r in gd.distanceResults), float, len(self._pair_ids))
+        return np.maximum(d - _GJK_TOL, 0.0)
+
+    def _margins(self, extra: float) -> np.ndarray:
+        m = np.full(len(self._pair_ids), max(0.0, self.self_padding_m + extra))
+        m[: self._n_env] = max(0.0, self.padding_m + extra)
+        return m
+
+    def check_path(self, qs: np.ndarray, resolution_m: float = 0.005, relax: list[np.ndarray] = (),
+                   relax_radius_m: float | None = None, extra_margin_m: float = 0.0) -> TrajectoryCheck:
+        """Check a joint path given as samples (N, n), linear in joint space between samples.
+
+        Walks along the path by its point-motion bound: at a checked configuration the
+        clearances give how far the robot may move keeping every margin; where that is less
+        than ``resolution_m``, the next check is ``resolution_m`` further on. So every stretch
+        between two checks is either certified by the clearance or no longer than
+        ``resolution_m`` of point motion. Configurations within ``relax_radius_m`` (default: the
+        padding) of a ``relax`` configuration need only be contact-free. ``n_checks`` counts
+        the configurations checked."""
+        self._sync()
+        qs = np.asarray(qs, dtype=float)
+        if len(qs) == 1:
+            qs = np.vstack([qs, qs])
+        dq_abs = np.abs(np.diff(qs, axis=0))
+        steps = dq_abs @ self.reach
+        # each pair's share of the bound: the largest over the path's segments
+        if len(self._pair_ids):
+            rates = np.max([self._pair_rates(d) for d in _directions(dq_abs)], axis=0)
+        L = np.concatenate([[0.0], np.cumsum(steps)])
+        total = float(L[-1])
+        radius = self.padding_m if relax_radius_m is None else relax_radius_m
+        contact_only = -self.padding_m
+        s = 0.0
+        n_checks = 0
+        seg = 0
+        discrete = 0  # cheap discrete checks left before the next clearance query
+        while True:
+            while seg < len(steps) - 1 and L[seg + 1] < s:
+                seg += 1
+            u = 0.0 if steps[seg] <= 0 else min(1.0, (s - L[seg]) / steps[seg])
+            q = qs[seg] + u * (qs[seg + 1] - qs[seg])
+            n_checks += 1
+            if discrete > 0:
+                ok = self.is_valid(q, extra_margin_m)
+                step = resolution_m
+                discrete -= 1
+            else:
+                a = self._advance(q, extra_margin_m, rates) if len(self._pair_ids) else np.inf
+                ok = a >= 0.0
+                step = max(a, resolution_m)
+                if a < 2.0 * resolution_m:
+                    discrete = 3
+            if not ok:
+                if relax and any(self.displacement_bound(q, r) <= radius for r in relax) \
+                        and self.is_valid(q, contact_only):
+                    step = resolution_m
+                    discrete = 0
+                else:
+                    idx = int(min(len(qs) - 1, seg + (1 if u > 0.5 else 0)))
+                    return TrajectoryCheck(False, n_checks, idx, tuple(self.contacts(q, extra_margin_m)),
+                                           resolution_m)
+            if s >= total:
+                return TrajectoryCheck(True, n_checks, None, (), resolution_m)
+            s = min(total, s + step)
+
+    def min_clearance_along(self, qs: np.ndarray, resolution_m: float = 0.005) -> tuple[float, Contact | None]:
+        """Smallest robot-scene distance over a sampled path (at ``resolution_m``)."""
+        qs = np.asarray(qs, dtype=float)
+        best, pair = np.inf, None
+        acc = np.inf
+        for k, q in enumerate(qs):
+            if k:
+                acc += self.displacement_bound(qs[k - 1], q)
+            if acc >= resolution_m or k == len(qs) - 1:
+                d, p = self.clearance(q)
+                if d < best:
+                    best, pair = d, p
+                acc = 0.0
+        return best, pair
+
+
+def _directions(dq_abs: np.ndarray, tol: float = 1e-9) -> list[np.ndarray]:
+    """The distinct joint-space directions of a sampled path (a straight segment sampled many
+    times has one): unit vectors of |dq|, consecutive duplicates dropped."""
+    out: list[np.ndarray] = []
+    for d in dq_abs:
+        n = float(np.linalg.norm(d))
+        if n <= tol:
+            continue
+        u = d / n
+        if not out or float(np.max(np.abs(u - out[-1]))) > 1e-6:
+            out.append(u)
+    return out or [np.ones(dq_abs.shape[1])]

@@ -1,0 +1,475 @@
+"""Motion planning: OMPL (RRTConnect by default) in joint space, shortcutting, time-
+parameterisation within the robot's limits, and a final check of the timed trajectory.
+
+One plan:
+
+1. the start and the goal(s) are checked (joint limits, collisions with the padding; a goal
+   pose becomes several collision-free IK solutions);
+2. if the straight joint-space segment from start to a goal is free, that is the path;
+   otherwise OMPL plans (the state space is the joint box of the limits; the motion validator
+   checks each edge at configurations at most ``plan_resolution_m`` of point motion apart, with
+   the padding raised by half that, so that the whole edge keeps the padding);
+3. the path is shortened with OMPL's PathSimplifier (random vertex reduction, partial
+   shortcuts, collapsing close vertices);
+4. time-parameterisation: Ruckig, rest to rest through each waypoint with phase
+   synchronisation, so that each segment stays the straight joint-space line that was checked
+   and velocity, acceleration and jerk stay within the (scaled) limits;
+5. the timed trajectory, sampled at the control period, is checked again at
+   ``check_resolution_m`` (default 5 mm: between two checked samples no point of the robot
+   moves more than that; see `CollisionChecker.check_path`).
+
+Near a start or goal that is inside the padding but not touching (a grasp on a table), the
+configurations within the padding's distance of it need only be contact-free.
+
+Determinism: OMPL draws the seeds of its random generators from one process-wide seed
+generator; each plan re-seeds it from the plan's seed (under a lock, before any of the plan's
+OMPL objects exist), so the same scene, start, goal and seed give the same trajectory.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from ruckig import InputParameter, Result, Ruckig, Synchronization, Trajectory
+
+from officina.controllers.ik import solve_ik
+from officina.controllers.model import RobotModel
+from officina.controllers.planning.collision import CollisionChecker, Contact
+from officina.controllers.trajectory import JointTrajectory, sample
+
+__all__ = ["MotionPlanner", "PlanResult", "PlanStatus", "PlannerSettings", "PLANNERS", "plan_motion"]
+
+PLANNERS = ("rrtconnect", "rrt", "kpiece", "bkpiece", "lbkpiece", "prm", "bitstar", "aorrtc")
+
+_OMPL_LOCK = threading.Lock()
+
+
+class PlanStatus(str, enum.Enum):
+    SUCCESS = "success"
+    INVALID_INPUT = "invalid_input"  # wrong shape, not finite
+    OUT_OF_LIMITS = "out_of_limits"  # start or goal outside the joint limits
+    START_IN_COLLISION = "start_in_collision"
+    GOAL_IN_COLLISION = "goal_in_collision"
+    UNREACHABLE = "unreachable"  # no IK solution for the goal pose
+    NO_PLAN = "no_plan"  # nothing found within the time budget
+    TRAJECTORY_IN_COLLISION = "trajectory_in_collision"  # the final check failed
+
+    @property
+    def bad_input(self) -> bool:
+        return self not in (PlanStatus.SUCCESS, PlanStatus.NO_PLAN, PlanStatus.TRAJECTORY_IN_COLLISION)
+
+
+@dataclass(frozen=True)
+class PlannerSettings:
+    """``time_budget_s`` of wall time for OMPL; ``planner`` one of `PLANNERS`; resolutions in m
+    of point motion; scales in (0, 1] on the velocity, acceleration and jerk limits."""
+
+    planner: str = "rrtconnect"
+    time_budget_s: float = 5.0
+    plan_resolution_m: float = 0.01
+    check_resolution_m: float = 0.005
+    velocity_scale: float = 1.0
+    acceleration_scale: float = 1.0
+    jerk_scale: float = 1.0
+    simplify: bool = True
+    ik_candidates: int = 4
+    ik_attempts: int = 24
+
+    def __post_init__(self) -> None:
+        if self.planner not in PLANNERS:
+            raise ValueError(f"planner {self.planner!r}: expected one of {', '.join(PLANNERS)}")
+        if not self.time_budget_s > 0:
+            raise ValueError("time_budget_s must be > 0")
+        if not (0 < self.check_resolution_m <= self.plan_resolution_m):
+            raise ValueError("resolutions: expected 0 < check_resolution_m <= plan_resolution_m")
+        for nm in ("velocity_scale", "acceleration_scale", "jerk_scale"):
+            if not (0 < getattr(self, nm) <= 1):
+                raise ValueError(f"{nm} must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """``path`` (K, n) the waypoints after shortcutting; ``trajectory`` sampled at ``dt``;
+    ``contacts`` say which links touch what when the start or goal is in collision."""
+
+    status: PlanStatus
+    message: str = ""
+    path: np.ndarray | None = None
+    trajectory: JointTrajectory | None = None
+    planning_time_s: float = 0.0
+    direct: bool = False
+    contacts: tuple[Contact, ...] = ()
+    goal_q: np.ndarray | None = None
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return self.status == PlanStatus.SUCCESS
+
+    @property
+    def path_length_rad(self) -> float:
+        if self.path is None or len(self.path) < 2:
+            return 0.0
+        return float(np.sum(np.linalg.norm(np.diff(self.path, axis=0), axis=1)))
+
+
+def _contact_text(contacts) -> str:
+    shown = [str(c) for c in contacts[:4]]
+    more = f" and {len(contacts) - 4} more" if len(contacts) > 4 else ""
+    return "; ".join(shown) + more
+
+
+class MotionPlanner:
+    """Plans collision-free joint trajectories for one robot in the checker's scene."""
+
+    def __init__(self, robot: RobotModel, checker: CollisionChecker, dt: float,
+                 settings: PlannerSettings | None = None) -> None:
+        if not dt > 0:
+            raise ValueError("dt must be > 0")
+        self.robot = robot
+        self.checker = checker
+        self.dt = float(dt)
+        self.settings = settings or PlannerSettings()
+        lim = robot.spec.limits
+        self.lower = np.asarray(lim.lower, float)
+        self.upper = np.asarray(lim.upper, float)
+
+    # --- checks ---------------------------------------------------------------------------------------
+    def _check_q(self, q, what: str) -> tuple[np.ndarray | None, PlanResult | None]:
+        n = self.robot.nq
+        try:
+            q = np.asarray(q, dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            return None, PlanResult(PlanStatus.INVALID_INPUT, f"{what}: expected {n} joint positions")
+        if q.shape != (n,) or not np.all(np.isfinite(q)):
+            return None, PlanResult(PlanStatus.INVALID_INPUT, f"{what}: expected {n} finite joint positions, got {q.size}")
+        bad = np.nonzero((q < self.lower - 1e-9) | (q > self.upper + 1e-9))[0]
+        if len(bad):
+            names = [self.robot.joint_names[i] for i in bad]
+            return None, PlanResult(PlanStatus.OUT_OF_LIMITS, f"{what}: {', '.join(names)} outside the joint limits")
+        return np.clip(q, self.lower, self.upper), None
+
+    def _touching(self, q) -> list[Contact]:
+        """Contacts at q with no padding (the robot really touches something)."""
+        return self.checker.contacts(q, -self.checker.padding_m)
+
+    def _endpoint(self, q, what: str, status: PlanStatus) -> PlanResult | None:
+        """None when q is free (with the padding, or contact-free and relaxed); else a result."""
+        if self.checker.is_valid(q):
+            return None
+        touching = self._touching(q)
+        if not touching:
+            return None  # inside the padding only: tolerated near the endpoints
+        return PlanResult(status, f"{what} in collision: {_contact_text(touching)}", contacts=tuple(touching))
+
+    # --- validity with the endpoint tolerance ---------------------------------------------------------
+    def _validity(self, relax: list[np.ndarray]):
+        ch = self.checker
+        extra = 0.5 * self.settings.plan_resolution_m
+        radius = ch.padding_m + extra
+        contact_only = -ch.padding_m
+
+        if not relax:
+            return (lambda q: ch.is_valid(q, extra)), None
+
+        def valid(q: np.ndarray) -> bool:
+            if ch.is_valid(q, extra):
+                return True
+            for r in relax:
+                if ch.displacement_bound(q, r) <= radius:
+                    return ch.is_valid(q, contact_only)
+            return False
+
+        return valid, valid
+
+    def segment_free(self, q0: np.ndarray, q1: np.ndarray, relax: list[np.ndarray] = ()) -> bool:
+        """The straight joint-space segment keeps the padding (checked at the planning
+        resolution with the padding raised by half of it)."""
+        res = self.settings.plan_resolution_m
+        return self.checker.segment_valid(q0, q1, res, 0.5 * res, list(relax), self._relax_radius())
+
+    def check_trajectory(self, q_start: np.ndarray, qs: np.ndarray):
+        """Check a sampled trajectory from ``q_start`` through ``qs`` (N, n) at the check
+        resolution with the padding (relaxed near its two ends when they are inside it)."""
+        path = np.vstack([np.asarray(q_start, float)[None, :], np.asarray(qs, float)])
+        relax = self._relax_points(path[0], path[-1])
+        return self.checker.check_path(path, self.settings.check_resolution_m, relax=relax,
+                                       relax_radius_m=self._relax_radius())
+
+    def _relax_radius(self) -> float:
+        return self.checker.padding_m + 0.5 * self.settings.plan_resolution_m
+
+    def _relax_points(self, *qs: np.ndarray) -> list[np.ndarray]:
+        return [q for q in qs if not self.checker.is_valid(q, 0.5 * self.settings.plan_resolution_m)]
+
+    # --- public API -----------------------------------------------------------------------------------
+    def plan(self, q_start, q_goal, seed: int = 0) -> PlanResult:
+        """Plan from ``q_start`` to one of the goal configurations ``q_goal`` ((n,) or (K, n))."""
+        t0 = time.perf_counter()
+        q0, err = self._check_q(q_start, "start")
+        if err:
+            return err
+        goals_raw = np.atleast_2d(np.asarray(q_goal, dtype=float)) if np.ndim(q_goal) else None
+        if goals_raw is None or goals_raw.ndim != 2:
+            return PlanResult(PlanStatus.INVALID_INPUT, f"goal: expected {self.robot.nq} joint positions")
+        goals = []
+        for k, g in enumerate(goals_raw):
+            gq, err = self._check_q(g, "goal")
+            if err:
+                return err
+            goals.append(gq)
+        err = self._endpoint(q0, "start", PlanStatus.START_IN_COLLISION)
+        if err:
+            return err
+        free_goals = []
+        first_err = None
+        for g in goals:
+            e = self._endpoint(g, "goal", PlanStatus.GOAL_IN_COLLISION)
+            if e is None:
+                free_goals.append(g)
+            elif first_err is None:
+                first_err = e
+        if not free_goals:
+            return first_err
+        return self._plan(q0, free_goals, seed, t0)
+
+    def plan_to_pose(self, q_start, base_T_goal: np.ndarray, frame: str = "tcp", seed: int = 0) -> PlanResult:
+        """Plan to a pose of ``frame`` (4x4 in the base frame): several collision-free IK
+        solutions, drawn from a Generator seeded with ``seed``, are the goal configurations."""
+        t0 = time.perf_counter()
+        q0, err = self._check_q(q_start, "start")
+        if err:
+            return err
+        err = self._endpoint(q0, "start", PlanStatus.START_IN_COLLISION)
+        if err:
+            return err
+        goals, err = self.goal_configurations(base_T_goal, frame, q0, np.random.default_rng(seed))
+        if err:
+            return err
+        return self._plan(q0, goals, seed, t0)
+
+    def goal_configurations(self, base_T_goal: np.ndarray, frame: str, q_seed: np.ndarray,
+                            rng: np.random.Generator) -> tuple[list[np.ndarray], PlanResult | None]:
+        """Up to ``ik_candidates`` distinct collision-free IK solutions, nearest to ``q_seed``
+        first; or an error result (unreachable, or every solution in collision)."""
+        T = np.asarray(base_T_goal, dtype=float)
+        if T.shape != (4, 4) or not np.all(np.isfinite(T)):
+            return [], PlanResult(PlanStatus.INVALID_INPUT, "goal pose: expected a finite 4x4 transform")
+        s = self.settings
+        found: list[np.ndarray] = []
+        colliding: list[Contact] = []
+        best_err = np.inf
+        seeds = [q_seed, self.robot.spec.home] + [rng.uniform(self.lower, self.upper) for _ in range(s.ik_attempts - 2)]
+        for k, q_init in enumerate(seeds):
+            r = solve_ik(self.robot, T, frame, q_init, rng=rng, max_restarts=0 if k else 10, timeout_s=np.inf)
+            if not r.success:
+                best_err = min(best_err, r.position_error_m)
+                continue
+            q = np.clip(r.q, self.lower, self.upper)
+            if any(np.max(np.abs(q - f)) < 1e-3 for f in found):
+                continue
+            if not self.checker.is_valid(q):
+                touching = self._touching(q)
+                if touching:
+                    colliding = colliding or touching
+                    continue
+            found.append(q)
+            if len(found) >= s.ik_candidates:
+                break
+        if not found:
+            if colliding:
+                return [], PlanResult(PlanStatus.GOAL_IN_COLLISION,
+                                      f"goal pose: every IK solution in collision: {_contact_text(colliding)}",
+                                      contacts=tuple(colliding))
+            return [], PlanResult(PlanStatus.UNREACHABLE,
+                                  f"goal pose unreachable: no IK solution within the joint limits "
+                                  f"(closest {best_err * 1e3:.1f} mm)")
+        found.sort(key=lambda q: float(np.max(np.abs(q - q_seed))))
+        return found, None
+
+    # --- the plan ------------------------------------------------------------------------------------
+    def _plan(self, q0: np.ndarray, goals: list[np.ndarray], seed: int, t0: float) -> PlanResult:
+        relax = self._relax_points(q0, *goals)
+        path = None
+        direct = False
+        for g in goals:
+            if self.segment_free(q0, g, relax):
+                path = np.array([q0, g])
+                direct = True
+                break
+        stats: dict = {}
+        if path is None:
+            path, status, stats = self._ompl(q0, goals, seed, relax)
+            if path is None:
+                return PlanResult(PlanStatus.NO_PLAN, f"no collision-free path found in {self.settings.time_budget_s:g} s "
+                                  f"({self.settings.planner}: {status})", planning_time_s=time.perf_counter() - t0,
+                                  stats=stats)
+        traj = self.time_parameterize(path)
+        check = self.checker.check_path(np.vstack([q0, traj.q]), self.settings.check_resolution_m,
+                                        relax=relax, relax_radius_m=self._relax_radius())
+        stats["final_checks"] = check.n_checks
+        elapsed = time.perf_counter() - t0
+        if not check.ok:
+            return PlanResult(PlanStatus.TRAJECTORY_IN_COLLISION,
+                              f"the timed trajectory collides at sample {check.index}: {_contact_text(check.contacts)}",
+                              path, traj, elapsed, direct, check.contacts, path[-1], stats)
+        return PlanResult(PlanStatus.SUCCESS, "direct" if direct else "planned", path, traj, elapsed, direct, (),
+                          path[-1], stats)
+
+    def _ompl(self, q0: np.ndarray, goals: list[np.ndarray], seed: int, relax: list[np.ndarray]):
+        from ompl import base as ob
+        from ompl import geometric as og
+        from ompl import util as ou
+
+        n = self.robot.nq
+        ch = self.checker
+        res = self.settings.plan_resolution_m
+        extra = 0.5 * res
+        valid, _ = self._validity(relax)
+        radius = self._relax_radius()
+        counters = {"state_checks": 0, "motion_checks": 0}
+
+        def to_np(s) -> np.ndarray:
+            return np.array([s[i] for i in range(n)])
+
+        def state_valid(s) -> bool:
+            counters["state_checks"] += 1
+            return bool(valid(to_np(s)))
+
+        class _Motion(ob.MotionValidator):
+            def checkMotion(self, s1, s2):  # noqa: N802 - OMPL's name
+                counters["motion_checks"] += 1
+                return ch.segment_valid(to_np(s1), to_np(s2), res, extra, relax, radius)
+
+        with _OMPL_LOCK:
+            level = ou.getLogLevel()
+            ou.setLogLevel(ou.LOG_NONE)
+            try:
+                ou.RNG.setSeed(int(seed) % 2_000_000_000 + 1)
+                space = ob.RealVectorStateSpace(n)
+                bounds = ob.RealVectorBounds(n)
+                for i in range(n):
+                    bounds.setLow(i, float(self.lower[i]))
+                    bounds.setHigh(i, float(self.upper[i]))
+                space.setBounds(bounds)
+                si = ob.SpaceInformation(space)
+                si.setStateValidityChecker(state_valid)
+                mv = _Motion(si)
+                si.setMotionValidator(mv)
+                si.setup()
+                ss = og.SimpleSetup(si)
+                start = si.allocState()
+                for i in range(n):
+                    start[i] = float(q0[i])
+                ss.setStartState(start)
+                goal_states = ob.GoalStates(si)
+                for g in goals:
+                    st = si.allocState()
+                    for i in range(n):
+                        st[i] = float(g[i])
+                    goal_states.addState(st)
+                ss.setGoal(goal_states)
+                ss.setPlanner(self._make_planner(og, si))
+                ss.setup()
+                t = time.perf_counter()
+                status = ss.solve(self.settings.time_budget_s)
+                counters["solve_s"] = time.perf_counter() - t
+                exact = status.getStatus() == ob.PlannerStatus.EXACT_SOLUTION
+                if not exact:
+                    return None, status.asString(), counters
+                p = ss.getSolutionPath()
+                if self.settings.simplify:
+                    t = time.perf_counter()
+                    ps = og.PathSimplifier(si)
+                    ps.reduceVertices(p)
+                    ps.partialShortcutPath(p)
+                    ps.reduceVertices(p)
+                    ps.collapseCloseVertices(p)
+                    counters["simplify_s"] = time.perf_counter() - t
+                path = np.array([to_np(p.getState(k)) for k in range(p.getStateCount())])
+            finally:
+                ou.setLogLevel(level)
+        path[0] = q0
+        return path, "exact", counters
+
+    def _make_planner(self, og, si):
+        name = self.settings.planner
+        ctor = {
+            "rrtconnect": og.RRTConnect, "rrt": og.RRT, "kpiece": og.KPIECE1, "bkpiece": og.BKPIECE1,
+            "lbkpiece": og.LBKPIECE1, "prm": og.PRM, "bitstar": og.BITstar, "aorrtc": og.AORRTC,
+        }[name]
+        return ctor(si)
+
+    # --- time ----------------------------------------------------------------------------------------
+    def time_parameterize(self, path: np.ndarray) -> JointTrajectory:
+        """Rest-to-rest Ruckig segments through every waypoint, phase-synchronised (each segment
+        is the straight joint-space line between its waypoints), sampled at ``dt``."""
+        s = self.settings
+        lim = self.robot.spec.limits
+        n = self.robot.nq
+        parts = []
+        for a, b in zip(path[:-1], path[1:]):
+            otg = Ruckig(n)
+            inp = InputParameter(n)
+            inp.current_position = a.tolist()
+            inp.current_velocity = [0.0] * n
+            inp.current_acceleration = [0.0] * n
+            inp.target_position = b.tolist()
+            inp.target_velocity = [0.0] * n
+            inp.target_acceleration = [0.0] * n
+            inp.max_velocity = (lim.velocity * s.velocity_scale).tolist()
+            inp.max_acceleration = (lim.acceleration * s.acceleration_scale).tolist()
+            inp.max_jerk = (lim.jerk * s.jerk_scale).tolist()
+            inp.synchronization = Synchronization.Phase
+            traj = Trajectory(n)
+            r = otg.calculate(inp, traj)
+            if r not in (Result.Working, Result.Finished):
+                raise ValueError(f"Ruckig could not time the segment: {r}")
+            parts.append(sample(traj, self.dt))
+        if not parts:
+            q = np.asarray(path[-1], float)[None, :]
+            return JointTrajectory(self.dt, np.array([self.dt]), q, np.zeros_like(q), np.zeros_like(q))
+        return JointTrajectory.concatenate(parts)
+
+
+def plan_motion(robot: RobotModel, scene, q_from, *, q_to=None, base_T_goal=None, frame: str = "tcp",
+                seed: int = 0, dt: float = 0.001, padding_m: float = 0.01,
+                settings: PlannerSettings | None = None) -> tuple[PlanResult, dict]:
+    """One planning request, as ``officina plan`` makes it: a plan from ``q_from`` to ``q_to``
+    (joint positions) or to ``base_T_goal`` (4x4 pose of ``frame``), and its report (the JSON
+    of the CLI: success, status, message, planning_time_ms, path, trajectory {t, q} at ``dt``,
+    duration_s, min_clearance_m, contacts)."""
+    if (q_to is None) == (base_T_goal is None):
+        raise ValueError("give exactly one goal: joint positions or a pose")
+    checker = CollisionChecker(robot, scene, padding_m=padding_m)
+    planner = MotionPlanner(robot, checker, dt, settings)
+    if q_to is not None:
+        r = planner.plan(q_from, q_to, seed=seed)
+    else:
+        r = planner.plan_to_pose(q_from, base_T_goal, frame, seed=seed)
+    report: dict = {
+        "success": r.success,
+        "status": r.status.value,
+        "message": r.message,
+        "planning_time_ms": round(r.planning_time_s * 1e3, 3),
+    }
+    if r.contacts:
+        report["contacts"] = [[c.a, c.b] for c in r.contacts]
+    if r.path is not None:
+        report["path"] = np.round(r.path, 6).tolist()
+    if r.trajectory is not None:
+        traj = r.trajectory
+        t = np.concatenate([[0.0], traj.t])
+        q = np.vstack([np.asarray(r.path[0])[None, :], traj.q])
+        report["trajectory"] = {"t": np.round(t, 6).tolist(), "q": np.round(q, 6).tolist()}
+        report["duration_s"] = round(traj.duration, 6)
+        if r.success:
+            d, pair = checker.min_clearance_along(q, settings.check_resolution_m if settings else 0.005)
+            report["min_clearance_m"] = None if not np.isfinite(d) else round(d, 6)
+            if pair is not None:
+                report["min_clearance_between"] = [pair.a, pair.b]
+    return r, report

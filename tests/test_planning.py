@@ -1,0 +1,362 @@
+"""Collision-aware motion: the scene format, the collision checker, the planner, the skills, the CLI.
+
+Every returned trajectory is checked independently in PyBullet (tests/planning_check.py) at
+every control sample."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from officina.controllers.model import RobotModel, pose_to_T
+from officina.controllers.planning.collision import CollisionChecker
+from officina.controllers.planning.planner import MotionPlanner, PlannerSettings, PlanStatus, plan_motion
+from officina.controllers.planning.scene import Box, Obstacle, PlanningScene, load_scene, parse_scene
+from officina.robots import load_robot
+from planning_check import PyBulletScene
+
+SCENE = """\
+obstacles:
+  - {name: table, box: [1.2, 1.6, 0.04], xyz: [0.35, 0.0, -0.02]}
+  - {name: post, cylinder: {radius: 0.04, length: 0.8}, xyz: [0.6, 0.3, 0.4], quat_xyzw: [0, 0, 0, 1]}
+  - {name: lamp, sphere: 0.06, xyz: [0.4, -0.4, 0.7]}
+"""
+HOME = {
+    "panda": [0.0, -0.785398, 0.0, -2.356194, 0.0, 1.570796, 0.785398],
+}
+DT = 0.002
+
+
+@pytest.fixture(scope="module")
+def panda():
+    spec = load_robot("panda")
+    return spec, RobotModel.from_spec(spec)
+
+
+def wall_scene() -> PlanningScene:
+    """A table and a wall between the two sides of the Panda's workspace (in front of it)."""
+    return PlanningScene([
+        Obstacle("table", Box((1.2, 1.6, 0.04)), (0.35, 0.0, -0.02)),
+        Obstacle("wall", Box((0.4, 0.02, 0.5)), (0.5, 0.0, 0.25)),
+    ])
+
+
+Q_LEFT = np.array([0.75, 0.35, 0.0, -2.0, 0.0, 2.35, 0.785])
+Q_RIGHT = np.array([-0.75, 0.35, 0.0, -2.0, 0.0, 2.35, 0.785])
+
+
+# --- the scene file ---------------------------------------------------------------------------------
+def test_scene_file_parses(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(SCENE)
+    s = load_scene(f)
+    assert [o.name for o in s.obstacles] == ["table", "post", "lamp"]
+    assert s.get("table").shape.size == (1.2, 1.6, 0.04)
+    assert s.get("post").shape.radius == 0.04 and s.get("post").shape.length == 0.8
+    assert np.allclose(s.get("lamp").pose[:3, 3], [0.4, -0.4, 0.7])
+    assert parse_scene(s.to_dict()).to_dict() == s.to_dict()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("obstacles:\n  - {name: a, box: [1, 1, 1], xyz: [0, 0, 0], colour: red}\n", "obstacles.0.colour: Extra inputs"),
+    ("obstacles:\n  - {name: a, xyz: [0, 0, 0]}\n", "exactly one of box, cylinder, sphere, mesh"),
+    ("obstacles:\n  - {name: a, box: [1, 1], xyz: [0, 0, 0]}\n", "obstacles.0.box"),
+    ("obstacles:\n  - {name: a, cylinder: {radius: 0.1}, xyz: [0, 0, 0]}\n", "obstacles.0.cylinder.length"),
+    ("obstacles:\n  - {name: a, sphere: -1, xyz: [0, 0, 0]}\n", "obstacles.0.sphere"),
+    ("obstacles:\n  - {name: a, sphere: 1, xyz: [0, 0, 0]}\n  - {name: a, sphere: 1, xyz: [1, 0, 0]}\n",
+     "already in the planning scene"),
+    ("obstacle: []\n", "obstacle: Extra inputs"),
+    ("obstacles: [\n", "not valid YAML"),
+])
+def test_scene_file_errors_are_one_line_naming_the_key(tmp_path, text, message):
+    f = tmp_path / "s.yaml"
+    f.write_text(text)
+    with pytest.raises(ValueError) as e:
+        load_scene(f)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+# --- collision checking -------------------------------------------------------------------------------
+def test_checker_names_what_touches(panda):
+    spec, model = panda
+    ch = CollisionChecker(model, wall_scene())
+    assert ch.is_valid(Q_LEFT) and ch.is_valid(Q_RIGHT)
+    q_mid = np.array([0.0, 0.35, 0.0, -2.0, 0.0, 2.35, 0.785])  # the hand in the wall
+    assert not ch.is_valid(q_mid)
+    touching = {c.b for c in ch.contacts(q_mid)}
+    assert "obstacle:wall" in touching
+    d, pair = ch.clearance(Q_LEFT)
+    pb = PyBulletScene(spec, wall_scene())
+    try:
+        assert d == pytest.approx(pb.min_distance(Q_LEFT, 1.0), abs=3e-3)  # convex hulls in both
+    finally:
+        pb.close()
+
+
+def test_padding_margin(panda):
+    _, model = panda
+    s = PlanningScene([Obstacle("block", Box((0.1, 0.1, 0.1)), (0.0, 0.0, 0.0))])
+    ch = CollisionChecker(model, s, padding_m=0.0)
+    q = np.array(HOME["panda"])
+    tcp = model.frame_transform(q, "tcp")[:3, 3]
+    # the block a few cm under the fingertips
+    s.replace(Obstacle("block", Box((0.1, 0.1, 0.1)), tuple(tcp + [0, 0, -0.09])))
+    d2, pair = ch.clearance(q)
+    assert 0.0 < d2 < 0.1 and pair.b == "obstacle:block"
+    assert ch.is_valid(q)
+    assert not CollisionChecker(model, s, padding_m=d2 + 0.005).is_valid(q)
+    assert CollisionChecker(model, s, padding_m=max(0.0, d2 - 0.005)).is_valid(q)
+
+
+def test_attached_object_is_checked_against_the_scene_not_the_fingers(panda):
+    _, model = panda
+    scene = PlanningScene([Obstacle("table", Box((1.2, 1.6, 0.04)), (0.35, 0.0, -0.02))])
+    ch = CollisionChecker(model, scene)
+    q = np.array(HOME["panda"])
+    tcp_z = model.frame_transform(q, "tcp")[2, 3]
+    # a part held between the fingers (overlapping them): still valid
+    scene.attach("part", Box((0.05, 0.05, 0.06)), np.eye(4))
+    assert ch.is_valid(q)
+    # a long part that reaches the table from the tcp: in collision, named
+    T = np.eye(4)
+    T[2, 3] = tcp_z / 2
+    scene.attach("part", Box((0.04, 0.04, tcp_z + 0.01)), T)
+    assert not ch.is_valid(q)
+    assert any(c.a == "attached:part" and c.b == "obstacle:table" for c in ch.contacts(q))
+    scene.detach("part")
+    assert ch.is_valid(q)
+
+
+def test_disabled_pairs_filter_adjacent_and_never(panda):
+    spec, _ = panda
+    from officina.controllers.planning.collision import compute_disabled_pairs
+
+    rows = compute_disabled_pairs(spec, samples=300)
+    reasons = {frozenset(r[:2]): r[2] for r in rows}
+    assert reasons[frozenset(("panda_link0", "panda_link1"))] == "Adjacent"
+    assert reasons[frozenset(("panda_hand", "panda_link7"))] == "Adjacent"  # across link8 (no geometry)
+    assert frozenset(("panda_link1", "panda_hand")) not in reasons  # these can meet
+    assert spec.srdf and spec.srdf.endswith("panda.srdf")
+
+
+# --- planning -----------------------------------------------------------------------------------------
+def _assert_good(spec, scene, r, q0, q1):
+    assert r.success, r.message
+    traj = r.trajectory
+    assert np.allclose(r.path[0], q0) and np.allclose(traj.q[-1], q1, atol=1e-6)
+    lim = spec.limits
+    assert np.all(traj.q >= lim.lower - 1e-9) and np.all(traj.q <= lim.upper + 1e-9)
+    assert np.all(np.abs(traj.qd) <= lim.velocity * 1.0001)
+    pb = PyBulletScene(spec, scene)
+    try:
+        assert pb.min_distance_along(np.vstack([q0, traj.q])) > 0.0
+    finally:
+        pb.close()
+
+
+def test_plan_goes_around_the_wall_and_pybullet_agrees(panda):
+    spec, model = panda
+    scene = wall_scene()
+    pl = MotionPlanner(model, CollisionChecker(model, scene), DT)
+    assert not pl.segment_free(Q_LEFT, Q_RIGHT)
+    r = pl.plan(Q_LEFT, Q_RIGHT, seed=3)
+    assert not r.direct and len(r.path) >= 3
+    _assert_good(spec, scene, r, Q_LEFT, Q_RIGHT)
+
+
+def test_direct_when_free(panda):
+    spec, model = panda
+    scene = PlanningScene([Obstacle("table", Box((1.2, 1.6, 0.04)), (0.35, 0.0, -0.02))])
+    r = MotionPlanner(model, CollisionChecker(model, scene), DT).plan(HOME["panda"], Q_LEFT)
+    assert r.direct and len(r.path) == 2
+    _assert_good(spec, scene, r, np.array(HOME["panda"]), Q_LEFT)
+
+
+def test_same_seed_same_trajectory(panda):
+    _, model = panda
+    pl = MotionPlanner(model, CollisionChecker(model, wall_scene()), DT)
+    a = pl.plan(Q_LEFT, Q_RIGHT, seed=11)
+    pl.plan(Q_RIGHT, Q_LEFT, seed=5)  # OMPL's generators move on in between
+    b = MotionPlanner(model, CollisionChecker(model, wall_scene()), DT).plan(Q_LEFT, Q_RIGHT, seed=11)
+    assert a.success and b.success
+    assert np.array_equal(a.path, b.path) and np.array_equal(a.trajectory.q, b.trajectory.q)
+    c = pl.plan(Q_LEFT, Q_RIGHT, seed=12)
+    assert not np.array_equal(a.path, c.path)
+
+
+def test_plan_to_pose(panda):
+    spec, model = panda
+    scene = wall_scene()
+    pl = MotionPlanner(model, CollisionChecker(model, scene), DT)
+    T = model.frame_transform(Q_RIGHT, "tcp")
+    r = pl.plan_to_pose(Q_LEFT, T, "tcp", seed=0)
+    assert r.success, r.message
+    Te = model.frame_transform(r.trajectory.q[-1], "tcp")
+    assert np.allclose(Te[:3, 3], T[:3, 3], atol=1e-4)
+    _assert_good(spec, scene, r, Q_LEFT, r.trajectory.q[-1])
+
+
+def test_start_goal_errors(panda):
+    _, model = panda
+    pl = MotionPlanner(model, CollisionChecker(model, wall_scene()), DT)
+    q_in_wall = np.array([0.0, 0.35, 0.0, -2.0, 0.0, 2.35, 0.785])
+    r = pl.plan(q_in_wall, Q_LEFT)
+    assert r.status == PlanStatus.START_IN_COLLISION and "touches obstacle:wall" in r.message
+    r = pl.plan(Q_LEFT, q_in_wall)
+    assert r.status == PlanStatus.GOAL_IN_COLLISION and "obstacle:wall" in r.message
+    q_out = Q_LEFT.copy()
+    q_out[3] = 0.5
+    r = pl.plan(q_out, Q_RIGHT)
+    assert r.status == PlanStatus.OUT_OF_LIMITS and "panda_joint4" in r.message
+    r = pl.plan_to_pose(Q_LEFT, pose_to_T([2.0, 0.0, 0.3], [1, 0, 0, 0]), "tcp")
+    assert r.status == PlanStatus.UNREACHABLE and "unreachable" in r.message
+    T = model.frame_transform(q_in_wall, "tcp")
+    r = pl.plan_to_pose(Q_LEFT, T, "tcp")
+    assert r.status == PlanStatus.GOAL_IN_COLLISION
+
+
+def test_no_plan_within_budget(panda):
+    _, model = panda
+    pl = MotionPlanner(model, CollisionChecker(model, wall_scene()), DT, PlannerSettings(time_budget_s=1e-6))
+    r = pl.plan(Q_LEFT, Q_RIGHT)
+    assert r.status == PlanStatus.NO_PLAN and not r.status.bad_input
+
+
+# --- skills -------------------------------------------------------------------------------------------
+class _KinematicArm:
+    """An arm that is where it is told to be (the tests look at what was commanded)."""
+
+    def __init__(self, spec, q0) -> None:
+        self.spec = spec
+        self.q = np.array(q0, float)
+        self.commands: list[np.ndarray] = []
+
+    @property
+    def joint_names(self):
+        return self.spec.joint_names
+
+    @property
+    def control_period(self) -> float:
+        return DT
+
+    def read(self):
+        from officina.interfaces import JointState
+
+        n = len(self.q)
+        return JointState(0.0, self.spec.joint_names, self.q.copy(), np.zeros(n), np.zeros(n))
+
+    def command_positions(self, q, qd=None) -> None:
+        self.q = np.array(q, float)
+        self.commands.append(self.q.copy())
+
+    def fault(self):
+        return None
+
+
+def test_skill_moves_around_an_obstacle_on_the_straight_path(panda):
+    from officina.controllers.skills import Skills, SkillStatus
+
+    spec, model = panda
+    scene = PlanningScene([Obstacle("table", Box((1.2, 1.6, 0.04)), (0.35, 0.0, -0.02))])
+    arm = _KinematicArm(spec, Q_LEFT)
+    sk = Skills(arm, None, model, lambda: None, rng=np.random.default_rng(0), velocity_scale=1.0,
+                planning_scene=scene)
+    # free: the direct path
+    assert sk.move_joints(Q_RIGHT).ok
+    direct = np.array(arm.commands)
+    # a wall appears on the straight path: the skill goes around it
+    scene.add(Obstacle("wall", Box((0.4, 0.02, 0.5)), (0.5, 0.0, 0.25)))
+    arm.commands.clear()
+    r = sk.move_joints(Q_LEFT)
+    assert r.ok, r.message
+    went = np.array(arm.commands)
+    assert np.allclose(went[-1], Q_LEFT)
+    assert len(went) > len(direct)  # longer than the straight move
+    pb = PyBulletScene(spec, scene)
+    try:
+        assert pb.min_distance_along(went) > 0.0
+        # the straight line would have hit the wall
+        assert pb.min_distance_along(np.linspace(Q_RIGHT, Q_LEFT, 50)) < 0.0
+    finally:
+        pb.close()
+    # a straight tcp line through the wall is refused, with the reason, and nothing moves
+    arm.commands.clear()
+    T = model.frame_transform(Q_RIGHT, "tcp")
+    r = sk.move_line(T, speed_m_s=0.5)
+    assert r.status == SkillStatus.COLLISION and "obstacle:wall" in r.message and not arm.commands
+
+
+# --- CLI ----------------------------------------------------------------------------------------------
+def _scene_file(tmp_path):
+    f = tmp_path / "cell.yaml"
+    f.write_text("obstacles:\n  - {name: table, box: [1.2, 1.6, 0.04], xyz: [0.35, 0.0, -0.02]}\n"
+                 "  - {name: wall, box: [0.4, 0.02, 0.5], xyz: [0.5, 0.0, 0.25]}\n")
+    return f
+
+
+def _q(q):
+    return ",".join(f"{v:.6f}" for v in q)
+
+
+def test_cli_plan_json(tmp_path, cli):
+    f = _scene_file(tmp_path)
+    r = cli(["plan", "--robot", "panda", "--scene", f, "--from", _q(Q_LEFT), "--to", _q(Q_RIGHT), "--seed", "3",
+             "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    for k in ("success", "planning_time_ms", "path", "trajectory", "duration_s", "min_clearance_m"):
+        assert k in d
+    assert d["success"] and len(d["path"]) >= 3
+    t, q = np.array(d["trajectory"]["t"]), np.array(d["trajectory"]["q"])
+    assert np.allclose(np.diff(t), 0.001, atol=1e-5) and t[-1] == pytest.approx(d["duration_s"], abs=1e-6)
+    assert np.allclose(q[0], Q_LEFT, atol=1e-6) and np.allclose(q[-1], Q_RIGHT, atol=1e-6)
+    assert d["min_clearance_m"] >= 0.01 - 1e-4  # the default padding
+    # the same in another process: the seed makes the trajectory
+    out = subprocess.run([sys.executable, "-m", "officina.cli", "plan", "--robot", "panda", "--scene", str(f),
+                          "--from", _q(Q_LEFT), "--to", _q(Q_RIGHT), "--seed", "3", "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    d2 = json.loads(out.stdout)
+    assert d2["path"] == d["path"] and d2["trajectory"] == d["trajectory"]
+
+
+def test_cli_plan_exit_codes(tmp_path, cli):
+    f = _scene_file(tmp_path)
+    q_in_wall = _q([0.0, 0.35, 0.0, -2.0, 0.0, 2.35, 0.785])
+    r = cli(["plan", "--robot", "panda", "--scene", f, "--from", q_in_wall, "--to", _q(Q_RIGHT)])
+    assert r.exit_code == 2 and "start in collision" in r.stderr and "obstacle:wall" in r.stderr
+    r = cli(["plan", "--robot", "panda", "--scene", f, "--from", _q(Q_LEFT), "--to", _q(Q_RIGHT),
+             "--time-budget", "0.000001"])
+    assert r.exit_code == 1 and "no collision-free path" in r.stderr
+    r = cli(["plan", "--robot", "panda", "--scene", f, "--from", _q(Q_LEFT), "--to-pose", "2,0,0.3,1,0,0,0"])
+    assert r.exit_code == 2 and "unreachable" in r.stderr
+    r = cli(["plan", "--robot", "nope", "--scene", f, "--from", _q(Q_LEFT), "--to", _q(Q_RIGHT)])
+    assert r.exit_code == 2 and "unknown robot" in r.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("obstacles:\n  - {name: a, box: [1, 1, 1], xyz: [0, 0, 0], colour: red}\n")
+    r = cli(["plan", "--robot", "panda", "--scene", bad, "--from", _q(Q_LEFT), "--to", _q(Q_RIGHT)])
+    assert r.exit_code == 2 and "colour" in r.stderr
+    r = cli(["plan", "--robot", "panda", "--scene", f, "--from", "0,0,0", "--to", _q(Q_RIGHT)])
+    assert r.exit_code == 2 and "--from" in r.stderr
+    q_out = Q_LEFT.copy()
+    q_out[3] = 0.5
+    r = cli(["plan", "--robot", "panda", "--scene", f, "--from", _q(q_out), "--to", _q(Q_RIGHT)])
+    assert r.exit_code == 2 and "joint limits" in r.stderr
+
+
+def test_plan_motion_report_without_obstacles(panda):
+    _, model = panda
+    r, rep = plan_motion(model, PlanningScene(), HOME["panda"], q_to=Q_LEFT)
+    assert r.success and rep["min_clearance_m"] is None
+
+
+def test_cli_collision_pairs(tmp_path, cli):
+    out = tmp_path / "p.srdf"
+    r = cli(["collision-pairs", "--robot", "ur5e", "--samples", "200", "--out", out, "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert out.is_file() and any(p[2] == "Adjacent" for p in d["pairs"])
