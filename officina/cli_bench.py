@@ -178,7 +178,7 @@ Examples:
 ```
 officina bench physics
 officina bench physics --robots ur5e --seeds 0-2 --repeats 3
-officina bench physics --variants pybullet,step_2ms,default_2ms,default
+officina bench physics --variants pybullet,step_2ms,fast_2ms,default
 ```
 """
 

@@ -6,17 +6,17 @@ gravity, a table, boxes and cylinders with mass and friction, open-top bins, rob
 
 Physics settings: a step's cost is mostly the constraint solver on the robot's island, the rows
 of the joint motors (position control) and of the fingers' contacts, iterated until they stop
-changing or ``solver_iterations`` is reached. The defaults keep that cheap without changing
-what a task sees (docs/physics.md; benchmarks/bench_physics.py measures both):
+changing or ``solver_iterations`` is reached (docs/physics.md; benchmarks/bench_physics.py
+measures each setting):
 
-* the solver stops once the largest squared velocity change of a row in an iteration is below
-  ``solver_residual_threshold`` (PyBullet's own 1e-7 keeps a moving arm's rows iterating to the
-  cap; much looser lets motors and contacts drift);
-* boxes, cylinders, tables and bins are rigid bodies in maximal coordinates (PyBullet's
-  ``useMaximalCoordinates``): the same contacts as a one-link multibody, a cheaper solve;
 * objects have no rolling friction by default: rolling friction adds two solver rows per
   contact, for a torque a standing box or cylinder does not need. Spinning (torsional)
-  friction stays: it keeps an object from turning about the fingers' closing axis.
+  friction stays: it keeps an object from turning about the fingers' closing axis;
+* ``solver_residual_threshold`` (PyBullet's 1e-7 by default) stops the solver early once the
+  largest squared velocity change of a row in an iteration is below it; 1e-6 is cheaper;
+* ``rigid_bodies=True`` builds boxes, cylinders, tables and bins as rigid bodies in maximal
+  coordinates (PyBullet's ``useMaximalCoordinates``), a cheaper solve than one-link multibodies;
+  the vacuum gripper's seal test cannot read their collision shapes, so it is not the default.
 
 Ground-truth object poses (`object_pose`) are for metrics and tests; task procedures perceive
 objects through a `Camera`.
@@ -79,8 +79,8 @@ class SimWorld:
         gravity: float = -9.81,
         gui: bool = False,
         solver_iterations: int = 50,
-        solver_residual_threshold: float = 1e-6,
-        rigid_bodies: bool = True,
+        solver_residual_threshold: float = 1e-7,
+        rigid_bodies: bool = False,
         object_rolling_friction: float = 0.0,
     ) -> None:
         """``solver_iterations``: the most iterations of the constraint solver per step;

@@ -45,7 +45,7 @@ def test_variant_cells_are_built_as_build_sim_cell_builds_them():
         b.close()
 
 
-@pytest.mark.parametrize("args, match", [(["--seeds", "x"], "seeds"), (["--variants", "fast"], "unknown variant"),
+@pytest.mark.parametrize("args, match", [(["--seeds", "x"], "seeds"), (["--variants", "turbo"], "unknown variant"),
                                          (["--robots", "nobot"], "unknown robot")])
 def test_bench_physics_bad_input_exits_2(cli, args, match):
     r = cli(["bench", "physics", *args])
@@ -53,10 +53,10 @@ def test_bench_physics_bad_input_exits_2(cli, args, match):
     assert match in r.stderr
 
 
-def test_pybullet_variant_gives_objects_and_pads_rolling_friction():
+def test_variants_set_rolling_friction_and_body_types():
     import pybullet as p
 
-    for name, rolling, body_type in (("pybullet", 1e-4, 2), ("default", 0.0, 1)):
+    for name, rolling, body_type in (("pybullet", 1e-4, 2), ("default", 0.0, 2), ("fast", 0.0, 1)):
         sim = sim_cell("ur5e", 0, variants()[name])
         try:
             cid, body = sim.world.client_id, sim.robot.body_id
