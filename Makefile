@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - set up .venv if missing and run 'officina run pick-place' on the Panda"
 	@echo "make test   - set up .venv with the test and ROS extras and run the whole test suite"
-	@echo "make bench  - run the benchmarks (ratios against baselines measured in the same run)"
+	@echo "make bench  - run every benchmark: one table of ratios against baselines of the same run"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ test-fast: $(STAMP_TEST)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP_TEST)
-	$(PY) benchmarks/bench_sim.py
+	$(VENV)/bin/officina bench all
 
 lint: $(STAMP_TEST)
 	$(VENV)/bin/ruff check .

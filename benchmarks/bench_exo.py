@@ -51,34 +51,28 @@ def best_of(fn, repeat):
     return best
 
 
-def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=1_000_000, help="postures in the vectorised batch")
-    ap.add_argument("--n-naive", type=int, default=20_000, help="postures in the naive loop")
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
-    if args.n < 1000 or args.n_naive < 100:
-        ap.error("--n must be >= 1000 and --n-naive >= 100")
-
+def measure(n: int = 1_000_000, n_naive: int = 20_000, repeat: int = 3) -> dict:
+    """Postures per second, vectorised and in the naive loop (the result checked against it)."""
+    if n < 1000 or n_naive < 100:
+        raise ValueError("--n must be >= 1000 and --n-naive >= 100")
     model = human_model(75, 1.75, "male")
     rng = np.random.default_rng(0)
-    q = rng.uniform(-0.5, 1.8, size=(args.n, 6))
-    load = rng.uniform(0, 25, size=args.n)
+    q = rng.uniform(-0.5, 1.8, size=(n, 6))
+    load = rng.uniform(0, 25, size=n)
 
-    t_vec = best_of(lambda: static_l5s1_q(model, q, load), args.repeat)
-    qn, ln = q[: args.n_naive].tolist(), load[: args.n_naive].tolist()
-    t_naive = best_of(lambda: [naive_static(model, a, b) for a, b in zip(qn, ln)], args.repeat)
+    t_vec = best_of(lambda: static_l5s1_q(model, q, load), repeat)
+    qn, ln = q[:n_naive].tolist(), load[:n_naive].tolist()
+    t_naive = best_of(lambda: [naive_static(model, a, b) for a, b in zip(qn, ln)], repeat)
 
-    res = static_l5s1_q(model, q[: args.n_naive], load[: args.n_naive])
+    res = static_l5s1_q(model, q[:n_naive], load[:n_naive])
     ref = np.array([naive_static(model, a, b) for a, b in zip(qn, ln)])
     assert np.allclose(res.moment, ref[:, 0]) and np.allclose(res.compression, ref[:, 1])
 
-    vec_rate = args.n / t_vec
-    naive_rate = args.n_naive / t_naive
-    out = {
+    vec_rate = n / t_vec
+    naive_rate = n_naive / t_naive
+    return {
         "benchmark": "exo_static_l5s1",
-        "postures": args.n,
+        "postures": n,
         "vectorised_postures_per_s": vec_rate,
         "naive_loop_postures_per_s": naive_rate,
         "speedup_vs_naive": vec_rate / naive_rate,
@@ -88,6 +82,31 @@ def main(argv=None) -> dict:
         "numpy": np.__version__,
         "machine": platform.machine(),
     }
+
+
+def rows(slow: bool = False) -> list:
+    """The benchmark as `officina.benchmarks.Row` s (the same sizes either way: it takes seconds)."""
+    from officina.benchmarks import row
+
+    out = measure()
+    return [row("static L5/S1, postures per second (vectorised vs a naive loop)", "M/s",
+                out["vectorised_postures_per_s"] / 1e6, out["naive_loop_postures_per_s"] / 1e6,
+                baseline_name="naive Python loop", goals=[("value", ">=", 1.0)], better="higher",
+                note=f"{out['postures']} postures, one core")]
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_000_000, help="postures in the vectorised batch")
+    ap.add_argument("--n-naive", type=int, default=20_000, help="postures in the naive loop")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        out = measure(args.n, args.n_naive, args.repeat)
+    except ValueError as exc:
+        ap.error(str(exc))
+    vec_rate, naive_rate = out["vectorised_postures_per_s"], out["naive_loop_postures_per_s"]
     if args.json:
         print(json.dumps(out, indent=2))
     else:

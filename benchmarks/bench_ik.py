@@ -1,6 +1,6 @@
 """IK benchmark on TRAC-IK's protocol: officina's solver, TRAC-IK and PyBullet on the same targets.
 
-    officina bench ik [--robot panda] [--n 10000] [--json]
+    officina bench ik [--robot panda] [--n 10000] [--details] [--json]
     .venv/bin/python benchmarks/bench_ik.py [same options]
 
 Protocol (TRAC-IK's): q ~ U(joint limits) -> FK -> IK seeded at the mid-range, 5 ms per target.
@@ -26,7 +26,7 @@ from officina.controllers.model import RobotModel, matrix_to_quat_xyzw
 from officina.errors import BadInput
 from officina.robots import load_robot
 
-__all__ = ["run_ik_benchmark", "trac_ik_eps"]
+__all__ = ["run_ik_benchmark", "trac_ik_eps", "rows", "rows_from_result"]
 
 
 def trac_ik_eps(tol: float) -> float:
@@ -230,6 +230,35 @@ def run_ik_benchmark(
         "ratios_officina_over": ratios,
         "notes": notes,
     }
+
+
+def rows(slow: bool = False, robots: tuple[str, ...] | None = None, n: int | None = None) -> list:
+    """The benchmark as `officina.benchmarks.Row` s: per robot, officina's success rate and mean
+    time against TRAC-IK's (the issue's goal: at least its success, at most its mean time) on the
+    same targets, 5 ms budget. Quick: the Panda, 1000 targets; ``slow``: Panda, iiwa, UR5e, 2000."""
+    robots = robots or (("panda", "iiwa", "ur5e") if slow else ("panda",))
+    out = []
+    for r in robots:
+        out += rows_from_result(run_ik_benchmark(r, n or (2000 if slow else 1000)))
+    return out
+
+
+def rows_from_result(res: dict) -> list:
+    from officina.benchmarks import row
+
+    o = res["results"]["officina"]
+    base = "trac_ik" if "trac_ik" in res["results"] else "pybullet" if "pybullet" in res["results"] else None
+    b = res["results"].get(base, {}) if base else {}
+    name = {"trac_ik": "TRAC-IK (Speed)", "pybullet": "PyBullet IK"}.get(base, "")
+    note = f"{res['n']} targets, {res['frame']}, budget {res['budget_ms']:g} ms" + (
+        "" if base != "pybullet" else "; pytracik not installed: PyBullet is the baseline")
+    return [
+        row(f"IK success rate ({res['robot']})", "%", 100 * o["success_rate"],
+            100 * b["success_rate"] if b else None, baseline_name=name, goals=[("ratio", ">=", 1.0)],
+            better="higher", note=note),
+        row(f"IK mean time ({res['robot']})", "ms", o["mean_ms"], b.get("mean_ms"), baseline_name=name,
+            goals=[("ratio", "<=", 1.0)], note=note),
+    ]
 
 
 if __name__ == "__main__":

@@ -248,6 +248,48 @@ def run(robots, n: int, seed: int, budget_s: float, n_checks: int = 2000) -> dic
     return out
 
 
+def rows(slow: bool = False, robots: tuple[str, ...] | None = None, n: int | None = None,
+         budget_s: float | None = None) -> list:
+    """The benchmark as `officina.benchmarks.Row` s, per robot and scene: success rate and median
+    planning time against pybullet-planning on the same problems, and one collision check.
+    Goals (the issue's): success >= 99 % and >= the baseline's; median >= 5x faster than the
+    baseline, and <= 20 ms for the Panda on the shelf and the bin. Quick: the Panda, 10 problems
+    per scene, 2 s budget; ``slow``: Panda, iiwa, UR5e, 30 problems, 5 s."""
+    robots = robots or (("panda", "iiwa", "ur5e") if slow else ("panda",))
+    try:
+        import pybullet_planning  # noqa: F401
+    except ImportError:
+        from officina.benchmarks import row
+
+        return [row("motion planning", "ms", None, note="needs the bench extra (pybullet-planning)")]
+    with _silence_stdout():
+        res = run(list(robots), n or (30 if slow else 10), 0, budget_s or (5.0 if slow else 2.0))
+    return rows_from_result(res)
+
+
+def rows_from_result(res: dict) -> list:
+    from officina.benchmarks import row
+
+    out = []
+    for rname, scenes in res["robots"].items():
+        for sname, s in scenes.items():
+            o, b = s["ours"], s["baseline"]
+            note = f"{s['problems']} problems; {o['direct']} direct"
+            out.append(row(f"planning success ({rname}, {sname})", "%", 100 * o["success_rate"],
+                           100 * b["success_rate"], baseline_name="pybullet-planning",
+                           goals=[("value", ">=", 99.0), ("ratio", ">=", 1.0)], better="higher", note=note))
+            goals = [("ratio", "<=", 0.2)]
+            if rname == "panda" and sname in ("shelf", "bin"):
+                goals.append(("value", "<=", 20.0))
+            out.append(row(f"planning median time ({rname}, {sname})", "ms", o["median_ms"], b["median_ms"],
+                           baseline_name="pybullet-planning", goals=goals, note=f"p95 {o['p95_ms']:.0f} ms"))
+        first = next(iter(scenes.values()))
+        out.append(row(f"one collision check ({rname})", "us", first["check_us"]["ours"],
+                       first["check_us"]["pybullet"], baseline_name="pybullet-planning's check",
+                       note="same configurations, 1 cm padding"))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=30, help="problems per robot and scene")

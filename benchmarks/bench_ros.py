@@ -439,6 +439,66 @@ def run_gate(client, rate: float, seconds: float, env: dict, executor: str = "si
         _stop(sim)
 
 
+def run(rates=(500.0, 1000.0), seconds: float = 4.0, rt_priority: int = 0) -> dict:
+    """Every pair of the module docstring at each rate, ``seconds`` each (this process's own
+    scheduling is the caller's: main() sets SCHED_FIFO for --rt-priority)."""
+    from officina.ros.testing import RosClient, ros_env
+
+    env = ros_env(DOMAIN)
+    old_domain = os.environ.get("ROS_DOMAIN_ID")
+    os.environ["ROS_DOMAIN_ID"] = str(DOMAIN)
+    client = RosClient(DOMAIN, name="bench_ros_client")
+    results = []
+    try:
+        for rate in rates:
+            echo = run_echo(client, rate, seconds, env)
+            echo_js = run_echo(client, rate, seconds, env, joint_state=True)
+            sim = run_sim(client, rate, seconds, env)
+            sync = run_sim_sync(client, rate, seconds, env)
+            gate = run_gate(client, rate, seconds, env)
+            gate_ev = run_gate(client, rate, seconds, env, executor="events")
+            ratio = (lambda x, e=echo: x["p99_ms"] / e["p99_ms"] if e["p99_ms"] > 0 else float("nan"))
+            results.append({"rate_hz": rate, "echo": echo, "echo_js": echo_js, "sim": sim, "sync": sync,
+                            "gate": gate, "gate_ev": gate_ev,
+                            "p99_ratio": ratio(sim), "p99_ratio_sync": ratio(sync),
+                            "p99_ratio_sync_vs_echo_js": ratio(sync, echo_js),
+                            "p99_ratio_gate": ratio(gate), "p99_ratio_gate_ev": ratio(gate_ev)})
+    finally:
+        client.close()
+        if old_domain is None:
+            os.environ.pop("ROS_DOMAIN_ID", None)
+        else:
+            os.environ["ROS_DOMAIN_ID"] = old_domain
+    return {"seconds": seconds, "cpus": os.cpu_count(), "rt_priority": rt_priority, "results": results}
+
+
+def rows(slow: bool = False) -> list:
+    """The benchmark as `officina.benchmarks.Row` s: per rate, the command-to-state p99 of the sim
+    (streamed commands, ``sync``) and of the safety gate's hop against the rclpy echo pair, and the
+    sim's missed cycles against the echo's. Goals (the issue's): p99 within 1.5x of the echo, no
+    missed cycles at 500 Hz. Quick: 500 Hz, 3 s per pair; ``slow``: 500 Hz and 1 kHz, 5 s."""
+    from officina.benchmarks import row
+
+    try:
+        import rclpy  # noqa: F401
+    except ImportError:
+        return [row("ROS 2 command-to-state loop", "ms", None, note="needs the ros extra (rclpy)")]
+    out = run((500.0, 1000.0) if slow else (500.0,), 5.0 if slow else 3.0)
+    rows_ = []
+    for r in out["results"]:
+        hz = f"{r['rate_hz']:g} Hz"
+        echo, sync, gate = r["echo"], r["sync"], r["gate"]
+        note = f"{out['seconds']:g} s, {sync['commands']} commands, loopback, normal scheduling"
+        rows_.append(row(f"command-to-state p99, sim ({hz})", "ms", sync["p99_ms"], echo["p99_ms"],
+                         baseline_name="rclpy echo pair", goals=[("ratio", "<=", 1.5)], note=note))
+        rows_.append(row(f"missed cycles, sim ({hz})", "", sync["missed_cycles"], echo["missed_cycles"],
+                         baseline_name="rclpy echo pair",
+                         goals=[("value", "<=", 0)] if r["rate_hz"] == 500.0 else (), note=note))
+        rows_.append(row(f"safety gate hop p99 ({hz})", "ms", gate["p99_ms"], echo["p99_ms"],
+                         baseline_name="rclpy echo pair", note=note))
+    return rows_
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rates", type=float, nargs="+", default=[500.0, 1000.0])
@@ -462,31 +522,10 @@ def main(argv: list[str] | None = None) -> int:
         except PermissionError:
             ap.error("--rt-priority: not permitted here (needs CAP_SYS_NICE or an rtprio limit)")
         RT_PREFIX[:] = ["chrt", "-f", str(a.rt_priority)]
-    from officina.ros.testing import RosClient, ros_env
-
-    env = ros_env(DOMAIN)
-    os.environ["ROS_DOMAIN_ID"] = str(DOMAIN)
-    client = RosClient(DOMAIN, name="bench_ros_client")
-    results = []
-    try:
-        for rate in a.rates:
-            echo = run_echo(client, rate, seconds, env)
-            echo_js = run_echo(client, rate, seconds, env, joint_state=True)
-            sim = run_sim(client, rate, seconds, env)
-            sync = run_sim_sync(client, rate, seconds, env)
-            gate = run_gate(client, rate, seconds, env)
-            gate_ev = run_gate(client, rate, seconds, env, executor="events")
-            ratio = (lambda x, e=echo: x["p99_ms"] / e["p99_ms"] if e["p99_ms"] > 0 else float("nan"))
-            results.append({"rate_hz": rate, "echo": echo, "echo_js": echo_js, "sim": sim, "sync": sync,
-                            "gate": gate, "gate_ev": gate_ev,
-                            "p99_ratio": ratio(sim), "p99_ratio_sync": ratio(sync),
-                            "p99_ratio_sync_vs_echo_js": ratio(sync, echo_js),
-                            "p99_ratio_gate": ratio(gate), "p99_ratio_gate_ev": ratio(gate_ev)})
-    finally:
-        client.close()
+    out = run(a.rates, seconds, a.rt_priority)
+    results = out["results"]
     if a.json:
-        print(json.dumps({"seconds": seconds, "cpus": os.cpu_count(), "rt_priority": a.rt_priority,
-                          "results": results}, indent=2))
+        print(json.dumps(out, indent=2))
         return 0
     sched = f"SCHED_FIFO {a.rt_priority}" if a.rt_priority else "normal scheduling"
     print(f"command-to-state loop, two processes on loopback, {seconds:g} s per row, {os.cpu_count()} CPUs, {sched}")

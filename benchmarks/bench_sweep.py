@@ -20,6 +20,7 @@ before its loop) is timed apart: once per sweep, not per run. Every mode must gi
 metrics per seed (checked). Nothing is written outside a temporary folder unless --out is given.
 
     .venv/bin/python benchmarks/bench_sweep.py [--n 40] [--set params.n_objects=3] [--json]
+    officina bench sweep [--slow]
 """
 
 from __future__ import annotations
@@ -171,6 +172,45 @@ def main(argv=None) -> dict:
     print(f"efficiency to expect on two free cores (occupancy x CPU/run loop / CPU/run 2 workers): "
           f"{100 * result['expected_efficiency_free_cores']:.0f} %")
     return result
+
+
+def rows_from_result(res: dict) -> list:
+    """The result of `main` as `officina.benchmarks.Row` s: the wall time of the runs on 2 Dask
+    workers against the same runs in a plain loop (goal: a parallel efficiency
+    T_loop / (2 T_2) >= 90 %, i.e. a ratio <= 1 / 1.8), the efficiency to expect on two free
+    cores (which the machine's other load does not skew), and Dask's per-run overhead on one
+    worker against a run's own wall time in the loop."""
+    from officina.benchmarks import row
+
+    modes = res.get("modes", {})
+    loop, two = modes.get("loop", {}), modes.get("dask2", {})
+    note = f"{res.get('n_runs')} runs of {res.get('task', 'pick-place')}" + (
+        f" ({' '.join(res['overrides'])})" if res.get("overrides") else "")
+    eff = res.get("efficiency_2_workers_vs_loop")
+    free = res.get("expected_efficiency_free_cores")
+    load = f"load average {two['load_before']} before" if "load_before" in two else ""
+    return [
+        row("sweep wall time, 2 Dask workers", "s", two.get("wall_s"), loop.get("wall_s"),
+            baseline_name="the same runs in a plain loop", goals=[("ratio", "<=", 1 / 1.8)],
+            note="; ".join(x for x in (note, f"parallel efficiency {100 * eff:.0f} % (goal >= 90 %)"
+                                       if eff is not None else "", load) if x)),
+        row("sweep parallel efficiency to expect on two free cores", "%",
+            100 * free if free is not None else None, goals=[("value", ">=", 90.0)], better="higher",
+            note="occupancy of the 2 workers x CPU per run in the loop / CPU per run on them"),
+        row("Dask per-run overhead, 1 worker", "s", res.get("dask_overhead_per_run_s"), loop.get("wall_per_run_s"),
+            baseline_name="a run's wall time in the loop", note=note),
+    ]
+
+
+def rows(slow: bool = False) -> list:
+    """40 pick-place runs with ``slow``; else 4 runs of one object each."""
+    import contextlib
+    import io
+
+    argv = ["--n", "40"] if slow else ["--n", "4", "--set", "params.n_objects=1"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        res = main([*argv, "--json"])
+    return rows_from_result(res)
 
 
 if __name__ == "__main__":

@@ -150,6 +150,36 @@ def throughput(seed: int, frames: int = 60, repeats: int = 3) -> dict:
     }
 
 
+def rows(slow: bool = False, seed: int = 0) -> list:
+    """The benchmark as `officina.benchmarks.Row` s: marker pose error at 0.5 m on PyBullet renders
+    (the exact homography render as the baseline: the same detector without the renderer's
+    aliasing), intrinsics from 20 ChArUco images, detection throughput against raw OpenCV.
+    Goals (the issue's): median <= 2 mm and <= 1 deg at 0.5 m; focal within 0.5 %, principal
+    point within 1 px. Quick: 10 views per distance; ``slow``: 30."""
+    from officina.benchmarks import row
+
+    views = 30 if slow else 10
+    acc = {(r["source"], r["distance_m"]): r for r in marker_accuracy(seed, views)}
+    pb, hom = acc[("pybullet", 0.5)], acc[("homography", 0.5)]
+    note = f"10 cm marker, 640x480, {views} views up to 60 deg"
+    i = intrinsics_accuracy(seed)
+    t = throughput(seed)
+    return [
+        row("marker position error, median at 0.5 m", "mm", pb["median_translation_mm"],
+            hom["median_translation_mm"], baseline_name="exact homography render", goals=[("value", "<=", 2.0)],
+            note=note),
+        row("marker rotation error, median at 0.5 m", "deg", pb["median_rotation_deg"], hom["median_rotation_deg"],
+            baseline_name="exact homography render", goals=[("value", "<=", 1.0)], note=note),
+        row("intrinsics: focal length error, worst of fx fy", "%", max(abs(i["fx_error_pct"]), abs(i["fy_error_pct"])),
+            goals=[("value", "<=", 0.5)], note=f"{i['used']}/{i['images']} ChArUco images, '{i['plan']}' views"),
+        row("intrinsics: principal point error, worst of cx cy", "px",
+            max(abs(i["cx_error_px"]), abs(i["cy_error_px"])), goals=[("value", "<=", 1.0)],
+            note=f"rms {i['rms_px']:.3f} px"),
+        row("marker detection and pose, 640x480", "fps", t["ours_fps"], t["opencv_fps"],
+            baseline_name="raw OpenCV ArucoDetector + solvePnP", better="higher", note=f"{t['frames']} frames"),
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", action="store_true", help="print one JSON document")

@@ -8,7 +8,7 @@ reproduces the run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -33,11 +33,14 @@ class SimSettings(_Strict):
 class LogSettings(_Strict):
     joint_state_hz: float = Field(250.0, ge=100.0, le=1000.0, description="rate of /joint_states in the log")
     object_pose_hz: float = Field(50.0, gt=0, le=1000.0)
+    tf_hz: float = Field(50.0, gt=0, le=1000.0, description="rate of the robot's links on /tf (viewers interpolate)")
     plots: bool = True
     video: bool = False
     video_fps: int = Field(30, ge=1, le=120)
     video_width: int = Field(640, ge=64, le=1920)
     video_height: int = Field(480, ge=48, le=1080)
+    writer: Literal["process", "inline"] = Field(
+        "process", description="where the state log is encoded: a writer process (off the loop's core) or inline")
 
 
 class SafetySettings(_Strict):

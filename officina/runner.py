@@ -263,27 +263,34 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResul
                          look_at(eye, target), near=0.05, far=5.0)
         grabber = FrameGrabber(vcam, int(round(1.0 / (cfg.log.video_fps * cfg.sim.control_dt))))
         observers.append(grabber)
-    from officina.statelog import StateLog, StateLogObserver
+    from officina.statelog import StateLogObserver
 
     safety_log = _SafetyLog(run_dir / "safety.log")
-    state_log = StateLogObserver(StateLog(run_dir / "state.mcap"), sim.model.joint_names)
-    observers.append(state_log)
-    if prog is not None:
-        prog.start()
+    state_log = None
     wall0 = time.perf_counter()
-    try:
+    ended = False
+    try:  # the writer process is started here, so that every way out of the run closes it
+        state_log = StateLogObserver.for_cell(run_dir / "state.mcap", sim, writer=cfg.log.writer,
+                                              tf_hz=cfg.log.tf_hz)
+        observers.append(state_log)
+        if prog is not None:
+            prog.start()
+        wall0 = time.perf_counter()
         ep = run_episode(sim, safety, observers=observers, on_safety_event=safety_log,
                          joint_state_hz=cfg.log.joint_state_hz, object_pose_hz=cfg.log.object_pose_hz,
                          protective_stop=cfg.safety.protective_stop, contact_rate_hz=cfg.safety.contact_rate_hz)
+        ended = True
     finally:
         wall = time.perf_counter() - wall0
         if prog is not None:
             prog.stop()
         safety_log.close()
         try:
-            state_log.flush()  # what the loop recorded since the last flush: the log keeps it all
-        finally:
-            state_log.log.close()
+            if state_log is not None:
+                state_log.close()  # what the loop gathered since the last batch: the log keeps it all
+        except Exception:
+            if ended:  # otherwise the run's own error (or its stop) is the one to report
+                raise
     metrics: dict[str, Any] = {
         "task": task.name,
         **ep.metrics,

@@ -1,25 +1,65 @@
 """The run's state log: MCAP with ROS 2 message schemas (``ros2`` profile, CDR encoding), streamed
-to disk as the run goes.
+to disk as the run goes, with what Foxglove's 3D panel needs to show the run as it happened.
 
 Foxglove and ``ros2 bag`` (rosbag2's MCAP storage) open it. The messages are built and serialized
 with rosbags' type store (the ROS 2 Kilted message definitions, no ROS 2 installation needed) and
-written with the ``mcap`` library in chunks while the simulation runs, so a run that is stopped
-keeps what it logged: the writer is finished on every way out of the run, and a process killed
-outright leaves the complete chunks before the kill readable.
+written with the ``mcap`` library in chunks.
 
-Topics: ``/joint_states`` (sensor_msgs/JointState), ``/ground_truth/object_poses``
-(geometry_msgs/PoseArray, the task's tracked objects in a fixed order), ``/signals/NAME``
-(std_msgs/Float64, what the procedure logged with ``Cell.log_signal``).
+Topics (frames: ``world``, the robot's URDF links, ``tcp``, ``scene/NAME`` for every other body,
+``camera`` for the camera's optical frame):
+
+* ``/joint_states`` (sensor_msgs/JointState, the arm's joints) and ``/gripper/joint_states`` (the
+  fingers' positions from the gripper's width), at ``log.joint_state_hz``;
+* ``/tf`` (tf2_msgs/TFMessage): the robot's moving joints at ``log.tf_hz`` and at the last sample
+  (Pinocchio's forward kinematics of the robot's full URDF at the logged joint states), every
+  other body's links at ``log.object_pose_hz``, the camera at each capture;
+* ``/tf_static``: world to the robot's root link, the robot's fixed joints, ``tcp``;
+* ``/robot_description`` (std_msgs/String): the URDF the run used, mesh references made absolute
+  ``file://`` URIs;
+* ``/scene/markers`` (visualization_msgs/MarkerArray): every body that is not the robot, as
+  PyBullet describes its visual shapes (boxes, cylinders, spheres, meshes, colours), one marker
+  per shape in its link's frame;
+* ``/camera/image_raw/compressed`` (sensor_msgs/CompressedImage, JPEG) and
+  ``/camera/camera_info`` (sensor_msgs/CameraInfo) for every image the procedure captured;
+* ``/ground_truth/object_poses`` (geometry_msgs/PoseArray, the task's tracked objects in a fixed
+  order), ``/signals/NAME`` (std_msgs/Float64, what the procedure logged with
+  ``Cell.log_signal``), ``/rosout`` (rcl_interfaces/Log, the procedure's events).
+
+``/robot_description`` and ``/scene/markers`` are written at time zero and again every
+``republish_s`` of simulated time, so that a player that seeks finds them.
+
+Off the simulation's critical path: the run loop only gathers raw arrays (`StateLogObserver`);
+building, serializing and writing the messages (`LogEncoder`) happens in a writer process
+(``python -m officina.statelog_writer``) fed through a pipe in batches, or inline when asked. A
+run that is stopped keeps what it logged: the observer is closed on every way out of the run,
+and when the run's process is killed outright the writer sees the pipe close and finishes the
+file with everything it was sent.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["StateLog", "StateLogObserver", "read_topic_counts", "iter_decoded"]
+__all__ = ["StateLog", "LogEncoder", "StateLogObserver", "cell_header", "read_topic_counts", "iter_decoded",
+           "CAMERA_FRAME", "IMAGE_TOPIC", "CAMERA_INFO_TOPIC", "MARKER_TOPIC", "FOXGLOVE_LAYOUT"]
+
+# A Foxglove layout for these logs: the 3D panel (robot, scene, camera image), the camera, joint and
+# finger plots, the events (Layouts > Import from file).
+FOXGLOVE_LAYOUT = Path(__file__).parent / "data" / "foxglove_layout.json"
+
+CAMERA_FRAME = "camera"
+IMAGE_TOPIC = "/camera/image_raw/compressed"
+CAMERA_INFO_TOPIC = "/camera/camera_info"
+MARKER_TOPIC = "/scene/markers"
 
 _STORE = None
 
@@ -50,9 +90,9 @@ class StateLog:
         self._channels: dict[str, int] = {}
         self._seq: dict[str, int] = {}
         self._closed = False
-        t = self._ts.types
-        self._Time = t["builtin_interfaces/msg/Time"]
-        self._Header = t["std_msgs/msg/Header"]
+        self.types = self._ts.types
+        self._Time = self.types["builtin_interfaces/msg/Time"]
+        self._Header = self.types["std_msgs/msg/Header"]
 
     def _channel(self, topic: str, typename: str) -> int:
         cid = self._channels.get(topic)
@@ -67,9 +107,12 @@ class StateLog:
             self._seq[topic] = 0
         return cid
 
-    def header(self, t: float, frame_id: str = ""):
+    def stamp(self, t: float):
         ns = int(round(float(t) * 1e9))
-        return self._Header(stamp=self._Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000), frame_id=frame_id)
+        return self._Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+    def header(self, t: float, frame_id: str = ""):
+        return self._Header(stamp=self.stamp(t), frame_id=frame_id)
 
     def write(self, topic: str, typename: str, msg, t: float) -> None:
         """Serialize ``msg`` (a rosbags message of ``typename``) and log it at time ``t`` (s)."""
@@ -80,23 +123,53 @@ class StateLog:
         self._writer.add_message(cid, log_time=ns, publish_time=ns, sequence=seq,
                                  data=self._ts.serialize_cdr(msg, typename))
 
-    def joint_state(self, t: float, names: Sequence[str], q, qd, effort) -> None:
-        JS = self._ts.types["sensor_msgs/msg/JointState"]
-        self.write("/joint_states", "sensor_msgs/msg/JointState",
+    def joint_state(self, t: float, names: Sequence[str], q, qd=None, effort=None, topic: str = "/joint_states") -> None:
+        JS = self.types["sensor_msgs/msg/JointState"]
+        empty = np.zeros(0)
+        self.write(topic, "sensor_msgs/msg/JointState",
                    JS(header=self.header(t), name=list(names), position=np.ascontiguousarray(q, float),
-                      velocity=np.ascontiguousarray(qd, float), effort=np.ascontiguousarray(effort, float)), t)
+                      velocity=empty if qd is None else np.ascontiguousarray(qd, float),
+                      effort=empty if effort is None else np.ascontiguousarray(effort, float)), t)
+
+    def pose_msg(self, p):
+        """geometry_msgs/Pose of x y z qx qy qz qw."""
+        ty = self.types
+        return ty["geometry_msgs/msg/Pose"](
+            position=ty["geometry_msgs/msg/Point"](x=float(p[0]), y=float(p[1]), z=float(p[2])),
+            orientation=ty["geometry_msgs/msg/Quaternion"](x=float(p[3]), y=float(p[4]), z=float(p[5]),
+                                                           w=float(p[6])))
 
     def poses(self, topic: str, t: float, poses: np.ndarray, frame_id: str = "world") -> None:
         """``poses``: (K, 7) x y z qx qy qz qw."""
-        ty = self._ts.types
-        P, Pt, Q = ty["geometry_msgs/msg/Pose"], ty["geometry_msgs/msg/Point"], ty["geometry_msgs/msg/Quaternion"]
-        msg = ty["geometry_msgs/msg/PoseArray"](header=self.header(t, frame_id), poses=[
-            P(position=Pt(x=float(p[0]), y=float(p[1]), z=float(p[2])),
-              orientation=Q(x=float(p[3]), y=float(p[4]), z=float(p[5]), w=float(p[6]))) for p in poses])
+        msg = self.types["geometry_msgs/msg/PoseArray"](header=self.header(t, frame_id),
+                                                         poses=[self.pose_msg(p) for p in poses])
         self.write(topic, "geometry_msgs/msg/PoseArray", msg, t)
 
     def scalar(self, topic: str, t: float, value: float) -> None:
-        self.write(topic, "std_msgs/msg/Float64", self._ts.types["std_msgs/msg/Float64"](data=float(value)), t)
+        self.write(topic, "std_msgs/msg/Float64", self.types["std_msgs/msg/Float64"](data=float(value)), t)
+
+    def string(self, topic: str, t: float, text: str) -> None:
+        self.write(topic, "std_msgs/msg/String", self.types["std_msgs/msg/String"](data=text), t)
+
+    def transforms(self, t: float, parents: Sequence[str], children: Sequence[str], poses: np.ndarray,
+                   topic: str = "/tf") -> None:
+        """One tf2_msgs/TFMessage: ``children[i]`` in ``parents[i]`` at ``poses[i]`` (x y z qx qy qz qw)."""
+        ty = self.types
+        TS, TF = ty["geometry_msgs/msg/TransformStamped"], ty["geometry_msgs/msg/Transform"]
+        V, Q = ty["geometry_msgs/msg/Vector3"], ty["geometry_msgs/msg/Quaternion"]
+        stamp = self.stamp(t)
+        Header = self._Header
+        out = []
+        for parent, child, p in zip(parents, children, np.asarray(poses, float).tolist()):
+            out.append(TS(header=Header(stamp=stamp, frame_id=parent), child_frame_id=child,
+                          transform=TF(translation=V(x=p[0], y=p[1], z=p[2]), rotation=Q(x=p[3], y=p[4], z=p[5], w=p[6]))))
+        self.write(topic, "tf2_msgs/msg/TFMessage", ty["tf2_msgs/msg/TFMessage"](transforms=out), t)
+
+    def log_line(self, t: float, name: str, text: str, level: int = 20) -> None:
+        """One rcl_interfaces/Log on /rosout (level 20: INFO, 30: WARN)."""
+        Log = self.types["rcl_interfaces/msg/Log"]
+        self.write("/rosout", "rcl_interfaces/msg/Log",
+                   Log(stamp=self.stamp(t), level=level, name=name, msg=text, file="", function="", line=0), t)
 
     def close(self) -> None:
         """Finish the file (summary and index); safe to call more than once."""
@@ -108,43 +181,554 @@ class StateLog:
                 self._file.close()
 
 
-class StateLogObserver:
-    """Observes the run loop and streams what the `Recorder` recorded (joint states, object poses)
-    and what the procedure logged (signals) to a `StateLog`."""
+# --- the robot's links from its model ------------------------------------------------------------
 
-    def __init__(self, log: StateLog, joint_names: Sequence[str], base_frame: str = "world") -> None:
+def _mesh_uri(filename: str, urdf_dir: Path) -> str:
+    """An absolute file:// URI for a URDF mesh reference (package://, relative or absolute path);
+    http(s):// and file:// unchanged; what cannot be found unchanged."""
+    if filename.startswith(("http://", "https://", "file://")):
+        return filename
+    if filename.startswith("package://"):
+        rest = filename[len("package://"):]
+        # PyBullet resolves package://REST against the URDF's folder; ROS against the package
+        # named by REST's first component. Try both, walking up from the URDF's folder.
+        cands = []
+        for d in (urdf_dir, *urdf_dir.parents):
+            cands += [d / rest, d / rest.split("/", 1)[-1]]
+        for c in cands:
+            if c.is_file():
+                return c.resolve().as_uri()
+        return filename
+    path = Path(filename)
+    path = path if path.is_absolute() else urdf_dir / path
+    return path.resolve().as_uri() if path.is_file() else filename
+
+
+def robot_description(urdf_path: str | Path) -> str:
+    """The URDF text with every mesh reference an absolute file:// URI (what Foxglove's desktop app
+    loads from the machine that holds the files)."""
+    import xml.etree.ElementTree as ET
+
+    path = Path(urdf_path)
+    root = ET.parse(path).getroot()
+    for mesh in root.iter("mesh"):
+        fn = mesh.get("filename")
+        if fn:
+            mesh.set("filename", _mesh_uri(fn, path.parent))
+    return ET.tostring(root, encoding="unicode")
+
+
+def _rpy_quat(rpy) -> np.ndarray:
+    import pinocchio as pin
+
+    return np.asarray(pin.Quaternion(pin.rpy.rpyToMatrix(*map(float, rpy))).coeffs(), float)
+
+
+class RobotTransforms:
+    """The transforms between a robot's URDF links at a joint state: Pinocchio's forward kinematics
+    of the full URDF (arm joints from the joint state, each finger at width / number of fingers,
+    any other joint at its neutral value)."""
+
+    def __init__(self, urdf_path: str, joint_names: Sequence[str], finger_joints: Sequence[str]) -> None:
+        import pinocchio as pin
+
+        self._pin = pin
+        self.model = pin.buildModelFromUrdf(str(urdf_path))
+        self.data = self.model.createData()
+        m = self.model
+        self._q0 = pin.neutral(m)
+
+        def q_index(name: str) -> tuple[int, int]:
+            if not m.existJointName(name):
+                raise ValueError(f"state log: joint {name!r} is not in {urdf_path}")
+            j = m.getJointId(name)
+            return m.idx_qs[j], m.nqs[j]
+
+        self._arm = [q_index(n) for n in joint_names]
+        self._fingers = [q_index(n) for n in finger_joints]
+        self.root = m.frames[1].name if len(m.frames) > 1 else "base"
+        moving, fixed = [], []
+        for fid, f in enumerate(m.frames):
+            if f.type != pin.FrameType.BODY or f.parentFrame == 0:
+                continue
+            jf = m.frames[f.parentFrame]
+            parent = m.frames[jf.parentFrame]
+            if parent.type != pin.FrameType.BODY:
+                continue
+            (moving if jf.type == pin.FrameType.JOINT else fixed).append((jf.parentFrame, fid))
+        self._moving = moving
+        self.moving_parents = [m.frames[a].name for a, _ in moving]
+        self.moving_children = [m.frames[b].name for _, b in moving]
+        self.fixed_parents = [m.frames[a].name for a, _ in fixed]
+        self.fixed_children = [m.frames[b].name for _, b in fixed]
+        self.links = [f.name for f in m.frames if f.type == pin.FrameType.BODY]
+        self._fixed = fixed
+
+    def q(self, q_arm, width: float | None) -> np.ndarray:
+        q = self._q0.copy()
+        for (i, nq), v in zip(self._arm, q_arm):
+            self._set(q, i, nq, float(v))
+        if self._fingers and width is not None and math.isfinite(width):
+            per = float(width) / len(self._fingers)
+            for i, nq in self._fingers:
+                self._set(q, i, nq, per)
+        return q
+
+    @staticmethod
+    def _set(q: np.ndarray, i: int, nq: int, v: float) -> None:
+        if nq == 1:
+            q[i] = v
+        elif nq == 2:  # continuous joint: (cos, sin)
+            q[i], q[i + 1] = math.cos(v), math.sin(v)
+
+    def _relative(self, pairs) -> np.ndarray:
+        oMf = self.data.oMf
+        out = np.empty((len(pairs), 7))
+        for k, (a, b) in enumerate(pairs):
+            M = oMf[a].actInv(oMf[b])
+            out[k, :3] = M.translation
+            out[k, 3:] = self._pin.Quaternion(M.rotation).coeffs()
+        return out
+
+    def moving_poses(self, q: np.ndarray) -> np.ndarray:
+        """(J, 7) child-in-parent poses of the moving joints at the full configuration ``q``."""
+        self._pin.framesForwardKinematics(self.model, self.data, q)
+        return self._relative(self._moving)
+
+    def fixed_poses(self) -> np.ndarray:
+        self._pin.framesForwardKinematics(self.model, self.data, self._q0)
+        return self._relative(self._fixed)
+
+
+# --- the encoder: raw arrays in, messages out ----------------------------------------------------
+
+_MARKER_TYPES = {"box": 1, "sphere": 2, "cylinder": 3, "mesh": 10}
+
+
+class LogEncoder:
+    """Turns what the run loop gathered (`cell_header`, then batches from `StateLogObserver`) into
+    the state log's messages. Runs in the writer process, or inline."""
+
+    def __init__(self, log: StateLog, header: dict[str, Any]) -> None:
         self.log = log
+        self.h = header
+        self._base = header.get("base_frame", "world")
+        self._names = list(header["joint_names"])
+        self._republish_s = float(header.get("republish_s", 1.0))
+        self._next_republish = self._republish_s
+        self._tf_period = float(header.get("tf_period_s", 0.0))
+        self._next_tf = 0.0
+        self._untold = None  # the last joint state whose links are not on /tf yet
+        self._robot = None
+        self._description = None
+        self._finger_names: list[str] = []
+        frames = header.get("frames", [])
+        self._frame_names = [f["name"] for f in frames]
+        self._frame_parents = [self._base] * len(frames)
+        self._com = np.array([f["com_offset"] for f in frames], float).reshape(-1, 7)
+        self._is_base = np.array([f["is_base"] for f in frames], bool)
+        r = header.get("robot")
+        if r is not None:
+            self._robot = RobotTransforms(r["urdf"], r["joint_names"], r["finger_joints"])
+            self._finger_names = list(r["finger_joints"])
+            self._description = robot_description(r["urdf"])
+        self._markers = self._marker_array(frames)
+        self._static()
+
+    def _static(self) -> None:
+        log, parents, children, poses = self.log, [], [], []
+        r = self.h.get("robot")
+        if self._robot is not None:
+            rt = self._robot
+            if rt.root != self._base:
+                parents.append(self._base)
+                children.append(rt.root)
+                poses.append(np.asarray(r["world_T_root"], float))
+            parents += rt.fixed_parents
+            children += rt.fixed_children
+            poses += list(rt.fixed_poses())
+            tcp = r.get("tcp")
+            if tcp and "tcp" not in rt.links:
+                parents.append(tcp["parent"])
+                children.append("tcp")
+                poses.append(np.concatenate([np.asarray(tcp["xyz"], float), _rpy_quat(tcp["rpy"])]))
+        if parents:
+            log.transforms(0.0, parents, children, np.array(poses), topic="/tf_static")
+        self._republish(0.0)
+
+    def _republish(self, t: float) -> None:
+        if self._description is not None:
+            self.log.string("/robot_description", t, self._description)
+        if self._markers is not None:
+            for m in self._markers.markers:
+                m.header.stamp = self.log.stamp(t)
+            self.log.write(MARKER_TOPIC, "visualization_msgs/msg/MarkerArray", self._markers, t)
+
+    def _marker_array(self, frames):
+        if not frames:
+            return None
+        ty = self.log.types
+        M, C, V = ty["visualization_msgs/msg/Marker"], ty["std_msgs/msg/ColorRGBA"], ty["geometry_msgs/msg/Vector3"]
+        Duration = ty["builtin_interfaces/msg/Duration"]
+        MeshFile = ty["visualization_msgs/msg/MeshFile"]
+        Image = ty["sensor_msgs/msg/CompressedImage"]
+        log = self.log
+        markers = []
+
+        def add(frame: str, idx: int, kind: str, pose, scale, rgba, mesh: str = "") -> None:
+            markers.append(M(
+                header=log.header(0.0, frame), ns=frame, id=idx, type=_MARKER_TYPES[kind], action=0,
+                pose=log.pose_msg(pose), scale=V(x=float(scale[0]), y=float(scale[1]), z=float(scale[2])),
+                color=C(r=float(rgba[0]), g=float(rgba[1]), b=float(rgba[2]), a=float(rgba[3])),
+                lifetime=Duration(sec=0, nanosec=0), frame_locked=True, points=[], colors=[],
+                texture_resource="", texture=Image(header=log.header(0.0), format="", data=np.zeros(0, np.uint8)),
+                uv_coordinates=[], text="", mesh_resource=mesh,
+                mesh_file=MeshFile(filename="", data=np.zeros(0, np.uint8)), mesh_use_embedded_materials=False))
+
+        for f in frames:
+            i = 0
+            for s in f["shapes"]:
+                kind, size, pose, rgba = s["kind"], s["size"], np.asarray(s["pose"], float), s["rgba"]
+                if kind == "box":
+                    add(f["name"], i, "box", pose, size, rgba)
+                elif kind == "sphere":
+                    add(f["name"], i, "sphere", pose, [2 * size[0]] * 3, rgba)
+                elif kind in ("cylinder", "capsule"):
+                    r, length = size
+                    add(f["name"], i, "cylinder", pose, (2 * r, 2 * r, length), rgba)
+                    if kind == "capsule":  # a cylinder and its two end spheres
+                        from officina.sim.visuals import compose_xyzw
+
+                        for sgn in (-1.0, 1.0):
+                            i += 1
+                            end = compose_xyzw(pose, np.array([0, 0, sgn * length / 2, 0, 0, 0, 1.0]))
+                            add(f["name"], i, "sphere", end, [2 * r] * 3, rgba)
+                elif kind == "plane":
+                    add(f["name"], i, "box", pose, (20.0, 20.0, 0.001), rgba)
+                elif kind == "mesh":
+                    uri = s["mesh"]
+                    uri = Path(uri).as_uri() if uri and os.path.isabs(uri) else uri
+                    add(f["name"], i, "mesh", pose, size, rgba, uri)
+                i += 1
+        return ty["visualization_msgs/msg/MarkerArray"](markers=markers)
+
+    def batch(self, b: dict[str, Any]) -> None:
+        """Write one batch of samples (see `StateLogObserver.flush`)."""
+        log = self.log
+        t, q = b["t"], b["q"]
+        width = b.get("width")
+        rt = self._robot
+        for i in range(len(t)):
+            ti = float(t[i])
+            log.joint_state(ti, self._names, q[i], b["qd"][i], b["effort"][i])
+            w = None if width is None else float(width[i])
+            if self._finger_names and w is not None and math.isfinite(w):
+                log.joint_state(ti, self._finger_names, np.full(len(self._finger_names), w / len(self._finger_names)),
+                                topic="/gripper/joint_states")
+            if rt is not None:
+                if ti >= self._next_tf - 1e-9:
+                    self._robot_tf(ti, q[i], w)
+                    while self._next_tf <= ti + 1e-9:
+                        self._next_tf += self._tf_period
+                else:
+                    self._untold = (ti, q[i], w)
+        for j in range(len(b.get("pose_t", ()))):
+            log.poses("/ground_truth/object_poses", b["pose_t"][j], b["tracked"][j], self._base)
+        ft = b.get("frames_t", ())
+        if len(ft) and self._frame_names:
+            from officina.sim.visuals import link_frames_from_raw
+
+            poses = link_frames_from_raw(b["frames_raw"], self._com, self._is_base)
+            for j in range(len(ft)):
+                log.transforms(float(ft[j]), self._frame_parents, self._frame_names, poses[j])
+        for name, samples in b.get("signals", {}).items():
+            for ts_, v in samples:
+                log.scalar(f"/signals/{name}", ts_, v)
+        for ev in b.get("events", ()):
+            info = {k: v for k, v in ev.items() if k not in ("t", "event")}
+            text = ev.get("event", "") + (" " + _json(info) if info else "")
+            log.log_line(float(ev.get("t", 0.0)), self.h.get("task", "task"), text)
+        for cap in b.get("captures", ()):
+            self._capture(cap)
+        last = float(t[-1]) if len(t) else 0.0
+        while last >= self._next_republish:
+            self._republish(self._next_republish)
+            self._next_republish += self._republish_s
+
+    def _robot_tf(self, t: float, q, width) -> None:
+        rt = self._robot
+        self.log.transforms(t, rt.moving_parents, rt.moving_children, rt.moving_poses(rt.q(q, width)))
+        self._untold = None
+
+    def _capture(self, cap: dict[str, Any]) -> None:
+        import cv2
+
+        log, ty = self.log, self.log.types
+        t = float(cap["t"])
+        if cap.get("world_T_camera") is not None:
+            log.transforms(t, [self._base], [CAMERA_FRAME], np.asarray(cap["world_T_camera"], float)[None])
+        rgb = np.asarray(cap["rgb"])
+        ok, jpg = cv2.imencode(".jpg", np.ascontiguousarray(rgb[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if ok:
+            log.write(IMAGE_TOPIC, "sensor_msgs/msg/CompressedImage",
+                      ty["sensor_msgs/msg/CompressedImage"](header=log.header(t, CAMERA_FRAME), format="jpeg",
+                                                            data=np.asarray(jpg, np.uint8).reshape(-1)), t)
+        w, h, fx, fy, cx, cy, dist = cap["intrinsics"]
+        roi = ty["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
+        d = np.zeros(5) if not any(dist) else np.asarray(dist, float)
+        info = ty["sensor_msgs/msg/CameraInfo"](
+            header=log.header(t, CAMERA_FRAME), height=int(h), width=int(w), distortion_model="plumb_bob", d=d,
+            k=np.array([fx, 0, cx, 0, fy, cy, 0, 0, 1], float), r=np.eye(3).reshape(-1),
+            p=np.array([fx, 0, cx, 0, 0, fy, cy, 0, 0, 0, 1, 0], float), binning_x=0, binning_y=0, roi=roi)
+        log.write(CAMERA_INFO_TOPIC, "sensor_msgs/msg/CameraInfo", info, t)
+
+    def close(self) -> None:
+        try:
+            if self._untold is not None:  # the robot's last pose
+                self._robot_tf(*self._untold)
+        finally:
+            self.log.close()
+
+
+def _json(obj) -> str:
+    import json
+
+    return json.dumps(obj, default=str, separators=(",", ":"))
+
+
+# --- the run loop's side: gather raw arrays, hand them to the encoder ------------------------------
+
+def cell_header(sim, frames: Sequence[Any] = (), *, tf_hz: float = 50.0, republish_s: float = 1.0) -> dict[str, Any]:
+    """What the encoder needs to know before the first sample, as plain data: the robot of a
+    simulated cell (`officina.tasks.runtime.SimCell`: its URDF, joints, fingers, where its root link
+    is, its tcp) and the other bodies' frames with their visual shapes (`officina.sim.visuals.scene_frames`)."""
+    from officina.sim.visuals import link_frame_pose
+
+    world, robot = sim.world, sim.robot
+    spec = robot.spec
+    g = spec.gripper
+    return {
+        "task": sim.task.name,
+        "joint_names": list(sim.model.joint_names),
+        "base_frame": "world",
+        "republish_s": float(republish_s),
+        "tf_period_s": 1.0 / float(tf_hz),
+        "robot": {
+            "name": spec.name, "urdf": str(spec.urdf), "joint_names": list(spec.joint_names),
+            "finger_joints": list(g.finger_joints) if g is not None and g.finger_joints else [],
+            "world_T_root": link_frame_pose(world.client_id, robot.body_id, -1).tolist(),
+            "tcp": {"parent": spec.tcp_parent, "xyz": list(map(float, spec.tcp_offset_xyz)),
+                    "rpy": list(map(float, spec.tcp_offset_rpy))},
+        },
+        "frames": [{"name": f.name, "is_base": f.link < 0, "com_offset": list(f.com_offset),
+                    "shapes": [{"kind": s.kind, "size": list(s.size), "pose": list(s.pose), "rgba": list(s.rgba),
+                                "mesh": s.mesh} for s in f.shapes]} for f in frames],
+    }
+
+
+class _InlineSink:
+    """Encodes in the calling thread."""
+
+    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+        self._enc = LogEncoder(StateLog(path), header)
+
+    def send(self, batch: dict[str, Any]) -> None:
+        self._enc.batch(batch)
+
+    def close(self) -> None:
+        self._enc.close()
+
+
+class StateLogWriterError(RuntimeError):
+    """The state log's writer process failed (its stderr is in the message)."""
+
+
+class _ProcessSink:
+    """Hands batches to a writer process (``python -m officina.statelog_writer PATH``) through its
+    stdin as pickles, without ever waiting for it: the pipe is written without blocking, and what
+    does not fit (while the writer starts, or falls behind) waits in memory for the next batch.
+    The writer finishes the file when its stdin closes: when this sink is closed (after the rest
+    is written), or when this process dies."""
+
+    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+        self._err = tempfile.TemporaryFile()
+        # its own session: a Ctrl-C at the terminal stops the run, whose pipe then closes
+        self._proc = subprocess.Popen([sys.executable, "-m", "officina.statelog_writer", str(path)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err,
+                                      start_new_session=True)
+        self._fd = self._proc.stdin.fileno()
+        try:  # Linux: a larger pipe (up to the system's limit for unprivileged processes)
+            import fcntl
+
+            limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+            fcntl.fcntl(self._fd, 1031, min(limit, 4 * 1024 * 1024))  # F_SETPIPE_SZ
+        except (ImportError, OSError, ValueError):
+            pass
+        os.set_blocking(self._fd, False)
+        self._pending: list[memoryview] = []
+        self._closed = False
+        self.send(header)
+
+    def send(self, obj) -> None:
+        self._pending.append(memoryview(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)))
+        self._pump()
+
+    def _pump(self) -> None:
+        """Write what the pipe takes now."""
+        try:
+            while self._pending:
+                buf = self._pending[0]
+                n = os.write(self._fd, buf)
+                if n < len(buf):
+                    self._pending[0] = buf[n:]
+                    return
+                self._pending.pop(0)
+        except BlockingIOError:
+            return
+        except OSError:  # the writer is gone (EPIPE)
+            self._proc.wait()
+            raise StateLogWriterError(self._failure()) from None
+
+    @property
+    def pending_bytes(self) -> int:
+        """What waits in memory for the writer."""
+        return sum(len(b) for b in self._pending)
+
+    def _failure(self) -> str:
+        self._err.seek(0)
+        text = self._err.read().decode(errors="replace").strip().splitlines()
+        return f"the state log writer stopped (exit {self._proc.returncode})" + (f": {text[-1]}" if text else "")
+
+    def close(self, timeout_s: float = 300.0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            os.set_blocking(self._fd, True)
+            self._pump()  # the rest, waiting for the writer now
+        finally:
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+        try:
+            rc = self._proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+            raise StateLogWriterError(f"the state log writer did not finish within {timeout_s:g} s") from None
+        if rc != 0:
+            raise StateLogWriterError(self._failure())
+        self._err.close()
+
+
+class StateLogObserver:
+    """Observes the run loop and gathers, as raw arrays, what the state log shows: what the
+    `Recorder` recorded (joint states, the gripper's width, tracked objects' poses), the poses of
+    every body's frames at the object-pose rate, the procedure's signals and events, and each
+    camera capture (``on_capture``). Every ``batch_s`` of simulated time it hands a batch to the
+    encoder: a writer process (``writer="process"``) or the calling thread (``"inline"``).
+    `close` sends the rest and finishes the file."""
+
+    def __init__(self, path: str | Path, header: dict[str, Any], *, frames: Sequence[Any] = (),
+                 client_id: int | None = None, control_dt: float = 0.001, batch_s: float = 0.1,
+                 writer: str = "process") -> None:
+        from officina.sim.visuals import FramePoseReader
+
+        if writer not in ("process", "inline"):
+            raise ValueError(f"state log writer {writer!r}: expected 'process' or 'inline'")
+        self.path = Path(path)
+        frames = list(frames)
+        self._reader = FramePoseReader(client_id, frames) if frames and client_id is not None else None
+        self._n_frames = len(frames) if self._reader is not None else 0
+        self._dof = len(header["joint_names"])
+        self._batch_every = max(1, int(round(batch_s / control_dt)))
         self._rec = None
-        self._names = list(joint_names)
-        self._frame = base_frame
-        self._n_js = 0
-        self._n_pose = 0
+        self._n_js = self._n_pose = self._n_ev = 0
         self._n_sig: dict[str, int] = {}
+        self._frames_t: list[float] = []
+        self._frames_raw: list[np.ndarray] = []
+        self._captures: list[dict[str, Any]] = []
+        self._sink = _ProcessSink(self.path, header) if writer == "process" else _InlineSink(self.path, header)
+        self._closed = False
+
+    @classmethod
+    def for_cell(cls, path: str | Path, sim, *, writer: str = "process", tf_hz: float = 50.0,
+                 batch_s: float = 0.1) -> "StateLogObserver":
+        """The observer of a simulated cell's run (`officina.tasks.runtime.SimCell`): the robot and
+        every other body of its world."""
+        from officina.sim.visuals import scene_frames
+
+        world = sim.world
+        frames = scene_frames(world.client_id, {o.body_id: o.name for o in world.objects}, exclude=(sim.robot.body_id,))
+        return cls(path, cell_header(sim, frames, tf_hz=tf_hz), frames=frames, client_id=world.client_id,
+                   control_dt=sim.control_dt, batch_s=batch_s, writer=writer)
 
     def attach(self, recorder) -> None:
         self._rec = recorder
 
     def on_tick(self, k: int, state) -> None:
         rec = self._rec
-        if len(rec.t) > self._n_js or len(rec.pose_t) > self._n_pose:
+        if self._reader is not None and rec is not None and k % rec.pose_every == 0:
+            self._frames_t.append(state.stamp)
+            self._frames_raw.append(self._reader.read())
+        if k % self._batch_every == 0:
             self.flush()
 
+    def on_capture(self, frame, camera) -> None:
+        """A camera capture the procedure made (the run loop's camera hook calls this)."""
+        intr = camera.intrinsics
+        ext = camera.extrinsics()
+        T = None
+        if ext is not None:
+            from officina.vision.transforms import matrix_to_quat
+
+            T = np.concatenate([ext[:3, 3], matrix_to_quat(ext[:3, :3])])
+        self._captures.append({"t": float(frame.stamp), "rgb": np.array(frame.rgb, np.uint8), "world_T_camera": T,
+                               "intrinsics": (intr.width, intr.height, intr.fx, intr.fy, intr.cx, intr.cy,
+                                              tuple(float(d) for d in intr.distortion))})
+
     def flush(self) -> None:
-        """Write everything recorded since the last call (the loop calls it; so does the end of a run)."""
-        rec, log = self._rec, self.log
-        if rec is None:
+        """Hand everything gathered since the last call to the encoder."""
+        rec = self._rec
+        if rec is None or self._closed:
             return
-        for i in range(self._n_js, len(rec.t)):
-            log.joint_state(rec.t[i], self._names, rec.q[i], rec.qd[i], rec.effort[i])
-        self._n_js = len(rec.t)
-        for j in range(self._n_pose, len(rec.pose_t)):
-            log.poses("/ground_truth/object_poses", rec.pose_t[j], rec.poses[j], self._frame)
-        self._n_pose = len(rec.pose_t)
+        # complete samples only: a run stopped by a signal may have stopped between two appends
+        widths = (len(rec.width),) if hasattr(rec, "width") else ()
+        n = min(len(rec.t), len(rec.q), len(rec.qd), len(rec.effort), *widths)
+        m = min(len(rec.pose_t), len(rec.poses))
+        nf = min(len(self._frames_t), len(self._frames_raw))
+        a, b = self._n_js, self._n_pose
+        d, k = self._dof, len(rec.objects)
+        batch: dict[str, Any] = {
+            "t": np.asarray(rec.t[a:n], float), "q": np.asarray(rec.q[a:n], float).reshape(n - a, d),
+            "qd": np.asarray(rec.qd[a:n], float).reshape(n - a, d),
+            "effort": np.asarray(rec.effort[a:n], float).reshape(n - a, d),
+            "width": np.asarray(rec.width[a:n], float) if hasattr(rec, "width") else None,
+            "pose_t": np.asarray(rec.pose_t[b:m], float),
+            "tracked": np.asarray(rec.poses[b:m], float).reshape(m - b, k, 7),
+            "frames_t": np.asarray(self._frames_t[:nf], float),
+            "frames_raw": np.asarray(self._frames_raw[:nf], float).reshape(nf, self._n_frames, 7),
+            "signals": {}, "events": list(rec.events[self._n_ev:]), "captures": self._captures,
+        }
         for name, samples in rec.signals.items():
             done = self._n_sig.get(name, 0)
-            for t, v in samples[done:]:
-                log.scalar(f"/signals/{name}", t, v)
-            self._n_sig[name] = len(samples)
+            if len(samples) > done:
+                batch["signals"][name] = list(samples[done:])
+                self._n_sig[name] = len(samples)
+        self._n_js, self._n_pose, self._n_ev = n, m, len(rec.events)
+        self._frames_t, self._frames_raw, self._captures = [], [], []
+        self._sink.send(batch)
+
+    def close(self) -> None:
+        """Send what is left and finish the file (waits for the writer); safe to call twice."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            self._sink.close()
 
 
 def read_topic_counts(path: str | Path) -> dict[str, int]:
@@ -157,10 +741,55 @@ def read_topic_counts(path: str | Path) -> dict[str, int]:
 
 def iter_decoded(path: str | Path, topics: list[str] | None = None):
     """Yield (schema, channel, message, decoded ROS 2 message) from an MCAP file, with the mcap
-    library's own ROS 2 decoder (independent of the writer's serializer)."""
+    library's own ROS 2 decoder (independent of the writer's serializer). A file that was never
+    finished (its writer killed) is read record by record up to its last complete chunk."""
     from mcap.reader import make_reader
     from mcap_ros2.decoder import DecoderFactory
 
     with open(path, "rb") as f:
-        reader = make_reader(f, decoder_factories=[DecoderFactory()])
-        yield from reader.iter_decoded_messages(topics=topics)
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - len(_MAGIC)))
+        finished = f.read() == _MAGIC
+        f.seek(0)
+        if finished:
+            reader = make_reader(f, decoder_factories=[DecoderFactory()])
+            yield from reader.iter_decoded_messages(topics=topics)
+        else:
+            yield from _iter_unfinished(f, topics, DecoderFactory())
+
+
+_MAGIC = b"\x89MCAP0\r\n"
+
+
+def _iter_unfinished(f, topics, factory):
+    import struct
+
+    from mcap.exceptions import McapError
+    from mcap.records import Channel, Message, Schema
+    from mcap.stream_reader import StreamReader
+
+    schemas: dict[int, Any] = {}
+    channels: dict[int, Any] = {}
+    decoders: dict[int, Any] = {}
+    records = StreamReader(f).records
+    while True:
+        try:
+            rec = next(records)
+        except StopIteration:
+            return
+        except (McapError, EOFError, ValueError, RuntimeError, OSError, struct.error):  # the file's torn tail
+            return
+        if isinstance(rec, Schema):
+            schemas[rec.id] = rec
+        elif isinstance(rec, Channel):
+            channels[rec.id] = rec
+        elif isinstance(rec, Message):
+            ch = channels.get(rec.channel_id)
+            if ch is None or (topics is not None and ch.topic not in topics):
+                continue
+            dec = decoders.get(ch.id)
+            if dec is None:
+                dec = decoders[ch.id] = factory.decoder_for(ch.message_encoding, schemas.get(ch.schema_id))
+            schema = schemas.get(ch.schema_id)
+            yield schema, ch, rec, dec(rec.data)

@@ -34,7 +34,7 @@ from officina.interfaces import Camera, JointState, RobotSpec
 from officina.tasks.base import Cell, ProcedureOutcome, RunRecord, Task
 
 __all__ = [
-    "SimCell", "build_sim_cell", "Observer", "Clock", "Recorder", "Pacer", "ProgressReporter",
+    "SimCell", "build_sim_cell", "Observer", "Clock", "Recorder", "RecordingCamera", "Pacer", "ProgressReporter",
     "FrameGrabber", "Episode", "run_episode",
 ]
 
@@ -99,7 +99,9 @@ def build_sim_cell(task: Task, params: Any, spec: RobotSpec, *, rng: np.random.G
 
 class Observer(Protocol):
     """Watches the loop. An observer that reads what the loop recorded may also have a method
-    ``attach(recorder)``, which `run_episode` calls with its `Recorder` before the first tick."""
+    ``attach(recorder)``, which `run_episode` calls with its `Recorder` before the first tick, and
+    one that sees the procedure's camera images a method ``on_capture(frame, camera)`` (see
+    `RecordingCamera`)."""
 
     def on_tick(self, k: int, state: JointState) -> None:
         """Called after control period ``k`` (1, 2, ...) with the arm's state at its end."""
@@ -137,14 +139,16 @@ class Clock:
 
 
 class Recorder:
-    """Observes the loop: joint states at ``joint_state_hz``, the command sent to the arm, the
-    tracking error at every period, and the tracked objects' ground-truth poses at ``object_pose_hz``.
-    It also holds the events and signals the procedure logs (the `Cell` appends to them)."""
+    """Observes the loop: joint states and the gripper's width (``width``, NaN without a gripper)
+    at ``joint_state_hz``, the command sent to the arm, the tracking error at every period, and the
+    tracked objects' ground-truth poses at ``object_pose_hz``. It also holds the events and signals
+    the procedure logs (the `Cell` appends to them)."""
 
     def __init__(self, world, arm: SafeArm, objects: Sequence[Any], control_dt: float,
-                 joint_state_hz: float = 250.0, object_pose_hz: float = 50.0) -> None:
+                 joint_state_hz: float = 250.0, object_pose_hz: float = 50.0, gripper: Any = None) -> None:
         self._world = world
         self._arm = arm
+        self._gripper = gripper
         self.objects = list(objects)
         self.log_every = max(1, int(round(1.0 / (joint_state_hz * control_dt))))
         self.pose_every = max(1, int(round(1.0 / (object_pose_hz * control_dt))))
@@ -152,6 +156,7 @@ class Recorder:
         self.q: list[np.ndarray] = []
         self.qd: list[np.ndarray] = []
         self.effort: list[np.ndarray] = []
+        self.width: list[float] = []
         self.q_ref: list[np.ndarray] = []
         self.err: list[float] = []
         self.max_err = 0.0
@@ -172,6 +177,7 @@ class Recorder:
             self.q.append(state.position)
             self.qd.append(state.velocity)
             self.effort.append(state.effort)
+            self.width.append(self._gripper.width() if self._gripper is not None else float("nan"))
             self.q_ref.append(ref)
             self.err.append(e)
         if self.objects and k % self.pose_every == 0:
@@ -195,6 +201,33 @@ class Recorder:
             object_poses=np.asarray(self.poses, dtype=float).reshape(-1, k, 7) if k else np.zeros((0, 0, 7)),
             events=list(self.events), signals={n_: list(v) for n_, v in self.signals.items()},
         )
+
+
+class RecordingCamera:
+    """The procedure's camera, passing each frame it captures to listeners
+    ``listener(frame, camera)`` (the state log records the images); otherwise the camera itself."""
+
+    def __init__(self, camera: Camera, listeners: Sequence[Callable[[Any, Camera], None]]) -> None:
+        self._camera = camera
+        self._listeners = tuple(listeners)
+
+    @property
+    def intrinsics(self):
+        return self._camera.intrinsics
+
+    def extrinsics(self):
+        return self._camera.extrinsics()
+
+    def capture(self):
+        frame = self._camera.capture()
+        for listener in self._listeners:
+            listener(frame, self._camera)
+        return frame
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._camera, name)
 
 
 class Pacer:
@@ -299,14 +332,18 @@ def run_episode(sim: SimCell, safety: SafetyConfig, *, observers: Sequence[Obser
                   contact_every=max(1, int(round(1.0 / (contact_rate_hz * sim.control_dt)))))
     tracked = task.tracked_objects(sim.scene) if hasattr(task, "tracked_objects") else (
         getattr(sim.scene, "objects", None) or [])
-    recorder = Recorder(world, arm, tracked, sim.control_dt, joint_state_hz, object_pose_hz)
+    recorder = Recorder(world, arm, tracked, sim.control_dt, joint_state_hz, object_pose_hz, gripper=sim.gripper)
     for obs in observers:
         attach = getattr(obs, "attach", None)
         if attach is not None:
             attach(recorder)
     clock = Clock(world, arm, sim.substeps, [recorder, *observers],
                   before_step=task_hook(task, "before_step", sim), after_step=task_hook(task, "after_step", sim))
-    cell = Cell(arm=arm, gripper=sim.gripper, camera=sim.camera, model=model, tick=clock.tick, rng=sim.rng,
+    camera = sim.camera
+    listeners = [obs.on_capture for obs in observers if hasattr(obs, "on_capture")]
+    if camera is not None and listeners:
+        camera = RecordingCamera(camera, listeners)
+    cell = Cell(arm=arm, gripper=sim.gripper, camera=camera, model=model, tick=clock.tick, rng=sim.rng,
                 wrist=sim.wrist,
                 planning_scene=task_planning_scene(task, sim.params), events=recorder.events,
                 signals=recorder.signals)

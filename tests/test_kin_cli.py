@@ -1,4 +1,4 @@
-"""`officina kin fk|ik` and `officina bench ik|control`: outputs, exit codes, errors."""
+"""`officina kin fk|ik` and `officina bench ik --details|control`: outputs, exit codes, errors."""
 
 import json
 
@@ -99,7 +99,7 @@ def test_malformed_input_exits_2_with_one_line(args, needle):
 
 def test_bench_ik_json_contract():
     # A generous budget: success rates here should not depend on how loaded the machine is.
-    r = run("bench", "ik", "--robot", "panda", "--n", "60", "--budget-ms", "50", "--json")
+    r = run("bench", "ik", "--robot", "panda", "--n", "60", "--budget-ms", "50", "--details", "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     for k in ("officina", "trac_ik", "pybullet"):

@@ -225,10 +225,14 @@ def test_run_folder_files_get_the_umask_permissions(tmp_path):
         os.umask(old)
 
 
-@pytest.mark.timeout(120)
-def test_sigterm_stops_a_run_like_ctrl_c_and_keeps_the_state_log(tmp_path):
-    """SIGTERM (SLURM, Dask, systemd) mid-run: exit 143, error.txt, no metrics.json, and the state
-    log holds the run up to the stop, readable."""
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "sigterm-to-every-process"])
+def test_a_stopped_run_keeps_its_state_log_and_leaves_no_process_behind(tmp_path, how):
+    """Ctrl-C at a terminal (SIGINT to the foreground process group), SIGTERM to the run (Dask,
+    SLURM) or to every process of the run (systemd's control group): the run exits 130 or 143 with
+    error.txt and no metrics.json; its state log's writer process has finished the file (the run
+    up to the stop, readable) and is gone when the run's process is."""
+    import os
     import signal
     import subprocess
     import sys
@@ -238,18 +242,102 @@ def test_sigterm_stops_a_run_like_ctrl_c_and_keeps_the_state_log(tmp_path):
     d = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "officina.cli", "run", "pick-place", "--out", str(d),
                              "--set", "log.plots=false"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    deadline = time.monotonic() + 90
-    # wait until the run has logged a few chunks of state (256 KiB each)
-    while time.monotonic() < deadline:
-        log = d / "state.mcap"
-        if log.exists() and log.stat().st_size > 300_000:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
-    assert "SIGTERM" in err and "SIGTERM" in (d / "error.txt").read_text()
+                            text=True, start_new_session=True)
+    try:
+        _wait_for_log(d / "state.mcap", 1_000_000, 90)
+        writers = _children(proc.pid)
+        assert len(writers) == 1 and "officina.statelog_writer" in _cmdline(writers[0])
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGTERM)
+            if how == "sigterm-to-every-process":
+                os.kill(writers[0], signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not _running(writers[0])  # the run waited for its writer: no orphan
+    if how == "ctrl-c":
+        assert proc.returncode == 130, err
+        assert "interrupted" in (d / "error.txt").read_text()
+    else:
+        assert proc.returncode == 143, err
+        assert "SIGTERM" in err and "SIGTERM" in (d / "error.txt").read_text()
     assert not (d / "metrics.json").exists()
+    assert (d / "state.mcap").read_bytes().endswith(b"\x89MCAP0\r\n")  # finished: summary and index
     counts = read_topic_counts(d / "state.mcap")
-    assert counts["/joint_states"] > 500
+    assert counts["/joint_states"] > 500 and counts["/tf"] > 200
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _wait_for_log(path: Path, size: int, timeout_s: float) -> None:
+    """Until the run's state log has ``size`` bytes on disk (a few chunks of 256 KiB)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists() and path.stat().st_size > size:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} did not reach {size} bytes in {timeout_s} s")
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat_file.parent.name))
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.timeout(180)
+def test_sigkill_leaves_the_state_log_finished_up_to_the_kill(tmp_path):
+    """A run killed outright (SIGKILL: the OOM killer, a scheduler's hard stop) cannot clean up;
+    its state log's writer process sees the pipe close and finishes the file with every batch the
+    run had sent it: a complete MCAP, its joint states without a gap from the start to the kill,
+    at least as far as what was on disk at the kill."""
+    import signal
+    import subprocess
+    import sys
+
+    from officina.statelog import iter_decoded
+
+    d = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "officina.cli", "run", "pick-place", "--out", str(d),
+                             "--set", "log.plots=false"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = d / "state.mcap"
+    _wait_for_log(log, 1_000_000, 120)
+    writers = _children(proc.pid)
+    on_disk = [m.log_time for _, _, m, _ in iter_decoded(log, ["/joint_states"])]  # its complete chunks
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert len(writers) == 1
+    deadline = time.monotonic() + 60
+    while _running(writers[0]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(writers[0])
+    assert log.read_bytes().endswith(b"\x89MCAP0\r\n")  # finished: summary, index, closing magic
+    assert not (d / "metrics.json").exists()
+    stamps = np.array([m.log_time for _, _, m, _ in iter_decoded(log, ["/joint_states"])]) * 1e-9
+    assert len(on_disk) > 500 and len(stamps) >= len(on_disk)
+    assert stamps[-1] >= on_disk[-1] * 1e-9
+    assert np.allclose(np.diff(stamps), 0.004, atol=1e-9)  # 250 Hz from the start, no gap
+    assert stamps[0] == pytest.approx(0.004)
