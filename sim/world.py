@@ -303,6 +303,14 @@ class SimWorld:
         ls = p.getLinkState(body_id, link_index, computeForwardKinematics=1, physicsClientId=self.client_id)
         return np.array(ls[4]), np.array(ls[5])
 
+    def contacts(self, body_id: int, other_id: int | None = None) -> list[tuple[int, int, int, float]]:
+        """Contact points of a body (with ``other_id`` only, or with any body) after the last step,
+        ground truth: (other body, link of ``body_id``, link of the other, normal force N) each,
+        link -1 for a base."""
+        pts = p.getContactPoints(bodyA=body_id, physicsClientId=self.client_id) if other_id is None else \
+            p.getContactPoints(bodyA=body_id, bodyB=other_id, physicsClientId=self.client_id)
+        return [(int(c[2]), int(c[3]), int(c[4]), float(c[9])) for c in pts]
+
     def tcp_position(self, robot: SimRobotHandle) -> np.ndarray:
         """World position of the robot's tcp (its ``tcp_parent`` link and the spec's offset), ground truth."""
         spec = robot.spec

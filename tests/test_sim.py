@@ -134,3 +134,20 @@ def test_two_worlds_in_one_process_are_independent():
     finally:
         a.close()
         b.close()
+
+
+def test_contacts_name_the_bodies_and_carry_the_weight():
+    w = SimWorld()
+    try:
+        table = w.add_table()
+        box = w.add_box((0.1, 0.1, 0.1), 2.0, (0.3, 0.0, 0.0501))
+        other = w.add_box((0.05, 0.05, 0.05), 0.5, (0.6, 0.0, 0.3))  # falls on the table, never on the box
+        w.step(300)
+        touching = w.contacts(box.body_id)
+        assert {c[0] for c in touching} == {table.body_id}
+        assert sum(c[3] for c in touching) == pytest.approx(2.0 * 9.81, rel=0.05)
+        assert w.contacts(box.body_id, other.body_id) == []
+        assert all(c[0] == table.body_id and c[1] == -1 for c in w.contacts(other.body_id, table.body_id))
+        assert w.contacts(other.body_id, table.body_id)
+    finally:
+        w.close()
