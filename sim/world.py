@@ -156,7 +156,12 @@ class SimWorld:
         return obj
 
     def add_box(self, size_xyz, mass_kg: float, pos, quat=(0, 0, 0, 1), *, friction: float = 1.0,
-                color=(0.85, 0.25, 0.2, 1.0), name: str = "box") -> SimObject:
+                color=(0.85, 0.25, 0.2, 1.0), name: str = "box", spinning_friction: float = 0.001,
+                rolling_friction: float = 0.0001) -> SimObject:
+        """A dynamic box. ``friction`` is the Coulomb coefficient; ``spinning_friction`` and
+        ``rolling_friction`` (m) resist turning about a contact's normal and rolling over it (a
+        flat face on a surface: about two thirds of the friction coefficient times the radius of
+        the contact patch)."""
         if mass_kg <= 0 or min(size_xyz) <= 0:
             raise ValueError("box: size and mass must be positive")
         half = [s / 2 for s in size_xyz]
@@ -164,27 +169,29 @@ class SimWorld:
         col = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=cid)
         vis = p.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=color, physicsClientId=cid)
         bid = self._body(col, vis, mass_kg, pos, quat)
-        self._object_dynamics(bid, friction)
+        self._object_dynamics(bid, friction, spinning_friction, rolling_friction)
         obj = SimObject(bid, "box", name, tuple(float(s) for s in size_xyz), float(mass_kg))
         self.objects.append(obj)
         return obj
 
     def add_cylinder(self, radius: float, height: float, mass_kg: float, pos, quat=(0, 0, 0, 1), *,
-                     friction: float = 1.0, color=(0.2, 0.45, 0.85, 1.0), name: str = "cylinder") -> SimObject:
+                     friction: float = 1.0, color=(0.2, 0.45, 0.85, 1.0), name: str = "cylinder",
+                     spinning_friction: float = 0.001, rolling_friction: float = 0.0001) -> SimObject:
+        """A dynamic cylinder, its axis along its local z (frictions as in `add_box`)."""
         if mass_kg <= 0 or radius <= 0 or height <= 0:
             raise ValueError("cylinder: radius, height and mass must be positive")
         cid = self.client_id
         col = p.createCollisionShape(p.GEOM_CYLINDER, radius=radius, height=height, physicsClientId=cid)
         vis = p.createVisualShape(p.GEOM_CYLINDER, radius=radius, length=height, rgbaColor=color, physicsClientId=cid)
         bid = self._body(col, vis, mass_kg, pos, quat)
-        self._object_dynamics(bid, friction)
+        self._object_dynamics(bid, friction, spinning_friction, rolling_friction)
         obj = SimObject(bid, "cylinder", name, (float(radius), float(height)), float(mass_kg))
         self.objects.append(obj)
         return obj
 
-    def _object_dynamics(self, bid: int, friction: float) -> None:
+    def _object_dynamics(self, bid: int, friction: float, spinning: float = 0.001, rolling: float = 0.0001) -> None:
         p.changeDynamics(
-            bid, -1, lateralFriction=friction, spinningFriction=0.001, rollingFriction=0.0001,
+            bid, -1, lateralFriction=friction, spinningFriction=spinning, rollingFriction=rolling,
             restitution=0.0, activationState=p.ACTIVATION_STATE_ENABLE_SLEEPING,
             physicsClientId=self.client_id,
         )
@@ -292,6 +299,12 @@ class SimWorld:
     def object_pose(self, body_id: int) -> tuple[np.ndarray, np.ndarray]:
         pos, quat = p.getBasePositionAndOrientation(body_id, physicsClientId=self.client_id)
         return np.array(pos), np.array(quat)
+
+    def reset_object(self, body_id: int, pos, quat=(0.0, 0.0, 0.0, 1.0)) -> None:
+        """Put a body at a pose, at rest (scene building: a part dropped again)."""
+        cid = self.client_id
+        p.resetBasePositionAndOrientation(body_id, list(map(float, pos)), list(map(float, quat)), physicsClientId=cid)
+        p.resetBaseVelocity(body_id, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], physicsClientId=cid)
 
     def object_velocity(self, body_id: int) -> tuple[np.ndarray, np.ndarray]:
         lin, ang = p.getBaseVelocity(body_id, physicsClientId=self.client_id)

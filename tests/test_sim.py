@@ -151,3 +151,25 @@ def test_contacts_name_the_bodies_and_carry_the_weight():
         assert w.contacts(other.body_id, table.body_id)
     finally:
         w.close()
+
+
+def test_part_frictions_are_set_and_reset_object_puts_a_part_at_rest():
+    w = SimWorld()
+    try:
+        w.add_table()
+        box = w.add_box((0.04, 0.03, 0.02), 0.1, (0.3, 0.0, 0.0101), spinning_friction=0.012, rolling_friction=0.0005)
+        cyl = w.add_cylinder(0.025, 0.03, 0.2, (0.5, 0.0, 0.0151))
+        info = p.getDynamicsInfo(box.body_id, -1, physicsClientId=w.client_id)
+        assert (info[6], info[7]) == pytest.approx((0.0005, 0.012))  # rolling, spinning
+        info = p.getDynamicsInfo(cyl.body_id, -1, physicsClientId=w.client_id)
+        assert (info[6], info[7]) == pytest.approx((0.0001, 0.001))  # the defaults
+        p.resetBaseVelocity(cyl.body_id, [0.3, 0, 0], [0, 0, 10.0], physicsClientId=w.client_id)
+        w.step(5)
+        w.reset_object(cyl.body_id, (0.3, 0.2, 0.0151), (0.0, 0.0, 0.3826834, 0.9238795))
+        pos, quat = w.object_pose(cyl.body_id)
+        np.testing.assert_allclose(pos, [0.3, 0.2, 0.0151], atol=1e-9)
+        np.testing.assert_allclose(quat, [0.0, 0.0, 0.3826834, 0.9238795], atol=1e-6)
+        lin, ang = w.object_velocity(cyl.body_id)
+        assert np.linalg.norm(lin) == 0.0 and np.linalg.norm(ang) == 0.0
+    finally:
+        w.close()
