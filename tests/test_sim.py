@@ -173,3 +173,23 @@ def test_part_frictions_are_set_and_reset_object_puts_a_part_at_rest():
         assert np.linalg.norm(lin) == 0.0 and np.linalg.norm(ang) == 0.0
     finally:
         w.close()
+
+
+def test_a_sleeping_heap_wakes_when_touched():
+    w = SimWorld()
+    try:
+        w.add_table()
+        a = w.add_box((0.05, 0.05, 0.05), 0.2, (0.3, 0.0, 0.0251))
+        b = w.add_box((0.04, 0.04, 0.04), 0.2, (0.3, 0.0, 0.0701))  # on a
+        w.step(300)
+        for o in (a, b):
+            w.sleep(o.body_id)
+        w.step(10)
+        c = w.add_box((0.05, 0.05, 0.05), 0.5, (0.24, 0.0, 0.0251))
+        p.resetBaseVelocity(c.body_id, [1.5, 0, 0], physicsClientId=w.client_id)
+        w.step(400)
+        # c pushed a, and b on a went along: the island woke up
+        assert w.object_pose(a.body_id)[0][0] > 0.33
+        assert w.object_pose(b.body_id)[0][0] > 0.31
+    finally:
+        w.close()
