@@ -605,6 +605,7 @@ class _Picker:
         # farther below its top than that
         self.max_part_m = float(max(p.parts.length_m[1], p.parts.width_m[1], p.parts.height_m[1],
                                     *(p.identical_size_m if p.n_identical else ())))
+        self.sides: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # side obstacle -> (low, high) corners
         self.placed = 0
         self.attempts = 0
 
@@ -656,13 +657,38 @@ class _Picker:
         frame = cam.capture()
         res = localize_parts(frame, cam.intrinsics, cam.extrinsics(), self.vision)
         # what stands higher above the floor than a heap of parts does is not a part (the arm)
+        top_z = self.floor + self.p.wall_height_m + 0.05
         parts = [q for q in res.parts if q.height_m < self.p.wall_height_m + 0.05]
-        for name in [o.name for o in self.scene.obstacles if o.name.startswith("part")]:
+        for name in [o.name for o in self.scene.obstacles if o.name.startswith(("part", "side"))]:
             self.scene.remove(name)
         for k, q in enumerate(parts):
             self.scene.add(_obstacle(f"part{k}", q))
-        self.log("perceived", n_parts=len(parts), stamp=round(float(frame.stamp), 6))
+        # the steep faces seen (a part standing on edge, the flank of a tilted one) are obstacles
+        # too: a box around what is seen of them, down to the floor
+        self.sides = {}
+        for j, (c, ext) in enumerate(res.sides):
+            z1 = float(c[2] + ext[2] / 2)
+            if z1 > top_z or z1 - self.floor < self.vision.min_height_m:
+                continue
+            lo = np.array([c[0] - ext[0] / 2, c[1] - ext[1] / 2, self.floor])
+            hi = np.array([c[0] + ext[0] / 2, c[1] + ext[1] / 2, z1])
+            self.sides[f"side{j}"] = (lo, hi)
+            self.scene.add(Obstacle(f"side{j}", Box(tuple(float(v) for v in np.maximum(hi - lo, 0.004))),
+                                    tuple(float(v) for v in 0.5 * (lo + hi))))
+        self.log("perceived", n_parts=len(parts), n_sides=len(self.sides), stamp=round(float(frame.stamp), 6))
         return parts
+
+    def own_sides(self, part: LocalizedPart) -> list[str]:
+        """The side obstacles that are flanks of this part: below its top and within its outline
+        (grown by a centimetre), seen from above."""
+        c = part.position
+        reach = 0.5 * float(np.hypot(*part.size_m)) + 0.01
+        out = []
+        for name, (lo, hi) in self.sides.items():
+            mid = 0.5 * (lo[:2] + hi[:2])
+            if hi[2] <= c[2] + 0.003 and np.linalg.norm(mid - c[:2]) < reach:
+                out.append(name)
+        return out
 
     def order(self, parts: list[LocalizedPart]) -> list[int]:
         """Unhidden before hidden, then the highest, then the least tilted."""
@@ -703,7 +729,8 @@ class _Picker:
             q = parts[k]
             if self.failures.given_up(q.position):
                 continue
-            self.scene.remove(f"part{k}")  # the fingers go around it
+            self.scene.remove(f"part{k}")  # the fingers go around it, and its flanks
+            flanks = [self.scene.remove(name) for name in self.own_sides(q)]
             found = None
             hint = None  # the last grasp configuration found: the next candidates are close to it
             for g in _grasps(q, self.p, self.max_open, self.x_pref):
@@ -713,6 +740,8 @@ class _Picker:
                     break
                 hint = q_grasp if q_grasp is not None else hint
             self.scene.add(_obstacle(f"part{k}", q))
+            for o in flanks:
+                self.scene.add(o)
             if found is not None:
                 return found, blocked
             blocked.append(k)
@@ -788,6 +817,8 @@ class _Picker:
         d = d / max(np.linalg.norm(d), 1e-9)
         self.log("nudge", xyz=_round(c), direction=_round(d, 3), distance_m=p.nudge_m)
         self.scene.remove(f"part{k}")
+        for name in self.own_sides(q):
+            self.scene.remove(name)
         sk.gripper.close(0.0, p.grasp_force_n)
         sk.checker.gripper_width_m = 0.0
         W = np.eye(4)
@@ -829,6 +860,8 @@ class _Picker:
                  tilt_deg=round(float(np.degrees(part.tilt_rad)), 2), top_xyz=_round(T[:3, 3], 5),
                  top_quat=_round(matrix_to_quat(T[:3, :3]), 6))
         target = self.scene.remove(f"part{k}")
+        for name in self.own_sides(part):
+            self.scene.remove(name)
         cell.gripper.open(grasp.open_width_m)  # the fingers close to the pre-shape on the way
         sk.checker.gripper_width_m = grasp.open_width_m
         G = self.base(grasp.world_T_tcp)
@@ -866,7 +899,7 @@ class _Picker:
         self.scene.attach("carried", _clipped(target.shape, self.max_part_m), tcp_T_part)
         # the part leaves the heap straight up, brushing its neighbours if it must: only the bin
         # counts now (the next perception rebuilds the parts)
-        for name in [o.name for o in self.scene.obstacles if o.name.startswith("part")]:
+        for name in [o.name for o in self.scene.obstacles if o.name.startswith(("part", "side"))]:
             self.scene.remove(name)
         hang = float(np.linalg.norm(tcp_T_part[:3, 3])) + 0.5 * _size_of(target.shape)
         # straight up: next to a wall, and with the part brushing its neighbours, the fingers stay
