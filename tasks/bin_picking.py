@@ -2,13 +2,14 @@
 into a second bin.
 
 The cell (every dimension a parameter; defaults below): a table (1.3 x 1.2 m, top at
-``table_z``), a source bin and a target bin, each an open box of 0.30 x 0.22 m inside with
-0.01 m walls and floor and 0.08 m high walls (the footprint of a small-load carrier such as a
-VDA KLT 3215, 300 x 200 mm; lower walls than the carrier's so that a small arm reaches its
-floor), and a camera 0.70 m above the table over the source bin, looking straight down
-(640 x 480, 40 deg vertical field of view: about 1 mm per pixel on the parts; a structured-light
-bin-picking sensor works at 0.5-1.5 m). The bins' floors and walls and the table are a
-planning scene: the simulator builds them from it and the planner avoids them.
+``table_z``), a source bin (0.36 x 0.27 m inside, centred at (0.52, -0.22)) and a target bin
+(0.32 x 0.24 m inside, at (0.42, 0.28)), open boxes with 0.01 m floor and walls, 0.06 m high
+(about the inside of a 400 x 300 mm small-load carrier, VDA 4500 KLT family, with lower walls
+than the carrier's 147 mm so that a 0.8 m arm reaches the floor with a tcp pointing down), and
+a camera 0.70 m above the table over the source bin, looking straight down (640 x 480, 40 deg
+vertical field of view: about 1 mm per pixel on the parts; structured-light bin-picking
+sensors work at 0.5-1.5 m). The bins' floors and walls and the table are a planning scene: the
+simulator builds them from it and the planner avoids them.
 
 The parts: ``n_objects`` (5-12) boxes and cylinders of several sizes, colours and masses
 (``parts``), ``n_identical`` of them one part type (same size and colour), dropped from seeded
@@ -24,9 +25,14 @@ across the narrow side, opened only as wide as the part needs; a grasp is taken 
 configuration and its straight approach are collision-free with the walls and the neighbours
 (the planner's checker with the planning scene). It lifts the part (attached to the tcp in the
 planning scene), carries it over the target bin and drops it into its slot from just above the
-rim, and captures the next frame there. A part that could not be grasped ``max_attempts``
-times, or for which no reachable collision-free grasp exists, is given up, with an event that
-says why. After a protective stop the arm backs off and carries on.
+rim, and captures the next frame there. The steep faces the camera sees (a part on edge, the
+flank of a tilted one) are obstacles too. A part no grasp reaches (out of the arm's reach) or
+fits (wider than the gripper opens) is given up at once; a part every grasp of which collides
+with the walls or its neighbours is slid clear (``nudge_m``: the closed fingers press on its
+top, guarded on the wrist sensor, and drag it away from the walls and its neighbours) and
+looked at again; a part that could not be grasped, or slid free, ``max_attempts`` times is
+given up. Every give-up is an event that says why. After a protective stop the arm backs off
+and carries on.
 
 Metrics (ground truth, `after_step` and `metrics`): ``success`` (every pickable part in the
 target bin), ``pick_success_rate`` (parts delivered / grasp attempts), ``picks_per_hour`` (parts
@@ -61,6 +67,7 @@ from officina.vision.transforms import matrix_to_quat, pose_to_transform
 
 __all__ = ["BinPicking", "BinPickingParams"]
 
+UNREACHABLE_AFTER = 12  # grasp candidates without an IK solution before a part counts as out of reach
 WALL_T = 0.01  # wall and floor thickness of both bins [m]
 FINGER_HALF_WIDTH_M = 0.014  # half a finger's width across its closing direction, and a margin
 # Parts on a plastic floor: turning about a contact normal is resisted by about two thirds of the
@@ -599,7 +606,8 @@ class _Picker:
         self.vision = PartsParams(floor_height_m=self.floor, roi_xy=(cx - ix / 2 - m, cx + ix / 2 + m,
                                                                      cy - iy / 2 - m, cy + iy / 2 + m),
                                   exclude_aabbs=walls)
-        self.slots = _slots(p.target_inner_m, p.n_objects)
+        self.slots = _slots(p.target_inner_m, p.n_objects + 2)
+        self.next_slot = 0
         self.failures = _Failures()
         # the largest part of the catalogue the cell is set up for: a perceived part reaches no
         # farther below its top than that
@@ -641,11 +649,12 @@ class _Picker:
         r = sk.move_to_pose(self.base(self.drop_pose(0.0, 0.0, 0.1)))
         self._stop(r)
 
-    def drop_pose(self, dx: float, dy: float, above_rim: float) -> np.ndarray:
-        """The tcp straight down over the target bin (its centre + (dx, dy)), the home yaw."""
+    def drop_pose(self, dx: float, dy: float, above_rim: float, turn: float = 0.0) -> np.ndarray:
+        """The tcp straight down over the target bin (its centre + (dx, dy)), the home yaw
+        turned by ``turn``."""
         p = self.p
         W = np.eye(4)
-        yaw = float(np.arctan2(self.x_pref[1], self.x_pref[0]))
+        yaw = float(np.arctan2(self.x_pref[1], self.x_pref[0])) + turn
         W[:3, :3] = np.array([[np.cos(yaw), np.sin(yaw), 0.0], [np.sin(yaw), -np.cos(yaw), 0.0], [0.0, 0.0, -1.0]])
         W[:3, 3] = (p.target_center_xy[0] + dx, p.target_center_xy[1] + dy, self.rim + above_rim)
         return W
@@ -723,20 +732,30 @@ class _Picker:
 
     def choose(self, parts: list[LocalizedPart]):
         """The first part, in order, with a feasible grasp: (index, grasp, q_pre); the parts
-        without one are listed in ``blocked``."""
+        without one are listed in ``blocked``. A part no grasp fits, or that no grasp reaches
+        (no IK solution for the first ``UNREACHABLE_AFTER`` candidates), is given up at once:
+        sliding it would not help."""
         blocked = []
         for k in self.order(parts):
             q = parts[k]
             if self.failures.given_up(q.position):
                 continue
+            candidates = _grasps(q, self.p, self.max_open, self.x_pref)
+            if not candidates:
+                self.give_up(q, "no grasp fits the gripper (the part is wider than its opening every way)")
+                continue
             self.scene.remove(f"part{k}")  # the fingers go around it, and its flanks
             flanks = [self.scene.remove(name) for name in self.own_sides(q)]
             found = None
+            reached = False
             hint = None  # the last grasp configuration found: the next candidates are close to it
-            for g in _grasps(q, self.p, self.max_open, self.x_pref):
+            for i, g in enumerate(candidates):
                 q_pre, q_grasp = self.feasible(g, hint)
                 if q_pre is not None:
                     found = (k, g, q_pre)
+                    break
+                reached |= q_grasp is not None
+                if not reached and i + 1 >= UNREACHABLE_AFTER:
                     break
                 hint = q_grasp if q_grasp is not None else hint
             self.scene.add(_obstacle(f"part{k}", q))
@@ -744,8 +763,16 @@ class _Picker:
                 self.scene.add(o)
             if found is not None:
                 return found, blocked
+            if not reached:
+                self.give_up(q, "out of reach: no inverse-kinematics solution for its grasps")
+                continue
             blocked.append(k)
         return None, blocked
+
+    def give_up(self, part: LocalizedPart, reason: str) -> None:
+        self.failures.give_up(part.position)
+        self.log("give_up", xyz=_round(part.position), kind=part.kind, reason=reason,
+                 attempts=self.failures.count(part.position))
 
     # --- the job ------------------------------------------------------------------------------------
     def run(self) -> ProcedureOutcome:
@@ -929,10 +956,21 @@ class _Picker:
             sk.release()
             return False
         # over the target bin, the tcp straight down, dropped from just above the rim
-        sx, sy = self.slots[self.placed % len(self.slots)]
-        r = sk.move_to_pose(self.base(self.drop_pose(sx, sy, hang + 0.02)))
+        # the next slot the hand reaches (an arm may not reach one near its base), turned about
+        # the vertical if it must
+        for i in range(len(self.slots)):
+            j = (self.next_slot + i) % len(self.slots)
+            sx, sy = self.slots[j]
+            for turn in (0.0, np.pi / 2, -np.pi / 2, np.pi):
+                r = sk.move_to_pose(self.base(self.drop_pose(sx, sy, hang + 0.02, turn)))
+                if r.status != SkillStatus.IK_FAILED:
+                    break
+            if r.status != SkillStatus.IK_FAILED:
+                self.next_slot = j + 1
+                break
         if not r.ok:
             self.scene.detach("carried")
+            self.failures.fail(part.position)
             self.log("place_unreachable", reason=r.message)
             if not self._stop(r):
                 sk.release()
