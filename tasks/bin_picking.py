@@ -557,6 +557,8 @@ class BinPicking(TaskDefinition):
             "given_up": sum(1 for e in scene.events if e.get("event") == "give_up"),
             "collisions": scene.collisions,
             "collision_periods": scene.collision_periods,
+            "collisions_with": {f.name: scene.collision_with[f.body_id] for f in scene.fixtures
+                                if f.body_id in scene.collision_with},
             "localisation_error_mm": [round(v, 3) for v in loc_mm],
             "localisation_error_deg": [round(v, 3) for v in loc_deg],
             "localisation_error_mm_max": max(loc_mm, default=0.0),
@@ -585,6 +587,7 @@ class _Picker:
                                                           jerk_scale=p.acceleration_scale),
                          effort_fraction=p.effort_fraction)
         self.base_T_world = np.linalg.inv(cell.world_T_base)
+        self.fixtures = {o.name for o in layout.obstacles}
         self.home = self.model.spec.home
         T_home = self.model.frame_transform(self.home, "tcp")
         self.x_pref = (cell.world_T_base @ T_home)[:3, 0]
@@ -714,7 +717,7 @@ class _Picker:
         r = sk.ik(G, q_hint=q_hint, n_candidates=4)
         if not r.success:
             return None, None
-        if not sk.config_clear(r.q):
+        if not sk.config_clear(r.q) or self.near_fixture(r.q):
             return None, r.q
         P = G.copy()
         P[:3, 3] -= G[:3, 2] * grasp.approach_m
@@ -729,6 +732,12 @@ class _Picker:
         if not sk.planner.check_trajectory(r0.q, line.q).ok:
             return None, r.q
         return r0.q, r.q
+
+    def near_fixture(self, q: np.ndarray) -> bool:
+        """Is the robot at q closer than the padding to a fixture (a bin or the table)? A grasp
+        may come that close to a perceived part, not to the floor under it."""
+        return any(name in self.fixtures for c in self.sk.checker.contacts(q)
+                   for name in (c.a.removeprefix("obstacle:"), c.b.removeprefix("obstacle:")))
 
     def choose(self, parts: list[LocalizedPart]):
         """The first part, in order, with a feasible grasp: (index, grasp, q_pre); the parts
@@ -776,7 +785,7 @@ class _Picker:
 
     # --- the job ------------------------------------------------------------------------------------
     def run(self) -> ProcedureOutcome:
-        sk, cell, p = self.sk, self.cell, self.p
+        sk, p = self.sk, self.p
         r = sk.move_joints(self.home)
         if not r.ok:
             return ProcedureOutcome(False, f"home unreachable: {r.message}")
@@ -784,8 +793,23 @@ class _Picker:
         parts = self.perceive()
         max_rounds = (p.n_objects + 1) * (p.max_attempts + 1) + 2
         for _ in range(max_rounds):
-            if not parts:
-                break
+            if not [q for q in parts if not self.failures.given_up(q.position)]:
+                # no top left to grasp: what the camera sees only as steep faces (a part on edge)
+                # is pushed over, and looked at again
+                owned = {n for q in parts for n in self.own_sides(q)}
+                loose = [n for n in self.sides if n not in owned and not self.failures.given_up(self.sides[n][1])]
+                if not loose or p.nudge_m <= 0:
+                    break
+                name = max(loose, key=lambda n: self.sides[n][1][2])
+                lo, hi = self.sides[name]
+                n = self.failures.fail(hi)
+                self.topple(name, parts)
+                if n >= p.max_attempts:
+                    self.failures.give_up(hi)
+                    self.log("give_up", xyz=_round(hi), kind="unknown", attempts=n,
+                             reason="seen only as steep faces (a part on edge), and pushing did not lay it down")
+                parts = self.perceive()
+                continue
             pick, blocked = self.choose(parts)
             if pick is None and blocked and p.nudge_m > 0:
                 # nothing can be grasped as it lies: slide the first blocked part clear, look again
@@ -813,39 +837,56 @@ class _Picker:
                 self.log("give_up", xyz=_round(part.position), kind=part.kind, reason="grasp failed",
                          attempts=self.failures.count(part.position))
             parts = self.perceive()
-            if not parts or all(self.failures.given_up(q.position) for q in parts):
-                for q in parts:
-                    if not any(e["event"] == "give_up" and np.linalg.norm(np.subtract(e["xyz"], q.position)) < 0.02
-                               for e in cell.events):
-                        self.log("give_up", xyz=_round(q.position), kind=q.kind, reason="given up before")
-                break
         sk.move_joints(self.home)
         sk.settle(0.2)
         return ProcedureOutcome(True, details={"placed": self.placed, "attempts": self.attempts})
 
-    def nudge(self, parts: list[LocalizedPart], k: int) -> None:
-        """Slide a part that no grasp reaches (against a wall, hemmed in by its neighbours) by
-        ``nudge_m``: the closed fingers come down on its top until they press on it (a guarded
-        move on the wrist sensor), drag it away from the walls and the neighbours close to it,
-        and go back up. Finger on part grips better than part on floor, so the part follows."""
-        sk, p, q = self.sk, self.p, parts[k]
-        c = q.position
+    def away(self, c: np.ndarray, parts: list[LocalizedPart], skip: int = -1) -> np.ndarray:
+        """A horizontal unit direction from ``c`` away from the source bin's walls within 5 cm and
+        from the perceived parts within 9 cm (the closer the more); toward the bin's centre when
+        nothing is close."""
+        p = self.p
         d = np.zeros(2)
         bc, half = np.asarray(p.source_center_xy, float), 0.5 * np.asarray(p.source_inner_m, float)
-        for axis in (0, 1):  # away from a wall within 5 cm
+        for axis in (0, 1):
             d[axis] += float(c[axis] - (bc[axis] - half[axis]) < 0.05) - float((bc[axis] + half[axis]) - c[axis] < 0.05)
-        for j, o in enumerate(parts):  # away from the neighbours, the closer the more
+        for j, o in enumerate(parts):
             v = c[:2] - o.position[:2]
             dist = float(np.linalg.norm(v))
-            if j != k and 1e-6 < dist < 0.09:
+            if j != skip and 1e-6 < dist < 0.09:
                 d += v / dist * (0.09 - dist) / 0.045
         if np.linalg.norm(d) < 1e-6:
             d = bc - c[:2]
-        d = d / max(np.linalg.norm(d), 1e-9)
-        self.log("nudge", xyz=_round(c), direction=_round(d, 3), distance_m=p.nudge_m)
-        self.scene.remove(f"part{k}")
-        for name in self.own_sides(q):
-            self.scene.remove(name)
+        return d / max(np.linalg.norm(d), 1e-9)
+
+    def nudge(self, parts: list[LocalizedPart], k: int) -> None:
+        """Slide a part that no grasp reaches (against a wall, hemmed in by its neighbours) by
+        ``nudge_m`` away from the walls and the neighbours close to it (`slide`)."""
+        q = parts[k]
+        d = self.away(q.position, parts, k)
+        self.log("nudge", xyz=_round(q.position), direction=_round(d, 3), distance_m=self.p.nudge_m)
+        self.slide(q.position, d, [f"part{k}", *self.own_sides(q)])
+
+    def topple(self, name: str, parts: list[LocalizedPart]) -> np.ndarray:
+        """Lay down a part the camera sees only as steep faces (on edge, leaning on a wall or a
+        neighbour): its highest point is pushed ``nudge_m`` away from the walls and neighbours
+        (`slide`). Returns the point pushed."""
+        lo, hi = self.sides[name]
+        c = np.array([0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), hi[2]])
+        d = self.away(c, parts)
+        self.log("topple", xyz=_round(c), direction=_round(d, 3), distance_m=self.p.nudge_m)
+        self.slide(c, d, [name])
+        return c
+
+    def slide(self, c: np.ndarray, d: np.ndarray, clear: list[str]) -> None:
+        """The closed fingers come down on ``c`` until they press on it (a guarded move on the
+        wrist sensor), drag it ``nudge_m`` along the horizontal ``d``, and go back up; the
+        obstacles ``clear`` (what is pushed) are left out of the planning scene. Finger on part
+        grips better than part on floor, so the part follows (or, pushed at its top, tips over)."""
+        sk, p = self.sk, self.p
+        for name in clear:
+            if name in self.scene:
+                self.scene.remove(name)
         sk.gripper.close(0.0, p.grasp_force_n)
         sk.checker.gripper_width_m = 0.0
         W = np.eye(4)
