@@ -587,7 +587,7 @@ class _Picker:
                                                           jerk_scale=p.acceleration_scale),
                          effort_fraction=p.effort_fraction)
         self.base_T_world = np.linalg.inv(cell.world_T_base)
-        self.fixtures = {o.name for o in layout.obstacles}
+        self.floors = {o.name for o in layout.obstacles if o.name == "table" or o.name.endswith("_floor")}
         self.home = self.model.spec.home
         T_home = self.model.frame_transform(self.home, "tcp")
         self.x_pref = (cell.world_T_base @ T_home)[:3, 0]
@@ -734,9 +734,10 @@ class _Picker:
         return r0.q, r.q
 
     def near_fixture(self, q: np.ndarray) -> bool:
-        """Is the robot at q closer than the padding to a fixture (a bin or the table)? A grasp
-        may come that close to a perceived part, not to the floor under it."""
-        return any(name in self.fixtures for c in self.sk.checker.contacts(q)
+        """Is the robot at q closer than the padding to a bin's floor or the table? A grasp may
+        come that close to a perceived part or a wall (the fingers slip down beside it), not to
+        the floor under the part (the fingertips would scrape it)."""
+        return any(name in self.floors for c in self.sk.checker.contacts(q)
                    for name in (c.a.removeprefix("obstacle:"), c.b.removeprefix("obstacle:")))
 
     def choose(self, parts: list[LocalizedPart]):
@@ -901,7 +902,6 @@ class _Picker:
         r = sk.move_until_contact(down, 0.06, p.nudge_force_n, speed_m_s=0.02, wrist=self.cell.wrist)
         if r.ok:
             # a position-controlled arm stopped on a rigid part presses harder than asked: ease off
-            # until the fingers rest on it with about the force asked for
             T = self.cell.world_T_base @ self.model.frame_transform(sk.q_command, "tcp")
             T[2, 3] += 0.0015
             sk.move_line(self.base(T), speed_m_s=0.02, escape_m=0.01)
