@@ -37,6 +37,7 @@ def _check_clean_run(m, n_parts):
     assert m["picks_per_hour"] > 300
 
 
+@pytest.mark.timeout(900)  # one run, about 25 s of CPU: more wall time on a loaded machine
 def test_unreachable_part_is_given_up_and_the_rest_picked(tmp_path):
     res = _run(tmp_path, "far", seed=2, overrides=FAR)
     m = res.metrics
@@ -54,6 +55,7 @@ def test_unreachable_part_is_given_up_and_the_rest_picked(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("robot", ["panda", "iiwa", "ur5e"])
 @pytest.mark.parametrize("seed", [0])
+@pytest.mark.timeout(900)
 def test_bin_picking_empties_the_heap(tmp_path, robot, seed):
     m = _run(tmp_path, "run", robot, seed).metrics
     _check_clean_run(m, 8)
@@ -61,6 +63,7 @@ def test_bin_picking_empties_the_heap(tmp_path, robot, seed):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_same_seed_same_metrics(tmp_path):
     a = _run(tmp_path, "a", overrides=["params.n_objects=5"]).metrics
     b = _run(tmp_path, "b", overrides=["params.n_objects=5"]).metrics
