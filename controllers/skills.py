@@ -35,6 +35,8 @@ from officina.controllers.trajectory import (
     TrajectoryError,
     plan_cartesian_line,
     plan_joint_move,
+    time_scaled,
+    torque_time_scale,
 )
 from officina.interfaces import Arm, ForceTorqueSensor, Gripper
 
@@ -66,8 +68,13 @@ class Skills:
     """Motion skills over an Arm (position mode) and a Gripper.
 
     ``tick()`` advances one control period. ``velocity_scale`` scales the joint velocity,
-    acceleration and jerk limits used by Ruckig. ``planning_scene`` (with ``padding_m`` and
-    ``world_T_base``, the base's pose in the scene's frame) makes the motions collision-aware.
+    acceleration and jerk limits used by Ruckig; ``linear_speed_m_s`` and ``linear_accel_m_s2``
+    (jerk ten times that, per second) bound the tcp's straight lines. With ``effort_fraction``
+    every motion is slowed down, uniformly along its path, until the joint torques the control
+    model computes for it stay within the effort limits (gravity in full, the dynamics within
+    that fraction of the rest): fast moves that the actuators could not follow are not
+    commanded. ``planning_scene`` (with ``padding_m`` and ``world_T_base``, the base's pose in
+    the scene's frame) makes the motions collision-aware.
     """
 
     def __init__(
@@ -80,11 +87,13 @@ class Skills:
         rng: np.random.Generator,
         velocity_scale: float = 0.5,
         linear_speed_m_s: float = 0.15,
+        linear_accel_m_s2: float = 1.0,
         min_link_z: float | None = None,
         planning_scene: PlanningScene | None = None,
         padding_m: float = 0.01,
         world_T_base: np.ndarray | None = None,
         planner_settings: PlannerSettings | None = None,
+        effort_fraction: float | None = None,
     ) -> None:
         self.arm = arm
         self.gripper = gripper
@@ -93,7 +102,9 @@ class Skills:
         self.rng = rng
         self.velocity_scale = velocity_scale
         self.linear_speed_m_s = linear_speed_m_s
+        self.linear_accel_m_s2 = linear_accel_m_s2
         self.min_link_z = min_link_z
+        self.effort_fraction = effort_fraction
         self.dt = arm.control_period
         self._q_cmd = arm.read().position.copy()
         self.scene = planning_scene
@@ -111,6 +122,9 @@ class Skills:
         return self._q_cmd.copy()
 
     def execute(self, traj: JointTrajectory) -> SkillResult:
+        if self.effort_fraction is not None:
+            # no faster than the joints' torques allow (the model's inverse dynamics)
+            traj = time_scaled(traj, torque_time_scale(self.model, traj, self.effort_fraction))
         for q, qd in zip(traj.q, traj.qd):
             self.arm.command_positions(q, qd)
             self._q_cmd = q
@@ -290,7 +304,8 @@ class Skills:
         try:
             traj = plan_cartesian_line(
                 self.model, self._q_cmd, base_T_tcp, self.dt,
-                max_speed_m_s=speed_m_s or self.linear_speed_m_s,
+                max_speed_m_s=speed_m_s or self.linear_speed_m_s, max_accel_m_s2=self.linear_accel_m_s2,
+                max_jerk_m_s3=10.0 * self.linear_accel_m_s2,
             )
         except TrajectoryError as exc:
             return SkillResult(SkillStatus.PLANNING_FAILED, str(exc))

@@ -18,7 +18,8 @@ from officina.controllers.ik import solve_ik
 from officina.controllers.model import RobotModel
 from officina.interfaces import JointLimits
 
-__all__ = ["JointTrajectory", "plan_joint_move", "plan_waypoints", "plan_cartesian_line", "TrajectoryError"]
+__all__ = ["JointTrajectory", "plan_joint_move", "plan_waypoints", "plan_cartesian_line", "TrajectoryError",
+           "time_scaled", "torque_time_scale"]
 
 
 class TrajectoryError(ValueError):
@@ -232,3 +233,47 @@ def plan_cartesian_line(
         raise TrajectoryError("straight line not feasible at this speed: a joint would exceed its velocity limit")
     t = np.arange(1, len(s) + 1) * dt
     return JointTrajectory(dt, t, q, qd, qdd)
+
+
+def time_scaled(traj: JointTrajectory, s: float) -> JointTrajectory:
+    """The same path ``s`` (>= 1) times slower: uniform time scaling, resampled at the trajectory's
+    dt (velocities divided by s, accelerations by s^2). The path in joint space is unchanged, so
+    a collision check of it still holds."""
+    if not s > 1.0 + 1e-9 or len(traj) < 2:
+        return traj
+    dt = traj.dt
+    n = int(np.ceil(traj.duration * s / dt - 1e-9))
+    t_new = dt * np.arange(1, n + 1)
+    t_old = np.minimum(t_new / s, traj.t[-1])
+
+    def interp(a: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.interp(t_old, traj.t, a[:, j]) for j in range(a.shape[1])])
+
+    q = interp(traj.q)
+    q[-1] = traj.q[-1]
+    qd = interp(traj.qd) / s
+    qdd = interp(traj.qdd) / (s * s)
+    qd[-1] = traj.qd[-1] / s
+    qdd[-1] = traj.qdd[-1] / (s * s)
+    return JointTrajectory(dt, t_new, q, qd, qdd)
+
+
+def torque_time_scale(model: RobotModel, traj: JointTrajectory, fraction: float = 0.8, stride: int = 5) -> float:
+    """The slow-down s >= 1 (for `time_scaled`) that keeps the joint torques the model's inverse
+    dynamics needs along ``traj`` within the robot's effort limits: gravity counts in full, the
+    rest (inertia, Coriolis; both scale with 1/s^2) may take ``fraction`` of what gravity leaves
+    (at least 5 % of the limit). Every ``stride``-th sample and the last one are checked."""
+    if not 0 < fraction <= 1:
+        raise ValueError("fraction must be in (0, 1]")
+    effort = np.asarray(model.limits.effort, float)
+    idx = list(range(0, len(traj), max(1, int(stride))))
+    if len(traj) and idx[-1] != len(traj) - 1:
+        idx.append(len(traj) - 1)
+    s2 = 1.0
+    for k in idx:
+        q = traj.q[k]
+        g = model.gravity(q)
+        dyn = model.rnea(q, traj.qd[k], traj.qdd[k]) - g
+        head = np.maximum(fraction * (effort - np.abs(g)), 0.05 * effort)
+        s2 = max(s2, float(np.max(np.abs(dyn) / head)))
+    return float(np.sqrt(s2))

@@ -186,7 +186,12 @@ class SimWorld:
         return obj
 
     def add_box(self, size_xyz, mass_kg: float, pos, quat=(0, 0, 0, 1), *, friction: float = 1.0,
-                color=(0.85, 0.25, 0.2, 1.0), name: str = "box") -> SimObject:
+                color=(0.85, 0.25, 0.2, 1.0), name: str = "box", spinning_friction: float = 0.001,
+                rolling_friction: float | None = None) -> SimObject:
+        """A dynamic box. ``friction`` is the Coulomb coefficient; ``spinning_friction`` and
+        ``rolling_friction`` (m) resist turning about a contact's normal and rolling over it (a
+        flat face on a surface: about two thirds of the friction coefficient times the radius of
+        the contact patch); ``rolling_friction`` None: the world's ``object_rolling_friction``."""
         if mass_kg <= 0 or min(size_xyz) <= 0:
             raise ValueError("box: size and mass must be positive")
         half = [s / 2 for s in size_xyz]
@@ -194,27 +199,31 @@ class SimWorld:
         col = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=cid)
         vis = p.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=color, physicsClientId=cid)
         bid = self._body(col, vis, mass_kg, pos, quat)
-        self._object_dynamics(bid, friction)
+        self._object_dynamics(bid, friction, spinning_friction, rolling_friction)
         obj = SimObject(bid, "box", name, tuple(float(s) for s in size_xyz), float(mass_kg))
         self.objects.append(obj)
         return obj
 
     def add_cylinder(self, radius: float, height: float, mass_kg: float, pos, quat=(0, 0, 0, 1), *,
-                     friction: float = 1.0, color=(0.2, 0.45, 0.85, 1.0), name: str = "cylinder") -> SimObject:
+                     friction: float = 1.0, color=(0.2, 0.45, 0.85, 1.0), name: str = "cylinder",
+                     spinning_friction: float = 0.001, rolling_friction: float | None = None) -> SimObject:
+        """A dynamic cylinder, its axis along its local z (frictions as in `add_box`)."""
         if mass_kg <= 0 or radius <= 0 or height <= 0:
             raise ValueError("cylinder: radius, height and mass must be positive")
         cid = self.client_id
         col = p.createCollisionShape(p.GEOM_CYLINDER, radius=radius, height=height, physicsClientId=cid)
         vis = p.createVisualShape(p.GEOM_CYLINDER, radius=radius, length=height, rgbaColor=color, physicsClientId=cid)
         bid = self._body(col, vis, mass_kg, pos, quat)
-        self._object_dynamics(bid, friction)
+        self._object_dynamics(bid, friction, spinning_friction, rolling_friction)
         obj = SimObject(bid, "cylinder", name, (float(radius), float(height)), float(mass_kg))
         self.objects.append(obj)
         return obj
 
-    def _object_dynamics(self, bid: int, friction: float) -> None:
+    def _object_dynamics(self, bid: int, friction: float, spinning: float = 0.001,
+                         rolling: float | None = None) -> None:
+        rolling = self.object_rolling_friction if rolling is None else rolling
         p.changeDynamics(
-            bid, -1, lateralFriction=friction, spinningFriction=0.001, rollingFriction=self.object_rolling_friction,
+            bid, -1, lateralFriction=friction, spinningFriction=spinning, rollingFriction=rolling,
             restitution=0.0, activationState=p.ACTIVATION_STATE_ENABLE_SLEEPING,
             physicsClientId=self.client_id,
         )
@@ -323,6 +332,18 @@ class SimWorld:
         pos, quat = p.getBasePositionAndOrientation(body_id, physicsClientId=self.client_id)
         return np.array(pos), np.array(quat)
 
+    def reset_object(self, body_id: int, pos, quat=(0.0, 0.0, 0.0, 1.0)) -> None:
+        """Put a body at a pose, at rest (scene building: a part dropped again)."""
+        cid = self.client_id
+        p.resetBasePositionAndOrientation(body_id, list(map(float, pos)), list(map(float, quat)), physicsClientId=cid)
+        p.resetBaseVelocity(body_id, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], physicsClientId=cid)
+
+    def sleep(self, body_id: int) -> None:
+        """Deactivate a body at rest until something touches it (Bullet's sleeping, which this
+        PyBullet does not do on its own for multibodies): a resting heap of parts then costs the
+        physics step nearly nothing. A contact with an active body wakes its whole island."""
+        p.changeDynamics(body_id, -1, activationState=p.ACTIVATION_STATE_SLEEP, physicsClientId=self.client_id)
+
     def object_velocity(self, body_id: int) -> tuple[np.ndarray, np.ndarray]:
         lin, ang = p.getBaseVelocity(body_id, physicsClientId=self.client_id)
         return np.array(lin), np.array(ang)
@@ -332,6 +353,14 @@ class SimWorld:
             return self.object_pose(body_id)
         ls = p.getLinkState(body_id, link_index, computeForwardKinematics=1, physicsClientId=self.client_id)
         return np.array(ls[4]), np.array(ls[5])
+
+    def contacts(self, body_id: int, other_id: int | None = None) -> list[tuple[int, int, int, float]]:
+        """Contact points of a body (with ``other_id`` only, or with any body) after the last step,
+        ground truth: (other body, link of ``body_id``, link of the other, normal force N) each,
+        link -1 for a base."""
+        pts = p.getContactPoints(bodyA=body_id, physicsClientId=self.client_id) if other_id is None else \
+            p.getContactPoints(bodyA=body_id, bodyB=other_id, physicsClientId=self.client_id)
+        return [(int(c[2]), int(c[3]), int(c[4]), float(c[9])) for c in pts]
 
     def tcp_position(self, robot: SimRobotHandle) -> np.ndarray:
         """World position of the robot's tcp (its ``tcp_parent`` link and the spec's offset), ground truth."""

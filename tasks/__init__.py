@@ -22,10 +22,12 @@ from typing import Any
 from officina.tasks.base import (
     Cell, MetricInfo, ProcedureOutcome, RunRecord, StrictParams, Task, TaskDefinition, TaskScene,
 )
+from officina.tasks.bin_picking import BinPicking
 from officina.tasks.pick_place import PickPlace
 
 TASKS: dict[str, Task] = {
     PickPlace.name: PickPlace(),
+    BinPicking.name: BinPicking(),
 }
 
 ENTRY_POINT_GROUP = "officina.tasks"

@@ -333,6 +333,12 @@ def run_episode(sim: SimCell, safety: SafetyConfig, *, observers: Sequence[Obser
     tracked = task.tracked_objects(sim.scene) if hasattr(task, "tracked_objects") else (
         getattr(sim.scene, "objects", None) or [])
     recorder = Recorder(world, arm, tracked, sim.control_dt, joint_state_hz, object_pose_hz, gripper=sim.gripper)
+    # A scene record with an ``events`` list receives what the procedure logs, so that the task's
+    # after_step and metrics can hold it against ground truth (what the procedure localised
+    # against the true pose); the procedure itself still sees only the Cell.
+    shared = getattr(sim.scene, "events", None)
+    if isinstance(shared, list):
+        recorder.events = shared
     for obs in observers:
         attach = getattr(obs, "attach", None)
         if attach is not None:

@@ -9,6 +9,8 @@ from officina.controllers.trajectory import (
     plan_cartesian_line,
     plan_joint_move,
     plan_waypoints,
+    time_scaled,
+    torque_time_scale,
 )
 
 from officina.robots import load_robot
@@ -213,3 +215,34 @@ def test_same_answer_on_a_slow_machine(robot, monkeypatch):
     capped = solve_ik(m, unreachable, "flange", lim.lower + 1e-3, rng=np.random.default_rng(1), max_restarts=20,
                       timeout_s=0.05)
     assert capped.restarts == 0 and capped.iterations < normal[-1].iterations
+
+
+def test_torque_time_scale_slows_a_move_into_the_effort_limits():
+    """The Panda's wrist (12 N·m) cannot follow a full-acceleration move of the whole arm: the time
+    scale slows it, uniformly, until the inverse dynamics is within the limits; the path, its end
+    and the scaling laws (qd / s, qdd / s^2) hold; a slow move is left alone."""
+    model = RobotModel.from_spec(load_robot("panda"))
+    lim = model.limits
+    home = model.spec.home
+    q1 = np.clip(home + np.array([1.2, 0.5, -0.8, 0.6, 1.0, -0.6, 1.0]), lim.lower, lim.upper)
+    tr = plan_joint_move(home, q1, lim, 0.001)
+
+    def worst(traj):
+        return max(float(np.max(np.abs(model.rnea(q, qd, qdd)) / lim.effort))
+                   for q, qd, qdd in zip(traj.q[::5], traj.qd[::5], traj.qdd[::5]))
+
+    assert worst(tr) > 1.2  # too fast for the wrist
+    s = torque_time_scale(model, tr, fraction=0.8)
+    slow = time_scaled(tr, s)
+    assert s > 1.1 and worst(slow) <= 1.0
+    assert slow.duration == pytest.approx(tr.duration * s, abs=2e-3)
+    np.testing.assert_allclose(slow.q[-1], q1, atol=1e-12)
+    k = len(slow) // 3
+    for j in range(lim.n):
+        assert slow.qd[k, j] == pytest.approx(np.interp(slow.t[k] / s, tr.t, tr.qd[:, j]) / s, abs=1e-9)
+        assert slow.qdd[k, j] == pytest.approx(np.interp(slow.t[k] / s, tr.t, tr.qdd[:, j]) / s**2, abs=1e-9)
+    # every sample of the slow move lies on the original joint-space path
+    d = np.min(np.linalg.norm(slow.q[::50, None, :] - tr.q[None, :, :], axis=2), axis=1)
+    assert d.max() < 5e-3
+    gentle = plan_joint_move(home, home + 0.05, lim, 0.001, velocity_scale=0.1, acceleration_scale=0.05, jerk_scale=0.05)
+    assert torque_time_scale(model, gentle) == 1.0 and time_scaled(gentle, 1.0) is gentle

@@ -123,3 +123,38 @@ def test_track_refuses_a_law_built_for_another_period():
     arm = RigidBodyArm(m, m.spec.home)
     with pytest.raises(ValueError, match="control period"):
         track(arm, ComputedTorque(m, 0.002), standard_trajectory(m, 0.001), arm.step)
+
+
+def test_skills_slow_a_move_the_wrist_cannot_follow():
+    """A full-speed joint move of the simulated Panda needs more than its wrist's 12 N·m: the wrist
+    saturates and lags (and rings after the move). With ``effort_fraction`` the same move is
+    slowed into the torque limits and tracked to a millirad."""
+    from officina.controllers.skills import Skills
+    from officina.sim.arm import SimArm
+    from officina.sim.world import SimWorld
+
+    out = {}
+    for frac in (None, 0.8):
+        w = SimWorld()
+        try:
+            spec = load_robot("panda")
+            arm = SimArm(w, w.load_robot(spec), 0.001)
+            model = RobotModel.from_spec(spec)
+            worst = [0.0]
+
+            def tick():
+                w.step(1)
+                worst[0] = max(worst[0], float(np.max(np.abs(arm.read().position - sk.q_command))))
+
+            sk = Skills(arm, None, model, tick, rng=np.random.default_rng(0), velocity_scale=1.0, effort_fraction=frac)
+            q1 = np.clip(spec.home + np.array([1.2, 0.5, -0.8, 0.6, 1.0, -0.6, 1.0]), model.limits.lower,
+                         model.limits.upper)
+            t0 = w.time
+            assert sk.move_joints(q1).ok
+            sk.settle(0.3)
+            out[frac] = (worst[0], float(np.max(np.abs(arm.read().position - q1))), w.time - t0)
+        finally:
+            w.close()
+    assert out[None][0] > 0.05 and out[None][1] > 0.01  # lagging, and still off after the move
+    assert out[0.8][0] < 0.005 and out[0.8][1] < 1e-3
+    assert out[0.8][2] > out[None][2]  # the price: a slower move

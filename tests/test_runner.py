@@ -341,3 +341,46 @@ def test_sigkill_leaves_the_state_log_finished_up_to_the_kill(tmp_path):
     assert stamps[-1] >= on_disk[-1] * 1e-9
     assert np.allclose(np.diff(stamps), 0.004, atol=1e-9)  # 250 Hz from the start, no gap
     assert stamps[0] == pytest.approx(0.004)
+
+
+def test_a_scene_with_an_events_list_sees_what_the_procedure_logs(tmp_path):
+    """The task's after_step and metrics read the procedure's events from the scene record (to hold
+    what the procedure believed against ground truth); events.json has the same events."""
+    from dataclasses import dataclass, field
+
+    from officina.tasks import ProcedureOutcome, TaskDefinition, TaskScene
+
+    @dataclass
+    class Scene(TaskScene):
+        events: list = field(default_factory=list)
+        seen_at: list = field(default_factory=list)
+
+    class Echo(TaskDefinition):
+        name = "echo"
+        description = "logs an event; after_step notices it"
+
+        def build_scene(self, world, params, rng):
+            return Scene()
+
+        def after_step(self, world, scene, params, t):
+            if scene.events and not scene.seen_at:
+                scene.seen_at.append(t)
+
+        def procedure(self, cell, params):
+            cell.tick()
+            cell.log_event(None, "believed", x=0.5)
+            cell.tick()
+            return ProcedureOutcome(True)
+
+        def metrics(self, world, scene, params):
+            return {"success": [e["event"] for e in scene.events] == ["believed"], "seen_at": scene.seen_at[0]}
+
+    import officina.tasks as tasks_mod
+
+    tasks_mod._loaded["echo-test"] = Echo()
+    try:
+        res = execute_run(resolve_config("echo-test"), tmp_path / "run")
+    finally:
+        tasks_mod._loaded.pop("echo-test")
+    assert res.metrics["success"] and res.metrics["seen_at"] == pytest.approx(0.002)
+    assert [e["event"] for e in json.loads((tmp_path / "run" / "events.json").read_text())] == ["believed"]

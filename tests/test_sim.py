@@ -141,6 +141,65 @@ def test_two_worlds_in_one_process_are_independent():
         b.close()
 
 
+def test_contacts_name_the_bodies_and_carry_the_weight():
+    w = SimWorld()
+    try:
+        table = w.add_table()
+        box = w.add_box((0.1, 0.1, 0.1), 2.0, (0.3, 0.0, 0.0501))
+        other = w.add_box((0.05, 0.05, 0.05), 0.5, (0.6, 0.0, 0.3))  # falls on the table, never on the box
+        w.step(300)
+        touching = w.contacts(box.body_id)
+        assert {c[0] for c in touching} == {table.body_id}
+        assert sum(c[3] for c in touching) == pytest.approx(2.0 * 9.81, rel=0.05)
+        assert w.contacts(box.body_id, other.body_id) == []
+        assert all(c[0] == table.body_id and c[1] == -1 for c in w.contacts(other.body_id, table.body_id))
+        assert w.contacts(other.body_id, table.body_id)
+    finally:
+        w.close()
+
+
+def test_part_frictions_are_set_and_reset_object_puts_a_part_at_rest():
+    w = SimWorld()
+    try:
+        w.add_table()
+        box = w.add_box((0.04, 0.03, 0.02), 0.1, (0.3, 0.0, 0.0101), spinning_friction=0.012, rolling_friction=0.0005)
+        cyl = w.add_cylinder(0.025, 0.03, 0.2, (0.5, 0.0, 0.0151))
+        info = p.getDynamicsInfo(box.body_id, -1, physicsClientId=w.client_id)
+        assert (info[6], info[7]) == pytest.approx((0.0005, 0.012))  # rolling, spinning
+        info = p.getDynamicsInfo(cyl.body_id, -1, physicsClientId=w.client_id)
+        assert (info[6], info[7]) == pytest.approx((0.0, 0.001))  # the world's defaults
+        p.resetBaseVelocity(cyl.body_id, [0.3, 0, 0], [0, 0, 10.0], physicsClientId=w.client_id)
+        w.step(5)
+        w.reset_object(cyl.body_id, (0.3, 0.2, 0.0151), (0.0, 0.0, 0.3826834, 0.9238795))
+        pos, quat = w.object_pose(cyl.body_id)
+        np.testing.assert_allclose(pos, [0.3, 0.2, 0.0151], atol=1e-9)
+        np.testing.assert_allclose(quat, [0.0, 0.0, 0.3826834, 0.9238795], atol=1e-6)
+        lin, ang = w.object_velocity(cyl.body_id)
+        assert np.linalg.norm(lin) == 0.0 and np.linalg.norm(ang) == 0.0
+    finally:
+        w.close()
+
+
+def test_a_sleeping_heap_wakes_when_touched():
+    w = SimWorld()
+    try:
+        w.add_table()
+        a = w.add_box((0.05, 0.05, 0.05), 0.2, (0.3, 0.0, 0.0251))
+        b = w.add_box((0.04, 0.04, 0.04), 0.2, (0.3, 0.0, 0.0701))  # on a
+        w.step(300)
+        for o in (a, b):
+            w.sleep(o.body_id)
+        w.step(10)
+        c = w.add_box((0.05, 0.05, 0.05), 0.5, (0.24, 0.0, 0.0251))
+        p.resetBaseVelocity(c.body_id, [1.5, 0, 0], physicsClientId=w.client_id)
+        w.step(400)
+        # c pushed a, and b on a went along: the island woke up
+        assert w.object_pose(a.body_id)[0][0] > 0.33
+        assert w.object_pose(b.body_id)[0][0] > 0.31
+    finally:
+        w.close()
+
+
 def _body_type(world, body_id):
     return p.getDynamicsInfo(body_id, -1, physicsClientId=world.client_id)[10]  # 1 rigid body, 2 multibody
 
