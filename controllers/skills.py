@@ -111,13 +111,40 @@ class Skills:
         return self._q_cmd.copy()
 
     def execute(self, traj: JointTrajectory) -> SkillResult:
-        for q, qd in zip(traj.q, traj.qd):
+        """Stream ``traj`` one sample per control period. When the arm reports a speed override
+        (``speed_scaling``, the robot's safety system slowing it down), the trajectory's time
+        advances by ``scaling x dt`` per period instead (samples interpolated): the path stays
+        the planned one, only slower, and it halts while the override is 0."""
+        if getattr(self.arm, "speed_scaling", None) is None:
+            for q, qd in zip(traj.q, traj.qd):
+                self.arm.command_positions(q, qd)
+                self._q_cmd = q
+                self.tick()
+                stop = self._stopped()
+                if stop is not None:
+                    return stop
+            return SkillResult(SkillStatus.OK)
+        last = len(traj.q) - 1
+        idx = 0.0
+        s = 1.0
+        while last >= 0:
+            i = min(int(idx), last)
+            f = idx - i
+            if f > 1e-12 and i < last:
+                q = (1.0 - f) * traj.q[i] + f * traj.q[i + 1]
+                qd = s * ((1.0 - f) * traj.qd[i] + f * traj.qd[i + 1])
+            else:
+                q, qd = traj.q[i], s * traj.qd[i]
             self.arm.command_positions(q, qd)
             self._q_cmd = q
             self.tick()
             stop = self._stopped()
             if stop is not None:
                 return stop
+            if i >= last:
+                break
+            s = float(self.arm.speed_scaling)
+            idx = min(idx + s, float(last))
         return SkillResult(SkillStatus.OK)
 
     def _stopped(self) -> SkillResult | None:
