@@ -89,6 +89,7 @@ class SimWorld:
         self.steps = 0
         self.objects: list[SimObject] = []
         self.robots: list[SimRobotHandle] = []
+        self._speed_override: dict[int, float] = {}  # robot body id -> safety speed override
         self._pre_step: list = []
         self._closed = False
 
@@ -122,6 +123,16 @@ class SimWorld:
             self._pre_step.remove(fn)
 
     # --- scene -----------------------------------------------------------------------------------
+    def speed_override(self, robot: SimRobotHandle) -> float:
+        """The speed override the cell's safety system imposes on ``robot`` (1: none), as the
+        robot controller reports it (`officina.sim.arm.SimArm.speed_scaling`)."""
+        return self._speed_override.get(robot.body_id, 1.0)
+
+    def set_speed_override(self, robot: SimRobotHandle, scale: float) -> None:
+        """Set the safety system's speed override of ``robot`` (a speed and separation monitor's
+        output), in [0, 1]."""
+        self._speed_override[robot.body_id] = min(1.0, max(0.0, float(scale)))
+
     def add_ground(self) -> int:
         return p.loadURDF("plane.urdf", physicsClientId=self.client_id)
 
