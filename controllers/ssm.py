@@ -26,6 +26,14 @@ at least ``S_p(v_full) + margin``, linearly slower below, a protective stop at
 hysteresis for a dwell time. ``S_p`` is convex in ``v``, so the linear ramp keeps
 ``S_p(scale * v_full) + margin <= d`` everywhere on it.
 
+`SeparationMonitor` is the safety function around it: the points a safety sensor reports (a
+laser scanner's hits, world x-y at its scan plane) and the robot's measured joint state in, the
+speed override out. The robot is a chain of segments between its joint origins and its tcp, of
+radius ``link_radius_m``; the separation is taken in the floor plane (a scanner sees the plane it
+scans; projecting the robot onto it can only shorten the distance, so it errs on the safe side),
+and the robot's speed is the largest speed of any of its chain points, not only its component
+toward the person (again on the safe side of the standard's "speed toward the person").
+
 Pure functions and small state: no simulator, no I/O.
 """
 
@@ -34,8 +42,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = ["StopModel", "SsmParams", "SpTerms", "protective_separation", "max_safe_speed", "SpeedScaler",
-           "intrusion_distance_iso13855"]
+           "intrusion_distance_iso13855", "robot_points", "planar_separation", "SeparationMonitor"]
 
 
 def intrusion_distance_iso13855(scan_height_m: float) -> float:
@@ -204,4 +214,78 @@ class SpeedScaler:
                 else:
                     self.stopped = False
         self.scale = s
+        return s
+
+
+def robot_points(model, q, qd, world_T_base=None) -> tuple[np.ndarray, np.ndarray]:
+    """The robot's chain in the world frame: the base origin, every joint origin and the tcp
+    (K, 3), and their linear velocities (K, 3), from joint positions and velocities (joint order).
+    ``model``: an `officina.controllers.model.RobotModel`."""
+    import pinocchio as pin
+
+    m, d = model.model, model.data
+    qm = model._to_model(np.asarray(q, float))
+    vm = np.zeros(m.nv)
+    vm[model._v_index] = np.asarray(qd, float)
+    pin.forwardKinematics(m, d, qm, vm)
+    pin.updateFramePlacements(m, d)
+    pts, vel = [np.zeros(3)], [np.zeros(3)]
+    lwa = pin.ReferenceFrame.LOCAL_WORLD_ALIGNED
+    for j in range(1, m.njoints):
+        pts.append(np.array(d.oMi[j].translation))
+        vel.append(np.array(pin.getVelocity(m, d, j, lwa).linear))
+    fid = model.frame_id("tcp")
+    pts.append(np.array(d.oMf[fid].translation))
+    vel.append(np.array(pin.getFrameVelocity(m, d, fid, lwa).linear))
+    P, V = np.array(pts), np.array(vel)
+    if world_T_base is not None:
+        T = np.asarray(world_T_base, float)
+        P = P @ T[:3, :3].T + T[:3, 3]
+        V = V @ T[:3, :3].T
+    return P, V
+
+
+def planar_separation(points_xy: np.ndarray, chain: np.ndarray, radius_m: float = 0.0) -> float:
+    """Smallest distance in the x-y plane between ``points_xy`` (K, 2) and the segments joining
+    the consecutive points of ``chain`` (M, >=2), less ``radius_m``; inf without points."""
+    pts = np.asarray(points_xy, float).reshape(-1, 2)
+    if len(pts) == 0:
+        return math.inf
+    c = np.asarray(chain, float)[:, :2]
+    a, b = c[:-1], c[1:]
+    ab = b - a
+    L2 = np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-18)
+    ap = pts[:, None, :] - a[None, :, :]
+    u = np.clip(np.einsum("kij,ij->ki", ap, ab) / L2, 0.0, 1.0)
+    closest = a[None, :, :] + u[..., None] * ab[None, :, :]
+    dist = np.linalg.norm(pts[:, None, :] - closest, axis=2)
+    return float(dist.min()) - radius_m
+
+
+class SeparationMonitor:
+    """Speed and separation monitoring as a safety function: ``update(t, points_xy, q, qd)`` ->
+    the speed override. ``points_xy`` None means the sensor has no scan yet: the override is 0
+    (the safety output stays off) without counting a stop. ``last`` holds the latest separation
+    (m), robot speed (m/s), S_p (m) and override."""
+
+    def __init__(self, model, scaler: SpeedScaler, world_T_base=None, link_radius_m: float = 0.1) -> None:
+        if not (link_radius_m >= 0):
+            raise ValueError("link_radius_m must be >= 0")
+        self.model = model
+        self.scaler = scaler
+        self.world_T_base = None if world_T_base is None else np.asarray(world_T_base, float)
+        self.link_radius_m = float(link_radius_m)
+        self.last: dict[str, float] = {"separation_m": math.inf, "speed_m_s": 0.0,
+                                       "sp_m": protective_separation(0.0, scaler.params).total, "override": 0.0}
+
+    def update(self, t: float, points_xy, q, qd) -> float:
+        P, V = robot_points(self.model, q, qd, self.world_T_base)
+        v_r = float(np.linalg.norm(V, axis=1).max())
+        if points_xy is None:
+            s, d = 0.0, math.inf
+        else:
+            d = planar_separation(points_xy, P, self.link_radius_m)
+            s = self.scaler.update(t, d, v_r)
+        self.last = {"separation_m": d, "speed_m_s": v_r,
+                     "sp_m": protective_separation(v_r, self.scaler.params).total, "override": s}
         return s

@@ -314,6 +314,13 @@ class SimWorld:
         ls = p.getLinkState(body_id, link_index, computeForwardKinematics=1, physicsClientId=self.client_id)
         return np.array(ls[4]), np.array(ls[5])
 
+    def joint_state(self, robot: SimRobotHandle) -> tuple[np.ndarray, np.ndarray]:
+        """The robot's arm joint positions and velocities (its joint order), as its encoders
+        report them to the robot controller (e.g. for a safety function running beside it)."""
+        idx = [robot.joint_index[n] for n in robot.spec.joint_names]
+        st = p.getJointStates(robot.body_id, idx, physicsClientId=self.client_id)
+        return np.array([s[0] for s in st]), np.array([s[1] for s in st])
+
     def tcp_position(self, robot: SimRobotHandle) -> np.ndarray:
         """World position of the robot's tcp (its ``tcp_parent`` link and the spec's offset), ground truth."""
         spec = robot.spec
