@@ -337,6 +337,13 @@ class Skills:
                                    f"straight line would collide at {where:.0f}% of the path: {contacts}")
         return self.execute(traj)
 
+    def _hold_while_stopped(self) -> None:
+        """Hold the arm while the robot's safety system keeps it stopped (a speed override of 0):
+        the tool does not move either while, e.g., a person stands too close."""
+        while getattr(self.arm, "speed_scaling", 1.0) == 0.0:
+            self.arm.command_positions(self._q_cmd)
+            self.tick()
+
     def _wait_gripper(self, timeout_s: float) -> float:
         """Hold the arm and wait until the fingers stop (width steady for 50 ms); return the width."""
         assert self.gripper is not None
@@ -357,6 +364,7 @@ class Skills:
         """Close with a force limit; holding when the fingers stop apart (an object between)."""
         if self.gripper is None:
             return SkillResult(SkillStatus.GRASP_EMPTY, "robot has no gripper")
+        self._hold_while_stopped()
         self.gripper.close(0.0, force_n)
         w = self._wait_gripper(timeout_s)
         if self.checker is not None:
@@ -369,6 +377,7 @@ class Skills:
         """Open the gripper (fully, or to ``width_m``: a release where open fingers would not fit)."""
         if self.gripper is None:
             return SkillResult(SkillStatus.OK)
+        self._hold_while_stopped()
         self.gripper.open(width_m)
         w = self._wait_gripper(timeout_s)
         if self.checker is not None:
