@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["StopModel", "SsmParams", "SpTerms", "protective_separation", "max_safe_speed", "SpeedScaler",
-           "intrusion_distance_iso13855", "robot_points", "planar_separation", "SeparationMonitor"]
+           "intrusion_distance_iso13855", "protective_separation_array", "robot_points", "planar_separation", "SeparationMonitor"]
 
 
 def intrusion_distance_iso13855(scan_height_m: float) -> float:
@@ -142,6 +142,14 @@ def protective_separation(v_r: float, p: SsmParams, v_h: float | None = None) ->
     T_r = p.reaction_time_s
     return SpTerms(v, vh * (T_r + p.stop.time(v)), v * T_r, p.stop.distance(v), p.intrusion_m,
                    p.sensor_uncertainty_m, p.robot_uncertainty_m)
+
+
+def protective_separation_array(v_r: np.ndarray, p: SsmParams) -> np.ndarray:
+    """S_p (m) for an array of robot speeds toward the person (m/s), the person at ``v_h``."""
+    v = np.maximum(np.asarray(v_r, float), 0.0)
+    a, t_d, T_r = p.stop.deceleration_m_s2, p.stop.delay_s, p.reaction_time_s
+    return (p.human_speed_m_s * (T_r + t_d + v / a) + v * T_r + v * t_d + v * v / (2.0 * a)
+            + p.intrusion_m + p.sensor_uncertainty_m + p.robot_uncertainty_m)
 
 
 def max_safe_speed(d: float, p: SsmParams, margin_m: float = 0.0) -> float:
@@ -275,11 +283,13 @@ class SeparationMonitor:
         self.scaler = scaler
         self.world_T_base = None if world_T_base is None else np.asarray(world_T_base, float)
         self.link_radius_m = float(link_radius_m)
+        self.points: np.ndarray | None = None  # the robot's chain at the last update (world, m)
         self.last: dict[str, float] = {"separation_m": math.inf, "speed_m_s": 0.0,
                                        "sp_m": protective_separation(0.0, scaler.params).total, "override": 0.0}
 
     def update(self, t: float, points_xy, q, qd) -> float:
         P, V = robot_points(self.model, q, qd, self.world_T_base)
+        self.points = P
         v_r = float(np.linalg.norm(V, axis=1).max())
         if points_xy is None:
             s, d = 0.0, math.inf

@@ -30,7 +30,8 @@ import numpy as np
 
 from officina.sim.bullet import pybullet as p
 
-__all__ = ["PersonPath", "SimPerson", "ScannerSpec", "SimLaserScanner", "random_paths", "separation_by_link",
+__all__ = ["PersonPath", "SimPerson", "ScannerSpec", "SimLaserScanner", "random_paths", "approach_path",
+           "separation_by_link",
            "PERSON_RADIUS_M", "PERSON_HEIGHT_M"]
 
 PERSON_RADIUS_M = 0.2
@@ -213,8 +214,36 @@ def _enter_box(p0: np.ndarray, p1: np.ndarray, lo: np.ndarray, hi: np.ndarray) -
     return t0
 
 
+TABLE_FOOTPRINT = ((-0.3, -0.6), (1.0, 0.6))  # pick-place's table, (x, y) low and high corners [m]
+
+
+def _walk_up(start: np.ndarray, target: np.ndarray, c: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Where a person walking from ``start`` toward ``target`` stops: where the walk enters the
+    keep-out box, and never closer than 0.5 m to the robot's base ``c``."""
+    f = _enter_box(start, target, lo, hi)
+    stop = start + (target - start) * (f if f is not None else 1.0)
+    if np.linalg.norm(stop - c) < 0.5:
+        stop = c + 0.5 * (start - c) / np.linalg.norm(start - c)
+    return stop
+
+
+def approach_path(bearing_rad: float, start_s: float, *, speed_m_s: float = 1.6, dwell_s: float = 2.0,
+                  robot_xy=(0.0, 0.0), keep_out=TABLE_FOOTPRINT, outside_m: float = 5.0,
+                  radius_m: float = PERSON_RADIUS_M, leave_m_s: float = 1.0) -> PersonPath:
+    """A person walking straight at the robot from ``outside_m`` away at ``bearing_rad`` (world
+    frame, from the robot), at ``speed_m_s`` from ``start_s``, until the keep-out box stops them;
+    they stay ``dwell_s`` and walk back out the way they came."""
+    c = np.asarray(robot_xy, float)
+    lo = np.asarray(keep_out[0], float) - (radius_m + 0.05)
+    hi = np.asarray(keep_out[1], float) + (radius_m + 0.05)
+    start = c + outside_m * np.array([math.cos(bearing_rad), math.sin(bearing_rad)])
+    stop = _walk_up(start, c, c, lo, hi)
+    return PersonPath((tuple(start), tuple(stop), tuple(start)), (speed_m_s, leave_m_s), (0.0, dwell_s, 0.0),
+                      start_s, "approach")
+
+
 def random_paths(rng: np.random.Generator, n: int, *, robot_xy=(0.0, 0.0),
-                 keep_out: tuple[tuple[float, float], tuple[float, float]] = ((-0.3, -0.6), (1.0, 0.6)),
+                 keep_out: tuple[tuple[float, float], tuple[float, float]] = TABLE_FOOTPRINT,
                  outside_m: float = 5.0, horizon_s: float = 20.0, kinds=("pass", "visit", "approach"),
                  radius_m: float = PERSON_RADIUS_M, max_speed_m_s: float = 1.6) -> list[PersonPath]:
     """``n`` seeded paths that start and end ``outside_m`` from the robot (outside the cell and the
@@ -249,10 +278,7 @@ def random_paths(rng: np.random.Generator, n: int, *, robot_xy=(0.0, 0.0),
         else:
             target = np.array([rng.uniform(lo[0], hi[0]), rng.uniform(lo[1], hi[1])])
             speed = float(rng.uniform(0.8, max_speed_m_s))
-        f = _enter_box(out0, target, lo, hi)
-        stop = out0 + (target - out0) * (f if f is not None else 1.0)
-        if np.linalg.norm(stop - c) < 0.5:  # never closer to the robot's base than 0.5 m
-            stop = c + 0.5 * (out0 - c) / np.linalg.norm(out0 - c)
+        stop = _walk_up(out0, target, c, lo, hi)
         dwell = float(rng.uniform(1.0, 3.0))
         paths.append(PersonPath((tuple(out0), tuple(stop), tuple(out1)), (speed, float(rng.uniform(0.8, 1.4))),
                                 (0.0, dwell, 0.0), start, kind))
@@ -260,29 +286,31 @@ def random_paths(rng: np.random.Generator, n: int, *, robot_xy=(0.0, 0.0),
 
 
 def separation_by_link(world, person: SimPerson, robot, max_distance_m: float = 10.0
-                       ) -> list[tuple[int, float, float, np.ndarray]]:
-    """Ground truth: for each robot link near the person (within ``max_distance_m``): (link index,
-    distance between the body and the link (m), speed of the link's closest point (m/s), unit
-    vector from that point toward the person)."""
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ground truth: for each robot link within ``max_distance_m`` of the person: the link index
+    (-1: the base), the distance between the body and the link (m) and the speed of the link's
+    closest point (m/s), as three arrays."""
     cid = world.client_id
     pts = p.getClosestPoints(person.body_id, robot.body_id, max_distance_m, physicsClientId=cid)
-    best: dict[int, tuple[float, np.ndarray, np.ndarray]] = {}
+    best: dict[int, tuple[float, tuple]] = {}
     for c in pts:
-        link, d = int(c[4]), float(c[8])
+        link, d = c[4], c[8]
         if link not in best or d < best[link][0]:
-            best[link] = (d, np.asarray(c[6], float), np.asarray(c[5], float))
-    out = []
-    links = [k for k in best if k >= 0]
-    states = p.getLinkStates(robot.body_id, links, computeLinkVelocity=1, physicsClientId=cid) if links else []
-    by_link = dict(zip(links, states))
-    for link, (d, on_robot, on_person) in best.items():
-        if link < 0:
-            v = 0.0
-        else:
-            s = by_link[link]
-            com, vel, omega = np.asarray(s[0]), np.asarray(s[6]), np.asarray(s[7])
-            v = float(np.linalg.norm(vel + np.cross(omega, on_robot - com)))
-        u = on_person - on_robot
-        nu = float(np.linalg.norm(u))
-        out.append((link, d, v, u / nu if nu > 1e-9 else np.zeros(3)))
-    return out
+            best[link] = (d, c[6])
+    if not best:
+        return np.zeros(0, int), np.zeros(0), np.zeros(0)
+    links = np.fromiter(best, int, len(best))
+    dist = np.array([best[k][0] for k in links])
+    speed = np.zeros(len(links))
+    moving = links >= 0
+    if moving.any():
+        idx = links[moving].tolist()
+        states = p.getLinkStates(robot.body_id, idx, computeLinkVelocity=1, physicsClientId=cid)
+        com = np.array([s_[0] for s_ in states])
+        vel = np.array([s_[6] for s_ in states])
+        om = np.array([s_[7] for s_ in states])
+        r = np.array([best[k][1] for k in idx]) - com
+        wxr = np.stack([om[:, 1] * r[:, 2] - om[:, 2] * r[:, 1], om[:, 2] * r[:, 0] - om[:, 0] * r[:, 2],
+                        om[:, 0] * r[:, 1] - om[:, 1] * r[:, 0]], axis=1)
+        speed[moving] = np.sqrt(((vel + wxr) ** 2).sum(axis=1))
+    return links, dist, speed

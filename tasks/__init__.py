@@ -23,9 +23,11 @@ from officina.tasks.base import (
     Cell, MetricInfo, ProcedureOutcome, RunRecord, StrictParams, Task, TaskDefinition, TaskScene,
 )
 from officina.tasks.pick_place import PickPlace
+from officina.tasks.shared_cell import SharedCell
 
 TASKS: dict[str, Task] = {
     PickPlace.name: PickPlace(),
+    SharedCell.name: SharedCell(),
 }
 
 ENTRY_POINT_GROUP = "officina.tasks"
