@@ -90,9 +90,12 @@ def test_ground_truth_separation_and_monitor_geometry(world):
     person = SimPerson.create(world, "p0", PersonPath(((-1.5, 0.0), (-3.0, 0.0)), (1.0,), (0.0, 0.0), start_s=99),
                               floor_z=-0.9)
     world.step(1)
-    links = separation_by_link(world, person, robot)
-    d_min = min(d for _, d, _, _ in links)
-    assert 0.9 < d_min < 1.5 and all(v < 1e-3 for _, _, v, _ in links)  # an arm at rest
+    links, d, v = separation_by_link(world, person, robot)
+    assert len(links) == len(d) == len(v) > 5 and -1 in links  # every link, the base too
+    d_min = float(d.min())
+    assert 0.9 < d_min < 1.5 and np.all(v < 1e-3)  # an arm at rest
+    # a person beyond the query distance: nothing returned
+    assert len(separation_by_link(world, person, robot, 0.5)[0]) == 0
     model = RobotModel.from_spec(spec)
     q, qd = world.joint_state(robot)
     P, V = robot_points(model, q, qd)

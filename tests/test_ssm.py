@@ -107,3 +107,12 @@ def test_a_robot_file_with_impossible_stopping_figures_is_refused(tmp_path):
     f.write_text(text)
     with pytest.raises((BadInput, ValueError), match="stop_distance_m"):
         load_robot(str(f))
+
+
+def test_protective_separation_array_matches_the_scalar_form():
+    import numpy as np
+
+    from officina.controllers.ssm import protective_separation_array
+
+    v = np.array([-0.3, 0.0, 0.2, 1.0, 2.5])
+    np.testing.assert_allclose(protective_separation_array(v, P), [protective_separation(x, P).total for x in v])
