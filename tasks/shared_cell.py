@@ -24,8 +24,8 @@ around it, as in a real collaborative cell:
   override stays 1 (the cell without its safety function: the metrics show what that means).
 
 S_p's inputs: v_h = ``human_speed_m_s`` (1.6 m/s, ISO 13855); T_r = the scanner's response time
-(scan cycle + latency) + two control periods (the monitor's cycle and the override reaching the
-filter) + the robot's reaction time (robot file); the stop (T_s, S_s) fitted to the robot file's
+(scan cycle + latency) + two control periods of at most 5 ms (the monitor's cycle and the
+override reaching the filter) + the robot's reaction time (robot file); the stop (T_s, S_s) fitted to the robot file's
 published stop (`StopModel.from_published`); C = ISO 13855's intrusion distance for the scan
 height (1200 mm - 0.4 H: 1.08 m at 0.3 m) unless ``intrusion_m`` is given; Z_d =
 ``sensor_uncertainty_m`` (0.1 m, of the order of the measurement-error supplement scanner makers
@@ -102,7 +102,7 @@ class SharedScene(TaskScene):
     monitor: Any = None
     robot: Any = None
     ssm: Any = None  # SsmParams
-    dt: float = 0.001
+    last_t: float | None = None
     next_signal_t: float = 0.0
     min_separation_m: float = math.inf
     min_margin_m: float = math.inf
@@ -145,7 +145,7 @@ class SharedCell(PickPlace):
             raise ValueError(f"shared-cell needs the robot's stopping figures (key 'stopping' of its robot file); "
                              f"robot {spec.name!r} has none")
         stop = StopModel.from_published(st.speed_m_s, st.stop_time_s, st.stop_distance_m)
-        t_r = params.scanner_period_s + params.scanner_latency_s + 2 * control_dt + st.reaction_time_s
+        t_r = params.scanner_period_s + params.scanner_latency_s + 2 * max(control_dt, 0.005) + st.reaction_time_s
         c = intrusion_distance_iso13855(params.scanner_height_m) if params.intrusion_m is None else params.intrusion_m
         return SsmParams(stop, t_r, params.human_speed_m_s, c, params.sensor_uncertainty_m, params.robot_uncertainty_m)
 
@@ -156,8 +156,7 @@ class SharedCell(PickPlace):
 
         base = super().build_scene(world, params, rng)
         robot = world.robots[0]
-        dt = world.sim_dt  # the control period equals the physics step in the default configuration
-        ssm = self.ssm_params(params, robot.spec, dt)
+        ssm = self.ssm_params(params, robot.spec, world.sim_dt)
         # the people and the scanner noise draw from their own streams: the procedure's Generator
         # gives the same numbers with or without people
         people_rng, scan_rng = rng.spawn(2)
@@ -182,7 +181,7 @@ class SharedCell(PickPlace):
         scaler = SpeedScaler(ssm, params.v_full_m_s, margin, params.hysteresis_m, params.resume_after_s)
         monitor = SeparationMonitor(RobotModel.from_spec(robot.spec), scaler, link_radius_m=params.link_radius_m)
         return SharedScene(objects=base.objects, fixtures=base.fixtures, people=people, scanners=scanners,
-                           monitor=monitor, robot=robot, ssm=ssm, dt=dt)
+                           monitor=monitor, robot=robot, ssm=ssm)
 
     def tracked_objects(self, scene: SharedScene):
         return list(scene.objects) + list(scene.people)
@@ -204,7 +203,9 @@ class SharedCell(PickPlace):
                                  "separation_m": round(mon.last["separation_m"], 3)})
         override = s if params.monitor else 1.0
         world.set_speed_override(scene.robot, override)
-        scene.lost_s += (1.0 - override) * scene.dt
+        if scene.last_t is not None:
+            scene.lost_s += (1.0 - override) * (t - scene.last_t)
+        scene.last_t = t
 
     def after_step(self, world, scene: SharedScene, params: SharedCellParams, t: float) -> None:
         from officina.controllers.ssm import planar_separation, protective_separation, protective_separation_array
