@@ -7,6 +7,14 @@ calls before each physics step: the watchdog, and with a `ContactMonitor` the pr
 real arm makes when it hits something), and the bookkeeping of events: every `SafetyRecord` goes
 to ``on_event`` as it happens and is counted in ``counts``.
 
+A speed override from the safety system (speed and separation monitoring) reaches every command
+the same way: when the wrapped arm reports one (a ``speed_scaling`` attribute in [0, 1], as a
+robot controller reports the scaling its safety system imposes), `monitor` hands it to the filter
+once per period, which scales the velocity limits of every mode from then on (braking within the
+acceleration limits); an override falling to 0 is recorded as a protective stop. `speed_scaling`
+tells the procedure's skills the override in force, so that they can slow their trajectories down
+in time instead of being clamped.
+
 A protective stop holds the arm (braking within the limits, then holding) and replaces every
 command by that hold until the procedure calls `clear_fault`, as a UR's protective stop or a
 Franka's reflex does; `fault()` says why the arm stopped.
@@ -115,6 +123,11 @@ class SafeArm:
         return self._last_command
 
     @property
+    def speed_scaling(self) -> float:
+        """The speed override in force (1: none), from the robot's safety system."""
+        return self.safety.speed_scale
+
+    @property
     def total_events(self) -> int:
         return sum(self.counts.values())
 
@@ -123,6 +136,13 @@ class SafeArm:
         ``contact_every`` periods), then the watchdog; a stopped arm gets its hold."""
         st = self._arm.read()
         self._periods += 1
+        override = getattr(self._arm, "speed_scaling", None)
+        if override is not None:
+            was = self.safety.speed_scale
+            self.safety.set_speed_scale(override)
+            if self.safety.speed_scale == 0.0 and was > 0.0:
+                self._note((SafetyRecord(float(st.stamp), SafetyEvent.PROTECTIVE_STOP, "hold",
+                                         "speed override 0 (speed and separation monitoring)"),))
         if self.contact is not None and self._periods % self._contact_every == 0:
             verdict = self.contact.check(st)  # also while stopped: the estimate stays current
             if verdict.stop and self._fault is None:

@@ -184,6 +184,9 @@ class SafetyFilter:
         if np.any(self.lower >= self.upper):
             raise ValueError("position_margin_rad leaves no range for some joint")
         self.vmax = np.asarray(limits.velocity, float) * c.velocity_scale
+        self._vfull = self.vmax.copy()  # the velocity limits without a speed override
+        self._speed_scale = 1.0
+        self._scaled = False  # the limits are currently below _vfull (an override acts)
         self.amax = np.asarray(limits.acceleration, float) * c.acceleration_scale
         self.effort = np.asarray(limits.effort, float) * c.effort_scale
         self._adt = self.amax * self.dt
@@ -272,6 +275,29 @@ class SafetyFilter:
         q = _as_command(getattr(state, "position", None), self.n)[0] if state is not None else None
         v = _as_command(getattr(state, "velocity", None), self.n)[0] if state is not None else None
         return q, v
+
+    @property
+    def speed_scale(self) -> float:
+        """The speed override in force (1: none)."""
+        return self._speed_scale
+
+    def set_speed_scale(self, scale: float) -> None:
+        """A speed override from the safety system (e.g. speed and separation monitoring), in
+        [0, 1]: from the next command on, every joint's velocity limit is ``scale`` times its own
+        and a joint moving faster brakes within its acceleration limit (never jerked to a stop);
+        0 brings the arm to rest and holds it there. Not a number: 0."""
+        s = float(scale) if isinstance(scale, (int, float, np.floating)) and math.isfinite(scale) else 0.0
+        self._speed_scale = min(1.0, max(0.0, s))
+
+    def _apply_speed_scale(self) -> None:
+        """The velocity limits of this period under the override: ``scale * v_max``, but never
+        below what braking from the current velocity within the acceleration limit reaches."""
+        if self._speed_scale >= 1.0 and not self._scaled:
+            return
+        cap = np.minimum(self._vfull, np.maximum(self._speed_scale * self._vfull, np.abs(self._v) - self._adt))
+        self._scaled = bool(np.any(cap < self._vfull))
+        self.vmax = cap if self._scaled else self._vfull.copy()
+        self._neg_vmax = -self.vmax
 
     def _brake_bounds(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Velocity bounds such that a stop within the acceleration limit is possible before the
@@ -380,7 +406,8 @@ class SafetyFilter:
 
     def filter_position(self, q_cmd, state: JointState | None = None) -> Filtered:
         """A position command (rad) -> the position command to send (always within the limits)."""
-        if self.config.fast_path:
+        self._apply_speed_scale()
+        if self.config.fast_path and not self._scaled:
             try:
                 out = self._position_fast(q_cmd, state)
             except Exception:  # noqa: BLE001 - the full checks decide (and record) what happens
@@ -496,6 +523,7 @@ class SafetyFilter:
 
     def filter_velocity(self, qd_cmd, state: JointState | None = None) -> Filtered:
         """A velocity command (rad/s) -> the velocity command to send."""
+        self._apply_speed_scale()
         events: list[SafetyRecord] = []
         with np.errstate(all="ignore"):
             try:
@@ -559,7 +587,7 @@ class SafetyFilter:
                     g = np.zeros(self.n)
             except Exception:  # noqa: BLE001
                 g = np.zeros(self.n)
-        damp = self.config.hold_damping * self.effort / np.maximum(self.vmax, 1e-6)
+        damp = self.config.hold_damping * self.effort / np.maximum(self._vfull, 1e-6)
         tau = g - (0.0 if v is None else damp * v)
         return _clip(tau, -self.effort, self.effort)
 
@@ -570,6 +598,7 @@ class SafetyFilter:
 
     def filter_torque(self, tau_cmd, state: JointState | None = None) -> Filtered:
         """A torque command (N·m) -> the torque command to send (always within the effort limits)."""
+        self._apply_speed_scale()
         events: list[SafetyRecord] = []
         with np.errstate(all="ignore"):
             try:

@@ -122,16 +122,43 @@ class Skills:
         return self._q_cmd.copy()
 
     def execute(self, traj: JointTrajectory) -> SkillResult:
+        """Stream ``traj`` one sample per control period. When the arm reports a speed override
+        (``speed_scaling``, the robot's safety system slowing it down), the trajectory's time
+        advances by ``scaling x dt`` per period instead (samples interpolated): the path stays
+        the planned one, only slower, and it halts while the override is 0."""
         if self.effort_fraction is not None:
             # no faster than the joints' torques allow (the model's inverse dynamics)
             traj = time_scaled(traj, torque_time_scale(self.model, traj, self.effort_fraction))
-        for q, qd in zip(traj.q, traj.qd):
+        if getattr(self.arm, "speed_scaling", None) is None:
+            for q, qd in zip(traj.q, traj.qd):
+                self.arm.command_positions(q, qd)
+                self._q_cmd = q
+                self.tick()
+                stop = self._stopped()
+                if stop is not None:
+                    return stop
+            return SkillResult(SkillStatus.OK)
+        last = len(traj.q) - 1
+        idx = 0.0
+        s = 1.0
+        while last >= 0:
+            i = min(int(idx), last)
+            f = idx - i
+            if f > 1e-12 and i < last:
+                q = (1.0 - f) * traj.q[i] + f * traj.q[i + 1]
+                qd = s * ((1.0 - f) * traj.qd[i] + f * traj.qd[i + 1])
+            else:
+                q, qd = traj.q[i], s * traj.qd[i]
             self.arm.command_positions(q, qd)
             self._q_cmd = q
             self.tick()
             stop = self._stopped()
             if stop is not None:
                 return stop
+            if i >= last:
+                break
+            s = float(self.arm.speed_scaling)
+            idx = min(idx + s, float(last))
         return SkillResult(SkillStatus.OK)
 
     def _stopped(self) -> SkillResult | None:
@@ -325,6 +352,13 @@ class Skills:
                                    f"straight line would collide at {where:.0f}% of the path: {contacts}")
         return self.execute(traj)
 
+    def _hold_while_stopped(self) -> None:
+        """Hold the arm while the robot's safety system keeps it stopped (a speed override of 0):
+        the tool does not move either while, e.g., a person stands too close."""
+        while getattr(self.arm, "speed_scaling", 1.0) == 0.0:
+            self.arm.command_positions(self._q_cmd)
+            self.tick()
+
     def _wait_gripper(self, timeout_s: float) -> float:
         """Hold the arm and wait until the fingers stop (width steady for 50 ms); return the width."""
         assert self.gripper is not None
@@ -345,6 +379,7 @@ class Skills:
         """Close with a force limit; holding when the fingers stop apart (an object between)."""
         if self.gripper is None:
             return SkillResult(SkillStatus.GRASP_EMPTY, "robot has no gripper")
+        self._hold_while_stopped()
         self.gripper.close(0.0, force_n)
         w = self._wait_gripper(timeout_s)
         if self.checker is not None:
@@ -357,6 +392,7 @@ class Skills:
         """Open the gripper (fully, or to ``width_m``: a release where open fingers would not fit)."""
         if self.gripper is None:
             return SkillResult(SkillStatus.OK)
+        self._hold_while_stopped()
         self.gripper.open(width_m)
         w = self._wait_gripper(timeout_s)
         if self.checker is not None:

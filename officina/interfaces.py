@@ -155,6 +155,21 @@ class WristSensorSpec:
 
 
 @dataclass(frozen=True)
+class StoppingSpec:
+    """How the arm stops on a protective stop signal, for speed and separation monitoring: the
+    time and distance it takes to stop (``stop_time_s``, ``stop_distance_m``, measured at the
+    tcp) from ``speed_m_s``, and ``reaction_time_s`` from the signal to the start of braking;
+    ``source`` says where each figure comes from (the maker's manual, or a stated conservative
+    value where the maker publishes none)."""
+
+    speed_m_s: float
+    stop_time_s: float
+    stop_distance_m: float
+    reaction_time_s: float
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class RobotSpec:
     """Everything officina needs to know about a robot, as data (see officina/robots/*.yaml).
 
@@ -180,6 +195,7 @@ class RobotSpec:
     srdf: str | None = None  # self-collision pairs to skip (MoveIt's SRDF), when the robot has a file
     protective_stop: ProtectiveStopSpec | None = None
     wrist_sensor: WristSensorSpec | None = None
+    stopping: StoppingSpec | None = None
 
     @property
     def dof(self) -> int:

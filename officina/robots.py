@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from officina.errors import BadInput
 from officina.interfaces import (
-    GripperSpec, JointLimits, ProtectiveStopSpec, RobotSpec, VacuumSpec, WristSensorSpec, read_yaml,
+    GripperSpec, JointLimits, ProtectiveStopSpec, RobotSpec, StoppingSpec, VacuumSpec, WristSensorSpec, read_yaml,
 )
 
 ROBOTS_DIR = Path(__file__).parent / "robots"
@@ -124,6 +124,23 @@ class WristSensorFile(_Strict):
     source: str = ""
 
 
+class StoppingFile(_Strict):
+    """How the arm stops (speed and separation monitoring): time and distance at the tcp from a
+    speed, the reaction time before braking, and where the figures come from."""
+
+    speed_m_s: float = Field(gt=0)
+    stop_time_s: float = Field(gt=0)
+    stop_distance_m: float = Field(gt=0)
+    reaction_time_s: float = Field(ge=0)
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _physical(self) -> "StoppingFile":
+        if self.stop_distance_m >= self.speed_m_s * self.stop_time_s:
+            raise ValueError("stop_distance_m must be below speed_m_s x stop_time_s (the arm slows down)")
+        return self
+
+
 class RobotFile(_Strict):
     """Schema of a robot YAML file. Unknown keys are errors."""
 
@@ -142,6 +159,7 @@ class RobotFile(_Strict):
     srdf: str | None = None  # default: <this file's stem>.srdf beside it, when present
     protective_stop: ProtectiveStopFile | None = None
     wrist_sensor: WristSensorFile | None = None
+    stopping: StoppingFile | None = None
 
 
 def builtin_robots() -> list[str]:
@@ -362,6 +380,9 @@ def _load_cached(path_str: str, mtime: float) -> RobotSpec:
         wrist_sensor=None if rf.wrist_sensor is None else WristSensorSpec(
             rf.wrist_sensor.joint, rf.wrist_sensor.noise_force_n, rf.wrist_sensor.noise_torque_nm,
             rf.wrist_sensor.source),
+        stopping=None if rf.stopping is None else StoppingSpec(
+            rf.stopping.speed_m_s, rf.stopping.stop_time_s, rf.stopping.stop_distance_m,
+            rf.stopping.reaction_time_s, rf.stopping.source),
     )
 
 

@@ -33,6 +33,7 @@ class SimArm:
     def __init__(self, world: SimWorld, robot: SimRobotHandle, control_dt: float = 0.001,
                  position_gain: float = 0.3, velocity_gain: float = 1.0) -> None:
         self._world = world
+        self._robot = robot
         self._cid = world.client_id
         self._body = robot.body_id
         self._spec = robot.spec
@@ -122,6 +123,12 @@ class SimArm:
         p.setJointMotorControlArray(self._body, self._idx, p.TORQUE_CONTROL, forces=tau.tolist(),
                                     physicsClientId=self._cid)
 
+    @property
+    def speed_scaling(self) -> float:
+        """The speed override the cell's safety system imposes (1: none; `SimWorld.set_speed_override`),
+        as a robot controller reports it; `officina.controllers.safe_arm.SafeArm` applies it."""
+        return self._world.speed_override(self._robot)
+
     def fault(self) -> str | None:
         """The simulated arm has no fault of its own (the protective stop is `SafeArm`'s)."""
         return None
@@ -156,6 +163,7 @@ class SimGripper:
             raise ValueError(f"robot {robot.spec.name!r}: its {spec.kind} gripper has no fingers; "
                              "use officina.sim.grippers.make_gripper")
         self._world = world
+        self._robot = robot
         self._cid = world.client_id
         self._body = robot.body_id
         self._spec = spec
@@ -238,6 +246,7 @@ class SimForceTorqueSensor:
         if joint_name not in robot.joint_index:
             raise ValueError(f"force/torque sensor: joint {joint_name!r} not in robot {robot.spec.name!r}")
         self._world = world
+        self._robot = robot
         self._cid = world.client_id
         self._body = robot.body_id
         self._j = robot.joint_index[joint_name]

@@ -118,6 +118,7 @@ class SimWorld:
         self.steps = 0
         self.objects: list[SimObject] = []
         self.robots: list[SimRobotHandle] = []
+        self._speed_override: dict[int, float] = {}  # robot body id -> safety speed override
         self._pre_step: list = []
         self._closed = False
 
@@ -151,6 +152,16 @@ class SimWorld:
             self._pre_step.remove(fn)
 
     # --- scene -----------------------------------------------------------------------------------
+    def speed_override(self, robot: SimRobotHandle) -> float:
+        """The speed override the cell's safety system imposes on ``robot`` (1: none), as the
+        robot controller reports it (`officina.sim.arm.SimArm.speed_scaling`)."""
+        return self._speed_override.get(robot.body_id, 1.0)
+
+    def set_speed_override(self, robot: SimRobotHandle, scale: float) -> None:
+        """Set the safety system's speed override of ``robot`` (a speed and separation monitor's
+        output), in [0, 1]."""
+        self._speed_override[robot.body_id] = min(1.0, max(0.0, float(scale)))
+
     def add_ground(self) -> int:
         return p.loadURDF("plane.urdf", physicsClientId=self.client_id)
 
@@ -361,6 +372,13 @@ class SimWorld:
         pts = p.getContactPoints(bodyA=body_id, physicsClientId=self.client_id) if other_id is None else \
             p.getContactPoints(bodyA=body_id, bodyB=other_id, physicsClientId=self.client_id)
         return [(int(c[2]), int(c[3]), int(c[4]), float(c[9])) for c in pts]
+
+    def joint_state(self, robot: SimRobotHandle) -> tuple[np.ndarray, np.ndarray]:
+        """The robot's arm joint positions and velocities (its joint order), as its encoders
+        report them to the robot controller (e.g. for a safety function running beside it)."""
+        idx = [robot.joint_index[n] for n in robot.spec.joint_names]
+        st = p.getJointStates(robot.body_id, idx, physicsClientId=self.client_id)
+        return np.array([s[0] for s in st]), np.array([s[1] for s in st])
 
     def tcp_position(self, robot: SimRobotHandle) -> np.ndarray:
         """World position of the robot's tcp (its ``tcp_parent`` link and the spec's offset), ground truth."""

@@ -24,10 +24,12 @@ from officina.tasks.base import (
 )
 from officina.tasks.bin_picking import BinPicking
 from officina.tasks.pick_place import PickPlace
+from officina.tasks.shared_cell import SharedCell
 
 TASKS: dict[str, Task] = {
     PickPlace.name: PickPlace(),
     BinPicking.name: BinPicking(),
+    SharedCell.name: SharedCell(),
 }
 
 ENTRY_POINT_GROUP = "officina.tasks"
