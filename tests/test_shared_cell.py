@@ -59,7 +59,7 @@ def test_shared_cell_refuses_a_robot_without_a_parallel_gripper(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("robot", ["panda", "iiwa", "ur5e"])
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0])
 def test_zero_violations_with_people_walking(tmp_path, robot, seed):
     m = _run(tmp_path, "run", robot, seed, overrides=["params.n_objects=2"]).metrics
     assert m["success"], m
