@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from ruckig import InputParameter, Result, Ruckig, Synchronization, Trajectory
+from ruckig import InputParameter, Result, Ruckig, Trajectory
 
 from officina.controllers.ik import solve_ik
 from officina.controllers.model import RobotModel
@@ -167,10 +167,16 @@ class MotionPlanner:
         return PlanResult(status, f"{what} in collision: {_contact_text(touching)}", contacts=tuple(touching))
 
     # --- validity with the endpoint tolerance ---------------------------------------------------------
+    @property
+    def _plan_extra(self) -> float:
+        """Planning keeps this much more than the padding, so that the final check of the
+        trajectory (proved stretch by stretch at the check resolution) passes."""
+        return 0.5 * self.settings.check_resolution_m
+
     def _validity(self, relax: list[np.ndarray]):
         ch = self.checker
-        extra = 0.5 * self.settings.plan_resolution_m
-        radius = ch.padding_m + extra
+        extra = self._plan_extra
+        radius = self._relax_radius()
         contact_only = -ch.padding_m
 
         if not relax:
@@ -189,8 +195,8 @@ class MotionPlanner:
     def segment_free(self, q0: np.ndarray, q1: np.ndarray, relax: list[np.ndarray] = ()) -> bool:
         """The straight joint-space segment keeps the padding (checked at the planning
         resolution with the padding raised by half of it)."""
-        res = self.settings.plan_resolution_m
-        return self.checker.segment_valid(q0, q1, res, 0.5 * res, list(relax), self._relax_radius())
+        return self.checker.segment_valid(q0, q1, self.settings.plan_resolution_m, self._plan_extra, list(relax),
+                                          self._relax_radius())
 
     def check_trajectory(self, q_start: np.ndarray, qs: np.ndarray):
         """Check a sampled trajectory from ``q_start`` through ``qs`` (N, n) at the check
@@ -204,7 +210,7 @@ class MotionPlanner:
         return self.checker.padding_m + 0.5 * self.settings.plan_resolution_m
 
     def _relax_points(self, *qs: np.ndarray) -> list[np.ndarray]:
-        return [q for q in qs if not self.checker.is_valid(q, 0.5 * self.settings.plan_resolution_m)]
+        return [q for q in qs if not self.checker.is_valid(q, self._plan_extra)]
 
     # --- public API -----------------------------------------------------------------------------------
     def plan(self, q_start, q_goal, seed: int = 0) -> PlanResult:
@@ -296,21 +302,29 @@ class MotionPlanner:
         relax = self._relax_points(q0, *goals)
         path = None
         direct = False
+        t = time.perf_counter()
+        n0 = self.checker.n_checks
         for g in goals:
             if self.segment_free(q0, g, relax):
                 path = np.array([q0, g])
                 direct = True
                 break
-        stats: dict = {}
+        stats: dict = {"direct_s": time.perf_counter() - t, "direct_checks": self.checker.n_checks - n0}
         if path is None:
-            path, status, stats = self._ompl(q0, goals, seed, relax)
+            path, status, more = self._ompl(q0, goals, seed, relax)
+            stats.update(more)
             if path is None:
                 return PlanResult(PlanStatus.NO_PLAN, f"no collision-free path found in {self.settings.time_budget_s:g} s "
                                   f"({self.settings.planner}: {status})", planning_time_s=time.perf_counter() - t0,
                                   stats=stats)
-        traj = self.time_parameterize(path)
+        t = time.perf_counter()
+        traj, ends = self._timed(path)
+        stats["timing_s"] = time.perf_counter() - t
+        t = time.perf_counter()
         check = self.checker.check_path(np.vstack([q0, traj.q]), self.settings.check_resolution_m,
-                                        relax=relax, relax_radius_m=self._relax_radius())
+                                        relax=relax, relax_radius_m=self._relax_radius(),
+                                        breaks=[0] + [e + 1 for e in ends])
+        stats["final_s"] = time.perf_counter() - t
         stats["final_checks"] = check.n_checks
         elapsed = time.perf_counter() - t0
         if not check.ok:
@@ -328,7 +342,7 @@ class MotionPlanner:
         n = self.robot.nq
         ch = self.checker
         res = self.settings.plan_resolution_m
-        extra = 0.5 * res
+        extra = self._plan_extra
         valid, _ = self._validity(relax)
         radius = self._relax_radius()
         counters = {"state_checks": 0, "motion_checks": 0}
@@ -345,6 +359,7 @@ class MotionPlanner:
                 counters["motion_checks"] += 1
                 return ch.segment_valid(to_np(s1), to_np(s2), res, extra, relax, radius)
 
+        t_setup = time.perf_counter()
         with _OMPL_LOCK:
             level = ou.getLogLevel()
             ou.setLogLevel(ou.LOG_NONE)
@@ -376,20 +391,25 @@ class MotionPlanner:
                 ss.setPlanner(self._make_planner(og, si))
                 ss.setup()
                 t = time.perf_counter()
+                counters["setup_s"] = t - t_setup
+                c0 = ch.n_checks
                 status = ss.solve(self.settings.time_budget_s)
                 counters["solve_s"] = time.perf_counter() - t
+                counters["solve_checks"] = ch.n_checks - c0
                 exact = status.getStatus() == ob.PlannerStatus.EXACT_SOLUTION
                 if not exact:
                     return None, status.asString(), counters
                 p = ss.getSolutionPath()
                 if self.settings.simplify:
                     t = time.perf_counter()
+                    c0 = ch.n_checks
                     ps = og.PathSimplifier(si)
                     ps.reduceVertices(p)
                     ps.partialShortcutPath(p)
                     ps.reduceVertices(p)
                     ps.collapseCloseVertices(p)
                     counters["simplify_s"] = time.perf_counter() - t
+                    counters["simplify_checks"] = ch.n_checks - c0
                 path = np.array([to_np(p.getState(k)) for k in range(p.getStateCount())])
             finally:
                 ou.setLogLevel(level)
@@ -408,32 +428,51 @@ class MotionPlanner:
     def time_parameterize(self, path: np.ndarray) -> JointTrajectory:
         """Rest-to-rest Ruckig segments through every waypoint, phase-synchronised (each segment
         is the straight joint-space line between its waypoints), sampled at ``dt``."""
+        return self._timed(path)[0]
+
+    def _timed(self, path: np.ndarray) -> tuple[JointTrajectory, list[int]]:
+        """`time_parameterize`, and the index of each segment's last sample.
+
+        Each segment is timed as one path coordinate s from 0 to 1 (q = a + s (b - a)) with
+        Ruckig, its limits the tightest of the joints' limits over their share of the motion:
+        the trajectory stays on the straight segment (to rounding) and within every joint's
+        velocity, acceleration and jerk limits. (Ruckig's phase synchronisation of the joints
+        does the same when it can, and falls back to time synchronisation, which leaves the
+        segment, when the joints' limits are not in proportion.)"""
         s = self.settings
         lim = self.robot.spec.limits
-        n = self.robot.nq
+        vmax = lim.velocity * s.velocity_scale
+        amax = lim.acceleration * s.acceleration_scale
+        jmax = lim.jerk * s.jerk_scale
         parts = []
         for a, b in zip(path[:-1], path[1:]):
-            otg = Ruckig(n)
-            inp = InputParameter(n)
-            inp.current_position = a.tolist()
-            inp.current_velocity = [0.0] * n
-            inp.current_acceleration = [0.0] * n
-            inp.target_position = b.tolist()
-            inp.target_velocity = [0.0] * n
-            inp.target_acceleration = [0.0] * n
-            inp.max_velocity = (lim.velocity * s.velocity_scale).tolist()
-            inp.max_acceleration = (lim.acceleration * s.acceleration_scale).tolist()
-            inp.max_jerk = (lim.jerk * s.jerk_scale).tolist()
-            inp.synchronization = Synchronization.Phase
-            traj = Trajectory(n)
+            d = np.asarray(b, float) - np.asarray(a, float)
+            ad = np.abs(d)
+            moving = ad > 1e-12
+            if not np.any(moving):
+                q = np.asarray(b, float)[None, :]
+                parts.append(JointTrajectory(self.dt, np.array([self.dt]), q, np.zeros_like(q), np.zeros_like(q)))
+                continue
+            otg = Ruckig(1)
+            inp = InputParameter(1)
+            inp.current_position = [0.0]
+            inp.target_position = [1.0]
+            inp.max_velocity = [float(np.min(vmax[moving] / ad[moving]))]
+            inp.max_acceleration = [float(np.min(amax[moving] / ad[moving]))]
+            inp.max_jerk = [float(np.min(jmax[moving] / ad[moving]))]
+            traj = Trajectory(1)
             r = otg.calculate(inp, traj)
             if r not in (Result.Working, Result.Finished):
                 raise ValueError(f"Ruckig could not time the segment: {r}")
-            parts.append(sample(traj, self.dt))
+            p = sample(traj, self.dt)
+            q = a + p.q * d
+            q[-1] = b
+            parts.append(JointTrajectory(self.dt, p.t, q, p.qd * d, p.qdd * d))
         if not parts:
             q = np.asarray(path[-1], float)[None, :]
-            return JointTrajectory(self.dt, np.array([self.dt]), q, np.zeros_like(q), np.zeros_like(q))
-        return JointTrajectory.concatenate(parts)
+            return JointTrajectory(self.dt, np.array([self.dt]), q, np.zeros_like(q), np.zeros_like(q)), [0]
+        ends = list(np.cumsum([len(p) for p in parts]) - 1)
+        return JointTrajectory.concatenate(parts), [int(e) for e in ends]
 
 
 def plan_motion(robot: RobotModel, scene, q_from, *, q_to=None, base_T_goal=None, frame: str = "tcp",
