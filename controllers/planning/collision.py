@@ -85,6 +85,10 @@ def _bounding_radius(geom: coal.CollisionGeometry, placement: pin.SE3) -> float:
 
 
 _GJK_TOL = 1e-4  # m: distances are taken this much smaller than GJK reports
+# Stretches over which a pair's distance may change more than this are only probed at their
+# midpoints (a cell's clearances are smaller: proving them would fail and cost a distance
+# computation per nearby pair); shorter ones are proved.
+_PROBE_ABOVE_M = 0.25
 
 
 # --- the robot's geometry, built once per robot ---------------------------------------------------
@@ -447,6 +451,14 @@ class CollisionChecker:
         self._margin_key: object = None
         self._base = np.full(len(self._pair_ids), self.self_padding_m)
         self._base[:n_env] = self.padding_m
+        self._class_slice = {"env": slice(0, n_env), "self": slice(n_env, len(self._pair_ids))}
+        self._class_mask = {}
+        for cls, sl in (("all", slice(0, len(self._pair_ids))), *self._class_slice.items()):
+            mask = np.zeros((ng, ng), dtype=bool)
+            mask[pa[sl], pb[sl]] = True
+            mask[pb[sl], pa[sl]] = True
+            self._class_mask[cls] = mask
+        self._active = "all"
         self._version = self.scene.version
 
     def _weights(self, reach: list[np.ndarray]) -> np.ndarray:
@@ -496,6 +508,12 @@ class CollisionChecker:
         self._bp_data.setSecurityMargins(self._gm, self._margin_matrix, True, True)
         self._margin_key = key
 
+    def _activate(self, cls: str) -> None:
+        """Check the pairs of one class: ``all``, ``env`` (robot-scene) or ``self``."""
+        if cls != self._active:
+            self._bp_data.setActiveCollisionPairs(self._gm, self._class_mask[cls], True)
+            self._active = cls
+
     def _collides(self, q: np.ndarray) -> bool:
         """Some pair closer than its current margin at q (model coordinates)."""
         self.n_checks += 1
@@ -518,6 +536,7 @@ class CollisionChecker:
         key = ("state", float(extra_margin_m))
         if key != self._margin_key:
             self._pair_margins(self._base_margins(extra_margin_m), key)
+        self._activate("all")
         return not self._collides(self._qm(q))
 
     def contacts(self, q: np.ndarray, extra_margin_m: float = 0.0) -> list[Contact]:
@@ -586,12 +605,25 @@ class CollisionChecker:
         distance changes over a stretch of the segment around q_m, proves the whole stretch
         keeps the margin. Stretches are halved, breadth first, until proved; a stretch whose
         midpoint is itself too close fails the segment at once, and so does one that cannot be
-        proved when no point of it moves more than ``res`` (m)."""
-        if not self._pair_ids:
+        proved when no point of it moves more than ``res`` (m). The robot-scene pairs and the
+        self-collision pairs are proved apart (each class halves only where it needs to)."""
+        n_total = 0
+        for cls in ("env", "self"):
+            ok, n, s = self._certify_class(cls, q0, q1, res, extra, relax, radius, dev)
+            n_total += n
+            if not ok:
+                return False, n_total, s
+        return True, n_total, 0.0
+
+    def _certify_class(self, cls: str, q0: np.ndarray, q1: np.ndarray, res: float, extra: float,
+                       relax: list[np.ndarray], radius: float, dev: np.ndarray | None) -> tuple[bool, int, float]:
+        sl = self._class_slice[cls]
+        if sl.stop <= sl.start:
             return True, 0, 0.0
+        self._activate(cls)
         dq = q1 - q0
         w = self._pair_weights @ np.abs(dq)  # each pair's distance change over the whole segment
-        w_max = float(np.max(w))
+        w_max = float(np.max(w[sl]))
         w_dev = self._pair_weights @ dev if dev is not None else 0.0
         base = (self._base_margins(extra), self._base_margins(-self.padding_m) if relax else None)
         reach = self.reach
@@ -608,6 +640,18 @@ class CollisionChecker:
         mids = [0.5]
         h = 0.5  # half-length of the stretches of this level (fraction of the segment)
         while mids:
+            if w_max * h > _PROBE_ABOVE_M:
+                # no stretch this long is proved in practice: probe the midpoints only (a
+                # collision there fails the segment early) and halve
+                self._pair_margins(base[False] + w_dev, None)
+                Q = qm0 + np.asarray(mids)[:, None] * dqm
+                for m, q in zip(mids, Q):
+                    n += 1
+                    if self._collides(q) and not (relax and self._relaxed_ok(q, m, h, inside, base, w_dev)):
+                        return False, n, m
+                h *= 0.5
+                mids = [x for m in mids for x in (m - h, m + h)]
+                continue
             groups = [(False, mids)] if not relax else [
                 (flag, [m for m in mids if inside(m - h, m + h) == flag]) for flag in (False, True)]
             bound = w * h + w_dev
@@ -616,13 +660,13 @@ class CollisionChecker:
                 if not group:
                     continue
                 self._pair_margins(base[relaxed] + bound, None)
-                for m in group:
+                Q = qm0 + np.asarray(group)[:, None] * dqm
+                for m, q in zip(group, Q):
                     n += 1
-                    if self._collides(qm0 + m * dqm):
+                    if self._collides(q):
                         failed.append((m, relaxed))
             if not failed:
                 break
-            self._margin_key = None
             if w_max * h <= 0.5 * res:
                 # near a relax point (contact-free suffices, and the clearance may be small) a
                 # stretch may be split further; elsewhere it fails
@@ -636,14 +680,24 @@ class CollisionChecker:
                     if not group:
                         continue
                     self._pair_margins(base[relaxed] + w_dev, None)
-                    for m in group:
+                    Q = qm0 + np.asarray(group)[:, None] * dqm
+                    for m, q in zip(group, Q):
                         n += 1
-                        if self._collides(qm0 + m * dqm):
+                        if self._collides(q):
                             return False, n, m
             h *= 0.5
             mids = [x for m, _ in failed for x in (m - h, m + h)]
-        self._margin_key = None
         return True, n, 0.0
+
+    def _relaxed_ok(self, q, m, h, inside, base, w_dev) -> bool:
+        """A probe at q (the middle of stretch m +- h) that failed with the padding: fine when
+        q is within a relax radius and touches nothing."""
+        if not inside(m, m):
+            return False
+        self._pair_margins(base[True] + w_dev, None)
+        ok = not self._collides(q)
+        self._pair_margins(base[False] + w_dev, None)
+        return ok
 
     def check_polyline(self, vertices: np.ndarray, resolution_m: float = 0.005, relax: list[np.ndarray] = (),
                        relax_radius_m: float | None = None, extra_margin_m: float = 0.0,

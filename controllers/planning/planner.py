@@ -46,6 +46,8 @@ __all__ = ["MotionPlanner", "PlanResult", "PlanStatus", "PlannerSettings", "PLAN
 PLANNERS = ("rrtconnect", "rrt", "kpiece", "bkpiece", "lbkpiece", "prm", "bitstar", "aorrtc")
 
 _OMPL_LOCK = threading.Lock()
+_RELAX_EXTRA_M = 0.005  # near an endpoint inside the padding: padding + this much point motion
+_PLAN_EXTRA_M = 1e-4
 
 
 class PlanStatus(str, enum.Enum):
@@ -70,12 +72,13 @@ class PlannerSettings:
 
     planner: str = "rrtconnect"
     time_budget_s: float = 5.0
-    plan_resolution_m: float = 0.01
-    check_resolution_m: float = 0.005
+    plan_resolution_m: float = 0.001
+    check_resolution_m: float = 0.0001
     velocity_scale: float = 1.0
     acceleration_scale: float = 1.0
     jerk_scale: float = 1.0
     simplify: bool = True
+    range_rad: float | None = None
     ik_candidates: int = 4
     ik_attempts: int = 24
 
@@ -170,8 +173,9 @@ class MotionPlanner:
     @property
     def _plan_extra(self) -> float:
         """Planning keeps this much more than the padding, so that the final check of the
-        trajectory (proved stretch by stretch at the check resolution) passes."""
-        return 0.5 * self.settings.check_resolution_m
+        trajectory (the same proof on the same segments, with the padding) passes whatever the
+        rounding."""
+        return _PLAN_EXTRA_M
 
     def _validity(self, relax: list[np.ndarray]):
         ch = self.checker
@@ -207,7 +211,7 @@ class MotionPlanner:
                                        relax_radius_m=self._relax_radius())
 
     def _relax_radius(self) -> float:
-        return self.checker.padding_m + 0.5 * self.settings.plan_resolution_m
+        return self.checker.padding_m + _RELAX_EXTRA_M
 
     def _relax_points(self, *qs: np.ndarray) -> list[np.ndarray]:
         return [q for q in qs if not self.checker.is_valid(q, self._plan_extra)]
@@ -357,7 +361,10 @@ class MotionPlanner:
         class _Motion(ob.MotionValidator):
             def checkMotion(self, s1, s2):  # noqa: N802 - OMPL's name
                 counters["motion_checks"] += 1
-                return ch.segment_valid(to_np(s1), to_np(s2), res, extra, relax, radius)
+                q2 = to_np(s2)
+                if not valid(q2):
+                    return False
+                return ch.segment_valid(to_np(s1), q2, res, extra, relax, radius)
 
         t_setup = time.perf_counter()
         with _OMPL_LOCK:
@@ -422,7 +429,10 @@ class MotionPlanner:
             "rrtconnect": og.RRTConnect, "rrt": og.RRT, "kpiece": og.KPIECE1, "bkpiece": og.BKPIECE1,
             "lbkpiece": og.LBKPIECE1, "prm": og.PRM, "bitstar": og.BITstar, "aorrtc": og.AORRTC,
         }[name]
-        return ctor(si)
+        planner = ctor(si)
+        if self.settings.range_rad is not None and hasattr(planner, "setRange"):
+            planner.setRange(float(self.settings.range_rad))
+        return planner
 
     # --- time ----------------------------------------------------------------------------------------
     def time_parameterize(self, path: np.ndarray) -> JointTrajectory:
