@@ -45,13 +45,14 @@ PADDING_M = 0.01
 DT = 0.001
 
 # The machine for each robot: x of its front wall (m), height of the door's centre (m), and the
-# goal region's depth inside (tcp x from the front wall, m). Chosen from each robot's reach with
-# its tcp level and pointing through the door: the Panda cannot hold its tcp level at its
+# goal region's depth inside (tcp x from the front wall, m). The door is the same for every
+# robot; the machine stands where the robot can hold its tcp level and pointing through the
+# door from the goal back out past the front wall (mapped with the IK): the Panda cannot at its
 # shoulder's height, the iiwa not closer than about 0.65 m to its base.
 DOORS = {
-    "panda": {"front_x": 0.45, "door_z": 0.50, "goal_depth": (0.10, 0.15)},
-    "iiwa": {"front_x": 0.55, "door_z": 0.40, "goal_depth": (0.15, 0.20)},
-    "ur5e": {"front_x": 0.45, "door_z": 0.35, "goal_depth": (0.10, 0.15)},
+    "panda": {"front_x": 0.60, "door_z": 0.50, "goal_depth": (0.10, 0.15)},
+    "iiwa": {"front_x": 0.65, "door_z": 0.50, "goal_depth": (0.10, 0.15)},
+    "ur5e": {"front_x": 0.50, "door_z": 0.45, "goal_depth": (0.10, 0.15)},
 }
 
 

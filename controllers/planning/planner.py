@@ -72,7 +72,7 @@ class PlannerSettings:
 
     planner: str = "rrtconnect"
     time_budget_s: float = 5.0
-    plan_resolution_m: float = 0.001
+    plan_resolution_m: float = 0.0001
     check_resolution_m: float = 0.0001
     velocity_scale: float = 1.0
     acceleration_scale: float = 1.0
