@@ -446,11 +446,13 @@ class CollisionChecker:
         ng = gm.ngeoms
         pa = np.array([p[0] for p in self._pair_ids], dtype=np.intp)
         pb = np.array([p[1] for p in self._pair_ids], dtype=np.intp)
-        self._flat_ab, self._flat_ba = pa * ng + pb, pb * ng + pa
+        self._flat_upper = np.minimum(pa, pb) * ng + np.maximum(pa, pb)  # the entry pinocchio reads
         self._margin_matrix = np.zeros((ng, ng))
+        self._margin_flat = self._margin_matrix.reshape(-1)
         self._margin_key: object = None
         self._base = np.full(len(self._pair_ids), self.self_padding_m)
         self._base[:n_env] = self.padding_m
+        self._base_cache: dict[float, np.ndarray] = {}
         self._class_slice = {"env": slice(0, n_env), "self": slice(n_env, len(self._pair_ids))}
         self._class_mask = {}
         for cls, sl in (("all", slice(0, len(self._pair_ids))), *self._class_slice.items()):
@@ -502,9 +504,7 @@ class CollisionChecker:
         key: nothing to do)."""
         if key is not None and key == self._margin_key:
             return
-        m = self._margin_matrix.reshape(-1)
-        m[self._flat_ab] = margins
-        m[self._flat_ba] = margins
+        self._margin_flat[self._flat_upper] = margins
         self._bp_data.setSecurityMargins(self._gm, self._margin_matrix, True, True)
         self._margin_key = key
 
@@ -520,7 +520,10 @@ class CollisionChecker:
         return pin.computeCollisions(self._rg.model, self._data, self._bp, q, True)
 
     def _base_margins(self, extra: float) -> np.ndarray:
-        return np.maximum(self._base + extra, 0.0)
+        m = self._base_cache.get(extra)
+        if m is None:
+            m = self._base_cache[extra] = np.maximum(self._base + extra, 0.0)
+        return m
 
     # --- queries -------------------------------------------------------------------------------------
     @property
@@ -607,35 +610,36 @@ class CollisionChecker:
         midpoint is itself too close fails the segment at once, and so does one that cannot be
         proved when no point of it moves more than ``res`` (m). The robot-scene pairs and the
         self-collision pairs are proved apart (each class halves only where it needs to)."""
-        n_total = 0
-        for cls in ("env", "self"):
-            ok, n, s = self._certify_class(cls, q0, q1, res, extra, relax, radius, dev)
-            n_total += n
-            if not ok:
-                return False, n_total, s
-        return True, n_total, 0.0
-
-    def _certify_class(self, cls: str, q0: np.ndarray, q1: np.ndarray, res: float, extra: float,
-                       relax: list[np.ndarray], radius: float, dev: np.ndarray | None) -> tuple[bool, int, float]:
-        sl = self._class_slice[cls]
-        if sl.stop <= sl.start:
+        if not self._pair_ids:
             return True, 0, 0.0
-        self._activate(cls)
         dq = q1 - q0
         w = self._pair_weights @ np.abs(dq)  # each pair's distance change over the whole segment
-        w_max = float(np.max(w[sl]))
         w_dev = self._pair_weights @ dev if dev is not None else 0.0
         base = (self._base_margins(extra), self._base_margins(-self.padding_m) if relax else None)
         reach = self.reach
         dev_reach = float(dev @ reach) if dev is not None else 0.0
-        qm0 = self._qm(q0)
-        dqm = self._qm(dq) if not self._rg.identity else dq
 
         def inside(a: float, c: float) -> bool:
             """Both ends (so the whole stretch) within the relax radius of one relax point."""
             qa, qc = q0 + a * dq, q0 + c * dq
             return any(max(np.abs(qa - r) @ reach, np.abs(qc - r) @ reach) + dev_reach <= radius for r in relax)
 
+        seg = (self._qm(q0), self._qm(dq), w, w_dev, base, inside)
+        n_total = 0
+        for cls in ("env", "self"):
+            ok, n, s = self._certify_class(cls, seg, res, bool(relax))
+            n_total += n
+            if not ok:
+                return False, n_total, s
+        return True, n_total, 0.0
+
+    def _certify_class(self, cls: str, seg: tuple, res: float, relax: bool) -> tuple[bool, int, float]:
+        sl = self._class_slice[cls]
+        if sl.stop <= sl.start:
+            return True, 0, 0.0
+        qm0, dqm, w, w_dev, base, inside = seg
+        w_max = float(np.max(w[sl]))
+        self._activate(cls)
         n = 0
         mids = [0.5]
         h = 0.5  # half-length of the stretches of this level (fraction of the segment)
