@@ -754,7 +754,7 @@ class CollisionChecker:
         if breaks is not None:
             chords = [(i, j, _chord_deviation(qs[i:j + 1])) for i, j in zip(breaks[:-1], breaks[1:])]
         else:
-            chords = self._chords(qs, 0.25 * resolution_m)
+            chords = self._chords(qs, 0.5 * resolution_m)
         V = np.array([qs[i] for i, _, _ in chords] + [qs[chords[-1][1]]])
         dev = np.array([d for _, _, d in chords])
         r = self.check_polyline(V, resolution_m, relax, relax_radius_m, extra_margin_m, dev)
@@ -770,32 +770,29 @@ class CollisionChecker:
     def _chords(self, qs: np.ndarray, tol_m: float) -> list[tuple[int, int, np.ndarray]]:
         """Split samples into chords (i, j, deviation): samples i..j lie within ``deviation`` per
         joint of the straight line from qs[i] to qs[j], and that moves no pair's distance by
-        more than ``tol_m``."""
+        more than ``tol_m``. Each chord tries the previous one's length, then twice or half that."""
         n = len(qs)
         out = []
         i = 0
+        span = 2
         while i < n - 1:
-            good, dev_good = i + 1, np.zeros(qs.shape[1])
-            bad = None
-            step = 2
-            while good < n - 1:
-                j = min(n - 1, i + step)
-                d = _chord_deviation(qs[i:j + 1])
-                if self._dev_bound(d) <= tol_m:
-                    good, dev_good = j, d
-                    step *= 2
-                else:
-                    bad = j
-                    break
-            while bad is not None and bad - good > 1:
-                j = (good + bad) // 2
-                d = _chord_deviation(qs[i:j + 1])
-                if self._dev_bound(d) <= tol_m:
-                    good, dev_good = j, d
-                else:
-                    bad = j
-            out.append((i, good, dev_good))
-            i = good
+            j = min(n - 1, i + span)
+            d = _chord_deviation(qs[i:j + 1])
+            if self._dev_bound(d) <= tol_m:
+                if j < n - 1:
+                    j2 = min(n - 1, i + 2 * span)
+                    d2 = _chord_deviation(qs[i:j2 + 1])
+                    if self._dev_bound(d2) <= tol_m:
+                        j, d = j2, d2
+            else:
+                while j > i + 1:
+                    j = i + max(1, (j - i) // 2)
+                    d = _chord_deviation(qs[i:j + 1])
+                    if j == i + 1 or self._dev_bound(d) <= tol_m:
+                        break
+            out.append((i, j, d))
+            span = max(2, j - i)
+            i = j
         return out
 
     def _dev_bound(self, dev: np.ndarray) -> float:
@@ -823,5 +820,5 @@ def _chord_deviation(P: np.ndarray) -> np.ndarray:
     a = P[0]
     d = P[-1] - a
     dd = float(d @ d)
-    t = np.clip((P - a) @ d / dd, 0.0, 1.0) if dd > 0 else np.zeros(len(P))
+    t = np.minimum(np.maximum((P - a) @ d / dd, 0.0), 1.0) if dd > 0 else np.zeros(len(P))
     return np.max(np.abs(P - a - t[:, None] * d), axis=0)
