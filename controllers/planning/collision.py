@@ -16,10 +16,15 @@ YAML, written by ``officina collision-pairs``); without one it is computed when 
 Margins: robot-environment pairs (and attached objects) count as colliding closer than
 ``padding_m``; self-collision pairs at contact (``self_padding_m``, default 0).
 
-Motion checks bound how far any point of the robot moves: for a joint-space step ``dq``, no
-point moves more than ``sum_i |dq_i| r_i``, where ``r_i`` bounds the distance from joint i's
-origin to any geometry (attached objects included) beyond it. A segment is checked at
-configurations no more than ``resolution_m`` of that bound apart.
+Checks are boolean (is any pair closer than its margin?): Pinocchio's broadphase manager
+(inflated bounding boxes, coal's narrowphase only where they overlap, stop at the first
+collision), each pair's margin set in one call.
+
+Motions are proved, not sampled: for a joint-space step ``dq``, pair k's distance changes by
+at most ``W_k . |dq|``, where ``W_ki`` bounds the distance from joint i's origin to the
+geometry that joint i moves relative to the other one (zero for the joints that move both or
+neither). A configuration where every pair keeps its margin plus that bound for a stretch
+around it proves the whole stretch; stretches are halved until proved (`check_path`).
 """
 
 from __future__ import annotations

@@ -7,19 +7,20 @@ One plan:
    pose becomes several collision-free IK solutions);
 2. if the straight joint-space segment from start to a goal is free, that is the path;
    otherwise OMPL plans (the state space is the joint box of the limits; the motion validator
-   checks each edge at configurations at most ``plan_resolution_m`` of point motion apart, with
-   the padding raised by half that, so that the whole edge keeps the padding);
+   proves each edge keeps the padding plus 0.1 mm at every configuration along it, halving
+   stretches down to ``plan_resolution_m`` of point motion: `CollisionChecker.segment_valid`);
 3. the path is shortened with OMPL's PathSimplifier (random vertex reduction, partial
-   shortcuts, collapsing close vertices);
-4. time-parameterisation: Ruckig, rest to rest through each waypoint with phase
-   synchronisation, so that each segment stays the straight joint-space line that was checked
-   and velocity, acceleration and jerk stay within the (scaled) limits;
-5. the timed trajectory, sampled at the control period, is checked again at
-   ``check_resolution_m`` (default 5 mm: between two checked samples no point of the robot
-   moves more than that; see `CollisionChecker.check_path`).
+   shortcuts, collapsing close vertices), every new edge proved the same way;
+4. time-parameterisation: each segment between two waypoints is timed rest to rest as one
+   path coordinate with Ruckig, its velocity, acceleration and jerk limits the tightest of
+   the joints' over their share of the motion: the trajectory stays on the straight segment
+   that was proved, within every joint's (scaled) limits;
+5. the timed trajectory, sampled at the control period, is checked again: every configuration
+   along it (not only the samples) is proved to keep the padding, stretches halved down to
+   ``check_resolution_m`` (`CollisionChecker.check_path`).
 
 Near a start or goal that is inside the padding but not touching (a grasp on a table), the
-configurations within the padding's distance of it need only be contact-free.
+configurations within the padding + 5 mm of point motion of it need only be contact-free.
 
 Determinism: OMPL draws the seeds of its random generators from one process-wide seed
 generator; each plan re-seeds it from the plan's seed (under a lock, before any of the plan's
@@ -67,8 +68,11 @@ class PlanStatus(str, enum.Enum):
 
 @dataclass(frozen=True)
 class PlannerSettings:
-    """``time_budget_s`` of wall time for OMPL; ``planner`` one of `PLANNERS`; resolutions in m
-    of point motion; scales in (0, 1] on the velocity, acceleration and jerk limits."""
+    """``time_budget_s`` of wall time for OMPL; ``planner`` one of `PLANNERS` (``range_rad``
+    its step, None: OMPL's default); resolutions in m of point motion: the shortest stretch a
+    motion's proof halves to in planning and in the final check (a motion is refused only
+    where it comes within that much of the padding); scales in (0, 1] on the velocity,
+    acceleration and jerk limits."""
 
     planner: str = "rrtconnect"
     time_budget_s: float = 5.0
