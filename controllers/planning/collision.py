@@ -94,6 +94,9 @@ _GJK_TOL = 1e-4  # m: distances are taken this much smaller than GJK reports
 # midpoints (a cell's clearances are smaller: proving them would fail and cost a distance
 # computation per nearby pair); shorter ones are proved.
 _PROBE_ABOVE_M = 0.25
+# A stretch that fails its proof is split; when its pairs may move more than this over it, its
+# midpoint is also checked with the margin alone (a collision there fails the motion at once).
+_EXACT_ABOVE_M = 0.02
 
 
 # --- the robot's geometry, built once per robot ---------------------------------------------------
@@ -611,8 +614,9 @@ class CollisionChecker:
 
         A configuration q_m whose pairs keep margin + b_k, where b_k bounds how much pair k's
         distance changes over a stretch of the segment around q_m, proves the whole stretch
-        keeps the margin. Stretches are halved, breadth first, until proved; a stretch whose
-        midpoint is itself too close fails the segment at once, and so does one that cannot be
+        keeps the margin. Stretches are halved, breadth first, until proved; a long stretch
+        (pairs moving more than 25 cm) is only probed at its midpoint, and a stretch whose
+        midpoint is itself too close fails the segment at once, as does one that cannot be
         proved when no point of it moves more than ``res`` (m). The robot-scene pairs and the
         self-collision pairs are proved apart (each class halves only where it needs to)."""
         if not self._pair_ids:
@@ -683,7 +687,7 @@ class CollisionChecker:
                 for m, relaxed in failed:
                     if not (finer and (relaxed or inside(m - h, m - h) or inside(m + h, m + h))):
                         return False, n, m
-            else:
+            elif w_max * h > _EXACT_ABOVE_M:
                 for relaxed in (False, True):
                     group = [m for m, f in failed if f == relaxed]
                     if not group:
