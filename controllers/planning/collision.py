@@ -615,10 +615,11 @@ class CollisionChecker:
         A configuration q_m whose pairs keep margin + b_k, where b_k bounds how much pair k's
         distance changes over a stretch of the segment around q_m, proves the whole stretch
         keeps the margin. Stretches are halved, breadth first, until proved; a long stretch
-        (pairs moving more than 25 cm) is only probed at its midpoint, and a stretch whose
-        midpoint is itself too close fails the segment at once, as does one that cannot be
-        proved when no point of it moves more than ``res`` (m). The robot-scene pairs and the
-        self-collision pairs are proved apart (each class halves only where it needs to)."""
+        (pairs moving more than 25 cm) is only probed at its midpoint, every pair at once, and a
+        stretch whose midpoint is itself too close fails the segment at once, as does one that
+        cannot be proved when no point of it moves more than ``res`` (m). The robot-scene pairs
+        and the self-collision pairs are proved apart (each class from its own longest stretches
+        and halving only where it needs to)."""
         if not self._pair_ids:
             return True, 0, 0.0
         dq = q1 - q0
@@ -634,7 +635,24 @@ class CollisionChecker:
             return any(max(np.abs(qa - r) @ reach, np.abs(qc - r) @ reach) + dev_reach <= radius for r in relax)
 
         seg = (self._qm(q0), self._qm(dq), w, w_dev, base, inside)
+        qm0, dqm = seg[0], seg[1]
+        # No stretch over which a pair may move more than the cap is proved in practice: such
+        # stretches are only probed at their midpoint, every pair with its margin alone (a
+        # collision fails the segment early), and halved.
         n_total = 0
+        mids = [0.5]
+        h = 0.5  # half-length of the stretches of a level (fraction of the segment)
+        if float(np.max(w)) * h > _PROBE_ABOVE_M:
+            self._activate("all")
+            self._pair_margins(base[False] + w_dev, None)
+        while float(np.max(w)) * h > _PROBE_ABOVE_M:
+            Q = qm0 + np.asarray(mids)[:, None] * dqm
+            for m, q in zip(mids, Q):
+                n_total += 1
+                if self._collides(q) and not (relax and self._relaxed_ok(q, m, h, inside, base, w_dev)):
+                    return False, n_total, m
+            h *= 0.5
+            mids = [x for m in mids for x in (m - h, m + h)]
         for cls in ("env", "self"):
             ok, n, s = self._certify_class(cls, seg, res, bool(relax))
             n_total += n
@@ -643,6 +661,8 @@ class CollisionChecker:
         return True, n_total, 0.0
 
     def _certify_class(self, cls: str, seg: tuple, res: float, relax: bool) -> tuple[bool, int, float]:
+        """Prove one class of pairs along a segment (see `_certify`), from the longest stretches
+        that may be proved."""
         sl = self._class_slice[cls]
         if sl.stop <= sl.start:
             return True, 0, 0.0
@@ -650,21 +670,11 @@ class CollisionChecker:
         w_max = float(np.max(w[sl]))
         self._activate(cls)
         n = 0
-        mids = [0.5]
         h = 0.5  # half-length of the stretches of this level (fraction of the segment)
+        while w_max * h > _PROBE_ABOVE_M:
+            h *= 0.5
+        mids = list(np.arange(h, 1.0, 2.0 * h))
         while mids:
-            if w_max * h > _PROBE_ABOVE_M:
-                # no stretch this long is proved in practice: probe the midpoints only (a
-                # collision there fails the segment early) and halve
-                self._pair_margins(base[False] + w_dev, None)
-                Q = qm0 + np.asarray(mids)[:, None] * dqm
-                for m, q in zip(mids, Q):
-                    n += 1
-                    if self._collides(q) and not (relax and self._relaxed_ok(q, m, h, inside, base, w_dev)):
-                        return False, n, m
-                h *= 0.5
-                mids = [x for m in mids for x in (m - h, m + h)]
-                continue
             groups = [(False, mids)] if not relax else [
                 (flag, [m for m in mids if inside(m - h, m + h) == flag]) for flag in (False, True)]
             bound = w * h + w_dev
@@ -711,6 +721,7 @@ class CollisionChecker:
         ok = not self._collides(q)
         self._pair_margins(base[False] + w_dev, None)
         return ok
+
 
     def check_polyline(self, vertices: np.ndarray, resolution_m: float = 0.005, relax: list[np.ndarray] = (),
                        relax_radius_m: float | None = None, extra_margin_m: float = 0.0,
