@@ -5,8 +5,8 @@ For each rate (default 500 Hz and 1 kHz), in the same run:
 * **echo**: a minimal rclpy node in another process echoes std_msgs/Float64MultiArray ``/bench/ping``
   (7 doubles, a command's size) to ``/bench/pong``; this process pings at the rate on its own clock.
   Latency = pong received - ping published. **echo_js**: the same, but the echo answers with a
-  9-joint sensor_msgs/JointState built as the sim builds it (serialized once, refilled and published
-  raw, `JointStateWire`): the loop's own message types without the sim's work, so
+  9-joint sensor_msgs/JointState built as the sim builds it (one message, refilled for each
+  answer): the loop's own message types without the sim's work, so
   ``sync / echo_js`` is what the sim itself adds.
 * **sim**: ``officina ros sim --task none --rate-hz R`` (realtime pacing, as ros2_control) in another
   process; this process closes the loop on ``/joint_states``: each state it receives triggers the
@@ -61,7 +61,8 @@ def _echo_server(joint_state: bool = False) -> None:
     ``joint_state``, as the sim answers a command (a 9-joint sensor_msgs/JointState, built the way
     the sim builds it), so only the sim's own work separates the two."""
     import rclpy
-    from officina.ros.common import JointStateWire, joint_state_msg, qos_reliable, raw_publish_supported
+    from officina.ros.convert import joint_state_msg
+    from officina.ros.qos import qos_reliable
     from rclpy.executors import ExternalShutdownException
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64MultiArray
@@ -71,15 +72,11 @@ def _echo_server(joint_state: bool = False) -> None:
     if joint_state:
         pub = node.create_publisher(JointState, "/bench/pong", qos_reliable(100))
         st = {"m": None}
-        wire = JointStateWire(ECHO_JOINTS) if raw_publish_supported() else None  # as the sim
 
-        def reply(m):
+        def reply(m):  # one message refilled per answer, as the sim publishes its states
             d = list(m.data) + [0.0] * (len(ECHO_JOINTS) - len(m.data))
-            if wire is not None:
-                pub.publish(wire.fill(0.0, d, d, d))
-            else:
-                st["m"] = joint_state_msg(ECHO_JOINTS, 0.0, d, d, d, reuse=st["m"])
-                pub.publish(st["m"])
+            st["m"] = joint_state_msg(ECHO_JOINTS, 0.0, d, d, d, reuse=st["m"])
+            pub.publish(st["m"])
 
         node.create_subscription(Float64MultiArray, "/bench/ping", reply, qos_reliable(100))
     else:
@@ -211,7 +208,7 @@ def run_echo(client, rate: float, seconds: float, env: dict, joint_state: bool =
 
 
 def _qos():
-    from officina.ros.common import qos_reliable
+    from officina.ros.qos import qos_reliable
 
     return qos_reliable(100)
 
@@ -379,7 +376,7 @@ def run_gate(client, rate: float, seconds: float, env: dict, executor: str = "si
     from std_msgs.msg import Float64MultiArray
     from std_srvs.srv import SetBool
 
-    from officina.ros.common import qos_latched
+    from officina.ros.qos import qos_latched
 
     period = 1.0 / rate
     sim = _spawn_sim(rate, env)

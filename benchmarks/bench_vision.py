@@ -72,7 +72,7 @@ def marker_accuracy(seed: int, views: int) -> list[dict]:
 # How the calibration images are taken. "close" is what a calibration procedure asks for (ROS
 # camera_calibration's X / Y / size / skew coverage, OpenCV's advice): the 28 x 20 cm board near
 # enough to fill most of the frame (0.25-0.45 m; partial views are fine for ChArUco), every view
-# tilted 15-50 deg, rendered anti-aliased. "far" is the earlier set (0.45-0.7 m, tilt 0-50 deg,
+# tilted 15-50 deg, rendered anti-aliased. "far" takes them from further away (0.45-0.7 m, tilt 0-50 deg,
 # one sample per pixel): the board covers a third of the image width, so the principal point is
 # only weakly separated from the distortion terms, and TinyRenderer's aliased corners (0.2 px RMS)
 # move it by ~2 px (1 sigma) from one random view set to the next.

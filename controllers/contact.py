@@ -112,9 +112,25 @@ class ContactMonitor:
         self.thresholds = thresholds
         self.observer = ExternalTorqueObserver(model, gain)
         self._tau_max = None if thresholds.joint_torque_nm is None else np.asarray(thresholds.joint_torque_nm, float)
+        self._tau_allow = self._tau_max
+        self._force_allow = thresholds.tcp_force_n
 
     def reset(self, state: JointState) -> None:
         self.observer.reset(state)
+        self._tau_allow = self._tau_max
+        self._force_allow = self.thresholds.tcp_force_n
+
+    def tolerate_current(self, state: JointState) -> None:
+        """After a protective stop the arm is still in the contact it stopped in: allow up to half
+        as much again as the present load, so that the arm can back out (the release and the
+        start of the motion move the estimate); once the estimate is below the thresholds, the
+        thresholds hold again. A load above the allowance stops the arm again."""
+        tau = self.observer.residual
+        if self._tau_max is not None:
+            self._tau_allow = np.maximum(self._tau_max, 1.5 * np.abs(tau))
+        if self.thresholds.tcp_force_n is not None:
+            self._force_allow = max(self.thresholds.tcp_force_n,
+                                    1.5 * self.tcp_force(np.asarray(state.position, float), tau))
 
     def tcp_force(self, q: np.ndarray, tau_ext: np.ndarray) -> float:
         """|F| of the force at the tcp that explains ``tau_ext`` best (least squares, J_v^T F = tau)."""
@@ -127,13 +143,18 @@ class ContactMonitor:
         force = 0.0
         reason = ""
         if self._tau_max is not None:
-            over = np.abs(tau) > self._tau_max
-            if over.any():
-                j = int(np.argmax(np.abs(tau) / self._tau_max))
-                reason = (f"external torque {abs(tau[j]):.1f} N·m on {self.model.joint_names[j]} above "
-                          f"{self._tau_max[j]:.1f} N·m")
+            a = np.abs(tau)
+            allow = self._tau_allow
+            if np.any(a > allow):
+                j = int(np.argmax(a / allow))
+                reason = (f"external torque {a[j]:.1f} N·m on {self.model.joint_names[j]} above "
+                          f"{allow[j]:.1f} N·m")
+            elif allow is not self._tau_max and np.all(a <= self._tau_max):
+                self._tau_allow = self._tau_max  # released: the thresholds hold again
         if self.thresholds.tcp_force_n is not None:
             force = self.tcp_force(np.asarray(state.position, float), tau)
-            if not reason and force > self.thresholds.tcp_force_n:
-                reason = f"contact force {force:.0f} N at the tcp above {self.thresholds.tcp_force_n:.0f} N"
+            if not reason and force > self._force_allow:
+                reason = f"contact force {force:.0f} N at the tcp above {self._force_allow:.0f} N"
+            elif self._force_allow > self.thresholds.tcp_force_n and force <= self.thresholds.tcp_force_n:
+                self._force_allow = self.thresholds.tcp_force_n
         return ContactVerdict(bool(reason), reason, tau, force)

@@ -109,7 +109,10 @@ def _pose_error(base_T_ref: np.ndarray, base_T_cur: np.ndarray) -> np.ndarray:
 
 
 class _Law:
-    """Shared plumbing: dt, torque clipping, invalid-input fallback."""
+    """Shared plumbing: dt, torque clipping, invalid-input fallback. ``reference_type`` is the
+    reference class `step` takes (`JointReference` or `CartesianReference`)."""
+
+    reference_type: type
 
     def __init__(self, robot: RobotModel, dt: float):
         if not (dt > 0 and np.isfinite(dt)):
@@ -170,6 +173,8 @@ class JointPDGravity(_Law):
     scaled by the joint's own inertia at the home pose. Rate: 1/dt (default tuning for 1 kHz).
     """
 
+    reference_type = JointReference
+
     def __init__(self, robot: RobotModel, dt: float, kp=None, kd=None, *, omega: float = 30.0, zeta: float = 1.0):
         super().__init__(robot, dt)
         dkp, dkd = _default_joint_gains(robot, omega, zeta)
@@ -202,6 +207,8 @@ class ComputedTorque(_Law):
     default ``omega`` = 40 rad/s, critically damped. Rate: 1/dt (default tuning for 1 kHz).
     """
 
+    reference_type = JointReference
+
     def __init__(self, robot: RobotModel, dt: float, kp=None, kd=None, *, omega: float = 40.0, zeta: float = 1.0):
         super().__init__(robot, dt)
         self.kp = np.full(self.n, omega**2) if kp is None else np.broadcast_to(np.asarray(kp, float), (self.n,)).copy()
@@ -225,6 +232,8 @@ class ComputedTorque(_Law):
 
 
 class _CartesianLaw(_Law):
+    reference_type = CartesianReference
+
     def __init__(self, robot: RobotModel, dt: float, frame: str, sigma_min: float, lam_max: float,
                  max_error_m: float, max_error_rad: float):
         super().__init__(robot, dt)

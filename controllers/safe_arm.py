@@ -123,11 +123,16 @@ class SafeArm:
         ``contact_every`` periods), then the watchdog; a stopped arm gets its hold."""
         st = self._arm.read()
         self._periods += 1
-        if self.contact is not None and self._fault is None and self._periods % self._contact_every == 0:
-            verdict = self.contact.check(st)
-            if verdict.stop:
+        if self.contact is not None and self._periods % self._contact_every == 0:
+            verdict = self.contact.check(st)  # also while stopped: the estimate stays current
+            if verdict.stop and self._fault is None:
                 self._fault = f"protective stop: {verdict.reason}"
                 self._note((SafetyRecord(float(st.stamp), SafetyEvent.PROTECTIVE_STOP, "hold", verdict.reason),))
+                # stop where the arm is, at once, as the robot's own protective stop does: the hold
+                # keeps the measured position (a contact has already stopped the motion), instead of
+                # braking on along the last command into what the arm hit
+                self.safety.reset(JointState(st.stamp, st.names, st.position, np.zeros_like(st.position),
+                                             st.effort))
         if self._fault is not None:
             self._send(Filtered(self.safety.hold(self._mode, st)))
             return
@@ -140,12 +145,13 @@ class SafeArm:
         return self._fault
 
     def clear_fault(self) -> bool:
-        """Resume after a protective stop (the next command starts from where the arm is)."""
+        """Resume after a protective stop (the next command starts from where the arm is; the arm
+        may back out of the contact it stopped in, see `ContactMonitor.tolerate_current`)."""
         st = self._arm.read()
         self._fault = None
         self.safety.reset(st)
         if self.contact is not None:
-            self.contact.reset(st)
+            self.contact.tolerate_current(st)
         return True
 
     def arm(self) -> None:

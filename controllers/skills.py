@@ -4,6 +4,12 @@ Skills talk to hardware only through the `Arm` and `Gripper` interfaces and adva
 the ``tick`` callable of the runtime (simulation: one control period of physics; real arm:
 wait for the next control period). They are the same code in simulation and on a real arm.
 
+When the arm stops on its own (a protective stop: `Arm.fault`), the skill under way ends at once
+with ``SkillStatus.PROTECTIVE_STOP`` and the reason; the procedure decides what to do (clear the
+fault with `Skills.clear_fault`, back off, skip the object). `Skills.move_until_contact` is the
+guarded move: a straight line that stops when the contact force along it reaches a threshold,
+measured by a wrist force/torque sensor or, without one, estimated from the joint torques.
+
 With a `PlanningScene`, motions are collision-aware: ``move_joints`` and ``move_to_pose`` take
 the direct joint-space path when it keeps the padding and plan around obstacles otherwise
 (OMPL, `officina.controllers.planning`); ``move_line`` stays straight and refuses, with the
@@ -14,8 +20,8 @@ from the optional ``min_link_z`` floor).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
@@ -30,7 +36,7 @@ from officina.controllers.trajectory import (
     plan_cartesian_line,
     plan_joint_move,
 )
-from officina.interfaces import Arm, Gripper
+from officina.interfaces import Arm, ForceTorqueSensor, Gripper
 
 __all__ = ["SkillStatus", "SkillResult", "Skills"]
 
@@ -41,13 +47,15 @@ class SkillStatus(str, enum.Enum):
     PLANNING_FAILED = "planning_failed"
     COLLISION = "collision"  # the motion would collide (a straight line that cannot go around)
     GRASP_EMPTY = "grasp_empty"
-    TIMEOUT = "timeout"
+    PROTECTIVE_STOP = "protective_stop"  # the arm stopped on contact nobody planned for
+    NO_CONTACT = "no_contact"  # a guarded move reached its end without touching anything
 
 
 @dataclass(frozen=True)
 class SkillResult:
     status: SkillStatus
     message: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -107,7 +115,84 @@ class Skills:
             self.arm.command_positions(q, qd)
             self._q_cmd = q
             self.tick()
+            stop = self._stopped()
+            if stop is not None:
+                return stop
         return SkillResult(SkillStatus.OK)
+
+    def _stopped(self) -> SkillResult | None:
+        """The arm's own stop, if it made one: the reference becomes where the arm is."""
+        why = self.arm.fault()
+        if why is None:
+            return None
+        self._q_cmd = self.arm.read().position.copy()
+        return SkillResult(SkillStatus.PROTECTIVE_STOP, why)
+
+    def clear_fault(self) -> bool:
+        """Resume after a protective stop; the next motion starts where the arm stopped."""
+        ok = bool(self.arm.clear_fault())
+        self._q_cmd = self.arm.read().position.copy()
+        return ok
+
+    def move_until_contact(self, direction: np.ndarray, max_distance_m: float, force_n: float, *,
+                           speed_m_s: float = 0.02, wrist: ForceTorqueSensor | None = None,
+                           wrist_R_base: np.ndarray | None = None) -> SkillResult:
+        """The guarded move: the tcp along ``direction`` (base frame) for at most ``max_distance_m``
+        at ``speed_m_s``, stopping when the contact force against the motion reaches ``force_n``.
+
+        The force comes from ``wrist`` (its force rotated into the base frame by ``wrist_R_base``,
+        default: the sensor's frame is the flange's; zeroed at the start, as a real sensor is before
+        a guarded move, so the tool's weight does not count) or, without a sensor, from the external
+        joint torques estimated with the control model (`ExternalTorqueObserver`). The line is not checked
+        against the planning scene: touching is what it is for. Returns OK with ``info``
+        (``force_n``, ``travel_m``, ``tcp_xyz``) at contact, NO_CONTACT at the end of the line."""
+        from officina.controllers.contact import ExternalTorqueObserver
+
+        d = np.asarray(direction, float).reshape(3)
+        if not np.linalg.norm(d) > 0 or not max_distance_m > 0 or not force_n > 0 or not speed_m_s > 0:
+            return SkillResult(SkillStatus.PLANNING_FAILED, "guarded move: direction, distance, force and speed must be positive")
+        d = d / np.linalg.norm(d)
+        T0 = self.model.frame_transform(self._q_cmd, "tcp")
+        T1 = T0.copy()
+        T1[:3, 3] += d * max_distance_m
+        try:
+            traj = plan_cartesian_line(self.model, self._q_cmd, T1, self.dt, max_speed_m_s=speed_m_s)
+        except TrajectoryError as exc:
+            return SkillResult(SkillStatus.PLANNING_FAILED, str(exc))
+        observer = None
+        if wrist is None:
+            observer = ExternalTorqueObserver(self.model)
+            observer.reset(self.arm.read())
+        else:
+            tare = np.asarray(wrist.read().force, float)
+        force = 0.0
+        for q, qd in zip(traj.q, traj.qd):
+            self.arm.command_positions(q, qd)
+            self._q_cmd = q
+            self.tick()
+            stop = self._stopped()
+            if stop is not None:
+                return stop
+            st = self.arm.read()
+            if wrist is not None:
+                R = self.model.frame_transform(st.position, "flange")[:3, :3] if wrist_R_base is None else wrist_R_base
+                f_base = R @ (np.asarray(wrist.read().force, float) - tare)
+                # the sensor measures what the tool pushes on it: against the motion is along -d
+                force = float(-(f_base @ d))
+            else:
+                tau = observer.update(st)
+                Jv = self.model.jacobian(st.position, "tcp")[:3]
+                f_ext, *_ = np.linalg.lstsq(Jv.T, tau, rcond=1e-3)
+                force = float(-(f_ext @ d))
+            if force >= force_n:
+                # stop where the arm is: hold the measured position, the contact force stays bounded
+                self._q_cmd = st.position.copy()
+                self.arm.command_positions(self._q_cmd)
+                tcp = self.model.frame_transform(st.position, "tcp")[:3, 3]
+                return SkillResult(SkillStatus.OK, f"contact {force:.1f} N", {
+                    "force_n": force, "travel_m": float((tcp - T0[:3, 3]) @ d), "tcp_xyz": tcp.tolist()})
+        return SkillResult(SkillStatus.NO_CONTACT, f"no contact within {max_distance_m * 1e3:.0f} mm "
+                           f"(last force {force:.1f} N)")
 
     def settle(self, seconds: float) -> None:
         """Hold the last commanded position for ``seconds`` (commanding it every period)."""
@@ -143,7 +228,7 @@ class Skills:
                                 for _ in range(n_candidates - 2)]
         for i, s0 in enumerate(seeds):
             r = solve_ik(self.model, base_T_tcp, "tcp", s0, rng=self.rng, max_restarts=0 if i else 20,
-                         timeout_s=np.inf, posture=home, posture_gain=0.05)
+                         posture=home, posture_gain=0.05)
             if not r.success or not self.config_clear(r.q):
                 continue
             cost = float(np.max(np.abs(r.q - seed)))
@@ -152,7 +237,7 @@ class Skills:
             if i == 0 and cost < 0.5:
                 break
         if best is None:
-            return solve_ik(self.model, base_T_tcp, "tcp", seed, rng=self.rng, max_restarts=0, timeout_s=np.inf)
+            return solve_ik(self.model, base_T_tcp, "tcp", seed, rng=self.rng, max_restarts=0)
         return best[1]
 
     def config_clear(self, q: np.ndarray) -> bool:
@@ -197,7 +282,11 @@ class Skills:
             return self._planned_move(r.q, goals)
         return self.move_joints(r.q)
 
-    def move_line(self, base_T_tcp: np.ndarray, speed_m_s: float | None = None) -> SkillResult:
+    def move_line(self, base_T_tcp: np.ndarray, speed_m_s: float | None = None, *,
+                  escape_m: float = 0.0) -> SkillResult:
+        """The tcp in a straight line to ``base_T_tcp``. With a planning scene the line is checked
+        first and refused when it would collide; ``escape_m`` lets its first metres start in
+        contact (backing out of a contact the arm stopped in, or off a part it just released)."""
         try:
             traj = plan_cartesian_line(
                 self.model, self._q_cmd, base_T_tcp, self.dt,
@@ -206,7 +295,14 @@ class Skills:
         except TrajectoryError as exc:
             return SkillResult(SkillStatus.PLANNING_FAILED, str(exc))
         if self.planner is not None:
-            check = self.planner.check_trajectory(self._q_cmd, traj.q)
+            k0 = 0
+            if escape_m > 0:
+                p0 = self.model.frame_transform(traj.q[0], "tcp")[:3, 3]
+                k0 = next((k for k, q in enumerate(traj.q)
+                           if np.linalg.norm(self.model.frame_transform(q, "tcp")[:3, 3] - p0) >= escape_m),
+                          len(traj.q) - 1)
+            check = self.planner.check_trajectory(traj.q[k0], traj.q[k0:]) if k0 else \
+                self.planner.check_trajectory(self._q_cmd, traj.q)
             if not check.ok:
                 where = 100.0 * check.index / max(1, len(traj.q))
                 contacts = "; ".join(str(c) for c in check.contacts[:3])

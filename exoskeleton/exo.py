@@ -217,8 +217,8 @@ def arm_gravity_torque(model: HumanModel, elevation_rad, elbow_flexion_rad=0.0, 
 
 # --- presets --------------------------------------------------------------------------------
 # Each curve is a simplified shape (not a digitisation) with magnitudes in the range the cited
-# studies report; the reference lift and effect-size range are the ones listed in officina's
-# issue 5, which the tests check.
+# studies report; each preset's `references` (a reference lift and the published range of the
+# effect) are what tests/test_exo_devices.py checks.
 
 PRESETS: dict[str, object] = {
     "laevo": PassiveBackExo(

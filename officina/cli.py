@@ -1,6 +1,8 @@
 """The `officina` command line: one entry point, thin subcommands over the library.
 
-Exit codes: 0 ok, 1 the job failed, 2 bad input.
+Exit codes: 0 ok, 1 the job failed, 2 bad input. Help texts are Markdown (typer's markdown
+mode): paragraphs are reflowed to the terminal's width, so write them as plain paragraphs and
+put command lines in indented code blocks.
 """
 
 from __future__ import annotations
@@ -12,16 +14,26 @@ import typer
 from officina import __version__
 from officina.errors import BadInput, JobFailed
 
+HELP = """officina: a robotics lab workbench. Run robot cells in PyBullet (headless,
+deterministic), the same controllers against real arms through ROS 2, OpenCV vision, and lifting
+ergonomics with exoskeletons.
+
+Examples:
+
+```
+officina run pick-place
+officina robots
+officina COMMAND --help
+```
+"""
+
 app = typer.Typer(
     name="officina",
-    help=(
-        "officina: a robotics lab workbench. Run robot cells in PyBullet (headless, deterministic), "
-        "the same controllers against real arms through ROS 2, OpenCV vision, and lifting ergonomics "
-        "with exoskeletons.\n\nStart with `officina run pick-place`; see `officina COMMAND --help`."
-    ),
+    help=HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 
 
@@ -40,10 +52,23 @@ def _root(
     """officina command line."""
 
 
-def fail(message: str, code: int = 2) -> "typer.Exit":
-    """Print one line on stderr and return an Exit to raise."""
-    typer.echo(f"officina: error: {message}", err=True)
-    return typer.Exit(code)
+def parse_floats(text: str, what: str, n: int | None = None):
+    """'1,2,3' -> array of floats (what a command's comma-separated option holds); raises BadInput
+    with a one-line reason naming the option ``what``."""
+    import numpy as np
+
+    parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip() != ""]
+    try:
+        values = np.array([float(p) for p in parts], dtype=float)
+    except ValueError:
+        raise BadInput(f"{what}: expected comma-separated numbers, got {text!r}") from None
+    if n is not None and len(values) != n:
+        raise BadInput(f"{what}: expected {n} comma-separated numbers, got {len(values)}")
+    if len(values) == 0:
+        raise BadInput(f"{what}: expected comma-separated numbers, got nothing")
+    if not np.all(np.isfinite(values)):
+        raise BadInput(f"{what}: every value must be finite, got {text!r}")
+    return values
 
 
 def handle_errors(func):
@@ -69,52 +94,61 @@ def handle_errors(func):
     return wrapper
 
 
-def _register_subcommands() -> None:
-    # Each module adds its commands to `app` (or a sub-Typer) on import. Explicit list, no magic.
-    from officina import cli_core  # noqa: F401  run, robots, tasks, bench sim
+#: The subcommands, one line per CLI module: ("officina.cli_X:attr", name). ``attr`` is the
+#: module's typer.Typer; with a name its commands sit under `officina NAME`, with None they join
+#: the top level. A CLI module never imports `app` (it may import `handle_errors`); adding a module
+#: is one line here.
+SUBCOMMANDS: tuple[tuple[str, str | None], ...] = (
+    ("officina.cli_core:app", None),  # run, robots, tasks, sweep
+    ("officina.cli_kin:kin_app", "kin"),
+    ("officina.cli_bench:bench_app", "bench"),
+    ("officina.cli_vision:vision_app", "vision"),
+    ("officina.cli_ergo:ergo_app", "ergo"),
+    ("officina.cli_ergo:exo_app", "exo"),
+    ("officina.cli_ros:ros_app", "ros"),
+    ("officina.cli_compare:app", None),  # compare
+    ("officina.cli_plan:app", None),  # plan, collision-pairs
+    ("officina.cli_regress:app", None),  # regress
+    ("officina.cli_report:app", None),  # report
+)
 
-    for mod in ("cli_kin", "cli_bench", "cli_vision", "cli_ergo", "cli_ros", "cli_compare", "cli_plan"):
-        try:
-            __import__(f"officina.{mod}")
-        except ModuleNotFoundError as exc:  # a module not written yet
-            if exc.name != f"officina.{mod}":
-                raise
+_registered = False
 
 
-def _quiet_pybullet_import() -> None:
-    """PyBullet prints its build time on stdout (from C) when imported; send that to stderr so
-    that `--json` output stays parseable."""
-    import ctypes
-    import os
+def add_subcommands(target: typer.Typer, subcommands=SUBCOMMANDS) -> typer.Typer:
+    """Add each ``("module:attr", name)`` sub-app to ``target``. An import error in a CLI module
+    propagates: a command that cannot load is a bug, not a missing feature."""
+    import importlib
 
-    try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError):
-        return
-    try:
-        os.dup2(2, 1)
-        import pybullet  # noqa: F401
+    for ref, name in subcommands:
+        module, attr = ref.split(":")
+        sub = getattr(importlib.import_module(module), attr)
+        if name is None:
+            target.add_typer(sub)
+        else:
+            target.add_typer(sub, name=name)
+    return target
 
-        ctypes.CDLL(None).fflush(None)
-    except Exception:
-        pass
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+
+def register_subcommands() -> typer.Typer:
+    """`app` with every entry of `SUBCOMMANDS` added (once)."""
+    global _registered
+    if not _registered:
+        add_subcommands(app)
+        _registered = True
+    return app
 
 
 def main(argv: list[str] | None = None) -> None:
-    _quiet_pybullet_import()
-    _register_subcommands()
+    register_subcommands()
     try:
         app(args=argv, prog_name="officina", standalone_mode=True)
-    except (BadInput, FileNotFoundError) as exc:
-        typer.echo(f"officina: error: {exc}", err=True)
-        sys.exit(2)
     except JobFailed as exc:
         typer.echo(f"officina: job failed: {exc}", err=True)
         sys.exit(1)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"officina: error: {exc}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover

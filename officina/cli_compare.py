@@ -13,7 +13,10 @@ from typing import List, Optional
 
 import typer
 
-from officina.cli import app, handle_errors
+from officina.cli import handle_errors
+
+app = typer.Typer()
+
 
 COMPARE_HELP = """Robot versus worker on the same job, with and without exoskeletons.
 
@@ -29,14 +32,14 @@ Writes compare.json, compare.md and compare.png into the run folder (or --out).
 
 Examples:
 
-  officina compare pick-place --robot ur5e
-
-  officina compare pick-place --run runs/pick-place-20261126-071500 --json
-
-  officina compare pick-place --rate 6 --shift-h 4 --body-mass-kg 62
-  --stature-m 1.65 --sex F --exo spexor --exo xotrunk
-
-  officina compare pick-place --motion-csv lift.csv   (measured joint angles)
+```
+officina compare pick-place --robot ur5e
+officina compare pick-place --run runs/pick-place-20261126-071500 --json
+officina compare pick-place --rate 6 --shift-h 4 \\
+    --body-mass-kg 62 --stature-m 1.65 --sex F --exo spexor --exo xotrunk
+# measured joint angles instead of the modelled lift:
+officina compare pick-place --motion-csv lift.csv
+```
 
 Exit codes: 0 compared, 1 the robot run crashed, 2 bad input.
 """

@@ -8,30 +8,43 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import typer
 
-from officina.cli import app, handle_errors
+from officina.cli import handle_errors
+
+ERGO_HELP = """Lifting ergonomics: the Revised NIOSH Lifting Equation.
+
+Example:
+
+```
+officina ergo niosh --load 12 --h 40 --v 20 --v-dest 100 --h-dest 35 \\
+    --a 0 --freq 2 --duration moderate --coupling fair
+```
+"""
 
 ergo_app = typer.Typer(
-    help=(
-        "Lifting ergonomics: the Revised NIOSH Lifting Equation.\n\n"
-        "Example: officina ergo niosh --load 12 --h 40 --v 20 --v-dest 100 --h-dest 35 "
-        "--a 0 --freq 2 --duration moderate --coupling fair"
-    ),
+    help=ERGO_HELP,
     no_args_is_help=True,
 )
+
+EXO_HELP = """Exoskeletons and lower-back loads: L5/S1 moment and compression during a lift,
+with and without a back-support exoskeleton (inverse dynamics of a de Leva human model).
+
+Example:
+
+```
+officina exo lift --lift stoop --load-kg 10 --body-mass-kg 75 \\
+    --stature-m 1.75 --exo spexor
+```
+"""
+
 exo_app = typer.Typer(
-    help=(
-        "Exoskeletons and lower-back loads: L5/S1 moment and compression during a lift, with and "
-        "without a back-support exoskeleton (inverse dynamics of a de Leva human model).\n\n"
-        "Example: officina exo lift --lift stoop --load-kg 10 --body-mass-kg 75 --stature-m 1.75 --exo spexor"
-    ),
+    help=EXO_HELP,
     no_args_is_help=True,
 )
-app.add_typer(ergo_app, name="ergo")
-app.add_typer(exo_app, name="exo")
 
 
 def _fmt(x: float | None, nd: int = 2) -> str:
@@ -63,10 +76,14 @@ def niosh_cmd(
     and destination LI. Values outside the equation's range (H > 63 cm, V > 175 cm, D > 175 cm,
     A > 135 deg, F above Table 5) give a zero multiplier and a warning.
 
-    \b
     Examples:
-      officina ergo niosh --load 12 --h 40 --v 20 --a 0 --freq 2 --duration moderate --coupling fair --d 60
-      officina ergo niosh --units us --load 30 --h 12 --v 10 --h-dest 14 --v-dest 40 --a 0 --freq 1 --duration short --coupling good --json
+
+    ```
+    officina ergo niosh --load 12 --h 40 --v 20 --a 0 --freq 2 \\
+        --duration moderate --coupling fair --d 60
+    officina ergo niosh --units us --load 30 --h 12 --v 10 --h-dest 14 \\
+        --v-dest 40 --a 0 --freq 1 --duration short --coupling good --json
+    ```
     """
     from officina.exoskeleton.niosh import NioshTask, evaluate
 
@@ -120,7 +137,7 @@ def exo_lift_cmd(
     start_height_m: float | None = typer.Option(None, "--start-height-m", help="Grip height at the start, m (default 0.20: a box on the floor)."),
     end_height: str = typer.Option("knuckle", "--end-height", help="'knuckle' (stand upright, arms hanging) or a grip height in m (e.g. 0.9 for a table)."),
     duration_s: float = typer.Option(1.5, "--duration-s", help="Duration of the lift, s (min-jerk time law; 0.25 s of standing before and after)."),
-    motion_csv: Path | None = typer.Option(None, "--motion-csv", help="Use a recorded motion instead: CSV with t_s and <joint>_deg columns (ankle, knee, hip, l5s1, shoulder, elbow)."),
+    motion_csv: Path | None = typer.Option(None, "--motion-csv", help="Use a recorded motion instead: CSV with t_s and JOINT_deg columns (JOINT: ankle, knee, hip, l5s1, shoulder, elbow)."),
     out: Path | None = typer.Option(None, "--out", help="Folder for the plots: loads.png (moment, compression with the NIOSH 3400/6400 N limits) and stick.png."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -130,10 +147,14 @@ def exo_lift_cmd(
     at the hands; compression from a single equivalent extensor muscle with a 5 cm moment arm.
     Reductions are in percent (+ = the exo lowers the load).
 
-    \b
     Examples:
-      officina exo lift --lift stoop --load-kg 10 --body-mass-kg 75 --stature-m 1.75 --exo laevo
-      officina exo lift --lift squat --load-kg 15 --body-mass-kg 62 --stature-m 1.65 --sex female --exo active --out runs/lift --json
+
+    ```
+    officina exo lift --lift stoop --load-kg 10 --body-mass-kg 75 \\
+        --stature-m 1.75 --exo laevo
+    officina exo lift --lift squat --load-kg 15 --body-mass-kg 62 \\
+        --stature-m 1.65 --sex female --exo active --out runs/lift --json
+    ```
     """
     from officina.exoskeleton.dynamics import compare, inverse_dynamics, summary
     from officina.exoskeleton.exo import ShoulderExo, exo_by_name
@@ -226,9 +247,11 @@ def exo_static_cmd(
 ) -> None:
     """L5/S1 moment, compression and shear in one static posture (arms hanging, load at the hands).
 
-    \b
     Example:
-      officina exo static --trunk-flexion-deg 60 --load-kg 10 --json
+
+    ```
+    officina exo static --trunk-flexion-deg 60 --load-kg 10 --json
+    ```
     """
     from officina.exoskeleton.model import static_l5s1
 
@@ -260,9 +283,12 @@ def exo_overhead_cmd(
 ) -> None:
     """Shoulder moment in overhead work with and without a shoulder exoskeleton (static, both arms).
 
-    \b
     Example:
-      officina exo overhead --elevation-deg 110 --tool-kg 1.5 --exo paexo --support 0.7
+
+    ```
+    officina exo overhead --elevation-deg 110 --tool-kg 1.5 --exo paexo \\
+        --support 0.7
+    ```
     """
     from dataclasses import replace
 
@@ -285,3 +311,122 @@ def exo_overhead_cmd(
         f"shoulder flexor moment {out['without_shoulder_moment_nm']:.1f} N m without, {out['with_shoulder_moment_nm']:.1f} N m with "
         f"{exo} ({out['reduction_pct']:.0f} % less); {out['pelvis_reaction_moment_nm']:.1f} N m go to the hip belt"
     )
+
+
+def _values(text: str, what: str) -> list[float]:
+    """'0,20,40' or '0:60:20' (start:stop:step, stop included) -> numbers."""
+    try:
+        if ":" in text:
+            a, b, c = (float(x) for x in text.split(":"))
+            if c <= 0 or b < a:
+                raise ValueError
+            n = int(math.floor((b - a) / c + 1e-9)) + 1
+            if n > 1000:
+                raise ValueError
+            return [round(a + i * c, 10) for i in range(n)]
+        vals = [float(x) for x in text.split(",") if x.strip()]
+        if not vals:
+            raise ValueError
+        return vals
+    except ValueError:
+        raise ValueError(f"{what} {text!r}: expected numbers like 0,20,40 or a range START:STOP:STEP "
+                         "such as 0:60:20") from None
+
+
+EXO_SWEEP_HELP = """Design study of a passive back exoskeleton: spring stiffness x preload, over
+loads and lift styles, to L5/S1 loads, NIOSH and LiFFT figures.
+
+Every design point is the spring exo (torque = preload + stiffness x flexion
+above the engagement angle, up to --max-torque-nm) on a box lift from the
+floor to knuckle height. Vectorised: two inverse-dynamics passes per lift
+style and load, every design from those (the loads are linear in the exo's
+torque). Writes results.csv (and results.parquet with pyarrow), one row per
+design point, exo_sweep.json and exo_sweep.png into --out (default
+runs/exo-sweep-TIMESTAMP).
+
+Examples:
+
+```
+officina exo sweep --stiffness 0:80:20 --preload 0,5,10 --load-kg 5,10,15
+officina exo sweep --stiffness 0,30,60 --preload 0 --load-kg 10 \\
+    --lift-style squat --engage-deg 10 --body-mass-kg 62 \\
+    --stature-m 1.65 --sex female --out runs/exo-study
+```
+"""
+
+
+@exo_app.command("sweep", help=EXO_SWEEP_HELP)
+@handle_errors
+def exo_sweep_cmd(
+    stiffness: str = typer.Option("0:60:20", "--stiffness", help="Spring stiffness, N m/rad (device total): list or START:STOP:STEP."),
+    preload: str = typer.Option("0,5,10", "--preload", help="Spring preload, N m: list or range."),
+    load_kg: str = typer.Option("5,10,15", "--load-kg", help="Box mass, kg: list or range."),
+    lift_style: str = typer.Option("stoop,squat", "--lift-style", help="Lift styles: stoop, squat or both."),
+    engage_deg: float = typer.Option(0.0, "--engage-deg", help="Trunk-thigh flexion where the spring engages, deg (0: it pushes when standing)."),
+    max_torque_nm: float = typer.Option(60.0, "--max-torque-nm", help="Torque cap of the device, N m."),
+    body_mass_kg: float = typer.Option(75.0, "--body-mass-kg", help="Body mass of the worker, kg."),
+    stature_m: float = typer.Option(1.75, "--stature-m", help="Stature of the worker, m."),
+    sex: str = typer.Option("male", "--sex", help="male or female (de Leva 1996)."),
+    rate_per_min: float = typer.Option(4.0, "--rate-per-min", help="Lifts per minute (NIOSH frequency, LiFFT repetitions)."),
+    shift_h: float = typer.Option(8.0, "--shift-h", help="Hours of lifting per shift (NIOSH duration, LiFFT)."),
+    coupling: str = typer.Option("fair", "--coupling", help="NIOSH coupling: good, fair or poor."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder (new or empty)."),
+    as_json: bool = typer.Option(False, "--json", help="Print exo_sweep.json instead of the summary."),
+) -> None:
+    import time
+
+    from officina.exoskeleton.design import COLUMNS, StudyAxes, design_study, plot_study
+    from officina.results import write_table
+    from officina.runs import new_run_dir, write_json_atomic
+
+    styles = [s.strip().lower() for s in lift_style.split(",") if s.strip()]
+    ax = StudyAxes(_values(stiffness, "--stiffness"), _values(preload, "--preload"), _values(load_kg, "--load-kg"),
+                   styles, engage_deg=engage_deg, max_torque_nm=max_torque_nm, rate_per_min=rate_per_min,
+                   shift_h=shift_h, coupling=coupling)
+    model = _human(body_mass_kg, stature_m, sex)
+    from officina.exoskeleton.worker import duration_class
+
+    duration_class(shift_h)  # a bad shift is bad input before the folder is made
+    t0 = time.perf_counter()
+    rows = design_study(model, ax)
+    elapsed = time.perf_counter() - t0
+    folder = new_run_dir("exo-sweep", out)
+    files = write_table(rows, folder, leading=list(rows[0]))
+    title = (f"passive back exo, {body_mass_kg:g} kg / {stature_m:g} m {model.anthro.sex}, engages at "
+             f"{engage_deg:g} deg, max {max_torque_nm:g} N m")
+    plot_study(rows, folder / "exo_sweep.png", title)
+    doc = {
+        "kind": "exo-sweep", "person": {"body_mass_kg": body_mass_kg, "stature_m": stature_m, "sex": model.anthro.sex},
+        "axes": {"stiffness_nm_per_rad": list(ax.stiffness_nm_per_rad), "preload_nm": list(ax.preload_nm),
+                 "load_kg": list(ax.loads_kg), "lift_style": list(ax.styles)},
+        "fixed": {"engage_deg": engage_deg, "max_torque_nm": max_torque_nm, "rate_per_min": rate_per_min,
+                  "shift_h": shift_h, "coupling": coupling, "lift": "box from the floor (grip 0.20 m) to knuckle "
+                  f"height in {ax.duration_s:g} s, minimum jerk"},
+        "columns": {k: {"unit": u, "meaning": m} for k, (u, m) in COLUMNS.items()},
+        "compute_s": elapsed, "rows": rows,
+    }
+    write_json_atomic(folder / "exo_sweep.json", doc)
+    if as_json:
+        typer.echo(json.dumps({**doc, "folder": str(folder)}, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{len(rows)} design points in {elapsed:.2f} s; per lift, the design with the lowest "
+                    "peak L5/S1 compression")
+    for c in ("lift", "no exo\nN", "NIOSH\nLI", "k\nN m/rad", "preload\nN m", "with exo\nN", "less",
+              "against\nperson\nN m"):
+        t.add_column(c, justify="left" if c == "lift" else "right", no_wrap=c == "lift")
+    for style in ax.styles:
+        for load in ax.loads_kg:
+            sel = [r for r in rows if r["lift_style"] == style and r["load_kg"] == float(load)]
+            best = min(sel, key=lambda r: (round(r["peak_compression_n"], 1), r["peak_opposing_moment_nm"]))
+            li = best["niosh_li"]
+            t.add_row(f"{style} {load:g} kg", f"{best['peak_compression_no_exo_n']:.0f}",
+                      f"{li:.2f}" if li is not None else "inf", f"{best['stiffness_nm_per_rad']:g}",
+                      f"{best['preload_nm']:g}", f"{best['peak_compression_n']:.0f}",
+                      f"{best['peak_compression_reduction_pct']:.1f} %", f"{best['peak_opposing_moment_nm']:.1f}")
+    console = Console()
+    console.print(t)
+    console.print(f"wrote {', '.join(str(f) for f in files)}, {folder / 'exo_sweep.png'}, {folder / 'exo_sweep.json'}",
+                  soft_wrap=True, highlight=False)

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from officina.cli import app, handle_errors
+from officina.cli import handle_errors, parse_floats
 from officina.errors import BadInput, JobFailed
+
+app = typer.Typer()
 
 
 def _floats(text: str, what: str, n: int | None = None) -> np.ndarray:
-    from officina.cli_kin import parse_floats
-
     return parse_floats(text, what, n)
 
 
@@ -44,12 +44,15 @@ def plan_cmd(
     Exit codes: 0 planned; 1 no plan within the time budget; 2 bad input (start or goal in
     collision, outside the joint limits, unreachable pose, unknown robot, malformed scene).
 
-    \b
     Examples:
-      officina plan --robot panda --scene cell.yaml \\
-          --from 0,-0.785,0,-2.356,0,1.571,0.785 --to 1.2,0.3,0,-1.8,0,2.1,0.785
-      officina plan --robot ur5e --scene cell.yaml --from 3.14,-1.57,1.57,-1.57,-1.57,0 \\
-          --to-pose 0.5,0.2,0.3,1,0,0,0 --json
+
+    ```
+    officina plan --robot panda --scene cell.yaml \\
+        --from 0,-0.785,0,-2.356,0,1.571,0.785 --to 1.2,0.3,0,-1.8,0,2.1,0.785
+    officina plan --robot ur5e --scene cell.yaml \\
+        --from 3.14,-1.57,1.57,-1.57,-1.57,0 \\
+        --to-pose 0.5,0.2,0.3,1,0,0,0 --json
+    ```
     """
     from officina.controllers.model import RobotModel, pose_to_T
     from officina.controllers.planning.planner import PlannerSettings, plan_motion
@@ -95,7 +98,7 @@ def collision_pairs_cmd(
     robot: str = typer.Option(..., "--robot", help="Robot name or robot YAML file."),
     samples: int = typer.Option(10000, "--samples", min=100, help="Random configurations sampled."),
     seed: int = typer.Option(0, "--seed", help="Seed of the samples."),
-    out: Path = typer.Option(None, "--out", help="SRDF to write (default: <robot>.srdf beside the robot YAML)."),
+    out: Path = typer.Option(None, "--out", help="SRDF to write (default: ROBOT.srdf beside the robot YAML)."),
     as_json: bool = typer.Option(False, "--json", help="Print the pairs as JSON."),
 ) -> None:
     """Regenerate a robot's self-collision pairs to skip (an SRDF, as MoveIt's setup assistant

@@ -13,13 +13,25 @@ from typing import Optional
 
 import typer
 
-from officina.cli import app, handle_errors
+from officina.cli import handle_errors
+
+ROS_HELP = """ROS 2 nodes: PyBullet fake hardware (sim), the safety gate, task/vision/exo nodes,
+recording. Each also runs as a console script (officina-ros-sim, officina-ros-gate, ...) for
+launch files; ROS arguments go after --ros-args.
+
+Examples:
+
+```
+officina ros sim --robot panda --pacing fast
+officina ros gate --robot panda
+officina ros task pick-place --robot panda --arm
+```
+"""
 
 ros_app = typer.Typer(
-    help="ROS 2 nodes: PyBullet fake hardware (sim), the safety gate, task/vision/exo nodes, recording.",
+    help=ROS_HELP,
     no_args_is_help=True,
 )
-app.add_typer(ros_app, name="ros")
 
 _EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -58,20 +70,28 @@ def _choice(option: str, value: str, choices) -> None:
 
 
 def _run(make, argv: list[str]) -> None:
-    from officina.ros.common import ros_env_defaults, run_node
+    from officina.ros.runner import run_node
 
-    ros_env_defaults()
-    run_node(make, argv)
+    code = run_node(make, argv)
+    if code:
+        raise typer.Exit(code)
 
 
 @ros_app.command("profiles")
 def profiles_cmd() -> None:
-    """List the ROS profiles (controller, joint names of real drivers)."""
+    """List the ROS profiles (controller, joint names of real drivers).
+
+    Example:
+
+    ```
+    officina ros profiles
+    ```
+    """
     from officina.ros.robot_profiles import builtin_profiles, load_profile
 
     for name in builtin_profiles():
         p = load_profile(name)
-        typer.echo(f"{name:8s} {p.controller:36s} robot {p.robot:6s} {p.description}")
+        typer.echo(f"{name:8s} {p.controller:36s} robot {p.robot:7s} {p.description}")
 
 
 @ros_app.command("sim", context_settings=_EXTRA)
@@ -82,9 +102,13 @@ def sim_cmd(
     profile: str = typer.Option("default", "--profile", help="ROS profile (see `officina ros profiles`)"),
     pacing: str = typer.Option("realtime", "--pacing", help="realtime | fast | lockstep"),
     rate_hz: float = typer.Option(250.0, "--rate-hz", help="control rate and /joint_states rate [Hz]"),
-    task: str = typer.Option("pick-place", "--task", help="task whose scene to build ('none': robot only)"),
+    task: str = typer.Option(
+        "pick-place", "--task",
+        help="task whose cell to build: a name, an entry point or path/to/module.py:Class ('none': robot only)"),
     seed: int = typer.Option(0, "--seed", help="seed of the scene"),
-    sets: list[str] = typer.Option([], "--set", help="task parameter KEY=VALUE (repeatable)"),
+    sets: list[str] = typer.Option(
+        [], "--set",
+        help="KEY=VALUE as for `officina run` (repeatable): params.NAME, seed, sim.gravity, sim.solver_iterations"),
     controller: str = typer.Option("", "--controller", help="trajectory controller name (default: profile's)"),
     lockstep_periods: int = typer.Option(1, "--lockstep-periods", help="periods per /officina/sim/step call"),
     command_sync: bool = typer.Option(
@@ -93,15 +117,25 @@ def sim_cmd(
              "(a bus-synchronous drive; lowest command-to-state latency). Default: ros2_control's fixed period"),
     executor: str = typer.Option(
         "events", "--executor",
-        help="events: rclpy's EventsExecutor (C++ dispatch, ~75 us less per message; where rclpy has it, "
+        help="events: rclpy's EventsExecutor (dispatch in C++, faster per message; where rclpy has it, "
              "Kilted, Jazzy from rclpy 7.1.4; else single) | single: SingleThreadedExecutor"),
     gui: bool = typer.Option(False, "--gui", help="PyBullet GUI"),
 ) -> None:
-    """PyBullet fake hardware that looks like a ros2_control robot (joint_trajectory_controller +
-    forward position controller + gripper, /joint_states, camera, ground truth; the
-    FollowJointTrajectory action and controller_state where control_msgs is installed)."""
-    from officina.ros.common import EXECUTORS
-    from officina.ros.sim_node import PACINGS
+    """PyBullet fake hardware that looks like a ros2_control robot.
+
+    It serves joint_trajectory_controller, a forward position controller and a gripper,
+    /joint_states, a camera and ground truth; the FollowJointTrajectory action and
+    controller_state where control_msgs is installed.
+
+    Examples:
+
+    ```
+    officina ros sim --robot panda --task pick-place --seed 0
+    officina ros sim --profile ur --robot ur5e --pacing fast
+    ```
+    """
+    from officina.ros.latency import EXECUTORS
+    from officina.ros.pacing import PACINGS
 
     _choice("--pacing", pacing, PACINGS)
     _choice("--executor", executor, EXECUTORS)
@@ -137,13 +171,24 @@ def gate_cmd(
     watchdog_periods: int = typer.Option(25, "--watchdog-periods", help="periods without command -> hold"),
     executor: str = typer.Option(
         "single", "--executor",
-        help="single: SingleThreadedExecutor | events: rclpy's EventsExecutor (~75 us less per message; "
+        help="single: SingleThreadedExecutor | events: rclpy's EventsExecutor (dispatch in C++; "
              "experimental in rclpy, so not the gate's default; where rclpy has it, else single). "
              "Commands at 1 kHz: single does not keep up on a loaded 2-core machine (docs/ros.md)"),
 ) -> None:
-    """The safety gate: /officina/* commands -> safety filter -> the arm's controller, after arming
-    (and /officina/follow_joint_trajectory -> the controller's action, where control_msgs is installed)."""
-    from officina.ros.common import EXECUTORS
+    """The safety gate: /officina/* commands -> safety filter -> the arm's controller.
+
+    Nothing passes before arming (/officina/arm). Where control_msgs is installed it also relays
+    /officina/follow_joint_trajectory goals to the controller's action.
+
+    Examples:
+
+    ```
+    officina ros gate --robot panda
+    officina ros gate --profile ur --robot ur5e --velocity-scale 0.25 \\
+        --acceleration-scale 0.25
+    ```
+    """
+    from officina.ros.latency import EXECUTORS
 
     _choice("--executor", executor, EXECUTORS)
     argv = _ros_args(ctx)
@@ -181,37 +226,58 @@ def gate_main() -> None:
     _entry("gate")
 
 
-@ros_app.command("task", context_settings=_EXTRA)
+TASK_HELP = """Run a task's procedure through the gate against the arm behind it.
+
+Nothing moves until the gate is armed (--arm: by the task node, for a sim).
+The outcome is printed as one JSON line.
+
+Examples:
+
+```
+officina ros task pick-place --robot panda --arm
+officina ros task labs/my_task.py:MyTask --set params.hold_s=0.5 --arm
+officina ros task pick-place --profile ur --robot ur5e \\
+    --camera-pose-file handeye.yaml
+```
+
+Exit codes: 0 the procedure completed, 1 it did not, 2 bad input,
+130 stopped (Ctrl-C).
+"""
+
+
+@ros_app.command("task", context_settings=_EXTRA, help=TASK_HELP)
 @handle_errors
 def task_cmd(
     ctx: typer.Context,
-    task: str = typer.Argument(..., help="task name, e.g. pick-place"),
+    task: str = typer.Argument(..., help="task: a name (pick-place), an entry point or path/to/module.py:Class"),
     robot: str = typer.Option("", "--robot", help="officina robot (model and limits; default: profile's)"),
     profile: str = typer.Option("default", "--profile", help="ROS profile of the arm"),
     seed: int = typer.Option(0, "--seed", help="seed of the procedure's random choices"),
-    sets: list[str] = typer.Option([], "--set", help="task parameter KEY=VALUE (repeatable)"),
+    sets: list[str] = typer.Option([], "--set", help="KEY=VALUE as for `officina run` (repeatable): params.NAME, seed"),
     rate_hz: float = typer.Option(250.0, "--rate-hz", help="control rate of the procedure [Hz]"),
     arm: bool = typer.Option(False, "--arm", help="arm the gate itself (sim/CI); default: wait for the operator"),
-    image_topic: str = typer.Option("", "--image-topic", help="camera image (default: the profile's <camera>/image_raw)"),
+    image_topic: str = typer.Option("", "--image-topic", help="camera image (default: the profile's CAMERA/image_raw)"),
     depth_topic: str = typer.Option("", "--depth-topic", help="depth image aligned to it, metres or mm (default: profile's)"),
     camera_info_topic: str = typer.Option("", "--camera-info-topic", help="camera intrinsics (default: profile's)"),
     camera_pose_topic: str = typer.Option(
         "", "--camera-pose-topic",
         help="latched geometry_msgs/PoseStamped of the camera in the robot base frame, e.g. from hand-eye "
-             "calibration (default: the profile's <camera>/pose, which the sim publishes)"),
+             "calibration (default: the profile's CAMERA/pose, which the sim publishes)"),
     camera_pose_file: str = typer.Option(
         "", "--camera-pose-file",
         help="a fixed camera's pose from `officina vision handeye --mode eye-to-hand --out FILE` (its "
              "base_T_camera), instead of the pose topic"),
 ) -> None:
-    """Run a task's procedure through the gate against the arm behind it (sim or real)."""
     from officina.ros.task_node import TaskRun, main_task
 
     argv = _ros_args(ctx)
     topics = (("image", image_topic), ("depth", depth_topic), ("camera_info", camera_info_topic),
               ("pose", camera_pose_topic))
-    main_task(TaskRun(task, robot, profile, seed, tuple(sets), rate_hz, arm,
-                      camera_topics=tuple((k, v) for k, v in topics if v), camera_pose_file=camera_pose_file), argv)
+    code = main_task(TaskRun(task, robot, profile, seed, tuple(sets), rate_hz, arm,
+                             camera_topics=tuple((k, v) for k, v in topics if v),
+                             camera_pose_file=camera_pose_file), argv)
+    if code:
+        raise typer.Exit(code)
 
 
 def task_main() -> None:
@@ -235,7 +301,14 @@ def vision_cmd(
     rate_hz: float = typer.Option(10.0, "--rate-hz", help="processing rate [Hz]"),
 ) -> None:
     """Markers (PoseArray + PoseStamped per id), markerless objects (PoseArray) and an annotated image
-    from a camera stream."""
+    from a camera stream.
+
+    Example:
+
+    ```
+    officina ros vision --dictionary DICT_4X4_50 --marker-length-m 0.05
+    ```
+    """
     argv = _ros_args(ctx)
     overrides = _params(ctx, dictionary=dictionary, marker_length_m=float(marker_length_m), image_topic=image_topic,
                         camera_info_topic=camera_info_topic, depth_topic=depth_topic,
@@ -269,7 +342,14 @@ def exo_cmd(
     dynamic: bool = typer.Option(False, "--dynamic", help="add inertial terms (default: quasi-static)"),
     rate_hz: float = typer.Option(50.0, "--rate-hz", help="processing rate [Hz]"),
 ) -> None:
-    """Exo monitor: a person's joint angles in; L5/S1 wrench and loads and the exo's assistive torque out."""
+    """Exo monitor: a person's joint angles in; L5/S1 wrench and loads and the exo's assistive torque out.
+
+    Example:
+
+    ```
+    officina ros exo --body-mass-kg 80 --load-kg 10 --exo laevo
+    ```
+    """
     argv = _ros_args(ctx)
     overrides = _params(ctx, body_mass_kg=float(body_mass_kg), stature_m=float(stature_m), sex=sex,
                         load_kg=float(load_kg), exo=exo, joint_states_topic=joint_states_topic,
@@ -297,13 +377,17 @@ def record_cmd(
     duration_s: Optional[float] = typer.Option(None, "--duration", help="seconds to record (default: until Ctrl-C)"),
     discovery_timeout_s: float = typer.Option(10.0, "--discovery-timeout", help="wait this long for publishers [s]"),
 ) -> None:
-    """Record topics to a rosbag2-compatible MCAP file (ros2 profile, CDR, ros2msg definitions)."""
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    """Record topics to a rosbag2-compatible MCAP file (ros2 profile, CDR, ros2msg definitions).
 
+    Example:
+
+    ```
+    officina ros record --topics /joint_states --out run.mcap --duration 10
+    ```
+    """
     from officina.errors import BadInput
-    from officina.ros.common import ros_env_defaults
     from officina.ros.recorder import record
+    from officina.ros.runner import run_node
 
     names = [t.strip() for item in topics for t in item.split(",") if t.strip()]
     if not names:
@@ -311,21 +395,20 @@ def record_cmd(
     if duration_s is not None and not duration_s > 0:
         raise BadInput(f"--duration must be > 0 s, got {duration_s}")
     argv = _ros_args(ctx)
-    ros_env_defaults()
-    rclpy.init(args=argv)
-    node = None
-    try:
-        node = rclpy.create_node("officina_record")
-        ex = SingleThreadedExecutor()
-        ex.add_node(node)
-        counts = record(node, ex, names, out, duration_s, discovery_timeout_s)
-        typer.echo(f"{out}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
-    except (KeyboardInterrupt, ExternalShutdownException):
-        typer.echo(f"{out}: stopped")
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    counts: dict[str, int] = {}
+
+    def make(_argv):
+        import rclpy
+
+        return rclpy.create_node("officina_record")
+
+    def spin(node, executor) -> None:
+        counts.update(record(node, executor, names, out, duration_s, discovery_timeout_s))
+
+    code = run_node(make, argv, spin)  # Ctrl-C ends a recording without --duration: exit 0, file complete
+    typer.echo(f"{out}: " + (", ".join(f"{t} {n}" for t, n in counts.items()) if counts else "stopped"))
+    if code:
+        raise typer.Exit(code)
 
 
 def record_main() -> None:

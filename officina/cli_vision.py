@@ -8,21 +8,31 @@ from typing import Optional
 
 import typer
 
-from officina.cli import app, handle_errors
+from officina.cli import handle_errors
 from officina.errors import BadInput, JobFailed
 
+VISION_HELP = """Vision: detect ArUco/AprilTag markers with 6-DoF pose, calibrate camera
+intrinsics from board images, calibrate hand-eye (eye-in-hand, eye-to-hand). Units: metres,
+pixels; poses in the camera optical frame (z forward, x right, y down); quaternions (x, y, z,
+w).
+
+Boards: chessboard:COLSxROWS:SQUARE_M (COLS x ROWS inner corners, e.g. chessboard:9x6:0.025 for
+a 10 x 7-square board) or charuco:COLSxROWS:SQUARE_M:MARKER_M:DICT[:legacy] (squares, e.g.
+charuco:7x5:0.04:0.03:DICT_5X5_100).
+
+Examples:
+
+```
+officina vision detect --help
+officina vision calibrate --help
+officina vision handeye --help
+```
+"""
+
 vision_app = typer.Typer(
-    help=(
-        "Vision: detect ArUco/AprilTag markers with 6-DoF pose, calibrate camera intrinsics from "
-        "board images, calibrate hand-eye (eye-in-hand, eye-to-hand). Units: metres, pixels; poses "
-        "in the camera optical frame (z forward, x right, y down); quaternions (x, y, z, w).\n\n"
-        "Boards: chessboard:COLSxROWS:SQUARE_M (COLS x ROWS inner corners, e.g. chessboard:9x6:0.025 "
-        "for a 10 x 7-square board) or charuco:COLSxROWS:SQUARE_M:MARKER_M:DICT[:legacy] (squares, e.g. "
-        "charuco:7x5:0.04:0.03:DICT_5X5_100)."
-    ),
+    help=VISION_HELP,
     no_args_is_help=True,
 )
-app.add_typer(vision_app, name="vision")
 
 
 def _intrinsics(camera_info: Optional[Path], fx, fy, cx, cy, width: int, height: int):
@@ -64,12 +74,16 @@ def detect(
 ) -> None:
     """Detect markers in IMAGE and print each one's id, pose and reprojection error.
 
-    Example: officina vision detect frame.png --dict DICT_4X4_50 --marker-length-m 0.05
-    --fx 615 --fy 615 --cx 319.5 --cy 239.5 --json
-
-    JSON: a list of {"id", "position": \\[x, y, z] (m, camera optical frame), "quaternion_xyzw",
+    JSON: a list of {"id", "position": [x, y, z] (m, camera optical frame), "quaternion_xyzw",
     "reprojection_error_px"}, sorted by id; [] when there is no marker (exit 0).
     Exit 2 for an unreadable image, an unknown dictionary or missing intrinsics.
+
+    Example:
+
+    ```
+    officina vision detect frame.png --dict DICT_4X4_50 \\
+        --marker-length-m 0.05 --fx 615 --fy 615 --cx 319.5 --cy 239.5 --json
+    ```
     """
     from officina.vision.calibration import read_image
     from officina.vision.markers import MarkerParams, detect_markers
@@ -95,7 +109,7 @@ def detect(
 @handle_errors
 def calibrate(
     images_dir: Path = typer.Argument(..., help="Folder of board images (png, jpg, bmp, tif, pgm, ppm), one camera."),
-    board: str = typer.Option(..., "--board", help="chessboard:COLSxROWS:SQUARE_M (inner corners) or charuco:COLSxROWS:SQUARE_M:MARKER_M:DICT (squares)."),
+    board: str = typer.Option(..., "--board", help="Board spec (formats: officina vision --help)."),
     out: Path = typer.Option(..., "--out", help="camera_info YAML to write (ROS format; camera_info_manager loads it)."),
     camera_name: str = typer.Option("camera", "--camera-name", help="camera_name written in the YAML."),
     fix_k3: bool = typer.Option(True, "--fix-k3/--free-k3", help="Keep the radial k3 term at 0 (advised for normal lenses)."),
@@ -103,11 +117,16 @@ def calibrate(
 ) -> None:
     """Calibrate camera intrinsics from a folder of board images; write camera_info YAML.
 
-    Example: officina vision calibrate calib/ --board charuco:7x5:0.04:0.03:DICT_5X5_100 --out camera.yaml
-
     Prints fx, fy, cx, cy (px), distortion (k1, k2, p1, p2, k3) and the RMS reprojection error per
     image and overall (px). Use 10-30 images with the board tilted and in every part of the image.
     Exit 2 if the board is found in fewer than 3 images.
+
+    Example:
+
+    ```
+    officina vision calibrate calib/ --out camera.yaml \\
+        --board charuco:7x5:0.04:0.03:DICT_5X5_100
+    ```
     """
     from officina.vision.boards import parse_board
     from officina.vision.calibration import calibrate_folder
@@ -133,7 +152,7 @@ def calibrate(
 @vision_app.command("handeye")
 @handle_errors
 def handeye(
-    poses: Path = typer.Option(..., "--poses", help="YAML: robot flange poses, one per image (see below)."),
+    poses: Path = typer.Option(..., "--poses", help="YAML: robot flange poses, one per image (format above)."),
     images: Path = typer.Option(..., "--images", help="Folder holding the images named in POSES."),
     board: str = typer.Option(..., "--board", help="Board spec (charuco advised: no 180-degree ambiguity)."),
     mode: str = typer.Option(..., "--mode", help="eye-in-hand (camera on the flange) or eye-to-hand (camera fixed, board on the flange)."),
@@ -143,70 +162,43 @@ def handeye(
 ) -> None:
     """Hand-eye calibration from robot poses and board images.
 
-    POSES.yaml lists base_T_flange for every image (metres, quaternion x, y, z, w):
+    POSES.yaml lists base_T_flange for every image (metres, quaternion x, y, z, w); a 4x4
+    "matrix" may replace position + quaternion_xyzw:
 
-        poses:
-          - {image: img_000.png, position: \\[0.45, 0.02, 0.51], quaternion_xyzw: \\[1, 0, 0, 0]}
-          - {image: img_001.png, position: \\[...], quaternion_xyzw: \\[...]}
+    ```
+    poses:
+      - {image: img_000.png, position: [0.45, 0.02, 0.51],
+         quaternion_xyzw: [1, 0, 0, 0]}
+      - {image: img_001.png, matrix: [[...], [...], [...], [0, 0, 0, 1]]}
+    ```
 
-    (a 4x4 "matrix" may replace position + quaternion_xyzw). Eye-in-hand gives flange_T_camera
-    and base_T_board; eye-to-hand gives base_T_camera and flange_T_board. Use 10+ poses with
-    rotations about different axes.
+    Eye-in-hand gives flange_T_camera and base_T_board; eye-to-hand gives base_T_camera and
+    flange_T_board. Use 10+ poses with rotations about different axes.
 
-    Example: officina vision handeye --poses poses.yaml --images shots/ --board charuco:7x5:0.04:0.03:DICT_5X5_100
-    --mode eye-in-hand --camera-info camera.yaml --out handeye.yaml
+    Example:
+
+    ```
+    officina vision handeye --poses poses.yaml --images shots/ \\
+        --board charuco:7x5:0.04:0.03:DICT_5X5_100 --mode eye-in-hand \\
+        --camera-info camera.yaml --out handeye.yaml
+    ```
     """
     import numpy as np
-    import yaml
 
-    from officina.vision.boards import board_pose, detect_board, parse_board
-    from officina.vision.calibration import read_image
+    from officina.vision.boards import parse_board
     from officina.vision.camera_info import read_camera_info
-    from officina.vision.handeye import MODES, calibrate_hand_eye
-    from officina.vision.transforms import as_transform, pose_to_transform
+    from officina.vision.handeye import MODES, hand_eye_from_files, write_hand_eye
 
     if mode not in MODES:
         raise BadInput(f"--mode {mode!r}; expected eye-in-hand or eye-to-hand")
     spec = parse_board(board)
     intr = read_camera_info(camera_info)
-    if not poses.is_file():
-        raise FileNotFoundError(f"poses file not found: {poses}")
-    try:
-        doc = yaml.safe_load(poses.read_text())
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{poses}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    entries = doc.get("poses") if isinstance(doc, dict) else doc
-    if not isinstance(entries, list) or not entries:
-        raise BadInput(f"{poses}: expected a list under 'poses' of {{image, position, quaternion_xyzw}}")
-    robot, seen, obs, skipped = [], [], [], []
-    for k, e in enumerate(entries):
-        if not isinstance(e, dict) or "image" not in e:
-            raise BadInput(f"{poses}: entry {k} needs 'image' and a pose (position + quaternion_xyzw, or matrix)")
-        if "matrix" in e:
-            T = as_transform(e["matrix"], f"{poses} entry {k} matrix")
-        elif "position" in e and "quaternion_xyzw" in e:
-            T = pose_to_transform(e["position"], e["quaternion_xyzw"])
-        else:
-            raise BadInput(f"{poses}: entry {k} needs position + quaternion_xyzw, or matrix")
-        img = read_image(images / str(e["image"]))
-        if (img.shape[1], img.shape[0]) != (intr.width, intr.height):
-            raise BadInput(f"{e['image']} is {img.shape[1]}x{img.shape[0]}; the camera info is for {intr.width}x{intr.height}")
-        o = detect_board(img, spec)
-        if o is None:
-            skipped.append(str(e["image"]))
-            continue
-        cTb, _ = board_pose(o, intr)
-        robot.append(T)
-        seen.append(cTb)
-        obs.append((o.object_points, o.image_points))
-    if len(robot) < 3:
-        raise JobFailed(f"the board {spec} was found in {len(robot)} of {len(entries)} images; hand-eye needs at least 3")
-    res = calibrate_hand_eye(robot, seen, mode, observations=obs, intrinsics=intr)
-    result = {**res.to_json(), "board": str(spec), "skipped_images": skipped}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(result, sort_keys=False, default_flow_style=None))
-    tmp.replace(out)
+    session = hand_eye_from_files(poses, images, spec, intr, mode)
+    if session.result is None:
+        raise JobFailed(f"the board {spec} was found in {session.found} of {session.total} images; "
+                        "hand-eye needs at least 3")
+    res, skipped = session.result, session.skipped
+    result = write_hand_eye(out, session)
     if as_json:
         typer.echo(json.dumps({**result, "out": str(out)}))
         return

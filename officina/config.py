@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from officina.errors import BadInput
+from officina.interfaces import read_yaml
 
 __all__ = ["SimSettings", "LogSettings", "SafetySettings", "RunConfig", "apply_overrides", "load_yaml", "format_validation_error"]
 
@@ -48,6 +49,8 @@ class SafetySettings(_Strict):
     watchdog_periods: int = Field(50, ge=0, description="control periods without a command before holding (0: off)")
     workspace_min: tuple[float, float, float] | None = None
     workspace_max: tuple[float, float, float] | None = None
+    protective_stop: bool = Field(True, description="stop the arm on contact as the real arm does (robot file's thresholds)")
+    contact_rate_hz: float = Field(500.0, ge=50.0, le=1000.0, description="rate of the contact monitor")
 
 
 class RunConfig(_Strict):
@@ -82,18 +85,8 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise BadInput(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise BadInput(f"config file {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise BadInput(f"config file {path}: expected a mapping at the top level")
-    return data
+    """A configuration file's mapping (an empty file is ``{}``); ValueError with one line if not."""
+    return read_yaml(path, "config file", mapping=True)
 
 
 def _parse_value(text: str) -> Any:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -22,7 +23,10 @@ __all__ = [
     "JointLimits",
     "JointState",
     "GripperSpec",
+    "VacuumSpec",
     "RobotSpec",
+    "ProtectiveStopSpec",
+    "WristSensorSpec",
     "Arm",
     "Gripper",
     "GraspState",
@@ -31,6 +35,8 @@ __all__ = [
     "Camera",
     "Wrench",
     "ForceTorqueSensor",
+    "as_joint_array",
+    "read_yaml",
 ]
 
 
@@ -73,15 +79,79 @@ class JointState:
 
 
 @dataclass(frozen=True)
-class GripperSpec:
-    """A parallel gripper: finger joints, travel and force. ``max_width_m`` is the full opening."""
+class VacuumSpec:
+    """The suction cups of a vacuum gripper and what makes them seal.
 
-    kind: str  # "panda_hand" | "parallel"
+    Each cup is a link whose origin is the centre of its lip, z out of the cup. A cup seals on
+    a flat face only: cup axis within ``seal_angle_deg`` of the face normal, lip within
+    ``seal_gap_m`` of the face, the whole lip circle (``cup_diameter_m``) on the face. A sealed
+    cup pulls with ``vacuum_kpa`` x its lip area (at full vacuum), reached with the time
+    constant ``evacuation_time_s``.
+    """
+
+    cup_links: tuple[str, ...]
+    cup_diameter_m: float
+    vacuum_kpa: float  # pressure difference to the atmosphere at full vacuum
+    seal_angle_deg: float = 5.0
+    seal_gap_m: float = 0.002
+    evacuation_time_s: float = 0.05
+
+    @property
+    def cup_area_m2(self) -> float:
+        return float(np.pi * (self.cup_diameter_m / 2.0) ** 2)
+
+    @property
+    def cup_force_n(self) -> float:
+        """Holding force of one sealed cup at full vacuum (pull normal to the face)."""
+        return self.vacuum_kpa * 1e3 * self.cup_area_m2
+
+    @property
+    def rated_force_n(self) -> float:
+        """Holding force with every cup sealed at full vacuum."""
+        return len(self.cup_links) * self.cup_force_n
+
+
+@dataclass(frozen=True)
+class GripperSpec:
+    """A gripper: a parallel gripper (finger joints, travel, force) or a vacuum gripper (cups).
+
+    ``kind`` is ``"panda_hand"``, ``"parallel"`` or ``"vacuum"``. For a parallel gripper
+    ``max_width_m`` is the full opening and ``max_force_n`` the largest grip force. For a vacuum
+    gripper ``finger_joints`` is empty, ``vacuum`` holds the cups, ``max_force_n`` is the rated
+    holding force (``vacuum.rated_force_n``) and ``max_width_m`` the larger side of the cups'
+    footprint (the rectangle around the lips); see `Gripper` for what width means there.
+    """
+
+    kind: str  # "panda_hand" | "parallel" | "vacuum"
     finger_joints: tuple[str, ...]
     max_width_m: float
     max_force_n: float
     speed_m_s: float = 0.1
     urdf: str | None = None  # gripper URDF attached to the flange when the arm has none
+    vacuum: VacuumSpec | None = None
+
+
+@dataclass(frozen=True)
+class ProtectiveStopSpec:
+    """When the real arm stops on contact (its protective stop or collision reflex): an external
+    joint torque above ``joint_torque_nm`` (per joint, N·m) or a force at the tcp above
+    ``tcp_force_n`` (N); ``source`` names the manufacturer's figure or the standard it comes from."""
+
+    joint_torque_nm: tuple[float, ...] | None = None
+    tcp_force_n: float | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class WristSensorSpec:
+    """A 6-axis force/torque measurement at the wrist: in simulation at the fixed ``joint``
+    between flange and tool, with Gaussian noise; on the real arm its driver's wrench (UR e-Series'
+    built-in sensor, Franka's estimated external wrench). ``source`` says which."""
+
+    joint: str
+    noise_force_n: float = 0.0
+    noise_torque_nm: float = 0.0
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +178,8 @@ class RobotSpec:
     description: str = ""
     named_poses: dict[str, np.ndarray] = field(default_factory=dict)
     srdf: str | None = None  # self-collision pairs to skip (MoveIt's SRDF), when the robot has a file
+    protective_stop: ProtectiveStopSpec | None = None
+    wrist_sensor: WristSensorSpec | None = None
 
     @property
     def dof(self) -> int:
@@ -161,6 +233,23 @@ class GraspState(str, enum.Enum):
 
 @runtime_checkable
 class Gripper(Protocol):
+    """A gripper, parallel or vacuum, in SI units (m, N).
+
+    Parallel gripper: ``open(width)`` moves the fingers apart to ``width`` (default: fully
+    open); ``close(width, force)`` closes toward ``width`` with at most ``force``; ``width()`` is
+    the distance between the fingers; ``grasp_state()`` tells moving / holding / closed on
+    nothing / open.
+
+    Vacuum gripper (the same calls, as a vacuum switch and a valve would answer them):
+    ``open()`` vents the cups (blow-off: a held part is released at once; ``width`` is
+    ignored); ``close(width, force)`` switches the vacuum on, regulated so that the sealed cups
+    hold with at most ``force`` (default and ceiling: the rated force; ``width`` is ignored);
+    ``width()`` reads ``max_width`` while vented or while a part is held (vacuum built on a
+    sealed cup) and 0.0 while the vacuum is on with nothing held, as fingers closed on nothing
+    would; ``grasp_state()`` is OPEN (vented), MOVING (a cup sealed, vacuum building),
+    HOLDING (a part held) or CLOSED_EMPTY (vacuum on, no cup sealed).
+    """
+
     @property
     def max_width(self) -> float: ...
 
@@ -221,6 +310,10 @@ class Camera(Protocol):
 
 @dataclass(frozen=True)
 class Wrench:
+    """What a force/torque sensor measures: the wrench the world applies to the tool side of the
+    sensor (the tool's weight included), in the sensor frame. A tool pushed against a table reads
+    a force pointing away from the table."""
+
     stamp: float
     force: np.ndarray  # N, in the sensor frame
     torque: np.ndarray  # N·m, in the sensor frame
@@ -237,3 +330,31 @@ def as_joint_array(values: Sequence[float] | np.ndarray, n: int, what: str = "jo
     if a.shape[0] != n:
         raise ValueError(f"{what}: expected {n} values, got {a.shape[0]}")
     return a
+
+
+def read_yaml(path: str | Path, what: str = "file", *, mapping: bool = False) -> Any:
+    """The document of a YAML file (robot, configuration, camera_info, poses...).
+
+    ``what`` names the file in errors (``"config file"``, ``"robot file"``). With ``mapping=True``
+    the document must be a mapping (an empty file gives ``{}``). Raises ValueError with one line
+    naming the file and the problem: not found, not valid YAML (the parser's first line), not a
+    mapping. Lives here, beside `as_joint_array`, because this is the one module every part of
+    officina may import.
+    """
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{what} not found: {path}")
+    try:
+        doc = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{what} {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{what} {path}: cannot be read ({exc})") from None
+    if mapping:
+        if doc is None:
+            return {}
+        if not isinstance(doc, dict):
+            raise ValueError(f"{what} {path}: expected a mapping at the top level, got {type(doc).__name__}")
+    return doc

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from officina.errors import BadInput
-from officina.interfaces import GripperSpec, JointLimits, RobotSpec
+from officina.interfaces import (
+    GripperSpec, JointLimits, ProtectiveStopSpec, RobotSpec, VacuumSpec, WristSensorSpec, read_yaml,
+)
 
 ROBOTS_DIR = Path(__file__).parent / "robots"
 
@@ -55,20 +56,72 @@ class LimitsFile(_Strict):
     effort: list[float] | None = None
 
 
+class VacuumFile(_Strict):
+    """A vacuum gripper's cups (links of the URDF: origin at the lip centre, z out of the cup)."""
+
+    cups: list[str] = Field(min_length=1)
+    cup_diameter_m: float = Field(gt=0, le=1.0)
+    vacuum_kpa: float = Field(gt=0, le=101.325)  # below the atmosphere: at most a perfect vacuum
+    seal_angle_deg: float = Field(default=5.0, gt=0, lt=45)
+    seal_gap_m: float = Field(default=0.002, gt=0, le=0.02)
+    evacuation_time_s: float = Field(default=0.05, gt=0, le=5)
+
+
 class GripperFile(_Strict):
-    kind: Literal["panda_hand", "parallel"]
-    finger_joints: list[str] = Field(min_length=1)
+    kind: Literal["panda_hand", "parallel", "vacuum"]
+    finger_joints: list[str] = Field(default_factory=list)
     max_width_m: float = Field(gt=0)
-    max_force_n: float = Field(gt=0)
+    max_force_n: float | None = Field(default=None, gt=0)
     speed_m_s: float = Field(default=0.1, gt=0)
     urdf: str | None = None
     mount: FrameOffset | None = None
+    vacuum: VacuumFile | None = None
 
     @model_validator(mode="after")
-    def _mounted(self) -> "GripperFile":
+    def _consistent(self) -> "GripperFile":
         if (self.urdf is None) != (self.mount is None):
             raise ValueError("gripper: 'urdf' and 'mount' go together (a gripper mounted on the flange)")
+        if self.kind == "vacuum":
+            if self.vacuum is None:
+                raise ValueError("a vacuum gripper needs 'vacuum' (cups, cup_diameter_m, vacuum_kpa)")
+            if self.finger_joints:
+                raise ValueError("a vacuum gripper has no finger_joints")
+            if self.max_force_n is not None:
+                raise ValueError("max_force_n is not given for a vacuum gripper: its rated force is "
+                                 "cups x lip area x vacuum_kpa")
+        else:
+            if self.vacuum is not None:
+                raise ValueError(f"'vacuum' is only for kind vacuum, not {self.kind}")
+            if not self.finger_joints:
+                raise ValueError(f"a {self.kind} gripper needs finger_joints (at least one)")
+            if self.max_force_n is None:
+                raise ValueError(f"a {self.kind} gripper needs max_force_n")
         return self
+
+
+class ProtectiveStopFile(_Strict):
+    """When the arm stops on contact; at least one threshold, and where it comes from."""
+
+    joint_torque_nm: list[float] | None = None
+    tcp_force_n: float | None = Field(None, gt=0)
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> "ProtectiveStopFile":
+        if self.joint_torque_nm is None and self.tcp_force_n is None:
+            raise ValueError("give joint_torque_nm, tcp_force_n or both")
+        if self.joint_torque_nm is not None and any(not t > 0 for t in self.joint_torque_nm):
+            raise ValueError("joint_torque_nm must be positive")
+        return self
+
+
+class WristSensorFile(_Strict):
+    """The wrist force/torque measurement: the fixed joint it is taken at in simulation, its noise."""
+
+    joint: str
+    noise_force_n: float = Field(0.0, ge=0)
+    noise_torque_nm: float = Field(0.0, ge=0)
+    source: str = ""
 
 
 class RobotFile(_Strict):
@@ -87,6 +140,8 @@ class RobotFile(_Strict):
     tcp: FrameOffset
     gripper: GripperFile | None = None
     srdf: str | None = None  # default: <this file's stem>.srdf beside it, when present
+    protective_stop: ProtectiveStopFile | None = None
+    wrist_sensor: WristSensorFile | None = None
 
 
 def builtin_robots() -> list[str]:
@@ -203,12 +258,7 @@ def _vec(values: list[float] | None, n: int, what: str, default: np.ndarray | No
 @lru_cache(maxsize=64)
 def _load_cached(path_str: str, mtime: float) -> RobotSpec:
     path = Path(path_str)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise BadInput(f"robot file {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise BadInput(f"robot file {path}: expected a mapping of robot fields")
+    raw = read_yaml(path, "robot file", mapping=True)
     try:
         rf = RobotFile.model_validate(raw)
     except ValidationError as exc:
@@ -254,14 +304,27 @@ def _load_cached(path_str: str, mtime: float) -> RobotSpec:
             grip_path = _resolve_path(g.urdf, path.parent)
             urdf_path = _compose(arm_root, arm_path.parent, grip_path, g.mount, name)
             links |= {el.get("name") for el in ET.parse(grip_path).getroot().findall("link")}
+        vacuum = None
+        if g.vacuum is not None:
+            v = g.vacuum
+            vacuum = VacuumSpec(tuple(v.cups), v.cup_diameter_m, v.vacuum_kpa, v.seal_angle_deg, v.seal_gap_m,
+                                v.evacuation_time_s)
+            missing = [c for c in v.cups if c not in links]
+            if missing:
+                raise BadInput(f"robot {name!r}: gripper.vacuum.cups {missing} are not links of the URDF")
         gripper = GripperSpec(
             kind=g.kind,
             finger_joints=tuple(g.finger_joints),
             max_width_m=g.max_width_m,
-            max_force_n=g.max_force_n,
+            max_force_n=vacuum.rated_force_n if vacuum is not None else g.max_force_n,
             speed_m_s=g.speed_m_s,
             urdf=str(urdf_path) if g.urdf else None,
+            vacuum=vacuum,
         )
+        movable = _urdf_joint_limits(ET.parse(urdf_path).getroot()) if g.finger_joints else {}
+        missing = [j for j in g.finger_joints if j not in movable]
+        if missing:
+            raise BadInput(f"robot {name!r}: gripper.finger_joints {missing} are not movable joints of the URDF")
     for what, link in (("base_link", rf.base_link), ("flange", rf.flange), ("tcp.parent", rf.tcp.parent)):
         if link not in links:
             raise BadInput(f"robot {name!r}: {what} {link!r} is not a link of the URDF")
@@ -271,6 +334,14 @@ def _load_cached(path_str: str, mtime: float) -> RobotSpec:
             raise BadInput(f"robot {name!r}: srdf file not found: {srdf_path}")
     else:
         srdf_path = path.with_suffix(".srdf")
+    stop = None
+    if rf.protective_stop is not None:
+        ps = rf.protective_stop
+        if ps.joint_torque_nm is not None and len(ps.joint_torque_nm) != len(rf.joints):
+            raise BadInput(f"robot {name!r}: protective_stop.joint_torque_nm needs {len(rf.joints)} values "
+                           f"(one per joint), got {len(ps.joint_torque_nm)}")
+        stop = ProtectiveStopSpec(None if ps.joint_torque_nm is None else tuple(ps.joint_torque_nm),
+                                  ps.tcp_force_n, ps.source)
     return RobotSpec(
         name=name,
         urdf=str(urdf_path.resolve()),
@@ -287,6 +358,10 @@ def _load_cached(path_str: str, mtime: float) -> RobotSpec:
         description=rf.description,
         named_poses=named,
         srdf=str(srdf_path.resolve()) if srdf_path.is_file() else None,
+        protective_stop=stop,
+        wrist_sensor=None if rf.wrist_sensor is None else WristSensorSpec(
+            rf.wrist_sensor.joint, rf.wrist_sensor.noise_force_n, rf.wrist_sensor.noise_torque_nm,
+            rf.wrist_sensor.source),
     )
 
 

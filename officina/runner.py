@@ -71,7 +71,7 @@ class RunResult:
 def versions() -> dict[str, str]:
     import cv2
     import pinocchio
-    import pybullet
+    from officina.sim.bullet import pybullet
     import ruckig
 
     return {
@@ -273,7 +273,8 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResul
     wall0 = time.perf_counter()
     try:
         ep = run_episode(sim, safety, observers=observers, on_safety_event=safety_log,
-                         joint_state_hz=cfg.log.joint_state_hz, object_pose_hz=cfg.log.object_pose_hz)
+                         joint_state_hz=cfg.log.joint_state_hz, object_pose_hz=cfg.log.object_pose_hz,
+                         protective_stop=cfg.safety.protective_stop, contact_rate_hz=cfg.safety.contact_rate_hz)
     finally:
         wall = time.perf_counter() - wall0
         if prog is not None:

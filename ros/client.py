@@ -14,10 +14,10 @@ import numpy as np
 
 from officina.errors import JobFailed
 from officina.interfaces import CameraFrame, CameraIntrinsics, ControlMode, GraspState, JointLimits, JointState
-from officina.ros.common import (
-    MalformedMessage, image_from_msg, intrinsics_from_camera_info, joint_state_from_msg, qos_latched,
-    qos_reliable, time_to_s,
+from officina.ros.convert import (
+    MalformedMessage, image_from_msg, intrinsics_from_camera_info, joint_state_from_msg, time_to_s,
 )
+from officina.ros.qos import qos_latched, qos_reliable
 from officina.ros.gate_node import COMMANDS_TOPIC, GRIPPER_TOPIC
 from officina.ros.robot_profiles import ResolvedProfile
 

@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import numpy as np
 from officina.exoskeleton.worker import PostureLoads as ExoLoads
-from officina.ros.common import MalformedMessage, declare, joint_state_from_msg, qos_reliable
+from officina.ros.convert import MalformedMessage, joint_state_from_msg
+from officina.ros.params import declare
+from officina.ros.qos import qos_reliable
 from rclpy.node import Node
 
 __all__ = ["BACK_EXOS", "LOADS_LABELS", "ExoLoads", "ExoMonitor", "ExoNode"]

@@ -1,9 +1,11 @@
 """PyBullet as ros2_control fake hardware: the part of `officina ros sim` that knows no ROS.
 
-One control period (`step`): sample the joint_trajectory_controller reference (or hold the last
-forward command), send it to the simulated arm's position interface (with velocity
-feed-forward), advance the physics by ``control_dt``. The node around it converts messages,
-publishes states and paces the loop.
+The cell is built as every run builds it (`officina.tasks.runtime.build_sim_cell`: the robot, the
+task's scene, the clock at zero, the simulated arm, gripper and camera). One control period
+(`step`): sample the joint_trajectory_controller reference (or hold the last forward command),
+send it to the simulated arm's position interface (with velocity feed-forward), run the task's
+scene motion (``before_step``), advance the physics by ``control_dt``. The node around it converts
+messages, publishes states and paces the loop.
 """
 
 from __future__ import annotations
@@ -13,24 +15,37 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pybullet as p
 
 from officina.errors import BadInput
 from officina.interfaces import JointState
-from officina.ros.common import MalformedMessage
+from officina.ros.convert import MalformedMessage
 from officina.ros.jtc import JointTrajectoryFollower, JtcConfig, Trajectory, TrajectoryMsg, validate_trajectory
 from officina.ros.robot_profiles import ResolvedProfile
+from officina.tasks.base import TaskDefinition
 
-__all__ = ["FakeHardware", "SimSetup"]
+__all__ = ["FakeHardware", "SimSetup", "RobotOnly"]
+
+
+class RobotOnly(TaskDefinition):
+    """The cell of ``--task none``: the robot alone, no scene, no camera."""
+
+    name = "none"
+    description = "the robot alone"
 
 
 @dataclass(frozen=True)
 class SimSetup:
+    """What the simulated cell is: ``task`` (a task object, see `officina.tasks`; None: the robot
+    alone) and its validated ``params`` (None: the task's defaults), the scene's ``seed``, the
+    rates and the physics settings of `build_sim_cell`, and the trajectory controller's options."""
+
     rate_hz: float = 250.0
     sim_dt: float = 0.001
-    task: str | None = "pick-place"
-    task_overrides: tuple[str, ...] = ()
+    task: Any = None
+    params: Any = None
     seed: int = 0
+    gravity: float = -9.81
+    solver_iterations: int = 50
     gui: bool = False
     jtc: JtcConfig = JtcConfig()
 
@@ -39,8 +54,8 @@ class FakeHardware:
     """Simulated robot cell behind ros2_control-like command and state interfaces."""
 
     def __init__(self, resolved: ResolvedProfile, setup: SimSetup = SimSetup()) -> None:
-        from officina.sim.arm import SimArm, SimGripper, control_substeps
-        from officina.sim.world import SimWorld
+        from officina.sim.arm import control_substeps
+        from officina.tasks.runtime import build_sim_cell, task_hook
 
         self.resolved = resolved
         self.setup = setup
@@ -52,31 +67,23 @@ class FakeHardware:
             control_substeps(self.control_dt, setup.sim_dt)
         except ValueError as exc:
             raise BadInput(f"rate_hz/sim_dt: {exc}") from None
-        self.rng = np.random.default_rng(setup.seed)
-        self.world = SimWorld(sim_dt=setup.sim_dt, gui=setup.gui)
+        task = setup.task if setup.task is not None else RobotOnly()
+        self.task = setup.task
+        self.task_params = setup.params if setup.params is not None else task.Params()
         try:
-            self.handle = self.world.load_robot(spec)
-            self.scene: Any = None
-            self.camera = None
-            self.task_params = None
-            if setup.task:
-                from officina.config import apply_overrides
-                from officina.tasks import get_task
-
-                task = get_task(setup.task)
-                raw = apply_overrides({}, list(setup.task_overrides)) if setup.task_overrides else {}
-                try:
-                    self.task_params = task.Params.model_validate(raw.get("params", raw))
-                except Exception as exc:  # pydantic ValidationError
-                    raise BadInput(f"task parameters: {exc}") from None
-                self.scene = task.build_scene(self.world, self.task_params, self.rng)
-                self.world.restart_clock()
-                self.camera = task.make_camera(self.world, self.task_params)
-            self.arm = SimArm(self.world, self.handle, self.control_dt)
-            self.gripper = SimGripper(self.world, self.handle) if spec.gripper is not None else None
-        except ValueError as exc:
-            self.world.close()
+            self.cell = build_sim_cell(task, self.task_params, spec, rng=np.random.default_rng(setup.seed),
+                                       control_dt=self.control_dt, sim_dt=setup.sim_dt, gravity=setup.gravity,
+                                       solver_iterations=setup.solver_iterations, gui=setup.gui)
+        except ValueError as exc:  # a robot or scene that does not load
             raise BadInput(str(exc)) from None
+        self.world = self.cell.world
+        self.scene = self.cell.scene if setup.task is not None else None
+        self.camera = self.cell.camera
+        self.arm = self.cell.arm
+        self.gripper = self.cell.gripper
+        # the task's scene motion (a conveyor) runs in the ROS sim as in a run; its after_step
+        # (ground truth for metrics) does not: the ROS sim reports no metrics
+        self._before_step = task_hook(task, "before_step", self.cell)
         self.n = spec.dof
         self.lower = np.asarray(spec.limits.lower, float)
         self.upper = np.asarray(spec.limits.upper, float)
@@ -88,8 +95,7 @@ class FakeHardware:
                        "limit_clamps": 0}
         self.last_reason = ""
         self.source = "hold"  # "trajectory" | "commands" | "hold"
-        # /joint_states: arm joints (wire names) then finger joints, read in one call
-        self._state_idx = list(self.arm._idx) + [self.handle.joint_index[j] for j in resolved.finger_joints]
+        # /joint_states: arm joints (wire names) then finger joints
         self._state_names = tuple(resolved.joint_names) + tuple(resolved.finger_joints)
 
     # --- time ------------------------------------------------------------------------------------------
@@ -144,6 +150,8 @@ class FakeHardware:
             self.counts["limit_clamps"] += 1
             qd = np.where(qc != q, 0.0, qd)
         self.arm.command_positions(qc, qd)
+        if self._before_step is not None:
+            self._before_step(self.world.time)
         self.world.step(self.arm.substeps)
         self.periods += 1
 
@@ -153,14 +161,18 @@ class FakeHardware:
         """/joint_states' joints: the arm's (wire names), then the fingers'."""
         return self._state_names
 
-    def state_values(self) -> tuple[list[float], list[float], list[float]]:
+    def state_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Position, velocity and effort of `state_names`, as read from the physics this period."""
-        fs = p.getJointStates(self.handle.body_id, self._state_idx, physicsClientId=self.world.client_id)
-        return [f[0] for f in fs], [f[1] for f in fs], [f[3] for f in fs]
+        arm = self.arm.read()
+        if self.gripper is None:
+            return arm.position, arm.velocity, arm.effort
+        f = self.gripper.finger_state()
+        return (np.concatenate((arm.position, f.position)), np.concatenate((arm.velocity, f.velocity)),
+                np.concatenate((arm.effort, f.effort)))
 
     def joint_state(self) -> JointState:
         """Arm joints (wire names) then finger joints, stamped with the clock in use."""
-        return JointState(self.now, self._state_names, *(np.array(v) for v in self.state_values()))
+        return JointState(self.now, self._state_names, *self.state_values())
 
     def object_poses(self) -> np.ndarray:
         """(K, 7) x y z qx qy qz qw of the task's objects (ground truth), world frame."""

@@ -206,7 +206,7 @@ class FollowJointTrajectoryServer:
         from control_msgs.msg import JointTrajectoryControllerState
         from rclpy.action import ActionServer, CancelResponse, GoalResponse
 
-        from officina.ros.common import qos_reliable
+        from officina.ros.qos import qos_reliable
 
         self.node, self.hw, self.resolved = node, hw, resolved
         self.joints = list(resolved.joint_names)
@@ -225,7 +225,7 @@ class FollowJointTrajectoryServer:
 
     # --- action callbacks ---------------------------------------------------------------------------
     def _validate(self, goal):
-        from officina.ros.common import trajectory_from_msg
+        from officina.ros.convert import trajectory_from_msg
         from officina.ros.jtc import validate_trajectory
 
         traj = validate_trajectory(trajectory_from_msg(goal.trajectory), self.joints, self.hw.now,
@@ -330,7 +330,7 @@ class FollowJointTrajectoryServer:
             self.pub_state.publish(self._state(now, desired, q, qd))
 
     def _feedback(self, now, desired, q, qd):
-        from officina.ros.common import s_to_time
+        from officina.ros.convert import s_to_time
 
         fb = self._FJT.Feedback()
         fb.header.stamp = s_to_time(now)
@@ -343,7 +343,7 @@ class FollowJointTrajectoryServer:
     def _state(self, now, desired, q, qd):
         from control_msgs.msg import JointTrajectoryControllerState
 
-        from officina.ros.common import s_to_time
+        from officina.ros.convert import s_to_time
 
         m = JointTrajectoryControllerState()
         m.header.stamp = s_to_time(now)

@@ -15,9 +15,13 @@ simulation time in fast/lockstep pacing), so it behaves the same in every pacing
   an accepted trajectory is forwarded unchanged.
 * Watchdog: armed and streaming, no command for ``watchdog_periods`` periods -> braking hold
   (streamed until the arm is at rest). Trajectories are complete motions: no watchdog.
-* E-stop / disarm: forwarding stops at once; a hold is commanded (streamed braking hold for the
-  forward controller, a braking trajectory for the trajectory controller); e-stop also disarms and
-  arming is refused until the e-stop is released.
+* E-stop / disarm / the arm's state lost (`state_lost`): forwarding stops at once; a hold is
+  commanded from the last state (streamed braking hold for the forward controller, a braking
+  trajectory for the trajectory controller); e-stop also disarms and arming is refused until the
+  e-stop is released.
+
+The safety filter is used through its public API only: each call returns the command with the
+events it caused (`Filtered`), which the gate counts (``safety_counts``).
 """
 
 from __future__ import annotations
@@ -85,7 +89,7 @@ def check_trajectory(msg: TrajectoryMsg, joint_names, state: JointState, limits_
     now = float(state.stamp)
     traj = validate_trajectory(msg, joint_names, now, state.position, jtc)
     f = JointTrajectoryFollower(state.position)
-    f._last = (state.position.copy(), np.asarray(state.velocity, float).copy(), np.zeros(len(state.position)))
+    f.start_from(state.position, state.velocity)
     f.set_trajectory(traj)
     t0 = max(traj.start, now)
     n_steps = int(np.ceil((traj.end - t0) / dt)) + 2
@@ -144,7 +148,8 @@ class GateCore:
         self.last_event = ""
 
     # --- bookkeeping -------------------------------------------------------------------------------
-    def _refuse(self, reason: str) -> None:
+    def refuse(self, reason: str) -> None:
+        """Count a refused input and keep its reason (`status` reports the last one)."""
         self.counts["refused"] += 1
         self.last_refusal = reason
 
@@ -180,7 +185,8 @@ class GateCore:
             self.holding = False  # at rest: the controller holds the last command
         return Forward("commands", positions=q)
 
-    def _ready(self, what: str) -> str | None:
+    def ready(self, what: str) -> str | None:
+        """None when ``what`` (a command of any kind) may be forwarded now, else why not."""
         if self.estopped:
             return f"{what} refused: e-stop active"
         if not self.armed:
@@ -190,9 +196,9 @@ class GateCore:
         return None
 
     def on_command(self, values) -> Forward | None:
-        why = self._ready("command")
+        why = self.ready("command")
         if why:
-            self._refuse(why)
+            self.refuse(why)
             return None
         if self.mode != "commands":
             self.filter.reset(self.state)
@@ -201,7 +207,7 @@ class GateCore:
         if events:
             self._note(events)
             if any(e.event == SafetyEvent.MALFORMED for e in events):
-                self._refuse(f"command refused: {events[-1].reason}; holding")
+                self.refuse(f"command refused: {events[-1].reason}; holding")
                 self.holding = True
                 return Forward("commands", positions=q)
             self.last_event = f"command {', '.join(e.event.value for e in events)}: {events[-1].reason}"
@@ -211,16 +217,16 @@ class GateCore:
         return Forward("commands", positions=q)
 
     def on_trajectory(self, msg: TrajectoryMsg) -> Forward | None:
-        why = self._ready("trajectory")
+        why = self.ready("trajectory")
         if why:
-            self._refuse(why)
+            self.refuse(why)
             return None
         f = self.filter
         try:
             check_trajectory(msg, self.joint_names, self.state, f.lower, f.upper, f.vmax, f.amax, self.dt,
                              self.config.tolerance, self.config.jtc, self._tcp_in_box())
         except TrajectoryRejected as exc:
-            self._refuse(f"trajectory refused: {exc}")
+            self.refuse(f"trajectory refused: {exc}")
             return None
         self.mode = "trajectory"
         self.holding = False
@@ -245,6 +251,15 @@ class GateCore:
         self.armed = False
         self.last_event = "disarmed"
         return True, "disarmed", self._hold() if was else None
+
+    def state_lost(self, reason: str) -> Forward | None:
+        """The arm's state stopped coming: disarm as `set_armed` (False) does, with the same hold
+        (from the last state received), and keep ``reason`` as the last refusal."""
+        if not self.armed:
+            return None
+        fwd = self.set_armed(False)[2]
+        self.refuse(reason)
+        return fwd
 
     def estop(self, flag: bool) -> Forward | None:
         if not flag:

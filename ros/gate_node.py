@@ -16,10 +16,10 @@ import time
 import numpy as np
 from rclpy.node import Node
 
-from officina.ros.common import (
-    MalformedMessage, declare, executor_kind, joint_state_from_msg, qos_latched, qos_reliable, trajectory_from_msg,
-    trajectory_to_msg,
-)
+from officina.ros.convert import MalformedMessage, joint_state_from_msg, trajectory_from_msg, trajectory_to_msg
+from officina.ros.latency import executor_kind
+from officina.ros.params import declare
+from officina.ros.qos import qos_latched, qos_reliable
 
 __all__ = ["GateNode", "COMMANDS_TOPIC", "TRAJECTORY_TOPIC", "GRIPPER_TOPIC", "ARM_SERVICE", "ESTOP_TOPIC",
            "SAFETY_STATE_TOPIC"]
@@ -79,7 +79,7 @@ class GateNode(Node):
                 "is importable"),
             "executor": declare(self, "executor", "single",
                                 "single: SingleThreadedExecutor | events: rclpy's EventsExecutor (experimental in "
-                                "rclpy, ~75 us less per message; where rclpy has it, else single)"),
+                                "rclpy, dispatch in C++; where rclpy has it, else single)"),
         }
         self.executor_kind = executor_kind(p["executor"])  # run_node builds it
         profile = load_profile(p["profile"])
@@ -154,7 +154,7 @@ class GateNode(Node):
             self.relay.stop(why)
 
     def _refuse_goal(self, why: str) -> None:
-        self.core._refuse(why)
+        self.core.refuse(why)
         self.get_logger().warning(why)
         self._publish_status()
 
@@ -164,7 +164,7 @@ class GateNode(Node):
         try:
             fwd = self.core.on_trajectory(trajectory_from_msg(trajectory_msg))
         except Exception as exc:  # noqa: BLE001
-            self.core._refuse(f"goal refused: {type(exc).__name__}: {exc}")
+            self.core.refuse(f"goal refused: {type(exc).__name__}: {exc}")
             fwd = None
         self._log_refusal(before)
         self._publish_status()
@@ -174,8 +174,8 @@ class GateNode(Node):
         from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
         # At once on an event (armed, e-stop, hold, mode, a refusal, ...); what changes with every
-        # command (stamp, forwarded counts, the filter's clamp counts) goes out at status_hz: at the
-        # stream's rate it cost the gate ~40 us per command and the topic ran at 500 Hz.
+        # command (stamp, forwarded counts, the filter's clamp counts) goes out at status_hz, so
+        # the status topic does not run at the command rate and cost time on every command.
         relay = self.relay
         sig = (self.core.events(), None if relay is None else (relay.ready, tuple(relay.counts.items())))
         if not force and sig == self._status_sig:
@@ -221,7 +221,7 @@ class GateNode(Node):
                 self._stop_goal("replaced by streamed commands")
             self._send(fwd)
         except Exception as exc:  # noqa: BLE001
-            self.core._refuse(f"command refused: {type(exc).__name__}: {exc}")
+            self.core.refuse(f"command refused: {type(exc).__name__}: {exc}")
         self._log_refusal(before)
         self._publish_status()
 
@@ -233,7 +233,7 @@ class GateNode(Node):
                 self._stop_goal("replaced by a trajectory on " + TRAJECTORY_TOPIC)
             self._send(fwd, original=msg)
         except Exception as exc:  # noqa: BLE001
-            self.core._refuse(f"trajectory refused: {type(exc).__name__}: {exc}")
+            self.core.refuse(f"trajectory refused: {type(exc).__name__}: {exc}")
         self._log_refusal(before)
         self._publish_status()
 
@@ -241,12 +241,12 @@ class GateNode(Node):
         from std_msgs.msg import Float64MultiArray
 
         before = self.core.counts["refused"]
-        why = self.core._ready("gripper command")
+        why = self.core.ready("gripper command")
         a = np.asarray(msg.data, dtype=float)
         if why is None and (a.size not in (1, 2) or not np.all(np.isfinite(a))):
             why = f"gripper command refused: expected [width_m] or [width_m, force_n], got {a.tolist()}"
         if why:
-            self.core._refuse(why)
+            self.core.refuse(why)
         else:
             out = [float(np.clip(a[0], 0.0, self.max_gripper_width))]
             if a.size == 2:
@@ -277,8 +277,8 @@ class GateNode(Node):
     def _on_timer(self) -> None:
         if (self.state_timeout_s > 0 and self.core.armed and self._last_state_wall is not None
                 and time.monotonic() - self._last_state_wall > self.state_timeout_s):
-            self._stop_goal(f"disarmed: no /joint_states for {self.state_timeout_s} s")
-            self.core.set_armed(False)
-            self.core._refuse(f"disarmed: no /joint_states for {self.state_timeout_s} s")
-            self.get_logger().error(self.core.last_refusal)
+            why = f"disarmed: no /joint_states for {self.state_timeout_s} s"
+            self._stop_goal(why)
+            self._send(self.core.state_lost(why))  # the hold, as disarming commands it
+            self.get_logger().error(why)
         self._publish_status(force=True)

@@ -316,6 +316,12 @@ class JointTrajectoryFollower:
         z = np.zeros_like(self.q_hold)
         self._last = (self.q_hold.copy(), z, z.copy())
 
+    def start_from(self, q: np.ndarray, qd: np.ndarray) -> None:
+        """Hold ``q`` and take the measured ``(q, qd)`` (zero acceleration) as the reference the next
+        trajectory starts from, as the controller starts from where a moving arm is."""
+        self.hold(q)
+        self._last = (self.q_hold.copy(), np.asarray(qd, float).copy(), np.zeros_like(self.q_hold))
+
     def sample(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.pending is not None and t >= max(self.pending.start, self.pending.received) - 1e-12:
             traj = self.pending

@@ -217,13 +217,14 @@ def record(node, executor, topics: list[str], out, duration_s: float | None = No
     try:
         start = time.monotonic()
         t0 = None
+        warned = False
         while True:
             if rec.pending():
                 rec.discover()
                 if t0 is None and rec.channels:
                     t0 = time.monotonic()
-                if rec.pending() and time.monotonic() - start > discovery_timeout_s and not getattr(rec, "_warned", 0):
-                    rec._warned = 1
+                if rec.pending() and time.monotonic() - start > discovery_timeout_s and not warned:
+                    warned = True
                     node.get_logger().warning(f"no publisher of {rec.pending()} after {discovery_timeout_s} s; "
                                               "recording the others")
                     if not rec.channels:

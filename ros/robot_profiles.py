@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from officina.errors import BadInput
-from officina.interfaces import RobotSpec
+from officina.interfaces import RobotSpec, read_yaml
 
 __all__ = ["RosProfile", "ResolvedProfile", "load_profile", "builtin_profiles", "resolve_profile", "topic"]
 
@@ -46,11 +45,9 @@ def load_profile(name_or_path: str | None) -> RosProfile:
     p = Path(ref) if ref.endswith((".yaml", ".yml")) else PROFILES_DIR / f"{ref}.yaml"
     if not p.is_file():
         raise BadInput(f"unknown ROS profile {ref!r}; expected one of {', '.join(builtin_profiles())} or a YAML file")
+    raw = read_yaml(p, "ROS profile", mapping=True)
     try:
-        raw = yaml.safe_load(p.read_text())
         return RosProfile.model_validate(raw)
-    except yaml.YAMLError as exc:
-        raise BadInput(f"ROS profile {p}: not valid YAML ({str(exc).splitlines()[0]})") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         raise BadInput(f"ROS profile {p}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None

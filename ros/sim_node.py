@@ -7,10 +7,13 @@ the task objects' ground-truth poses on ``/ground_truth/object_poses``. Subscrib
 ``/<gripper_controller>/commands``. Accept/reject reports go to ``/officina/sim/controller_state``
 (diagnostic_msgs/DiagnosticStatus, latched).
 
-Pacing: ``realtime`` (wall clock; stamps are wall time), ``fast`` (as fast as it goes, publishes
-``/clock``), ``lockstep`` (advances ``lockstep_periods`` control periods per call of the
-``/officina/sim/step`` std_srvs/Trigger service, publishes ``/clock``). ``command_sync`` (real time
-only): a forward command runs the control period it arrives in at once (bus-synchronous drive).
+Pacing (`officina.ros.pacing`): ``realtime`` (wall clock; stamps are wall time), ``fast`` (as fast
+as it goes, publishes ``/clock``), ``lockstep`` (advances ``lockstep_periods`` control periods per
+call of the ``/officina/sim/step`` std_srvs/Trigger service, publishes ``/clock``). The latency
+modes (`officina.ros.latency`): the executor, and ``command_sync`` (real time only: a forward
+command runs the control period it arrives in at once, a bus-synchronous drive).
+The cell is the task's, built as `officina run` builds it; ``task_set`` takes the same ``--set``
+keys as `officina run` (``params.NAME``, ``seed``, ``sim.gravity``, ``sim.solver_iterations``).
 Where control_msgs is importable: the FollowJointTrajectory action and ``controller_state``
 (`officina.ros.fjt`).
 """
@@ -22,20 +25,19 @@ import time
 import numpy as np
 from rclpy.node import Node
 
-from officina.ros.common import (
-    JointStateWire, camera_info_msg, declare, executor_kind, image_msg, joint_state_msg, pose_msg,
-    qos_latched, qos_reliable, raw_publish_supported, s_to_time, trajectory_from_msg,
-)
+from officina.ros.convert import camera_info_msg, image_msg, joint_state_msg, pose_msg, s_to_time, trajectory_from_msg
 from officina.ros.jtc import JtcConfig, TrajectoryRejected
+from officina.ros.latency import CommandSync, executor_kind
+from officina.ros.pacing import PACINGS, RealtimeGrid
+from officina.ros.params import declare, task_config
+from officina.ros.qos import qos_latched, qos_reliable
 
-__all__ = ["SimNode", "PACINGS", "STEP_SERVICE", "CONTROLLER_STATE_TOPIC", "GROUND_TRUTH_TOPIC"]
+__all__ = ["SimNode", "PACINGS", "STEP_SERVICE", "CONTROLLER_STATE_TOPIC", "GROUND_TRUTH_TOPIC", "SET_KEYS"]
 
-PACINGS = ("realtime", "fast", "lockstep")
 STEP_SERVICE = "/officina/sim/step"
 CONTROLLER_STATE_TOPIC = "/officina/sim/controller_state"
 GROUND_TRUTH_TOPIC = "/ground_truth/object_poses"
-MAX_CATCHUP_PERIODS = 5
-SYNC_PHASE_GAIN = 0.1  # command_sync: share of a command's phase error the period grid moves by
+SET_KEYS = ("params", "seed", "sim.gravity", "sim.solver_iterations")  # the --set keys the sim uses
 
 
 class SimNode(Node):
@@ -57,9 +59,11 @@ class SimNode(Node):
             "rate_hz": declare(self, "rate_hz", 250.0, "control rate = /joint_states rate [Hz]",
                                floating_point_range=(1.0, 2000.0)),
             "sim_dt": declare(self, "sim_dt", 0.001, "physics step [s]"),
-            "task": declare(self, "task", "pick-place", "task whose scene to build ('none' = robot only)"),
+            "task": declare(self, "task", "pick-place",
+                            "task whose cell to build: a name, an entry point, or path/to/module.py:Class "
+                            "('none' = robot only)"),
             "task_set": declare(self, "task_set", Parameter.Type.STRING_ARRAY,
-                                "task parameter overrides KEY=VALUE"),
+                                "--set KEY=VALUE of officina run: params.NAME, seed, sim.gravity, sim.solver_iterations"),
             "seed": declare(self, "seed", 0, "seed of the scene"),
             "camera_hz": declare(self, "camera_hz", 5.0, "camera frame rate when subscribed [Hz]",
                                  floating_point_range=(0.0, 60.0)),
@@ -91,23 +95,32 @@ class SimNode(Node):
         if p["command_sync"] and p["pacing"] != "realtime":
             raise BadInput(f"command_sync applies to realtime pacing only (pacing is {p['pacing']!r})")
         profile = load_profile(p["profile"])
-        spec = load_robot(p["robot"] or profile.robot)
+        robot = p["robot"] or profile.robot
+        spec = load_robot(robot)
         self.resolved = resolve_profile(spec, profile, controller=p["controller"] or None,
                                         namespace=p["namespace"] or None)
-        task = None if p["task"] in ("", "none") else p["task"]
-        setup = SimSetup(rate_hz=float(p["rate_hz"]), sim_dt=float(p["sim_dt"]), task=task,
-                         task_overrides=tuple(p["task_set"] or ()), seed=int(p["seed"]), gui=bool(p["gui"]),
-                         jtc=JtcConfig(bool(p["allow_partial_joints_goal"]),
-                                       bool(p["allow_nonzero_velocity_at_trajectory_end"])))
+        jtc = JtcConfig(bool(p["allow_partial_joints_goal"]), bool(p["allow_nonzero_velocity_at_trajectory_end"]))
+        base = dict(rate_hz=float(p["rate_hz"]), sim_dt=float(p["sim_dt"]), gui=bool(p["gui"]), jtc=jtc)
+        sets = list(p["task_set"] or ())
+        if p["task"] in ("", "none"):
+            if sets:
+                raise BadInput(f"--set {sets[0]}: the sim builds no task (task 'none') to take it")
+            setup = SimSetup(seed=int(p["seed"]), **base)
+        else:
+            from officina.runner import task_params
+            from officina.tasks import get_task
+
+            cfg = task_config("ros sim", p["task"], robot=robot, seed=int(p["seed"]), sets=sets, accepted=SET_KEYS)
+            setup = SimSetup(task=get_task(cfg.task), params=task_params(cfg), seed=cfg.seed, gravity=cfg.sim.gravity,
+                             solver_iterations=cfg.sim.solver_iterations, **base)
         self.hw = FakeHardware(self.resolved, setup)
         self.pacing = p["pacing"]
         self.lockstep_periods = int(p["lockstep_periods"])
-        self.command_sync = bool(p["command_sync"])
         dt = self.hw.control_dt
         self.camera_every = 0 if p["camera_hz"] <= 0 else max(1, int(round(1.0 / (p["camera_hz"] * dt))))
         self.gt_every = 0 if p["ground_truth_hz"] <= 0 else max(1, int(round(1.0 / (p["ground_truth_hz"] * dt))))
         if self.pacing == "realtime":  # for what is stamped before the period grid starts (camera pose)
-            self.hw.t0 = self.get_clock().now().nanoseconds * 1e-9
+            self.hw.t0 = self._ros_now()
 
         from diagnostic_msgs.msg import DiagnosticStatus
         from geometry_msgs.msg import PoseArray, PoseStamped
@@ -119,8 +132,7 @@ class SimNode(Node):
 
         r = self.resolved
         self.pub_js = self.create_publisher(JointState, r.joint_states, qos_reliable())
-        self._js_msg = None
-        self._js_wire = JointStateWire(self.hw.state_names) if raw_publish_supported() else None
+        self._js_msg = None  # refilled each period
         self.pub_state = self.create_publisher(DiagnosticStatus, CONTROLLER_STATE_TOPIC, qos_latched())
         self.pub_gt = self.create_publisher(PoseArray, GROUND_TRUTH_TOPIC, qos_reliable())
         self.pub_clock = self.create_publisher(Clock, "/clock", qos_reliable(1)) if self.pacing != "realtime" else None
@@ -145,12 +157,14 @@ class SimNode(Node):
                 self, self.hw, r, stopped_velocity_tolerance=float(p["stopped_velocity_tolerance"]),
                 goal_time=float(p["goal_time"]))
         self.timer = None
+        self.grid: RealtimeGrid | None = None
+        self.sync: CommandSync | None = None
         if self.pacing == "realtime":
-            # the period grid (monotonic) and the stamps (ROS time) start at the same instant: set
-            # apart by the set-up above, the stamps lagged the wall clock by its ~35 ms
-            self._wall0 = time.monotonic()
-            self.hw.t0 = self.get_clock().now().nanoseconds * 1e-9
-            self.overruns = 0
+            # the period grid (monotonic) and the stamps (ROS time) start at the same instant, after
+            # the set-up above, so the stamps do not lag the wall clock by the set-up's duration
+            self.grid = RealtimeGrid(dt, wall0=time.monotonic(), stamp0=self._ros_now())
+            self.hw.t0 = self.grid.stamp0
+            self.sync = CommandSync(self.grid) if p["command_sync"] else None
             self.timer = self.create_timer(dt, self._on_realtime_timer)
         elif self.pacing == "fast":
             self.timer = self.create_timer(1e-5, self._on_fast_timer)
@@ -167,6 +181,9 @@ class SimNode(Node):
             f"{r.trajectory_topic}, {r.commands_topic}, {r.joint_states}"
         )
 
+    def _ros_now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
     # --- callbacks: convert, call the core, report ------------------------------------------------------
     def _on_trajectory(self, msg) -> None:
         try:
@@ -181,8 +198,9 @@ class SimNode(Node):
             self._refuse("trajectories_rejected", f"trajectory rejected: {type(exc).__name__}: {exc}")
 
     def _on_commands(self, msg) -> None:
-        if self.command_sync:
-            self._on_realtime_timer()  # periods that ended before this command run with the previous one
+        arrival = time.monotonic()
+        if self.sync is not None:  # periods that ended before this command run with the previous one
+            self._run_periods(self.grid.due(arrival, self.hw.periods))
         try:
             self.hw.forward_command(msg.data)
             if self.fjt is not None:
@@ -190,33 +208,10 @@ class SimNode(Node):
         except Exception as exc:  # noqa: BLE001
             self._refuse("commands_rejected", f"command rejected: {exc}")
             return
-        if self.command_sync:
-            self._sync_period()
+        if self.sync is not None:
+            if self.sync.run_now(arrival, self.hw.periods):
+                self._run_periods(1)
             self.timer.reset()  # while commands stream, they drive the periods; the timer covers silence
-
-    def _sync_period(self) -> None:
-        """Run the control period this command falls in now, instead of at its end.
-
-        The period grid is the real-time one; the current period runs early (its state is stamped
-        with its end, at most one and a half periods ahead of the wall clock); a command that comes
-        after its period already ran starts the next one if that one is less than half a period
-        away (so a stream at the control rate keeps one period per command despite jitter),
-        otherwise it waits for the period's end as without sync.
-
-        The grid locks onto the stream's phase: each command that runs a period moves the grid (and
-        the stamps with it) a tenth of the way to the command's arrival, so a steady stream settles
-        at the start of its periods, the farthest from the half-period edge, and one late or early
-        command moves it little. Without the lock, a stream on another clock (another machine)
-        walks through the grid and loses a command each time its phase crosses that edge.
-        """
-        dt = self.hw.control_dt
-        now = time.monotonic()
-        start = self._wall0 + self.hw.periods * dt  # start of the next period to run
-        if start - now <= 0.5 * dt:
-            shift = SYNC_PHASE_GAIN * (now - start)
-            self._wall0 += shift
-            self.hw.t0 += shift
-            self._advance()
 
     def _on_gripper(self, msg) -> None:
         try:
@@ -241,13 +236,11 @@ class SimNode(Node):
         self._advance()
 
     def _on_realtime_timer(self) -> None:
-        due = int((time.monotonic() - self._wall0) / self.hw.control_dt) - self.hw.periods
-        if due > MAX_CATCHUP_PERIODS:  # fell behind (CPU, rendering): slip the clock, do not burst
-            self.overruns += 1
-            self._wall0 += (due - MAX_CATCHUP_PERIODS) * self.hw.control_dt
-            self.hw.t0 += (due - MAX_CATCHUP_PERIODS) * self.hw.control_dt
-            due = MAX_CATCHUP_PERIODS
-        for _ in range(max(0, due)):
+        self._run_periods(self.grid.due(time.monotonic(), self.hw.periods))
+
+    def _run_periods(self, n: int) -> None:
+        self.hw.t0 = self.grid.stamp0  # the grid moves the stamps when it slips or locks onto commands
+        for _ in range(n):
             self._advance()
 
     def _advance(self) -> None:
@@ -256,10 +249,10 @@ class SimNode(Node):
         if self.fjt is not None:
             from officina.interfaces import JointState
 
-            self.fjt.on_period(JointState(self.hw.now, self.hw.state_names, *(np.array(v) for v in values)))
+            self.fjt.on_period(JointState(self.hw.now, self.hw.state_names, *values))
 
     # --- outputs --------------------------------------------------------------------------------------
-    def _publish_outputs(self) -> tuple[list[float], list[float], list[float]]:
+    def _publish_outputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Publish what this period produced; returns the joint state's (position, velocity, effort)."""
         hw = self.hw
         now = hw.now
@@ -268,11 +261,8 @@ class SimNode(Node):
 
             self.pub_clock.publish(Clock(clock=s_to_time(now)))
         q, qd, effort = hw.state_values()
-        if self._js_wire is not None:  # serialized once, refilled: rclpy's raw publish
-            self.pub_js.publish(self._js_wire.fill(now, q, qd, effort))
-        else:
-            self._js_msg = joint_state_msg(hw.state_names, now, q, qd, effort, reuse=self._js_msg)
-            self.pub_js.publish(self._js_msg)
+        self._js_msg = joint_state_msg(hw.state_names, now, q, qd, effort, reuse=self._js_msg)
+        self.pub_js.publish(self._js_msg)
         k = hw.periods
         if self.gt_every and k % self.gt_every == 0 and hw.scene is not None:
             from geometry_msgs.msg import PoseArray

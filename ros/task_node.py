@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["TaskRun", "run_task"]
+__all__ = ["TaskRun", "TaskJob", "SET_KEYS", "prepare", "run_task", "main_task"]
+
+SET_KEYS = ("params", "seed")  # the --set keys of `officina run` the task node uses
 
 
 @dataclass(frozen=True)
 class TaskRun:
+    """What the command line asked for."""
+
     task: str
     robot: str
     profile: str = "default"
@@ -25,39 +30,61 @@ class TaskRun:
     camera_pose_file: str = ""  # a fixed camera's base_T_camera (hand-eye YAML) instead of the pose topic
 
 
-def run_task(cfg: TaskRun, node, executor) -> dict:
+@dataclass(frozen=True)
+class TaskJob:
+    """A `TaskRun` resolved and checked: the task, its validated parameters, the robot and its
+    profile, the fixed camera's pose (or None)."""
+
+    run: TaskRun
+    task_ref: str
+    task: Any
+    params: Any
+    seed: int
+    resolved: Any  # officina.ros.robot_profiles.ResolvedProfile
+    world_T_camera: np.ndarray | None
+
+
+def prepare(run: TaskRun) -> TaskJob:
+    """Everything the user can get wrong (task, ``--set`` keys and values, robot, profile, camera
+    pose file), checked before ROS starts: BadInput with one line."""
+    from officina.errors import BadInput
+    from officina.robots import load_robot
+    from officina.ros.params import task_config
+    from officina.ros.robot_profiles import load_profile, resolve_profile
+    from officina.runner import task_params
+    from officina.tasks import get_task
+
+    profile = load_profile(run.profile)
+    robot = run.robot or profile.robot
+    cfg = task_config("ros task", run.task, robot=robot, seed=run.seed, sets=run.overrides, accepted=SET_KEYS)
+    world_T_camera = None
+    if run.camera_pose_file:
+        from officina.vision.handeye import load_base_T_camera
+
+        try:
+            world_T_camera = load_base_T_camera(run.camera_pose_file)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+    resolved = resolve_profile(load_robot(robot), profile)
+    return TaskJob(run, cfg.task, get_task(cfg.task), task_params(cfg), cfg.seed, resolved, world_T_camera)
+
+
+def run_task(job: TaskJob, node, executor) -> dict:
     """Build the Cell over ROS and run the procedure; returns the outcome as a dict."""
     from diagnostic_msgs.msg import DiagnosticStatus
     from std_srvs.srv import SetBool
 
-    from officina.config import apply_overrides
     from officina.controllers.model import RobotModel
-    from officina.errors import BadInput, JobFailed
-    from officina.robots import load_robot
+    from officina.errors import JobFailed
     from officina.ros.client import RosArm, RosCamera, RosGripper, RosLink
-    from officina.ros.common import qos_latched
     from officina.ros.gate_node import ARM_SERVICE, SAFETY_STATE_TOPIC
-    from officina.ros.robot_profiles import load_profile, resolve_profile
-    from officina.tasks import Cell, get_task
+    from officina.ros.qos import qos_latched
+    from officina.tasks import Cell
+    from officina.tasks.runtime import task_planning_scene
 
-    task = get_task(cfg.task)
-    raw = apply_overrides({}, list(cfg.overrides)) if cfg.overrides else {}
-    try:
-        params = task.Params.model_validate(raw.get("params", raw))
-    except Exception as exc:  # pydantic ValidationError
-        raise BadInput(f"task parameters: {exc}") from None
-    world_T_camera = None
-    if cfg.camera_pose_file:
-        from officina.vision.handeye import load_base_T_camera
-
-        try:
-            world_T_camera = load_base_T_camera(cfg.camera_pose_file)
-        except ValueError as exc:
-            raise BadInput(str(exc)) from None
-    profile = load_profile(cfg.profile)
-    spec = load_robot(cfg.robot or profile.robot)
-    resolved = resolve_profile(spec, profile)
-    link = RosLink(node, executor, resolved, cfg.rate_hz)
+    run, resolved = job.run, job.resolved
+    spec = resolved.spec
+    link = RosLink(node, executor, resolved, run.rate_hz)
     link.wait_for_state(60.0)
     safety = {}
 
@@ -65,7 +92,7 @@ def run_task(cfg: TaskRun, node, executor) -> dict:
         safety.update({kv.key: kv.value for kv in m.values})
 
     node.create_subscription(DiagnosticStatus, SAFETY_STATE_TOPIC, on_safety, qos_latched())
-    if cfg.arm:
+    if run.arm:
         cli = node.create_client(SetBool, ARM_SERVICE)
         link.spin_until(cli.service_is_ready, 30.0, f"the gate's {ARM_SERVICE} service")
         # Nodes started together (ros2 launch) come up in any order: the gate refuses to arm until it
@@ -77,43 +104,40 @@ def run_task(cfg: TaskRun, node, executor) -> dict:
             raise JobFailed(f"the gate refused to arm: {fut.result().message}")
     else:
         node.get_logger().info(f"waiting for the gate to be armed ({ARM_SERVICE}) ...")
-    link.spin_until(lambda: safety.get("armed") == "true", cfg.arm_timeout_s, "the gate to be armed")
+    link.spin_until(lambda: safety.get("armed") == "true", run.arm_timeout_s, "the gate to be armed")
     arm = RosArm(link, spec.limits)
     gripper = RosGripper(link, spec.gripper.max_width_m, spec.gripper.max_force_n) if spec.gripper else None
-    camera = RosCamera(link, world_T_camera=world_T_camera, topics=dict(cfg.camera_topics))
+    camera = RosCamera(link, world_T_camera=job.world_T_camera, topics=dict(run.camera_topics))
     cell = Cell(arm=arm, gripper=gripper, camera=camera, model=RobotModel.from_spec(spec), tick=link.tick,
-                rng=np.random.default_rng(cfg.seed))
+                rng=np.random.default_rng(job.seed), planning_scene=task_planning_scene(job.task, job.params))
     arm.command_positions(link.state.position)
-    outcome = task.procedure(cell, params)
+    outcome = job.task.procedure(cell, job.params)
     if safety.get("armed") != "true":
         raise JobFailed(f"the gate disarmed during the task: {safety.get('last_refusal') or safety.get('last_event')}")
-    return {"task": cfg.task, "robot": spec.name, "completed": outcome.completed, "message": outcome.message,
+    return {"task": job.task_ref, "robot": spec.name, "completed": outcome.completed, "message": outcome.message,
             "details": outcome.details, "events": cell.events,
             "gate_refused": int(safety.get("refused", 0)), "gate_watchdog_holds": int(safety.get("watchdog_holds", 0))}
 
 
-def main_task(cfg: TaskRun, argv: list[str]) -> int:
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-
+def main_task(run: TaskRun, argv: list[str]) -> int:
+    """The task node's main: 0 when the procedure completed (its outcome as one JSON line on
+    stdout), 1 when it did not (JobFailed), 2 for bad input (BadInput, before ROS starts),
+    130 when stopped before its end (Ctrl-C, SIGTERM)."""
     from officina.errors import JobFailed
-    from officina.ros.common import ros_env_defaults
+    from officina.ros.runner import INTERRUPTED, run_node
 
-    ros_env_defaults()
-    rclpy.init(args=argv)
-    node = None
-    try:
-        node = rclpy.create_node("officina_task")
-        ex = SingleThreadedExecutor()
-        ex.add_node(node)
-        out = run_task(cfg, node, ex)
-        print(json.dumps(out, default=str))
+    job = prepare(run)
+
+    def make(_argv):
+        import rclpy
+
+        return rclpy.create_node("officina_task")
+
+    def spin(node, executor) -> int:
+        out = run_task(job, node, executor)
+        print(json.dumps(out, default=str), flush=True)
         if not out["completed"]:
             raise JobFailed(f"procedure did not complete: {out['message']}")
         return 0
-    except (KeyboardInterrupt, ExternalShutdownException):
-        return 130
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+
+    return run_node(make, argv, spin, interrupted=INTERRUPTED)

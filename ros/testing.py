@@ -83,7 +83,7 @@ class RosClient:
         self.recv_wall: dict[str, list[float]] = {}
 
     def collect(self, msg_type, topic: str, qos=None, keep: int = 100000):
-        from officina.ros.common import qos_reliable
+        from officina.ros.qos import qos_reliable
 
         self.received[topic] = []
         self.recv_wall[topic] = []
@@ -103,7 +103,7 @@ class RosClient:
         return lst[-1] if lst else None
 
     def publisher(self, msg_type, topic: str, qos=None):
-        from officina.ros.common import qos_reliable
+        from officina.ros.qos import qos_reliable
 
         return self.node.create_publisher(msg_type, topic, qos or qos_reliable(100))
 

@@ -25,18 +25,11 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-from officina.ros.common import (
-    MalformedMessage,
-    declare,
-    image_from_msg,
-    image_msg,
-    intrinsics_from_camera_info,
-    pose_msg,
-    qos_latched,
-    qos_reliable,
-    qos_sensor,
-    time_to_s,
+from officina.ros.convert import (
+    MalformedMessage, image_from_msg, image_msg, intrinsics_from_camera_info, pose_msg, time_to_s,
 )
+from officina.ros.params import declare
+from officina.ros.qos import qos_latched, qos_reliable, qos_sensor
 from rclpy.node import Node
 
 from officina.interfaces import CameraFrame, CameraIntrinsics
@@ -111,7 +104,6 @@ class VisionNode(Node):
     def __init__(self, *, context=None, parameter_overrides=None) -> None:
         super().__init__("officina_vision", context=context, parameter_overrides=parameter_overrides or [])
         from geometry_msgs.msg import PoseArray, PoseStamped
-        from rcl_interfaces.msg import SetParametersResult  # noqa: F401
         from rclpy.parameter import Parameter
         from sensor_msgs.msg import CameraInfo, Image
 

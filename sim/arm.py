@@ -8,7 +8,7 @@ world's ``sim_dt`` (checked once, at construction).
 from __future__ import annotations
 
 import numpy as np
-import pybullet as p
+from officina.sim.bullet import pybullet as p
 
 from officina.interfaces import ControlMode, GraspState, JointLimits, JointState, Wrench, as_joint_array
 from officina.sim.world import SimRobotHandle, SimWorld
@@ -141,12 +141,20 @@ class SimArm:
 
 class SimGripper:
     """A force-limited parallel gripper: fingers are motors with a maximum force, objects are
-    held by contact and friction only (never attached by a constraint)."""
+    held by contact and friction only (never attached by a constraint).
+
+    Two fingers are coupled as the real grippers' mechanisms couple them (the Franka Hand, the
+    usual electric parallel grippers): a gear constraint keeps their joint positions equal, so the
+    fingers close symmetrically about the tcp and a held part does not slide sideways with both
+    fingers when pushed along their axis (two independent force-limited motors would let it)."""
 
     def __init__(self, world: SimWorld, robot: SimRobotHandle, *, finger_friction: float = 1.2) -> None:
         spec = robot.spec.gripper
         if spec is None:
             raise ValueError(f"robot {robot.spec.name!r} has no gripper")
+        if not spec.finger_joints:
+            raise ValueError(f"robot {robot.spec.name!r}: its {spec.kind} gripper has no fingers; "
+                             "use officina.sim.grippers.make_gripper")
         self._world = world
         self._cid = world.client_id
         self._body = robot.body_id
@@ -159,6 +167,14 @@ class SimGripper:
             p.changeDynamics(self._body, j, lateralFriction=finger_friction, spinningFriction=0.002,
                              frictionAnchor=True, physicsClientId=self._cid)
             p.resetJointState(self._body, j, self._per_finger_max, 0.0, physicsClientId=self._cid)
+        self.coupling = None
+        if len(self._idx) == 2:
+            a, b = self._idx
+            self.coupling = p.createConstraint(
+                self._body, a, self._body, b, jointType=p.JOINT_GEAR, jointAxis=[1, 0, 0],
+                parentFramePosition=[0, 0, 0], childFramePosition=[0, 0, 0], physicsClientId=self._cid)
+            p.changeConstraint(self.coupling, gearRatio=-1, erp=0.05, maxForce=10.0 * spec.max_force_n,
+                               physicsClientId=self._cid)
         self._apply()
 
     @property
@@ -190,6 +206,13 @@ class SimGripper:
     def finger_speed(self) -> float:
         return float(max(abs(s[1]) for s in p.getJointStates(self._body, self._idx, physicsClientId=self._cid)))
 
+    def finger_state(self) -> JointState:
+        """Position (m), velocity (m/s) and effort (N) of each finger joint, in the order of the
+        gripper's ``finger_joints``, stamped with the world's time."""
+        a = np.array([(s[0], s[1], s[3]) for s in
+                      p.getJointStates(self._body, self._idx, physicsClientId=self._cid)]).reshape(-1, 3).T
+        return JointState(self._world.time, tuple(self._spec.finger_joints), a[0], a[1], a[2])
+
     def grasp_state(self) -> GraspState:
         w = self.width()
         moving = self.finger_speed() > 5e-3
@@ -205,8 +228,9 @@ class SimGripper:
 class SimForceTorqueSensor:
     """A 6-axis force/torque sensor at a (fixed) joint, e.g. the wrist, with noise and bias.
 
-    Reports the reaction wrench PyBullet computes at the joint, in the joint frame, plus a
-    constant ``bias`` and Gaussian noise of ``noise_std`` drawn from the injected Generator.
+    Reports the wrench the world applies to the tool side of the joint (the `Wrench` convention:
+    PyBullet's joint reaction wrench with its sign turned), in the joint frame, plus a constant
+    ``bias`` and Gaussian noise of ``noise_std`` drawn from the injected Generator.
     """
 
     def __init__(self, world: SimWorld, robot: SimRobotHandle, joint_name: str, *,
@@ -223,6 +247,6 @@ class SimForceTorqueSensor:
         p.enableJointForceTorqueSensor(self._body, self._j, True, physicsClientId=self._cid)
 
     def read(self) -> Wrench:
-        w = np.asarray(p.getJointState(self._body, self._j, physicsClientId=self._cid)[2], dtype=float)
+        w = -np.asarray(p.getJointState(self._body, self._j, physicsClientId=self._cid)[2], dtype=float)
         w = w + self._bias + (self._rng.normal(0.0, 1.0, 6) * self._noise if np.any(self._noise) else 0.0)
         return Wrench(self._world.time, w[:3].copy(), w[3:].copy())

@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import pybullet as p
+from officina.sim.bullet import pybullet as p
 
 from officina.interfaces import CameraFrame, CameraIntrinsics
 from officina.vision.transforms import as_transform as _as_transform

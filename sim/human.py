@@ -46,7 +46,7 @@ class HumanSim:
     """A PyBullet world holding one human (and the box at the hands when ``load_kg > 0``)."""
 
     def __init__(self, model: HumanModel, load_kg: float = 0.0, time_step: float = 1e-3, gravity: float = 9.81):
-        import pybullet
+        from officina.sim.bullet import pybullet
 
         if not (1e-5 <= time_step <= 0.01):
             raise ValueError(f"time step: expected 1e-5 to 0.01 s, got {time_step!r}")

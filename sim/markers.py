@@ -9,7 +9,7 @@ import os
 import tempfile
 
 import numpy as np
-import pybullet as p
+from officina.sim.bullet import pybullet as p
 
 from officina.vision.transforms import matrix_to_quat
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pybullet as p
+from officina.sim.bullet import pybullet as p
 import pybullet_data
 
 from officina.interfaces import RobotSpec
@@ -89,6 +89,7 @@ class SimWorld:
         self.steps = 0
         self.objects: list[SimObject] = []
         self.robots: list[SimRobotHandle] = []
+        self._pre_step: list = []
         self._closed = False
 
     # --- time ------------------------------------------------------------------------------------
@@ -103,9 +104,22 @@ class SimWorld:
 
     def step(self, n: int = 1) -> None:
         cid = self.client_id
+        hooks = self._pre_step
         for _ in range(n):
+            for hook in hooks:
+                hook()
             p.stepSimulation(physicsClientId=cid)
         self.steps += n
+
+    def add_pre_step(self, fn) -> None:
+        """Call ``fn()`` before every physics step: for device models that act on the physics at
+        the physics rate (a vacuum gripper's suction force; PyBullet clears external forces after
+        each step)."""
+        self._pre_step.append(fn)
+
+    def remove_pre_step(self, fn) -> None:
+        if fn in self._pre_step:
+            self._pre_step.remove(fn)
 
     # --- scene -----------------------------------------------------------------------------------
     def add_ground(self) -> int:

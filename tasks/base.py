@@ -167,9 +167,15 @@ COMMON_METRICS: dict[str, MetricInfo] = {
     "max_tcp_speed_m_s": MetricInfo("m/s", "largest tcp speed over the logged states", None, "max tcp speed"),
     "safety_events_total": MetricInfo("", "commands the safety filter clamped, rejected or held", "lower",
                                       "safety events"),
+    "protective_stops": MetricInfo("", "times the arm stopped on contact nobody planned for", "lower",
+                                   "protective stops"),
     "real_time_factor": MetricInfo("", "simulated time / wall time of the procedure", "higher",
                                    "real-time factor"),
     "wall_time_s": MetricInfo("s", "wall time of the procedure", "lower", "wall time"),
+    "procedure_completed": MetricInfo("", "the procedure returned that it completed its job (its own view; "
+                                      "success is measured from ground truth)", None, "procedure completed"),
+    "procedure_message": MetricInfo("", "what the procedure reported when it returned", None, "procedure message"),
+    "sim_steps": MetricInfo("", "physics steps simulated", None, "physics steps"),
 }
 
 

@@ -44,7 +44,7 @@ def _cell(robot: str, seed: int):
 
 
 def bench_raw(robot: str, steps: int, seed: int = 0) -> float:
-    import pybullet as p
+    from officina.sim.bullet import pybullet as p
 
     sim = _cell(robot, seed)
     cid = sim.world.client_id

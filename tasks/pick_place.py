@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 
 from officina.controllers.model import rpy_to_matrix
 from officina.controllers.planning.scene import Box, Cylinder, Obstacle, PlanningScene
-from officina.controllers.skills import Skills
+from officina.controllers.skills import Skills, SkillStatus
 from officina.interfaces import CameraIntrinsics
 from officina.tasks.base import Cell, MetricInfo, ProcedureOutcome, StrictParams, TaskDefinition, TaskScene
 from officina.vision.localize import LocalizeParams, localize_objects
@@ -83,16 +83,62 @@ def _tcp_down(x: float, y: float, z: float, psi: float, R_down: np.ndarray) -> n
     return T
 
 
+def _failures(failed: list[list[float]], position) -> int:
+    return next((int(f[2]) for f in failed if np.hypot(f[0] - position[0], f[1] - position[1]) < 0.02), 0)
+
+
+def _fail(failed: list[list[float]], position) -> None:
+    for f in failed:
+        if np.hypot(f[0] - position[0], f[1] - position[1]) < 0.02:
+            f[2] += 1
+            return
+    failed.append([float(position[0]), float(position[1]), 1])
+
+
+def _grasp_yaws(obj, psi_home: float, max_width: float) -> list[float]:
+    """Grasp yaws (tcp yaw about world z) to try, best first. The fingers close along the tcp y
+    axis: across a box's width (yaw = its long side), or across its length when that fits the
+    gripper (a neighbour may be in the way of the first); any direction for a cylinder. Each yaw is
+    taken modulo pi (a symmetric gripper) closest to the home yaw (no wrist wrap)."""
+    def near_home(psi: float) -> float:
+        return psi_home + ((psi - psi_home + np.pi / 2) % np.pi - np.pi / 2)
+
+    if obj.kind == "box":
+        yaws = [obj.yaw_rad]
+        if max(obj.size_m[:2]) < max_width - 0.01:
+            yaws.append(obj.yaw_rad + np.pi / 2)
+    else:
+        yaws = [psi_home, psi_home + np.pi / 2]
+    return [near_home(p) for p in yaws]
+
+
+def _recover(sk: Skills, model, up_m: float = 0.05) -> None:
+    """After a protective stop: let the arm come to rest, clear the stop, back off upwards (out
+    of the contact it stopped in)."""
+    sk.settle(0.2)
+    sk.clear_fault()
+    T = model.frame_transform(sk.q_command, "tcp")
+    T[2, 3] += up_m
+    sk.move_line(T, escape_m=0.03)
+
+
+def sk_yaw(model, q) -> float:
+    """The tcp's yaw about world z at q (for a tcp pointing down)."""
+    T = model.frame_transform(q, "tcp")
+    return float(np.arctan2(T[1, 0], T[0, 0]))
+
+
 def _bin_slots(n: int, inner: tuple[float, float], width: float) -> list[tuple[float, float]]:
-    """Slot centres in the bin (relative to its centre) for n objects of about ``width``."""
-    k = int(np.ceil(np.sqrt(n)))
-    pitch_x = inner[0] / k
-    pitch_y = inner[1] / k
-    slots = []
-    for i in range(k):
-        for j in range(k):
-            slots.append(((i + 0.5) * pitch_x - inner[0] / 2, (j + 0.5) * pitch_y - inner[1] / 2))
-    return slots[:n] if len(slots) >= n else slots
+    """Slot centres in the bin (relative to its centre) for n objects of about ``width``: at most
+    two rows across the bin's y, so that the fingers, which open along y when placing, keep clear
+    of the y walls; as many columns along x as that takes."""
+    ky = 1 if n == 1 else 2
+    kx = int(np.ceil(n / ky))
+    pitch_x = inner[0] / kx
+    pitch_y = inner[1] / ky
+    slots = [((i + 0.5) * pitch_x - inner[0] / 2, (j + 0.5) * pitch_y - inner[1] / 2)
+             for i in range(kx) for j in range(ky)]
+    return slots[:n]
 
 
 def _obstacle(name: str, o) -> Obstacle:
@@ -136,6 +182,12 @@ class PickPlace(TaskDefinition):
 
     # --- simulation side ---------------------------------------------------------------------------
     def build_scene(self, world, params: PickPlaceParams, rng: np.random.Generator) -> TaskScene:
+        for robot in world.robots:
+            g = robot.spec.gripper
+            if g is None or g.kind == "vacuum":
+                raise ValueError(f"pick-place needs a parallel gripper (its parts are 4-5.5 cm, smaller than a "
+                                 f"suction cup); robot {robot.spec.name!r} has "
+                                 f"{'none' if g is None else 'a vacuum gripper'}")
         scene = self.planning_scene(params)
         colors = {o.name: (0.3, 0.3, 0.32, 1.0) for o in scene.obstacles}
         colors["table"] = (0.72, 0.6, 0.45, 1.0)
@@ -273,13 +325,22 @@ class PickPlace(TaskDefinition):
         slots = _bin_slots(params.n_objects, params.bin_inner_size_m, params.objects.width_m[1])
         placed = 0
         attempts = 0
+        failed: list[list[float]] = []  # [x, y, failures] of objects that could not be picked
         bin_floor = params.table_z + 0.01
         # Perceive from a view pose above the bin, out of the camera's view of the pick region.
         view_z = params.table_z + params.bin_wall_height_m + 0.25
         view = base_pose(params.bin_center_xy[0], params.bin_center_xy[1], view_z, psi_home)
         while attempts < params.n_objects * params.max_attempts and placed < params.n_objects:
             attempts += 1
+            if cell.arm.fault() is not None:  # a stop on contact during the last placement
+                cell.log_event(None, "protective_stop", reason=cell.arm.fault())
+                _recover(sk, model)
             r = sk.move_to_pose(view)
+            if r.status == SkillStatus.PROTECTIVE_STOP:
+                # the arm stopped on contact on its way: back off upwards and try once more
+                cell.log_event(None, "protective_stop", reason=r.message)
+                _recover(sk, model)
+                r = sk.move_to_pose(view)
             if not r.ok:
                 return ProcedureOutcome(False, f"view pose unreachable: {r.message}")
             t_now = cell.arm.read().stamp
@@ -295,33 +356,45 @@ class PickPlace(TaskDefinition):
                 scene.remove(name)
             for k, ob in enumerate(objs):
                 scene.add(_obstacle(f"perceived{k}", ob))
-            if not objs:
+            # the first object not given up on (an object is known by where it lies, 2 cm)
+            pick = next(((k, ob) for k, ob in enumerate(objs)
+                         if _failures(failed, ob.position) < params.max_attempts), None)
+            if pick is None:
+                for ob in objs:
+                    cell.log_event(None, "give_up", x=round(float(ob.position[0]), 4),
+                                   y=round(float(ob.position[1]), 4), attempts=_failures(failed, ob.position))
                 break
-            o = objs[0]
-            # Fingers close along the tcp y axis: across a box's width (yaw = its long side);
-            # any direction for a cylinder. psi is the tcp yaw about world z.
-            psi = o.yaw_rad if o.kind == "box" else psi_home
-            # Same grasp modulo pi (symmetric gripper): take the one closest to the home yaw.
-            psi = psi_home + ((psi - psi_home + np.pi / 2) % np.pi - np.pi / 2)
+            k, o = pick
             top_z = float(o.position[2] + o.size_m[2] / 2)
             height = top_z - params.table_z
             grasp_z = top_z - min(params.grasp_depth_m, 0.5 * height)
             above_z = top_z + params.approach_height_m
             x, y = float(o.position[0]), float(o.position[1])
             cell.log_event(t_now, "pick", kind=o.kind, x=round(x, 4), y=round(y, 4), top_z=round(top_z, 4))
-            r = sk.move_to_pose(base_pose(x, y, above_z, psi))
-            if not r.ok:
-                cell.log_event(cell.arm.read().stamp, "skip", reason=r.message)
-                continue
-            target = scene.remove("perceived0")  # the fingers go around it
-            r = sk.move_line(base_pose(x, y, grasp_z, psi))
-            if not r.ok:
-                cell.log_event(cell.arm.read().stamp, "skip", reason=r.message)
-                sk.move_line(base_pose(x, y, above_z, psi))
+            target = scene.remove(f"perceived{k}")  # the fingers go around it
+            psi, r = None, None
+            for cand in _grasp_yaws(o, psi_home, cell.gripper.max_width if cell.gripper else 0.0):
+                r = sk.move_to_pose(base_pose(x, y, above_z, cand))
+                if not r.ok:
+                    continue
+                r = sk.move_line(base_pose(x, y, grasp_z, cand))
+                if r.ok:
+                    psi = cand
+                    break
+                if r.status == SkillStatus.PROTECTIVE_STOP:
+                    break
+            if psi is None:
+                _fail(failed, o.position)
+                cell.log_event(None, "skip", reason=r.message if r is not None else "no grasp fits the gripper")
+                if r is not None and r.status == SkillStatus.PROTECTIVE_STOP:
+                    _recover(sk, model)
+                else:
+                    sk.move_line(base_pose(x, y, above_z, sk_yaw(model, sk.q_command)))
                 continue
             g = sk.grasp(params.grasp_force_n)
             g_width = sk.gripper.width() if sk.gripper else 0.0
             if not g.ok:
+                _fail(failed, o.position)
                 cell.log_event(cell.arm.read().stamp, "grasp_failed", reason=g.message)
                 sk.release()
                 sk.move_line(base_pose(x, y, above_z, psi))
@@ -351,6 +424,7 @@ class PickPlace(TaskDefinition):
             sk.release()
             placed += 1
             cell.log_event(cell.arm.read().stamp, "placed", slot=placed)
+            failed.clear()  # the table changed: what was blocked by this object may be free now
         sk.move_joints(home)
         sk.settle(0.3)
         return ProcedureOutcome(True, details={"attempts": attempts, "placements": placed})

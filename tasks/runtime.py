@@ -26,6 +26,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from officina.controllers.contact import ContactMonitor, ContactThresholds
 from officina.controllers.model import RobotModel
 from officina.controllers.safe_arm import SafeArm
 from officina.controllers.safety import SafetyConfig, SafetyFilter, SafetyRecord
@@ -53,6 +54,7 @@ class SimCell:
     model: RobotModel
     rng: np.random.Generator
     control_dt: float
+    wrist: Any = None  # officina.sim.arm.SimForceTorqueSensor | None
 
     @property
     def substeps(self) -> int:
@@ -68,7 +70,8 @@ def build_sim_cell(task: Task, params: Any, spec: RobotSpec, *, rng: np.random.G
     """The task's cell in a new PyBullet world, the clock at zero. Bad input (a URDF that does
     not load, rates that do not divide, a scene the parameters cannot build) raises ValueError
     with one line; the world is closed then."""
-    from officina.sim.arm import SimArm, SimGripper, control_substeps
+    from officina.sim.arm import SimArm, SimForceTorqueSensor, control_substeps
+    from officina.sim.grippers import make_gripper
     from officina.sim.world import SimWorld
 
     control_substeps(control_dt, sim_dt)
@@ -79,12 +82,19 @@ def build_sim_cell(task: Task, params: Any, spec: RobotSpec, *, rng: np.random.G
         world.restart_clock()
         camera = task.make_camera(world, params)
         arm = SimArm(world, robot, control_dt)
-        gripper = SimGripper(world, robot) if spec.gripper is not None else None
+        gripper = make_gripper(world, robot)
         model = RobotModel.from_spec(spec)
+        wrist = None
+        if spec.wrist_sensor is not None:
+            ws = spec.wrist_sensor
+            # its own stream of the run's randomness: reading the sensor draws noise without
+            # changing what the procedure's Generator gives
+            wrist = SimForceTorqueSensor(world, robot, ws.joint, rng=rng.spawn(1)[0],
+                                         noise_std=(ws.noise_force_n,) * 3 + (ws.noise_torque_nm,) * 3)
     except BaseException:
         world.close()
         raise
-    return SimCell(task, params, world, robot, scene, arm, gripper, camera, model, rng, float(control_dt))
+    return SimCell(task, params, world, robot, scene, arm, gripper, camera, model, rng, float(control_dt), wrist)
 
 
 class Observer(Protocol):
@@ -254,7 +264,7 @@ def task_planning_scene(task: Task, params: Any):
     return scene.copy() if scene is not None and hasattr(scene, "copy") else scene
 
 
-def _task_hook(task: Task, name: str, sim: SimCell) -> Callable[[float], None] | None:
+def task_hook(task: Task, name: str, sim: SimCell) -> Callable[[float], None] | None:
     """The task's per-period hook bound to its scene, or None when the task does not override it
     (so that a task without one costs the loop nothing)."""
     from officina.tasks.base import TaskDefinition
@@ -266,14 +276,27 @@ def _task_hook(task: Task, name: str, sim: SimCell) -> Callable[[float], None] |
     return lambda t: fn(world, scene, params, t)
 
 
+def contact_monitor(model: RobotModel):
+    """The robot's protective stop as its file states it, or None when it states none."""
+    spec = model.spec.protective_stop
+    if spec is None:
+        return None
+    return ContactMonitor(model, ContactThresholds(spec.joint_torque_nm, spec.tcp_force_n, spec.source))
+
+
 def run_episode(sim: SimCell, safety: SafetyConfig, *, observers: Sequence[Observer] = (),
                 on_safety_event: Callable[[SafetyRecord], None] | None = None,
-                joint_state_hz: float = 250.0, object_pose_hz: float = 50.0) -> Episode:
-    """Run the task's procedure on the simulated cell and measure the outcome."""
+                joint_state_hz: float = 250.0, object_pose_hz: float = 50.0,
+                protective_stop: bool = True, contact_rate_hz: float = 500.0) -> Episode:
+    """Run the task's procedure on the simulated cell and measure the outcome. With
+    ``protective_stop`` the arm stops on unplanned contact as the real one does (the robot
+    file's thresholds, checked at ``contact_rate_hz``)."""
     task, model, world = sim.task, sim.model, sim.world
     filt = SafetyFilter(model.limits, sim.control_dt, safety,
                         tcp_position=lambda q: model.frame_transform(q, "tcp")[:3, 3], gravity=model.gravity)
-    arm = SafeArm(sim.arm, filt, on_event=on_safety_event)
+    contact = contact_monitor(model) if protective_stop else None
+    arm = SafeArm(sim.arm, filt, on_event=on_safety_event, contact=contact,
+                  contact_every=max(1, int(round(1.0 / (contact_rate_hz * sim.control_dt)))))
     tracked = task.tracked_objects(sim.scene) if hasattr(task, "tracked_objects") else (
         getattr(sim.scene, "objects", None) or [])
     recorder = Recorder(world, arm, tracked, sim.control_dt, joint_state_hz, object_pose_hz)
@@ -282,8 +305,9 @@ def run_episode(sim: SimCell, safety: SafetyConfig, *, observers: Sequence[Obser
         if attach is not None:
             attach(recorder)
     clock = Clock(world, arm, sim.substeps, [recorder, *observers],
-                  before_step=_task_hook(task, "before_step", sim), after_step=_task_hook(task, "after_step", sim))
+                  before_step=task_hook(task, "before_step", sim), after_step=task_hook(task, "after_step", sim))
     cell = Cell(arm=arm, gripper=sim.gripper, camera=sim.camera, model=model, tick=clock.tick, rng=sim.rng,
+                wrist=sim.wrist,
                 planning_scene=task_planning_scene(task, sim.params), events=recorder.events,
                 signals=recorder.signals)
     outcome = task.procedure(cell, sim.params)
@@ -300,6 +324,7 @@ def run_episode(sim: SimCell, safety: SafetyConfig, *, observers: Sequence[Obser
         "max_joint_tracking_error_rad": recorder.max_err,
         "max_tcp_speed_m_s": max_tcp_speed(model, record.q, record.qd),
         "safety_events_total": arm.total_events,
+        "protective_stops": arm.counts["protective_stop"],
         "safety_events": {k: v for k, v in arm.counts.items() if v},
         "sim_steps": world.steps,
     }

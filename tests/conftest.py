@@ -12,7 +12,7 @@ def cli():
 
     from officina import cli as cli_mod
 
-    cli_mod._register_subcommands()
+    cli_mod.register_subcommands()
     runner = CliRunner()
 
     def invoke(args):

@@ -17,6 +17,8 @@ def test_robots_and_tasks_listings(cli):
     assert r.exit_code == 0
     rows = {row["name"]: row for row in json.loads(r.stdout)}
     assert rows["panda"]["dof"] == 7 and rows["ur5e"]["dof"] == 6 and rows["iiwa"]["gripper"] == "parallel"
+    assert rows["ur10e"]["gripper"] == rows["irb2600"]["gripper"] == "vacuum"
+    assert "ABB" in rows["irb2600"]["model_source"] and "UR DH" in rows["ur10e"]["model_source"]
     r = cli(["tasks", "--json"])
     assert r.exit_code == 0
     assert "pick-place" in {row["name"] for row in json.loads(r.stdout)}
@@ -98,4 +100,11 @@ def test_real_subprocess_json_is_parseable_and_bad_input_exits_2(tmp_path):
                        timeout=120, cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[-1].startswith("officina: error: unknown robot 'nope'")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_pick_place_refuses_a_vacuum_gripper(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = cli(["run", "pick-place", "--robot", "ur10e"])
+    assert r.exit_code == 2 and "needs a parallel gripper" in r.stderr
     assert not (tmp_path / "runs").exists()

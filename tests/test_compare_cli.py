@@ -16,9 +16,9 @@ ROWS = ["job done", "cycle time s", "items per hour", "lifting index CLI", "max 
 
 @pytest.fixture(scope="module")
 def run():
-    from officina.cli import _register_subcommands, app
+    from officina.cli import app, register_subcommands
 
-    _register_subcommands()
+    register_subcommands()
     runner = CliRunner()
     return lambda args: runner.invoke(app, args)
 

@@ -13,7 +13,7 @@ from officina.controllers.trajectory import (
 
 from officina.robots import load_robot
 
-ROBOTS = ["panda", "iiwa", "ur5e"]
+ROBOTS = ["panda", "iiwa", "ur5e", "ur10e", "irb2600"]
 
 
 @pytest.fixture(scope="module", params=ROBOTS)
@@ -176,7 +176,7 @@ def test_full_turn_joints_wrap_instead_of_blocking():
     q_true = seed.copy()
     q_true[0] += 0.3  # 6.5 rad: past the +2 pi limit, the same pose as 6.5 - 2 pi
     T = m.frame_transform(q_true, "flange")
-    r = solve_ik(m, T, "flange", seed, max_restarts=0, timeout_s=np.inf)
+    r = solve_ik(m, T, "flange", seed, max_restarts=0)
     assert r.success and r.restarts == 0
     assert m.within_limits(r.q)
     assert r.q[0] == pytest.approx(q_true[0] - 2 * np.pi, abs=1e-4)
@@ -184,19 +184,61 @@ def test_full_turn_joints_wrap_instead_of_blocking():
     # A seed outside the limits by whole turns is wrapped into them, not clipped.
     seed_out = q_true.copy()
     seed_out[3] += 4 * np.pi  # -1.5 + 4 pi: outside [-2 pi, 2 pi]
-    r2 = solve_ik(m, T, "flange", seed_out, max_restarts=0, timeout_s=np.inf)
+    r2 = solve_ik(m, T, "flange", seed_out, max_restarts=0)
     assert r2.success and r2.iterations == 1 and m.within_limits(r2.q)
 
 
 @pytest.mark.parametrize("robot", ROBOTS)
-def test_deterministic_with_restarts_without_timeout(robot):
-    """With timeout_s=inf the result depends only on the inputs and the rng, restarts included."""
+def test_deterministic_with_restarts(robot):
+    """By default the result depends only on the inputs and the rng, restarts included."""
     m = RobotModel.from_spec(load_robot(robot))
     lim = m.limits
     rng = np.random.default_rng(7)
     for _ in range(5):
         T = m.frame_transform(rng.uniform(lim.lower, lim.upper), "flange")
-        a = solve_ik(m, T, "flange", lim.lower + 1e-3, rng=np.random.default_rng(1), timeout_s=np.inf)
-        b = solve_ik(m, T, "flange", lim.lower + 1e-3, rng=np.random.default_rng(1), timeout_s=np.inf)
+        a = solve_ik(m, T, "flange", lim.lower + 1e-3, rng=np.random.default_rng(1))
+        b = solve_ik(m, T, "flange", lim.lower + 1e-3, rng=np.random.default_rng(1))
         assert a.success == b.success and a.iterations == b.iterations and a.restarts == b.restarts
         assert np.array_equal(a.q, b.q)
+
+
+class SlowClock:
+    """``time.perf_counter`` of a very slow machine: each reading is one second after the last."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def perf_counter(self) -> float:
+        self.t += 1.0
+        return self.t
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_same_answer_on_a_slow_machine(robot, monkeypatch):
+    """The default budget is iterations and restarts, not wall time: a machine on which every
+    clock reading is a second later gives the same answers, restarts included."""
+    import officina.controllers.ik as ik_module
+
+    m = RobotModel.from_spec(load_robot(robot))
+    lim = m.limits
+    rng = np.random.default_rng(3)
+    targets = [m.frame_transform(rng.uniform(lim.lower, lim.upper), "flange") for _ in range(6)]
+    unreachable = np.eye(4)
+    unreachable[:3, 3] = [3.0, 0.0, 0.5]
+    targets.append(unreachable)
+
+    def solve_all():
+        return [solve_ik(m, T, "flange", lim.lower + 1e-3, rng=np.random.default_rng(1), max_restarts=20)
+                for T in targets]
+
+    normal = solve_all()
+    assert sum(r.restarts for r in normal) > 0 and max(r.iterations for r in normal) > 10
+    monkeypatch.setattr(ik_module, "time", SlowClock())
+    slow = solve_all()
+    for a, b in zip(normal, slow):
+        assert (a.success, a.iterations, a.restarts) == (b.success, b.iterations, b.restarts)
+        assert np.array_equal(a.q, b.q)
+    # A wall-clock budget is opt-in, and then the slow machine stops early.
+    capped = solve_ik(m, unreachable, "flange", lim.lower + 1e-3, rng=np.random.default_rng(1), max_restarts=20,
+                      timeout_s=0.05)
+    assert capped.restarts == 0 and capped.iterations < normal[-1].iterations

@@ -8,7 +8,7 @@ from officina.controllers.model import RobotModel
 
 from officina.robots import load_robot
 
-ROBOTS = ["panda", "iiwa", "ur5e"]
+ROBOTS = ["panda", "iiwa", "ur5e", "ur10e", "irb2600"]
 
 
 @pytest.fixture(scope="module", params=ROBOTS)
@@ -133,9 +133,9 @@ def test_gravity_matches_pybullet(model, bullet):
     grip = model.spec.gripper
     for q in _configs(model, 5, 7):
         _set(bullet, model, q)
-        # fingers at the width the model locks them at
-        per = grip.max_width_m / 2 / len(grip.finger_joints)
+        # fingers at the width the model locks them at (a vacuum gripper has none)
         for fj in grip.finger_joints:
+            per = grip.max_width_m / 2 / len(grip.finger_joints)
             p.resetJointState(body, joints[fj], per, physicsClientId=cid)
         all_q = [p.getJointState(body, j, physicsClientId=cid)[0] for j in movable]
         zeros = [0.0] * len(movable)

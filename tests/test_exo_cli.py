@@ -14,9 +14,9 @@ SUMMARY_KEYS = {"peak_l5s1_moment_nm", "mean_l5s1_moment_nm", "peak_compression_
 
 @pytest.fixture(scope="module")
 def run():
-    from officina.cli import _register_subcommands, app
+    from officina.cli import app, register_subcommands
 
-    _register_subcommands()
+    register_subcommands()
     runner = CliRunner()
     return lambda args: runner.invoke(app, args)
 

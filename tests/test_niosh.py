@@ -195,9 +195,9 @@ def test_composite_lifting_index_two_tasks_by_hand():
 
 @pytest.fixture(scope="module")
 def runner_app():
-    from officina.cli import _register_subcommands, app
+    from officina.cli import app, register_subcommands
 
-    _register_subcommands()
+    register_subcommands()
     return CliRunner(), app
 
 

@@ -94,9 +94,9 @@ def test_dishwasher_multipliers_and_rwl():
 
 
 def test_dishwasher_through_cli():
-    from officina.cli import _register_subcommands, app
+    from officina.cli import app, register_subcommands
 
-    _register_subcommands()
+    register_subcommands()
     t = DISHWASHER
     args = ["ergo", "niosh", "--units", "us", "--load", str(t["load"]), "--h", str(t["h"]), "--v", str(t["v"]),
             "--h-dest", str(t["h_dest"]), "--v-dest", str(t["v_dest"]), "--a", str(t["a"]), "--a-dest", str(t["a_dest"]),

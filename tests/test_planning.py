@@ -342,6 +342,9 @@ class _KinematicArm:
         self.q = np.array(q, float)
         self.commands.append(self.q.copy())
 
+    def fault(self):
+        return None
+
 
 def test_skill_moves_around_an_obstacle_on_the_straight_path(panda):
     from officina.controllers.skills import Skills, SkillStatus

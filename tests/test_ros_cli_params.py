@@ -52,3 +52,85 @@ def test_executor_option_reaches_the_node_and_a_wrong_one_is_one_line(captured, 
     r = cli(["ros", cmd, *extra, "--executor", "threads"])
     assert r.exit_code == 2
     assert "--executor 'threads': expected one of events, single" in r.output
+
+
+# --- task parameters: one path with `officina run` (officina.runner.resolve_config) -------------------
+ISSUE_EXAMPLE = ["--set", "params.n_objects=2", "--set", "min_separation_m=0.2"]  # the key without params. was dropped
+
+
+@pytest.mark.parametrize("sets, message", [
+    (ISSUE_EXAMPLE, "config key 'min_separation_m': unknown key"),
+    (["--set", "params.n_objects=abc"], "config key 'params.n_objects'"),
+    (["--set", "params.bogus=1"], "config key 'params.bogus': unknown key"),
+    (["--set", "log.plots=false"], "--set log.plots: not used by `officina ros task`; it takes params.NAME, seed"),
+    (["--set", "n_objects"], "expected KEY=VALUE"),
+])
+def test_ros_task_bad_set_is_one_line_and_exit_2(cli, sets, message):
+    r = cli(["ros", "task", "pick-place", *sets])
+    assert r.exit_code == 2, r.output
+    assert message in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_ros_task_unknown_task_reference_is_exit_2(cli):
+    r = cli(["ros", "task", "tests/data/no_such_file.py:Task"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_ros_task_resolves_parameters_as_run_does():
+    from officina.ros.task_node import TaskRun, prepare
+    from officina.runner import resolve_config, task_params
+
+    sets = ("params.n_objects=2", "params.min_separation_m=0.2", "seed=7")
+    job = prepare(TaskRun("pick-place", "panda", overrides=sets))
+    ref = task_params(resolve_config("pick-place", robot="panda", overrides=list(sets)))
+    assert job.params == ref and job.params.min_separation_m == 0.2 and job.seed == 7
+    lab = prepare(TaskRun("tests/data/lab_task.py:TouchPoint", "", overrides=("params.hold_s=0.5",)))
+    assert lab.task.name == "touch-point" and lab.params.hold_s == 0.5 and lab.resolved.spec.name == "panda"
+
+
+@pytest.mark.timeout(60)
+def test_sim_resolves_task_parameters_as_run_does(ctx):
+    from rclpy.parameter import Parameter
+
+    from officina.errors import BadInput
+    from officina.ros.sim_node import SimNode
+    from officina.runner import resolve_config, task_params
+
+    def sim(task, sets):
+        return SimNode(context=ctx, parameter_overrides=[
+            Parameter("pacing", value="lockstep"), Parameter("task", value=task),
+            Parameter("task_set", value=list(sets))])
+
+    sets = ["params.n_objects=2", "params.min_separation_m=0.12", "seed=3", "sim.solver_iterations=80"]
+    node = sim("pick-place", sets)
+    try:
+        ref = resolve_config("pick-place", robot="panda", overrides=sets)
+        assert node.hw.task_params == task_params(ref) and node.hw.task_params.min_separation_m == 0.12
+        assert node.hw.setup.seed == 3 and node.hw.setup.solver_iterations == 80
+        assert len(node.hw.object_poses()) == 2
+    finally:
+        node.destroy_node()
+    node = sim("tests/data/lab_task.py:TouchPoint", ["params.hold_s=0.5"])  # a task from outside the tree
+    try:
+        assert node.hw.task.name == "touch-point" and node.hw.task_params.hold_s == 0.5
+        assert node.hw.scene.fixtures  # its table
+    finally:
+        node.destroy_node()
+    for sets, message in [(ISSUE_EXAMPLE[1::2], "config key 'min_separation_m': unknown key"),
+                          (["log.video=true"], "--set log.video: not used by `officina ros sim`")]:
+        with pytest.raises(BadInput) as exc:
+            sim("pick-place", sets)
+        assert message in str(exc.value) and "\n" not in str(exc.value)
+    with pytest.raises(BadInput, match="builds no task"):
+        sim("none", ["params.n_objects=2"])
+
+
+@pytest.mark.timeout(60)
+def test_ros_sim_bad_set_is_one_line_and_exit_2(cli, monkeypatch, request):
+    from officina.ros.testing import domain_id_for
+
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain_id_for(request.node.name)))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    r = cli(["ros", "sim", "--pacing", "lockstep", *ISSUE_EXAMPLE])
+    assert r.exit_code == 2, r.output
+    assert "config key 'min_separation_m': unknown key" in r.output and len(r.output.strip().splitlines()) == 1

@@ -25,7 +25,7 @@ def _spin_until(executor, pred, timeout):
 
 
 def _js(names, q, stamp):
-    from officina.ros.common import s_to_time
+    from officina.ros.convert import s_to_time
     from sensor_msgs.msg import JointState
 
     m = JointState()
@@ -41,7 +41,7 @@ def test_exo_node_matches_the_static_model_and_the_exo_library(ctx):
     from geometry_msgs.msg import WrenchStamped
     from officina.exoskeleton.exo import back_exo_torque, exo_by_name
     from officina.exoskeleton.model import JOINTS, human_model, static_l5s1_q
-    from officina.ros.common import qos_reliable
+    from officina.ros.qos import qos_reliable
     from officina.ros.exo_node import LOADS_LABELS, ExoNode
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter

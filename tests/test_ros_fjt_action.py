@@ -37,7 +37,7 @@ def goal_msg(names, points, path_tolerance=(), goal_tolerance=(), goal_time=0.0)
     from control_msgs.action import FollowJointTrajectory
     from control_msgs.msg import JointTolerance
 
-    from officina.ros.common import s_to_duration, trajectory_to_msg
+    from officina.ros.convert import s_to_duration, trajectory_to_msg
     from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg
 
     g = FollowJointTrajectory.Goal()
@@ -101,7 +101,7 @@ def test_sim_serves_follow_joint_trajectory_as_the_jtc(fjt):
     from control_msgs.msg import JointTrajectoryControllerState
     from trajectory_msgs.msg import JointTrajectory
 
-    from officina.ros.common import trajectory_to_msg
+    from officina.ros.convert import trajectory_to_msg
     from officina.ros.fjt import ErrorCode
     from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg
 
@@ -170,7 +170,7 @@ def test_gate_relays_follow_joint_trajectory_only_when_armed_and_aborts_on_estop
     from std_msgs.msg import Bool
     from std_srvs.srv import SetBool
 
-    from officina.ros.common import qos_latched
+    from officina.ros.qos import qos_latched
     from officina.ros.fjt import ErrorCode
 
     spec = load_robot("panda")

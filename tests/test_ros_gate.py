@@ -137,7 +137,8 @@ def test_gate_in_front_of_the_sim_across_processes(tmp_path, request, executor):
     from std_srvs.srv import SetBool
     from trajectory_msgs.msg import JointTrajectory
 
-    from officina.ros.common import qos_latched, trajectory_to_msg
+    from officina.ros.convert import trajectory_to_msg
+    from officina.ros.qos import qos_latched
     from officina.ros.testing import NodeProcess, RosClient, domain_id_for
 
     dom = domain_id_for(request.node.name)
@@ -221,6 +222,10 @@ def test_gate_in_front_of_the_sim_across_processes(tmp_path, request, executor):
         n = 7
         from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg as P
 
+        # the checks below start from the measured state: let the holds of step 4 come to rest first
+        # (a loaded machine stretches them)
+        c.wait_for(lambda: np.abs(np.array(c.received["/joint_states"][-1].velocity[:7])).max() < 0.01, 10,
+                   "the arm at rest after the holds")
         q0 = q_now()
         c.spin_for(0.5)
         trj.publish(trajectory_to_msg(TrajectoryMsg(0.0, NAMES, (P(0.05, tuple(q0 + 0.5), (0.0,) * n),))))
@@ -253,7 +258,7 @@ def test_gate_in_front_of_the_sim_across_processes(tmp_path, request, executor):
         assert not c.call(SetBool, "/officina/arm", SetBool.Request(data=True)).success
         for p in procs:
             assert p.alive(), p.output()
-        from officina.ros.common import executor_kind
+        from officina.ros.latency import executor_kind
 
         assert f"{executor_kind(executor)} executor" in procs[1].output()
     finally:
@@ -261,3 +266,32 @@ def test_gate_in_front_of_the_sim_across_processes(tmp_path, request, executor):
             c.close()
         for p in procs:
             p.stop()
+
+
+def test_state_lost_disarms_with_the_hold_of_disarming():
+    """GateCore.state_lost: the hold set_armed(False) returns, in both command modes; nothing when
+    disarmed already."""
+    def armed(mode):
+        g = GateCore(NAMES, SPEC.limits, GateConfig())
+        g.on_joint_state(js(0.0, SPEC.home))
+        assert g.set_armed(True)[0]
+        if mode == "commands":
+            for k in range(1, 30):
+                q = SPEC.home + np.r_[0.002 * k, 0, 0, 0, 0, 0, 0]
+                g.on_joint_state(js(0.004 * k, q, np.r_[0.5, 0, 0, 0, 0, 0, 0]))
+                g.on_command(q + 0.002)
+        else:
+            g.on_trajectory(TrajectoryMsg(0.0, NAMES, (P(2.0, tuple(SPEC.home + 0.2), (0.0,) * 7),)))
+            g.on_joint_state(js(0.5, SPEC.home + 0.05, np.full(7, 0.1)))
+        return g
+
+    for mode in ("commands", "trajectory"):
+        a, b = armed(mode), armed(mode)
+        fa, fb = a.set_armed(False)[2], b.state_lost("disarmed: no /joint_states for 1.0 s")
+        assert fa is not None and fb is not None and fa.kind == fb.kind == mode
+        if mode == "commands":
+            np.testing.assert_array_equal(fa.positions, fb.positions)
+        else:
+            assert fa.trajectory == fb.trajectory
+        assert not b.armed and b.last_refusal == "disarmed: no /joint_states for 1.0 s"
+        assert b.state_lost("again") is None and b.counts["refused"] == 1

@@ -88,17 +88,18 @@ def test_command_sync_runs_the_period_of_a_command_at_once(ctx):
         def command():
             node._on_commands(Float64MultiArray(data=[float(x) for x in q]))
 
-        node._wall0 = time.monotonic() - 3.2 * dt  # 3 periods ended, the 4th is 20 % through
-        node.hw.t0 = 0.0
+        node.grid.wall0 = time.monotonic() - 3.2 * dt  # 3 periods ended, the 4th is 20 % through
+        node.grid.stamp0 = 0.0
         command()
         assert node.hw.periods == 4  # 3 caught up with the old reference, the current one run now
         assert node.hw.joint_state().position[6] > q0[6] + 0.02  # the state of that period shows the command
         command()  # next period starts ~0.8 dt from now: more than half a period away, wait
         assert node.hw.periods == 4
-        node._wall0 -= 0.5 * dt  # now ~0.3 dt before the next period: a stream at the rate runs it
+        node.grid.wall0 -= 0.5 * dt  # now ~0.3 dt before the next period: a stream at the rate runs it
         command()
         assert node.hw.periods == 5
-        lead = node._wall0 + node.hw.periods * dt - time.monotonic()
+        assert node.hw.now == node.grid.stamp(5)  # the stamps moved with the grid
+        lead = node.grid.start(node.hw.periods) - time.monotonic()
         assert lead <= 1.5 * dt
         node._on_realtime_timer()  # nothing due: the timer does not run periods ahead
         assert node.hw.periods == 5
@@ -106,7 +107,7 @@ def test_command_sync_runs_the_period_of_a_command_at_once(ctx):
         node.destroy_node()
     node = make(False)
     try:
-        node._wall0 = time.monotonic() - 0.2 * node.hw.control_dt
+        node.grid.wall0 = time.monotonic() - 0.2 * node.hw.control_dt
         node._on_commands(Float64MultiArray(data=[float(x) for x in q]))
         assert node.hw.periods == 0  # ros2_control's fixed period: applied at the period's end
     finally:
@@ -163,7 +164,7 @@ def test_executor_kind_falls_back_to_single_threaded_where_rclpy_has_no_events_e
     import sys
 
     from officina.errors import BadInput
-    from officina.ros.common import executor_kind, make_executor
+    from officina.ros.latency import executor_kind, make_executor
 
     assert executor_kind("single") == "single"
     with pytest.raises(BadInput, match="expected one of events, single"):
@@ -175,46 +176,6 @@ def test_executor_kind_falls_back_to_single_threaded_where_rclpy_has_no_events_e
     ex = make_executor("events", context=ctx)
     assert type(ex) is SingleThreadedExecutor
     ex.shutdown()
-
-
-@pytest.mark.timeout(60)
-@pytest.mark.parametrize("drift", [0.005, -0.005])
-def test_command_sync_locks_onto_the_phase_of_a_drifting_stream(ctx, monkeypatch, drift):
-    """A stream at the control rate on another machine's clock (0.5 % off, +/- 5 % of a period of
-    jitter): its phase walks through the period grid. The grid follows it, so every command runs
-    its own period at once (a fixed grid loses commands each time the phase crosses the half-period
-    edge); stamps stay one period apart to within the drift and never run more than 1.5 periods
-    ahead of the wall clock."""
-    from rclpy.parameter import Parameter
-    from std_msgs.msg import Float64MultiArray
-
-    from officina.ros import sim_node
-    from officina.ros.sim_node import SimNode
-
-    clock = {"t": 100.0}
-    monkeypatch.setattr(sim_node.time, "monotonic", lambda: clock["t"])  # the node's module only
-    node = SimNode(context=ctx, parameter_overrides=[
-        Parameter("task", value="none"), Parameter("rate_hz", value=100.0), Parameter("command_sync", value=True)])
-    try:
-        dt = node.hw.control_dt
-        node._wall0 = 100.0
-        node.hw.t0 = 0.0
-        rng = np.random.default_rng(7)
-        q = node.hw.follower.desired[0].copy()
-        ran, stamps, lead = [], [], []
-        for k in range(600):  # 3 periods of phase walk
-            clock["t"] = 100.0 + k * dt * (1 + drift) - 0.2 * dt + rng.uniform(-0.05, 0.05) * dt
-            before = node.hw.periods
-            node._on_commands(Float64MultiArray(data=[float(x) for x in q]))
-            ran.append(node.hw.periods - before)
-            stamps.append(node.hw.now)
-            lead.append(node.hw.now - (clock["t"] - 100.0))
-        ran = np.array(ran)
-        assert np.all(ran == 1), f"commands that did not run a period of their own: {np.flatnonzero(ran != 1)}"
-        np.testing.assert_allclose(np.diff(stamps[60:]), dt * (1 + drift), atol=0.02 * dt)  # once locked
-        assert max(lead) <= 1.5 * dt + 1e-9
-    finally:
-        node.destroy_node()
 
 
 @pytest.mark.timeout(60)
@@ -231,7 +192,8 @@ def test_ros_arm_keeps_its_stream_alive_while_the_procedure_waits_in_the_link(ct
 
     from officina.robots import load_robot
     from officina.ros.client import RosArm, RosLink
-    from officina.ros.common import joint_state_msg, qos_reliable
+    from officina.ros.convert import joint_state_msg
+    from officina.ros.qos import qos_reliable
     from officina.ros.gate_node import COMMANDS_TOPIC
     from officina.ros.robot_profiles import load_profile, resolve_profile
 
@@ -292,7 +254,7 @@ def test_gate_publishes_events_at_once_and_per_command_counts_at_its_status_rate
     from std_srvs.srv import SetBool
 
     from officina.robots import load_robot
-    from officina.ros.common import joint_state_msg
+    from officina.ros.convert import joint_state_msg
     from officina.ros.gate_node import GateNode
 
     spec = load_robot("panda")
@@ -324,49 +286,22 @@ def test_gate_publishes_events_at_once_and_per_command_counts_at_its_status_rate
         node.destroy_node()
 
 
-def test_joint_state_wire_serializes_as_rclpy_does():
-    """The sim's /joint_states go out as bytes refilled in a template (raw publish): they must
-    deserialize to exactly the message rclpy would have built and serialized."""
-    from rclpy.serialization import deserialize_message, serialize_message
-    from sensor_msgs.msg import JointState
-
-    from officina.ros.common import JointStateWire, joint_state_msg
-
-    names = [f"panda_joint{i}" for i in range(1, 8)] + ["panda_finger_joint1", "panda_finger_joint2"]
-    wire = JointStateWire(names)
-    rng = np.random.default_rng(3)
-    for stamp in (0.0, 12.345678901, 1.7e9 + 0.25, 0.999999999):
-        q, qd, eff = (rng.normal(size=9) for _ in range(3))
-        raw = wire.fill(stamp, q.tolist(), qd.tolist(), eff.tolist())
-        ref = joint_state_msg(names, stamp, q, qd, eff)
-        assert deserialize_message(raw, JointState) == ref
-        assert raw == bytes(serialize_message(ref))
-    with pytest.raises(ValueError, match="8 values for 9 joints"):
-        wire.fill(0.0, [0.0] * 8, [0.0] * 9, [0.0] * 9)
-
-
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("raw", [True, False], ids=["raw", "message"])
-def test_sim_publishes_joint_states_raw_that_subscribers_read(ctx, monkeypatch, raw):
-    """End to end in one process: a subscriber gets the sim's raw-published states as messages,
-    names in order, stamped with the clock in use, positions those of the physics; the same where
-    rclpy cannot publish raw bytes (the message path)."""
-    from officina.ros import sim_node
-
-    if not raw:
-        monkeypatch.setattr(sim_node, "raw_publish_supported", lambda: False)
+def test_sim_publishes_joint_states_that_subscribers_read(ctx):
+    """End to end in one process: a subscriber gets the sim's states, arm then finger joints in
+    order, stamped with the clock in use, positions those of the physics (read through SimArm and
+    SimGripper)."""
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import JointState
 
-    from officina.ros.common import qos_reliable
+    from officina.ros.qos import qos_reliable
     from officina.ros.sim_node import SimNode
 
     node = SimNode(context=ctx, parameter_overrides=[Parameter("pacing", value="lockstep"),
                                                      Parameter("task", value="none")])
     listener = None
     try:
-        assert (node._js_wire is not None) == raw
         import rclpy
 
         listener = rclpy.create_node("listener", context=ctx)
@@ -390,6 +325,10 @@ def test_sim_publishes_joint_states_raw_that_subscribers_read(ctx, monkeypatch, 
         assert list(m.name) == list(node.hw.state_names)
         assert abs(m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec - node.hw.now) < 1e-9
         np.testing.assert_allclose(m.position, node.hw.joint_state().position, atol=0)
+        names = node.hw.cell.robot.spec.gripper.finger_joints
+        assert list(m.name[7:]) == list(names)
+        np.testing.assert_allclose(m.position[7:], node.hw.gripper.finger_state().position, atol=0)
+        assert abs(sum(m.position[7:]) - node.hw.gripper.width()) < 1e-12
     finally:
         if listener is not None:
             listener.destroy_node()
@@ -404,7 +343,7 @@ def test_run_node_exits_0_when_a_signal_races_the_executor(monkeypatch):
     context is still up is not hidden."""
     import rclpy
 
-    from officina.ros.common import run_node
+    from officina.ros.runner import run_node
     from officina.ros.testing import domain_id_for
 
     monkeypatch.setenv("ROS_DOMAIN_ID", str(domain_id_for("run_node_race")))
@@ -425,3 +364,107 @@ def test_run_node_exits_0_when_a_signal_races_the_executor(monkeypatch):
     with pytest.raises(RuntimeError, match="a real error"):
         run_node(make, [], spin=broken)
     assert not rclpy.ok()  # run_node shut its context down either way
+
+
+@pytest.mark.timeout(60)
+def test_run_node_exit_codes_of_a_job(monkeypatch):
+    """A job (`spin` given) exits with what it returns; stopped from outside (Ctrl-C, a shutdown)
+    it exits with ``interrupted`` (130 for the task node); a node that serves exits 0 when stopped."""
+    import rclpy
+
+    from officina.ros.runner import INTERRUPTED, run_node
+    from officina.ros.testing import domain_id_for
+
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain_id_for("run_node_codes")))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+    def make(argv):
+        return rclpy.create_node("job")
+
+    def ctrl_c(node, executor):
+        raise KeyboardInterrupt
+
+    def shut_down(node, executor):
+        rclpy.shutdown()
+        executor.spin_once(timeout_sec=0.1)  # as a spin that the shutdown stops
+
+    assert run_node(make, [], spin=lambda node, ex: None) == 0
+    assert run_node(make, [], spin=lambda node, ex: 3) == 3
+    assert run_node(make, [], spin=ctrl_c, interrupted=INTERRUPTED) == 130
+    assert run_node(make, [], spin=shut_down, interrupted=INTERRUPTED) == 130
+    assert run_node(make, [], spin=ctrl_c) == 0
+    assert not rclpy.ok()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", ["trajectory", "commands"])
+def test_gate_state_timeout_commands_the_hold_as_disarming_does(ctx, mode):
+    """No /joint_states for state_timeout_s while armed and moving: the gate disarms and commands
+    the same hold as disarming (a braking trajectory to the trajectory controller; a braking hold
+    streamed to the forward controller), so a trajectory already sent does not keep running while
+    the gate says "disarmed"."""
+    import time
+
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    from officina.robots import load_robot
+    from officina.ros.convert import joint_state_msg, trajectory_from_msg, trajectory_to_msg
+    from officina.ros.gate_node import GateNode
+    from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg as P
+
+    spec = load_robot("panda")
+    home = np.asarray(spec.home, float)
+    zero = np.zeros(7)
+
+    def gate(name):
+        node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda"),
+                                                          Parameter("state_timeout_s", value=0.5)])
+        node.sent = []
+        node.pub_traj.publish = lambda m: node.sent.append(("trajectory", m))
+        node.pub_cmd.publish = lambda m: node.sent.append(("commands", list(m.data)))
+        names = list(node.resolved.joint_names)
+        node._on_joint_state(joint_state_msg(names, 1.0, home, zero, zero))
+        assert node._on_arm(SetBool.Request(data=True), SetBool.Response()).success
+        v = np.r_[0.4, 0, 0, 0, 0, 0, 0]
+        if mode == "trajectory":
+            goal = home + np.r_[0.8, 0, 0, 0, 0, 0, 0]
+            node._on_trajectory(trajectory_to_msg(TrajectoryMsg(0.0, tuple(names), (P(3.0, tuple(goal), (0.0,) * 7),))))
+            assert node.core.counts["forwarded_trajectories"] == 1
+            node._on_joint_state(joint_state_msg(names, 1.5, home + 0.2 * v, v, zero))  # the arm on its way
+        else:
+            for k in range(1, 41):  # a stream moving joint 1 at 0.4 rad/s
+                node._on_joint_state(joint_state_msg(names, 1.0 + 0.004 * k, home + v * 0.004 * (k - 1), v, zero))
+                node._on_commands(Float64MultiArray(data=[float(x) for x in home + v * 0.004 * k]))
+        node.sent.clear()
+        return node, names
+
+    stopped, names = gate("disarmed")
+    timed_out, _ = gate("timed out")
+    try:
+        stopped._on_arm(SetBool.Request(data=False), SetBool.Response())
+        timed_out._last_state_wall = time.monotonic() - 1.0  # /joint_states stopped 1 s ago
+        timed_out._on_timer()
+        assert not timed_out.core.armed and "no /joint_states" in timed_out.core.last_refusal
+        assert timed_out.sent, "the timeout commanded no hold"
+        assert [k for k, _ in timed_out.sent] == [k for k, _ in stopped.sent] == [mode]
+        if mode == "trajectory":
+            got, ref = (trajectory_from_msg(n.sent[0][1]) for n in (timed_out, stopped))
+            assert got == ref
+            assert got.joint_names == tuple(names) and got.points[-1].velocities == (0.0,) * 7
+            end = np.asarray(got.points[-1].positions)
+            assert 0.0 < end[0] - (home[0] + 0.2 * 0.4) < 0.05  # brakes ahead of the last state, within metres
+        else:
+            # the braking hold continues with the states (if they come back) until the command is at rest
+            for k in range(41, 120):
+                for n in (stopped, timed_out):
+                    n._on_joint_state(joint_state_msg(names, 1.0 + 0.004 * k, home, zero, zero))
+            np.testing.assert_array_equal(np.array([c for _, c in timed_out.sent]),
+                                          np.array([c for _, c in stopped.sent]))
+            q = np.array([c for _, c in timed_out.sent])[:, 0]
+            steps = np.diff(q)
+            assert len(q) > 3 and np.all(np.diff(steps) <= 1e-12) and abs(steps[-1]) < 1e-12  # braking to rest
+    finally:
+        stopped.destroy_node()
+        timed_out.destroy_node()

@@ -141,3 +141,19 @@ def test_hold_cancels_trajectory():
     f.hold(np.array([0.2, 0.2, 0.2]))
     np.testing.assert_allclose(f.sample(0.6)[0], 0.2)
     assert not f.executing
+
+
+def test_start_from_a_moving_state_continues_its_velocity():
+    """The gate checks a trajectory as the controller will run it from where a moving arm is: the
+    spline to the first point starts at the measured position with the measured velocity."""
+    q0, v0 = np.array([0.1, 0.0, -0.1]), np.array([0.5, 0.0, -0.2])
+    f = JointTrajectoryFollower(np.zeros(3))
+    f.start_from(q0, v0)
+    np.testing.assert_allclose(f.desired[0], q0)
+    np.testing.assert_allclose(f.desired[1], v0)
+    f.set_trajectory(validate_trajectory(msg([P(2.0, (1, 1, 1), (0, 0, 0), (0, 0, 0))]), J, 0.0, q0))
+    q_a, qd_a, _ = f.sample(0.0)
+    np.testing.assert_allclose(q_a, q0)
+    np.testing.assert_allclose(qd_a, v0, atol=1e-12)
+    h = 1e-5
+    np.testing.assert_allclose((f.sample(h)[0] - q_a) / h, v0, atol=1e-3)

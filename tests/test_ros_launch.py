@@ -65,7 +65,7 @@ def _commands():
 
     from officina import cli
 
-    cli._register_subcommands()
+    cli.register_subcommands()
     from officina.cli_ros import ros_app
 
     group = typer.main.get_group(ros_app)
@@ -361,7 +361,8 @@ def test_sim_launch_defaults_start_and_publish(bench):
     from geometry_msgs.msg import PoseArray
     from sensor_msgs.msg import JointState
 
-    from officina.ros.common import qos_latched, time_to_s
+    from officina.ros.convert import time_to_s
+    from officina.ros.qos import qos_latched
     from officina.ros.sim_node import CONTROLLER_STATE_TOPIC, GROUND_TRUTH_TOPIC
 
     b = bench
@@ -395,7 +396,7 @@ def test_sim_gate_task_launch_defaults_run_the_task_to_completion(bench):
     from geometry_msgs.msg import PoseArray
     from sensor_msgs.msg import JointState
 
-    from officina.ros.common import qos_latched
+    from officina.ros.qos import qos_latched
     from officina.ros.gate_node import SAFETY_STATE_TOPIC
     from officina.ros.sim_node import CONTROLLER_STATE_TOPIC
     from officina.tasks.pick_place import PickPlaceParams
@@ -455,7 +456,8 @@ def test_real_arm_launch_against_a_ur_sim(bench):
     from std_srvs.srv import SetBool
 
     from officina.interfaces import CameraIntrinsics
-    from officina.ros.common import camera_info_msg, image_msg, qos_latched, qos_sensor
+    from officina.ros.convert import camera_info_msg, image_msg
+    from officina.ros.qos import qos_latched, qos_sensor
     from officina.ros.gate_node import ARM_SERVICE, COMMANDS_TOPIC, SAFETY_STATE_TOPIC
     from officina.vision.synthetic import marker_texture, render_plane
     from officina.vision.transforms import make_transform, rotvec_to_matrix

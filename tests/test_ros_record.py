@@ -17,7 +17,7 @@ def test_message_definitions_decode_what_rclpy_serializes():
     from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
     from geometry_msgs.msg import PoseArray, WrenchStamped
     from mcap_ros2._dynamic import generate_dynamic
-    from officina.ros.common import pose_msg, s_to_time
+    from officina.ros.convert import pose_msg, s_to_time
     from officina.ros.recorder import message_definition
     from rclpy.serialization import serialize_message
     from sensor_msgs.msg import CameraInfo, Image, JointState

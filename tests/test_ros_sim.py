@@ -22,7 +22,7 @@ CMD = "/forward_position_controller/commands"
 
 
 def traj_msg(names, points, stamp=0.0):
-    from officina.ros.common import trajectory_to_msg
+    from officina.ros.convert import trajectory_to_msg
     from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg
 
     return trajectory_to_msg(TrajectoryMsg(stamp, tuple(names), tuple(TrajectoryPointMsg(*p) for p in points)))
@@ -44,7 +44,7 @@ def setup_client(ros, proc):
     from diagnostic_msgs.msg import DiagnosticStatus
     from sensor_msgs.msg import JointState
 
-    from officina.ros.common import qos_latched
+    from officina.ros.qos import qos_latched
 
     c = ros.client()
     c.collect(JointState, JS)
@@ -243,7 +243,7 @@ def _lockstep_run(ros, tag):
     from rosgraph_msgs.msg import Clock
     from sensor_msgs.msg import JointState
 
-    from officina.ros.common import qos_latched
+    from officina.ros.qos import qos_latched
 
     c = ros.client()
     c.collect(JointState, JS)
@@ -316,7 +316,7 @@ def test_sim_runs_on_its_executor_and_exits_0_on_a_signal(ros, executor, sig):
 
     from std_msgs.msg import Float64MultiArray
 
-    from officina.ros.common import executor_kind
+    from officina.ros.latency import executor_kind
 
     spec = load_robot("panda")
     sim = ros.start(["ros", "sim", "--robot", "panda", "--task", "none", "--executor", executor], "sim")

@@ -1,7 +1,9 @@
-"""`officina ros task pick-place` against the sim, through the gate, in three processes."""
+"""`officina ros task` against the sim, through the gate, in three processes: pick-place, a task
+from outside the tree, and the exit codes."""
 
 import json
 
+import numpy as np
 import pytest
 
 pytestmark = [pytest.mark.ros]
@@ -19,9 +21,9 @@ def test_pick_place_through_the_gate_across_processes(tmp_path, request):
     procs = []
     c = None
     try:
-        procs.append(NodeProcess(["ros", "sim", "--robot", "panda", "--set", "n_objects=1", "--seed", "1"], dom,
+        procs.append(NodeProcess(["ros", "sim", "--robot", "panda", "--set", "params.n_objects=1", "--seed", "1"], dom,
                                  str(tmp_path / "sim.log")))
-        task = NodeProcess(["ros", "task", "pick-place", "--robot", "panda", "--set", "n_objects=1", "--arm"],
+        task = NodeProcess(["ros", "task", "pick-place", "--robot", "panda", "--set", "params.n_objects=1", "--arm"],
                            dom, str(tmp_path / "task.log"))
         procs.append(task)
         c = RosClient(dom)
@@ -55,3 +57,74 @@ def test_pick_place_through_the_gate_across_processes(tmp_path, request):
             c.close()
         for pr in procs:
             pr.stop()
+
+
+LAB_TASK = "tests/data/lab_task.py:TouchPoint"
+
+
+@pytest.mark.timeout(300)
+def test_out_of_tree_task_through_the_gate_across_processes(ros):
+    """A lab's own task, defined in a test file only (tests/data/lab_task.py), through `officina ros
+    sim` (its cell), the gate and `officina ros task`: an unreachable point is a failed task (exit 1,
+    nothing moved); the default point is reached (exit 0) within 2 mm, measured on the sim's
+    /joint_states."""
+    pytest.importorskip("rclpy")
+    from pathlib import Path
+
+    from sensor_msgs.msg import JointState
+
+    from officina.controllers.model import RobotModel
+    from officina.robots import load_robot
+    from officina.tasks import get_task
+
+    ref = str(Path(__file__).parent / "data" / "lab_task.py") + ":TouchPoint"
+    sim = ros.start(["ros", "sim", "--robot", "panda", "--task", ref, "--set", "params.hold_s=0.3"], "sim")
+    gate = ros.start(["ros", "gate", "--robot", "panda", "--watchdog-periods", "50"], "gate")
+    c = ros.client()
+    c.collect(JointState, "/joint_states")
+    try:
+        c.wait_for(lambda: len(c.received["/joint_states"]) > 5, 60, "the sim")
+    except TimeoutError:
+        raise AssertionError(sim.output() + gate.output()) from None
+
+    def run_task(*sets):
+        task = ros.start(["ros", "task", ref, "--robot", "panda", "--arm", *sets], "task")
+        c.wait_for(lambda: task.proc.poll() is not None, 240, "the task to finish")
+        return task.proc.returncode, task.output()
+
+    n0 = len(c.received["/joint_states"])
+    code, out = run_task("--set", "params.point_xyz=[1.5, 0.0, 0.25]")
+    assert code == 1, out
+    assert "job failed: procedure did not complete" in out and json.loads(
+        [ln for ln in out.splitlines() if ln.startswith("{")][-1])["completed"] is False
+    q = np.array([m.position[:7] for m in c.received["/joint_states"][n0:]])
+    assert np.abs(q - q[0]).max() < 1e-3  # nothing moved
+
+    n0 = len(c.received["/joint_states"])
+    code, out = run_task()
+    assert code == 0, out + "\n--- gate\n" + gate.output()
+    result = json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
+    assert result["completed"] and result["task"].endswith("lab_task.py:TouchPoint")
+    assert [e["event"] for e in result["events"]] == ["reached"] and result["gate_refused"] == 0
+    model = RobotModel.from_spec(load_robot("panda"))
+    point = np.asarray(get_task(ref).Params().point_xyz)
+    dist = [np.linalg.norm(model.frame_transform(np.asarray(m.position[:7]), "tcp")[:3, 3] - point)
+            for m in c.received["/joint_states"][n0:]]
+    assert min(dist) < 0.002, f"closest approach {1e3 * min(dist):.2f} mm"
+    assert sim.alive() and gate.alive()
+
+
+@pytest.mark.timeout(120)
+def test_ros_task_exits_130_on_ctrl_c(ros):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) while the task node waits for
+    the arm: exit code 130, not 0."""
+    pytest.importorskip("rclpy")
+    task = ros.start(["ros", "task", LAB_TASK, "--robot", "panda"], "task")
+    c = ros.client()
+    try:
+        c.wait_for(lambda: "officina_task" in c.node.get_node_names(), 60, "the task node")
+    except TimeoutError:
+        raise AssertionError(task.output()) from None
+    c.spin_for(0.5)
+    assert task.alive(), task.output()
+    assert task.stop() == 130, task.output()

@@ -36,13 +36,8 @@ def _spin_until(executor, pred, timeout):
 def test_marker_pose_published_within_millimetres_and_bad_input_survived(ctx):
     import rclpy
     from geometry_msgs.msg import PoseArray, PoseStamped
-    from officina.ros.common import (
-        camera_info_msg,
-        image_msg,
-        pose_to_xyzquat,
-        qos_reliable,
-        qos_sensor,
-    )
+    from officina.ros.convert import camera_info_msg, image_msg, pose_to_xyzquat
+    from officina.ros.qos import qos_reliable, qos_sensor
     from officina.ros.vision_node import VisionNode
     from officina.vision.transforms import quat_to_matrix
     from rcl_interfaces.msg import ParameterDescriptor  # noqa: F401
@@ -146,7 +141,7 @@ def test_vision_node_against_the_sim_camera_across_processes(tmp_path, request):
     """sim (pick-place scene, camera) and vision as two processes; the objects the vision node
     finds in the sim's RGB-D frames are where the sim's ground truth says they are."""
     from geometry_msgs.msg import PoseArray
-    from officina.ros.common import pose_to_xyzquat
+    from officina.ros.convert import pose_to_xyzquat
     from officina.ros.sim_node import GROUND_TRUTH_TOPIC
     from officina.ros.testing import NodeProcess, RosClient, domain_id_for
 

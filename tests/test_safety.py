@@ -268,7 +268,7 @@ def test_safe_arm_routes_everything_and_runs_the_watchdog():
 
 def test_safe_arm_on_the_simulator_torque_mode():
     """SafeArm around SimArm: a law's torques pass; garbage is replaced by a hold."""
-    from officina.cli_kin import run_tracking
+    from officina.benchmarks.bench_control import run_tracking
 
     out = run_tracking("panda", "computed_torque", safety=True)
     assert out["joint_max_rad"] < 0.002

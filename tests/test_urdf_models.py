@@ -1,9 +1,11 @@
-"""The project's own robot models: sim/models/ur5e.urdf and sim/models/parallel_gripper.urdf.
+"""The project's own robot models: the UR5e, UR10e and ABB IRB 2600 arms and the parallel and
+vacuum grippers in sim/models/.
 
-Checks that both load in PyBullet (DIRECT, own client) and in Pinocchio, that joint names
-and limits are what the files declare, that the UR5e's kinematics equal Universal Robots'
-published DH table, that the inertial data is physical, and that the gripper, force-limited,
-holds and lifts a 0.2 kg box without slipping.
+Checks that they load in PyBullet (DIRECT, own client) and in Pinocchio, that joint names
+and limits are what the files declare, that the arms' kinematics equal the published DH tables
+(Universal Robots') or a DH table derived from the vendor's published dimensions (ABB's), that
+the inertial data is physical and follows the stated sources or estimation rules, and that the
+parallel gripper, force-limited, holds and lifts a 0.2 kg box without slipping.
 """
 
 from __future__ import annotations
@@ -65,6 +67,64 @@ UR5E_LINK_MASSES = {
     "wrist_3_link": 0.365,
 }
 
+UR10E = MODELS / "ur10e.urdf"
+# name: (lower, upper, velocity rad/s, effort N m): UR10e datasheet, UR's "Max. joint torques"
+UR10E_LIMITS = {
+    "shoulder_pan_joint": (-TWO_PI, TWO_PI, 2.0944, 330.0),
+    "shoulder_lift_joint": (-TWO_PI, TWO_PI, 2.0944, 330.0),
+    "elbow_joint": (-math.pi, math.pi, 3.14159, 150.0),
+    "wrist_1_joint": (-TWO_PI, TWO_PI, 3.14159, 56.0),
+    "wrist_2_joint": (-TWO_PI, TWO_PI, 3.14159, 56.0),
+    "wrist_3_joint": (-TWO_PI, TWO_PI, 3.14159, 56.0),
+}
+# Universal Robots, "DH parameters for calculations of kinematics and dynamics", UR10e.
+UR10E_DH = (
+    [0.1807, 0.0, 0.0, 0.17415, 0.11985, 0.11655],
+    [0.0, -0.6127, -0.57155, 0.0, 0.0, 0.0],
+    [math.pi / 2, 0.0, 0.0, math.pi / 2, -math.pi / 2, 0.0],
+    [0.0] * 6,
+)
+UR10E_LINK_MASSES = {
+    "shoulder_link": 7.369,
+    "upper_arm_link": 13.051,
+    "forearm_link": 3.989,
+    "wrist_1_link": 2.1,
+    "wrist_2_link": 1.98,
+    "wrist_3_link": 0.615,
+}
+UR10E_COM_DH = [  # centre of mass of link i in DH frame i, as UR publishes them
+    [0.021, 0.000, 0.027],
+    [0.38, 0.000, 0.158],
+    [0.24, 0.000, 0.068],
+    [0.000, 0.007, 0.018],
+    [0.000, 0.007, 0.018],
+    [0.0, 0.0, -0.026],
+]
+
+IRB2600 = MODELS / "irb2600.urdf"
+IRB2600_JOINTS = [f"joint_{i}" for i in range(1, 7)]
+DEG = math.pi / 180.0
+# ABB IRB 2600 data sheet: axis ranges and speeds (deg, deg/s)
+IRB2600_RANGES_DEG = [(-180, 180), (-95, 155), (-180, 75), (-400, 400), (-120, 120), (-400, 400)]
+IRB2600_SPEEDS_DEG = [175, 175, 175, 360, 360, 500]
+# Standard DH table derived from ABB's dimension drawing (mm: 445, 150, 700, 115, 795, 85) and
+# ABB's axis directions: (d, a, alpha, theta offset).
+IRB2600_DH = (
+    [0.445, 0.0, 0.0, 0.795, 0.0, 0.085],
+    [0.15, 0.70, 0.115, 0.0, 0.0, 0.0],
+    [-math.pi / 2, 0.0, -math.pi / 2, math.pi / 2, -math.pi / 2, 0.0],
+    [0.0, -math.pi / 2, 0.0, 0.0, 0.0, math.pi],
+)
+IRB2600_TOTAL_MASS_KG = 272.0
+
+VACUUM = MODELS / "vacuum_gripper.urdf"
+VACUUM_CUPS = {  # cup link: lip centre in vacuum_base
+    "vacuum_cup_1": (0.06, 0.04, 0.10),
+    "vacuum_cup_2": (-0.06, 0.04, 0.10),
+    "vacuum_cup_3": (-0.06, -0.04, 0.10),
+    "vacuum_cup_4": (0.06, -0.04, 0.10),
+}
+
 GRIPPER_LIMITS = {  # name: (lower, upper, velocity m/s, effort N)
     "gripper_finger_joint1": (0.0, 0.04, 0.2, 40.0),
     "gripper_finger_joint2": (0.0, 0.04, 0.2, 40.0),
@@ -75,10 +135,13 @@ GRIPPER_TCP_Z = 0.12
 # ----------------------------------------------------------------------------- helpers
 
 
-def dh_fk(q) -> np.ndarray:
-    """Standard DH product T_0^6 (UR's convention: Rz(theta) Tz(d) Tx(a) Rx(alpha))."""
+def dh_fk(q, table=None) -> np.ndarray:
+    """Standard DH product T_0^6 (UR's convention: Rz(theta + offset) Tz(d) Tx(a) Rx(alpha)).
+    ``table``: (d, a, alpha, theta offsets); default the UR5e's."""
+    d_, a_, al_, off = table or (UR5E_DH_D, UR5E_DH_A, UR5E_DH_ALPHA, [0.0] * 6)
     T = np.eye(4)
-    for th, d, a, al in zip(q, UR5E_DH_D, UR5E_DH_A, UR5E_DH_ALPHA):
+    for th, d, a, al, o in zip(q, d_, a_, al_, off):
+        th = th + o
         ct, st, ca, sa = math.cos(th), math.sin(th), math.cos(al), math.sin(al)
         T = T @ np.array(
             [
@@ -220,10 +283,241 @@ def test_ur5e_pybullet_loads_and_agrees_with_pinocchio(bullet):
         np.testing.assert_allclose(R, M.rotation, atol=1e-6)
 
 
-# ----------------------------------------------------------------------------- both models
+# ----------------------------------------------------------------------------- UR10e
 
 
-@pytest.mark.parametrize("path", [UR5E, GRIPPER], ids=lambda x: x.name)
+def _check_limits(model, limits):
+    for name, (lo, hi, vel, eff) in limits.items():
+        jid = model.getJointId(name)
+        iq, iv = model.joints[jid].idx_q, model.joints[jid].idx_v
+        assert model.lowerPositionLimit[iq] == pytest.approx(lo, abs=1e-9), name
+        assert model.upperPositionLimit[iq] == pytest.approx(hi, abs=1e-9), name
+        assert model.velocityLimit[iv] == pytest.approx(vel, abs=1e-4), name
+        assert model.effortLimit[iv] == pytest.approx(eff, abs=1e-9), name
+
+
+def dh_max_error(path: Path, table, n: int = 200, seed: int = 20240601) -> float:
+    """Largest element difference between tool0 from the URDF (Pinocchio) and the DH product,
+    over n seeded random configurations within the joint limits."""
+    model = pin.buildModelFromUrdf(str(path))
+    data = model.createData()
+    tool0 = model.getFrameId("tool0")
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for _ in range(n):
+        q = rng.uniform(model.lowerPositionLimit, model.upperPositionLimit)
+        pin.framesForwardKinematics(model, data, q)
+        worst = max(worst, float(np.abs(data.oMf[tool0].homogeneous - dh_fk(q, table)).max()))
+    return worst
+
+
+def test_ur10e_pinocchio_joints_and_limits():
+    model = pin.buildModelFromUrdf(str(UR10E))
+    assert model.nq == 6 and model.nv == 6
+    assert [model.names[i] for i in range(1, model.njoints)] == UR5E_JOINTS
+    _check_limits(model, UR10E_LIMITS)
+    for link in UR5E_LINKS:
+        assert model.existFrame(link), link
+
+
+def test_ur10e_fk_matches_published_dh():
+    assert dh_max_error(UR10E, UR10E_DH) < 1e-9
+    model = pin.buildModelFromUrdf(str(UR10E))
+    data = model.createData()
+    pin.framesForwardKinematics(model, data, np.zeros(6))
+    # zero pose: stretched out along -x of UR's base frame, flange facing -y
+    np.testing.assert_allclose(
+        data.oMf[model.getFrameId("tool0")].translation,
+        [-0.6127 - 0.57155, -0.17415 - 0.11655, 0.1807 - 0.11985],
+        atol=1e-12,
+    )
+
+
+def test_ur10e_masses_and_centres_of_mass_are_urs_published_figures():
+    """Masses and CoMs as UR publishes them, the CoMs mapped from DH frame i to the link frame
+    (DH frame i = link_i * Tx(a_i) Rx(alpha_i))."""
+    ins = inertials(UR10E)
+    model = pin.buildModelFromUrdf(str(UR10E))
+    d_, a_, al_, _ = UR10E_DH
+    for i, (name, mass) in enumerate(UR10E_LINK_MASSES.items()):
+        assert ins[name][0] == pytest.approx(mass)
+        com_link = model.inertias[i + 1].lever
+        dh_T_link = pin.SE3(pin.utils.rotate("x", al_[i]), np.array([a_[i], 0.0, 0.0]))
+        # (atol: tool0's 1e-6 kg placeholder is merged into wrist_3 by Pinocchio)
+        np.testing.assert_allclose(com_link, dh_T_link.act(np.array(UR10E_COM_DH[i])), atol=1e-6)
+
+
+def test_ur10e_pybullet_agrees_with_pinocchio(bullet):
+    _pybullet_agrees(UR10E, UR5E_JOINTS, bullet)
+
+
+def _pybullet_agrees(path, joint_names, cid, n=10):
+    body = p.loadURDF(str(path), useFixedBase=True, flags=p.URDF_USE_INERTIA_FROM_FILE, physicsClientId=cid)
+    joints = bullet_joints(body, cid)
+    links = bullet_links(body, cid)
+    assert [n for n, info in joints.items() if info[2] == p.JOINT_REVOLUTE] == joint_names
+    model = pin.buildModelFromUrdf(str(path))
+    data = model.createData()
+    tool0 = model.getFrameId("tool0")
+    for name in joint_names:  # masses: PyBullet reads what Pinocchio reads
+        link = joints[name][12].decode()
+        assert p.getDynamicsInfo(body, links[link], physicsClientId=cid)[0] == pytest.approx(
+            model.inertias[model.getJointId(name)].mass, abs=1e-5)  # Pinocchio adds tool0's 1e-6 kg
+    rng = np.random.default_rng(7)
+    for _ in range(n):
+        q = rng.uniform(model.lowerPositionLimit, model.upperPositionLimit)
+        for name, qi in zip(joint_names, q):
+            p.resetJointState(body, joints[name][0], qi, physicsClientId=cid)
+        state = p.getLinkState(body, links["tool0"], computeForwardKinematics=True, physicsClientId=cid)
+        pin.framesForwardKinematics(model, data, q)
+        np.testing.assert_allclose(state[4], data.oMf[tool0].translation, atol=1e-6)
+        R = np.array(p.getMatrixFromQuaternion(state[5])).reshape(3, 3)
+        np.testing.assert_allclose(R, data.oMf[tool0].rotation, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- ABB IRB 2600
+
+
+def test_irb2600_joints_and_limits_are_abbs():
+    model = pin.buildModelFromUrdf(str(IRB2600))
+    assert [model.names[i] for i in range(1, model.njoints)] == IRB2600_JOINTS
+    for i, name in enumerate(IRB2600_JOINTS):
+        iq = model.joints[model.getJointId(name)].idx_q
+        lo, hi = IRB2600_RANGES_DEG[i]
+        assert model.lowerPositionLimit[iq] == pytest.approx(lo * DEG, abs=1e-4), name
+        assert model.upperPositionLimit[iq] == pytest.approx(hi * DEG, abs=1e-4), name
+        assert model.velocityLimit[iq] == pytest.approx(IRB2600_SPEEDS_DEG[i] * DEG, abs=1e-4), name
+
+
+def test_irb2600_fk_matches_dh_from_abbs_dimensions():
+    assert dh_max_error(IRB2600, IRB2600_DH) < 1e-9
+
+
+def test_irb2600_follows_abbs_conventions():
+    """Zero pose (ABB's calibration position), tool0 axes, axis directions and reach."""
+    model = pin.buildModelFromUrdf(str(IRB2600))
+    data = model.createData()
+    tool0 = model.getFrameId("tool0")
+
+    def fk(q):
+        pin.framesForwardKinematics(model, data, np.asarray(q, float))
+        return data.oMf[tool0].copy()
+
+    T0 = fk(np.zeros(6))
+    np.testing.assert_allclose(T0.translation, [0.15 + 0.795 + 0.085, 0.0, 0.445 + 0.70 + 0.115], atol=1e-12)
+    np.testing.assert_allclose(T0.rotation[:, 2], [1, 0, 0], atol=1e-12)  # flange faces forward
+    np.testing.assert_allclose(T0.rotation[:, 0], [0, 0, -1], atol=1e-12)  # tool0 x down
+    # positive axis 2 tilts the arm forward, positive axis 3 and 5 turn the forearm / flange down
+    assert fk([0, 0.2, 0, 0, 0, 0]).translation[0] > T0.translation[0]
+    assert fk([0, 0, 0.2, 0, 0, 0]).translation[2] < T0.translation[2]
+    assert fk([0, 0, 0, 0, 0.2, 0]).rotation[2, 2] < 0
+    assert fk([0.2, 0, 0, 0, 0, 0]).translation[1] > 0  # axis 1 counter-clockwise from above
+    # wrist-centre reach (horizontal distance from axis 1): ABB's 1.65 m
+    wrist = model.getFrameId("link_5")
+    rng = np.random.default_rng(3)
+    reach = 0.0
+    for _ in range(4000):
+        q = rng.uniform(model.lowerPositionLimit, model.upperPositionLimit)
+        pin.framesForwardKinematics(model, data, q)
+        reach = max(reach, float(np.linalg.norm(data.oMf[wrist].translation[:2])))
+    assert 1.60 < reach <= 0.15 + 0.70 + math.hypot(0.115, 0.795) + 1e-9
+
+
+def _collision_volume(link: ET.Element) -> float:
+    cols = link.findall("collision")
+    assert len(cols) == 1, link.get("name")
+    g = cols[0].find("geometry")
+    if g.find("box") is not None:
+        return float(np.prod([float(v) for v in g.find("box").get("size").split()]))
+    c = g.find("cylinder")
+    return math.pi * float(c.get("radius")) ** 2 * float(c.get("length"))
+
+
+def test_irb2600_masses_follow_the_stated_rule():
+    """ABB's 272 kg spread over the links in proportion to their shapes' volumes (one density),
+    inertias those of the solid shapes about their centres."""
+    root = ET.parse(IRB2600).getroot()
+    ins = inertials(IRB2600)
+    links = [link for link in root.findall("link") if link.get("name") != "tool0"]
+    vol = {link.get("name"): _collision_volume(link) for link in links}
+    total = sum(ins[n][0] for n in vol)
+    assert total == pytest.approx(IRB2600_TOTAL_MASS_KG, abs=0.01)
+    density = total / sum(vol.values())
+    for link in links:
+        name = link.get("name")
+        mass, inertia = ins[name]
+        assert mass == pytest.approx(density * vol[name], rel=1e-3), name
+        g = link.find("collision").find("geometry")
+        if g.find("box") is not None:
+            x, y, z = (float(v) for v in g.find("box").get("size").split())
+            expected = np.diag([y * y + z * z, x * x + z * z, x * x + y * y]) * mass / 12
+        else:
+            c = g.find("cylinder")
+            r, L = float(c.get("radius")), float(c.get("length"))
+            rpy = [float(v) for v in link.find("collision").find("origin").get("rpy").split()]
+            axis = "z" if not any(rpy) else ("x" if abs(rpy[1]) > 1 else "y")
+            ia, it = mass * r * r / 2, mass * (3 * r * r + L * L) / 12
+            expected = np.diag({"x": [ia, it, it], "y": [it, ia, it], "z": [it, it, ia]}[axis])
+        np.testing.assert_allclose(inertia, expected, rtol=1e-4, err_msg=name)
+        # the centre of mass is the shape's centre
+        com = [float(v) for v in link.find("inertial").find("origin").get("xyz").split()]
+        np.testing.assert_allclose(com, [float(v) for v in link.find("collision").find("origin").get("xyz").split()])
+
+
+def test_irb2600_torque_limits_carry_the_rated_payload():
+    """The estimated joint torques exceed the static load of 20 kg at the flange everywhere."""
+    model = pin.buildModelFromUrdf(str(IRB2600))
+    f = model.frames[model.getFrameId("tool0")]
+    c = (f.placement * pin.SE3(np.eye(3), np.array([0.1, 0.0, 0.1]))).translation
+    model.inertias[f.parentJoint] += pin.Inertia(20.0, c, np.eye(3) * 20.0 * 0.08 / 12)
+    data = model.createData()
+    rng = np.random.default_rng(1)
+    worst = np.zeros(6)
+    for _ in range(2000):
+        q = rng.uniform(model.lowerPositionLimit, model.upperPositionLimit)
+        worst = np.maximum(worst, np.abs(pin.computeGeneralizedGravity(model, data, q)))
+    assert np.all(model.effortLimit >= 1.2 * worst), (model.effortLimit, worst)
+
+
+def test_irb2600_pybullet_agrees_with_pinocchio(bullet):
+    _pybullet_agrees(IRB2600, IRB2600_JOINTS, bullet)
+
+
+# ----------------------------------------------------------------------------- vacuum gripper
+
+
+def test_vacuum_gripper_frames():
+    model = pin.buildModelFromUrdf(str(VACUUM))
+    assert model.nq == 0  # no moving parts: suction is simulated by officina.sim.vacuum
+    data = model.createData()
+    pin.framesForwardKinematics(model, data, np.zeros(0))
+    for cup, xyz in VACUUM_CUPS.items():
+        M = data.oMf[model.getFrameId(cup)]
+        np.testing.assert_allclose(M.translation, xyz, atol=1e-12)
+        np.testing.assert_allclose(M.rotation, np.eye(3), atol=1e-12)  # z out of the cup
+    np.testing.assert_allclose(data.oMf[model.getFrameId("vacuum_tcp")].translation, [0, 0, 0.10], atol=1e-12)
+    # the cups' footprint (lips of 50 mm) is 0.17 x 0.13 m: max_width_m of the robot files
+    xy = np.array([v[:2] for v in VACUUM_CUPS.values()])
+    np.testing.assert_allclose(xy.max(axis=0) - xy.min(axis=0) + 0.05, [0.17, 0.13], atol=1e-12)
+
+
+def test_vacuum_gripper_pybullet_loads(bullet):
+    body = p.loadURDF(str(VACUUM), useFixedBase=True, flags=p.URDF_USE_INERTIA_FROM_FILE, physicsClientId=bullet)
+    links = bullet_links(body, bullet)
+    assert set(links) == set(VACUUM_CUPS) | {"vacuum_tcp"}
+    for cup in VACUUM_CUPS:
+        info = p.getDynamicsInfo(body, links[cup], physicsClientId=bullet)
+        assert info[0] == pytest.approx(0.03) and info[1] == pytest.approx(0.8)  # mass, lip friction
+        # the lip (collision) ends in the cup frame's xy plane
+        lo, _hi = p.getAABB(body, links[cup], physicsClientId=bullet)
+        state = p.getLinkState(body, links[cup], physicsClientId=bullet)
+        assert _hi[2] == pytest.approx(state[4][2], abs=2e-3)
+
+
+# ----------------------------------------------------------------------------- every model
+
+
+@pytest.mark.parametrize("path", [UR5E, UR10E, IRB2600, GRIPPER, VACUUM], ids=lambda x: x.name)
 def test_inertials_are_physical(path):
     for name, (mass, inertia) in inertials(path).items():
         assert mass > 0.0, name

@@ -14,7 +14,7 @@ from officina import cli
 from officina.interfaces import CameraIntrinsics
 from officina.vision.synthetic import marker_texture, render_plane
 
-cli._register_subcommands()
+cli.register_subcommands()
 runner = CliRunner()
 INTR = CameraIntrinsics.from_fov(640, 480, 60.0)
 FXY = ["--fx", str(INTR.fx), "--fy", str(INTR.fy), "--cx", str(INTR.cx), "--cy", str(INTR.cy)]

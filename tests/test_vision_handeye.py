@@ -141,3 +141,69 @@ def test_bad_input():
         calibrate_hand_eye([I] * 2, [I] * 2)
     with pytest.raises(ValueError, match="barely rotate"):
         calibrate_hand_eye([make_transform(np.eye(3), [k, 0, 0]) for k in range(4)], [I] * 4)
+
+
+def test_pose_file_forms(tmp_path):
+    """A calibration session's poses file: position + quaternion, a 4x4 matrix, with or without
+    the top-level `poses` key; read in file order with the image names."""
+    import yaml
+
+    from officina.vision.handeye import read_pose_file
+    from officina.vision.transforms import pose_to_transform
+
+    T1 = pose_to_transform([0.45, 0.02, 0.51], [1.0, 0.0, 0.0, 0.0])
+    T2 = make_transform(rotvec_to_matrix([0.1, -0.2, 0.3]), [0.4, -0.1, 0.6])
+    entries = [{"image": "a.png", "position": [0.45, 0.02, 0.51], "quaternion_xyzw": [1, 0, 0, 0]},
+               {"image": "b.png", "matrix": T2.tolist()}]
+    f = tmp_path / "poses.yaml"
+    for doc in ({"poses": entries}, entries):
+        f.write_text(yaml.safe_dump(doc))
+        got = read_pose_file(f)
+        assert [name for name, _ in got] == ["a.png", "b.png"]
+        np.testing.assert_allclose(got[0][1], T1, atol=1e-12)
+        np.testing.assert_allclose(got[1][1], T2, atol=1e-12)
+
+
+@pytest.mark.parametrize("doc, message", [
+    ({"poses": []}, "expected a list under 'poses'"),
+    ({"poses": [{"position": [0, 0, 0], "quaternion_xyzw": [0, 0, 0, 1]}]}, "entry 0 needs 'image'"),
+    ({"poses": [{"image": "a.png", "position": [0, 0, 0]}]}, r"entry 0 needs position \+ quaternion_xyzw"),
+    ({"poses": [{"image": "a.png", "position": [0, 0], "quaternion_xyzw": [0, 0, 0, 1]}]}, "entry 0: expected 3"),
+    ({"poses": [{"image": "a.png", "position": ["x", 0, 0], "quaternion_xyzw": [0, 0, 0, 1]}]}, "entry 0"),
+    ({"poses": [{"image": "a.png", "matrix": [[1, 0], [0, 1]]}]}, "entry 0 matrix"),
+])
+def test_pose_file_errors_name_the_entry(tmp_path, doc, message):
+    import yaml
+
+    from officina.vision.handeye import read_pose_file
+
+    f = tmp_path / "poses.yaml"
+    f.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ValueError, match=message) as exc:
+        read_pose_file(f)
+    assert "\n" not in str(exc.value) and str(f) in str(exc.value)
+
+
+def test_hand_eye_from_files_skips_images_without_the_board(tmp_path):
+    """Fewer than 3 images with the board: no result, and which images were skipped."""
+    import cv2
+    import yaml
+
+    from officina.vision.handeye import hand_eye_from_files, write_hand_eye
+
+    (tmp_path / "shots").mkdir()
+    blank = np.full((INTR.height, INTR.width, 3), 200, np.uint8)
+    for k in range(4):
+        cv2.imwrite(str(tmp_path / "shots" / f"{k}.png"), blank)
+    entries = [{"image": f"{k}.png", "position": [0.4, 0.0, 0.5], "quaternion_xyzw": [1, 0, 0, 0]} for k in range(4)]
+    (tmp_path / "poses.yaml").write_text(yaml.safe_dump({"poses": entries}))
+    s = hand_eye_from_files(tmp_path / "poses.yaml", tmp_path / "shots", BOARD, INTR, "eye-in-hand")
+    assert s.result is None and (s.found, s.total) == (0, 4) and s.skipped == ("0.png", "1.png", "2.png", "3.png")
+    with pytest.raises(ValueError, match="found in 0 of 4"):
+        write_hand_eye(tmp_path / "out.yaml", s)
+    assert not (tmp_path / "out.yaml").exists()
+    with pytest.raises(ValueError, match="mode"):
+        hand_eye_from_files(tmp_path / "poses.yaml", tmp_path / "shots", BOARD, INTR, "eye-on-base")
+    small = CameraIntrinsics.from_fov(320, 240, 55.0)
+    with pytest.raises(ValueError, match="0.png is 640x480; the camera info is for 320x240"):
+        hand_eye_from_files(tmp_path / "poses.yaml", tmp_path / "shots", BOARD, small, "eye-in-hand")

@@ -50,7 +50,7 @@ def test_camera_info_read_and_round_trip(tmp_path):
 
 
 def test_camera_info_errors(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ValueError, match="camera info file not found"):
         read_camera_info(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("image_width: 640\nimage_height: 480\ncamera_matrix: {rows: 3, cols: 3, data: [1, 2]}\n")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from officina.interfaces import CameraIntrinsics
+from officina.interfaces import CameraIntrinsics, read_yaml
 
 __all__ = ["read_camera_info", "write_camera_info", "camera_info_dict", "intrinsics_from_camera_info"]
 
@@ -70,15 +70,8 @@ def intrinsics_from_camera_info(doc: dict[str, Any], source: str = "camera_info"
 
 
 def read_camera_info(path: str | os.PathLike) -> CameraIntrinsics:
-    """Read intrinsics from a ROS camera_info YAML file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"camera info file not found: {path}")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return intrinsics_from_camera_info(doc, str(path))
+    """Read intrinsics from a ROS camera_info YAML file (ValueError with one line if it is wrong)."""
+    return intrinsics_from_camera_info(read_yaml(path, "camera info file", mapping=True), str(path))
 
 
 def camera_info_dict(intr: CameraIntrinsics, camera_name: str = "officina") -> dict[str, Any]:

@@ -21,11 +21,14 @@ from typing import Sequence
 
 import numpy as np
 
-from officina.interfaces import CameraIntrinsics
+from officina.interfaces import CameraIntrinsics, read_yaml
 
 from .transforms import invert, make_transform, matrix_to_rotvec, rotvec_to_matrix, transform_to_pose
 
-__all__ = ["HandEyeResult", "MODES", "calibrate_hand_eye", "solve_ax_yb", "opencv_hand_eye", "load_base_T_camera"]
+__all__ = [
+    "HandEyeResult", "HandEyeSession", "MODES", "calibrate_hand_eye", "solve_ax_yb", "opencv_hand_eye",
+    "load_base_T_camera", "read_pose_file", "hand_eye_from_files", "write_hand_eye",
+]
 
 MODES = ("eye-in-hand", "eye-to-hand")
 
@@ -227,21 +230,9 @@ def load_base_T_camera(path) -> np.ndarray:
     """A fixed camera's pose in the robot base frame from a YAML file: the result of
     ``officina vision handeye --mode eye-to-hand`` (its ``base_T_camera``), or a plain pose
     (``position`` + ``quaternion_xyzw``, or a 4x4 ``matrix``). Raises ValueError naming the problem."""
-    from pathlib import Path
-
-    import yaml
-
     from officina.vision.transforms import as_transform, pose_to_transform
 
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"camera pose file {path}: not found")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"camera pose file {path}: not YAML ({exc})") from None
-    if not isinstance(doc, dict):
-        raise ValueError(f"camera pose file {path}: expected a mapping")
+    doc = read_yaml(path, "camera pose file", mapping=True)
     if doc.get("mode") == "eye-in-hand" or "flange_T_camera" in doc:
         raise ValueError(f"camera pose file {path}: an eye-in-hand result (camera on the flange); a fixed "
                          "camera's pose needs `officina vision handeye --mode eye-to-hand`")
@@ -253,3 +244,113 @@ def load_base_T_camera(path) -> np.ndarray:
     except (KeyError, TypeError) as exc:
         raise ValueError(f"camera pose file {path}: expected base_T_camera, or position + quaternion_xyzw, or "
                          f"matrix (missing {exc})") from None
+
+
+# --- files: the poses of a calibration session in, the result out ---------------------------------
+def read_pose_file(path) -> list[tuple[str, np.ndarray]]:
+    """``(image name, base_T_flange)`` for each entry of a hand-eye poses YAML file::
+
+        poses:
+          - {image: img_000.png, position: [0.45, 0.02, 0.51], quaternion_xyzw: [1, 0, 0, 0]}
+          - {image: img_001.png, matrix: [[...], [...], [...], [0, 0, 0, 1]]}
+
+    (metres; quaternion x, y, z, w; a 4x4 ``matrix`` may replace position + quaternion_xyzw;
+    a bare list without the ``poses`` key is accepted). Raises ValueError naming the entry at fault.
+    """
+    from officina.vision.transforms import as_transform, pose_to_transform
+
+    doc = read_yaml(path, "poses file")
+    entries = doc.get("poses") if isinstance(doc, dict) else doc
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"poses file {path}: expected a list under 'poses' of {{image, position, quaternion_xyzw}}")
+    out = []
+    for k, e in enumerate(entries):
+        if not isinstance(e, dict) or "image" not in e:
+            raise ValueError(f"poses file {path}: entry {k} needs 'image' and a pose (position + quaternion_xyzw, "
+                             "or matrix)")
+        try:
+            if "matrix" in e:
+                T = as_transform(e["matrix"], f"poses file {path}: entry {k} matrix")
+            elif "position" in e and "quaternion_xyzw" in e:
+                T = pose_to_transform(_floats(e["position"], 3), _floats(e["quaternion_xyzw"], 4))
+            else:
+                raise ValueError(f"poses file {path}: entry {k} needs position + quaternion_xyzw, or matrix")
+        except (TypeError, ValueError) as exc:
+            msg = str(exc)
+            raise ValueError(msg if msg.startswith("poses file") else f"poses file {path}: entry {k}: {msg}") from None
+        out.append((str(e["image"]), T))
+    return out
+
+
+def _floats(values, n: int) -> np.ndarray:
+    a = np.asarray(values, dtype=float).reshape(-1)
+    if a.shape != (n,) or not np.isfinite(a).all():
+        raise ValueError(f"expected {n} finite numbers, got {values!r}")
+    return a
+
+
+@dataclass(frozen=True)
+class HandEyeSession:
+    """A calibration from files: ``result`` is None when the board was found in fewer than 3
+    images (``found`` of ``total``); ``skipped`` names the images where it was not found."""
+
+    result: HandEyeResult | None
+    board: str
+    found: int
+    total: int
+    skipped: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        """The result file's content (`write_hand_eye`); `load_base_T_camera` reads it back."""
+        if self.result is None:
+            raise ValueError(f"hand-eye: the board {self.board} was found in {self.found} of {self.total} images")
+        return {**self.result.to_json(), "board": self.board, "skipped_images": list(self.skipped)}
+
+
+def hand_eye_from_files(poses_file, images_dir, board, intrinsics: CameraIntrinsics, mode: str) -> HandEyeSession:
+    """Hand-eye calibration from a poses file (`read_pose_file`) and the images it names in
+    ``images_dir``: the board (a `BoardSpec`) is detected in each image and its pose estimated
+    with ``intrinsics``; images without the board are skipped. Raises ValueError for a bad mode,
+    pose file or image, or an image whose size differs from the intrinsics'."""
+    from pathlib import Path
+
+    from .boards import board_pose, detect_board
+    from .calibration import read_image
+
+    if mode not in MODES:
+        raise ValueError(f"hand-eye mode {mode!r}; expected one of {', '.join(MODES)}")
+    entries = read_pose_file(poses_file)
+    robot, seen, obs, skipped = [], [], [], []
+    for name, base_T_flange in entries:
+        img = read_image(Path(images_dir) / name)
+        if (img.shape[1], img.shape[0]) != (intrinsics.width, intrinsics.height):
+            raise ValueError(f"{name} is {img.shape[1]}x{img.shape[0]}; the camera info is for "
+                             f"{intrinsics.width}x{intrinsics.height}")
+        o = detect_board(img, board)
+        if o is None:
+            skipped.append(name)
+            continue
+        camera_T_board, _ = board_pose(o, intrinsics)
+        robot.append(base_T_flange)
+        seen.append(camera_T_board)
+        obs.append((o.object_points, o.image_points))
+    result = None
+    if len(robot) >= 3:
+        result = calibrate_hand_eye(robot, seen, mode, observations=obs, intrinsics=intrinsics)
+    return HandEyeSession(result, str(board), len(robot), len(entries), tuple(skipped))
+
+
+def write_hand_eye(path, session: HandEyeSession) -> dict:
+    """Write the session's result as YAML (atomically: complete or absent); returns what was written."""
+    import os
+    from pathlib import Path
+
+    import yaml
+
+    doc = session.to_json()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(doc, sort_keys=False, default_flow_style=None))
+    os.replace(tmp, path)
+    return doc

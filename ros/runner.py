@@ -1,0 +1,61 @@
+"""The one `main` of officina's nodes: `run_node` (rclpy.init, build, spin, clean stop, exit code)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+from officina.ros.latency import make_executor, spin_forever
+
+__all__ = ["run_node", "ros_env_defaults", "INTERRUPTED"]
+
+INTERRUPTED = 130  # exit code of a job stopped before its end (Ctrl-C, SIGTERM), as a shell reports SIGINT
+
+
+def ros_env_defaults() -> None:
+    """Loopback-only discovery unless the user chose otherwise (lab machines set their own)."""
+    if "ROS_AUTOMATIC_DISCOVERY_RANGE" not in os.environ and "ROS_LOCALHOST_ONLY" not in os.environ:
+        os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+
+
+def run_node(make_node: Callable[[list[str]], Any], argv: list[str] | None = None,
+             spin: Callable[[Any, Any], int | None] | None = None, *, interrupted: int = 0) -> int:
+    """Run one node and return the process's exit code.
+
+    ``rclpy.init(args=argv)``, ``make_node(argv)``, an executor of the node's ``executor_kind``
+    attribute (`officina.ros.latency.make_executor`; default ``"single"``), then either spin until
+    stopped (a node that serves) or ``spin(node, executor)`` (a job: a task's procedure, a
+    recording), whose return value is the exit code (None: 0). ``destroy_node`` and
+    ``try_shutdown`` always run.
+
+    Stopped from outside (Ctrl-C, SIGTERM, rclpy.shutdown): returns ``interrupted`` (0 for a node
+    that serves until stopped, `INTERRUPTED` for a job stopped before its end). Any other
+    exception propagates (the CLI turns BadInput into exit code 2 and JobFailed into 1).
+    """
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    ros_env_defaults()
+    rclpy.init(args=argv)
+    node = None
+    try:
+        node = make_node(argv or [])
+        executor = make_executor(getattr(node, "executor_kind", "single"))
+        executor.add_node(node)
+        if spin is None:
+            spin_forever(executor)
+            return 0
+        code = spin(node, executor)
+        return 0 if code is None else int(code)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return interrupted
+    except Exception:
+        if rclpy.ok():
+            raise
+        # SIGTERM / Ctrl-C shut the context down between the executor's ok-check and its wait:
+        # rclpy raises RCLError ("context is not valid") from the wait set; it is a stop from outside
+        return interrupted
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

@@ -1,0 +1,69 @@
+"""The sim's cell without ROS (`officina.ros.fake_hardware`): built as a run builds it, the task's
+scene motion every period, states read through SimArm and SimGripper."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from officina.robots import load_robot
+from officina.ros.fake_hardware import FakeHardware, SimSetup
+from officina.ros.robot_profiles import load_profile, resolve_profile
+from officina.tasks import TaskDefinition, TaskScene
+
+
+@dataclass
+class _Scene(TaskScene):
+    starts: list = field(default_factory=list)
+
+
+class _Moving(TaskDefinition):
+    name = "moving"
+    description = "a scene with motion of its own"
+
+    def build_scene(self, world, params, rng):
+        return _Scene(fixtures=[world.add_table()])
+
+    def before_step(self, world, scene, params, t):
+        scene.starts.append(round(t, 9))
+
+
+@pytest.fixture
+def panda():
+    return resolve_profile(load_robot("panda"), load_profile("default"))
+
+
+def test_the_task_scene_motion_runs_every_period_with_its_start_time(panda):
+    hw = FakeHardware(panda, SimSetup(rate_hz=250.0, task=_Moving()))
+    try:
+        assert hw.world.time == 0.0  # the clock starts at zero once the scene is built
+        for _ in range(3):
+            hw.step()
+        assert hw.scene.starts == [0.0, 0.004, 0.008]
+    finally:
+        hw.close()
+
+
+def test_robot_only_cell_and_states_read_through_the_interfaces(panda):
+    hw = FakeHardware(panda, SimSetup(rate_hz=500.0))
+    try:
+        assert hw.scene is None and hw.camera is None and hw.object_poses().shape == (0, 7)
+        q = hw.follower.desired[0] + np.r_[0, 0, 0, 0, 0, 0, 0.1]
+        hw.forward_command(q)
+        for _ in range(1000):
+            hw.step()
+        st = hw.joint_state()
+        assert st.names == tuple(panda.joint_names) + tuple(panda.finger_joints)
+        np.testing.assert_allclose(st.position[:7], hw.arm.read().position)
+        np.testing.assert_allclose(st.position[7:], hw.gripper.finger_state().position)
+        assert abs(st.position[6] - q[6]) < 0.005  # the arm reached the command
+        assert st.stamp == pytest.approx(1000 * 0.002)
+    finally:
+        hw.close()
+
+
+def test_rates_that_do_not_divide_are_one_line(panda):
+    from officina.errors import BadInput
+
+    with pytest.raises(BadInput, match="rate_hz/sim_dt: .*whole multiple"):
+        FakeHardware(panda, SimSetup(rate_hz=300.0, sim_dt=0.001))
