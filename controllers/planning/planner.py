@@ -279,7 +279,7 @@ class MotionPlanner:
         best_err = np.inf
         seeds = [q_seed, self.robot.spec.home] + [rng.uniform(self.lower, self.upper) for _ in range(s.ik_attempts - 2)]
         for k, q_init in enumerate(seeds):
-            r = solve_ik(self.robot, T, frame, q_init, rng=rng, max_restarts=0 if k else 10, timeout_s=np.inf)
+            r = solve_ik(self.robot, T, frame, q_init, rng=rng, max_restarts=0 if k else 10)
             if not r.success:
                 best_err = min(best_err, r.position_error_m)
                 continue
