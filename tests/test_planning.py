@@ -233,6 +233,28 @@ def test_plan_goes_around_the_wall_and_pybullet_agrees(panda):
     r = pl.plan(Q_LEFT, Q_RIGHT, seed=3)
     assert not r.direct and len(r.path) >= 3
     _assert_good(spec, scene, r, Q_LEFT, Q_RIGHT)
+    for phase in ("direct", "setup", "solve", "simplify", "timing", "final"):
+        assert 0.0 <= r.stats[phase + "_s"] <= r.planning_time_s
+        assert r.stats[phase + "_cpu_s"] >= 0.0
+    assert r.stats["solve_checks"] > 0 and r.stats["final_checks"] > 0
+
+
+def test_benchmark_says_which_goals_are_not_met():
+    from officina.benchmarks.bench_plan import goals
+
+    def scene(ok, base_ok, med, cpu, speed, speed_cpu):
+        return {"ours": {"success_rate": ok, "median_ms": med, "cpu": {"median_ms": cpu}},
+                "baseline": {"success_rate": base_ok}, "speedup_median": speed,
+                "speedup_median_cpu": speed_cpu, "both_solved": 20}
+
+    res = {"robots": {"panda": {"shelf": scene(1.0, 0.95, 31.0, 9.0, 12.0, 15.0),
+                                "bin": scene(0.98, 0.9, 12.0, 8.0, 4.0, 6.0)}}}
+    lines = goals(res)
+    bad = [x for x in lines if x.startswith("NOT met")]
+    assert len(lines) == 8 and len(bad) == 3
+    assert any("panda/bin: success 98 %" in x for x in bad)
+    assert any("panda/bin: 4.0x wall" in x for x in bad)
+    assert any("panda/shelf: median 31.0 ms wall" in x for x in bad)
 
 
 def test_timed_trajectory_stays_on_the_checked_segments(panda):
