@@ -116,14 +116,48 @@ def sample(traj: Trajectory, dt: float) -> JointTrajectory:
     if k == 0:
         t = np.array([0.0])
     t[-1] = min(t[-1], duration)
+    qqq = _evaluate_profiles(traj, t)
+    if qqq is None:
+        q = np.empty((len(t), traj.degrees_of_freedom))
+        qd = np.empty_like(q)
+        qdd = np.empty_like(q)
+        for i, ti in enumerate(t):
+            p, v, a = traj.at_time(float(ti))
+            q[i], qd[i], qdd[i] = p, v, a
+    else:
+        q, qd, qdd = qqq
+    t = np.arange(1, len(t) + 1) * dt
+    return JointTrajectory(dt, t, q, qd, qdd)
+
+
+def _evaluate_profiles(traj: Trajectory, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Position, velocity and acceleration at the times ``t`` from the trajectory's jerk
+    profiles (seven constant-jerk phases per joint), for all samples at once; None when the
+    trajectory has more than one section or a brake/acceleration phase (then sample it with
+    ``at_time``)."""
+    sections = traj.profiles
+    if len(sections) != 1:
+        return None
     q = np.empty((len(t), traj.degrees_of_freedom))
     qd = np.empty_like(q)
     qdd = np.empty_like(q)
-    for i, ti in enumerate(t):
-        p, v, a = traj.at_time(float(ti))
-        q[i], qd[i], qdd[i] = p, v, a
-    t = np.arange(1, len(t) + 1) * dt
-    return JointTrajectory(dt, t, q, qd, qdd)
+    for k, prof in enumerate(sections[0]):
+        if prof.brake.duration > 0 or prof.accel.duration > 0:
+            return None
+        ends = np.cumsum(prof.t)
+        if ends[-1] < traj.duration - 1e-9 and prof.vf != 0.0:
+            return None  # the joint moves on at a constant velocity after its profile
+        starts = np.concatenate([[0.0], ends[:-1]])
+        i = np.minimum(np.searchsorted(ends, t, side="right"), 6)
+        tau = np.minimum(t - starts[i], np.asarray(prof.t)[i])
+        j = np.asarray(prof.j)[i]
+        a = np.asarray(prof.a)[i]
+        v = np.asarray(prof.v)[i]
+        p = np.asarray(prof.p)[i]
+        q[:, k] = p + tau * (v + tau * (a / 2 + tau * j / 6))
+        qd[:, k] = v + tau * (a + tau * j / 2)
+        qdd[:, k] = a + tau * j
+    return q, qd, qdd
 
 
 def plan_waypoints(

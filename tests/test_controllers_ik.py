@@ -110,6 +110,35 @@ def test_joint_move_respects_limits(model):
     np.testing.assert_allclose(np.diff(tr.q, axis=0), 0.5 * (tr.qd[1:] + tr.qd[:-1]) * tr.dt, atol=1e-5)
 
 
+@pytest.mark.parametrize("sync", ["phase", "time", "none"])
+def test_sampled_trajectory_matches_ruckig_at_time(sync):
+    """The samples evaluated from the jerk profiles all at once equal Ruckig's own at_time."""
+    from ruckig import InputParameter, Ruckig, Synchronization, Trajectory
+
+    from officina.controllers.trajectory import sample
+
+    rng = np.random.default_rng(5)
+    n = 7
+    for k in range(20):
+        inp = InputParameter(n)
+        inp.current_position = rng.uniform(-2, 2, n).tolist()
+        inp.target_position = rng.uniform(-2, 2, n).tolist()
+        if k % 2:
+            inp.current_velocity = rng.uniform(-0.5, 0.5, n).tolist()
+        inp.max_velocity = rng.uniform(1, 3, n).tolist()
+        inp.max_acceleration = rng.uniform(2, 15, n).tolist()
+        inp.max_jerk = rng.uniform(20, 7500, n).tolist()
+        inp.synchronization = {"phase": Synchronization.Phase, "time": Synchronization.Time,
+                               "none": Synchronization.No}[sync]
+        traj = Trajectory(n)
+        Ruckig(n).calculate(inp, traj)
+        tr = sample(traj, 0.001)
+        ref = np.array([traj.at_time(min(float(t), traj.duration)) for t in tr.t])
+        assert abs(tr.t[-1] - np.ceil(traj.duration / 0.001 - 1e-9) * 0.001) < 1e-12
+        for got, want in zip((tr.q, tr.qd, tr.qdd), np.moveaxis(ref, 1, 0)):
+            np.testing.assert_allclose(got, want, atol=1e-10)
+
+
 def test_waypoints_pass_through_every_waypoint(model):
     lim = model.limits
     home = model.spec.home

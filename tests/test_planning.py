@@ -143,6 +143,73 @@ def test_disabled_pairs_filter_adjacent_and_never(panda):
     assert spec.srdf and spec.srdf.endswith("panda.srdf")
 
 
+def test_broadphase_checks_agree_with_every_pair_checked(panda):
+    """is_valid (a broadphase in front of coal, margins set per pair) against checking every
+    pair with pinocchio's plain computeCollisions, attached object included."""
+    _, model = panda
+    scene = wall_scene()
+    scene.attach("part", Box((0.04, 0.04, 0.12)), pose_to_T([0.0, 0.0, 0.05], [0, 0, 0, 1]))
+    ch = CollisionChecker(model, scene)
+    rng = np.random.default_rng(4)
+    lim = model.spec.limits
+    n_free = 0
+    for q in rng.uniform(lim.lower, lim.upper, (300, 7)):
+        for extra in (0.0, 0.03, -0.01):
+            assert ch.is_valid(q, extra) == (not ch.contacts(q, extra))
+        n_free += ch.is_valid(q)
+    assert 30 < n_free < 270  # both answers are exercised
+
+
+# Two configurations whose straight segment passes the fingers over the table, closest mid-way.
+Q_PASS_A = np.array([0.868, 0.546, 0.081, -1.952, 0.174, 3.024, 1.04])
+Q_PASS_B = np.array([0.868, 0.309, 0.16, -2.16, 0.242, 1.818, 1.073])
+
+
+def test_segment_proof_is_tight_to_its_resolution(panda):
+    """A segment whose closest approach (the fingers to the table) lies mid-way is proved with a
+    padding 0.3 mm below that distance, and refused with one 0.3 mm above it."""
+    _, model = panda
+    ch = CollisionChecker(model, wall_scene(), padding_m=0.0)
+    s = np.linspace(0.0, 1.0, 2001)
+    d = np.array([ch.clearance(Q_PASS_A + t * (Q_PASS_B - Q_PASS_A))[0] for t in s])
+    assert 0.2 < s[np.argmin(d)] < 0.8 and d[0] - d.min() > 0.02  # the closest point is mid-way
+    d_min = float(d.min())
+    path = np.array([Q_PASS_A, Q_PASS_B])
+    ok = CollisionChecker(model, wall_scene(), padding_m=d_min - 3e-4).check_path(path, 1e-4)
+    assert ok.ok
+    bad = CollisionChecker(model, wall_scene(), padding_m=d_min + 3e-4).check_path(path, 1e-4)
+    assert not bad.ok and any(c.b == "obstacle:table" for c in bad.contacts)
+
+
+def test_proved_segments_keep_the_padding_when_sampled_densely(panda):
+    """Every segment the proof accepts keeps the padding at 400 configurations along it, by
+    coal's distances and by PyBullet's (the simulator's convex hulls, 3 mm apart at most)."""
+    spec, model = panda
+    scene = wall_scene()
+    pad = 0.01
+    ch = CollisionChecker(model, scene, padding_m=pad)
+    rng = np.random.default_rng(7)
+    lim = spec.limits
+    valid = [q for q in rng.uniform(lim.lower, lim.upper, (400, 7)) if ch.is_valid(q)]
+    pb = PyBulletScene(spec, scene)
+    proved = 0
+    try:
+        for q0, q1 in zip(valid[0::2], valid[1::2]):
+            q1 = q0 + 0.4 * (q1 - q0)  # shorter segments: more of them are free
+            if not ch.segment_valid(q0, q1, 1e-4):
+                continue
+            proved += 1
+            qs = q0 + np.linspace(0.0, 1.0, 400)[:, None] * (q1 - q0)
+            assert min(float(ch._distances(q).min()) for q in qs[::4]) >= 0.0  # self pairs too
+            assert ch.min_clearance_along(qs, 1e-4)[0] >= pad - 2e-4
+            assert pb.min_distance_along(qs[::4]) > pad - 3e-3
+            if proved == 8:
+                break
+    finally:
+        pb.close()
+    assert proved == 8
+
+
 # --- planning -----------------------------------------------------------------------------------------
 def _assert_good(spec, scene, r, q0, q1):
     assert r.success, r.message
@@ -166,6 +233,50 @@ def test_plan_goes_around_the_wall_and_pybullet_agrees(panda):
     r = pl.plan(Q_LEFT, Q_RIGHT, seed=3)
     assert not r.direct and len(r.path) >= 3
     _assert_good(spec, scene, r, Q_LEFT, Q_RIGHT)
+    for phase in ("direct", "setup", "solve", "simplify", "timing", "final"):
+        assert 0.0 <= r.stats[phase + "_s"] <= r.planning_time_s
+        assert r.stats[phase + "_cpu_s"] >= 0.0
+    assert r.stats["solve_checks"] > 0 and r.stats["final_checks"] > 0
+
+
+def test_benchmark_says_which_goals_are_not_met():
+    from officina.benchmarks.bench_plan import goals
+
+    def scene(ok, base_ok, med, cpu, speed, speed_cpu):
+        return {"ours": {"success_rate": ok, "median_ms": med, "cpu": {"median_ms": cpu}},
+                "baseline": {"success_rate": base_ok}, "speedup_median": speed,
+                "speedup_median_cpu": speed_cpu, "both_solved": 20}
+
+    res = {"robots": {"panda": {"shelf": scene(1.0, 0.95, 31.0, 9.0, 12.0, 15.0),
+                                "bin": scene(0.98, 0.9, 12.0, 8.0, 4.0, 6.0)}}}
+    lines = goals(res)
+    bad = [x for x in lines if x.startswith("NOT met")]
+    assert len(lines) == 8 and len(bad) == 3
+    assert any("panda/bin: success 98 %" in x for x in bad)
+    assert any("panda/bin: 4.0x wall" in x for x in bad)
+    assert any("panda/shelf: median 31.0 ms wall" in x for x in bad)
+
+
+def test_timed_trajectory_stays_on_the_checked_segments(panda):
+    """Each segment of the path is timed as one path coordinate: every sample lies on the
+    straight segment between two waypoints (what was checked), within the joint limits."""
+    spec, model = panda
+    pl = MotionPlanner(model, CollisionChecker(model, wall_scene()), DT)
+    r = pl.plan(Q_LEFT, Q_RIGHT, seed=3)
+    assert r.success and len(r.path) >= 3
+    traj, ends = pl._timed(r.path)
+    assert np.array_equal(traj.q, r.trajectory.q)
+    start = 0
+    for k, end in enumerate(ends):
+        a, b = r.path[k], r.path[k + 1]
+        seg = traj.q[start:end + 1]
+        s = (seg - a) @ (b - a) / ((b - a) @ (b - a))
+        assert np.max(np.abs(seg - (a + s[:, None] * (b - a)))) < 1e-9
+        assert np.all(np.diff(s) >= -1e-12) and abs(s[-1] - 1.0) < 1e-12
+        start = end + 1
+    lim = spec.limits
+    assert np.all(np.abs(traj.qd) <= lim.velocity * (1 + 1e-6))
+    assert np.all(np.abs(traj.qdd) <= lim.acceleration * (1 + 1e-6))
 
 
 def test_direct_when_free(panda):

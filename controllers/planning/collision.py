@@ -16,10 +16,15 @@ YAML, written by ``officina collision-pairs``); without one it is computed when 
 Margins: robot-environment pairs (and attached objects) count as colliding closer than
 ``padding_m``; self-collision pairs at contact (``self_padding_m``, default 0).
 
-Motion checks bound how far any point of the robot moves: for a joint-space step ``dq``, no
-point moves more than ``sum_i |dq_i| r_i``, where ``r_i`` bounds the distance from joint i's
-origin to any geometry (attached objects included) beyond it. A segment is checked at
-configurations no more than ``resolution_m`` of that bound apart.
+Checks are boolean (is any pair closer than its margin?): Pinocchio's broadphase manager
+(inflated bounding boxes, coal's narrowphase only where they overlap, stop at the first
+collision), each pair's margin set in one call.
+
+Motions are proved, not sampled: for a joint-space step ``dq``, pair k's distance changes by
+at most ``W_k . |dq|``, where ``W_ki`` bounds the distance from joint i's origin to the
+geometry that joint i moves relative to the other one (zero for the joints that move both or
+neither). A configuration where every pair keeps its margin plus that bound for a stretch
+around it proves the whole stretch; stretches are halved until proved (`check_path`).
 """
 
 from __future__ import annotations
@@ -59,9 +64,10 @@ class Contact:
 class TrajectoryCheck:
     ok: bool
     n_checks: int
-    index: int | None = None  # first sample in collision
+    index: int | None = None  # a sample (or segment) next to where the check failed
     contacts: tuple[Contact, ...] = ()
     resolution_m: float = 0.0
+    where: float = 0.0  # where on that segment it failed, in [0, 1]
 
 
 def _shape_geometry(shape: Shape) -> coal.CollisionGeometry:
@@ -84,6 +90,13 @@ def _bounding_radius(geom: coal.CollisionGeometry, placement: pin.SE3) -> float:
 
 
 _GJK_TOL = 1e-4  # m: distances are taken this much smaller than GJK reports
+# Stretches over which a pair's distance may change more than this are only probed at their
+# midpoints (a cell's clearances are smaller: proving them would fail and cost a distance
+# computation per nearby pair); shorter ones are proved.
+_PROBE_ABOVE_M = 0.25
+# A stretch that fails its proof is split; when its pairs may move more than this over it, its
+# midpoint is also checked with the margin alone (a collision there fails the motion at once).
+_EXACT_ABOVE_M = 0.02
 
 
 # --- the robot's geometry, built once per robot ---------------------------------------------------
@@ -145,10 +158,14 @@ class _RobotGeometry:
         # Gripper links: at or beyond the flange in the frame tree (they may touch a held object).
         flange_name = model.frames[fl].name
         self.touch = [self._beyond(model.frames[go.parentFrame].name, flange_name) for go in gm.geometryObjects]
-        # r_i: distance bound from each joint's origin to every geometry beyond it.
+        # r_i: distance bound from each joint's origin to every geometry beyond it; per geometry,
+        # the same bound from each joint above it (0 for the joints that do not move it).
         self.r_geom = np.zeros(model.njoints)
+        self.geom_reach = []
         for go in gm.geometryObjects:
-            self._extend_bound(int(go.parentJoint), _bounding_radius(go.geometry, go.placement))
+            radius = _bounding_radius(go.geometry, go.placement)
+            self._extend_bound(int(go.parentJoint), radius)
+            self.geom_reach.append(self.chain_reach(int(go.parentJoint), radius))
         self.adjacent = self._adjacent_links()
 
     def _beyond(self, frame: str | None, ancestor: str) -> bool:
@@ -166,6 +183,18 @@ class _RobotGeometry:
             self.r_geom[j] = max(self.r_geom[j], dist)
             dist += float(np.linalg.norm(self.model.jointPlacements[j].translation))
             j = self.model.parents[j]
+
+    def chain_reach(self, joint: int, radius: float) -> np.ndarray:
+        """Per joint of the model: a bound on the distance from its origin to a geometry held
+        within ``radius`` of ``joint``'s origin (0 for the joints not above ``joint``)."""
+        out = np.zeros(self.model.njoints)
+        dist = radius
+        j = joint
+        while j > 0:
+            out[j] = dist
+            dist += float(np.linalg.norm(self.model.jointPlacements[j].translation))
+            j = self.model.parents[j]
+        return out
 
     def reach(self, extra: list[tuple[int, float]] = ()) -> np.ndarray:
         """r_i per arm joint (spec order), with extra (joint, radius) geometries."""
@@ -332,6 +361,7 @@ class CollisionChecker:
         self._version = None
         self._width: float | None = None
         self._gdata: dict[float, pin.GeometryData] = {}
+        self.n_checks = 0  # configurations checked so far (every query counts)
         self._sync()
 
     @property
@@ -352,6 +382,7 @@ class CollisionChecker:
         if width != self._width:
             self._width = width
             self._rg = _robot_geometry(self.spec, width)
+            self._data = self._rg.model.createData()
             self._version = None
 
     # --- building the combined model -------------------------------------------------------------
@@ -359,10 +390,12 @@ class CollisionChecker:
         if self._version == self.scene.version:
             return
         rg = self._rg
+        model = rg.model
         gm = rg.gm.copy()
         gm.removeAllCollisionPairs()
         n_robot = gm.ngeoms
         self._names = [f"{ln}" for ln in rg.link_of]
+        reach = list(rg.geom_reach)  # per geometry: bound from each joint above it
         env_pairs, self_pairs = [], []
         for a in range(n_robot):
             for b in range(a + 1, n_robot):
@@ -376,20 +409,23 @@ class CollisionChecker:
             gid = gm.addGeometryObject(pin.GeometryObject(f"obstacle:{o.name}", 0, 0, placement,
                                                           _shape_geometry(o.shape)))
             self._names.append(f"obstacle:{o.name}")
+            reach.append(np.zeros(model.njoints))
             env_pairs += [(i, gid) for i in moving]
         obstacles = list(range(n_robot, gm.ngeoms))
         extra_reach = []
         for a in self.scene.attached:
             fid = rg.tcp_fid if a.frame == "tcp" else (
-                rg.flange_fid if a.frame == "flange" else rg.model.getFrameId(a.frame))
-            if fid >= rg.model.nframes:
+                rg.flange_fid if a.frame == "flange" else model.getFrameId(a.frame))
+            if fid >= model.nframes:
                 raise ValueError(f"attached object {a.name!r}: unknown frame {a.frame!r}")
-            fr = rg.model.frames[fid]
+            fr = model.frames[fid]
             placement = fr.placement * pin.SE3(np.asarray(a.frame_T_shape, float))
             geom = _shape_geometry(a.shape)
             gid = gm.addGeometryObject(pin.GeometryObject(f"attached:{a.name}", fr.parentJoint, fid, placement, geom))
             self._names.append(f"attached:{a.name}")
-            extra_reach.append((int(fr.parentJoint), _bounding_radius(geom, placement)))
+            radius = _bounding_radius(geom, placement)
+            extra_reach.append((int(fr.parentJoint), radius))
+            reach.append(rg.chain_reach(int(fr.parentJoint), radius))
             env_pairs += [(gid, o) for o in obstacles]
             # against the arm, not against the gripper holding it
             self_pairs += [(i, gid) for i in range(n_robot)
@@ -403,13 +439,50 @@ class CollisionChecker:
         self._n_env = n_env
         self._pair_ids = [(int(cp.first), int(cp.second)) for cp in gm.collisionPairs]
         self.reach = rg.reach(extra_reach)
-        self._pair_span = self._pair_joints()
+        self._pair_weights = self._weights(reach)
         self._gdata = {}
         self._dist_data = gm.createData()
         for req in self._dist_data.distanceRequests:
             req.enable_signed_distance = False
             req.gjk_tolerance = _GJK_TOL
+        # Boolean checks: a broadphase (inflated bounding boxes) in front of coal's narrowphase,
+        # with per-pair margins set in one call from a (geoms x geoms) matrix.
+        self._bp_data = gm.createData()
+        for req in self._bp_data.collisionRequests:
+            req.break_distance = 0.0
+        self._bp = pin.BroadPhaseManager_NaiveCollisionManager(model, gm, self._bp_data)
+        ng = gm.ngeoms
+        pa = np.array([p[0] for p in self._pair_ids], dtype=np.intp)
+        pb = np.array([p[1] for p in self._pair_ids], dtype=np.intp)
+        self._flat_upper = np.minimum(pa, pb) * ng + np.maximum(pa, pb)  # the entry pinocchio reads
+        self._margin_matrix = np.zeros((ng, ng))
+        self._margin_flat = self._margin_matrix.reshape(-1)
+        self._margin_key: object = None
+        self._base = np.full(len(self._pair_ids), self.self_padding_m)
+        self._base[:n_env] = self.padding_m
+        self._base_cache: dict[float, np.ndarray] = {}
+        self._class_slice = {"env": slice(0, n_env), "self": slice(n_env, len(self._pair_ids))}
+        self._class_mask = {}
+        for cls, sl in (("all", slice(0, len(self._pair_ids))), *self._class_slice.items()):
+            mask = np.zeros((ng, ng), dtype=bool)
+            mask[pa[sl], pb[sl]] = True
+            mask[pb[sl], pa[sl]] = True
+            self._class_mask[cls] = mask
+        self._active = "all"
         self._version = self.scene.version
+
+    def _weights(self, reach: list[np.ndarray]) -> np.ndarray:
+        """(pairs, joints in spec order): for a joint-space step dq, ``W @ |dq|`` bounds how much
+        each pair's distance changes. The joints above one geometry and not above the other move
+        that one relative to it, each point by at most |dq_i| times its distance bound."""
+        model = self._rg.model
+        jids = np.array([model.getJointId(n) for n in self.spec.joint_names])
+        above = [r > 0 for r in reach]
+        W = np.zeros((len(self._pair_ids), self.spec.dof))
+        for k, (a, b) in enumerate(self._pair_ids):
+            w = np.where(above[b] & ~above[a], reach[b], 0.0) + np.where(above[a] & ~above[b], reach[a], 0.0)
+            W[k] = w[jids]
+        return W
 
     def _geometry_data(self, extra: float) -> pin.GeometryData:
         key = round(float(extra), 9)
@@ -434,6 +507,32 @@ class CollisionChecker:
         out[self._rg.q_index] = q
         return out
 
+    def _pair_margins(self, margins: np.ndarray, key: object = None) -> None:
+        """Set every pair's margin (m) for the boolean checks; ``key`` names the set (unchanged
+        key: nothing to do)."""
+        if key is not None and key == self._margin_key:
+            return
+        self._margin_flat[self._flat_upper] = margins
+        self._bp_data.setSecurityMargins(self._gm, self._margin_matrix, True, True)
+        self._margin_key = key
+
+    def _activate(self, cls: str) -> None:
+        """Check the pairs of one class: ``all``, ``env`` (robot-scene) or ``self``."""
+        if cls != self._active:
+            self._bp_data.setActiveCollisionPairs(self._gm, self._class_mask[cls], True)
+            self._active = cls
+
+    def _collides(self, q: np.ndarray) -> bool:
+        """Some pair closer than its current margin at q (model coordinates)."""
+        self.n_checks += 1
+        return pin.computeCollisions(self._rg.model, self._data, self._bp, q, True)
+
+    def _base_margins(self, extra: float) -> np.ndarray:
+        m = self._base_cache.get(extra)
+        if m is None:
+            m = self._base_cache[extra] = np.maximum(self._base + extra, 0.0)
+        return m
+
     # --- queries -------------------------------------------------------------------------------------
     @property
     def n_pairs(self) -> int:
@@ -443,8 +542,13 @@ class CollisionChecker:
     def is_valid(self, q: np.ndarray, extra_margin_m: float = 0.0) -> bool:
         """True when no checked pair is closer than its margin (+ ``extra_margin_m``)."""
         self._sync()
-        gd = self._geometry_data(extra_margin_m)
-        return not pin.computeCollisions(self._rg.model, self._data, self._gm, gd, self._qm(q), True)
+        if not self._pair_ids:
+            return True
+        key = ("state", float(extra_margin_m))
+        if key != self._margin_key:
+            self._pair_margins(self._base_margins(extra_margin_m), key)
+        self._activate("all")
+        return not self._collides(self._qm(q))
 
     def contacts(self, q: np.ndarray, extra_margin_m: float = 0.0) -> list[Contact]:
         """Every pair closer than its margin at q (names as in `Contact`)."""
@@ -470,6 +574,14 @@ class CollisionChecker:
         a, b = self._pair_ids[k]
         return float(d[k]), Contact(self._names[a], self._names[b])
 
+    def _distances(self, q: np.ndarray) -> np.ndarray:
+        """Distance (m) of every pair at q, from below (GJK's tolerance taken off); 0 when the
+        two touch or overlap (no penetration depth is computed)."""
+        gd = self._dist_data
+        pin.computeDistances(self._rg.model, self._data, self._gm, gd, self._qm(q))
+        d = np.fromiter((r.min_distance for r in gd.distanceResults), float, len(self._pair_ids))
+        return np.maximum(d - _GJK_TOL, 0.0)
+
     def displacement_bound(self, q0: np.ndarray, q1: np.ndarray) -> float:
         """Upper bound (m) on how far any point of the robot moves on the straight joint-space
         segment from q0 to q1: sum_i |dq_i| r_i."""
@@ -484,112 +596,227 @@ class CollisionChecker:
         q0 = np.asarray(q0, float)
         return q0 + s[:, None] * (np.asarray(q1, float) - q0)
 
+    # --- motions -------------------------------------------------------------------------------------
     def segment_valid(self, q0: np.ndarray, q1: np.ndarray, resolution_m: float, extra_margin_m: float = 0.0,
                       relax: list[np.ndarray] = (), relax_radius_m: float | None = None) -> bool:
-        """The straight joint-space segment from q0 to q1 keeps its margins (see `check_path`)."""
-        return self.check_path(np.array([q0, q1], dtype=float), resolution_m, relax, relax_radius_m,
-                               extra_margin_m).ok
+        """Every configuration on the straight joint-space segment from q0 to q1 keeps its
+        margin (+ ``extra_margin_m``); see `check_path`."""
+        self._sync()
+        radius = self.padding_m if relax_radius_m is None else relax_radius_m
+        ok, _, _ = self._certify(np.asarray(q0, float), np.asarray(q1, float), resolution_m, extra_margin_m,
+                                 list(relax), radius)
+        return ok
 
-    def _pair_joints(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per pair, the range of arm joints (lo, hi] whose motion moves one of its two
-        geometries relative to the other (serial chain: joint ids in chain order)."""
-        rg = self._rg
-        jid = {int(rg.model.getJointId(n)): k + 1 for k, n in enumerate(self.spec.joint_names)}
-        joint_of = [jid.get(int(go.parentJoint), 0) for go in self._gm.geometryObjects]
-        lo = np.array([min(joint_of[a], joint_of[b]) for a, b in self._pair_ids], dtype=int)
-        hi = np.array([max(joint_of[a], joint_of[b]) for a, b in self._pair_ids], dtype=int)
-        return lo, hi
+    def _certify(self, q0: np.ndarray, q1: np.ndarray, res: float, extra: float, relax: list[np.ndarray],
+                 radius: float, dev: np.ndarray | None = None) -> tuple[bool, int, float]:
+        """Certify the straight segment q0 -> q1 (every configuration within ``dev`` per joint of
+        it, when given): (ok, configurations checked, where it failed in [0, 1]).
 
-    def _pair_rates(self, dq_abs: np.ndarray) -> np.ndarray:
-        """Per pair, the share (0..1] of the path's point-motion bound that can close its gap,
-        for a joint-space direction |dq| (the rest of the bound moves neither geometry)."""
-        prefix = np.concatenate([[0.0], np.cumsum(dq_abs * self.reach)])
-        total = prefix[-1]
-        if total <= 0:
-            return np.ones(len(self._pair_ids))
-        lo, hi = self._pair_span
-        return np.maximum((prefix[hi] - prefix[lo]) / total, 1e-6)
+        A configuration q_m whose pairs keep margin + b_k, where b_k bounds how much pair k's
+        distance changes over a stretch of the segment around q_m, proves the whole stretch
+        keeps the margin. Stretches are halved, breadth first, until proved; a long stretch
+        (pairs moving more than 25 cm) is only probed at its midpoint, every pair at once, and a
+        stretch whose midpoint is itself too close fails the segment at once, as does one that
+        cannot be proved when no point of it moves more than ``res`` (m). The robot-scene pairs
+        and the self-collision pairs are proved apart (each class from its own longest stretches
+        and halving only where it needs to)."""
+        if not self._pair_ids:
+            return True, 0, 0.0
+        dq = q1 - q0
+        w = self._pair_weights @ np.abs(dq)  # each pair's distance change over the whole segment
+        w_dev = self._pair_weights @ dev if dev is not None else 0.0
+        base = (self._base_margins(extra), self._base_margins(-self.padding_m) if relax else None)
+        reach = self.reach
+        dev_reach = float(dev @ reach) if dev is not None else 0.0
 
-    def _advance(self, q: np.ndarray, extra: float, rates: np.ndarray) -> float:
-        """How far along the path (m of its point-motion bound) the robot may move from q with
-        every pair keeping its margin: per pair, clearance minus margin over its rate.
-        Negative when some pair is already inside its margin."""
-        d = self._distances(q)
-        if len(d) == 0:
-            return np.inf
-        if np.min(d) <= 0.0:
-            return -1.0
-        return float(np.min((d - self._margins(extra)) / rates))
+        def inside(a: float, c: float) -> bool:
+            """Both ends (so the whole stretch) within the relax radius of one relax point."""
+            qa, qc = q0 + a * dq, q0 + c * dq
+            return any(max(np.abs(qa - r) @ reach, np.abs(qc - r) @ reach) + dev_reach <= radius for r in relax)
 
-    def _distances(self, q: np.ndarray) -> np.ndarray:
-        """Distance (m) of every pair at q, from below (GJK's tolerance taken off); 0 when the
-        two touch or overlap (no penetration depth is computed)."""
-        gd = self._dist_data
-        pin.computeDistances(self._rg.model, self._data, self._gm, gd, self._qm(q))
-        d = np.fromiter((r.min_distance for r in gd.distanceResults), float, len(self._pair_ids))
-        return np.maximum(d - _GJK_TOL, 0.0)
+        seg = (self._qm(q0), self._qm(dq), w, w_dev, base, inside)
+        qm0, dqm = seg[0], seg[1]
+        # No stretch over which a pair may move more than the cap is proved in practice: such
+        # stretches are only probed at their midpoint, every pair with its margin alone (a
+        # collision fails the segment early), and halved.
+        n_total = 0
+        mids = [0.5]
+        h = 0.5  # half-length of the stretches of a level (fraction of the segment)
+        if float(np.max(w)) * h > _PROBE_ABOVE_M:
+            self._activate("all")
+            self._pair_margins(base[False] + w_dev, None)
+        while float(np.max(w)) * h > _PROBE_ABOVE_M:
+            Q = qm0 + np.asarray(mids)[:, None] * dqm
+            for m, q in zip(mids, Q):
+                n_total += 1
+                if self._collides(q) and not (relax and self._relaxed_ok(q, m, h, inside, base, w_dev)):
+                    return False, n_total, m
+            h *= 0.5
+            mids = [x for m in mids for x in (m - h, m + h)]
+        for cls in ("env", "self"):
+            ok, n, s = self._certify_class(cls, seg, res, bool(relax))
+            n_total += n
+            if not ok:
+                return False, n_total, s
+        return True, n_total, 0.0
 
-    def _margins(self, extra: float) -> np.ndarray:
-        m = np.full(len(self._pair_ids), max(0.0, self.self_padding_m + extra))
-        m[: self._n_env] = max(0.0, self.padding_m + extra)
-        return m
+    def _certify_class(self, cls: str, seg: tuple, res: float, relax: bool) -> tuple[bool, int, float]:
+        """Prove one class of pairs along a segment (see `_certify`), from the longest stretches
+        that may be proved."""
+        sl = self._class_slice[cls]
+        if sl.stop <= sl.start:
+            return True, 0, 0.0
+        qm0, dqm, w, w_dev, base, inside = seg
+        w_max = float(np.max(w[sl]))
+        self._activate(cls)
+        n = 0
+        h = 0.5  # half-length of the stretches of this level (fraction of the segment)
+        while w_max * h > _PROBE_ABOVE_M:
+            h *= 0.5
+        mids = list(np.arange(h, 1.0, 2.0 * h))
+        while mids:
+            groups = [(False, mids)] if not relax else [
+                (flag, [m for m in mids if inside(m - h, m + h) == flag]) for flag in (False, True)]
+            bound = w * h + w_dev
+            failed: list[tuple[float, bool]] = []
+            for relaxed, group in groups:
+                if not group:
+                    continue
+                self._pair_margins(base[relaxed] + bound, None)
+                Q = qm0 + np.asarray(group)[:, None] * dqm
+                for m, q in zip(group, Q):
+                    n += 1
+                    if self._collides(q):
+                        failed.append((m, relaxed))
+            if not failed:
+                break
+            if w_max * h <= 0.5 * res:
+                # near a relax point (contact-free suffices, and the clearance may be small) a
+                # stretch may be split further; elsewhere it fails
+                finer = bool(relax) and w_max * h > res / 64
+                for m, relaxed in failed:
+                    if not (finer and (relaxed or inside(m - h, m - h) or inside(m + h, m + h))):
+                        return False, n, m
+            elif w_max * h > _EXACT_ABOVE_M:
+                for relaxed in (False, True):
+                    group = [m for m, f in failed if f == relaxed]
+                    if not group:
+                        continue
+                    self._pair_margins(base[relaxed] + w_dev, None)
+                    Q = qm0 + np.asarray(group)[:, None] * dqm
+                    for m, q in zip(group, Q):
+                        n += 1
+                        if self._collides(q):
+                            return False, n, m
+            h *= 0.5
+            mids = [x for m, _ in failed for x in (m - h, m + h)]
+        return True, n, 0.0
+
+    def _relaxed_ok(self, q, m, h, inside, base, w_dev) -> bool:
+        """A probe at q (the middle of stretch m +- h) that failed with the padding: fine when
+        q is within a relax radius and touches nothing."""
+        if not inside(m, m):
+            return False
+        self._pair_margins(base[True] + w_dev, None)
+        ok = not self._collides(q)
+        self._pair_margins(base[False] + w_dev, None)
+        return ok
+
+
+    def check_polyline(self, vertices: np.ndarray, resolution_m: float = 0.005, relax: list[np.ndarray] = (),
+                       relax_radius_m: float | None = None, extra_margin_m: float = 0.0,
+                       deviation: np.ndarray | None = None) -> TrajectoryCheck:
+        """Check the straight joint-space segments between ``vertices`` (K, n); ``deviation``
+        (K-1, n), when given, widens each segment to the configurations within that much per
+        joint of it. See `check_path`; ``index`` is the vertex starting the failing segment."""
+        self._sync()
+        V = np.asarray(vertices, dtype=float)
+        if len(V) == 1:
+            V = np.vstack([V, V])
+        radius = self.padding_m if relax_radius_m is None else relax_radius_m
+        n_total = 0
+        for k in range(len(V) - 1):
+            dev = None if deviation is None else np.asarray(deviation[k], float)
+            ok, n, s = self._certify(V[k], V[k + 1], resolution_m, extra_margin_m, list(relax), radius, dev)
+            n_total += n
+            if not ok:
+                q = V[k] + s * (V[k + 1] - V[k])
+                return TrajectoryCheck(False, n_total, k, tuple(self._failing_pairs(q, extra_margin_m, resolution_m)),
+                                       resolution_m, s)
+        return TrajectoryCheck(True, n_total, None, (), resolution_m)
+
+    def _failing_pairs(self, q: np.ndarray, extra: float, res: float) -> list[Contact]:
+        """The pairs that made a check at q fail: closer than the margin, or failing that,
+        closer than the margin plus the stretch's bound."""
+        return self.contacts(q, extra) or self.contacts(q, extra + 0.5 * res)
 
     def check_path(self, qs: np.ndarray, resolution_m: float = 0.005, relax: list[np.ndarray] = (),
-                   relax_radius_m: float | None = None, extra_margin_m: float = 0.0) -> TrajectoryCheck:
+                   relax_radius_m: float | None = None, extra_margin_m: float = 0.0,
+                   breaks: list[int] | None = None) -> TrajectoryCheck:
         """Check a joint path given as samples (N, n), linear in joint space between samples.
 
-        Walks along the path by its point-motion bound: at a checked configuration the
-        clearances give how far the robot may move keeping every margin; where that is less
-        than ``resolution_m``, the next check is ``resolution_m`` further on. So every stretch
-        between two checks is either certified by the clearance or no longer than
-        ``resolution_m`` of point motion. Configurations within ``relax_radius_m`` (default: the
+        Every configuration on the path (not only the samples) is proved to keep its margin:
+        the samples are grouped into chords (runs of samples within a small distance of the
+        straight line through their ends, that distance added to the bounds), and each chord is
+        proved stretch by stretch (`_certify`): a configuration where each pair keeps margin
+        plus the most its distance can change over the stretch proves the stretch. A stretch
+        over which no point of the robot moves more than ``resolution_m`` and that cannot be
+        proved fails the path: so a path is refused only where it comes within margin +
+        ``resolution_m``/2 of something. Configurations within ``relax_radius_m`` (default: the
         padding) of a ``relax`` configuration need only be contact-free. ``n_checks`` counts
-        the configurations checked."""
+        the configurations checked; ``index`` is a sample next to where the check failed.
+        ``breaks`` (sample indices, first and last included) give the chords instead: where a
+        path is known to turn, as at the waypoints of a timed trajectory."""
         self._sync()
         qs = np.asarray(qs, dtype=float)
         if len(qs) == 1:
             qs = np.vstack([qs, qs])
-        dq_abs = np.abs(np.diff(qs, axis=0))
-        steps = dq_abs @ self.reach
-        # each pair's share of the bound: the largest over the path's segments
-        if len(self._pair_ids):
-            rates = np.max([self._pair_rates(d) for d in _directions(dq_abs)], axis=0)
-        L = np.concatenate([[0.0], np.cumsum(steps)])
-        total = float(L[-1])
-        radius = self.padding_m if relax_radius_m is None else relax_radius_m
-        contact_only = -self.padding_m
-        s = 0.0
-        n_checks = 0
-        seg = 0
-        discrete = 0  # cheap discrete checks left before the next clearance query
-        while True:
-            while seg < len(steps) - 1 and L[seg + 1] < s:
-                seg += 1
-            u = 0.0 if steps[seg] <= 0 else min(1.0, (s - L[seg]) / steps[seg])
-            q = qs[seg] + u * (qs[seg + 1] - qs[seg])
-            n_checks += 1
-            if discrete > 0:
-                ok = self.is_valid(q, extra_margin_m)
-                step = resolution_m
-                discrete -= 1
+        if breaks is not None:
+            chords = [(i, j, _chord_deviation(qs[i:j + 1])) for i, j in zip(breaks[:-1], breaks[1:])]
+        else:
+            chords = self._chords(qs, 0.5 * resolution_m)
+        V = np.array([qs[i] for i, _, _ in chords] + [qs[chords[-1][1]]])
+        dev = np.array([d for _, _, d in chords])
+        r = self.check_polyline(V, resolution_m, relax, relax_radius_m, extra_margin_m, dev)
+        if r.ok:
+            return r
+        i, j, _ = chords[r.index]
+        seg = qs[j] - qs[i]
+        dd = float(seg @ seg)
+        t = np.clip((qs[i:j + 1] - qs[i]) @ seg / dd, 0.0, 1.0) if dd > 0 else np.zeros(j - i + 1)
+        idx = i + int(np.argmin(np.abs(t - r.where)))
+        return TrajectoryCheck(False, r.n_checks, idx, r.contacts, resolution_m, r.where)
+
+    def _chords(self, qs: np.ndarray, tol_m: float) -> list[tuple[int, int, np.ndarray]]:
+        """Split samples into chords (i, j, deviation): samples i..j lie within ``deviation`` per
+        joint of the straight line from qs[i] to qs[j], and that moves no pair's distance by
+        more than ``tol_m``. Each chord tries the previous one's length, then twice or half that."""
+        n = len(qs)
+        out = []
+        i = 0
+        span = 2
+        while i < n - 1:
+            j = min(n - 1, i + span)
+            d = _chord_deviation(qs[i:j + 1])
+            if self._dev_bound(d) <= tol_m:
+                if j < n - 1:
+                    j2 = min(n - 1, i + 2 * span)
+                    d2 = _chord_deviation(qs[i:j2 + 1])
+                    if self._dev_bound(d2) <= tol_m:
+                        j, d = j2, d2
             else:
-                a = self._advance(q, extra_margin_m, rates) if len(self._pair_ids) else np.inf
-                ok = a >= 0.0
-                step = max(a, resolution_m)
-                if a < 2.0 * resolution_m:
-                    discrete = 3
-            if not ok:
-                if relax and any(self.displacement_bound(q, r) <= radius for r in relax) \
-                        and self.is_valid(q, contact_only):
-                    step = resolution_m
-                    discrete = 0
-                else:
-                    idx = int(min(len(qs) - 1, seg + (1 if u > 0.5 else 0)))
-                    return TrajectoryCheck(False, n_checks, idx, tuple(self.contacts(q, extra_margin_m)),
-                                           resolution_m)
-            if s >= total:
-                return TrajectoryCheck(True, n_checks, None, (), resolution_m)
-            s = min(total, s + step)
+                while j > i + 1:
+                    j = i + max(1, (j - i) // 2)
+                    d = _chord_deviation(qs[i:j + 1])
+                    if j == i + 1 or self._dev_bound(d) <= tol_m:
+                        break
+            out.append((i, j, d))
+            span = max(2, j - i)
+            i = j
+        return out
+
+    def _dev_bound(self, dev: np.ndarray) -> float:
+        return float(np.max(self._pair_weights @ dev)) if self._pair_ids else 0.0
 
     def min_clearance_along(self, qs: np.ndarray, resolution_m: float = 0.005) -> tuple[float, Contact | None]:
         """Smallest robot-scene distance over a sampled path (at ``resolution_m``)."""
@@ -607,15 +834,11 @@ class CollisionChecker:
         return best, pair
 
 
-def _directions(dq_abs: np.ndarray, tol: float = 1e-9) -> list[np.ndarray]:
-    """The distinct joint-space directions of a sampled path (a straight segment sampled many
-    times has one): unit vectors of |dq|, consecutive duplicates dropped."""
-    out: list[np.ndarray] = []
-    for d in dq_abs:
-        n = float(np.linalg.norm(d))
-        if n <= tol:
-            continue
-        u = d / n
-        if not out or float(np.max(np.abs(u - out[-1]))) > 1e-6:
-            out.append(u)
-    return out or [np.ones(dq_abs.shape[1])]
+def _chord_deviation(P: np.ndarray) -> np.ndarray:
+    """Per joint, the largest distance of the samples P from the straight line P[0] -> P[-1]
+    (each sample against its projection on it)."""
+    a = P[0]
+    d = P[-1] - a
+    dd = float(d @ d)
+    t = np.minimum(np.maximum((P - a) @ d / dd, 0.0), 1.0) if dd > 0 else np.zeros(len(P))
+    return np.max(np.abs(P - a - t[:, None] * d), axis=0)

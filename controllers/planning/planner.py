@@ -7,19 +7,20 @@ One plan:
    pose becomes several collision-free IK solutions);
 2. if the straight joint-space segment from start to a goal is free, that is the path;
    otherwise OMPL plans (the state space is the joint box of the limits; the motion validator
-   checks each edge at configurations at most ``plan_resolution_m`` of point motion apart, with
-   the padding raised by half that, so that the whole edge keeps the padding);
+   proves each edge keeps the padding plus 0.1 mm at every configuration along it, halving
+   stretches down to ``plan_resolution_m`` of point motion: `CollisionChecker.segment_valid`);
 3. the path is shortened with OMPL's PathSimplifier (random vertex reduction, partial
-   shortcuts, collapsing close vertices);
-4. time-parameterisation: Ruckig, rest to rest through each waypoint with phase
-   synchronisation, so that each segment stays the straight joint-space line that was checked
-   and velocity, acceleration and jerk stay within the (scaled) limits;
-5. the timed trajectory, sampled at the control period, is checked again at
-   ``check_resolution_m`` (default 5 mm: between two checked samples no point of the robot
-   moves more than that; see `CollisionChecker.check_path`).
+   shortcuts, collapsing close vertices), every new edge proved the same way;
+4. time-parameterisation: each segment between two waypoints is timed rest to rest as one
+   path coordinate with Ruckig, its velocity, acceleration and jerk limits the tightest of
+   the joints' over their share of the motion: the trajectory stays on the straight segment
+   that was proved, within every joint's (scaled) limits;
+5. the timed trajectory, sampled at the control period, is checked again: every configuration
+   along it (not only the samples) is proved to keep the padding, stretches halved down to
+   ``check_resolution_m`` (`CollisionChecker.check_path`).
 
 Near a start or goal that is inside the padding but not touching (a grasp on a table), the
-configurations within the padding's distance of it need only be contact-free.
+configurations within the padding + 5 mm of point motion of it need only be contact-free.
 
 Determinism: OMPL draws the seeds of its random generators from one process-wide seed
 generator; each plan re-seeds it from the plan's seed (under a lock, before any of the plan's
@@ -34,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from ruckig import InputParameter, Result, Ruckig, Synchronization, Trajectory
+from ruckig import InputParameter, Result, Ruckig, Trajectory
 
 from officina.controllers.ik import solve_ik
 from officina.controllers.model import RobotModel
@@ -46,6 +47,8 @@ __all__ = ["MotionPlanner", "PlanResult", "PlanStatus", "PlannerSettings", "PLAN
 PLANNERS = ("rrtconnect", "rrt", "kpiece", "bkpiece", "lbkpiece", "prm", "bitstar", "aorrtc")
 
 _OMPL_LOCK = threading.Lock()
+_RELAX_EXTRA_M = 0.005  # near an endpoint inside the padding: padding + this much point motion
+_PLAN_EXTRA_M = 1e-4
 
 
 class PlanStatus(str, enum.Enum):
@@ -65,17 +68,21 @@ class PlanStatus(str, enum.Enum):
 
 @dataclass(frozen=True)
 class PlannerSettings:
-    """``time_budget_s`` of wall time for OMPL; ``planner`` one of `PLANNERS`; resolutions in m
-    of point motion; scales in (0, 1] on the velocity, acceleration and jerk limits."""
+    """``time_budget_s`` of wall time for OMPL; ``planner`` one of `PLANNERS` (``range_rad``
+    its step, None: OMPL's default); resolutions in m of point motion: the shortest stretch a
+    motion's proof halves to in planning and in the final check (a motion is refused only
+    where it comes within that much of the padding); scales in (0, 1] on the velocity,
+    acceleration and jerk limits."""
 
     planner: str = "rrtconnect"
     time_budget_s: float = 5.0
-    plan_resolution_m: float = 0.01
-    check_resolution_m: float = 0.005
+    plan_resolution_m: float = 0.0001
+    check_resolution_m: float = 0.0001
     velocity_scale: float = 1.0
     acceleration_scale: float = 1.0
     jerk_scale: float = 1.0
     simplify: bool = True
+    range_rad: float | None = None
     ik_candidates: int = 4
     ik_attempts: int = 24
 
@@ -94,7 +101,10 @@ class PlannerSettings:
 @dataclass(frozen=True)
 class PlanResult:
     """``path`` (K, n) the waypoints after shortcutting; ``trajectory`` sampled at ``dt``;
-    ``contacts`` say which links touch what when the start or goal is in collision."""
+    ``contacts`` say which links touch what when the start or goal is in collision; ``stats``
+    has each phase's wall clock (``direct_s``, ``setup_s``, ``solve_s``, ``simplify_s``,
+    ``timing_s``, ``final_s``), its CPU time on the planning thread (``direct_cpu_s``, ...) and
+    the configurations checked (``*_checks``)."""
 
     status: PlanStatus
     message: str = ""
@@ -115,6 +125,19 @@ class PlanResult:
         if self.path is None or len(self.path) < 2:
             return 0.0
         return float(np.sum(np.linalg.norm(np.diff(self.path, axis=0), axis=1)))
+
+
+def _clocks() -> tuple[float, float]:
+    """Wall clock and this thread's CPU time (s): the CPU time is the plan's own cost when
+    other processes share the cores."""
+    return time.perf_counter(), time.thread_time()
+
+
+def _lap(stats: dict, phase: str, since: tuple[float, float]) -> None:
+    """``stats[phase + "_s"]`` (wall) and ``stats[phase + "_cpu_s"]`` since ``since``."""
+    now = _clocks()
+    stats[phase + "_s"] = now[0] - since[0]
+    stats[phase + "_cpu_s"] = now[1] - since[1]
 
 
 def _contact_text(contacts) -> str:
@@ -167,10 +190,17 @@ class MotionPlanner:
         return PlanResult(status, f"{what} in collision: {_contact_text(touching)}", contacts=tuple(touching))
 
     # --- validity with the endpoint tolerance ---------------------------------------------------------
+    @property
+    def _plan_extra(self) -> float:
+        """Planning keeps this much more than the padding, so that the final check of the
+        trajectory (the same proof on the same segments, with the padding) passes whatever the
+        rounding."""
+        return _PLAN_EXTRA_M
+
     def _validity(self, relax: list[np.ndarray]):
         ch = self.checker
-        extra = 0.5 * self.settings.plan_resolution_m
-        radius = ch.padding_m + extra
+        extra = self._plan_extra
+        radius = self._relax_radius()
         contact_only = -ch.padding_m
 
         if not relax:
@@ -187,10 +217,10 @@ class MotionPlanner:
         return valid, valid
 
     def segment_free(self, q0: np.ndarray, q1: np.ndarray, relax: list[np.ndarray] = ()) -> bool:
-        """The straight joint-space segment keeps the padding (checked at the planning
-        resolution with the padding raised by half of it)."""
-        res = self.settings.plan_resolution_m
-        return self.checker.segment_valid(q0, q1, res, 0.5 * res, list(relax), self._relax_radius())
+        """Every configuration on the straight joint-space segment keeps the padding plus
+        0.1 mm (proved down to the planning resolution)."""
+        return self.checker.segment_valid(q0, q1, self.settings.plan_resolution_m, self._plan_extra, list(relax),
+                                          self._relax_radius())
 
     def check_trajectory(self, q_start: np.ndarray, qs: np.ndarray):
         """Check a sampled trajectory from ``q_start`` through ``qs`` (N, n) at the check
@@ -201,10 +231,10 @@ class MotionPlanner:
                                        relax_radius_m=self._relax_radius())
 
     def _relax_radius(self) -> float:
-        return self.checker.padding_m + 0.5 * self.settings.plan_resolution_m
+        return self.checker.padding_m + _RELAX_EXTRA_M
 
     def _relax_points(self, *qs: np.ndarray) -> list[np.ndarray]:
-        return [q for q in qs if not self.checker.is_valid(q, 0.5 * self.settings.plan_resolution_m)]
+        return [q for q in qs if not self.checker.is_valid(q, self._plan_extra)]
 
     # --- public API -----------------------------------------------------------------------------------
     def plan(self, q_start, q_goal, seed: int = 0) -> PlanResult:
@@ -265,7 +295,7 @@ class MotionPlanner:
         best_err = np.inf
         seeds = [q_seed, self.robot.spec.home] + [rng.uniform(self.lower, self.upper) for _ in range(s.ik_attempts - 2)]
         for k, q_init in enumerate(seeds):
-            r = solve_ik(self.robot, T, frame, q_init, rng=rng, max_restarts=0 if k else 10, timeout_s=np.inf)
+            r = solve_ik(self.robot, T, frame, q_init, rng=rng, max_restarts=0 if k else 10)
             if not r.success:
                 best_err = min(best_err, r.position_error_m)
                 continue
@@ -296,21 +326,30 @@ class MotionPlanner:
         relax = self._relax_points(q0, *goals)
         path = None
         direct = False
+        t = _clocks()
+        n0 = self.checker.n_checks
         for g in goals:
             if self.segment_free(q0, g, relax):
                 path = np.array([q0, g])
                 direct = True
                 break
-        stats: dict = {}
+        stats: dict = {"direct_checks": self.checker.n_checks - n0}
+        _lap(stats, "direct", t)
         if path is None:
-            path, status, stats = self._ompl(q0, goals, seed, relax)
+            path, status, more = self._ompl(q0, goals, seed, relax)
+            stats.update(more)
             if path is None:
                 return PlanResult(PlanStatus.NO_PLAN, f"no collision-free path found in {self.settings.time_budget_s:g} s "
                                   f"({self.settings.planner}: {status})", planning_time_s=time.perf_counter() - t0,
                                   stats=stats)
-        traj = self.time_parameterize(path)
+        t = _clocks()
+        traj, ends = self._timed(path)
+        _lap(stats, "timing", t)
+        t = _clocks()
         check = self.checker.check_path(np.vstack([q0, traj.q]), self.settings.check_resolution_m,
-                                        relax=relax, relax_radius_m=self._relax_radius())
+                                        relax=relax, relax_radius_m=self._relax_radius(),
+                                        breaks=[0] + [e + 1 for e in ends])
+        _lap(stats, "final", t)
         stats["final_checks"] = check.n_checks
         elapsed = time.perf_counter() - t0
         if not check.ok:
@@ -328,7 +367,7 @@ class MotionPlanner:
         n = self.robot.nq
         ch = self.checker
         res = self.settings.plan_resolution_m
-        extra = 0.5 * res
+        extra = self._plan_extra
         valid, _ = self._validity(relax)
         radius = self._relax_radius()
         counters = {"state_checks": 0, "motion_checks": 0}
@@ -343,8 +382,12 @@ class MotionPlanner:
         class _Motion(ob.MotionValidator):
             def checkMotion(self, s1, s2):  # noqa: N802 - OMPL's name
                 counters["motion_checks"] += 1
-                return ch.segment_valid(to_np(s1), to_np(s2), res, extra, relax, radius)
+                q2 = to_np(s2)
+                if not valid(q2):
+                    return False
+                return ch.segment_valid(to_np(s1), q2, res, extra, relax, radius)
 
+        t_setup = _clocks()
         with _OMPL_LOCK:
             level = ou.getLogLevel()
             ou.setLogLevel(ou.LOG_NONE)
@@ -375,21 +418,26 @@ class MotionPlanner:
                 ss.setGoal(goal_states)
                 ss.setPlanner(self._make_planner(og, si))
                 ss.setup()
-                t = time.perf_counter()
+                _lap(counters, "setup", t_setup)
+                t = _clocks()
+                c0 = ch.n_checks
                 status = ss.solve(self.settings.time_budget_s)
-                counters["solve_s"] = time.perf_counter() - t
+                _lap(counters, "solve", t)
+                counters["solve_checks"] = ch.n_checks - c0
                 exact = status.getStatus() == ob.PlannerStatus.EXACT_SOLUTION
                 if not exact:
                     return None, status.asString(), counters
                 p = ss.getSolutionPath()
                 if self.settings.simplify:
-                    t = time.perf_counter()
+                    t = _clocks()
+                    c0 = ch.n_checks
                     ps = og.PathSimplifier(si)
                     ps.reduceVertices(p)
                     ps.partialShortcutPath(p)
                     ps.reduceVertices(p)
                     ps.collapseCloseVertices(p)
-                    counters["simplify_s"] = time.perf_counter() - t
+                    _lap(counters, "simplify", t)
+                    counters["simplify_checks"] = ch.n_checks - c0
                 path = np.array([to_np(p.getState(k)) for k in range(p.getStateCount())])
             finally:
                 ou.setLogLevel(level)
@@ -402,38 +450,60 @@ class MotionPlanner:
             "rrtconnect": og.RRTConnect, "rrt": og.RRT, "kpiece": og.KPIECE1, "bkpiece": og.BKPIECE1,
             "lbkpiece": og.LBKPIECE1, "prm": og.PRM, "bitstar": og.BITstar, "aorrtc": og.AORRTC,
         }[name]
-        return ctor(si)
+        planner = ctor(si)
+        if self.settings.range_rad is not None and hasattr(planner, "setRange"):
+            planner.setRange(float(self.settings.range_rad))
+        return planner
 
     # --- time ----------------------------------------------------------------------------------------
     def time_parameterize(self, path: np.ndarray) -> JointTrajectory:
         """Rest-to-rest Ruckig segments through every waypoint, phase-synchronised (each segment
         is the straight joint-space line between its waypoints), sampled at ``dt``."""
+        return self._timed(path)[0]
+
+    def _timed(self, path: np.ndarray) -> tuple[JointTrajectory, list[int]]:
+        """`time_parameterize`, and the index of each segment's last sample.
+
+        Each segment is timed as one path coordinate s from 0 to 1 (q = a + s (b - a)) with
+        Ruckig, its limits the tightest of the joints' limits over their share of the motion:
+        the trajectory stays on the straight segment (to rounding) and within every joint's
+        velocity, acceleration and jerk limits. (Ruckig's phase synchronisation of the joints
+        does the same when it can, and falls back to time synchronisation, which leaves the
+        segment, when the joints' limits are not in proportion.)"""
         s = self.settings
         lim = self.robot.spec.limits
-        n = self.robot.nq
+        vmax = lim.velocity * s.velocity_scale
+        amax = lim.acceleration * s.acceleration_scale
+        jmax = lim.jerk * s.jerk_scale
         parts = []
         for a, b in zip(path[:-1], path[1:]):
-            otg = Ruckig(n)
-            inp = InputParameter(n)
-            inp.current_position = a.tolist()
-            inp.current_velocity = [0.0] * n
-            inp.current_acceleration = [0.0] * n
-            inp.target_position = b.tolist()
-            inp.target_velocity = [0.0] * n
-            inp.target_acceleration = [0.0] * n
-            inp.max_velocity = (lim.velocity * s.velocity_scale).tolist()
-            inp.max_acceleration = (lim.acceleration * s.acceleration_scale).tolist()
-            inp.max_jerk = (lim.jerk * s.jerk_scale).tolist()
-            inp.synchronization = Synchronization.Phase
-            traj = Trajectory(n)
+            d = np.asarray(b, float) - np.asarray(a, float)
+            ad = np.abs(d)
+            moving = ad > 1e-12
+            if not np.any(moving):
+                q = np.asarray(b, float)[None, :]
+                parts.append(JointTrajectory(self.dt, np.array([self.dt]), q, np.zeros_like(q), np.zeros_like(q)))
+                continue
+            otg = Ruckig(1)
+            inp = InputParameter(1)
+            inp.current_position = [0.0]
+            inp.target_position = [1.0]
+            inp.max_velocity = [float(np.min(vmax[moving] / ad[moving]))]
+            inp.max_acceleration = [float(np.min(amax[moving] / ad[moving]))]
+            inp.max_jerk = [float(np.min(jmax[moving] / ad[moving]))]
+            traj = Trajectory(1)
             r = otg.calculate(inp, traj)
             if r not in (Result.Working, Result.Finished):
                 raise ValueError(f"Ruckig could not time the segment: {r}")
-            parts.append(sample(traj, self.dt))
+            p = sample(traj, self.dt)
+            q = a + p.q * d
+            q[-1] = b
+            parts.append(JointTrajectory(self.dt, p.t, q, p.qd * d, p.qdd * d))
         if not parts:
             q = np.asarray(path[-1], float)[None, :]
-            return JointTrajectory(self.dt, np.array([self.dt]), q, np.zeros_like(q), np.zeros_like(q))
-        return JointTrajectory.concatenate(parts)
+            return JointTrajectory(self.dt, np.array([self.dt]), q, np.zeros_like(q), np.zeros_like(q)), [0]
+        ends = list(np.cumsum([len(p) for p in parts]) - 1)
+        return JointTrajectory.concatenate(parts), [int(e) for e in ends]
 
 
 def plan_motion(robot: RobotModel, scene, q_from, *, q_to=None, base_T_goal=None, frame: str = "tcp",
