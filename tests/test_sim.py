@@ -114,7 +114,10 @@ def test_gripper_holds_a_box_by_friction_only(robot):
         w.step(300)
         pos, _ = w.object_pose(box.body_id)
         assert pos[2] > 0.15  # lifted with the hand
-        assert p.getNumConstraints(physicsClientId=w.client_id) == 0  # no attachment
+        # no attachment: the one constraint couples the two fingers (the gripper's mechanism)
+        cons = [p.getConstraintInfo(p.getConstraintUniqueId(i, physicsClientId=w.client_id), physicsClientId=w.client_id)
+                for i in range(p.getNumConstraints(physicsClientId=w.client_id))]
+        assert all(c[0] == h.body_id and c[2] == h.body_id for c in cons) and len(cons) == 1
         # the wrist sensor feels the box's weight (about 2.45 N more along gravity)
         f_after = ft.read().force
         assert abs(np.linalg.norm(f_after - f_before) - 0.25 * 9.81) < 1.0
