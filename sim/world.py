@@ -24,7 +24,7 @@ __all__ = ["SimWorld", "SimObject", "SimRobotHandle"]
 @dataclass(frozen=True)
 class SimObject:
     body_id: int
-    kind: str  # "box" | "cylinder" | "sphere" | "mesh" | "table" | "bin"
+    kind: str  # "box" | "cylinder" | "sphere" | "mesh" | "table" | "bin" | "assembly"
     name: str
     size: tuple[float, ...]  # box: full extents (x, y, z); cylinder: (radius, height)
     mass_kg: float
@@ -156,7 +156,10 @@ class SimWorld:
         return obj
 
     def add_box(self, size_xyz, mass_kg: float, pos, quat=(0, 0, 0, 1), *, friction: float = 1.0,
-                color=(0.85, 0.25, 0.2, 1.0), name: str = "box") -> SimObject:
+                color=(0.85, 0.25, 0.2, 1.0), name: str = "box", collision_margin_m: float | None = None) -> SimObject:
+        """A free box. ``collision_margin_m``: Bullet's collision margin of the shape (None: PyBullet's
+        default, 1 mm; a box's edges are rounded by it): smaller for parts that fit with
+        sub-millimetre clearance."""
         if mass_kg <= 0 or min(size_xyz) <= 0:
             raise ValueError("box: size and mass must be positive")
         half = [s / 2 for s in size_xyz]
@@ -164,30 +167,85 @@ class SimWorld:
         col = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=cid)
         vis = p.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=color, physicsClientId=cid)
         bid = self._body(col, vis, mass_kg, pos, quat)
-        self._object_dynamics(bid, friction)
+        self._object_dynamics(bid, friction, collision_margin_m)
         obj = SimObject(bid, "box", name, tuple(float(s) for s in size_xyz), float(mass_kg))
         self.objects.append(obj)
         return obj
 
     def add_cylinder(self, radius: float, height: float, mass_kg: float, pos, quat=(0, 0, 0, 1), *,
-                     friction: float = 1.0, color=(0.2, 0.45, 0.85, 1.0), name: str = "cylinder") -> SimObject:
+                     friction: float = 1.0, color=(0.2, 0.45, 0.85, 1.0), name: str = "cylinder",
+                     collision_margin_m: float | None = None) -> SimObject:
+        """A free cylinder along its local z. ``collision_margin_m`` as for `add_box`."""
         if mass_kg <= 0 or radius <= 0 or height <= 0:
             raise ValueError("cylinder: radius, height and mass must be positive")
         cid = self.client_id
         col = p.createCollisionShape(p.GEOM_CYLINDER, radius=radius, height=height, physicsClientId=cid)
         vis = p.createVisualShape(p.GEOM_CYLINDER, radius=radius, length=height, rgbaColor=color, physicsClientId=cid)
         bid = self._body(col, vis, mass_kg, pos, quat)
-        self._object_dynamics(bid, friction)
+        self._object_dynamics(bid, friction, collision_margin_m)
         obj = SimObject(bid, "cylinder", name, (float(radius), float(height)), float(mass_kg))
         self.objects.append(obj)
         return obj
 
-    def _object_dynamics(self, bid: int, friction: float) -> None:
+    def _object_dynamics(self, bid: int, friction: float, collision_margin_m: float | None = None) -> None:
+        kw = {} if collision_margin_m is None else {"collisionMargin": float(collision_margin_m)}
         p.changeDynamics(
             bid, -1, lateralFriction=friction, spinningFriction=0.001, rollingFriction=0.0001,
             restitution=0.0, activationState=p.ACTIVATION_STATE_ENABLE_SLEEPING,
-            physicsClientId=self.client_id,
+            physicsClientId=self.client_id, **kw,
         )
+
+    # PyBullet builds a compound collision shape of at most this many children.
+    _COMPOUND_MAX = 16
+
+    def add_box_assembly(self, boxes, pos, quat=(0, 0, 0, 1), *, friction: float = 0.8,
+                         color=(0.55, 0.55, 0.58, 1.0), name: str = "assembly",
+                         collision_margin_m: float | None = None) -> SimObject:
+        """One static body made of many boxes (a fixture with a machined hole, a nest): ``boxes``
+        is a sequence of ``(size_xyz, position_xyz, quat_xyzw)``, full side lengths and the box
+        centre's pose in the body frame, which ``pos``/``quat`` place in the world.
+
+        PyBullet's compound shapes hold at most 16 children, so the boxes go 16 at a time into
+        the base and into links welded to it (fixed joints): one body id for the whole part, for
+        contact queries. ``collision_margin_m`` as for `add_box`, on every box."""
+        boxes = [(tuple(float(v) for v in s), tuple(float(v) for v in x), tuple(float(v) for v in q))
+                 for s, x, q in boxes]
+        if not boxes:
+            raise ValueError(f"box assembly {name!r}: no boxes")
+        if any(min(s) <= 0 for s, _, _ in boxes):
+            raise ValueError(f"box assembly {name!r}: every box needs positive side lengths")
+        cid = self.client_id
+        cols, viss = [], []
+        for i in range(0, len(boxes), self._COMPOUND_MAX):
+            chunk = boxes[i:i + self._COMPOUND_MAX]
+            half = [[v / 2 for v in s] for s, _, _ in chunk]
+            at = [list(x) for _, x, _ in chunk]
+            rot = [list(q) for _, _, q in chunk]
+            cols.append(p.createCollisionShapeArray([p.GEOM_BOX] * len(chunk), halfExtents=half,
+                                                    collisionFramePositions=at, collisionFrameOrientations=rot,
+                                                    physicsClientId=cid))
+            viss.append(p.createVisualShapeArray([p.GEOM_BOX] * len(chunk), halfExtents=half,
+                                                 visualFramePositions=at, visualFrameOrientations=rot,
+                                                 rgbaColors=[list(color)] * len(chunk), physicsClientId=cid))
+        k = len(cols) - 1
+        zero, ident = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]
+        bid = p.createMultiBody(
+            baseMass=0.0, baseCollisionShapeIndex=cols[0], baseVisualShapeIndex=viss[0],
+            basePosition=list(map(float, pos)), baseOrientation=list(map(float, quat)),
+            linkMasses=[0.0] * k, linkCollisionShapeIndices=cols[1:], linkVisualShapeIndices=viss[1:],
+            linkPositions=[zero] * k, linkOrientations=[ident] * k, linkInertialFramePositions=[zero] * k,
+            linkInertialFrameOrientations=[ident] * k, linkParentIndices=[0] * k,
+            linkJointTypes=[p.JOINT_FIXED] * k, linkJointAxis=[[0.0, 0.0, 1.0]] * k, physicsClientId=cid)
+        kw = {} if collision_margin_m is None else {"collisionMargin": float(collision_margin_m)}
+        for j in range(-1, k):
+            p.changeDynamics(bid, j, lateralFriction=friction, physicsClientId=cid, **kw)
+        lo, hi = p.getAABB(bid, -1, physicsClientId=cid)
+        for j in range(k):
+            a, b = p.getAABB(bid, j, physicsClientId=cid)
+            lo, hi = np.minimum(lo, a), np.maximum(hi, b)
+        obj = SimObject(bid, "assembly", name, tuple(float(v) for v in np.subtract(hi, lo)), 0.0)
+        self.objects.append(obj)
+        return obj
 
     def add_bin(self, center_xyz, inner_size_xy=(0.22, 0.22), wall_height: float = 0.08,
                 wall_thickness: float = 0.01, color=(0.3, 0.3, 0.32, 1.0), name: str = "bin") -> SimObject:
@@ -296,6 +354,23 @@ class SimWorld:
     def object_velocity(self, body_id: int) -> tuple[np.ndarray, np.ndarray]:
         lin, ang = p.getBaseVelocity(body_id, physicsClientId=self.client_id)
         return np.array(lin), np.array(ang)
+
+    def contact_force(self, body_a: int, body_b: int) -> tuple[np.ndarray, int]:
+        """The net force (N, world frame) that ``body_b`` applied to ``body_a`` in the last physics
+        step (normal and friction forces of every contact point, any link of either body), and
+        the number of contact points."""
+        pts = p.getContactPoints(body_a, body_b, physicsClientId=self.client_id)
+        if not pts:
+            return np.zeros(3), 0
+        a = np.asarray([c[7] + c[11] + c[13] for c in pts], dtype=float).reshape(-1, 3, 3)
+        k = np.asarray([(c[9], c[10], c[12]) for c in pts], dtype=float)
+        # a[:, 0]: the contact normal on b, pointing towards a, k[:, 0] its force; a[:, 1:] the
+        # friction directions and k[:, 1:] their forces, which PyBullet reports in the order of
+        # the contact manifold whatever the order of the query: along the directions for a when
+        # (normal, dir1, dir2) is right-handed (the manifold's own normal), against them when the
+        # query turned the normal round
+        k[:, 1:] *= np.sign(np.einsum("pi,pi->p", np.cross(a[:, 0], a[:, 1]), a[:, 2]))[:, None]
+        return np.einsum("pi,pij->j", k, a), len(pts)
 
     def link_pose(self, body_id: int, link_index: int) -> tuple[np.ndarray, np.ndarray]:
         if link_index < 0:

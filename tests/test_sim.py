@@ -137,3 +137,93 @@ def test_two_worlds_in_one_process_are_independent():
     finally:
         a.close()
         b.close()
+
+
+def test_a_held_part_does_not_slide_sideways_with_the_fingers():
+    """The fingers are coupled while they hold (one mechanism): a sideways push on the part
+    moves neither it nor the finger pair along the closing direction."""
+    w = SimWorld(gravity=0.0)  # the part floats between the opening fingers until they close
+    spec = load_robot("panda")
+    h = w.load_robot(spec)
+    arm = SimArm(w, h)
+    g = SimGripper(w, h)
+    model = RobotModel.from_spec(spec)
+    T = model.frame_transform(spec.home, "tcp")
+    peg = w.add_cylinder(0.006, 0.06, 0.05, (T[0, 3], T[1, 3], T[2, 3]))
+    g.close(0.0, 40.0)
+    for _ in range(400):
+        arm.command_positions(spec.home)
+        w.step()
+    y_axis = T[:3, 1]  # the fingers close along the tcp's y
+    q_f = [p.getJointState(h.body_id, h.joint_index[n], physicsClientId=w.client_id)[0]
+           for n in spec.gripper.finger_joints]
+    for _ in range(300):
+        p.applyExternalForce(peg.body_id, -1, (15.0 * y_axis).tolist(), (T[0, 3], T[1, 3], T[2, 3]), p.WORLD_FRAME,
+                             physicsClientId=w.client_id)
+        arm.command_positions(spec.home)
+        w.step()
+    q_f2 = [p.getJointState(h.body_id, h.joint_index[n], physicsClientId=w.client_id)[0]
+            for n in spec.gripper.finger_joints]
+    pos, _ = w.object_pose(peg.body_id)
+    assert abs(float((pos - T[:3, 3]) @ y_axis)) < 5e-4
+    assert abs((q_f2[0] - q_f2[1]) - (q_f[0] - q_f[1])) < 5e-4
+    g.open()
+    assert p.getNumConstraints(physicsClientId=w.client_id) == 0  # open: the fingers on their own motors
+    w.close()
+
+
+def test_a_box_assembly_is_one_body_of_any_number_of_boxes():
+    """More boxes than PyBullet's compound shape holds (16): every one collides, one body id."""
+    with SimWorld() as w:
+        boxes = [((0.04, 0.04, 0.02), (0.05 * i, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0)) for i in range(20)]
+        a = w.add_box_assembly(boxes, (0.0, 0.0, 0.1), name="row", collision_margin_m=1e-4)
+        assert a.kind == "assembly" and a.size == pytest.approx((0.99, 0.04, 0.02), abs=1e-3)
+        ball = w.add_box((0.01, 0.01, 0.01), 0.01, (0.05 * 19, 0.0, 0.13))
+        w.step(500)
+        pos, _ = w.object_pose(ball.body_id)
+        assert pos[2] == pytest.approx(0.1 + 0.01 + 0.005, abs=5e-4)  # resting on the 20th box
+        f, n = w.contact_force(ball.body_id, a.body_id)
+        assert n > 0 and f == pytest.approx([0.0, 0.0, 0.01 * 9.81], abs=1e-3)
+
+
+@pytest.mark.parametrize("slope_first", [True, False])
+def test_contact_force_is_the_support_of_a_part_resting_on_a_slope(slope_first):
+    """Normal and friction forces together hold the part: their sum is its weight, upwards,
+    whichever body was made first (PyBullet's friction forces follow the bodies' ids)."""
+    with SimWorld() as w:
+        ang = 0.3
+        q = (0.0, np.sin(ang / 2), 0.0, np.cos(ang / 2))
+        n = np.array([np.sin(ang), 0.0, np.cos(ang)])
+        # a slope of 20 boxes (links), the part on the last one
+        boxes = [((0.1, 0.5, 0.02), (0.1 * i - 1.9, 0, 0), (0, 0, 0, 1)) for i in range(20)]
+
+        def part():
+            return w.add_box((0.05, 0.05, 0.05), 0.2, n * 0.0351, q, friction=1.0)
+
+        b = None if slope_first else part()
+        slope = w.add_box_assembly(boxes, (0, 0, 0), q, friction=1.0)
+        b = part() if b is None else b
+        w.step(500)
+        f, k = w.contact_force(b.body_id, slope.body_id)
+        assert k > 0 and f == pytest.approx([0.0, 0.0, 0.2 * 9.81], abs=2e-3)
+        f_back, _ = w.contact_force(slope.body_id, b.body_id)
+        assert f_back == pytest.approx(-f, abs=1e-9)
+
+
+def test_a_small_collision_margin_keeps_box_corners_sharp():
+    """PyBullet rounds a box's edges by its collision margin (1 mm by default)."""
+    with SimWorld() as w:
+        probe = p.createMultiBody(0.0, p.createCollisionShape(p.GEOM_SPHERE, radius=0.001,
+                                                              physicsClientId=w.client_id),
+                                  physicsClientId=w.client_id)
+        gaps = []
+        for margin in (None, 1e-4):
+            b = w.add_box((0.02, 0.02, 0.02), 1.0, (0, 0, 0), collision_margin_m=margin)
+            # a 1 mm sphere 1 mm off the box's corner, along the diagonal
+            c = 0.01 + 0.002 / np.sqrt(3)
+            p.resetBasePositionAndOrientation(probe, [c, c, c], [0, 0, 0, 1], physicsClientId=w.client_id)
+            gaps.append(min(pt[8] for pt in p.getClosestPoints(b.body_id, probe, 0.01,
+                                                                 physicsClientId=w.client_id)))
+            p.removeBody(b.body_id, physicsClientId=w.client_id)
+        assert gaps[0] == pytest.approx(0.001 + 0.001 * (np.sqrt(3) - 1), abs=5e-5)  # a corner rounded by 1 mm
+        assert gaps[1] == pytest.approx(0.001 + 0.0001 * (np.sqrt(3) - 1), abs=5e-5)  # by 0.1 mm
