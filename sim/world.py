@@ -55,6 +55,37 @@ def _matrix_to_quat(R: np.ndarray) -> tuple[float, float, float, float]:
     return tuple(float(v) for v in q)
 
 
+def _shrunk_hull(points: np.ndarray, margin: float, what: str) -> np.ndarray:
+    """The vertices of the convex hull of ``points`` with every face moved inwards by ``margin``
+    (Bullet inflates a convex hull by its collision margin: this one comes out where it was)."""
+    from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError
+
+    try:
+        hull = ConvexHull(points)
+    except QhullError:
+        raise ValueError(f"{what}: its points span no volume") from None
+    eq = hull.equations.copy()  # n . x + d <= 0 inside, |n| = 1
+    eq[:, 3] += margin
+    centre = points[hull.vertices].mean(axis=0)
+    if np.any(eq[:, :3] @ centre + eq[:, 3] >= 0):
+        raise ValueError(f"{what}: thinner than twice the collision margin ({margin} m)")
+    return HalfspaceIntersection(eq, centre).intersections
+
+
+def _hull_triangles(points: np.ndarray) -> list[int]:
+    """Triangle indices of the convex hull of ``points``, each facing outwards (for drawing)."""
+    from scipy.spatial import ConvexHull
+
+    hull = ConvexHull(points)
+    out = []
+    for tri, eq in zip(hull.simplices, hull.equations):
+        a, b, c = points[tri]
+        if np.cross(b - a, c - a) @ eq[:3] < 0:
+            tri = tri[::-1]
+        out.extend(int(i) for i in tri)
+    return out
+
+
 class SimWorld:
     """A PyBullet physics world with a fixed step."""
 
@@ -197,36 +228,54 @@ class SimWorld:
 
     # PyBullet builds a compound collision shape of at most this many children.
     _COMPOUND_MAX = 16
+    # PyBullet's collision margin of a convex hull made from vertices (it inflates the hull by
+    # it; changeDynamics sets a link's margin in its records but not on the shape it collides with)
+    HULL_MARGIN_M = 0.001
 
-    def add_box_assembly(self, boxes, pos, quat=(0, 0, 0, 1), *, friction: float = 0.8,
-                         color=(0.55, 0.55, 0.58, 1.0), name: str = "assembly",
-                         collision_margin_m: float | None = None) -> SimObject:
-        """One static body made of many boxes (a fixture with a machined hole, a nest): ``boxes``
-        is a sequence of ``(size_xyz, position_xyz, quat_xyzw)``, full side lengths and the box
-        centre's pose in the body frame, which ``pos``/``quat`` place in the world.
+    def add_assembly(self, boxes=(), hulls=(), pos=(0.0, 0.0, 0.0), quat=(0, 0, 0, 1), *, friction: float = 0.8,
+                     color=(0.55, 0.55, 0.58, 1.0), name: str = "assembly",
+                     collision_margin_m: float | None = None) -> SimObject:
+        """One static body made of boxes and convex solids (a fixture with a machined hole, a
+        nest), placed by ``pos``/``quat`` in the world. ``boxes``: at most 16 of ``(size_xyz,
+        position_xyz, quat_xyzw)``, full side lengths and the box centre's pose in the body frame;
+        ``hulls``: the vertices (k x 3, body frame) of convex solids, each the convex hull of its
+        points.
 
-        PyBullet's compound shapes hold at most 16 children, so the boxes go 16 at a time into
-        the base and into links welded to it (fixed joints): one body id for the whole part, for
-        contact queries. ``collision_margin_m`` as for `add_box`, on every box."""
+        The boxes are the body's base (one compound shape), each hull a link welded to it (PyBullet's
+        compound shapes take neither more than 16 children nor hulls given by vertices): one body
+        id for the whole part, for contact queries. ``collision_margin_m`` is the boxes' collision
+        margin (None: PyBullet's default, 1 mm; a box keeps its size, its edges rounded by the
+        margin). A hull collides with its faces where its points put them and its edges rounded
+        by `HULL_MARGIN_M` (Bullet inflates a hull by its margin: each is built shrunk by it)."""
         boxes = [(tuple(float(v) for v in s), tuple(float(v) for v in x), tuple(float(v) for v in q))
                  for s, x, q in boxes]
-        if not boxes:
-            raise ValueError(f"box assembly {name!r}: no boxes")
+        hulls = [np.asarray(h, dtype=float).reshape(-1, 3) for h in hulls]
+        if not boxes and not hulls:
+            raise ValueError(f"assembly {name!r}: no parts")
+        if len(boxes) > self._COMPOUND_MAX:
+            raise ValueError(f"assembly {name!r}: at most {self._COMPOUND_MAX} boxes, got {len(boxes)}")
         if any(min(s) <= 0 for s, _, _ in boxes):
-            raise ValueError(f"box assembly {name!r}: every box needs positive side lengths")
+            raise ValueError(f"assembly {name!r}: every box needs positive side lengths")
         cid = self.client_id
         cols, viss = [], []
-        for i in range(0, len(boxes), self._COMPOUND_MAX):
-            chunk = boxes[i:i + self._COMPOUND_MAX]
-            half = [[v / 2 for v in s] for s, _, _ in chunk]
-            at = [list(x) for _, x, _ in chunk]
-            rot = [list(q) for _, _, q in chunk]
-            cols.append(p.createCollisionShapeArray([p.GEOM_BOX] * len(chunk), halfExtents=half,
+        if boxes:
+            half = [[v / 2 for v in s] for s, _, _ in boxes]
+            at = [list(x) for _, x, _ in boxes]
+            rot = [list(q) for _, _, q in boxes]
+            cols.append(p.createCollisionShapeArray([p.GEOM_BOX] * len(boxes), halfExtents=half,
                                                     collisionFramePositions=at, collisionFrameOrientations=rot,
                                                     physicsClientId=cid))
-            viss.append(p.createVisualShapeArray([p.GEOM_BOX] * len(chunk), halfExtents=half,
+            viss.append(p.createVisualShapeArray([p.GEOM_BOX] * len(boxes), halfExtents=half,
                                                  visualFramePositions=at, visualFrameOrientations=rot,
-                                                 rgbaColors=[list(color)] * len(chunk), physicsClientId=cid))
+                                                 rgbaColors=[list(color)] * len(boxes), physicsClientId=cid))
+        else:
+            cols.append(-1)
+            viss.append(-1)
+        for k, h in enumerate(hulls):
+            inner = _shrunk_hull(h, self.HULL_MARGIN_M, f"assembly {name!r}: hull {k}")
+            cols.append(p.createCollisionShape(p.GEOM_MESH, vertices=inner.tolist(), physicsClientId=cid))
+            viss.append(p.createVisualShape(p.GEOM_MESH, vertices=h.tolist(), indices=_hull_triangles(h),
+                                            rgbaColor=list(color), physicsClientId=cid))
         k = len(cols) - 1
         zero, ident = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]
         bid = p.createMultiBody(
@@ -236,14 +285,18 @@ class SimWorld:
             linkPositions=[zero] * k, linkOrientations=[ident] * k, linkInertialFramePositions=[zero] * k,
             linkInertialFrameOrientations=[ident] * k, linkParentIndices=[0] * k,
             linkJointTypes=[p.JOINT_FIXED] * k, linkJointAxis=[[0.0, 0.0, 1.0]] * k, physicsClientId=cid)
-        kw = {} if collision_margin_m is None else {"collisionMargin": float(collision_margin_m)}
         for j in range(-1, k):
+            kw = {"collisionMargin": float(collision_margin_m)} if j < 0 and collision_margin_m is not None else {}
             p.changeDynamics(bid, j, lateralFriction=friction, physicsClientId=cid, **kw)
-        lo, hi = p.getAABB(bid, -1, physicsClientId=cid)
         for j in range(k):
-            a, b = p.getAABB(bid, j, physicsClientId=cid)
-            lo, hi = np.minimum(lo, a), np.maximum(hi, b)
-        obj = SimObject(bid, "assembly", name, tuple(float(v) for v in np.subtract(hi, lo)), 0.0)
+            m = p.getDynamicsInfo(bid, j, physicsClientId=cid)[-1]
+            if abs(m - self.HULL_MARGIN_M) > 1e-9:
+                raise RuntimeError(f"assembly {name!r}: PyBullet gave a hull the collision margin {m} m, "
+                                   f"not {self.HULL_MARGIN_M} m")
+        aabbs = [p.getAABB(bid, j, physicsClientId=cid) for j in range(-1 if boxes else 0, k)]
+        lo = np.min([a for a, _ in aabbs], axis=0)
+        hi = np.max([b for _, b in aabbs], axis=0)
+        obj = SimObject(bid, "assembly", name, tuple(float(v) for v in hi - lo), 0.0)
         self.objects.append(obj)
         return obj
 
