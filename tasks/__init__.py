@@ -22,10 +22,12 @@ from typing import Any
 from officina.tasks.base import (
     Cell, MetricInfo, ProcedureOutcome, RunRecord, StrictParams, Task, TaskDefinition, TaskScene,
 )
+from officina.tasks.peg_in_hole import PegInHole
 from officina.tasks.pick_place import PickPlace
 
 TASKS: dict[str, Task] = {
     PickPlace.name: PickPlace(),
+    PegInHole.name: PegInHole(),
 }
 
 ENTRY_POINT_GROUP = "officina.tasks"
