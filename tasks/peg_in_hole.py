@@ -224,6 +224,9 @@ class PegInHole(TaskDefinition):
     }
     key_metrics = ("insertion_time_s", "peak_contact_force_n", "attempts", "search_distance_mm")
     plot_events = ("contact", "hole_found", "seated", "retry")
+    # the pick and the transfer in position mode, the insertion under a Cartesian impedance in
+    # torque mode: `officina ros task` (positions through the gate) refuses it
+    control_modes = ("position", "torque")
     video_view = ((0.85, -0.35, 0.35), (0.5, 0.05, 0.03))
 
     # --- the cell's fixed geometry (data) ------------------------------------------------------------
