@@ -141,9 +141,12 @@ class SimArm:
 
 class SimGripper:
     """A force-limited parallel gripper: fingers are motors with a maximum force, objects are
-    held by contact and friction only (never attached by a constraint)."""
+    held by contact and friction only (never attached by a constraint).
 
-    FINGER_COUPLING_N = 500.0  # the most the mechanism transmits between the fingers (sideways load)
+    Two fingers are coupled as the real grippers' mechanisms couple them (the Franka Hand, the
+    usual electric parallel grippers): a gear constraint keeps their joint positions equal, so the
+    fingers close symmetrically about the tcp and a held part does not slide sideways with both
+    fingers when pushed along their axis (two independent force-limited motors would let it)."""
 
     def __init__(self, world: SimWorld, robot: SimRobotHandle, *, finger_friction: float = 1.2) -> None:
         spec = robot.spec.gripper
@@ -164,7 +167,14 @@ class SimGripper:
             p.changeDynamics(self._body, j, lateralFriction=finger_friction, spinningFriction=0.002,
                              frictionAnchor=True, physicsClientId=self._cid)
             p.resetJointState(self._body, j, self._per_finger_max, 0.0, physicsClientId=self._cid)
-        self._coupling: int | None = None
+        self.coupling = None
+        if len(self._idx) == 2:
+            a, b = self._idx
+            self.coupling = p.createConstraint(
+                self._body, a, self._body, b, jointType=p.JOINT_GEAR, jointAxis=[1, 0, 0],
+                parentFramePosition=[0, 0, 0], childFramePosition=[0, 0, 0], physicsClientId=self._cid)
+            p.changeConstraint(self.coupling, gearRatio=-1, erp=0.05, maxForce=10.0 * spec.max_force_n,
+                               physicsClientId=self._cid)
         self._apply()
 
     @property
@@ -182,32 +192,13 @@ class SimGripper:
     def open(self, width: float | None = None) -> None:
         self._target = self._spec.max_width_m if width is None else float(np.clip(width, 0.0, self.max_width))
         self._force = self._spec.max_force_n
-        self._couple(False)
         self._apply()
 
     def close(self, width: float = 0.0, force: float | None = None) -> None:
         self._target = float(np.clip(width, 0.0, self.max_width))
         f = self._spec.max_force_n if force is None else float(force)
         self._force = float(np.clip(f, 0.0, self._spec.max_force_n))
-        self._couple(True)
         self._apply()
-
-    def _couple(self, on: bool) -> None:
-        """The two fingers of a parallel gripper are driven by one mechanism (the Franka Hand's
-        rack, an electric gripper's spindle), so what they hold cannot slide sideways with them.
-        PyBullet ignores a URDF's mimic joints, and two force-limited finger motors pressing on a
-        part leave the pair free to slide together; while the fingers close or hold, a gear
-        constraint (q1 = q2) couples them. Open, each finger is held at its opening by its motor."""
-        if len(self._idx) != 2 or on == (self._coupling is not None):
-            return
-        if on:
-            self._coupling = p.createConstraint(self._body, self._idx[0], self._body, self._idx[1], p.JOINT_GEAR,
-                                                [1, 0, 0], [0, 0, 0], [0, 0, 0], physicsClientId=self._cid)
-            p.changeConstraint(self._coupling, gearRatio=-1, erp=0.2, maxForce=self.FINGER_COUPLING_N,
-                               physicsClientId=self._cid)
-        else:
-            p.removeConstraint(self._coupling, physicsClientId=self._cid)
-            self._coupling = None
 
     def width(self) -> float:
         return float(sum(s[0] for s in p.getJointStates(self._body, self._idx, physicsClientId=self._cid)))

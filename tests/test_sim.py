@@ -114,10 +114,12 @@ def test_gripper_holds_a_box_by_friction_only(robot):
         w.step(300)
         pos, _ = w.object_pose(box.body_id)
         assert pos[2] > 0.15  # lifted with the hand
-        # no attachment: the one constraint couples the two fingers (the gripper's mechanism)
-        cons = [p.getConstraintInfo(p.getConstraintUniqueId(i, physicsClientId=w.client_id), physicsClientId=w.client_id)
+        # no attachment: the only constraint is the fingers' coupling, between two robot links
+        cids = [p.getConstraintUniqueId(i, physicsClientId=w.client_id)
                 for i in range(p.getNumConstraints(physicsClientId=w.client_id))]
-        assert all(c[0] == h.body_id and c[2] == h.body_id for c in cons) and len(cons) == 1
+        assert cids == [g.coupling]
+        info = p.getConstraintInfo(g.coupling, physicsClientId=w.client_id)
+        assert info[0] == info[2] == h.body_id
         # the wrist sensor feels the box's weight (about 2.45 N more along gravity)
         f_after = ft.read().force
         assert abs(np.linalg.norm(f_after - f_before) - 0.25 * 9.81) < 1.0
@@ -139,37 +141,39 @@ def test_two_worlds_in_one_process_are_independent():
         b.close()
 
 
-def test_a_held_part_does_not_slide_sideways_with_the_fingers():
-    """The fingers are coupled while they hold (one mechanism): a sideways push on the part
-    moves neither it nor the finger pair along the closing direction."""
-    w = SimWorld(gravity=0.0)  # the part floats between the opening fingers until they close
-    spec = load_robot("panda")
-    h = w.load_robot(spec)
-    arm = SimArm(w, h)
-    g = SimGripper(w, h)
-    model = RobotModel.from_spec(spec)
-    T = model.frame_transform(spec.home, "tcp")
-    peg = w.add_cylinder(0.006, 0.06, 0.05, (T[0, 3], T[1, 3], T[2, 3]))
-    g.close(0.0, 40.0)
-    for _ in range(400):
-        arm.command_positions(spec.home)
-        w.step()
-    y_axis = T[:3, 1]  # the fingers close along the tcp's y
-    q_f = [p.getJointState(h.body_id, h.joint_index[n], physicsClientId=w.client_id)[0]
-           for n in spec.gripper.finger_joints]
-    for _ in range(300):
-        p.applyExternalForce(peg.body_id, -1, (15.0 * y_axis).tolist(), (T[0, 3], T[1, 3], T[2, 3]), p.WORLD_FRAME,
-                             physicsClientId=w.client_id)
-        arm.command_positions(spec.home)
-        w.step()
-    q_f2 = [p.getJointState(h.body_id, h.joint_index[n], physicsClientId=w.client_id)[0]
-            for n in spec.gripper.finger_joints]
-    pos, _ = w.object_pose(peg.body_id)
-    assert abs(float((pos - T[:3, 3]) @ y_axis)) < 5e-4
-    assert abs((q_f2[0] - q_f2[1]) - (q_f[0] - q_f[1])) < 5e-4
-    g.open()
-    assert p.getNumConstraints(physicsClientId=w.client_id) == 0  # open: the fingers on their own motors
-    w.close()
+@pytest.mark.parametrize("robot", ["panda", "ur5e"])
+def test_coupled_fingers_hold_a_part_centred_when_pushed_along_their_axis(robot):
+    """The fingers move together (a gear constraint, as the gripper's mechanism couples them): a
+    held part pushed along the fingers' axis stays centred between them, the push reaching the
+    hand, instead of sliding away with both force-limited fingers."""
+    w = SimWorld()
+    try:
+        w.add_table()
+        spec = load_robot(robot)
+        h = w.load_robot(spec)
+        g = SimGripper(w, h)
+        model = RobotModel.from_spec(spec)
+        T = model.frame_transform(spec.home, "tcp")
+        axis = T[:3, 1]  # the fingers close along the tcp's y axis
+        # a box 8 mm off centre between the open fingers, at the tcp, weightless
+        pos = T[:3, 3] + 0.008 * axis
+        box = w.add_box((0.04, 0.04, 0.04), 0.2, pos)
+        p.setGravity(0, 0, 0, physicsClientId=w.client_id)
+        g.close(0.0, 20.0)
+        w.step(600)
+        q = [s[0] for s in p.getJointStates(h.body_id, g._idx, physicsClientId=w.client_id)]
+        assert abs(q[0] - q[1]) < 5e-4 and g.width() == pytest.approx(0.04, abs=4e-3)
+        centred = w.object_pose(box.body_id)[0]
+        assert abs((centred - w.tcp_position(h)) @ axis) < 1e-3  # the closing fingers centred it
+        for _ in range(1000):  # 10 N along the fingers' axis for 1 s
+            pb, _ = w.object_pose(box.body_id)
+            p.applyExternalForce(box.body_id, -1, (10.0 * axis).tolist(), pb.tolist(), p.WORLD_FRAME,
+                                 physicsClientId=w.client_id)
+            w.step()
+        pb, _ = w.object_pose(box.body_id)
+        assert abs((pb - w.tcp_position(h)) @ axis) < 1e-3
+    finally:
+        w.close()
 
 
 def test_an_assembly_is_one_body_of_boxes_and_hulls():
