@@ -223,7 +223,7 @@ class PegInHole(TaskDefinition):
                                         "fixture offset"),
     }
     key_metrics = ("insertion_time_s", "peak_contact_force_n", "attempts", "search_distance_mm")
-    plot_events = ("contact", "hole_found", "seated", "retry")
+    plot_events = ("contact", "hole_found", "seated", "retry", "gave_up")
     # the pick and the transfer in position mode, the insertion under a Cartesian impedance in
     # torque mode: `officina ros task` (positions through the gate) refuses it
     control_modes = ("position", "torque")
@@ -644,6 +644,9 @@ def insert_peg(cell: Cell, params: PegInHoleParams, base_T_touch: np.ndarray, ti
                     found = True
                     break
         if not found:
+            if attempt == p.max_attempts:  # given up: the peg is left resting where it pressed
+                cell.log_event(None, "gave_up", attempt=attempt, reason="the spiral search found no hole")
+                break
             cell.log_event(None, "retry", attempt=attempt, reason="the spiral search found no hole")
             if not _lift(c, 0.005):
                 return done(False, "stopped")
@@ -657,6 +660,9 @@ def insert_peg(cell: Cell, params: PegInHoleParams, base_T_touch: np.ndarray, ti
             return done(True, "seated", depth_mm=round(1e3 * c.depth, 3))
         if outcome == "stopped":
             return done(False, "stopped")
+        if attempt == p.max_attempts:
+            cell.log_event(None, "gave_up", attempt=attempt, reason=outcome, depth_mm=round(1e3 * c.depth, 3))
+            break
         cell.log_event(None, "retry", attempt=attempt, reason=outcome, depth_mm=round(1e3 * c.depth, 3))
         if not _lift(c, c.depth + 0.005):
             return done(False, "stopped")

@@ -91,6 +91,27 @@ def test_a_missed_hole_is_found_by_the_search_and_the_run_folder_shows_it(tmp_pa
     assert counts.get("/signals/contact_force_n", 0) > 100 and counts.get("/signals/insertion_depth_mm", 0) > 100
 
 
+
+@pytest.mark.slow
+def test_a_hole_out_of_the_search_s_reach_is_given_up_in_the_attempts_allowed(tmp_path):
+    """The fixture 6 mm off, a 2 mm search radius: each attempt's spiral ends on the surface, the
+    next turns it by half a turn; after the allowed attempts the run fails and says so, the force
+    bounded, no protective stop, the peg not in the hole."""
+    res = _run(tmp_path, "run", overrides=["params.fixture_offset_m=[0.0, 0.006]", "params.fixture_yaw_error_deg=0.0",
+                                           "params.search_radius_m=0.002", "params.max_attempts=2",
+                                           "log.plots=false"])
+    m = res.metrics
+    assert not m["success"] and not m["procedure_completed"]
+    assert m["procedure_message"] == "not seated after 2 attempts"
+    assert m["attempts"] == 2 and m["insertion_time_s"] is None
+    assert m["search_distance_mm"] > 10.0
+    assert m["depth_error_mm"] > 15.0  # the tip on the surface or above it, not in the hole
+    assert 0.0 < m["peak_contact_force_n"] <= 40.0
+    assert m["safety_events_total"] == 0 and m["protective_stops"] == 0
+    ev = {e["event"]: e for e in _events(res.run_dir)}
+    assert ev["retry"]["attempt"] == 1 and ev["gave_up"]["attempt"] == 2
+    assert ev["retry"]["reason"] == ev["gave_up"]["reason"] == "the spiral search found no hole"
+
 def test_same_seed_same_metrics_at_0_2_mm(tmp_path):
     """A square peg at 0.2 mm clearance on the ur5e (its wrist sensor the noisiest: 3.5 N), twice."""
     sets = ["params.peg_shape=square", "params.clearance_m=0.0002"]
