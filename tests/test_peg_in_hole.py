@@ -77,6 +77,7 @@ def test_a_missed_hole_is_found_by_the_search_and_the_run_folder_shows_it(tmp_pa
     assert 0.0 < m["peak_contact_force_n"] <= 40.0
     assert m["safety_events_total"] == 0, m["safety_events"]
     assert m["protective_stops"] == 0
+    assert m["max_joint_tracking_error_rad"] < 0.5  # position commands only (torques are no reference)
     ev = _events(res.run_dir)
     names = [e["event"] for e in ev]
     contact = next(e for e in ev if e["event"] == "contact")
