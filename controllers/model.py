@@ -94,6 +94,21 @@ class RobotModel:
             raise ValueError(f"robot {spec.name!r}: model has {model.nq} coordinates, spec {spec.dof} joints")
         return cls(spec, model, model.createData(), np.array(v_index), np.array(q_index))
 
+    def with_frame(self, name: str, parent: str, parent_T_frame: np.ndarray) -> "RobotModel":
+        """A copy of this model with one more frame, ``name``, fixed to the frame ``parent`` at
+        ``parent_T_frame`` (4x4): a tool's point such as a held part's tip, as a frame the
+        kinematics and the Cartesian laws can use. This model is left as it is."""
+        T = np.asarray(parent_T_frame, dtype=float)
+        if T.shape != (4, 4) or not np.all(np.isfinite(T)):
+            raise ValueError("parent_T_frame: expected a finite 4x4 transform")
+        if self.model.existFrame(name):
+            raise ValueError(f"frame {name!r} already exists in the model of {self.spec.name}")
+        pf = self.model.frames[self.frame_id(parent)]
+        model = pin.Model(self.model)
+        model.addFrame(pin.Frame(name, pf.parentJoint, self.frame_id(parent), pf.placement * pin.SE3(T[:3, :3], T[:3, 3]),
+                                 pin.FrameType.OP_FRAME))
+        return RobotModel(self.spec, model, model.createData(), self._v_index, self._q_index)
+
     def __post_init__(self) -> None:
         self._strictly_lower = np.tri(self.model.nv, self.model.nv, -1, dtype=bool)
         self._identity_order = bool(np.array_equal(self._v_index, np.arange(self.model.nv)))

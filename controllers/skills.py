@@ -169,6 +169,11 @@ class Skills:
         self._q_cmd = self.arm.read().position.copy()
         return SkillResult(SkillStatus.PROTECTIVE_STOP, why)
 
+    def resync(self) -> None:
+        """The reference becomes where the arm is: after the procedure drove the arm itself (a
+        torque-mode phase, a compliant motion), before the next skill."""
+        self._q_cmd = self.arm.read().position.copy()
+
     def clear_fault(self) -> bool:
         """Resume after a protective stop; the next motion starts where the arm stopped."""
         ok = bool(self.arm.clear_fault())

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TaskRun", "TaskJob", "SET_KEYS", "prepare", "run_task", "main_task"]
+__all__ = ["TaskRun", "TaskJob", "SET_KEYS", "prepare", "check_gate_control", "run_task", "main_task"]
 
 SET_KEYS = ("params", "seed")  # the --set keys of `officina run` the task node uses
 
@@ -66,7 +66,23 @@ def prepare(run: TaskRun) -> TaskJob:
         except ValueError as exc:
             raise BadInput(str(exc)) from None
     resolved = resolve_profile(load_robot(robot), profile)
-    return TaskJob(run, cfg.task, get_task(cfg.task), task_params(cfg), cfg.seed, resolved, world_T_camera)
+    task = get_task(cfg.task)
+    check_gate_control(task)
+    return TaskJob(run, cfg.task, task, task_params(cfg), cfg.seed, resolved, world_T_camera)
+
+
+def check_gate_control(task) -> None:
+    """The gate forwards joint positions only: a task whose procedure commands the arm in another
+    mode (its ``control_modes``, default ``("position",)``) cannot run through it. BadInput, one
+    line."""
+    from officina.errors import BadInput
+
+    modes = tuple(str(getattr(m, "value", m)) for m in getattr(task, "control_modes", ("position",)))
+    other = [m for m in modes if m != "position"]
+    if other:
+        raise BadInput(f"task {task.name!r} commands the arm in {' and '.join(other)} mode (its control_modes: "
+                       f"{', '.join(modes)}); the gate forwards joint positions only, so `officina ros task` "
+                       "cannot run it")
 
 
 def run_task(job: TaskJob, node, executor) -> dict:

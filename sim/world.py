@@ -38,7 +38,7 @@ __all__ = ["SimWorld", "SimObject", "SimRobotHandle"]
 @dataclass(frozen=True)
 class SimObject:
     body_id: int
-    kind: str  # "box" | "cylinder" | "sphere" | "mesh" | "table" | "bin"
+    kind: str  # "box" | "cylinder" | "sphere" | "mesh" | "table" | "bin" | "assembly"
     name: str
     size: tuple[float, ...]  # box: full extents (x, y, z); cylinder: (radius, height)
     mass_kg: float
@@ -67,6 +67,37 @@ def _matrix_to_quat(R: np.ndarray) -> tuple[float, float, float, float]:
     q[k] = (R[k, i] + R[i, k]) / s
     q[3] = (R[k, j] - R[j, k]) / s
     return tuple(float(v) for v in q)
+
+
+def _shrunk_hull(points: np.ndarray, margin: float, what: str) -> np.ndarray:
+    """The vertices of the convex hull of ``points`` with every face moved inwards by ``margin``
+    (Bullet inflates a convex hull by its collision margin: this one comes out where it was)."""
+    from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError
+
+    try:
+        hull = ConvexHull(points)
+    except QhullError:
+        raise ValueError(f"{what}: its points span no volume") from None
+    eq = hull.equations.copy()  # n . x + d <= 0 inside, |n| = 1
+    eq[:, 3] += margin
+    centre = points[hull.vertices].mean(axis=0)
+    if np.any(eq[:, :3] @ centre + eq[:, 3] >= 0):
+        raise ValueError(f"{what}: thinner than twice the collision margin ({margin} m)")
+    return HalfspaceIntersection(eq, centre).intersections
+
+
+def _hull_triangles(points: np.ndarray) -> list[int]:
+    """Triangle indices of the convex hull of ``points``, each facing outwards (for drawing)."""
+    from scipy.spatial import ConvexHull
+
+    hull = ConvexHull(points)
+    out = []
+    for tri, eq in zip(hull.simplices, hull.equations):
+        a, b, c = points[tri]
+        if np.cross(b - a, c - a) @ eq[:3] < 0:
+            tri = tri[::-1]
+        out.extend(int(i) for i in tri)
+    return out
 
 
 class SimWorld:
@@ -198,11 +229,14 @@ class SimWorld:
 
     def add_box(self, size_xyz, mass_kg: float, pos, quat=(0, 0, 0, 1), *, friction: float = 1.0,
                 color=(0.85, 0.25, 0.2, 1.0), name: str = "box", spinning_friction: float = 0.001,
-                rolling_friction: float | None = None) -> SimObject:
+                rolling_friction: float | None = None, collision_margin_m: float | None = None) -> SimObject:
         """A dynamic box. ``friction`` is the Coulomb coefficient; ``spinning_friction`` and
         ``rolling_friction`` (m) resist turning about a contact's normal and rolling over it (a
         flat face on a surface: about two thirds of the friction coefficient times the radius of
-        the contact patch); ``rolling_friction`` None: the world's ``object_rolling_friction``."""
+        the contact patch); ``rolling_friction`` None: the world's ``object_rolling_friction``.
+        ``collision_margin_m``: Bullet's collision margin of the shape (None: PyBullet's default,
+        1 mm; a box's edges are rounded by it): smaller for parts that fit with sub-millimetre
+        clearance."""
         if mass_kg <= 0 or min(size_xyz) <= 0:
             raise ValueError("box: size and mass must be positive")
         half = [s / 2 for s in size_xyz]
@@ -210,34 +244,111 @@ class SimWorld:
         col = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=cid)
         vis = p.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=color, physicsClientId=cid)
         bid = self._body(col, vis, mass_kg, pos, quat)
-        self._object_dynamics(bid, friction, spinning_friction, rolling_friction)
+        self._object_dynamics(bid, friction, spinning_friction, rolling_friction, collision_margin_m)
         obj = SimObject(bid, "box", name, tuple(float(s) for s in size_xyz), float(mass_kg))
         self.objects.append(obj)
         return obj
 
     def add_cylinder(self, radius: float, height: float, mass_kg: float, pos, quat=(0, 0, 0, 1), *,
                      friction: float = 1.0, color=(0.2, 0.45, 0.85, 1.0), name: str = "cylinder",
-                     spinning_friction: float = 0.001, rolling_friction: float | None = None) -> SimObject:
-        """A dynamic cylinder, its axis along its local z (frictions as in `add_box`)."""
+                     spinning_friction: float = 0.001, rolling_friction: float | None = None,
+                     collision_margin_m: float | None = None) -> SimObject:
+        """A dynamic cylinder, its axis along its local z (frictions and ``collision_margin_m`` as
+        in `add_box`)."""
         if mass_kg <= 0 or radius <= 0 or height <= 0:
             raise ValueError("cylinder: radius, height and mass must be positive")
         cid = self.client_id
         col = p.createCollisionShape(p.GEOM_CYLINDER, radius=radius, height=height, physicsClientId=cid)
         vis = p.createVisualShape(p.GEOM_CYLINDER, radius=radius, length=height, rgbaColor=color, physicsClientId=cid)
         bid = self._body(col, vis, mass_kg, pos, quat)
-        self._object_dynamics(bid, friction, spinning_friction, rolling_friction)
+        self._object_dynamics(bid, friction, spinning_friction, rolling_friction, collision_margin_m)
         obj = SimObject(bid, "cylinder", name, (float(radius), float(height)), float(mass_kg))
         self.objects.append(obj)
         return obj
 
     def _object_dynamics(self, bid: int, friction: float, spinning: float = 0.001,
-                         rolling: float | None = None) -> None:
+                         rolling: float | None = None, collision_margin_m: float | None = None) -> None:
         rolling = self.object_rolling_friction if rolling is None else rolling
+        kw = {} if collision_margin_m is None else {"collisionMargin": float(collision_margin_m)}
         p.changeDynamics(
             bid, -1, lateralFriction=friction, spinningFriction=spinning, rollingFriction=rolling,
             restitution=0.0, activationState=p.ACTIVATION_STATE_ENABLE_SLEEPING,
-            physicsClientId=self.client_id,
+            physicsClientId=self.client_id, **kw,
         )
+
+    # PyBullet builds a compound collision shape of at most this many children.
+    _COMPOUND_MAX = 16
+    # PyBullet's collision margin of a convex hull made from vertices (it inflates the hull by
+    # it; changeDynamics sets a link's margin in its records but not on the shape it collides with)
+    HULL_MARGIN_M = 0.001
+
+    def add_assembly(self, boxes=(), hulls=(), pos=(0.0, 0.0, 0.0), quat=(0, 0, 0, 1), *, friction: float = 0.8,
+                     color=(0.55, 0.55, 0.58, 1.0), name: str = "assembly",
+                     collision_margin_m: float | None = None) -> SimObject:
+        """One static body made of boxes and convex solids (a fixture with a machined hole, a
+        nest), placed by ``pos``/``quat`` in the world. ``boxes``: at most 16 of ``(size_xyz,
+        position_xyz, quat_xyzw)``, full side lengths and the box centre's pose in the body frame;
+        ``hulls``: the vertices (k x 3, body frame) of convex solids, each the convex hull of its
+        points.
+
+        The boxes are the body's base (one compound shape), each hull a link welded to it (PyBullet's
+        compound shapes take neither more than 16 children nor hulls given by vertices): one body
+        id for the whole part, for contact queries. ``collision_margin_m`` is the boxes' collision
+        margin (None: PyBullet's default, 1 mm; a box keeps its size, its edges rounded by the
+        margin). A hull collides with its faces where its points put them and its edges rounded
+        by `HULL_MARGIN_M` (Bullet inflates a hull by its margin: each is built shrunk by it)."""
+        boxes = [(tuple(float(v) for v in s), tuple(float(v) for v in x), tuple(float(v) for v in q))
+                 for s, x, q in boxes]
+        hulls = [np.asarray(h, dtype=float).reshape(-1, 3) for h in hulls]
+        if not boxes and not hulls:
+            raise ValueError(f"assembly {name!r}: no parts")
+        if len(boxes) > self._COMPOUND_MAX:
+            raise ValueError(f"assembly {name!r}: at most {self._COMPOUND_MAX} boxes, got {len(boxes)}")
+        if any(min(s) <= 0 for s, _, _ in boxes):
+            raise ValueError(f"assembly {name!r}: every box needs positive side lengths")
+        cid = self.client_id
+        cols, viss = [], []
+        if boxes:
+            half = [[v / 2 for v in s] for s, _, _ in boxes]
+            at = [list(x) for _, x, _ in boxes]
+            rot = [list(q) for _, _, q in boxes]
+            cols.append(p.createCollisionShapeArray([p.GEOM_BOX] * len(boxes), halfExtents=half,
+                                                    collisionFramePositions=at, collisionFrameOrientations=rot,
+                                                    physicsClientId=cid))
+            viss.append(p.createVisualShapeArray([p.GEOM_BOX] * len(boxes), halfExtents=half,
+                                                 visualFramePositions=at, visualFrameOrientations=rot,
+                                                 rgbaColors=[list(color)] * len(boxes), physicsClientId=cid))
+        else:
+            cols.append(-1)
+            viss.append(-1)
+        for k, h in enumerate(hulls):
+            inner = _shrunk_hull(h, self.HULL_MARGIN_M, f"assembly {name!r}: hull {k}")
+            cols.append(p.createCollisionShape(p.GEOM_MESH, vertices=inner.tolist(), physicsClientId=cid))
+            viss.append(p.createVisualShape(p.GEOM_MESH, vertices=h.tolist(), indices=_hull_triangles(h),
+                                            rgbaColor=list(color), physicsClientId=cid))
+        k = len(cols) - 1
+        zero, ident = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]
+        bid = p.createMultiBody(
+            baseMass=0.0, baseCollisionShapeIndex=cols[0], baseVisualShapeIndex=viss[0],
+            basePosition=list(map(float, pos)), baseOrientation=list(map(float, quat)),
+            linkMasses=[0.0] * k, linkCollisionShapeIndices=cols[1:], linkVisualShapeIndices=viss[1:],
+            linkPositions=[zero] * k, linkOrientations=[ident] * k, linkInertialFramePositions=[zero] * k,
+            linkInertialFrameOrientations=[ident] * k, linkParentIndices=[0] * k,
+            linkJointTypes=[p.JOINT_FIXED] * k, linkJointAxis=[[0.0, 0.0, 1.0]] * k, physicsClientId=cid)
+        for j in range(-1, k):
+            kw = {"collisionMargin": float(collision_margin_m)} if j < 0 and collision_margin_m is not None else {}
+            p.changeDynamics(bid, j, lateralFriction=friction, physicsClientId=cid, **kw)
+        for j in range(k):
+            m = p.getDynamicsInfo(bid, j, physicsClientId=cid)[-1]
+            if abs(m - self.HULL_MARGIN_M) > 1e-9:
+                raise RuntimeError(f"assembly {name!r}: PyBullet gave a hull the collision margin {m} m, "
+                                   f"not {self.HULL_MARGIN_M} m")
+        aabbs = [p.getAABB(bid, j, physicsClientId=cid) for j in range(-1 if boxes else 0, k)]
+        lo = np.min([a for a, _ in aabbs], axis=0)
+        hi = np.max([b for _, b in aabbs], axis=0)
+        obj = SimObject(bid, "assembly", name, tuple(float(v) for v in hi - lo), 0.0)
+        self.objects.append(obj)
+        return obj
 
     def add_bin(self, center_xyz, inner_size_xy=(0.22, 0.22), wall_height: float = 0.08,
                 wall_thickness: float = 0.01, color=(0.3, 0.3, 0.32, 1.0), name: str = "bin") -> SimObject:
@@ -358,6 +469,23 @@ class SimWorld:
     def object_velocity(self, body_id: int) -> tuple[np.ndarray, np.ndarray]:
         lin, ang = p.getBaseVelocity(body_id, physicsClientId=self.client_id)
         return np.array(lin), np.array(ang)
+
+    def contact_force(self, body_a: int, body_b: int) -> tuple[np.ndarray, int]:
+        """The net force (N, world frame) that ``body_b`` applied to ``body_a`` in the last physics
+        step (normal and friction forces of every contact point, any link of either body), and
+        the number of contact points."""
+        pts = p.getContactPoints(body_a, body_b, physicsClientId=self.client_id)
+        if not pts:
+            return np.zeros(3), 0
+        a = np.asarray([c[7] + c[11] + c[13] for c in pts], dtype=float).reshape(-1, 3, 3)
+        k = np.asarray([(c[9], c[10], c[12]) for c in pts], dtype=float)
+        # a[:, 0]: the contact normal on b, pointing towards a, k[:, 0] its force; a[:, 1:] the
+        # friction directions and k[:, 1:] their forces, which PyBullet reports in the order of
+        # the contact manifold whatever the order of the query: along the directions for a when
+        # (normal, dir1, dir2) is right-handed (the manifold's own normal), against them when the
+        # query turned the normal round
+        k[:, 1:] *= np.sign(np.einsum("pi,pi->p", np.cross(a[:, 0], a[:, 1]), a[:, 2]))[:, None]
+        return np.einsum("pi,pij->j", k, a), len(pts)
 
     def link_pose(self, body_id: int, link_index: int) -> tuple[np.ndarray, np.ndarray]:
         if link_index < 0:

@@ -23,6 +23,7 @@ from officina.tasks.base import (
     Cell, MetricInfo, ProcedureOutcome, RunRecord, StrictParams, Task, TaskDefinition, TaskScene,
 )
 from officina.tasks.bin_picking import BinPicking
+from officina.tasks.peg_in_hole import PegInHole
 from officina.tasks.pick_place import PickPlace
 from officina.tasks.shared_cell import SharedCell
 
@@ -30,6 +31,7 @@ TASKS: dict[str, Task] = {
     PickPlace.name: PickPlace(),
     BinPicking.name: BinPicking(),
     SharedCell.name: SharedCell(),
+    PegInHole.name: PegInHole(),
 }
 
 ENTRY_POINT_GROUP = "officina.tasks"

@@ -30,7 +30,7 @@ from officina.controllers.contact import ContactMonitor, ContactThresholds
 from officina.controllers.model import RobotModel
 from officina.controllers.safe_arm import SafeArm
 from officina.controllers.safety import SafetyConfig, SafetyFilter, SafetyRecord
-from officina.interfaces import Camera, JointState, RobotSpec
+from officina.interfaces import Camera, ControlMode, JointState, RobotSpec
 from officina.tasks.base import Cell, ProcedureOutcome, RunRecord, Task
 
 __all__ = [
@@ -140,9 +140,10 @@ class Clock:
 
 class Recorder:
     """Observes the loop: joint states and the gripper's width (``width``, NaN without a gripper)
-    at ``joint_state_hz``, the command sent to the arm, the tracking error at every period, and the
-    tracked objects' ground-truth poses at ``object_pose_hz``. It also holds the events and signals
-    the procedure logs (the `Cell` appends to them)."""
+    at ``joint_state_hz``, the command sent to the arm, the tracking error at every period (against
+    position commands; none in another mode), and the tracked objects' ground-truth poses at
+    ``object_pose_hz``. It also holds the events and signals the procedure logs (the `Cell`
+    appends to them)."""
 
     def __init__(self, world, arm: SafeArm, objects: Sequence[Any], control_dt: float,
                  joint_state_hz: float = 250.0, object_pose_hz: float = 50.0, gripper: Any = None) -> None:
@@ -167,8 +168,8 @@ class Recorder:
 
     def on_tick(self, k: int, state: JointState) -> None:
         ref = self._arm.last_command
-        if ref is None:
-            ref = state.position
+        if ref is None or self._arm.mode != ControlMode.POSITION:
+            ref = state.position  # a velocity or torque command is no joint position to track
         e = float(np.abs(state.position - ref).max())
         if e > self.max_err:
             self.max_err = e

@@ -156,3 +156,23 @@ def test_jdot_qd_matches_finite_differences(model):
 def test_unknown_frame_is_a_clear_error(model):
     with pytest.raises(ValueError, match="unknown frame"):
         model.fk(model.spec.home, "no_such_link")
+
+
+def test_a_frame_added_to_a_copy_moves_with_its_parent(model):
+    """A tool point 5 cm along the tcp's z: its pose is the tcp's times the offset, its Jacobian
+    the tcp's shifted to it; the original model does not have it."""
+    T_off = np.eye(4)
+    T_off[:3, 3] = (0.0, 0.01, 0.05)
+    tool = model.with_frame("tool_tip", "tcp", T_off)
+    for q in _configs(model, 3, 1):
+        np.testing.assert_allclose(tool.frame_transform(q, "tool_tip"), model.frame_transform(q, "tcp") @ T_off,
+                                   atol=1e-12)
+        J_tcp = model.jacobian(q, "tcp")
+        r = model.frame_transform(q, "tcp")[:3, :3] @ T_off[:3, 3]
+        J_tip = J_tcp.copy()
+        J_tip[:3] += np.cross(J_tcp[3:].T, r).T  # v_tip = v_tcp + w x r
+        np.testing.assert_allclose(tool.jacobian(q, "tool_tip"), J_tip, atol=1e-10)
+    with pytest.raises(ValueError, match="unknown frame"):
+        model.frame_transform(model.spec.home, "tool_tip")
+    with pytest.raises(ValueError, match="already exists"):
+        tool.with_frame("tool_tip", "tcp", T_off)

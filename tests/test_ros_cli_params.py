@@ -134,3 +134,12 @@ def test_ros_sim_bad_set_is_one_line_and_exit_2(cli, monkeypatch, request):
     r = cli(["ros", "sim", "--pacing", "lockstep", *ISSUE_EXAMPLE])
     assert r.exit_code == 2, r.output
     assert "config key 'min_separation_m': unknown key" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_ros_task_refuses_a_task_that_commands_torques_in_one_line(cli):
+    """peg-in-hole inserts under a Cartesian impedance in torque mode; the gate forwards joint
+    positions only: exit 2, one line, before ROS starts."""
+    r = cli(["ros", "task", "peg-in-hole", "--robot", "panda"])
+    assert r.exit_code == 2, r.output
+    assert len(r.output.strip().splitlines()) == 1, r.output
+    assert "torque mode" in r.output and "forwards joint positions only" in r.output

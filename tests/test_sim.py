@@ -262,3 +262,87 @@ def test_coupled_fingers_hold_a_part_centred_when_pushed_along_their_axis(robot)
         assert abs((pb - w.tcp_position(h)) @ axis) < 1e-3
     finally:
         w.close()
+
+
+def test_an_assembly_is_one_body_of_boxes_and_hulls():
+    """16 boxes (PyBullet's most in one compound) and 4 convex hulls: each collides, one body id."""
+    with SimWorld() as w:
+        boxes = [((0.04, 0.04, 0.02), (0.05 * i, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0)) for i in range(16)]
+        cube = np.array([(x, y, z) for x in (-0.02, 0.02) for y in (-0.02, 0.02) for z in (-0.01, 0.01)])
+        hulls = [cube + (0.05 * i, 0.0, 0.0) for i in range(16, 20)]
+        a = w.add_assembly(boxes, hulls, pos=(0.0, 0.0, 0.1), name="row", collision_margin_m=1e-4)
+        assert a.kind == "assembly" and a.size == pytest.approx((0.99, 0.04, 0.02), abs=3e-3)
+        for x in (0.05 * 7, 0.05 * 19):
+            part = w.add_box((0.01, 0.01, 0.01), 0.01, (x, 0.0, 0.13))
+            w.step(500)
+            pos, _ = w.object_pose(part.body_id)
+            assert pos[2] == pytest.approx(0.1 + 0.01 + 0.005, abs=5e-4)  # resting on the box or hull
+            f, n = w.contact_force(part.body_id, a.body_id)
+            assert n > 0 and f == pytest.approx([0.0, 0.0, 0.01 * 9.81], abs=1e-3)
+        with pytest.raises(ValueError, match="at most 16 boxes"):
+            w.add_assembly(boxes * 2)
+
+
+@pytest.mark.parametrize("slope_first", [True, False])
+def test_contact_force_is_the_support_of_a_part_resting_on_a_slope(slope_first):
+    """Normal and friction forces together hold the part: their sum is its weight, upwards,
+    whichever body was made first (PyBullet's friction forces follow the bodies' ids)."""
+    with SimWorld() as w:
+        ang = 0.3
+        q = (0.0, np.sin(ang / 2), 0.0, np.cos(ang / 2))
+        n = np.array([np.sin(ang), 0.0, np.cos(ang)])
+        # a slope of 16 boxes, the part on the last one
+        boxes = [((0.1, 0.5, 0.02), (0.1 * i - 1.5, 0, 0), (0, 0, 0, 1)) for i in range(16)]
+
+        def part():
+            return w.add_box((0.05, 0.05, 0.05), 0.2, n * 0.0351, q, friction=1.0)
+
+        b = None if slope_first else part()
+        slope = w.add_assembly(boxes, pos=(0, 0, 0), quat=q, friction=1.0)
+        b = part() if b is None else b
+        w.step(500)
+        f, k = w.contact_force(b.body_id, slope.body_id)
+        assert k > 0 and f == pytest.approx([0.0, 0.0, 0.2 * 9.81], abs=2e-3)
+        f_back, _ = w.contact_force(slope.body_id, b.body_id)
+        assert f_back == pytest.approx(-f, abs=1e-9)
+
+
+def test_a_small_collision_margin_keeps_box_corners_sharp():
+    """PyBullet rounds a box's edges by its collision margin (1 mm by default)."""
+    with SimWorld() as w:
+        probe = p.createMultiBody(0.0, p.createCollisionShape(p.GEOM_SPHERE, radius=0.001,
+                                                              physicsClientId=w.client_id),
+                                  physicsClientId=w.client_id)
+        gaps = []
+        for margin in (None, 1e-4):
+            b = w.add_box((0.02, 0.02, 0.02), 1.0, (0, 0, 0), collision_margin_m=margin)
+            # a 1 mm sphere 1 mm off the box's corner, along the diagonal
+            c = 0.01 + 0.002 / np.sqrt(3)
+            p.resetBasePositionAndOrientation(probe, [c, c, c], [0, 0, 0, 1], physicsClientId=w.client_id)
+            gaps.append(min(pt[8] for pt in p.getClosestPoints(b.body_id, probe, 0.01,
+                                                                 physicsClientId=w.client_id)))
+            p.removeBody(b.body_id, physicsClientId=w.client_id)
+        assert gaps[0] == pytest.approx(0.001 + 0.001 * (np.sqrt(3) - 1), abs=5e-5)  # a corner rounded by 1 mm
+        assert gaps[1] == pytest.approx(0.001 + 0.0001 * (np.sqrt(3) - 1), abs=5e-5)  # by 0.1 mm
+
+
+def test_an_assembly_hull_collides_with_its_faces_where_they_are_given():
+    """A convex solid with a 0.1 mm margin: its faces where its points put them (Bullet inflates
+    a hull by its margin; the assembly shrinks it first), a wedge's slanted face too."""
+    with SimWorld() as w:
+        # a wedge: 2 cm square base, its top face slanted from z = 1 cm (x = 0) to 2 cm (x = 2 cm)
+        pts = [(x, y, z) for x in (0.0, 0.02) for y in (0.0, 0.02) for z in (0.0, 0.01 + 0.5 * x)]
+        a = w.add_assembly(hulls=[pts], pos=(0.0, 0.0, 0.0), collision_margin_m=1e-4)
+        probe = p.createMultiBody(0.0, p.createCollisionShape(p.GEOM_SPHERE, radius=0.001,
+                                                              physicsClientId=w.client_id),
+                                  physicsClientId=w.client_id)
+        n = np.array([-0.5, 0.0, 1.0]) / np.sqrt(1.25)  # the slanted face's normal
+        for on_face, normal in [((0.0, 0.01, 0.005), (-1.0, 0.0, 0.0)), ((0.01, 0.01, 0.015), n),
+                                ((0.01, 0.02, 0.005), (0.0, 1.0, 0.0))]:
+            # a 1 mm sphere centred 2 mm off the face: 1 mm gap
+            c = np.asarray(on_face) + 0.002 * np.asarray(normal)
+            p.resetBasePositionAndOrientation(probe, c.tolist(), [0, 0, 0, 1], physicsClientId=w.client_id)
+            d = min(pt[8] for pt in p.getClosestPoints(a.body_id, probe, 0.01, physicsClientId=w.client_id))
+            assert d == pytest.approx(0.001, abs=2e-5), (on_face, d)
+        with pytest.raises(ValueError, match="no volume"):
+            w.add_assembly(hulls=[[(0, 0, 0), (1, 0, 0), (0, 1, 0), (1, 1, 0)]])
