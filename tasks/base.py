@@ -189,9 +189,11 @@ class TaskDefinition:
       (simulation only): the scene's own motion, e.g. a kinematic conveyor;
     * ``after_step(world, scene, params, t)``: once per control period after the physics steps
       (simulation only): ground-truth measurements that ``metrics`` reads from the scene;
-      a scene record with ``signals`` (name -> list of (t, value)) or ``events`` (dicts with
-      ``t`` and ``event``) filled by these hooks has them added to the run's signals and events
-      (the state log, events.json, the plots) when the procedure returns;
+      a scene record's ``signals`` (name -> list of (t, value)) filled by these hooks are added
+      to the run's signals (the state log, the plots) when the procedure returns; a scene record's
+      ``events`` list is the run's events list itself: the hooks' events (dicts with ``t`` and
+      ``event``) go to events.json and the plots, and the task's hooks and metrics see what the
+      procedure logged (to hold what it believed against ground truth);
 
     * ``metric_info``: name -> `MetricInfo` for the metrics ``metrics`` returns;
     * ``key_metrics``: the metrics a run summary, a sweep table and a regression baseline show

@@ -355,14 +355,11 @@ def run_episode(sim: SimCell, safety: SafetyConfig, *, observers: Sequence[Obser
                 planning_scene=task_planning_scene(task, sim.params), events=recorder.events,
                 signals=recorder.signals)
     outcome = task.procedure(cell, sim.params)
-    # what the task's own per-period hooks logged on its scene record (ground truth the
-    # procedure cannot see: a person's pose, a separation) joins the run's signals and events
+    # what the task's own per-period hooks logged on its scene record's signals (ground truth the
+    # procedure cannot see: a person's pose, a separation) joins the run's signals; events the
+    # hooks append to the scene's ``events`` list are already the run's (the same list, above)
     for name, samples in (getattr(sim.scene, "signals", None) or {}).items():
         recorder.signals.setdefault(name, []).extend(samples)
-    scene_events = getattr(sim.scene, "events", None) or []
-    if scene_events:
-        recorder.events.extend(scene_events)
-        recorder.events.sort(key=lambda e: e.get("t", 0.0))
     m = dict(task.metrics(world, sim.scene, sim.params))
     if "success" not in m:
         raise ValueError(f"task {task.name!r}: metrics() must return 'success'")
