@@ -84,6 +84,7 @@ FINISHED_COLOR = (0.95, 0.72, 0.2, 1.0)
 ENCLOSURE = ("front_l", "front_r", "lintel", "roof", "back", "side_l", "side_r", "door")
 FIXTURE = ("fixture_plate", "fixed_jaw", "side_stop", "movable_jaw")
 WAITING = ("waiting_load", "waiting_unload")
+FINGERTIP_BELOW_TCP = 0.01  # the fingertips reach this far below the tcp (Franka Hand, officina's gripper) [m]
 
 
 class MachineTendingParams(StrictParams):
@@ -104,6 +105,7 @@ class MachineTendingParams(StrictParams):
     # the parts and trays
     blank_size_m: tuple[float, float, float] = (0.04, 0.04, 0.05)
     blank_mass_kg: float = Field(0.216, gt=0, le=2.0)
+    blank_friction: float = Field(0.6, gt=0, le=2.0)  # PyBullet multiplies it by the other body's (0.8 steel)
     blank_tray_xy: tuple[float, float] = (0.25, -0.5)
     finished_tray_xy: tuple[float, float] = (0.25, 0.5)
     tray_misplacement_m: float = Field(0.01, ge=0.0, le=0.03)
@@ -114,11 +116,11 @@ class MachineTendingParams(StrictParams):
     # the procedure
     locate_clearance_m: float = Field(0.004, gt=0.0, le=0.01)  # the blank is lowered this far off each stop
     locate_force_n: float = Field(8.0, gt=0, le=60)  # the guarded moves' threshold (at least 5x the sensor noise)
-    locate_speed_m_s: float = Field(0.005, gt=0, le=0.05)
+    locate_speed_m_s: float = Field(0.01, gt=0, le=0.05)
     grasp_depth_m: float = Field(0.015, gt=0.005, le=0.03)  # fingertips below the part's top
     grasp_force_n: float = Field(30.0, gt=0)
-    velocity_scale: float = Field(0.5, gt=0, le=1)
-    linear_speed_m_s: float = Field(0.2, gt=0, le=1)
+    velocity_scale: float = Field(0.8, gt=0, le=1)
+    linear_speed_m_s: float = Field(0.25, gt=0, le=1)
     padding_m: float = Field(0.01, ge=0.0, le=0.05)  # planning clearance to the cell
     planning_time_s: float = Field(2.0, gt=0, le=30)  # the planner's time budget per motion (wall)
     door_poll_s: float = Field(0.1, gt=0, le=2)  # how often the procedure looks at the door
@@ -290,6 +292,7 @@ class MachineScene(TaskScene):
     names: dict[int, str] = field(default_factory=dict)  # body id -> obstacle name
     enclosure_ids: frozenset = frozenset()
     fixture_ids: frozenset = frozenset()
+    part_ids: frozenset = frozenset()
     door_id: int = -1
     curtain_id: int = -1
     seat_xy: np.ndarray = field(default_factory=lambda: np.zeros(2))  # true seat (misplaced fixture)
@@ -382,18 +385,18 @@ class MachineTending(TaskDefinition):
             xy = np.array([tx, ty]) + R @ (np.asarray(TRAY_SLOTS[i]) + jitter)
             yaw = tyaw + float(np.deg2rad(rng.uniform(-2.0, 2.0)))
             pos = (float(xy[0]), float(xy[1]), TRAY_SIZE[2] + bz / 2 + 1e-4)
-            blanks.append(world.add_box((bx, by, bz), params.blank_mass_kg, pos, _yaw_quat(yaw), friction=0.8,
+            blanks.append(world.add_box((bx, by, bz), params.blank_mass_kg, pos, _yaw_quat(yaw), friction=params.blank_friction,
                                         color=BLANK_COLOR, name=f"blank{i}"))
         lo, hi = np.array(L.curtain[0]), np.array(L.curtain[1])
         curtain = world.add_sensor_box((lo + hi) / 2, hi - lo, name="light_curtain")
         world.step(200)  # let the blanks settle
         robot = world.robots[0]
-        names = {o.body_id: o.name for o in [*fixed, *fixture, *trays]}
+        names = {o.body_id: o.name for o in [*fixed, *fixture, *trays, *blanks]}
         return MachineScene(
             objects=blanks, fixtures=[*fixed, *fixture, *trays], robot_id=robot.body_id,
             link_names={i: n for n, i in robot.link_index.items()}, names=names,
             enclosure_ids=frozenset(o.body_id for o in fixed if o.name in ENCLOSURE),
-            fixture_ids=frozenset(o.body_id for o in fixture),
+            fixture_ids=frozenset(o.body_id for o in fixture), part_ids=frozenset(o.body_id for o in blanks),
             door_id=next(o.body_id for o in fixed if o.name == "door"), curtain_id=curtain.body_id,
             seat_xy=L.seat_xy + offset, finished_tray_pose=tray_poses["finished_tray"])
 
@@ -425,15 +428,14 @@ class MachineTending(TaskDefinition):
         L = Layout(params)
         since = t - scene.phase_since
         if scene.phase == "waiting_load":
-            clear = world.closest_distance(scene.robot_id, scene.curtain_id) is None
-            if not clear:
+            part = next((i for i in range(len(scene.objects))
+                         if i not in scene.finished and self._seated(world, scene, params, i)), None)
+            if part is None or world.closest_distance(scene.robot_id, scene.curtain_id) is not None:
                 scene.clear_since = None
                 return
             if scene.clear_since is None:
                 scene.clear_since = t
-            part = next((i for i in range(len(scene.objects))
-                         if i not in scene.finished and self._seated(world, scene, params, i)), None)
-            if part is None or t - scene.clear_since < 0.1:
+            if t - scene.clear_since < 0.1:
                 return
             pos, quat = world.object_pose(scene.objects[part].body_id)
             yaw = 2.0 * np.arctan2(quat[2], quat[3])  # the blank stays upright
@@ -466,18 +468,19 @@ class MachineTending(TaskDefinition):
                 self._set_phase(scene, "waiting_load", t)
 
     def after_step(self, world, scene: MachineScene, params: MachineTendingParams, t: float) -> None:
+        # The machine's bodies are static: the simulator reports only what touches them, usually
+        # nothing, so asking each of them is cheaper than asking the robot and every part.
         enclosure = fixture = False
-        for c in world.contact_points(scene.robot_id):
-            if c.body_b in scene.enclosure_ids:
-                enclosure = True
-                self._note(scene, t, scene.link_names.get(c.link_a, str(c.link_a)), c.body_b)
-            elif c.body_b in scene.fixture_ids:
-                fixture = True
-        for obj in scene.objects:
-            for c in world.contact_points(obj.body_id):
-                if c.body_b in scene.enclosure_ids:
+        for body in scene.enclosure_ids:
+            for c in world.contact_points(body):
+                if c.body_b == scene.robot_id or c.body_b in scene.part_ids:
                     enclosure = True
-                    self._note(scene, t, obj.name, c.body_b)
+                    what = scene.link_names.get(c.link_b, str(c.link_b)) if c.body_b == scene.robot_id \
+                        else scene.names.get(c.body_b, str(c.body_b))
+                    self._note(scene, t, what, body)
+        for body in scene.fixture_ids:
+            if world.contact_points(body, scene.robot_id):
+                fixture = True
         scene.enclosure_contacts += int(enclosure)
         scene.fixture_contacts += int(fixture)
 
@@ -625,6 +628,15 @@ class _Procedure:
             raise _Abort(f"{what}: {r.message}", parts_done=self.done)
         return r
 
+    def planned(self, move, target) -> SkillResult:
+        """A planned move, tried once more (with the next seed) when the planner gave up: its time
+        budget ran out, or its timed trajectory failed the final check."""
+        r = move(target)
+        if r.status == SkillStatus.PLANNING_FAILED:
+            self.cell.log_event(None, "replan", reason=r.message)
+            r = move(target)
+        return r
+
     def sensor_R(self) -> np.ndarray | None:
         """The wrist sensor's orientation in the base frame (its joint's frame, which need not be
         the flange's: the Panda's hand is turned 45 deg on its flange); None without a sensor."""
@@ -698,7 +710,7 @@ class _Procedure:
             blanks = self.find_blanks()  # the tray seen while the machine works
             self.unload(seat)
             self.place_finished(k)
-        self.must(sk.move_joints(self.model.spec.home), "home")
+        self.must(self.planned(sk.move_joints, self.model.spec.home), "home")
         sk.settle(0.2)
         return ProcedureOutcome(True, details={"parts_done": self.done})
 
@@ -722,7 +734,7 @@ class _Procedure:
         cell.log_event(None, "pick", x=round(x, 4), y=round(y, 4), yaw_deg=round(float(np.degrees(psi)), 2))
         sk.release(width_m=min(by + 0.02, sk.gripper.max_width if sk.gripper else by + 0.02))
         above = top + 0.08
-        self.must(sk.move_to_pose(self.pose((x, y, above), psi)), "approach the blank")
+        self.must(self.planned(sk.move_to_pose, self.pose((x, y, above), psi)), "approach the blank")
         self.must(sk.move_line(self.pose((x, y, top - p.grasp_depth_m), psi)), "reach the blank")
         self.must(sk.grasp(p.grasp_force_n), "grasp the blank")
         self.scene.attach("carried", Box(tuple(p.blank_size_m)), self.tcp_T_blank)
@@ -752,7 +764,7 @@ class _Procedure:
 
     def go_out(self, what: str) -> None:
         """To the station in front of the door (direct when clear, planned otherwise)."""
-        self.must(self.sk.move_joints(self.q_out), what)
+        self.must(self.planned(self.sk.move_joints, self.q_out), what)
 
     def enter(self, q_in: np.ndarray, what: str) -> None:
         """From in front of the door in to the station ``q_in``: the direct joint motion when it
@@ -793,7 +805,12 @@ class _Procedure:
         self.must(sk.release(width_m=by + 0.01), "release the blank")
         w = sk.gripper.width() if sk.gripper is not None else by + 0.01
         # y: the finger on its +y side pushes it, free, along the jaw against the side stop: the flat
-        # pad and the stop square it (a grip would drag it off the stop as the fingers open)
+        # pad and the stop square it (a grip would drag it off the stop as the fingers open). The
+        # fingertips go down to 3 mm over the stop, so that the push is low on the blank and slides
+        # it rather than tips it.
+        tcp = self.tcp_world()
+        push_z = L.plate_top_z + STOP_H + 0.003 + FINGERTIP_BELOW_TCP
+        self.must(sk.move_line(self.pose((tcp[0], tcp[1], min(tcp[2], push_z)), self.psi_fix)), "lower the fingers")
         r = self.guarded((0.0, -1.0, 0.0), (w - by) / 2 + 2 * c + 0.003, "y")
         tcp = self.tcp_world()
         y_blank = float(tcp[1] + w / 2 - by / 2)
@@ -824,7 +841,7 @@ class _Procedure:
         T = self.pose(xyz, self.psi_fix)
         r = self.sk.move_line(T, escape_m=escape_m)
         if r.status == SkillStatus.PLANNING_FAILED:
-            r = self.sk.move_to_pose(T)
+            r = self.planned(self.sk.move_to_pose, T)
         self.must(r, what)
 
     def wait_for_machine(self) -> None:
@@ -868,7 +885,7 @@ class _Procedure:
         psi = self.psi_fix + _wrap(self.tray_yaw - self.psi_fix, self.sym)
         top = TRAY_SIZE[2] + bz
         above = top + 0.08
-        self.must(sk.move_to_pose(self.pose((x, y, above), psi)), "carry the part to the tray")
+        self.must(self.planned(sk.move_to_pose, self.pose((x, y, above), psi)), "carry the part to the tray")
         self.scene.detach("carried")  # the part goes down onto the tray: the fingers are checked
         self.must(sk.move_line(self.pose((x, y, top - p.grasp_depth_m + 0.002), psi)), "lower the part")
         sk.release(width_m=by + 0.01)
