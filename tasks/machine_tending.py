@@ -766,18 +766,25 @@ class _Procedure:
         """To the station in front of the door (direct when clear, planned otherwise)."""
         self.must(self.planned(self.sk.move_joints, self.q_out), what)
 
-    def enter(self, q_in: np.ndarray, what: str) -> None:
-        """From in front of the door in to the station ``q_in``: the direct joint motion when it
-        keeps clear of the machine, else the planner's way; when the planner finds none, the door
-        is blocked."""
+    def enter(self, q_in: np.ndarray, xyz, what: str) -> None:
+        """From in front of the door in to the station ``q_in`` (the tcp at ``xyz``): the direct
+        joint motion when it keeps clear of the machine; else the planner, free to choose the
+        arm's configuration at ``xyz``; when it finds no way, the door is blocked."""
         r = self.sk.move_joints(q_in)
         if r.ok:
             return
-        if r.status in (SkillStatus.COLLISION, SkillStatus.PLANNING_FAILED):
-            self.cell.log_event(None, "door_blocked", reason=r.message)
-            raise _Abort(f"door blocked: {what}: the planner found no way in: {r.message}", parts_done=self.done,
-                         door_blocked=True)
-        self.must(r, what)
+        if r.status not in (SkillStatus.COLLISION, SkillStatus.PLANNING_FAILED):
+            self.must(r, what)
+        first = r.message
+        r = self.sk.move_to_pose(self.pose(xyz, self.psi_fix))
+        if r.ok:
+            self.cell.log_event(None, "planned_in", station=first)
+            return
+        if r.status not in (SkillStatus.COLLISION, SkillStatus.PLANNING_FAILED, SkillStatus.IK_FAILED):
+            self.must(r, what)
+        self.cell.log_event(None, "door_blocked", station=first, planner=r.message)
+        raise _Abort(f"door blocked: {what}: the station inside: {first}; the planner: {r.message}",
+                     parts_done=self.done, door_blocked=True)
 
     def load(self, origin: np.ndarray) -> np.ndarray:
         """Carry the blank into the fixture and locate it against the stops; returns where it
@@ -788,7 +795,7 @@ class _Procedure:
         sx, sy = L.seat_xy
         self.go_out("carry the blank to the door")
         try:
-            self.enter(self.q_in, "load")
+            self.enter(self.q_in, (sx - c, sy + c, L.carry_z), "load")
         except _Abort:
             self.put_back(origin)
             raise
@@ -868,7 +875,7 @@ class _Procedure:
         by, bz = p.blank_size_m[1], p.blank_size_m[2]
         x, y = float(seat_xy[0]), float(seat_xy[1])
         sk.release(width_m=by + 0.02)
-        self.enter(self.station((x, y, L.carry_z), self.q_in, "the part in the fixture"), "unload")
+        self.enter(self.station((x, y, L.carry_z), self.q_in, "the part in the fixture"), (x, y, L.carry_z), "unload")
         self.scene.remove("part_in_fixture")
         grasp_z = L.plate_top_z + bz - p.grasp_depth_m
         self.must(sk.move_line(self.pose((x, y, grasp_z), self.psi_fix)), "reach the part")
