@@ -173,7 +173,7 @@ class SimGripper:
             self.coupling = p.createConstraint(
                 self._body, a, self._body, b, jointType=p.JOINT_GEAR, jointAxis=[1, 0, 0],
                 parentFramePosition=[0, 0, 0], childFramePosition=[0, 0, 0], physicsClientId=self._cid)
-            p.changeConstraint(self.coupling, gearRatio=-1, erp=0.2, maxForce=10.0 * spec.max_force_n,
+            p.changeConstraint(self.coupling, gearRatio=-1, erp=0.05, maxForce=10.0 * spec.max_force_n,
                                physicsClientId=self._cid)
         self._apply()
 
