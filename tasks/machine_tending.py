@@ -84,6 +84,7 @@ FINISHED_COLOR = (0.95, 0.72, 0.2, 1.0)
 ENCLOSURE = ("front_l", "front_r", "lintel", "roof", "back", "side_l", "side_r", "door")
 FIXTURE = ("fixture_plate", "fixed_jaw", "side_stop", "movable_jaw")
 WAITING = ("waiting_load", "waiting_unload")
+AVERAGE_PERIODS = 20  # readings a guarded move averages its force over
 FINGERTIP_BELOW_TCP = 0.01  # the fingertips reach this far below the tcp (Franka Hand, officina's gripper) [m]
 
 
@@ -115,7 +116,7 @@ class MachineTendingParams(StrictParams):
     placement_tolerance_deg: float = Field(1.0, gt=0)
     # the procedure
     locate_clearance_m: float = Field(0.004, gt=0.0, le=0.01)  # the blank is lowered this far off each stop
-    locate_force_n: float = Field(8.0, gt=0, le=60)  # the guarded moves' threshold (at least 5x the sensor noise)
+    locate_force_n: float = Field(8.0, gt=0, le=60)  # the guarded moves' threshold (raised above the sensor's noise)
     locate_speed_m_s: float = Field(0.01, gt=0, le=0.05)
     grasp_depth_m: float = Field(0.015, gt=0.005, le=0.03)  # fingertips below the part's top
     grasp_force_n: float = Field(30.0, gt=0)
@@ -602,7 +603,9 @@ class _Procedure:
         self.tcp_T_blank[2, 3] = bz / 2 - params.grasp_depth_m
         ws = model.spec.wrist_sensor
         noise = ws.noise_force_n if (ws is not None and cell.wrist is not None) else 0.0
-        self.locate_force = max(params.locate_force_n, 5.0 * noise)
+        # the guarded moves average the force over AVERAGE_PERIODS readings (and the tare over as
+        # many): the threshold clears 6 standard deviations of that difference
+        self.locate_force = max(params.locate_force_n, 6.0 * noise * np.sqrt(2.0 / AVERAGE_PERIODS))
         # lines up from a part start within the padding of it until the fingertips are above it
         self.escape_m = params.grasp_depth_m + 0.01 + params.padding_m + 0.01
         self.tray_slots: list[np.ndarray] = []
@@ -836,7 +839,8 @@ class _Procedure:
         """A guarded move of the tcp along ``d_world`` until the locating force."""
         cell, sk = self.cell, self.sk
         r = sk.move_until_contact(self.R_base_world @ np.asarray(d_world, float), distance_m, self.locate_force,
-                                  speed_m_s=self.p.locate_speed_m_s, wrist=cell.wrist, wrist_R_base=self.sensor_R())
+                                  speed_m_s=self.p.locate_speed_m_s, wrist=cell.wrist, wrist_R_base=self.sensor_R(),
+                                  average_periods=AVERAGE_PERIODS)
         if r.status == SkillStatus.NO_CONTACT:
             cell.log_event(None, "failed", step=f"locate {axis}", reason=r.message)
             raise _Abort(f"no {axis} stop felt in the fixture: {r.message}", parts_done=self.done)
