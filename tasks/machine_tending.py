@@ -640,6 +640,15 @@ class _Procedure:
             r = move(target)
         return r
 
+    def in_position(self, tol_rad: float = 2e-3, timeout_s: float = 1.0) -> None:
+        """Hold the last command until the arm has reached it (a real arm lags its commands by its
+        controller's and the network's delays); grasps and releases wait for this."""
+        sk = self.sk
+        for _ in range(max(1, int(round(timeout_s / sk.dt)))):
+            if float(np.max(np.abs(self.cell.arm.read().position - sk.q_command))) < tol_rad:
+                return
+            sk.settle(sk.dt)
+
     def sensor_R(self) -> np.ndarray | None:
         """The wrist sensor's orientation in the base frame (its joint's frame, which need not be
         the flange's: the Panda's hand is turned 45 deg on its flange); None without a sensor."""
@@ -739,6 +748,7 @@ class _Procedure:
         above = top + 0.08
         self.must(self.planned(sk.move_to_pose, self.pose((x, y, above), psi)), "approach the blank")
         self.must(sk.move_line(self.pose((x, y, top - p.grasp_depth_m), psi)), "reach the blank")
+        self.in_position()
         self.must(sk.grasp(p.grasp_force_n), "grasp the blank")
         self.scene.attach("carried", Box(tuple(p.blank_size_m)), self.tcp_T_blank)
         self.must(sk.move_line(self.pose((x, y, above), psi), escape_m=self.escape_m), "lift the blank")
@@ -838,13 +848,17 @@ class _Procedure:
     def guarded(self, d_world, distance_m: float, axis: str) -> SkillResult:
         """A guarded move of the tcp along ``d_world`` until the locating force."""
         cell, sk = self.cell, self.sk
+        self.in_position()
         r = sk.move_until_contact(self.R_base_world @ np.asarray(d_world, float), distance_m, self.locate_force,
                                   speed_m_s=self.p.locate_speed_m_s, wrist=cell.wrist, wrist_R_base=self.sensor_R(),
                                   average_periods=AVERAGE_PERIODS)
         if r.status == SkillStatus.NO_CONTACT:
             cell.log_event(None, "failed", step=f"locate {axis}", reason=r.message)
             raise _Abort(f"no {axis} stop felt in the fixture: {r.message}", parts_done=self.done)
-        return self.must(r, f"locate against the {axis} stop")
+        self.must(r, f"locate against the {axis} stop")
+        cell.log_event(None, "touched", stop=axis, force_n=round(r.info["force_n"], 2),
+                       travel_mm=round(1e3 * r.info["travel_m"], 2), tcp=[round(v, 5) for v in r.info["tcp_xyz"]])
+        return r
 
     def line_or_plan(self, xyz, what: str, escape_m: float = 0.0) -> None:
         """A straight line to ``xyz`` (tcp down, the fixture's yaw); where the line cannot be
@@ -883,6 +897,7 @@ class _Procedure:
         self.scene.remove("part_in_fixture")
         grasp_z = L.plate_top_z + bz - p.grasp_depth_m
         self.must(sk.move_line(self.pose((x, y, grasp_z), self.psi_fix)), "reach the part")
+        self.in_position()
         self.must(sk.grasp(p.grasp_force_n), "grasp the part")
         self.scene.attach("carried", Box(tuple(p.blank_size_m)), self.tcp_T_blank)
         self.line_or_plan((x, y, L.carry_z), "lift the part", escape_m=self.escape_m)
