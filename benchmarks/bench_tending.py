@@ -4,6 +4,7 @@ factor and where the time goes.
     .venv/bin/python benchmarks/bench_tending.py [--seeds 0-19] [--robots panda,iiwa,ur5e]
         [--workers 2] [--set params.n_parts=2 ...] [--json FILE]
 
+Ctrl-C stops the sweep and summarises the runs done (seed by seed, every robot alike).
 Each run is `officina run machine-tending --robot R --seed N` (the run loop without its run
 folder) in a worker process. Reported per robot: success rate, parts done, cycle time per part
 and the steady-state interval between parts (sim time), placement errors in the fixture (median,
@@ -167,19 +168,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", dest="sets", action="append", default=[], help="a config override, e.g. params.n_parts=3")
     ap.add_argument("--json", default=None, help="write every run and the summary to this file")
     a = ap.parse_args(argv)
-    jobs = [(r, s, a.sets) for r in a.robots.split(",") for s in _seeds(a.seeds)]
+    # seed by seed, every robot: a sweep stopped early (Ctrl-C) has covered each robot alike
+    jobs = [(r, s, a.sets) for s in _seeds(a.seeds) for r in a.robots.split(",")]
     rows = []
     t0 = time.perf_counter()
+    stopped = False
     with mp.get_context("spawn").Pool(a.workers, maxtasksperchild=1) as pool:
-        for row in pool.imap_unordered(_one, jobs):
-            rows.append(row)
-            print(f"  {row['robot']:6s} seed {row['seed']:3d}: {'ok  ' if row['success'] else 'FAIL'} "
-                  f"parts {row['parts_done']}/{row['parts_total']} sim {row['cycle_time_s']:.1f} s "
-                  f"cpu {row['cpu_s']:.1f} s {row['procedure_message'] or ''}", file=sys.stderr, flush=True)
+        try:
+            for row in pool.imap_unordered(_one, jobs):
+                rows.append(row)
+                print(f"  {row['robot']:6s} seed {row['seed']:3d}: {'ok  ' if row['success'] else 'FAIL'} "
+                      f"parts {row['parts_done']}/{row['parts_total']} sim {row['cycle_time_s']:.1f} s "
+                      f"cpu {row['cpu_s']:.1f} s {row['procedure_message'] or ''}", file=sys.stderr, flush=True)
+        except KeyboardInterrupt:
+            stopped = True
+            pool.terminate()
+    if not rows:
+        return 1
     rows.sort(key=lambda r: (r["robot"], r["seed"]))
     summary = summarise(rows)
+    done = f"stopped after {len(rows)} of {len(jobs)} runs, " if stopped else ""
     print(f"machine-tending, seeds {a.seeds}, {' '.join(a.sets) or 'default parameters'} "
-          f"({time.perf_counter() - t0:.0f} s wall, {a.workers} workers)")
+          f"({done}{time.perf_counter() - t0:.0f} s wall, {a.workers} workers)")
     for robot, s in summary.items():
         print(f"\n{robot}: success {100 * s['success_rate']:.0f} % of {s['runs']} runs, parts {s['parts_done']}")
         for k, v in s.items():
