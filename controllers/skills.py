@@ -147,9 +147,10 @@ class Skills:
         joint torques estimated with the control model (`ExternalTorqueObserver`). The line is not checked
         against the planning scene: touching is what it is for. With ``average_periods`` N > 1 the
         arm first holds still for N periods and the tare is their mean, and the force compared with
-        ``force_n`` is the mean of the last N readings: a sensor's noise divided by sqrt(N), for a
-        detection later by about N/2 periods. Returns OK with ``info`` (``force_n``, ``travel_m``,
-        ``tcp_xyz``) at contact, NO_CONTACT at the end of the line."""
+        ``force_n`` is the mean of the last N readings (compared from the N-th period of the motion
+        on): a sensor's noise divided by sqrt(N), for a detection later by about N/2 periods.
+        Returns OK with ``info`` (``force_n``, ``travel_m``, ``tcp_xyz``) at contact, NO_CONTACT at
+        the end of the line."""
         from officina.controllers.contact import ExternalTorqueObserver
 
         d = np.asarray(direction, float).reshape(3)
@@ -201,7 +202,8 @@ class Skills:
                 f_ext, *_ = np.linalg.lstsq(Jv.T, tau, rcond=1e-3)
                 recent.append(float(-(f_ext @ d)))
             force = sum(recent) / len(recent)
-            if force >= force_n:
+            # the mean of fewer than N readings has more noise than the threshold was set for
+            if len(recent) == n_avg and force >= force_n:
                 # stop where the arm is: hold the measured position, the contact force stays bounded
                 self._q_cmd = st.position.copy()
                 self.arm.command_positions(self._q_cmd)

@@ -168,6 +168,28 @@ def test_guarded_move_averages_a_noisy_sensor():
         assert r.status == SkillStatus.OK, r.message
         assert -0.005 < r.info["tcp_xyz"][2] < 0.02 and r.info["travel_m"] == pytest.approx(z0, abs=0.02)
         assert 12.0 <= r.info["force_n"] < 80.0
+        # one 100 N spike on the motion's first reading (the 21st: the tare takes 20): the mean of
+        # fewer than 20 readings is not compared, and in the window it counts 5 N
+        sk.move_joints(q0)
+        R = m.frame_transform(sk.q_command, "flange")[:3, :3]
+        spiky = _OneSpike(wrist, 21, R.T @ np.array([0.0, 0.0, 100.0]))
+        r = sk.move_until_contact([0, 0, -1], 0.7, 12.0, speed_m_s=0.05, wrist=spiky, average_periods=20)
+        assert r.status == SkillStatus.OK and spiky.reads > 21, r.message
+        assert -0.005 < r.info["tcp_xyz"][2] < 0.02 and r.info["travel_m"] == pytest.approx(z0, abs=0.02)
+
+
+class _OneSpike:
+    """A force/torque sensor with ``extra_force`` added to its ``at``-th reading."""
+
+    def __init__(self, sensor, at: int, extra_force) -> None:
+        self.sensor, self.at, self.extra, self.reads = sensor, at, np.asarray(extra_force, float), 0
+
+    def read(self):
+        from officina.interfaces import Wrench
+
+        self.reads += 1
+        w = self.sensor.read()
+        return Wrench(w.stamp, w.force + self.extra, w.torque) if self.reads == self.at else w
 
 
 def test_a_skill_ends_with_the_protective_stop_and_resumes_after_clearing():

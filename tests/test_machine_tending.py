@@ -75,6 +75,7 @@ def test_the_planner_and_the_simulator_share_the_cell():
         sim.close()
 
 
+@pytest.mark.timeout(600)
 def test_one_part_on_the_panda_seeded_and_deterministic(tmp_path):
     a = _run(tmp_path, "a", overrides=QUICK)
     m = a.metrics
