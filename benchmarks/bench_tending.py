@@ -174,8 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     stopped = False
     with mp.get_context("spawn").Pool(a.workers, maxtasksperchild=1) as pool:
+        results = pool.imap_unordered(_one, jobs)
         try:
-            for row in pool.imap_unordered(_one, jobs):
+            while len(rows) < len(jobs):
+                try:  # a wait with a timeout: Ctrl-C reaches the loop while the workers run
+                    row = results.next(timeout=0.5)
+                except mp.TimeoutError:
+                    continue
                 rows.append(row)
                 print(f"  {row['robot']:6s} seed {row['seed']:3d}: {'ok  ' if row['success'] else 'FAIL'} "
                       f"parts {row['parts_done']}/{row['parts_total']} sim {row['cycle_time_s']:.1f} s "
