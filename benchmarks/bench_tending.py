@@ -184,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 print(f"  {row['robot']:6s} seed {row['seed']:3d}: {'ok  ' if row['success'] else 'FAIL'} "
                       f"parts {row['parts_done']}/{row['parts_total']} sim {row['cycle_time_s']:.1f} s "
-                      f"cpu {row['cpu_s']:.1f} s {row['procedure_message'] or ''}", file=sys.stderr, flush=True)
+                      f"cpu {row['cpu_s']:.1f} s placement {row['placement_error_mm'] or 0:.2f} mm "
+                      f"{row['placement_error_deg'] or 0:.2f} deg contacts {row['enclosure_contacts']} "
+                      f"{row['procedure_message'] or ''}", file=sys.stderr, flush=True)
         except KeyboardInterrupt:
             stopped = True
             pool.terminate()

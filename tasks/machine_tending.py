@@ -779,6 +779,19 @@ class _Procedure:
         """To the station in front of the door (direct when clear, planned otherwise)."""
         self.must(self.planned(self.sk.move_joints, self.q_out), what)
 
+    def leave(self, what: str) -> None:
+        """From inside the machine out to the station in front of the door: the direct motion when
+        clear, else the planner; when the planner finds no way in its time, back to the station
+        above the fixture and out the way the blank came in."""
+        r = self.planned(self.sk.move_joints, self.q_out)
+        if r.ok:
+            return
+        if r.status not in (SkillStatus.COLLISION, SkillStatus.PLANNING_FAILED):
+            self.must(r, what)
+        self.cell.log_event(None, "retrace", step=what, reason=r.message)
+        self.must(self.planned(self.sk.move_joints, self.q_in), f"{what}: back to the station above the fixture")
+        self.must(self.planned(self.sk.move_joints, self.q_out), what)
+
     def enter(self, q_in: np.ndarray, xyz, what: str) -> None:
         """From in front of the door in to the station ``q_in`` (the tcp at ``xyz``): the direct
         joint motion when it keeps clear of the machine; else the planner, free to choose the
@@ -841,7 +854,7 @@ class _Procedure:
                                 _yaw_quat(self.psi_fix)))
         tcp = self.tcp_world()
         self.line_or_plan((tcp[0], tcp[1], L.carry_z), "withdraw from the fixture", escape_m=self.escape_m)
-        self.go_out("withdraw through the door")
+        self.leave("withdraw through the door")
         cell.log_event(None, "loaded")
         return np.array([x_blank, y_blank])
 
@@ -901,7 +914,7 @@ class _Procedure:
         self.must(sk.grasp(p.grasp_force_n), "grasp the part")
         self.scene.attach("carried", Box(tuple(p.blank_size_m)), self.tcp_T_blank)
         self.line_or_plan((x, y, L.carry_z), "lift the part", escape_m=self.escape_m)
-        self.go_out("take the part out")
+        self.leave("take the part out")
         self.cell.log_event(None, "unloaded")
 
     def place_finished(self, k: int) -> None:

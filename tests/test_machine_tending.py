@@ -121,6 +121,7 @@ def test_bad_layout_is_one_line_exit_2(cli):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("robot", ["panda", "iiwa", "ur5e"])
 def test_two_parts_on_every_robot(tmp_path, robot):
     m = _run(tmp_path, "run", robot, seed=1, overrides=["params.machining_time_s=2.0"]).metrics
