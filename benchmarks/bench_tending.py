@@ -4,7 +4,7 @@ factor and where the time goes.
     .venv/bin/python benchmarks/bench_tending.py [--seeds 0-19] [--robots panda,iiwa,ur5e]
         [--workers 2] [--set params.n_parts=2 ...] [--json FILE]
 
-Ctrl-C stops the sweep and summarises the runs done (seed by seed, every robot alike).
+Jobs go seed by seed over the robots; each run prints one line (stderr) as it finishes.
 Each run is `officina run machine-tending --robot R --seed N` (the run loop without its run
 folder) in a worker process. Reported per robot: success rate, parts done, cycle time per part
 and the steady-state interval between parts (sim time), placement errors in the fixture (median,
