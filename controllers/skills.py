@@ -20,6 +20,7 @@ from the optional ``min_link_z`` floor).
 from __future__ import annotations
 
 import enum
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -182,7 +183,7 @@ class Skills:
 
     def move_until_contact(self, direction: np.ndarray, max_distance_m: float, force_n: float, *,
                            speed_m_s: float = 0.02, wrist: ForceTorqueSensor | None = None,
-                           wrist_R_base: np.ndarray | None = None) -> SkillResult:
+                           wrist_R_base: np.ndarray | None = None, average_periods: int = 1) -> SkillResult:
         """The guarded move: the tcp along ``direction`` (base frame) for at most ``max_distance_m``
         at ``speed_m_s``, stopping when the contact force against the motion reaches ``force_n``.
 
@@ -190,13 +191,18 @@ class Skills:
         default: the sensor's frame is the flange's; zeroed at the start, as a real sensor is before
         a guarded move, so the tool's weight does not count) or, without a sensor, from the external
         joint torques estimated with the control model (`ExternalTorqueObserver`). The line is not checked
-        against the planning scene: touching is what it is for. Returns OK with ``info``
-        (``force_n``, ``travel_m``, ``tcp_xyz``) at contact, NO_CONTACT at the end of the line."""
+        against the planning scene: touching is what it is for. With ``average_periods`` N > 1 the
+        arm first holds still for N periods and the tare is their mean, and the force compared with
+        ``force_n`` is the mean of the last N readings (compared from the N-th period of the motion
+        on): a sensor's noise divided by sqrt(N), for a detection later by about N/2 periods.
+        Returns OK with ``info`` (``force_n``, ``travel_m``, ``tcp_xyz``) at contact, NO_CONTACT at
+        the end of the line."""
         from officina.controllers.contact import ExternalTorqueObserver
 
         d = np.asarray(direction, float).reshape(3)
         if not np.linalg.norm(d) > 0 or not max_distance_m > 0 or not force_n > 0 or not speed_m_s > 0:
             return SkillResult(SkillStatus.PLANNING_FAILED, "guarded move: direction, distance, force and speed must be positive")
+        n_avg = max(1, int(average_periods))
         d = d / np.linalg.norm(d)
         T0 = self.model.frame_transform(self._q_cmd, "tcp")
         T1 = T0.copy()
@@ -211,7 +217,18 @@ class Skills:
             observer.reset(self.arm.read())
         else:
             tare = np.asarray(wrist.read().force, float)
+            if n_avg > 1:  # hold still while the tare is averaged
+                reads = [tare]
+                for _ in range(n_avg - 1):
+                    self.arm.command_positions(self._q_cmd)
+                    self.tick()
+                    stop = self._stopped()
+                    if stop is not None:
+                        return stop
+                    reads.append(np.asarray(wrist.read().force, float))
+                tare = np.mean(reads, axis=0)
         force = 0.0
+        recent: deque[float] = deque(maxlen=n_avg)
         for q, qd in zip(traj.q, traj.qd):
             self.arm.command_positions(q, qd)
             self._q_cmd = q
@@ -224,13 +241,15 @@ class Skills:
                 R = self.model.frame_transform(st.position, "flange")[:3, :3] if wrist_R_base is None else wrist_R_base
                 f_base = R @ (np.asarray(wrist.read().force, float) - tare)
                 # the sensor measures what the tool pushes on it: against the motion is along -d
-                force = float(-(f_base @ d))
+                recent.append(float(-(f_base @ d)))
             else:
                 tau = observer.update(st)
                 Jv = self.model.jacobian(st.position, "tcp")[:3]
                 f_ext, *_ = np.linalg.lstsq(Jv.T, tau, rcond=1e-3)
-                force = float(-(f_ext @ d))
-            if force >= force_n:
+                recent.append(float(-(f_ext @ d)))
+            force = sum(recent) / len(recent)
+            # the mean of fewer than N readings has more noise than the threshold was set for
+            if len(recent) == n_avg and force >= force_n:
                 # stop where the arm is: hold the measured position, the contact force stays bounded
                 self._q_cmd = st.position.copy()
                 self.arm.command_positions(self._q_cmd)

@@ -32,7 +32,7 @@ import pybullet_data
 
 from officina.interfaces import RobotSpec
 
-__all__ = ["SimWorld", "SimObject", "SimRobotHandle"]
+__all__ = ["SimWorld", "SimObject", "SimRobotHandle", "SimContact"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,21 @@ class SimRobotHandle:
     spec: RobotSpec
     joint_index: dict[str, int]  # joint name -> PyBullet joint index
     link_index: dict[str, int]  # link name -> PyBullet link index (-1 = base)
+
+
+@dataclass(frozen=True)
+class SimContact:
+    """One contact point of the last physics step: bodies and links (-1 = a body's base),
+    the point on body A (world, m), the normal force (N) and the signed distance (m, < 0 when
+    penetrating)."""
+
+    body_a: int
+    link_a: int
+    body_b: int
+    link_b: int
+    position: tuple[float, float, float]
+    normal_force_n: float
+    distance_m: float
 
 
 def _matrix_to_quat(R: np.ndarray) -> tuple[float, float, float, float]:
@@ -449,7 +464,47 @@ class SimWorld:
         self.robots.append(handle)
         return handle
 
+    def add_sensor_box(self, center_xyz, size_xyz, name: str = "sensor") -> SimObject:
+        """A box volume that collides with nothing (no contacts, no forces) and cameras do not see:
+        the field of an area sensor or a light curtain, queried with `closest_distance`."""
+        cid = self.client_id
+        col = p.createCollisionShape(p.GEOM_BOX, halfExtents=[float(v) / 2 for v in size_xyz], physicsClientId=cid)
+        # a body without a visual shape is drawn by its collision shape: give it a speck instead
+        vis = p.createVisualShape(p.GEOM_SPHERE, radius=1e-5, rgbaColor=[0, 0, 0, 0], physicsClientId=cid)
+        bid = self._body(col, vis, 0.0, center_xyz)
+        p.setCollisionFilterGroupMask(bid, -1, 0, 0, physicsClientId=cid)
+        obj = SimObject(bid, "sensor", name, tuple(float(v) for v in size_xyz), 0.0)
+        self.objects.append(obj)
+        return obj
+
+    # --- scene processes (a task's before_step) --------------------------------------------------------
+    def set_object_pose(self, body_id: int, pos, quat=(0.0, 0.0, 0.0, 1.0)) -> None:
+        """Put a body at a pose (world frame) at rest: how a task's scene process moves a fixture
+        kinematically (a sliding door), one control period at a time."""
+        cid = self.client_id
+        p.resetBasePositionAndOrientation(body_id, [float(v) for v in pos], [float(v) for v in quat],
+                                          physicsClientId=cid)
+        p.resetBaseVelocity(body_id, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], physicsClientId=cid)
+
+    def set_object_color(self, body_id: int, rgba) -> None:
+        """Recolour a body's base (a part that changed state, e.g. machined)."""
+        p.changeVisualShape(body_id, -1, rgbaColor=[float(v) for v in rgba], physicsClientId=self.client_id)
+
     # --- ground truth (metrics only) ---------------------------------------------------------------
+    def contact_points(self, body_a: int, body_b: int | None = None) -> list[SimContact]:
+        """The contact points of the last physics step between ``body_a`` and ``body_b`` (any
+        body when None)."""
+        kw = {} if body_b is None else {"bodyB": int(body_b)}
+        pts = p.getContactPoints(bodyA=int(body_a), physicsClientId=self.client_id, **kw) or ()
+        return [SimContact(int(c[1]), int(c[3]), int(c[2]), int(c[4]), tuple(float(v) for v in c[5]),
+                           float(c[9]), float(c[8])) for c in pts]
+
+    def closest_distance(self, body_a: int, body_b: int, max_distance_m: float = 0.0) -> float | None:
+        """The smallest signed distance (m, < 0 when they overlap) between two bodies, or None when
+        they are farther apart than ``max_distance_m``."""
+        pts = p.getClosestPoints(int(body_a), int(body_b), float(max_distance_m), physicsClientId=self.client_id)
+        return min(float(c[8]) for c in pts) if pts else None
+
     def object_pose(self, body_id: int) -> tuple[np.ndarray, np.ndarray]:
         pos, quat = p.getBasePositionAndOrientation(body_id, physicsClientId=self.client_id)
         return np.array(pos), np.array(quat)

@@ -24,6 +24,7 @@ from officina.tasks.base import (
 )
 from officina.tasks.bin_picking import BinPicking
 from officina.tasks.peg_in_hole import PegInHole
+from officina.tasks.machine_tending import MachineTending
 from officina.tasks.pick_place import PickPlace
 from officina.tasks.shared_cell import SharedCell
 
@@ -32,6 +33,7 @@ TASKS: dict[str, Task] = {
     BinPicking.name: BinPicking(),
     SharedCell.name: SharedCell(),
     PegInHole.name: PegInHole(),
+    MachineTending.name: MachineTending(),
 }
 
 ENTRY_POINT_GROUP = "officina.tasks"

@@ -134,6 +134,64 @@ def test_guarded_move_stops_on_the_table(sensor):
         assert pressing < 60.0
 
 
+def test_guarded_move_averages_a_noisy_sensor():
+    """A sensor as noisy as the UR5e's (3.5 N standard deviation) against a 12 N threshold: reading
+    by reading, the noise of a tared sample crosses it long before the table; averaged over 20
+    periods (the tare too), the move stops on the table."""
+    from officina.controllers.skills import SkillStatus, Skills
+    from officina.sim.arm import SimForceTorqueSensor
+
+    spec = load_robot("panda")
+    m = RobotModel.from_spec(spec)
+    with SimWorld() as w:
+        h = w.load_robot(spec)
+        sim = SimArm(w, h)
+        g = SimGripper(w, h)
+        w.add_table(top_center_xyz=(0.35, 0.0, 0.0))
+        arm = SafeArm(sim, SafetyFilter(spec.limits, 0.001, SafetyConfig()))
+
+        def tick():
+            arm.monitor()
+            w.step(1)
+
+        wrist = SimForceTorqueSensor(w, h, "panda_hand_joint", rng=np.random.default_rng(0),
+                                     noise_std=(3.5, 3.5, 3.5, 0.2, 0.2, 0.2))
+        sk = Skills(arm, g, m, tick, rng=np.random.default_rng(0))
+        g.close(0.0, 20.0)
+        sk.settle(0.5)
+        q0 = sk.q_command
+        z0 = m.frame_transform(q0, "tcp")[2, 3]
+        r = sk.move_until_contact([0, 0, -1], 0.7, 12.0, speed_m_s=0.05, wrist=wrist)
+        assert r.status == SkillStatus.OK and r.info["tcp_xyz"][2] > 0.1  # a false contact in mid-air
+        sk.move_joints(q0)
+        r = sk.move_until_contact([0, 0, -1], 0.7, 12.0, speed_m_s=0.05, wrist=wrist, average_periods=20)
+        assert r.status == SkillStatus.OK, r.message
+        assert -0.005 < r.info["tcp_xyz"][2] < 0.02 and r.info["travel_m"] == pytest.approx(z0, abs=0.02)
+        assert 12.0 <= r.info["force_n"] < 80.0
+        # one 100 N spike on the motion's first reading (the 21st: the tare takes 20): the mean of
+        # fewer than 20 readings is not compared, and in the window it counts 5 N
+        sk.move_joints(q0)
+        R = m.frame_transform(sk.q_command, "flange")[:3, :3]
+        spiky = _OneSpike(wrist, 21, R.T @ np.array([0.0, 0.0, 100.0]))
+        r = sk.move_until_contact([0, 0, -1], 0.7, 12.0, speed_m_s=0.05, wrist=spiky, average_periods=20)
+        assert r.status == SkillStatus.OK and spiky.reads > 21, r.message
+        assert -0.005 < r.info["tcp_xyz"][2] < 0.02 and r.info["travel_m"] == pytest.approx(z0, abs=0.02)
+
+
+class _OneSpike:
+    """A force/torque sensor with ``extra_force`` added to its ``at``-th reading."""
+
+    def __init__(self, sensor, at: int, extra_force) -> None:
+        self.sensor, self.at, self.extra, self.reads = sensor, at, np.asarray(extra_force, float), 0
+
+    def read(self):
+        from officina.interfaces import Wrench
+
+        self.reads += 1
+        w = self.sensor.read()
+        return Wrench(w.stamp, w.force + self.extra, w.torque) if self.reads == self.at else w
+
+
 def test_a_skill_ends_with_the_protective_stop_and_resumes_after_clearing():
     from officina.controllers.skills import SkillStatus, Skills
 

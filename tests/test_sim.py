@@ -346,3 +346,47 @@ def test_an_assembly_hull_collides_with_its_faces_where_they_are_given():
             assert d == pytest.approx(0.001, abs=2e-5), (on_face, d)
         with pytest.raises(ValueError, match="no volume"):
             w.add_assembly(hulls=[[(0, 0, 0), (1, 0, 0), (0, 1, 0), (1, 1, 0)]])
+
+
+def test_world_moves_recolours_and_senses_bodies_for_scene_processes():
+    """What a task's scene process uses: a static body moved kinematically (a door), recoloured,
+    contact points with the bodies and links that touch, and a sensor volume that collides with
+    nothing and cameras do not see, queried by distance."""
+    from officina.controllers.planning.scene import Box, Obstacle, PlanningScene
+    from officina.interfaces import CameraIntrinsics
+    from officina.sim.camera import SimCamera, look_at
+
+    w = SimWorld()
+    try:
+        table = w.add_table()
+        (door,) = w.add_planning_scene(PlanningScene([Obstacle("door", Box((0.02, 0.3, 0.3)), (0.5, 0.0, 0.15))]))
+        box = w.add_box((0.05, 0.05, 0.05), 0.2, (0.3, 0.0, 0.025))
+        w.step(50)
+        touching = w.contact_points(box.body_id)
+        assert touching and {c.body_b for c in touching} == {table.body_id}
+        assert all(c.body_a == box.body_id and c.link_a == -1 and c.normal_force_n >= 0 for c in touching)
+        assert sum(c.normal_force_n for c in touching) == pytest.approx(0.2 * 9.81, rel=0.05)
+        assert w.contact_points(box.body_id, door.body_id) == []
+        # the door slides onto the box: it pushes it, and they touch
+        for k in range(200):
+            w.set_object_pose(door.body_id, (0.5 - 0.001 * k, 0.0, 0.15))
+            w.step()
+        pos, _ = w.object_pose(door.body_id)
+        assert pos[0] == pytest.approx(0.301)
+        assert w.contact_points(box.body_id, door.body_id)
+        assert w.object_pose(box.body_id)[0][0] < 0.3 - 0.005
+        w.set_object_color(box.body_id, (0.1, 0.9, 0.1, 1.0))
+        # a sensor volume: nothing rests on it, it sees the box inside it, a camera does not see it
+        sensor = w.add_sensor_box((0.3, 0.3, 0.1), (0.2, 0.2, 0.2))
+        probe = w.add_box((0.04, 0.04, 0.04), 0.1, (0.3, 0.3, 0.1))
+        assert w.closest_distance(probe.body_id, sensor.body_id) < 0  # inside
+        assert w.closest_distance(door.body_id, sensor.body_id) is None
+        assert w.closest_distance(door.body_id, sensor.body_id, 1.0) == pytest.approx(0.05, abs=1e-3)  # along y
+        w.step(300)
+        assert w.object_pose(probe.body_id)[0][2] == pytest.approx(0.02, abs=2e-3)  # fell through it
+        cam = SimCamera(w.client_id, CameraIntrinsics.from_fov(160, 120, 40.0),
+                        look_at((0.3, 0.3, 1.0), (0.3, 0.3, 0.0), up=(-1.0, 0.0, 0.0)), near=0.05, far=3.0)
+        depth = cam.capture().depth_m
+        assert float(np.nanmin(depth[40:80, 60:100])) > 1.0 - 0.045  # the probe's top, not the sensor's
+    finally:
+        w.close()

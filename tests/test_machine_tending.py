@@ -1,0 +1,129 @@
+"""machine-tending: the cell the planner and the simulator share, one part end to end (seeded,
+deterministic), the blocked door the planner refuses, the robots it refuses, success on every
+robot it supports."""
+
+import json
+
+import numpy as np
+import pytest
+
+from officina.runner import WALL_CLOCK_FIELDS, execute_run, resolve_config
+
+TASK = "machine-tending"
+QUICK = ["params.n_parts=1", "params.machining_time_s=1.0", "params.door_time_s=0.5"]
+ORDER = ["pick", "located", "loaded", "cycle_started", "cycle_done", "unloaded", "finished_part"]
+
+
+def _run(tmp_path, name, robot="panda", seed=0, overrides=()):
+    cfg = resolve_config(TASK, robot=robot, seed=seed, overrides=list(overrides))
+    return execute_run(cfg, tmp_path / name)
+
+
+def _stable(metrics):
+    return {k: v for k, v in metrics.items() if k not in WALL_CLOCK_FIELDS}
+
+
+def _check_done(m, parts):
+    assert m["success"], (m["procedure_message"], m)
+    assert m["procedure_completed"], m["procedure_message"]
+    assert m["parts_done"] == m["cycles_started"] == parts
+    assert m["enclosure_contacts"] == 0, m["enclosure_contact_log"]
+    assert m["fixture_contacts"] == 0
+    assert m["placement_error_mm"] <= 0.5 and m["placement_error_deg"] <= 1.0
+    assert m["protective_stops"] == 0
+    # the only safety events: the filter smoothing the hold at the end of a guarded move
+    assert set(m["safety_events"]) <= {"acceleration_limit"}, m["safety_events"]
+    assert 0.0 < m["spindle_utilisation"] < 1.0 and 0.0 < m["machine_wait_share"] < 1.0
+    assert m["spindle_utilisation"] + m["machine_wait_share"] <= 1.0
+
+
+def test_the_planner_and_the_simulator_share_the_cell():
+    """Every obstacle of the planning scene is a body of the simulated cell at the same pose (the
+    fixture shifted by its seeded misplacement, within bounds); the door opening is data; the light
+    curtain touches nothing."""
+    from officina.robots import load_robot
+    from officina.tasks import get_task
+    from officina.tasks.machine_tending import FIXTURE, Layout, MachineTendingParams
+    from officina.tasks.runtime import build_sim_cell
+
+    task = get_task(TASK)
+    params = MachineTendingParams(door_width_m=0.5, door_height_m=0.7)
+    scene = task.planning_scene(params)
+    sim = build_sim_cell(task, params, load_robot("panda"), rng=np.random.default_rng(4))
+    try:
+        w = sim.world
+        bodies = {o.name: o for o in w.objects}
+        offsets = []
+        for ob in scene.obstacles:
+            pos, _ = w.object_pose(bodies[ob.name].body_id)
+            d = pos - np.asarray(ob.xyz)
+            if ob.name in FIXTURE:
+                offsets.append(d)
+            else:
+                assert np.allclose(d, 0.0, atol=1e-9), ob.name
+        assert np.allclose(offsets, offsets[0]) and np.all(np.abs(offsets[0][:2]) <= 0.002) and offsets[0][2] == 0
+        assert np.allclose(sim.scene.seat_xy, Layout(params).seat_xy + offsets[0][:2])
+        # the opening: between the two front walls, under the lintel
+        fl, fr, lintel = scene.get("front_l"), scene.get("front_r"), scene.get("lintel")
+        assert (fl.xyz[1] - fl.shape.size[1] / 2) - (fr.xyz[1] + fr.shape.size[1] / 2) == pytest.approx(0.5)
+        assert lintel.xyz[2] - lintel.shape.size[2] / 2 == pytest.approx(0.7)
+        # the door parked beside the opening, clear of it
+        door = scene.get("door")
+        assert door.xyz[1] - door.shape.size[1] / 2 > 0.25
+        assert all(w.contact_points(b) == [] for b in (o.body_id for o in w.objects if o.kind == "sensor"))
+    finally:
+        sim.close()
+
+
+@pytest.mark.timeout(600)
+def test_one_part_on_the_panda_seeded_and_deterministic(tmp_path):
+    a = _run(tmp_path, "a", overrides=QUICK)
+    m = a.metrics
+    _check_done(m, 1)
+    events = [e["event"] for e in json.loads((a.run_dir / "events.json").read_text())]
+    assert [e for e in events if e in ORDER] == ORDER
+    # the machine's own record: it waited for the blank, closed, machined, opened, waited
+    phases = [ph for _, ph in m["machine_timeline"]]
+    assert phases[:6] == ["waiting_load", "closing", "machining", "opening", "waiting_unload", "waiting_load"]
+    assert (a.run_dir / "machine.png").stat().st_size > 0
+    assert m["cycle_time_per_part_s"] == pytest.approx(m["cycle_time_s"])
+    b = _run(tmp_path, "b", overrides=QUICK)
+    assert _stable(b.metrics) == _stable(m)
+
+
+def test_a_blocked_door_is_refused_and_reported(tmp_path, cli):
+    """The door stuck a fifth open: no way in for the planner; the procedure says so, puts the
+    blank back, and nothing touched the machine."""
+    out = tmp_path / "blocked"
+    r = cli(["run", TASK, "--robot", "panda", "--set", "params.n_parts=1", "--set", "params.door_open_fraction=0.2",
+             "--out", out, "--json"])
+    assert r.exit_code == 1, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert not m["success"] and not m["procedure_completed"]
+    assert m["procedure_message"].startswith("door blocked: load:") and "obstacle:door" in m["procedure_message"]
+    assert m["enclosure_contacts"] == 0 and m["cycles_started"] == 0 and m["parts_done"] == 0
+    events = [e["event"] for e in json.loads((out / "events.json").read_text())]
+    assert "door_blocked" in events and "returned" in events and "loaded" not in events
+
+
+def test_refuses_robots_without_a_parallel_gripper(cli):
+    r = cli(["run", TASK, "--robot", "ur10e"])
+    assert r.exit_code == 2
+    assert "needs a parallel gripper" in r.output and "vacuum" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_bad_layout_is_one_line_exit_2(cli):
+    r = cli(["run", TASK, "--set", "params.locate_clearance_m=0.001"])
+    assert r.exit_code == 2 and "locate_clearance_m" in r.output
+    r = cli(["run", TASK, "--set", "params.door_width_m=0.9"])
+    assert r.exit_code == 2 and "door" in r.output
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("robot", ["panda", "iiwa", "ur5e"])
+def test_two_parts_on_every_robot(tmp_path, robot):
+    m = _run(tmp_path, "run", robot, seed=1, overrides=["params.machining_time_s=2.0"]).metrics
+    _check_done(m, 2)
+    assert m["part_interval_s"] < m["cycle_time_s"]
