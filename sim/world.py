@@ -297,6 +297,25 @@ class SimWorld:
         lin, ang = p.getBaseVelocity(body_id, physicsClientId=self.client_id)
         return np.array(lin), np.array(ang)
 
+    def touching(self, body_a: int, body_b: int) -> bool:
+        """Whether the two bodies had a contact point in the last physics step."""
+        return bool(p.getContactPoints(bodyA=body_a, bodyB=body_b, physicsClientId=self.client_id))
+
+    # --- scene motion (a task's before_step: conveyors, feeders) -------------------------------------
+    def set_object_pose(self, body_id: int, pos, quat=(0.0, 0.0, 0.0, 1.0)) -> None:
+        """Put a body at ``pos`` (m) with ``quat`` (x, y, z, w), at rest (a feeder placing a part)."""
+        cid = self.client_id
+        p.resetBasePositionAndOrientation(body_id, [float(v) for v in pos], [float(v) for v in quat],
+                                          physicsClientId=cid)
+        p.resetBaseVelocity(body_id, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], physicsClientId=cid)
+        p.changeDynamics(body_id, -1, activationState=p.ACTIVATION_STATE_WAKE_UP, physicsClientId=cid)
+
+    def set_object_velocity(self, body_id: int, linear=(0.0, 0.0, 0.0), angular=(0.0, 0.0, 0.0)) -> None:
+        """Set a body's linear (m/s) and angular (rad/s) velocity, world frame (a kinematic conveyor
+        drives what lies on it this way every control period)."""
+        p.resetBaseVelocity(body_id, [float(v) for v in linear], [float(v) for v in angular],
+                            physicsClientId=self.client_id)
+
     def link_pose(self, body_id: int, link_index: int) -> tuple[np.ndarray, np.ndarray]:
         if link_index < 0:
             return self.object_pose(body_id)
