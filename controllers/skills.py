@@ -35,6 +35,7 @@ from officina.controllers.trajectory import (
     TrajectoryError,
     plan_cartesian_line,
     plan_joint_move,
+    time_scale,
 )
 from officina.interfaces import Arm, ForceTorqueSensor, Gripper
 
@@ -68,6 +69,8 @@ class Skills:
     ``tick()`` advances one control period. ``velocity_scale`` scales the joint velocity,
     acceleration and jerk limits used by Ruckig. ``planning_scene`` (with ``padding_m`` and
     ``world_T_base``, the base's pose in the scene's frame) makes the motions collision-aware.
+    ``max_tcp_speed_m_s`` caps the tcp speed of every motion (a collaborative robot's tool speed
+    limit): a faster trajectory is slowed down as a whole before it runs.
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class Skills:
         padding_m: float = 0.01,
         world_T_base: np.ndarray | None = None,
         planner_settings: PlannerSettings | None = None,
+        max_tcp_speed_m_s: float | None = None,
     ) -> None:
         self.arm = arm
         self.gripper = gripper
@@ -95,6 +99,9 @@ class Skills:
         self.linear_speed_m_s = linear_speed_m_s
         self.min_link_z = min_link_z
         self.dt = arm.control_period
+        if max_tcp_speed_m_s is not None and not max_tcp_speed_m_s > 0:
+            raise ValueError(f"max_tcp_speed_m_s must be positive, got {max_tcp_speed_m_s}")
+        self.max_tcp_speed_m_s = max_tcp_speed_m_s
         self._q_cmd = arm.read().position.copy()
         self.scene = planning_scene
         self.checker: CollisionChecker | None = None
@@ -110,7 +117,22 @@ class Skills:
         """The last commanded joint positions (the reference, not the measurement)."""
         return self._q_cmd.copy()
 
+    def tcp_speed_peak(self, traj: JointTrajectory) -> float:
+        """Largest tcp speed along ``traj`` (m/s), from its samples every 10 ms and its last."""
+        step = max(1, int(round(0.01 / self.dt)))
+        idx = list(range(0, len(traj), step)) + [len(traj) - 1]
+        return max((float(np.linalg.norm(self.model.jacobian(traj.q[i], "tcp")[:3] @ traj.qd[i])) for i in idx),
+                   default=0.0)
+
     def execute(self, traj: JointTrajectory) -> SkillResult:
+        """Run ``traj`` one control period per sample; with ``max_tcp_speed_m_s`` a trajectory whose
+        tcp would go faster is first slowed down as a whole (the same path, in more time), as a
+        robot's tool speed limit does."""
+        cap = self.max_tcp_speed_m_s
+        if cap is not None and len(traj) > 1:
+            peak = self.tcp_speed_peak(traj)
+            if peak > cap:
+                traj = time_scale(traj, peak / (0.98 * cap))
         for q, qd in zip(traj.q, traj.qd):
             self.arm.command_positions(q, qd)
             self._q_cmd = q

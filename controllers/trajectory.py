@@ -18,7 +18,7 @@ from officina.controllers.ik import solve_ik
 from officina.controllers.model import RobotModel
 from officina.interfaces import JointLimits
 
-__all__ = ["JointTrajectory", "plan_joint_move", "plan_waypoints", "plan_cartesian_line", "TrajectoryError"]
+__all__ = ["JointTrajectory", "plan_joint_move", "plan_waypoints", "plan_cartesian_line", "time_scale", "TrajectoryError"]
 
 
 class TrajectoryError(ValueError):
@@ -57,6 +57,30 @@ class JointTrajectory:
             qdd.append(p.qdd)
             t0 = t[-1][-1]  # each part's first sample is one period after its start
         return JointTrajectory(dt, np.concatenate(t), np.concatenate(q), np.concatenate(qd), np.concatenate(qdd))
+
+
+def time_scale(traj: JointTrajectory, factor: float) -> JointTrajectory:
+    """The same path ``factor`` (>= 1) times slower: sample k of the result is the original at
+    time ``t_k / factor`` (q linearly interpolated between samples, qd divided by ``factor``, qdd by
+    its square); it ends on the original's last sample, at rest when that one is."""
+    if not factor >= 1.0:
+        raise TrajectoryError(f"time scale factor must be >= 1, got {factor}")
+    if factor == 1.0 or len(traj) < 2:
+        return traj
+    dt = traj.dt
+    n = int(np.ceil(traj.duration * factor / dt - 1e-9))
+    t_new = dt * np.arange(1, n + 1)
+    t_src = np.minimum(t_new / factor, traj.duration)
+    # the start (t = 0, one period before the first sample), extrapolated from the first sample
+    t_all = np.concatenate(([0.0], traj.t))
+
+    def interp(a: np.ndarray, a0: np.ndarray) -> np.ndarray:
+        a = np.vstack((a0, a))
+        return np.stack([np.interp(t_src, t_all, a[:, j]) for j in range(a.shape[1])], axis=1)
+
+    q0 = traj.q[0] - traj.qd[0] * (traj.t[0] - 0.0)
+    return JointTrajectory(dt, t_new, interp(traj.q, q0), interp(traj.qd, traj.qd[0] - traj.qdd[0] * traj.t[0]) / factor,
+                           interp(traj.qdd, traj.qdd[0]) / factor**2)
 
 
 def _check_within(q: np.ndarray, limits: JointLimits, what: str) -> None:
