@@ -22,10 +22,12 @@ from typing import Any
 from officina.tasks.base import (
     Cell, MetricInfo, ProcedureOutcome, RunRecord, StrictParams, Task, TaskDefinition, TaskScene,
 )
+from officina.tasks.palletizing import Palletizing
 from officina.tasks.pick_place import PickPlace
 
 TASKS: dict[str, Task] = {
     PickPlace.name: PickPlace(),
+    Palletizing.name: Palletizing(),
 }
 
 ENTRY_POINT_GROUP = "officina.tasks"
