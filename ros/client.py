@@ -192,7 +192,8 @@ class RosVacuumGripper:
     regulated to the force), ``open`` sends ``[max_width]`` (vent); the state is the vacuum switch
     (std_msgs/Bool on ``<gripper_controller>/vacuum_switch``: true while a part is held), read as
     `officina.interfaces.Gripper` documents for a vacuum gripper. A switch tells held or not held
-    only: ``grasp_state`` is OPEN, HOLDING or CLOSED_EMPTY (never MOVING)."""
+    only: ``grasp_state`` is OPEN, HOLDING or CLOSED_EMPTY (never MOVING), and HOLDING until the
+    switch drops after ``open`` (the vent travels through the gate)."""
 
     def __init__(self, link: RosLink, max_width_m: float, max_force_n: float) -> None:
         from std_msgs.msg import Bool, Float64MultiArray
@@ -229,9 +230,12 @@ class RosVacuumGripper:
         return self._max_w if (not self._on or self._holding) else 0.0
 
     def grasp_state(self) -> GraspState:
-        if not self._on:
-            return GraspState.OPEN
-        return GraspState.HOLDING if self._holding else GraspState.CLOSED_EMPTY
+        """HOLDING while the switch reads a held part (also just after ``open``, until the vent has
+        reached the gripper: the part is released when the switch drops), else OPEN when vented or
+        CLOSED_EMPTY when the vacuum is on."""
+        if self._holding:
+            return GraspState.HOLDING
+        return GraspState.CLOSED_EMPTY if self._on else GraspState.OPEN
 
 
 def make_ros_gripper(link: RosLink, spec) -> "RosGripper | RosVacuumGripper | None":

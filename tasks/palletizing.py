@@ -699,6 +699,17 @@ class _Palletizer:
                 return True
         return False
 
+    def vent(self, timeout_s: float = 0.3) -> None:
+        """Blow off and wait until the vacuum switch no longer reads a held part (then 20 ms more)."""
+        g = self.cell.gripper
+        g.open()
+        for _ in range(max(1, int(round(timeout_s / self.sk.dt)))):
+            self.cell.arm.command_positions(self.sk.q_command)
+            self.cell.tick()
+            if g.grasp_state() != GraspState.HOLDING:
+                break
+        self.sk.settle(0.02)
+
     # --- one carton ------------------------------------------------------------------------------------
     def pick(self, o) -> np.ndarray | None:
         """Pick the perceived carton; returns tcp_T_carton, or None."""
@@ -754,8 +765,7 @@ class _Palletizer:
         if not r.ok:
             self.events(None, "place_failed", slot=k, reason=r.message)
             return False
-        self.cell.gripper.open()
-        self.sk.settle(0.03)
+        self.vent()
         self.scene.add(Obstacle(f"placed{k}", Box(self.size), tuple(float(v) for v in tgt.position),
                                 (0.0, 0.0, math.sin(yaw / 2), math.cos(yaw / 2))))
         self.events(None, "placed", slot=k, layer=tgt.layer + 1)

@@ -523,10 +523,10 @@ def test_vacuum_gripper_through_the_ros_interfaces(ctx):
         assert spin(lambda: g.grasp_state() == GraspState.HOLDING) and g.width() == pytest.approx(0.17)
         g.open()
         assert spin(lambda: len(sent) == 2) and sent[1] == [pytest.approx(0.17)]
+        assert g.grasp_state() == GraspState.HOLDING  # until the switch drops: the vent is on its way
         node._on_gripper(Float64MultiArray(data=sent[1]))
         node._advance()
-        assert g.grasp_state() == GraspState.OPEN
-        assert spin(lambda: g._holding is False)
+        assert spin(lambda: g.grasp_state() == GraspState.OPEN)
     finally:
         if client is not None:
             client.destroy_node()
