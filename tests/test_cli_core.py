@@ -36,7 +36,7 @@ def test_run_help_teaches(cli):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["run", "no-such-task"], "unknown task 'no-such-task'; expected one of pick-place"),
+        (["run", "no-such-task"], "unknown task 'no-such-task'; expected one of palletizing, pick-place"),
         (["run", "pick-place", "--robot", "abb-irb"], "unknown robot 'abb-irb'; expected one of"),
         (["run", "pick-place", "--set", "params.bogus=1"], "config key 'params.bogus': unknown key"),
         (["run", "pick-place", "--set", "colour=red"], "config key 'colour': unknown key"),
