@@ -108,6 +108,8 @@ SUBCOMMANDS: tuple[tuple[str, str | None], ...] = (
     ("officina.cli_ros:ros_app", "ros"),
     ("officina.cli_compare:app", None),  # compare
     ("officina.cli_plan:app", None),  # plan, collision-pairs
+    ("officina.cli_regress:app", None),  # regress
+    ("officina.cli_report:app", None),  # report
 )
 
 _registered = False

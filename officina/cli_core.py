@@ -168,67 +168,128 @@ def tasks_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readab
 
 SWEEP_HELP = """Run a task over many seeds and a parameter grid, in parallel through Dask.
 
-Each run is an ordinary run folder inside the sweep folder (default runs/sweep-TASK-TIMESTAMP/);
-sweep.json (written last) lists every run with its metrics, sweep.png plots the success rate
-and the task's key metrics per grid point. A LocalCluster with one worker process per core by default, or an
-existing Dask scheduler (--scheduler tcp://host:8786, e.g. dask-jobqueue on SLURM).
+Each run is an ordinary run folder inside the sweep folder (default
+runs/sweep-TASK-TIMESTAMP/). results.csv (and results.parquet with pyarrow)
+gets one row per run as runs finish: grid values, seed, every metric, status
+(ok, or failed with the reason), so a sweep that is stopped keeps what it did.
+At the end, sweep.json and sweep.png: per grid point the success rate (Wilson
+95 % interval) and the mean of the task's key metrics (t 95 % interval).
+
+Run the same command again with the same --out (or `--resume DIR`) to finish
+a stopped sweep: finished runs are skipped, failed ones are rerun only with
+--retry-failed. A folder that holds a different sweep is refused.
+
+Runs on a LocalCluster with one worker process per core, or on an existing
+Dask scheduler (--scheduler tcp://host:8786; see docs/sweeps.md for SLURM).
 
 Examples:
 
 ```
 officina sweep pick-place --seeds 0-9
 officina sweep pick-place --seeds 0-4 --grid robot=panda,iiwa,ur5e \\
-    --grid params.n_objects=1,3
+    --grid params.n_objects=1,3 --out runs/sw1
+officina sweep --resume runs/sw1 --retry-failed
+officina sweep labs/my_task.py:MyTask --scheduler tcp://host:8786
 ```
 
-Exit codes: 0 every run succeeded, 1 some run failed, 2 bad input.
+Exit codes: 0 every run succeeded, 1 some run failed or did not succeed,
+2 bad input.
 """
 
 
-@app.command("sweep", help=SWEEP_HELP)
+@app.command("sweep", help=SWEEP_HELP, no_args_is_help=True)
 @handle_errors
 def sweep_cmd(
-    task: str = typer.Argument(..., help="Task name (see `officina tasks`)."),
+    ctx: typer.Context,
+    task: Optional[str] = typer.Argument(
+        None, help="Task name (see `officina tasks`) or path/to/module.py:Class; not with --resume."),
     seeds: str = typer.Option("0-4", "--seeds", help="Seeds: 0-9, 1,5,7 or 0-3,10."),
     grid: List[str] = typer.Option([], "--grid", help="A grid axis KEY=V1,V2,... by dotted config key (repeatable)."),
     robot: Optional[str] = typer.Option(None, "--robot", "-r", help="Robot name or YAML file (or put robot in --grid)."),
     config: Optional[str] = typer.Option(None, "--config", "-c", help="A YAML config file as base."),
     set_: List[str] = typer.Option([], "--set", help="Override a config key for every run (repeatable)."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Sweep folder (new or empty)."),
+    out: Optional[str] = typer.Option(
+        None, "--out", "-o", help="Sweep folder: new, empty, or this same sweep's folder (resumes it)."),
+    resume: Optional[str] = typer.Option(
+        None, "--resume", help="Finish the sweep in this folder, with the plan in its sweep.yaml."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Rerun the runs that failed (resuming)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Local worker processes (default: one per core)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler."),
     as_json: bool = typer.Option(False, "--json", help="Print sweep.json to stdout instead of the summary."),
 ) -> None:
-    from officina.sweep import parse_grid, parse_seeds, plan_sweep, run_sweep
+    from officina.errors import BadInput
+    from officina.sweep import connect, create_sweep_dir, load_sweep, parse_grid, parse_seeds, prepare_sweep, run_sweep
 
-    points = plan_sweep(task, seeds=parse_seeds(seeds), grid=parse_grid(grid), robot=robot,
-                        config_file=config, overrides=set_)
-    sweep_dir, rows = run_sweep(points, out, task=task, scheduler=scheduler, workers=workers, progress=not as_json)
+    if scheduler is not None and workers is not None:
+        raise BadInput("--workers starts local worker processes; with --scheduler the scheduler's workers run")
+    plan = None
+    if resume is not None:
+        def given(name: str) -> bool:
+            src = ctx.get_parameter_source(name)
+            return src is not None and src.name != "DEFAULT"
+
+        extra = [f"--{n.rstrip('_').replace('_', '-')}" if n != "task" else "TASK" for n in
+                 ("task", "seeds", "grid", "robot", "config", "set_", "out") if given(n)]
+        if extra:
+            raise BadInput(f"--resume takes the sweep's plan from its sweep.yaml; drop {', '.join(extra)}")
+        sweep_dir, points = load_sweep(resume)
+    else:
+        if task is None:
+            raise BadInput("no task given; expected `officina sweep TASK ...` or `officina sweep --resume DIR`")
+        plan = prepare_sweep(task, seeds=parse_seeds(seeds), grid=parse_grid(grid), robot=robot,
+                             config_file=config, overrides=set_, out=out)
+        points = plan.points
+    client = connect(scheduler) if scheduler is not None else None  # before any folder is made
+    try:
+        if plan is not None:
+            sweep_dir = create_sweep_dir(plan)
+        res = run_sweep(points, sweep_dir, client=client, workers=workers, retry_failed=retry_failed)
+    finally:
+        if client is not None:
+            client.close()
+    if res.interrupted:
+        raise typer.Exit(130)
     if as_json:
         typer.echo((sweep_dir / "sweep.json").read_text())
     else:
         from rich.console import Console
-        from rich.table import Table
 
         from officina.tasks import get_task
-        from officina.tasks.base import key_metrics, metric_info, metric_label
 
-        tdef = get_task(points[0].config["task"])
-        shown = [k for k in key_metrics(tdef) if k != "success"]
-        t = Table(title=f"sweep of {tdef.name}: {len(rows)} runs")
-        for c in ["grid point", "runs", "success"] + [
-                f"mean {metric_label(tdef, k)}" + (f" [{metric_info(tdef, k).unit}]" if metric_info(tdef, k).unit else "")
-                for k in shown]:
-            t.add_column(c)
-        for point in sorted({r["point"] for r in rows}):
-            rs = [r for r in rows if r["point"] == point]
-            ok = sum(r["success"] for r in rs)
-            cells = []
-            for k in shown:
-                vals = [r["metrics"][k] for r in rs if isinstance(r["metrics"].get(k), (int, float))]
-                cells.append(f"{sum(vals) / len(vals):.3g}" if vals else "-")
-            t.add_row(point, str(len(rs)), f"{ok}/{len(rs)}", *cells)
-        Console().print(t)
-        typer.echo(f"sweep folder: {sweep_dir}")
-    if not all(r["success"] for r in rows):
+        Console().print(sweep_table(get_task(points[0].config["task"]), res.summary))
+        typer.echo(f"sweep folder: {sweep_dir} (results.csv, sweep.json, sweep.png; "
+                   f"`officina report {sweep_dir}` for a report)")
+    if not all(r["success"] for r in res.rows):
         raise typer.Exit(1)
+
+
+def sweep_table(tdef, summary: list[dict]):
+    """The per-point summary as a rich table: runs, failed, success with its Wilson interval, and
+    the mean of each key metric with the half-width of its t interval."""
+    from rich.table import Table
+
+    from officina.tasks.base import key_metrics, metric_info, metric_label
+
+    shown = [k for k in key_metrics(tdef) if k != "success"]
+    runs = sum(s["runs"] for s in summary)
+    t = Table(title=f"sweep of {tdef.name}: {runs} runs (mean +- 95 % interval over seeds)")
+    for c in ["grid point", "runs", "failed", "success"] + [
+            metric_label(tdef, k) + (f" [{metric_info(tdef, k).unit}]" if metric_info(tdef, k).unit else "")
+            for k in shown]:
+        t.add_column(c, justify="left" if c == "grid point" else "right")
+    for s in summary:
+        sc = s["success"]
+        succ = f"{sc['value'] * 100:.0f} %" if sc["value"] is not None else "-"
+        if sc["low"] is not None:
+            succ += f" [{sc['low'] * 100:.0f}-{sc['high'] * 100:.0f}]"
+        cells = []
+        for k in shown:
+            m = s["metrics"].get(k) or {}
+            if m.get("value") is None:
+                cells.append("-")
+            elif m.get("low") is not None:
+                cells.append(f"{m['value']:.4g} +- {(m['high'] - m['low']) / 2:.2g}")
+            else:
+                cells.append(f"{m['value']:.4g}")
+        t.add_row(s["point"], str(s["runs"]), str(s["failed"]), succ, *cells)
+    return t

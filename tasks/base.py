@@ -172,6 +172,10 @@ COMMON_METRICS: dict[str, MetricInfo] = {
     "real_time_factor": MetricInfo("", "simulated time / wall time of the procedure", "higher",
                                    "real-time factor"),
     "wall_time_s": MetricInfo("s", "wall time of the procedure", "lower", "wall time"),
+    "procedure_completed": MetricInfo("", "the procedure returned that it completed its job (its own view; "
+                                      "success is measured from ground truth)", None, "procedure completed"),
+    "procedure_message": MetricInfo("", "what the procedure reported when it returned", None, "procedure message"),
+    "sim_steps": MetricInfo("", "physics steps simulated", None, "physics steps"),
 }
 
 

@@ -1,22 +1,39 @@
-"""`officina sweep`: seeds x grid through Dask (LocalCluster), bad input refused before anything starts."""
+"""`officina sweep`: seeds x grid through Dask (LocalCluster); bad input refused before anything
+starts; a results table that grows as runs finish; failed runs and dead worker processes recorded
+with their reason; resuming a sweep in its folder."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from officina.errors import BadInput
 from officina.sweep import parse_grid, parse_seeds
 
+DATA = Path(__file__).parent / "data"
+CRASH = f"{DATA / 'crash_task.py'}:CrashTask"
+
 
 def test_parse_seeds_and_grid():
     assert parse_seeds("0-3,7,2") == [0, 1, 2, 3, 7]
     assert parse_grid(["params.n_objects=1,3", "robot=panda,ur5e"]) == {
         "params.n_objects": [1, 3], "robot": ["panda", "ur5e"]}
+    assert parse_grid(["params.point_xyz=[[0.4, 0.1, 0.2], [0.5, 0, 0.3]]"]) == {
+        "params.point_xyz": [[0.4, 0.1, 0.2], [0.5, 0, 0.3]]}
     for bad in ("5-2", "a", "", "-1"):
         with pytest.raises(BadInput):
             parse_seeds(bad)
     with pytest.raises(BadInput, match="KEY=V1,V2"):
         parse_grid(["params.n_objects"])
+    with pytest.raises(BadInput, match="YAML"):
+        parse_grid(["params.point_xyz=[0.4, 0.1"])
+    with pytest.raises(BadInput, match="given twice"):
+        parse_grid(["robot=panda", "robot=ur5e"])
 
 
 @pytest.mark.parametrize("args, message", [
@@ -50,14 +67,30 @@ def test_sweep_on_a_local_cluster_matches_single_runs(cli, tmp_path):
     # the rows carry the task's own metrics, whatever the task
     row = next(r for r in data["runs"] if r["seed"] == 1)
     assert row["metrics"]["objects_placed"] == 1 and row["metrics"]["cycle_time_s"] == direct["cycle_time_s"]
+    # the results table: one row per run, the task's metrics as columns, in CSV and Parquet
+    from officina.results import read_table
+
+    table = {t["run"]: t for t in read_table(tmp_path / "sw" / "results.csv")}
+    assert set(table) == {"seed0", "seed1"} and table["seed1"]["status"] == "ok"
+    assert float(table["seed1"]["cycle_time_s"]) == direct["cycle_time_s"]
+    assert int(table["seed1"]["objects_placed"]) == 1 and table["seed1"]["success"] == "true"
+    assert float(table["seed1"]["cpu_s"]) > 0 and table["seed1"]["error"] == ""
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = {r["run"]: r for r in pq.read_table(tmp_path / "sw" / "results.parquet").to_pylist()}
+    assert rows["seed1"]["cycle_time_s"] == direct["cycle_time_s"] and rows["seed1"]["success"] is True
+    assert rows["seed1"]["objects_placed"] == 1 and rows["seed0"]["seed"] == 0
+    # the summary per grid point: a Wilson interval for the success rate, a t interval for the means
+    (point,) = data["summary"]
+    assert point["runs"] == 2 and point["success"]["value"] == 1.0
+    assert 0.0 < point["success"]["low"] < 1.0 and point["success"]["high"] == pytest.approx(1.0)
+    ct = point["metrics"]["cycle_time_s"]
+    assert ct["n"] == 2 and ct["low"] <= ct["value"] <= ct["high"]
 
 
 @pytest.mark.timeout(300)
 def test_sweep_of_a_task_from_a_file(cli, tmp_path):
     """A lab's own task sweeps like a built-in one: its metrics in the rows, the table and the plot."""
-    from pathlib import Path
-
-    ref = f"{Path(__file__).parent / 'data' / 'lab_task.py'}:TouchPoint"
+    ref = f"{DATA / 'lab_task.py'}:TouchPoint"
     r = cli(["sweep", ref, "--seeds", "0-1", "--grid", "params.hold_s=0.0,0.1", "--workers", "2",
              "--out", str(tmp_path / "sw")])
     assert r.exit_code == 0, r.output
@@ -65,3 +98,153 @@ def test_sweep_of_a_task_from_a_file(cli, tmp_path):
     data = json.loads((tmp_path / "sw" / "sweep.json").read_text())
     assert len(data["runs"]) == 4 and data["success_rate"] == 1.0
     assert all(row["metrics"]["closest_mm"] < 2.0 for row in data["runs"])
+    # not on a terminal: one plain line per finished run, with the count, failures and an ETA
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("[")]
+    assert len(lines) == 4 and lines[-1].startswith("[4/4]") and "failed 0" in lines[-1] and "eta" in lines[-1]
+
+
+@pytest.mark.timeout(300)
+def test_failed_runs_and_dead_workers_are_recorded_and_the_sweep_goes_on(cli, tmp_path):
+    out = tmp_path / "sw"
+    args = ["sweep", CRASH, "--seeds", "0", "--grid", "params.crash=none,raise,exit,sigkill,segfault",
+            "--workers", "2", "--out", str(out)]
+    r = cli(args)
+    assert r.exit_code == 1, r.output  # some runs failed
+    data = json.loads((out / "sweep.json").read_text())
+    runs = {row["grid"]["params.crash"]: row for row in data["runs"]}
+    assert runs["none"]["status"] == "ok" and runs["none"]["success"] and runs["none"]["metrics"]["ticks"] == 10
+    reasons = {k: runs[k]["error"] for k in ("raise", "exit", "sigkill", "segfault")}
+    assert all(runs[k]["status"] == "failed" and not runs[k]["success"] for k in reasons)
+    assert "RuntimeError: the gripper driver lost its connection" in reasons["raise"]
+    assert "exited with status 3" in reasons["exit"]
+    assert "killed by SIGKILL" in reasons["sigkill"]
+    assert "Segmentation fault" in reasons["segfault"] and "string_at" in reasons["segfault"]
+    # each crash cost one attempt; every failed run folder holds its config and its error
+    assert all(row["attempt"] == 1 for row in data["runs"])
+    for k in reasons:
+        d = out / runs[k]["run_dir"]
+        assert (d / "config.yaml").is_file() and not (d / "metrics.json").exists()
+        assert reasons[k].split(" (")[0] in (d / "error.txt").read_text()
+    assert "Fatal Python error: Segmentation fault" in (out / runs["segfault"]["run_dir"] / "error.txt").read_text()
+    assert data["summary"][1]["failed"] == 1 and data["summary"][0]["failed"] == 0
+
+    # the same command again: everything is done, nothing runs
+    r = cli(args)
+    assert r.exit_code == 1 and "0 to run, 5 already done (4 failed kept" in r.stderr
+    # --resume with --retry-failed reruns the failed runs only (they fail again)
+    r = cli(["sweep", "--resume", str(out), "--retry-failed", "--workers", "2"])
+    assert r.exit_code == 1 and "4 to run, 1 already done" in r.stderr
+    data = json.loads((out / "sweep.json").read_text())
+    assert {row["grid"]["params.crash"]: row["attempt"] for row in data["runs"]} == {
+        "none": 1, "raise": 2, "exit": 2, "sigkill": 2, "segfault": 2}
+    assert len((out / "results.csv").read_text().splitlines()) == 1 + 5  # a row per run, not per attempt
+    assert sorted(p.name for p in (out / ".officina" / "previous").iterdir()) == [
+        f"crash{k}-seed0-1" for k in ("exit", "raise", "segfault", "sigkill")]
+
+    # a different sweep into the same folder is refused, and so is --resume with a plan of its own
+    r = cli(["sweep", CRASH, "--seeds", "0-1", "--grid", "params.crash=none", "--out", str(out)])
+    assert r.exit_code == 2 and "holds another sweep" in r.stderr and "seeds" in r.stderr
+    r = cli(["sweep", "--resume", str(out), "--seeds", "3"])
+    assert r.exit_code == 2 and "drop --seeds" in r.stderr
+    r = cli(["sweep", "--resume", str(tmp_path)])
+    assert r.exit_code == 2 and "holds no sweep.yaml" in r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_sweep_killed_half_way_keeps_its_rows_and_resumes(tmp_path):
+    """SIGKILL to the whole sweep (client and workers) after two runs: the table keeps them; the
+    resumed sweep runs only the others, and sets aside what the interrupted run left."""
+    out = tmp_path / "sw"
+    officina = Path(sys.executable).with_name("officina")
+    cmd = [str(officina), "sweep", CRASH, "--seeds", "0-5", "--set", "params.wall_s=1.5", "--workers", "1",
+           "--out", str(out)]
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    try:
+        deadline = time.monotonic() + 200
+        while time.monotonic() < deadline:
+            csv = out / "results.csv"
+            if csv.is_file() and len(csv.read_text().splitlines()) >= 3:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the sweep did not finish two runs")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    done = [ln.split(",")[0] for ln in (out / "results.csv").read_text().splitlines()[1:]]
+    assert 2 <= len(done) < 6 and not (out / "sweep.json").exists()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert r.returncode == 0, r.stderr
+    assert f"{6 - len(done)} to run, {len(done)} already done" in r.stderr
+    data = json.loads((out / "sweep.json").read_text())
+    assert len(data["runs"]) == 6 and all(row["status"] == "ok" for row in data["runs"])
+    assert all(row["attempt"] == 1 for row in data["runs"] if row["name"] in done)
+    assert all((out / f"seed{s}" / "metrics.json").is_file() for s in range(6))
+
+
+def test_results_journal_appends_rows_and_keeps_the_latest_attempt(tmp_path, monkeypatch):
+    from officina import results
+    from officina.results import ResultsJournal, read_table
+
+    monkeypatch.setattr(results, "parquet_available", lambda: False)  # CSV only, as without pyarrow
+    j = ResultsJournal(tmp_path, leading=["run", "status", "seed"])
+    j.append({"run": "a", "status": "ok", "seed": 0, "x_m": 1.5, "ok": True})
+    j.append({"run": "b", "status": "failed", "seed": 1, "error": "boom"})  # a new column: rewritten
+    j.append({"run": "c", "status": "ok", "seed": 2, "x_m": 2.5})  # appended
+    assert [r["run"] for r in read_table(tmp_path / "results.csv")] == ["a", "b", "c"]
+    j.append({"run": "b", "status": "ok", "seed": 1, "x_m": 0.5})  # a rerun replaces its row
+    rows = {r["run"]: r for r in read_table(tmp_path / "results.csv")}
+    assert len(rows) == 3 and rows["b"]["status"] == "ok" and rows["b"]["error"] == "" and rows["a"]["ok"] == "true"
+    assert not (tmp_path / "results.parquet").exists()
+    # a line torn by a kill is skipped when the journal is read back
+    with open(tmp_path / "results.jsonl", "a") as f:
+        f.write('{"run": "d", "stat')
+    j2 = ResultsJournal(tmp_path)
+    assert set(j2.latest()) == {"a", "b", "c"} and j2.attempts("b") == 2
+
+
+def test_intervals_of_the_summary():
+    from officina.stats import mean_t_interval, wilson_interval
+
+    m = mean_t_interval([1.0, 2.0, 3.0])
+    assert m.value == 2.0 and m.high - m.value == pytest.approx(4.302653 / 3 ** 0.5, rel=1e-6)
+    assert mean_t_interval([4.0]).low is None and mean_t_interval([]).value is None
+    w = wilson_interval(5, 5)
+    z2 = 1.959964 ** 2
+    assert w.value == 1.0 and w.high == pytest.approx(1.0) and w.low == pytest.approx(5 / (5 + z2), rel=1e-5)
+    assert wilson_interval(0, 4).low == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_ctrl_c_stops_the_sweep_with_its_table_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "sw"
+    officina = Path(sys.executable).with_name("officina")
+    cmd = [str(officina), "sweep", CRASH, "--seeds", "0-5", "--set", "params.wall_s=1.5", "--workers", "1",
+           "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "MPLBACKEND": "Agg"})
+    deadline = time.monotonic() + 200
+    while time.monotonic() < deadline:
+        csv = out / "results.csv"
+        if csv.is_file() and len(csv.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    done = len((out / "results.csv").read_text().splitlines()) - 1
+    assert 1 <= done < 6 and not (out / "sweep.json").exists()
+    assert f"interrupted: {done} of 6 runs are in" in err and f"officina sweep --resume {out}" in err
+
+
+def test_one_sweep_at_a_time_in_a_folder(cli, tmp_path):
+    from officina.sweep import _FolderLock, open_sweep
+
+    d, _, _ = open_sweep(CRASH, seeds=[0], grid={}, out=tmp_path / "sw")
+    with _FolderLock(d):
+        r = cli(["sweep", "--resume", d])
+    assert r.exit_code == 2 and "a sweep is already running in this folder" in r.stderr
+    assert f"pid {os.getpid()}" in r.stderr and not (d / "results.csv").exists()

@@ -1,0 +1,58 @@
+"""`officina regress`: the committed baselines pass; a baseline stricter than what the code
+achieves fails with exit 1 and says which metric; bad input is one line, exit 2."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.timeout(600)
+def test_the_committed_baseline_passes(cli, tmp_path):
+    """The fast subset CI runs on every submission: pick-place on the Panda, seed 0."""
+    r = cli(["regress", "--baselines", ROOT / "baselines", "--tasks", "pick-place", "--robots", "panda",
+             "--seeds", "0", "--workers", "1", "--out", tmp_path / "reg", "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)["results"]
+    assert [(x["task"], x["robot"], x["ok"]) for x in res] == [("pick-place", "panda", True)]
+    assert {c["metric"] for c in res[0]["checks"]} >= {"objects_placed", "cycle_time_s", "protective_stops"}
+    assert (tmp_path / "reg" / "regress.json").is_file()
+
+
+@pytest.mark.timeout(600)
+def test_a_stricter_baseline_fails_and_update_writes_what_the_code_achieves(cli, tmp_path):
+    base = tmp_path / "baselines"
+    r = cli(["regress", "--update", "--tasks", "pick-place", "--robots", "panda", "--seeds", "0",
+             "--set", "params.n_objects=1", "--baselines", base, "--workers", "1", "--out", tmp_path / "u", "--json"])
+    assert r.exit_code == 0, r.output
+    f = base / "pick-place-panda.yaml"
+    data = yaml.safe_load(f.read_text())
+    assert data["set"] == ["params.n_objects=1"] and data["measured"][0]["success"] is True
+    assert "officina regress --update" in f.read_text()  # the command that writes it again
+    # the code does what it did: it passes
+    r = cli(["regress", "--baselines", base, "--workers", "1", "--out", tmp_path / "ok", "--json"])
+    assert r.exit_code == 0, r.output
+    # a cycle time the code does not achieve: a regression, exit 1, named
+    data["measured"][0]["cycle_time_s"] = round(0.5 * data["measured"][0]["cycle_time_s"], 3)
+    f.write_text(yaml.safe_dump(data))
+    r = cli(["regress", "--baselines", base, "--workers", "1", "--out", tmp_path / "bad", "--json"])
+    assert r.exit_code == 1, r.output
+    res = json.loads(r.stdout)["results"][0]
+    assert not res["ok"] and any("cycle_time_s" in x for x in res["failures"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tasks", "no-such-task"], "no baseline"),
+    (["--update", "--tasks", "pick-place"], "--update needs --tasks and --robots"),
+    (["--set", "params.n_objects=1"], "--set goes with --update"),
+    (["--baselines", "does/not/exist"], "baselines folder not found"),
+    (["--seeds", "7"], "no measured values for seed 7"),
+])
+def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(ROOT)
+    r = cli(["regress", *args, "--out", tmp_path / "x"])
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
