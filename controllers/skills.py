@@ -20,7 +20,7 @@ from the optional ``min_link_z`` floor).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -70,7 +70,9 @@ class Skills:
     acceleration and jerk limits used by Ruckig. ``planning_scene`` (with ``padding_m`` and
     ``world_T_base``, the base's pose in the scene's frame) makes the motions collision-aware.
     ``max_tcp_speed_m_s`` caps the tcp speed of every motion (a collaborative robot's tool speed
-    limit): a faster trajectory is slowed down as a whole before it runs.
+    limit): a joint move that would be faster is timed again with lower joint velocity limits (its
+    accelerations kept), and what is still too fast is slowed down as a whole. ``move_line`` goes at
+    up to ``linear_speed_m_s`` with ``linear_accel_m_s2`` (and a jerk of ten times that per second).
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class Skills:
         world_T_base: np.ndarray | None = None,
         planner_settings: PlannerSettings | None = None,
         max_tcp_speed_m_s: float | None = None,
+        linear_accel_m_s2: float = 1.0,
     ) -> None:
         self.arm = arm
         self.gripper = gripper
@@ -97,6 +100,9 @@ class Skills:
         self.rng = rng
         self.velocity_scale = velocity_scale
         self.linear_speed_m_s = linear_speed_m_s
+        if not linear_accel_m_s2 > 0:
+            raise ValueError(f"linear_accel_m_s2 must be positive, got {linear_accel_m_s2}")
+        self.linear_accel_m_s2 = float(linear_accel_m_s2)
         self.min_link_z = min_link_z
         self.dt = arm.control_period
         if max_tcp_speed_m_s is not None and not max_tcp_speed_m_s > 0:
@@ -237,6 +243,11 @@ class Skills:
         for q in traj.q[::step]:
             if not self.links_clear(q):
                 return SkillResult(SkillStatus.PLANNING_FAILED, "joint move would take a link below the work surface")
+        if self.max_tcp_speed_m_s is not None:
+            q0, q1 = self._q_cmd.copy(), np.asarray(q_target, float)
+            traj = self._within_tool_speed(traj, self.velocity_scale, lambda v: plan_joint_move(
+                q0, q1, self.model.limits, self.dt, velocity_scale=v, acceleration_scale=self.velocity_scale,
+                jerk_scale=self.velocity_scale))
         return self.execute(traj)
 
     def ik(self, base_T_tcp: np.ndarray, q_hint: np.ndarray | None = None, n_candidates: int = 6):
@@ -280,7 +291,32 @@ class Skills:
         if not r.success:
             status = SkillStatus.COLLISION if r.status.bad_input else SkillStatus.PLANNING_FAILED
             return SkillResult(status, r.message)
-        return self.execute(r.trajectory)
+        traj = r.trajectory
+        if self.max_tcp_speed_m_s is not None and r.path is not None:
+            settings = self.planner.settings
+
+            def retime(v: float) -> JointTrajectory:
+                timer = MotionPlanner(self.model, self.checker, self.dt, replace(settings, velocity_scale=v))
+                return timer.time_parameterize(r.path)
+
+            traj = self._within_tool_speed(traj, settings.velocity_scale, retime)
+        return self.execute(traj)
+
+    def _within_tool_speed(self, traj: JointTrajectory, velocity_scale: float,
+                           retime: Callable[[float], JointTrajectory]) -> JointTrajectory:
+        """A trajectory whose tcp would exceed ``max_tcp_speed_m_s``, timed again along the same
+        path with lower joint velocity limits (the accelerations and jerks kept, so only the
+        fast part slows down); `execute` slows down what is still too fast as a whole."""
+        cap = self.max_tcp_speed_m_s
+        peak = self.tcp_speed_peak(traj)
+        v = velocity_scale
+        for _ in range(4):
+            if peak <= cap:
+                break
+            v *= 0.98 * cap / peak
+            traj = retime(v)
+            peak = self.tcp_speed_peak(traj)
+        return traj
 
     def links_clear(self, q: np.ndarray) -> bool:
         """Every joint origin past the second one stays above ``min_link_z`` (base frame)."""
@@ -313,6 +349,7 @@ class Skills:
             traj = plan_cartesian_line(
                 self.model, self._q_cmd, base_T_tcp, self.dt,
                 max_speed_m_s=speed_m_s or self.linear_speed_m_s,
+                max_accel_m_s2=self.linear_accel_m_s2, max_jerk_m_s3=10.0 * self.linear_accel_m_s2,
             )
         except TrajectoryError as exc:
             return SkillResult(SkillStatus.PLANNING_FAILED, str(exc))

@@ -35,7 +35,7 @@ def test_tool_speed_limit_caps_the_measured_tcp_speed():
     spec = load_robot("ur10e")
     model = RobotModel.from_spec(spec)
     target = spec.home + np.array([-1.2, 0.3, -0.3, 0.0, 0.0, 0.5])
-    peaks = {}
+    peaks, ticks = {}, {}
     for cap in (None, 0.5):
         with SimWorld() as w:
             h = w.load_robot(spec)
@@ -53,8 +53,38 @@ def test_tool_speed_limit_caps_the_measured_tcp_speed():
             sk.tick = tick
             assert sk.move_joints(target).ok
             peaks[cap] = max(speeds)
+            ticks[cap] = len(speeds)
             assert np.abs(arm.read().position - target).max() < 0.01
     assert peaks[None] > 1.0  # the move is faster than the cap without it
     assert peaks[0.5] <= 0.5 * 1.03, peaks
+    # timed again with lower joint velocity limits, not slowed down as a whole: the accelerations
+    # stay, so the move takes less than the uniformly slowed one would
+    assert ticks[None] < ticks[0.5] < 0.85 * ticks[None] * peaks[None] / 0.5, ticks
     with pytest.raises(ValueError, match="max_tcp_speed_m_s"):
         Skills(arm, None, model, lambda: None, rng=np.random.default_rng(0), max_tcp_speed_m_s=0)
+
+
+def test_line_acceleration_shortens_a_short_line():
+    spec = load_robot("ur10e")
+    model = RobotModel.from_spec(spec)
+    T = model.frame_transform(spec.home, "tcp")
+    T[2, 3] -= 0.1
+    ticks = {}
+    for accel in (1.0, 2.0):
+        with SimWorld() as w:
+            h = w.load_robot(spec)
+            arm = SimArm(w, h)
+            n = [0]
+
+            def tick():
+                w.step(arm.substeps)
+                n[0] += 1
+
+            sk = Skills(arm, None, model, tick, rng=np.random.default_rng(0), linear_speed_m_s=0.4,
+                        linear_accel_m_s2=accel)
+            assert sk.move_line(T).ok
+            assert np.linalg.norm(model.frame_transform(arm.read().position, "tcp")[:3, 3] - T[:3, 3]) < 0.002
+            ticks[accel] = n[0]
+    assert ticks[2.0] < 0.8 * ticks[1.0], ticks
+    with pytest.raises(ValueError, match="linear_accel_m_s2"):
+        Skills(arm, None, model, lambda: None, rng=np.random.default_rng(0), linear_accel_m_s2=0)
