@@ -74,6 +74,8 @@ EUR_PALLET_M = (1.2, 0.8, 0.144)  # EN 13698-1
 MIN_SUPPORT = 0.75  # each carton's supported area fraction the pattern must keep
 VACUUM_SAFETY_FACTOR = 2.0
 STABLE_SHIFT_M = 0.005  # a carton that moved more than this after its release makes the stack unstable
+END_STOP_H_M = 0.04  # the end stop's height above the belt
+HOP_M = 0.15  # how much higher the tcp crosses over when the move at the travel height finds no trajectory
 
 
 class CartonParams(StrictParams):
@@ -131,8 +133,9 @@ class PalletizingParams(StrictParams):
     camera_size: tuple[int, int] = (320, 240)
     velocity_scale: float = Field(0.8, gt=0, le=1)
     max_tcp_speed_m_s: float | None = Field(1.0, gt=0)  # collaborative tool speed; None: no cap
-    linear_speed_m_s: float = Field(0.4, gt=0, le=1.5)
-    approach_m: float = Field(0.10, ge=0.03, le=0.4)  # straight approach above the pick and the place
+    linear_speed_m_s: float = Field(0.4, gt=0, le=1.5)  # straight approaches and retreats
+    linear_accel_m_s2: float = Field(1.0, gt=0, le=10.0)
+    approach_m: float = Field(0.10, ge=0.03, le=0.4)  # straight approach above the pick; travel clearance
     pick_gap_m: float = Field(0.001, ge=0.0, le=0.002)  # lips above the perceived top face when the vacuum goes on
     release_gap_m: float = Field(0.006, ge=0.0, le=0.05)  # carton's bottom above its support when vented
     grip_force_n: float | None = Field(None, gt=0)  # vacuum regulated to this holding force (None: rated)
@@ -367,8 +370,8 @@ class Palletizing(TaskDefinition):
             Obstacle("pallet", Box((PX, PY, PH)), (origin[0], origin[1], fz + PH / 2), q_pal),
             Obstacle("conveyor", Box((params.belt_length_m, params.belt_width_m, belt_h)),
                      (bx, params.belt_y, fz + belt_h / 2)),
-            Obstacle("end_stop", Box((0.02, params.belt_width_m, 0.04)),
-                     (params.stop_x - 0.01, params.belt_y, params.belt_z + 0.02)),
+            Obstacle("end_stop", Box((0.02, params.belt_width_m, END_STOP_H_M)),
+                     (params.stop_x - 0.01, params.belt_y, params.belt_z + END_STOP_H_M / 2)),
         ])
 
     def build_scene(self, world, params: PalletizingParams, rng: np.random.Generator) -> PalletScene:
@@ -602,6 +605,10 @@ def _box_T(pos, yaw: float) -> np.ndarray:
     return T
 
 
+# a move that may succeed by another route (not a bad goal, not a stop)
+_REPLAN = (SkillStatus.PLANNING_FAILED,)
+
+
 def _wrap(a: float) -> float:
     return (a + math.pi) % (2 * math.pi) - math.pi
 
@@ -617,7 +624,7 @@ class _Palletizer:
         self.sk = Skills(cell.arm, cell.gripper, self.model, cell.tick, rng=cell.rng,
                          velocity_scale=params.velocity_scale, linear_speed_m_s=params.linear_speed_m_s,
                          planning_scene=self.scene, padding_m=params.padding_m, world_T_base=cell.world_T_base,
-                         max_tcp_speed_m_s=params.max_tcp_speed_m_s)
+                         max_tcp_speed_m_s=params.max_tcp_speed_m_s, linear_accel_m_s2=params.linear_accel_m_s2)
         self.base_T_world = np.linalg.inv(cell.world_T_base)
         self.size = params.carton.size_m
         self.targets = pallet_plan(params)
@@ -631,6 +638,7 @@ class _Palletizer:
         self.wait_pose = _tcp_down(x_mid, params.belt_y - params.belt_width_m / 2 - 0.25,
                                    params.belt_z + H + params.approach_m + 0.1, 0.0)
         self.at_wait = False
+        self.stack_top = float(_pallet_T(params)[0][2])  # the deck, then the highest carton top placed
         self.events = cell.log_event
 
     def base(self, T_world: np.ndarray) -> np.ndarray:
@@ -667,7 +675,7 @@ class _Palletizer:
             if o is not None:
                 return o
             if not self.at_wait:
-                r = self.move(lambda: self.sk.move_to_pose(self.base(self.wait_pose)))
+                r = self.go(self.wait_pose, self.clear_z(self.p.belt_z + self.size[2]))
                 if not r.ok:
                     return None
                 self.at_wait = True
@@ -722,7 +730,7 @@ class _Palletizer:
         x, y = float(center[0]), float(center[1])
         self.scene.add(Obstacle("station_carton", Box(self.size), tuple(center),
                                 (0.0, 0.0, math.sin(o.yaw_rad / 2), math.cos(o.yaw_rad / 2))))
-        r = self.move(lambda: self.sk.move_to_pose(self.base(_tcp_down(x, y, top + p.approach_m, psi))))
+        r = self.go(_tcp_down(x, y, top + p.approach_m, psi), self.clear_z(top))
         self.scene.remove("station_carton")
         self.at_wait = False
         if not r.ok:
@@ -742,8 +750,46 @@ class _Palletizer:
         self.events(None, "picked", x=round(x, 4), y=round(y, 4), yaw_deg=round(math.degrees(o.yaw_rad), 2))
         return tcp_T_box
 
+    def clear_z(self, layer_top: float = -math.inf) -> float:
+        """The height the carried carton's bottom or the empty cups travel at when the direct way
+        is blocked: ``approach_m`` above the belt's end stop, the stack so far and ``layer_top``."""
+        return max(self.p.belt_z + END_STOP_H_M, self.stack_top, layer_top) + self.p.approach_m
+
+    def go(self, T_goal: np.ndarray, z_travel: float):
+        """The tcp to ``T_goal`` (world): along the joint-space line when it is free; otherwise (or
+        when its timed trajectory grazes an obstacle) straight up to ``z_travel`` (tcp height,
+        world), across at that height and straight down, as a palletizer moves over its stack
+        (planned around obstacles only if that is blocked too); across ``HOP_M`` higher when the
+        move across at ``z_travel`` finds no collision-free trajectory."""
+        sk = self.sk
+        r = sk.ik(self.base(T_goal))
+        if r.success and sk.planner is not None and sk.planner.segment_free(sk.q_command, r.q):
+            res = self.move(lambda: sk.move_joints(r.q))
+            if res.ok or res.status not in _REPLAN:
+                return res
+        res = None
+        for hop in (0.0, HOP_M):
+            z = z_travel + hop
+            T_up = self.tcp_world()
+            if T_up[2, 3] < z - 1e-3:
+                T_up[2, 3] = z
+                res = self.move(lambda: sk.move_line(self.base(T_up)))
+                if not res.ok:
+                    return res
+            T_high = T_goal.copy()
+            T_high[2, 3] = max(T_goal[2, 3], z)
+            res = self.move(lambda: sk.move_to_pose(self.base(T_high)))
+            if res.ok:
+                if T_high[2, 3] > T_goal[2, 3] + 1e-6:
+                    res = self.move(lambda: sk.move_line(self.base(T_goal)))
+                return res
+            if res.status not in _REPLAN:
+                return res
+        return res
+
     def place(self, k: int, tgt: BoxTarget, tcp_T_box: np.ndarray) -> bool:
         p = self.p
+        H = self.size[2]
         # the carton is symmetric under a half turn: the one that turns the wrist least
         box_yaw_in_tcp = math.atan2(tcp_T_box[1, 0], tcp_T_box[0, 0])
         psi_now = self.tcp_psi()
@@ -751,14 +797,14 @@ class _Palletizer:
         T_rest = _box_T(tgt.position, yaw) @ np.linalg.inv(tcp_T_box)
         T_release = T_rest.copy()
         T_release[2, 3] += p.release_gap_m
-        # straight down into the place from where the carton's bottom clears the layer's tops
-        H = self.size[2]
+        # straight down into the place from where the carton's bottom clears its layer's tops
+        bottom = float(tgt.position[2] - H / 2)
         T_above = T_rest.copy()
         T_above[2, 3] += H + p.approach_m
         T_retreat = T_release.copy()
         T_retreat[2, 3] += p.approach_m
         self.scene.attach("carried", Box(self.size), tcp_T_box)
-        r = self.move(lambda: self.sk.move_to_pose(self.base(T_above)))
+        r = self.go(T_above, self.clear_z(bottom + H) + (T_rest[2, 3] - bottom))
         if r.ok:
             r = self.move(lambda: self.sk.move_line(self.base(T_release)))
         self.scene.detach("carried")
@@ -768,6 +814,7 @@ class _Palletizer:
         self.vent()
         self.scene.add(Obstacle(f"placed{k}", Box(self.size), tuple(float(v) for v in tgt.position),
                                 (0.0, 0.0, math.sin(yaw / 2), math.cos(yaw / 2))))
+        self.stack_top = max(self.stack_top, float(tgt.position[2] + H / 2))
         self.events(None, "placed", slot=k, layer=tgt.layer + 1)
         self.move(lambda: self.sk.move_line(self.base(T_retreat), escape_m=0.03))
         return True
@@ -796,6 +843,6 @@ class _Palletizer:
             if not self.place(k, tgt, tcp_T_box):
                 return ProcedureOutcome(False, f"carton {k}: could not be placed", {"placed": placed})
             placed += 1
-        self.move(lambda: self.sk.move_to_pose(self.base(self.wait_pose)))
+        self.go(self.wait_pose, self.clear_z(self.p.belt_z + self.size[2]))
         self.sk.settle(0.5)
         return ProcedureOutcome(True, details={"placed": placed})
