@@ -25,7 +25,7 @@ Examples:
 officina regress
 officina regress --tasks pick-place --robots panda --seeds 0
 # write a baseline on purpose, from what the code achieves now:
-officina regress --update --tasks pick-place --robots panda,iiwa,ur5e --seeds 0-2
+officina regress --update --tasks pick-place --robots panda --seeds 0-2
 ```
 
 Exit codes: 0 nothing regressed, 1 a regression or a run that crashed, 2 bad input.

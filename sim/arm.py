@@ -141,7 +141,12 @@ class SimArm:
 
 class SimGripper:
     """A force-limited parallel gripper: fingers are motors with a maximum force, objects are
-    held by contact and friction only (never attached by a constraint)."""
+    held by contact and friction only (never attached by a constraint).
+
+    Two fingers are coupled as the real grippers' mechanisms couple them (the Franka Hand, the
+    usual electric parallel grippers): a gear constraint keeps their joint positions equal, so the
+    fingers close symmetrically about the tcp and a held part does not slide sideways with both
+    fingers when pushed along their axis (two independent force-limited motors would let it)."""
 
     def __init__(self, world: SimWorld, robot: SimRobotHandle, *, finger_friction: float = 1.2) -> None:
         spec = robot.spec.gripper
@@ -162,6 +167,14 @@ class SimGripper:
             p.changeDynamics(self._body, j, lateralFriction=finger_friction, spinningFriction=0.002,
                              frictionAnchor=True, physicsClientId=self._cid)
             p.resetJointState(self._body, j, self._per_finger_max, 0.0, physicsClientId=self._cid)
+        self.coupling = None
+        if len(self._idx) == 2:
+            a, b = self._idx
+            self.coupling = p.createConstraint(
+                self._body, a, self._body, b, jointType=p.JOINT_GEAR, jointAxis=[1, 0, 0],
+                parentFramePosition=[0, 0, 0], childFramePosition=[0, 0, 0], physicsClientId=self._cid)
+            p.changeConstraint(self.coupling, gearRatio=-1, erp=0.05, maxForce=10.0 * spec.max_force_n,
+                               physicsClientId=self._cid)
         self._apply()
 
     @property

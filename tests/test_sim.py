@@ -114,7 +114,12 @@ def test_gripper_holds_a_box_by_friction_only(robot):
         w.step(300)
         pos, _ = w.object_pose(box.body_id)
         assert pos[2] > 0.15  # lifted with the hand
-        assert p.getNumConstraints(physicsClientId=w.client_id) == 0  # no attachment
+        # no attachment: the only constraint is the fingers' coupling, between two robot links
+        cids = [p.getConstraintUniqueId(i, physicsClientId=w.client_id)
+                for i in range(p.getNumConstraints(physicsClientId=w.client_id))]
+        assert cids == [g.coupling]
+        info = p.getConstraintInfo(g.coupling, physicsClientId=w.client_id)
+        assert info[0] == info[2] == h.body_id
         # the wrist sensor feels the box's weight (about 2.45 N more along gravity)
         f_after = ft.read().force
         assert abs(np.linalg.norm(f_after - f_before) - 0.25 * 9.81) < 1.0
@@ -157,5 +162,40 @@ def test_touching_and_moving_bodies_for_a_conveyor():
         w.step(100)
         pos, quat = w.object_pose(box.body_id)
         assert np.allclose(pos[:2], (0.0, -0.3), atol=1e-3) and abs(quat[2] - np.sin(0.2)) < 1e-3
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("robot", ["panda", "ur5e"])
+def test_coupled_fingers_hold_a_part_centred_when_pushed_along_their_axis(robot):
+    """The fingers move together (a gear constraint, as the gripper's mechanism couples them): a
+    held part pushed along the fingers' axis stays centred between them, the push reaching the
+    hand, instead of sliding away with both force-limited fingers."""
+    w = SimWorld()
+    try:
+        w.add_table()
+        spec = load_robot(robot)
+        h = w.load_robot(spec)
+        g = SimGripper(w, h)
+        model = RobotModel.from_spec(spec)
+        T = model.frame_transform(spec.home, "tcp")
+        axis = T[:3, 1]  # the fingers close along the tcp's y axis
+        # a box 8 mm off centre between the open fingers, at the tcp, weightless
+        pos = T[:3, 3] + 0.008 * axis
+        box = w.add_box((0.04, 0.04, 0.04), 0.2, pos)
+        p.setGravity(0, 0, 0, physicsClientId=w.client_id)
+        g.close(0.0, 20.0)
+        w.step(600)
+        q = [s[0] for s in p.getJointStates(h.body_id, g._idx, physicsClientId=w.client_id)]
+        assert abs(q[0] - q[1]) < 5e-4 and g.width() == pytest.approx(0.04, abs=4e-3)
+        centred = w.object_pose(box.body_id)[0]
+        assert abs((centred - w.tcp_position(h)) @ axis) < 1e-3  # the closing fingers centred it
+        for _ in range(1000):  # 10 N along the fingers' axis for 1 s
+            pb, _ = w.object_pose(box.body_id)
+            p.applyExternalForce(box.body_id, -1, (10.0 * axis).tolist(), pb.tolist(), p.WORLD_FRAME,
+                                 physicsClientId=w.client_id)
+            w.step()
+        pb, _ = w.object_pose(box.body_id)
+        assert abs((pb - w.tcp_position(h)) @ axis) < 1e-3
     finally:
         w.close()
