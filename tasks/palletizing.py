@@ -760,7 +760,9 @@ class _Palletizer:
         when its timed trajectory grazes an obstacle) straight up to ``z_travel`` (tcp height,
         world), across at that height and straight down, as a palletizer moves over its stack
         (planned around obstacles only if that is blocked too); across ``HOP_M`` higher when the
-        move across at ``z_travel`` finds no collision-free trajectory."""
+        move across at ``z_travel`` finds no collision-free trajectory; planned to ``T_goal`` itself
+        when the arm cannot reach above it at the travel height (close to its base) or nothing
+        else worked."""
         sk = self.sk
         r = sk.ik(self.base(T_goal))
         if r.success and sk.planner is not None and sk.planner.segment_free(sk.q_command, r.q):
@@ -783,9 +785,11 @@ class _Palletizer:
                 if T_high[2, 3] > T_goal[2, 3] + 1e-6:
                     res = self.move(lambda: sk.move_line(self.base(T_goal)))
                 return res
+            if res.status == SkillStatus.IK_FAILED and T_high[2, 3] > T_goal[2, 3] + 1e-6:
+                break  # too high to reach there (close to the base): planned to the goal itself
             if res.status not in _REPLAN:
                 return res
-        return res
+        return self.move(lambda: sk.move_to_pose(self.base(T_goal)))
 
     def place(self, k: int, tgt: BoxTarget, tcp_T_box: np.ndarray) -> bool:
         p = self.p
@@ -810,6 +814,10 @@ class _Palletizer:
         self.scene.detach("carried")
         if not r.ok:
             self.events(None, "place_failed", slot=k, reason=r.message)
+            return False
+        if self.cell.gripper.grasp_state() != GraspState.HOLDING:  # the vacuum switch dropped on the way
+            self.cell.gripper.open()
+            self.events(None, "dropped", slot=k)
             return False
         self.vent()
         self.scene.add(Obstacle(f"placed{k}", Box(self.size), tuple(float(v) for v in tgt.position),

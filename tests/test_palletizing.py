@@ -128,6 +128,7 @@ def test_two_cartons_on_the_ur10e_deterministic(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # about a minute on a free core; the guard against a hang, not a speed check
 @pytest.mark.parametrize("robot", ["ur10e", "irb2600"])
 @pytest.mark.parametrize("seed", [1, 2])
 def test_two_layers_succeed(tmp_path, robot, seed):
