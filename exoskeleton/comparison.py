@@ -22,8 +22,8 @@ SOURCES = {
             "DHHS (NIOSH) 94-110 (1994, rev. 2021); composite lifting index: section 2.4",
     "compression_limits": "NIOSH (1981) Work Practices Guide for Manual Lifting: 3400 N action limit, "
                           "6400 N maximum permissible limit",
-    "lifft": "Gallagher, Sesek, Schall, Huangfu (2017) Applied Ergonomics 63:142-150; constants and "
-             "Exo-LiFFT: Zelik et al. (2022) Applied Ergonomics 99:103619",
+    "lifft": "Gallagher, Sesek, Schall, Huangfu (2017) Applied Ergonomics 63:142-150; risk coefficients "
+             "and Exo-LiFFT: Zelik et al. (2022) Applied Ergonomics 99:103619",
     "reba": "Hignett & McAtamney (2000) Applied Ergonomics 31:201-205",
     "anthropometry": "de Leva (1996) J Biomech 29:1223-1230",
 }

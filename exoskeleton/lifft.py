@@ -2,20 +2,28 @@
 
 Source: Gallagher S., Sesek R.F., Schall M.C. Jr., Huangfu R. (2017) Development and validation of
 an easy-to-use risk assessment tool for cumulative low back loading: The Lifting Fatigue Failure
-Tool (LiFFT), Applied Ergonomics 63:142-150. The damage and risk equations with the constants used
-here are those printed by the same group in Zelik K.E., Nurse C.A., Schall M.C. Jr., Sesek R.F.,
-Marino M.C., Gallagher S. (2022) An ergonomic assessment tool for evaluating the effect of back
-exoskeletons on injury risk, Applied Ergonomics 99:103619 (Exo-LiFFT, Eq. 1 and the risk model):
+Tool (LiFFT), Applied Ergonomics 63:142-150; the tool's calculator and its instructions (Auburn
+University, lifft.pythonanywhere.com, version 1.4.1); Zelik K.E., Nurse C.A., Schall M.C. Jr.,
+Sesek R.F., Marino M.C., Gallagher S. (2022) An ergonomic assessment tool for evaluating the effect
+of back exoskeletons on injury risk, Applied Ergonomics 99:103619 (Exo-LiFFT):
 
     PLM  = load weight (N) x the largest horizontal distance from the hip joint to the load's
            centre during the lift (m)                                   peak load moment, N m
-    DPC  = exp(0.038 PLM + 0.32) / 1 902 416                            damage per cycle
+    DPC  = exp(0.038 PLM + 0.32) / 902 416                              damage per cycle
     CD   = sum over tasks of repetitions per day x DPC                  cumulative damage
     P    = 1 / (1 + exp(-(1.72 + 1.03 log10 CD)))                      probability of a high-risk job
 
-(a high-risk job has 12 or more low-back injuries per 200 000 h worked, Marras et al. 1993). The
-authors' guidance measures the distance from the hip joint (their calculator's instructions); the
-paper's abstract says "from the spine". The authors caution the use of PLM above about 100 N m.
+The damage per cycle is the inverse of the cycles to failure of the paper's Eq. (1),
+902 416 exp(-0.162 %US), with the exponent written in the PLM (0.038 PLM + 0.32 in place of
+0.162 %US). Checked against the authors' worked examples (tests/test_lifft_published_examples.py):
+the paper's 51 N m lift, DPC printed 0.000011 (this form: 1.06e-5); the calculator's 30 lb,
+16 in, 760 lifts a day, printed 40 % (this form with the risk coefficients above: 40.6 %). The
+paper's 25.39 % for its own example came from the damage-risk relationship the calculator
+replaced in its versions 1.3.0 and 1.4.0, and is not reproduced.
+
+A high-risk job has 12 or more low-back injuries per 200 000 h worked (Marras et al. 1993). The
+authors' calculator measures the distance from the hip joint; the paper says "from the spine"
+(L5/S1). The authors caution the use of PLM above about 100 N m.
 
 Exo-LiFFT (Zelik et al. 2022): a back exoskeleton providing a lumbar extensor moment M_exo at the
 lift's peak lowers the moment the tissues carry: PLM_exo = PLM - M_exo (valid for M_exo < PLM).
@@ -34,7 +42,7 @@ __all__ = [
 ]
 
 G = 9.81
-LIFFT_SCALE = 1_902_416.0
+LIFFT_SCALE = 902_416.0
 LIFFT_A = 0.038  # per N m
 LIFFT_B = 0.32
 RISK_B0 = 1.72

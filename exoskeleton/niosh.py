@@ -326,9 +326,15 @@ def composite_lifting_index(tasks: Sequence[NioshTask]) -> dict:
     """Composite Lifting Index (CLI) of a multi-task job (manual, section 2.4).
 
     For each task: FIRWL = RWL with FM = 1, STRWL = FIRWL x FM(F_i), FILI = L/FIRWL, STLI = L/STRWL,
-    all at the task's worse end (origin or destination). Tasks are sorted by STLI, largest first,
-    and CLI = STLI_1 + sum_k FILI_k x (1/FM(F_1+...+F_k) - 1/FM(F_1+...+F_{k-1})), where the FM
-    are those of the task k's duration and V class. All tasks must use the same units.
+    all at the task's worse end (origin or destination). Tasks are sorted by STLI, largest first;
+    of tasks with the same STLI (equal to 9 decimals) the one with the higher frequency comes first
+    (manual, Example 7, p. 57: "assign the lower task number to the task with the highest
+    frequency"). Then CLI = STLI_1 + sum_k FILI_k x (1/FM(F_1+...+F_k) - 1/FM(F_1+...+F_{k-1})),
+    where the FM are those of the task k's duration and V class. All tasks must use the same units.
+
+    Returns ``{"cli", "tasks"}``, the tasks in the new order, each with its ``index`` in ``tasks``,
+    ``fm`` (at its own frequency), ``firwl``, ``strwl``, ``fili``, ``stli``, ``freq_cum`` (F_1+...+F_k),
+    ``fm_cum`` (FM at that sum) and ``increment`` (its term of the CLI; STLI_1 for the first).
     """
     if not tasks:
         raise ValueError("composite lifting index: expected at least one task")
@@ -345,20 +351,19 @@ def composite_lifting_index(tasks: Sequence[NioshTask]) -> dict:
         strwl = firwl * fm
         fili = t.load / firwl if firwl > 0 else math.inf
         stli = t.load / strwl if strwl > 0 else math.inf
-        rows.append({"task": t, "firwl": firwl, "strwl": strwl, "fili": fili, "stli": stli})
-    rows.sort(key=lambda r: r["stli"], reverse=True)
+        rows.append({"index": len(rows), "task": t, "fm": fm, "firwl": firwl, "strwl": strwl, "fili": fili,
+                     "stli": stli})
+    rows.sort(key=lambda r: (round(r["stli"], 9), r["task"].freq), reverse=True)
     cli = rows[0]["stli"]
     f_cum = rows[0]["task"].freq
+    rows[0].update(freq_cum=f_cum, fm_cum=rows[0]["fm"], increment=cli)
     for r in rows[1:]:
         t = r["task"]
         fm_prev = frequency_multiplier(f_cum, t.duration, t.v, u)
         f_cum += t.freq
         fm_new = frequency_multiplier(f_cum, t.duration, t.v, u)
-        if fm_new == 0.0 or fm_prev == 0.0:
-            cli = math.inf
-            break
-        cli += r["fili"] * (1.0 / fm_new - 1.0 / fm_prev)
-    return {
-        "cli": cli,
-        "tasks": [{k: r[k] for k in ("firwl", "strwl", "fili", "stli")} for r in rows],
-    }
+        inc = r["fili"] * (1.0 / fm_new - 1.0 / fm_prev) if fm_new > 0.0 and fm_prev > 0.0 else math.inf
+        r.update(freq_cum=f_cum, fm_cum=fm_new, increment=inc)
+        cli += inc
+    keys = ("index", "fm", "firwl", "strwl", "fili", "stli", "freq_cum", "fm_cum", "increment")
+    return {"cli": cli, "tasks": [{k: r[k] for k in keys} for r in rows]}

@@ -286,8 +286,11 @@ def niosh_job(job: ManualJob, rate_per_min: float, shift_h: float) -> dict:
         moves.append({"move": m.name, "freq_per_min": t.freq, **r.as_dict()})
     c = composite_lifting_index(tasks)
     cli = c["cli"]
+    cli_tasks = [{"move": job.moves[r["index"]].name,
+                  **{k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in r.items()}}
+                 for r in c["tasks"]]
     return {"duration": duration_class(shift_h), "moves": moves, "cli": cli if math.isfinite(cli) else None,
-            "cli_tasks": c["tasks"]}
+            "cli_tasks": cli_tasks}
 
 
 def max_rate(job: ManualJob, shift_h: float, rate_cap_per_min: float = 100.0) -> dict:

@@ -165,3 +165,37 @@ def bench_sim_cmd(
     with _CStdoutToStderr():
         res = run(robot, steps, repeats, seed)
     print_result(res, as_json)
+
+
+PHYSICS_HELP = """PyBullet's cost and pick-place's outcomes per physics setting.
+
+Runs pick-place on each robot and seed for each physics variant and prints PyBullet's time per
+simulated second, real-time factors, success, tracking errors and grasp slip. The first variant
+is the baseline of the ratios. docs/physics.md explains the variants and the figures.
+
+Examples:
+
+```
+officina bench physics
+officina bench physics --robots ur5e --seeds 0-2 --repeats 3
+officina bench physics --variants pybullet,step_2ms,fast_2ms,default
+```
+"""
+
+
+@bench_app.command("physics", help=PHYSICS_HELP)
+@handle_errors
+def bench_physics_cmd(
+    robots: str = typer.Option("panda,iiwa,ur5e", "--robots", help="Robots, comma-separated."),
+    seeds: str = typer.Option("0-9", "--seeds", help="Seeds: a range (0-9) or a list (0,3,5)."),
+    variants: str = typer.Option("pybullet,default", "--variants",
+                                 help="Physics variants; the first is the baseline of the ratios."),
+    repeats: int = typer.Option(1, "--repeats", min=1, help="Interleaved repetitions (fastest kept)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    from officina.tasks.bench_physics import parse_seeds, print_result, run
+
+    with _CStdoutToStderr():
+        res = run([r.strip() for r in robots.split(",") if r.strip()], parse_seeds(seeds),
+                  [v.strip() for v in variants.split(",") if v.strip()], repeats)
+    print_result(res, as_json)

@@ -4,6 +4,20 @@ Owns its ``client_id`` and passes it to every PyBullet call, so several worlds c
 one process (model: pybullet_utils' BulletClient). Fixed physics step (default 1 ms),
 gravity, a table, boxes and cylinders with mass and friction, open-top bins, robots.
 
+Physics settings: a step's cost is mostly the constraint solver on the robot's island, the rows
+of the joint motors (position control) and of the fingers' contacts, iterated until they stop
+changing or ``solver_iterations`` is reached (docs/physics.md; benchmarks/bench_physics.py
+measures each setting):
+
+* objects have no rolling friction by default: rolling friction adds two solver rows per
+  contact, for a torque a standing box or cylinder does not need. Spinning (torsional)
+  friction stays: it keeps an object from turning about the fingers' closing axis;
+* ``solver_residual_threshold`` (PyBullet's 1e-7 by default) stops the solver early once the
+  largest squared velocity change of a row in an iteration is below it; 1e-6 is cheaper;
+* ``rigid_bodies=True`` builds boxes, cylinders, tables and bins as rigid bodies in maximal
+  coordinates (PyBullet's ``useMaximalCoordinates``), a cheaper solve than one-link multibodies;
+  the vacuum gripper's seal test cannot read their collision shapes, so it is not the default.
+
 Ground-truth object poses (`object_pose`) are for metrics and tests; task procedures perceive
 objects through a `Camera`.
 """
@@ -65,9 +79,21 @@ class SimWorld:
         gravity: float = -9.81,
         gui: bool = False,
         solver_iterations: int = 50,
+        solver_residual_threshold: float = 1e-7,
+        rigid_bodies: bool = False,
+        object_rolling_friction: float = 0.0,
     ) -> None:
+        """``solver_iterations``: the most iterations of the constraint solver per step;
+        ``solver_residual_threshold``: it stops earlier once the largest squared velocity change
+        of a constraint row in an iteration is below this ((m/s)^2 or (rad/s)^2);
+        ``rigid_bodies``: objects and fixtures as maximal-coordinate rigid bodies rather than
+        one-link multibodies; ``object_rolling_friction`` [m]: the default rolling friction of
+        boxes and cylinders."""
         if not (1e-5 <= sim_dt <= 0.01):
             raise ValueError(f"sim_dt must be between 1e-5 and 0.01 s, got {sim_dt}")
+        if solver_iterations < 1 or not (0.0 <= solver_residual_threshold < 1.0) or object_rolling_friction < 0:
+            raise ValueError("solver_iterations must be >= 1, solver_residual_threshold in [0, 1), "
+                             "object_rolling_friction >= 0")
         self.client_id = p.connect(p.GUI if gui else p.DIRECT)
         if self.client_id < 0:
             raise RuntimeError("could not start PyBullet (GUI needs a display; use DIRECT)")
@@ -78,6 +104,7 @@ class SimWorld:
         p.setPhysicsEngineParameter(
             fixedTimeStep=sim_dt,
             numSolverIterations=solver_iterations,
+            solverResidualThreshold=solver_residual_threshold,
             numSubSteps=0,
             deterministicOverlappingPairs=1,
             physicsClientId=cid,
@@ -86,6 +113,8 @@ class SimWorld:
             p.configureDebugVisualizer(p.COV_ENABLE_GUI, 0, physicsClientId=cid)
         self.sim_dt = float(sim_dt)
         self.gui = gui
+        self.rigid_bodies = bool(rigid_bodies)
+        self.object_rolling_friction = float(object_rolling_friction)
         self.steps = 0
         self.objects: list[SimObject] = []
         self.robots: list[SimRobotHandle] = []
@@ -132,6 +161,7 @@ class SimWorld:
             baseVisualShapeIndex=vis,
             basePosition=list(map(float, pos)),
             baseOrientation=list(map(float, quat)),
+            useMaximalCoordinates=self.rigid_bodies,
             physicsClientId=self.client_id,
         )
 
@@ -184,7 +214,7 @@ class SimWorld:
 
     def _object_dynamics(self, bid: int, friction: float) -> None:
         p.changeDynamics(
-            bid, -1, lateralFriction=friction, spinningFriction=0.001, rollingFriction=0.0001,
+            bid, -1, lateralFriction=friction, spinningFriction=0.001, rollingFriction=self.object_rolling_friction,
             restitution=0.0, activationState=p.ACTIVATION_STATE_ENABLE_SLEEPING,
             physicsClientId=self.client_id,
         )

@@ -103,6 +103,8 @@ def test_frequency_edges():
     assert niosh.frequency_multiplier(0.05, "short", 50) == 1.0  # below 0.2 counts as 0.2
     assert niosh.frequency_multiplier(0.1, "long", 50) == pytest.approx(0.85)
     assert niosh.frequency_multiplier(1.5, "short", 50) == pytest.approx((0.94 + 0.91) / 2)  # interpolated
+    # manual, Example 7 (pp. 56-57): F = 2.4 is interpolated between the 2 and 3 lifts/min rows
+    assert niosh.frequency_multiplier(2.4, "short", 50) == pytest.approx(0.91 + 0.4 * (0.88 - 0.91))
     assert niosh.frequency_multiplier(16, "short", 100) == 0.0
     assert niosh.frequency_multiplier(12.5, "short", 50) == 0.0  # beyond the column's last non-zero row (12)
     assert niosh.frequency_multiplier(8.5, "long", 50) == 0.0
@@ -189,6 +191,27 @@ def test_composite_lifting_index_two_tasks_by_hand():
     assert c["cli"] == pytest.approx(fili / 0.94 + fili * (1 / 0.91 - 1 / 0.94))
     # ... which equals one task at 2/min
     assert c["cli"] == pytest.approx(evaluate(NioshTask(load=8, h=25, v=75, d=25, freq=2, duration="short")).task_li)
+
+
+def test_composite_lifting_index_equal_stli_puts_the_higher_frequency_first():
+    # Manual, Example 7 (p. 57): "If more than one task has the same STLI value, assign the lower
+    # task number to the task with the highest frequency". Same layout (FIRWL = 23 kg), FM(1/min)
+    # = 0.94 and FM(2/min) = 0.91 (Table 5, <= 1 h, V >= 75 cm): 10 kg at 1/min and 10 x 0.91 / 0.94
+    # kg at 2/min have the same STLI.
+    a = NioshTask(load=10, h=25, v=75, d=25, freq=1, duration="short")
+    b = NioshTask(load=10 * 0.91 / 0.94, h=25, v=75, d=25, freq=2, duration="short")
+    c = composite_lifting_index([a, b])
+    first, second = c["tasks"]
+    assert first["stli"] == pytest.approx(second["stli"])
+    assert (first["index"], second["index"]) == (1, 0)  # b (2/min) is task 1
+    assert (first["fm"], second["fm"]) == pytest.approx((0.91, 0.94))
+    assert (first["freq_cum"], second["freq_cum"]) == (2, 3)
+    assert (first["fm_cum"], second["fm_cum"]) == pytest.approx((0.91, 0.88))  # FM(2), FM(2 + 1)
+    fili_a = 10 / 23
+    assert second["increment"] == pytest.approx(fili_a * (1 / 0.88 - 1 / 0.91))
+    assert c["cli"] == pytest.approx(10 / (23 * 0.94) + fili_a * (1 / 0.88 - 1 / 0.91))
+    # the other order would give a different CLI
+    assert c["cli"] != pytest.approx(10 / (23 * 0.94) + (10 * 0.91 / 0.94 / 23) * (1 / 0.88 - 1 / 0.94))
 
 
 # --- CLI -------------------------------------------------------------------------------------

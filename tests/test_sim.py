@@ -166,6 +166,35 @@ def test_touching_and_moving_bodies_for_a_conveyor():
         w.close()
 
 
+def _body_type(world, body_id):
+    return p.getDynamicsInfo(body_id, -1, physicsClientId=world.client_id)[10]  # 1 rigid body, 2 multibody
+
+
+@pytest.mark.parametrize("rigid", [False, True])
+def test_objects_have_no_rolling_friction_by_default_and_rigid_bodies_on_request(rigid):
+    with SimWorld(rigid_bodies=rigid) as w:
+        things = [w.add_table(), w.add_bin((0.4, 0.3, 0.0)), w.add_box((0.04, 0.04, 0.05), 0.2, (0.4, 0, 0.03)),
+                  w.add_cylinder(0.02, 0.05, 0.2, (0.5, 0, 0.03))]
+        assert [_body_type(w, o.body_id) for o in things] == [1 if rigid else 2] * 4
+        for o in things[2:]:
+            info = p.getDynamicsInfo(o.body_id, -1, physicsClientId=w.client_id)
+            assert info[6] == 0.0 and info[7] == pytest.approx(0.001)  # rolling, spinning friction [m]
+        w.step(300)  # a box and a cylinder at rest on the table stay there
+        for o in things[2:]:
+            assert w.object_pose(o.body_id)[0][:2] == pytest.approx(np.array([0.4, 0.0] if o.kind == "box"
+                                                                              else [0.5, 0.0]), abs=1e-4)
+    with SimWorld(object_rolling_friction=1e-4) as w:
+        box = w.add_box((0.04, 0.04, 0.05), 0.2, (0.4, 0, 0.03))
+        assert p.getDynamicsInfo(box.body_id, -1, physicsClientId=w.client_id)[6] == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize("kwargs", [{"solver_iterations": 0}, {"solver_residual_threshold": -1.0},
+                                    {"object_rolling_friction": -0.1}])
+def test_world_settings_checked(kwargs):
+    with pytest.raises(ValueError, match="solver_iterations must be"):
+        SimWorld(**kwargs)
+
+
 @pytest.mark.parametrize("robot", ["panda", "ur5e"])
 def test_coupled_fingers_hold_a_part_centred_when_pushed_along_their_axis(robot):
     """The fingers move together (a gear constraint, as the gripper's mechanism couples them): a

@@ -9,13 +9,10 @@ SOURCES, AND WHAT COULD NOT BE READ.
   every cell of Tables A, B and C as printed on the REBA employee assessment worksheet (rows read
   from the stored worksheet text, written out below again), each body-part boundary of Tables 1-2,
   and a posture scored by hand step by step.
-- LiFFT: the paper (Gallagher et al. 2017) is closed access; its calculator's instructions page
-  (lifft.pythonanywhere.com/instruction) stops, as stored, in the middle of its mono-task example
-  (30 lb, 760 repetitions; the distance and the result are cut off). The one published figure
-  tested is the Exo-LiFFT abstract's (Zelik et al. 2022, Applied Ergonomics 99:103619): "an exo
-  providing a 30 Nm lumbar moment is projected to reduce cumulative back damage by ~70%". The
-  constants are those of Zelik et al. (2022) Eq. 1 as transcribed by third parties (the article's
-  own text could not be read beyond its abstract).
+- LiFFT: the authors' worked examples (the 2017 paper's 13 kg lift, the calculator's 30 lb lift)
+  are tested in test_lifft_published_examples.py. Here: the equations, and the Exo-LiFFT
+  abstract's figure (Zelik et al. 2022, Applied Ergonomics 99:103619): "an exo providing a 30 Nm
+  lumbar moment is projected to reduce cumulative back damage by ~70%".
 - Composite Lifting Index: no multi-task worked example of the Applications Manual could be read
   (the stored copies show only its opening pages; see test_niosh_manual_examples.py). The CLI is
   tested against the manual's procedure (section 2.4) worked by hand here on three tasks, every
@@ -149,8 +146,8 @@ def test_exo_lifft_published_example_30nm_cuts_damage_by_about_70_percent():
 
 def test_lifft_equations():
     assert peak_load_moment(10.0, 0.5) == pytest.approx(49.05)
-    assert damage_per_cycle(0.0) == pytest.approx(math.exp(0.32) / 1_902_416)
-    assert damage_per_cycle(50.0) == pytest.approx(math.exp(0.038 * 50 + 0.32) / 1_902_416)
+    assert damage_per_cycle(0.0) == pytest.approx(math.exp(0.32) / 902_416)
+    assert damage_per_cycle(50.0) == pytest.approx(math.exp(0.038 * 50 + 0.32) / 902_416)
     res = cumulative_damage([LifftTask("a", 50.0, 500), LifftTask("b", 20.0, 2000)])
     assert res["cumulative_damage"] == pytest.approx(500 * damage_per_cycle(50) + 2000 * damage_per_cycle(20))
     assert sum(t["share_pct"] for t in res["tasks"]) == pytest.approx(100.0)
