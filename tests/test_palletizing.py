@@ -114,6 +114,7 @@ def test_metrics_see_a_misplaced_and_a_moved_carton():
 
 
 # --- runs ------------------------------------------------------------------------------------------------
+@pytest.mark.timeout(900)  # two runs of about 20 s each on a free core; a hang guard, not a speed check
 def test_two_cartons_on_the_ur10e_deterministic(tmp_path):
     runs = [_run(tmp_path, f"run{i}", overrides=["params.n_boxes=2"]) for i in range(2)]
     m = runs[0].metrics
