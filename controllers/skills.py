@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -36,7 +36,7 @@ from officina.controllers.trajectory import (
     TrajectoryError,
     plan_cartesian_line,
     plan_joint_move,
-    time_scaled,
+    time_scale,
     torque_time_scale,
 )
 from officina.interfaces import Arm, ForceTorqueSensor, Gripper
@@ -74,8 +74,11 @@ class Skills:
     every motion is slowed down, uniformly along its path, until the joint torques the control
     model computes for it stay within the effort limits (gravity in full, the dynamics within
     that fraction of the rest): fast moves that the actuators could not follow are not
-    commanded. ``planning_scene`` (with ``padding_m`` and ``world_T_base``, the base's pose in
-    the scene's frame) makes the motions collision-aware.
+    commanded. ``max_tcp_speed_m_s`` caps the tcp speed of every motion (a collaborative robot's
+    tool speed limit): a joint move that would be faster is timed again with lower joint velocity
+    limits (its accelerations kept), and what is still too fast is slowed down as a whole.
+    ``planning_scene`` (with ``padding_m`` and ``world_T_base``, the base's pose in the scene's
+    frame) makes the motions collision-aware.
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class Skills:
         world_T_base: np.ndarray | None = None,
         planner_settings: PlannerSettings | None = None,
         effort_fraction: float | None = None,
+        max_tcp_speed_m_s: float | None = None,
     ) -> None:
         self.arm = arm
         self.gripper = gripper
@@ -103,10 +107,15 @@ class Skills:
         self.rng = rng
         self.velocity_scale = velocity_scale
         self.linear_speed_m_s = linear_speed_m_s
-        self.linear_accel_m_s2 = linear_accel_m_s2
+        if not linear_accel_m_s2 > 0:
+            raise ValueError(f"linear_accel_m_s2 must be positive, got {linear_accel_m_s2}")
+        self.linear_accel_m_s2 = float(linear_accel_m_s2)
         self.min_link_z = min_link_z
         self.effort_fraction = effort_fraction
         self.dt = arm.control_period
+        if max_tcp_speed_m_s is not None and not max_tcp_speed_m_s > 0:
+            raise ValueError(f"max_tcp_speed_m_s must be positive, got {max_tcp_speed_m_s}")
+        self.max_tcp_speed_m_s = max_tcp_speed_m_s
         self._q_cmd = arm.read().position.copy()
         self.scene = planning_scene
         self.checker: CollisionChecker | None = None
@@ -122,14 +131,28 @@ class Skills:
         """The last commanded joint positions (the reference, not the measurement)."""
         return self._q_cmd.copy()
 
+    def tcp_speed_peak(self, traj: JointTrajectory) -> float:
+        """Largest tcp speed along ``traj`` (m/s), from its samples every 10 ms and its last."""
+        step = max(1, int(round(0.01 / self.dt)))
+        idx = list(range(0, len(traj), step)) + [len(traj) - 1]
+        return max((float(np.linalg.norm(self.model.jacobian(traj.q[i], "tcp")[:3] @ traj.qd[i])) for i in idx),
+                   default=0.0)
+
     def execute(self, traj: JointTrajectory) -> SkillResult:
-        """Stream ``traj`` one sample per control period. When the arm reports a speed override
-        (``speed_scaling``, the robot's safety system slowing it down), the trajectory's time
-        advances by ``scaling x dt`` per period instead (samples interpolated): the path stays
+        """Stream ``traj`` one sample per control period. With ``effort_fraction`` or
+        ``max_tcp_speed_m_s``, a trajectory too fast for the joints' torques or the tool speed limit
+        is first slowed down as a whole (the same path, in more time). When the arm reports a speed
+        override (``speed_scaling``, the robot's safety system slowing it down), the trajectory's
+        time advances by ``scaling x dt`` per period instead (samples interpolated): the path stays
         the planned one, only slower, and it halts while the override is 0."""
         if self.effort_fraction is not None:
             # no faster than the joints' torques allow (the model's inverse dynamics)
-            traj = time_scaled(traj, torque_time_scale(self.model, traj, self.effort_fraction))
+            traj = time_scale(traj, torque_time_scale(self.model, traj, self.effort_fraction))
+        cap = self.max_tcp_speed_m_s
+        if cap is not None and len(traj) > 1:
+            peak = self.tcp_speed_peak(traj)
+            if peak > cap:
+                traj = time_scale(traj, peak / (0.98 * cap))
         if getattr(self.arm, "speed_scaling", None) is None:
             for q, qd in zip(traj.q, traj.qd):
                 self.arm.command_positions(q, qd)
@@ -280,6 +303,11 @@ class Skills:
         for q in traj.q[::step]:
             if not self.links_clear(q):
                 return SkillResult(SkillStatus.PLANNING_FAILED, "joint move would take a link below the work surface")
+        if self.max_tcp_speed_m_s is not None:
+            q0, q1 = self._q_cmd.copy(), np.asarray(q_target, float)
+            traj = self._within_tool_speed(traj, self.velocity_scale, lambda v: plan_joint_move(
+                q0, q1, self.model.limits, self.dt, velocity_scale=v, acceleration_scale=self.velocity_scale,
+                jerk_scale=self.velocity_scale))
         return self.execute(traj)
 
     def ik(self, base_T_tcp: np.ndarray, q_hint: np.ndarray | None = None, n_candidates: int = 6):
@@ -323,7 +351,32 @@ class Skills:
         if not r.success:
             status = SkillStatus.COLLISION if r.status.bad_input else SkillStatus.PLANNING_FAILED
             return SkillResult(status, r.message)
-        return self.execute(r.trajectory)
+        traj = r.trajectory
+        if self.max_tcp_speed_m_s is not None and r.path is not None:
+            settings = self.planner.settings
+
+            def retime(v: float) -> JointTrajectory:
+                timer = MotionPlanner(self.model, self.checker, self.dt, replace(settings, velocity_scale=v))
+                return timer.time_parameterize(r.path)
+
+            traj = self._within_tool_speed(traj, settings.velocity_scale, retime)
+        return self.execute(traj)
+
+    def _within_tool_speed(self, traj: JointTrajectory, velocity_scale: float,
+                           retime: Callable[[float], JointTrajectory]) -> JointTrajectory:
+        """A trajectory whose tcp would exceed ``max_tcp_speed_m_s``, timed again along the same
+        path with lower joint velocity limits (the accelerations and jerks kept, so only the
+        fast part slows down); `execute` slows down what is still too fast as a whole."""
+        cap = self.max_tcp_speed_m_s
+        peak = self.tcp_speed_peak(traj)
+        v = velocity_scale
+        for _ in range(4):
+            if peak <= cap:
+                break
+            v *= 0.98 * cap / peak
+            traj = retime(v)
+            peak = self.tcp_speed_peak(traj)
+        return traj
 
     def links_clear(self, q: np.ndarray) -> bool:
         """Every joint origin past the second one stays above ``min_link_z`` (base frame)."""
@@ -355,8 +408,8 @@ class Skills:
         try:
             traj = plan_cartesian_line(
                 self.model, self._q_cmd, base_T_tcp, self.dt,
-                max_speed_m_s=speed_m_s or self.linear_speed_m_s, max_accel_m_s2=self.linear_accel_m_s2,
-                max_jerk_m_s3=10.0 * self.linear_accel_m_s2,
+                max_speed_m_s=speed_m_s or self.linear_speed_m_s,
+                max_accel_m_s2=self.linear_accel_m_s2, max_jerk_m_s3=10.0 * self.linear_accel_m_s2,
             )
         except TrajectoryError as exc:
             return SkillResult(SkillStatus.PLANNING_FAILED, str(exc))

@@ -19,7 +19,7 @@ from officina.controllers.model import RobotModel
 from officina.interfaces import JointLimits
 
 __all__ = ["JointTrajectory", "plan_joint_move", "plan_waypoints", "plan_cartesian_line", "TrajectoryError",
-           "time_scaled", "torque_time_scale"]
+           "time_scale", "torque_time_scale"]
 
 
 class TrajectoryError(ValueError):
@@ -58,6 +58,30 @@ class JointTrajectory:
             qdd.append(p.qdd)
             t0 = t[-1][-1]  # each part's first sample is one period after its start
         return JointTrajectory(dt, np.concatenate(t), np.concatenate(q), np.concatenate(qd), np.concatenate(qdd))
+
+
+def time_scale(traj: JointTrajectory, factor: float) -> JointTrajectory:
+    """The same path ``factor`` (>= 1) times slower: sample k of the result is the original at
+    time ``t_k / factor`` (q linearly interpolated between samples, qd divided by ``factor``, qdd by
+    its square); it ends on the original's last sample, at rest when that one is."""
+    if not factor >= 1.0:
+        raise TrajectoryError(f"time scale factor must be >= 1, got {factor}")
+    if factor == 1.0 or len(traj) < 2:
+        return traj
+    dt = traj.dt
+    n = int(np.ceil(traj.duration * factor / dt - 1e-9))
+    t_new = dt * np.arange(1, n + 1)
+    t_src = np.minimum(t_new / factor, traj.duration)
+    # the start (t = 0, one period before the first sample), extrapolated from the first sample
+    t_all = np.concatenate(([0.0], traj.t))
+
+    def interp(a: np.ndarray, a0: np.ndarray) -> np.ndarray:
+        a = np.vstack((a0, a))
+        return np.stack([np.interp(t_src, t_all, a[:, j]) for j in range(a.shape[1])], axis=1)
+
+    q0 = traj.q[0] - traj.qd[0] * (traj.t[0] - 0.0)
+    return JointTrajectory(dt, t_new, interp(traj.q, q0), interp(traj.qd, traj.qd[0] - traj.qdd[0] * traj.t[0]) / factor,
+                           interp(traj.qdd, traj.qdd[0]) / factor**2)
 
 
 def _check_within(q: np.ndarray, limits: JointLimits, what: str) -> None:
@@ -269,31 +293,8 @@ def plan_cartesian_line(
     return JointTrajectory(dt, t, q, qd, qdd)
 
 
-def time_scaled(traj: JointTrajectory, s: float) -> JointTrajectory:
-    """The same path ``s`` (>= 1) times slower: uniform time scaling, resampled at the trajectory's
-    dt (velocities divided by s, accelerations by s^2). The path in joint space is unchanged, so
-    a collision check of it still holds."""
-    if not s > 1.0 + 1e-9 or len(traj) < 2:
-        return traj
-    dt = traj.dt
-    n = int(np.ceil(traj.duration * s / dt - 1e-9))
-    t_new = dt * np.arange(1, n + 1)
-    t_old = np.minimum(t_new / s, traj.t[-1])
-
-    def interp(a: np.ndarray) -> np.ndarray:
-        return np.column_stack([np.interp(t_old, traj.t, a[:, j]) for j in range(a.shape[1])])
-
-    q = interp(traj.q)
-    q[-1] = traj.q[-1]
-    qd = interp(traj.qd) / s
-    qdd = interp(traj.qdd) / (s * s)
-    qd[-1] = traj.qd[-1] / s
-    qdd[-1] = traj.qdd[-1] / (s * s)
-    return JointTrajectory(dt, t_new, q, qd, qdd)
-
-
 def torque_time_scale(model: RobotModel, traj: JointTrajectory, fraction: float = 0.8, stride: int = 5) -> float:
-    """The slow-down s >= 1 (for `time_scaled`) that keeps the joint torques the model's inverse
+    """The slow-down s >= 1 (for `time_scale`) that keeps the joint torques the model's inverse
     dynamics needs along ``traj`` within the robot's effort limits: gravity counts in full, the
     rest (inertia, Coriolis; both scale with 1/s^2) may take ``fraction`` of what gravity leaves
     (at least 5 % of the limit). Every ``stride``-th sample and the last one are checked."""

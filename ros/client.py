@@ -21,7 +21,7 @@ from officina.ros.qos import qos_latched, qos_reliable
 from officina.ros.gate_node import COMMANDS_TOPIC, GRIPPER_TOPIC
 from officina.ros.robot_profiles import ResolvedProfile
 
-__all__ = ["RosLink", "RosArm", "RosGripper", "RosCamera"]
+__all__ = ["RosLink", "RosArm", "RosGripper", "RosVacuumGripper", "RosCamera", "make_ros_gripper"]
 
 
 class RosLink:
@@ -185,6 +185,66 @@ class RosGripper:
         if w > self._target + 3e-3:
             return GraspState.HOLDING
         return GraspState.CLOSED_EMPTY if self._target < 1e-3 else GraspState.OPEN
+
+
+class RosVacuumGripper:
+    """`Gripper` of a vacuum gripper over the gate: ``close`` sends ``[0, force]`` (vacuum on,
+    regulated to the force), ``open`` sends ``[max_width]`` (vent); the state is the vacuum switch
+    (std_msgs/Bool on ``<gripper_controller>/vacuum_switch``: true while a part is held), read as
+    `officina.interfaces.Gripper` documents for a vacuum gripper. A switch tells held or not held
+    only: ``grasp_state`` is OPEN, HOLDING or CLOSED_EMPTY (never MOVING), and HOLDING until the
+    switch drops after ``open`` (the vent travels through the gate)."""
+
+    def __init__(self, link: RosLink, max_width_m: float, max_force_n: float) -> None:
+        from std_msgs.msg import Bool, Float64MultiArray
+
+        self._link = link
+        self._max_w = float(max_width_m)
+        self._max_f = float(max_force_n)
+        self._on = False
+        self._holding = False
+        self._msg = Float64MultiArray
+        self._pub = link.node.create_publisher(Float64MultiArray, GRIPPER_TOPIC, qos_reliable())
+        link.node.create_subscription(Bool, link.resolved.vacuum_topic, self._on_switch, qos_latched())
+
+    def _on_switch(self, msg) -> None:
+        self._holding = bool(msg.data)
+
+    @property
+    def max_width(self) -> float:
+        return self._max_w
+
+    def open(self, width: float | None = None) -> None:
+        self._on = False
+        self._pub.publish(self._msg(data=[self._max_w]))
+
+    def close(self, width: float = 0.0, force: float | None = None) -> None:
+        f = self._max_f if force is None else float(np.clip(force, 0.0, self._max_f))
+        if f <= 0.0:
+            self.open()
+            return
+        self._on = True
+        self._pub.publish(self._msg(data=[0.0, f]))
+
+    def width(self) -> float:
+        return self._max_w if (not self._on or self._holding) else 0.0
+
+    def grasp_state(self) -> GraspState:
+        """HOLDING while the switch reads a held part (also just after ``open``, until the vent has
+        reached the gripper: the part is released when the switch drops), else OPEN when vented or
+        CLOSED_EMPTY when the vacuum is on."""
+        if self._holding:
+            return GraspState.HOLDING
+        return GraspState.CLOSED_EMPTY if self._on else GraspState.OPEN
+
+
+def make_ros_gripper(link: RosLink, spec) -> "RosGripper | RosVacuumGripper | None":
+    """The robot's kind of gripper over the gate (``spec``: its `RobotSpec`), None without one."""
+    g = spec.gripper
+    if g is None:
+        return None
+    cls = RosVacuumGripper if g.kind == "vacuum" else RosGripper
+    return cls(link, g.max_width_m, g.max_force_n)
 
 
 class RosCamera:

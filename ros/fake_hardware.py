@@ -81,6 +81,9 @@ class FakeHardware:
         self.camera = self.cell.camera
         self.arm = self.cell.arm
         self.gripper = self.cell.gripper
+        g = spec.gripper
+        # a vacuum gripper has no finger joints: its state is the vacuum switch (`vacuum_holding`)
+        self.vacuum = g is not None and g.kind == "vacuum"
         # the task's scene motion (a conveyor) runs in the ROS sim as in a run; its after_step
         # (ground truth for metrics) does not: the ROS sim reports no metrics
         self._before_step = task_hook(task, "before_step", self.cell)
@@ -130,7 +133,9 @@ class FakeHardware:
         return a
 
     def gripper_command(self, values) -> None:
-        """``[width_m]`` or ``[width_m, max_force_n]``."""
+        """``[width_m]`` or ``[width_m, max_force_n]``: open to the width or close with at most the
+        force; for a vacuum gripper, vent or switch the vacuum on regulated to the force (the
+        width is ignored)."""
         if self.gripper is None:
             raise MalformedMessage("this robot has no gripper")
         a = np.asarray(list(values), dtype=float).reshape(-1)
@@ -164,11 +169,15 @@ class FakeHardware:
     def state_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Position, velocity and effort of `state_names`, as read from the physics this period."""
         arm = self.arm.read()
-        if self.gripper is None:
+        if self.gripper is None or self.vacuum:
             return arm.position, arm.velocity, arm.effort
         f = self.gripper.finger_state()
         return (np.concatenate((arm.position, f.position)), np.concatenate((arm.velocity, f.velocity)),
                 np.concatenate((arm.effort, f.effort)))
+
+    def vacuum_holding(self) -> bool | None:
+        """The vacuum switch of a vacuum gripper (a part is held), None for other grippers."""
+        return bool(self.gripper.holding()) if self.vacuum else None
 
     def joint_state(self) -> JointState:
         """Arm joints (wire names) then finger joints, stamped with the clock in use."""

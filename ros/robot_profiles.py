@@ -86,6 +86,11 @@ class ResolvedProfile:
     def gripper_topic(self) -> str:
         return topic(self.namespace, self.profile.gripper_controller, "commands")
 
+    @property
+    def vacuum_topic(self) -> str:
+        """The vacuum switch of a vacuum gripper (std_msgs/Bool, true while a part is held)."""
+        return topic(self.namespace, self.profile.gripper_controller, "vacuum_switch")
+
     def camera_topic(self, *parts: str) -> str:
         return topic(self.namespace, self.profile.camera, *parts)
 

@@ -1,6 +1,7 @@
 """`officina ros sim`: PyBullet fake hardware that looks like a ros2_control robot on the wire.
 
-Publishes ``/joint_states`` (arm + finger joints) every control period, camera ``image_raw``,
+Publishes ``/joint_states`` (arm + finger joints) every control period (a vacuum gripper's switch on
+``/<gripper_controller>/vacuum_switch``, std_msgs/Bool, latched, when it changes), camera ``image_raw``,
 ``depth/image_raw`` (32FC1, metres), ``camera_info`` and the camera pose (when subscribed), and
 the task objects' ground-truth poses on ``/ground_truth/object_poses``. Subscribes the profile's
 ``/<controller>/joint_trajectory``, ``/<forward_controller>/commands`` and
@@ -149,6 +150,13 @@ class SimNode(Node):
         self.create_subscription(Float64MultiArray, r.commands_topic, self._on_commands, qos_reliable(100))
         if self.hw.gripper is not None:
             self.create_subscription(Float64MultiArray, r.gripper_topic, self._on_gripper, qos_reliable())
+        self.pub_vacuum = None
+        self._vacuum_last = None
+        if self.hw.vacuum:
+            from std_msgs.msg import Bool
+
+            # latched: a subscriber that joins later gets the switch's present state
+            self.pub_vacuum = self.create_publisher(Bool, r.vacuum_topic, qos_latched())
         self.fjt = None
         from officina.ros import fjt
 
@@ -261,6 +269,13 @@ class SimNode(Node):
 
             self.pub_clock.publish(Clock(clock=s_to_time(now)))
         q, qd, effort = hw.state_values()
+        if self.pub_vacuum is not None:  # before the joint state: a tick that sees the period sees the switch
+            holding = hw.vacuum_holding()
+            if holding != self._vacuum_last:
+                from std_msgs.msg import Bool
+
+                self.pub_vacuum.publish(Bool(data=holding))
+                self._vacuum_last = holding
         self._js_msg = joint_state_msg(hw.state_names, now, q, qd, effort, reuse=self._js_msg)
         self.pub_js.publish(self._js_msg)
         k = hw.periods

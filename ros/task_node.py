@@ -92,7 +92,7 @@ def run_task(job: TaskJob, node, executor) -> dict:
 
     from officina.controllers.model import RobotModel
     from officina.errors import JobFailed
-    from officina.ros.client import RosArm, RosCamera, RosGripper, RosLink
+    from officina.ros.client import RosArm, RosCamera, RosLink, make_ros_gripper
     from officina.ros.gate_node import ARM_SERVICE, SAFETY_STATE_TOPIC
     from officina.ros.qos import qos_latched
     from officina.tasks import Cell
@@ -122,7 +122,7 @@ def run_task(job: TaskJob, node, executor) -> dict:
         node.get_logger().info(f"waiting for the gate to be armed ({ARM_SERVICE}) ...")
     link.spin_until(lambda: safety.get("armed") == "true", run.arm_timeout_s, "the gate to be armed")
     arm = RosArm(link, spec.limits)
-    gripper = RosGripper(link, spec.gripper.max_width_m, spec.gripper.max_force_n) if spec.gripper else None
+    gripper = make_ros_gripper(link, spec)
     camera = RosCamera(link, world_T_camera=job.world_T_camera, topics=dict(run.camera_topics))
     cell = Cell(arm=arm, gripper=gripper, camera=camera, model=RobotModel.from_spec(spec), tick=link.tick,
                 rng=np.random.default_rng(job.seed), planning_scene=task_planning_scene(job.task, job.params))

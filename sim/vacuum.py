@@ -53,62 +53,76 @@ class FaceSeal:
     angle_rad: float
 
 
-def _facing(cup_z_local: np.ndarray, n_local: np.ndarray, cos_max: float) -> float | None:
-    c = float(-cup_z_local @ n_local)
-    return c if c >= cos_max else None
+_OTHER_AXES = ((1, 2), (0, 2), (0, 1))
+
+
+def _seal(cx: float, cy: float, cz: float, zx: float, zy: float, zz: float, R, half, cylinder: bool,
+          cup_radius: float, cos_max: float, max_gap_m: float):
+    """The seal test on plain floats: the cup's lip centre (cx, cy, cz) relative to the shape's
+    centre and its axis (zx, zy, zz), world axes; ``R`` the shape's rotation as 9 floats row by
+    row, ``half`` its half extents (a cylinder: (radius, radius, half height)). Returns
+    (k, s, gap, foot, cos_angle) for the face whose outward normal is s e_k (shape frame), foot
+    the lip centre projected on it (shape frame); or None."""
+    # into the shape's frame: R^T v
+    c = (R[0] * cx + R[3] * cy + R[6] * cz, R[1] * cx + R[4] * cy + R[7] * cz, R[2] * cx + R[5] * cy + R[8] * cz)
+    z = (R[0] * zx + R[3] * zy + R[6] * zz, R[1] * zx + R[4] * zy + R[7] * zz, R[2] * zx + R[5] * zy + R[8] * zz)
+    for k in ((2,) if cylinder else (0, 1, 2)):  # a cylinder's curved side never seals
+        for s in (1.0, -1.0):
+            cos_a = -s * z[k]  # the cup facing the face
+            if cos_a < cos_max:
+                continue
+            # Only one face can face the cup within the angle (max angle < 45 deg).
+            gap = s * c[k] - half[k]
+            if not (-_MAX_PRESS_M <= gap <= max_gap_m):
+                return None
+            u, v = _OTHER_AXES[k]
+            if cylinder:
+                if math.hypot(c[u], c[v]) + cup_radius > half[u]:
+                    return None
+            elif abs(c[u]) + cup_radius > half[u] or abs(c[v]) + cup_radius > half[v]:
+                return None
+            foot = [c[0], c[1], c[2]]
+            foot[k] -= gap * s
+            return k, s, gap, foot, cos_a
+    return None
+
+
+def _world_seal(hit, pos, R) -> tuple[list[float], list[float], float, float]:
+    """`_seal`'s result in the world frame for a shape at ``pos`` with rotation ``R`` (9 floats):
+    (normal, point, gap, cos_angle)."""
+    k, s, gap, (fx, fy, fz), cos_a = hit
+    normal = [s * R[k], s * R[3 + k], s * R[6 + k]]
+    point = [pos[0] + R[0] * fx + R[1] * fy + R[2] * fz, pos[1] + R[3] * fx + R[4] * fy + R[5] * fz,
+             pos[2] + R[6] * fx + R[7] * fy + R[8] * fz]
+    return normal, point, gap, cos_a
+
+
+def _face_seal(hit, pos, R) -> FaceSeal:
+    normal, point, gap, cos_a = _world_seal(hit, pos, R)
+    return FaceSeal(np.array(normal), np.array(point), float(gap), float(math.acos(min(1.0, cos_a))))
 
 
 def box_face_seal(cup_pos, cup_z, box_pos, box_R, half_extents, cup_radius: float,
                   max_angle_rad: float, max_gap_m: float) -> FaceSeal | None:
     """The face of a box (centre ``box_pos``, rotation ``box_R``, ``half_extents``) on which a
     cup (lip centre ``cup_pos``, axis ``cup_z`` out of the cup, all world frame) seals, or None."""
-    R = np.asarray(box_R, dtype=float)
-    c = R.T @ (np.asarray(cup_pos, dtype=float) - np.asarray(box_pos, dtype=float))
-    z = R.T @ np.asarray(cup_z, dtype=float)
-    h = np.asarray(half_extents, dtype=float)
-    cos_max = math.cos(max_angle_rad)
-    for k in range(3):
-        for s in (1.0, -1.0):
-            n = np.zeros(3)
-            n[k] = s
-            cos_a = _facing(z, n, cos_max)
-            if cos_a is None:
-                continue
-            # Only one face can face the cup within the angle (max angle < 45 deg).
-            gap = s * c[k] - h[k]
-            if not (-_MAX_PRESS_M <= gap <= max_gap_m):
-                return None
-            u, v = [i for i in range(3) if i != k]
-            if abs(c[u]) + cup_radius > h[u] or abs(c[v]) + cup_radius > h[v]:
-                return None
-            foot = c - gap * n
-            return FaceSeal(R @ n, np.asarray(box_pos, float) + R @ foot, float(gap),
-                            float(math.acos(min(1.0, cos_a))))
-    return None
+    R = np.asarray(box_R, dtype=float).reshape(-1).tolist()
+    d = (np.asarray(cup_pos, dtype=float) - np.asarray(box_pos, dtype=float)).tolist()
+    z = np.asarray(cup_z, dtype=float).tolist()
+    hit = _seal(*d, *z, R, [float(h) for h in half_extents], False, cup_radius, math.cos(max_angle_rad), max_gap_m)
+    return None if hit is None else _face_seal(hit, box_pos, R)
 
 
 def cylinder_cap_seal(cup_pos, cup_z, cyl_pos, cyl_R, radius: float, half_height: float,
                       cup_radius: float, max_angle_rad: float, max_gap_m: float) -> FaceSeal | None:
     """The end cap of a cylinder (axis = z of ``cyl_R``) on which a cup seals, or None (the
     curved side never seals)."""
-    R = np.asarray(cyl_R, dtype=float)
-    c = R.T @ (np.asarray(cup_pos, dtype=float) - np.asarray(cyl_pos, dtype=float))
-    z = R.T @ np.asarray(cup_z, dtype=float)
-    cos_max = math.cos(max_angle_rad)
-    for s in (1.0, -1.0):
-        n = np.array([0.0, 0.0, s])
-        cos_a = _facing(z, n, cos_max)
-        if cos_a is None:
-            continue
-        gap = s * c[2] - half_height
-        if not (-_MAX_PRESS_M <= gap <= max_gap_m):
-            return None
-        if math.hypot(c[0], c[1]) + cup_radius > radius:
-            return None
-        foot = c - gap * n
-        return FaceSeal(R @ n, np.asarray(cyl_pos, float) + R @ foot, float(gap),
-                        float(math.acos(min(1.0, cos_a))))
-    return None
+    R = np.asarray(cyl_R, dtype=float).reshape(-1).tolist()
+    d = (np.asarray(cup_pos, dtype=float) - np.asarray(cyl_pos, dtype=float)).tolist()
+    z = np.asarray(cup_z, dtype=float).tolist()
+    hit = _seal(*d, *z, R, [float(radius), float(radius), float(half_height)], True, cup_radius,
+                math.cos(max_angle_rad), max_gap_m)
+    return None if hit is None else _face_seal(hit, cyl_pos, R)
 
 
 class SimVacuumGripper:
@@ -193,14 +207,24 @@ class SimVacuumGripper:
 
     # --- physics -----------------------------------------------------------------------------------
     def _shape(self, body: int, link: int):
+        """(is a cylinder, half extents as for `_seal`, local position, local orientation) of a
+        body's one box or cylinder collision shape; None for anything else (it never seals)."""
         key = (body, link)
         if key not in self._shapes:
             data = p.getCollisionShapeData(body, link, physicsClientId=self._cid)
-            ok = len(data) == 1 and data[0][2] in (p.GEOM_BOX, p.GEOM_CYLINDER)
-            self._shapes[key] = (data[0][2], data[0][3], data[0][5], data[0][6]) if ok else None
+            shape = None
+            if len(data) == 1 and data[0][2] in (p.GEOM_BOX, p.GEOM_CYLINDER):
+                kind, dims = data[0][2], data[0][3]
+                if kind == p.GEOM_BOX:
+                    half = [dims[0] / 2.0, dims[1] / 2.0, dims[2] / 2.0]
+                else:  # PyBullet's cylinder dimensions: (height, radius, 0)
+                    half = [dims[1], dims[1], dims[0] / 2.0]
+                shape = (kind == p.GEOM_CYLINDER, half, data[0][5], data[0][6])
+            self._shapes[key] = shape
         return self._shapes[key]
 
     def _shape_pose(self, body: int, link: int, local_pos, local_orn):
+        """World position and rotation (9 floats, row by row) of a shape."""
         cid = self._cid
         if link < 0:
             pos, orn = p.getBasePositionAndOrientation(body, physicsClientId=cid)
@@ -208,33 +232,41 @@ class SimVacuumGripper:
             ls = p.getLinkState(body, link, computeForwardKinematics=1, physicsClientId=cid)
             pos, orn = ls[0], ls[1]
         pos, orn = p.multiplyTransforms(pos, orn, local_pos, local_orn, physicsClientId=cid)
-        return np.asarray(pos), np.asarray(p.getMatrixFromQuaternion(orn)).reshape(3, 3)
+        return pos, p.getMatrixFromQuaternion(orn)
 
-    def _find_seal(self, cup: int) -> tuple[int, int, FaceSeal] | None:
+    def _find_seals(self) -> list[tuple[int, int, list[float], list[float]] | None]:
+        """For every cup, the face it seals on (body, link, normal, point; world frame), or None. One broad-phase query
+        covers all cups (a face a cup can seal on is within the lip's reach, so inside the
+        cup's own box); each nearby shape's pose is read once."""
         cid = self._cid
-        ls = p.getLinkState(self._body, cup, computeForwardKinematics=1, physicsClientId=cid)
-        c = np.asarray(ls[4])
-        z = np.asarray(p.getMatrixFromQuaternion(ls[5])).reshape(3, 3)[:, 2]
+        cups = p.getLinkStates(self._body, self._cups, computeForwardKinematics=1, physicsClientId=cid)
         reach = self._radius + self._vac.seal_gap_m + 0.01
-        found = p.getOverlappingObjects((c - reach).tolist(), (c + reach).tolist(), physicsClientId=cid) or []
-        best = None
-        for body, link in found:
+        lips = []
+        for ls in cups:
+            (cx, cy, cz), (qx, qy, qz, qw) = ls[4], ls[5]
+            # the cup's z axis: the third column of its rotation matrix
+            lips.append((cx, cy, cz, 2.0 * (qx * qz + qw * qy), 2.0 * (qy * qz - qw * qx), 1.0 - 2.0 * (qx * qx + qy * qy)))
+        xs, ys, zs = [c[0] for c in lips], [c[1] for c in lips], [c[2] for c in lips]
+        lo = [min(xs) - reach, min(ys) - reach, min(zs) - reach]
+        hi = [max(xs) + reach, max(ys) + reach, max(zs) + reach]
+        shapes = []
+        for body, link in p.getOverlappingObjects(lo, hi, physicsClientId=cid) or ():
             if body == self._body:
                 continue
             shape = self._shape(body, link)
-            if shape is None:
-                continue
-            kind, dims, lpos, lorn = shape
-            pos, R = self._shape_pose(body, link, lpos, lorn)
-            if kind == p.GEOM_BOX:
-                seal = box_face_seal(c, z, pos, R, np.asarray(dims) / 2.0, self._radius,
-                                     self._max_angle, self._vac.seal_gap_m)
-            else:  # PyBullet's cylinder dimensions: (height, radius, 0)
-                seal = cylinder_cap_seal(c, z, pos, R, dims[1], dims[0] / 2.0, self._radius,
-                                         self._max_angle, self._vac.seal_gap_m)
-            if seal is not None and (best is None or abs(seal.gap_m) < abs(best[2].gap_m)):
-                best = (body, link, seal)
-        return best
+            if shape is not None:
+                shapes.append((body, link, shape, *self._shape_pose(body, link, shape[2], shape[3])))
+        cos_max = math.cos(self._max_angle)
+        out: list[tuple[int, int, FaceSeal] | None] = []
+        for cx, cy, cz, zx, zy, zz in lips:
+            best = None
+            for body, link, (cylinder, half, _, _), pos, R in shapes:
+                hit = _seal(cx - pos[0], cy - pos[1], cz - pos[2], zx, zy, zz, R, half, cylinder, self._radius,
+                            cos_max, self._vac.seal_gap_m)
+                if hit is not None and (best is None or abs(hit[2]) < abs(best[2][2])):
+                    best = (body, link, hit, pos, R)
+            out.append(None if best is None else (best[0], best[1], *_world_seal(best[2], best[3], best[4])[:2]))
+        return out
 
     def _pre_step(self) -> None:
         if self._command == 0.0:
@@ -242,13 +274,12 @@ class SimVacuumGripper:
         cid = self._cid
         f_full = self._command * self._vac.cup_force_n
         awake: set[int] = set()
-        for i, cup in enumerate(self._cups):
-            seal = self._find_seal(cup)
+        for i, (cup, seal) in enumerate(zip(self._cups, self._find_seals())):
             if seal is None:
                 self._level[i] = 0.0
                 self._seals[i] = None
                 continue
-            body, link, face = seal
+            body, link, normal, point = seal
             if body not in awake:
                 # Bullet ignores forces on a body it has put to sleep (at rest for a while, e.g.
                 # held still in the air): keep what the cups hold awake.
@@ -256,7 +287,8 @@ class SimVacuumGripper:
                 awake.add(body)
             self._seals[i] = seal
             self._level[i] = 1.0 - (1.0 - self._level[i]) * self._decay
-            force = (self._level[i] * f_full) * face.normal
-            point = face.point.tolist()
-            p.applyExternalForce(body, link, force.tolist(), point, p.WORLD_FRAME, physicsClientId=cid)
-            p.applyExternalForce(self._body, cup, (-force).tolist(), point, p.WORLD_FRAME, physicsClientId=cid)
+            f = self._level[i] * f_full
+            force = [f * normal[0], f * normal[1], f * normal[2]]
+            p.applyExternalForce(body, link, force, point, p.WORLD_FRAME, physicsClientId=cid)
+            p.applyExternalForce(self._body, cup, [-force[0], -force[1], -force[2]], point, p.WORLD_FRAME,
+                                 physicsClientId=cid)

@@ -479,12 +479,14 @@ class SimWorld:
 
     # --- scene processes (a task's before_step) --------------------------------------------------------
     def set_object_pose(self, body_id: int, pos, quat=(0.0, 0.0, 0.0, 1.0)) -> None:
-        """Put a body at a pose (world frame) at rest: how a task's scene process moves a fixture
-        kinematically (a sliding door), one control period at a time."""
+        """Put a body at a pose (world frame) at rest and awake: how a task's scene process moves a
+        fixture kinematically (a sliding door, one control period at a time) or a feeder places a
+        part."""
         cid = self.client_id
         p.resetBasePositionAndOrientation(body_id, [float(v) for v in pos], [float(v) for v in quat],
                                           physicsClientId=cid)
         p.resetBaseVelocity(body_id, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], physicsClientId=cid)
+        p.changeDynamics(body_id, -1, activationState=p.ACTIVATION_STATE_WAKE_UP, physicsClientId=cid)
 
     def set_object_color(self, body_id: int, rgba) -> None:
         """Recolour a body's base (a part that changed state, e.g. machined)."""
@@ -541,6 +543,16 @@ class SimWorld:
         # query turned the normal round
         k[:, 1:] *= np.sign(np.einsum("pi,pi->p", np.cross(a[:, 0], a[:, 1]), a[:, 2]))[:, None]
         return np.einsum("pi,pij->j", k, a), len(pts)
+
+    def touching(self, body_a: int, body_b: int) -> bool:
+        """Whether the two bodies had a contact point in the last physics step."""
+        return bool(p.getContactPoints(bodyA=body_a, bodyB=body_b, physicsClientId=self.client_id))
+
+    def set_object_velocity(self, body_id: int, linear=(0.0, 0.0, 0.0), angular=(0.0, 0.0, 0.0)) -> None:
+        """Set a body's linear (m/s) and angular (rad/s) velocity, world frame (a kinematic conveyor
+        drives what lies on it this way every control period)."""
+        p.resetBaseVelocity(body_id, [float(v) for v in linear], [float(v) for v in angular],
+                            physicsClientId=self.client_id)
 
     def link_pose(self, body_id: int, link_index: int) -> tuple[np.ndarray, np.ndarray]:
         if link_index < 0:

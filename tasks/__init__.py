@@ -25,6 +25,7 @@ from officina.tasks.base import (
 from officina.tasks.bin_picking import BinPicking
 from officina.tasks.peg_in_hole import PegInHole
 from officina.tasks.machine_tending import MachineTending
+from officina.tasks.palletizing import Palletizing
 from officina.tasks.pick_place import PickPlace
 from officina.tasks.shared_cell import SharedCell
 
@@ -34,6 +35,7 @@ TASKS: dict[str, Task] = {
     SharedCell.name: SharedCell(),
     PegInHole.name: PegInHole(),
     MachineTending.name: MachineTending(),
+    Palletizing.name: Palletizing(),
 }
 
 ENTRY_POINT_GROUP = "officina.tasks"

@@ -9,7 +9,7 @@ from officina.controllers.trajectory import (
     plan_cartesian_line,
     plan_joint_move,
     plan_waypoints,
-    time_scaled,
+    time_scale,
     torque_time_scale,
 )
 
@@ -262,7 +262,7 @@ def test_torque_time_scale_slows_a_move_into_the_effort_limits():
 
     assert worst(tr) > 1.2  # too fast for the wrist
     s = torque_time_scale(model, tr, fraction=0.8)
-    slow = time_scaled(tr, s)
+    slow = time_scale(tr, s)
     assert s > 1.1 and worst(slow) <= 1.0
     assert slow.duration == pytest.approx(tr.duration * s, abs=2e-3)
     np.testing.assert_allclose(slow.q[-1], q1, atol=1e-12)
@@ -274,4 +274,4 @@ def test_torque_time_scale_slows_a_move_into_the_effort_limits():
     d = np.min(np.linalg.norm(slow.q[::50, None, :] - tr.q[None, :, :], axis=2), axis=1)
     assert d.max() < 5e-3
     gentle = plan_joint_move(home, home + 0.05, lim, 0.001, velocity_scale=0.1, acceleration_scale=0.05, jerk_scale=0.05)
-    assert torque_time_scale(model, gentle) == 1.0 and time_scaled(gentle, 1.0) is gentle
+    assert torque_time_scale(model, gentle) == 1.0 and time_scale(gentle, 1.0) is gentle

@@ -67,3 +67,29 @@ def test_rates_that_do_not_divide_are_one_line(panda):
 
     with pytest.raises(BadInput, match="rate_hz/sim_dt: .*whole multiple"):
         FakeHardware(panda, SimSetup(rate_hz=300.0, sim_dt=0.001))
+
+
+def test_vacuum_gripper_commands_and_switch_without_fingers():
+    """ur10e: /joint_states has the arm's joints only (no fingers); [0, force] switches the vacuum
+    on, the switch reads held once the carton under the cups is sucked on; [width] vents it."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "data"))
+    from vacuum_cell import CartonUnderTheCups
+
+    ur = resolve_profile(load_robot("ur10e"), load_profile("ur10e"))
+    assert ur.finger_joints == () and ur.vacuum_topic == "/gripper_controller/vacuum_switch"
+    hw = FakeHardware(ur, SimSetup(rate_hz=250.0, task=CartonUnderTheCups()))
+    try:
+        assert hw.vacuum and hw.state_names == tuple(ur.joint_names)
+        assert len(hw.joint_state().position) == 6 and hw.vacuum_holding() is False
+        hw.gripper_command([0.0, 300.0])
+        for _ in range(50):  # 0.2 s
+            hw.step()
+        assert hw.vacuum_holding() is True and hw.gripper.suction_force_n() > 250.0
+        hw.gripper_command([0.17])
+        hw.step()
+        assert hw.vacuum_holding() is False and hw.gripper.suction_force_n() == 0.0
+    finally:
+        hw.close()

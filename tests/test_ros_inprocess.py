@@ -468,3 +468,66 @@ def test_gate_state_timeout_commands_the_hold_as_disarming_does(ctx, mode):
     finally:
         stopped.destroy_node()
         timed_out.destroy_node()
+
+
+@pytest.mark.timeout(90)
+def test_vacuum_gripper_through_the_ros_interfaces(ctx):
+    """ur10e in the sim node with a carton under the cups: the task side's RosVacuumGripper sends
+    [0, force] / [max_width] to the gate's gripper topic, and reads the sim's vacuum switch (latched
+    std_msgs/Bool) as Gripper says a vacuum gripper reads: OPEN, CLOSED_EMPTY, HOLDING."""
+    from pathlib import Path
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float64MultiArray
+
+    from officina.interfaces import GraspState
+    from officina.ros.client import RosLink, RosVacuumGripper, make_ros_gripper
+    from officina.ros.gate_node import GRIPPER_TOPIC
+    from officina.ros.qos import qos_reliable
+    from officina.ros.sim_node import SimNode
+
+    ref = str(Path(__file__).parent / "data" / "vacuum_cell.py") + ":CartonUnderTheCups"
+    node = SimNode(context=ctx, parameter_overrides=[
+        Parameter("pacing", value="lockstep"), Parameter("task", value=ref), Parameter("profile", value="ur10e"),
+        Parameter("camera_hz", value=0.0)])
+    client = None
+    try:
+        client = rclpy.create_node("task_side", context=ctx)
+        ex = SingleThreadedExecutor(context=ctx)
+        ex.add_node(node)
+        ex.add_node(client)
+        link = RosLink(client, ex, node.resolved)
+        g = make_ros_gripper(link, node.resolved.spec)
+        assert isinstance(g, RosVacuumGripper) and g.max_width == pytest.approx(0.17)
+        sent = []
+        client.create_subscription(Float64MultiArray, GRIPPER_TOPIC, lambda m: sent.append(list(m.data)),
+                                   qos_reliable())
+
+        def spin(pred, n=300):
+            for _ in range(n):
+                if pred():
+                    return True
+                ex.spin_once(timeout_sec=0.01)
+            return pred()
+
+        assert spin(lambda: node.pub_vacuum.get_subscription_count() > 0)
+        assert g.grasp_state() == GraspState.OPEN and g.width() == pytest.approx(0.17)
+        g.close(0.0, 300.0)
+        assert spin(lambda: len(sent) == 1) and sent[0] == [0.0, 300.0]
+        assert g.grasp_state() == GraspState.CLOSED_EMPTY and g.width() == 0.0
+        node._on_gripper(Float64MultiArray(data=sent[0]))  # what the gate forwards
+        for _ in range(50):
+            node._advance()
+        assert spin(lambda: g.grasp_state() == GraspState.HOLDING) and g.width() == pytest.approx(0.17)
+        g.open()
+        assert spin(lambda: len(sent) == 2) and sent[1] == [pytest.approx(0.17)]
+        assert g.grasp_state() == GraspState.HOLDING  # until the switch drops: the vent is on its way
+        node._on_gripper(Float64MultiArray(data=sent[1]))
+        node._advance()
+        assert spin(lambda: g.grasp_state() == GraspState.OPEN)
+    finally:
+        if client is not None:
+            client.destroy_node()
+        node.destroy_node()

@@ -128,3 +128,36 @@ def test_ros_task_exits_130_on_ctrl_c(ros):
     c.spin_for(0.5)
     assert task.alive(), task.output()
     assert task.stop() == 130, task.output()
+
+
+@pytest.mark.timeout(300)
+def test_palletizing_with_the_vacuum_gripper_through_the_gate_across_processes(ros):
+    """The UR10e's palletizing cell in `officina ros sim` (its ROS profile), the gate, and the
+    procedure in `officina ros task`: the carton arrives on the belt, is seen by the station camera
+    over the camera topics, picked with the vacuum gripper through the gate (its switch read on
+    the sim's vacuum_switch topic) and set on the pallet within 10 mm of its place (ground truth
+    on /ground_truth/object_poses)."""
+    pytest.importorskip("rclpy")
+    from geometry_msgs.msg import PoseArray
+
+    from officina.tasks.palletizing import PalletizingParams, pallet_plan
+
+    sets = ["--set", "params.n_boxes=1"]
+    sim = ros.start(["ros", "sim", "--robot", "ur10e", "--profile", "ur10e", "--task", "palletizing", *sets], "sim")
+    gate = ros.start(["ros", "gate", "--robot", "ur10e", "--profile", "ur10e", "--watchdog-periods", "50"], "gate")
+    task = ros.start(["ros", "task", "palletizing", "--robot", "ur10e", "--profile", "ur10e", "--arm", *sets], "task")
+    c = ros.client()
+    c.collect(PoseArray, "/ground_truth/object_poses")
+    c.wait_for(lambda: task.proc.poll() is not None, 280, "the task to finish")
+    out = task.output()
+    assert task.proc.returncode == 0, out + "\n--- sim\n" + sim.output() + "\n--- gate\n" + gate.output()
+    result = json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
+    assert result["completed"] and result["details"]["placed"] == 1
+    assert [e["event"] for e in result["events"]][-3:] == ["arrived", "picked", "placed"]
+    assert result["gate_refused"] == 0
+    c.wait_for(lambda: c.received["/ground_truth/object_poses"], 10, "ground truth")
+    c.spin_for(0.5)
+    target = pallet_plan(PalletizingParams(n_boxes=1))[0].position
+    p = c.received["/ground_truth/object_poses"][-1].poses[0].position
+    assert np.linalg.norm(np.array([p.x, p.y, p.z]) - target) < 0.010
+    assert sim.alive() and gate.alive()

@@ -200,6 +200,31 @@ def test_a_sleeping_heap_wakes_when_touched():
         w.close()
 
 
+def test_touching_and_moving_bodies_for_a_conveyor():
+    """`touching` reports the last step's contacts; `set_object_velocity` drives a box along a
+    static surface (a kinematic belt) and `set_object_pose` puts it elsewhere at rest."""
+    w = SimWorld()
+    try:
+        table = w.add_table()
+        box = w.add_box((0.2, 0.1, 0.1), 2.0, (0.3, 0.0, 0.0501))
+        far = w.add_box((0.1, 0.1, 0.1), 1.0, (0.3, 0.4, 0.0501))
+        w.step(50)
+        assert w.touching(box.body_id, table.body_id) and not w.touching(box.body_id, far.body_id)
+        x0 = w.object_pose(box.body_id)[0][0]
+        for _ in range(200):  # 0.2 s at 0.25 m/s against friction
+            w.set_object_velocity(box.body_id, (0.25, 0.0, 0.0))
+            w.step(1)
+        assert w.object_pose(box.body_id)[0][0] - x0 == pytest.approx(0.05, abs=2e-3)
+        w.set_object_pose(box.body_id, (0.0, -0.3, 0.0501), (0.0, 0.0, np.sin(0.2), np.cos(0.2)))
+        lin, ang = w.object_velocity(box.body_id)
+        assert np.allclose(lin, 0) and np.allclose(ang, 0)
+        w.step(100)
+        pos, quat = w.object_pose(box.body_id)
+        assert np.allclose(pos[:2], (0.0, -0.3), atol=1e-3) and abs(quat[2] - np.sin(0.2)) < 1e-3
+    finally:
+        w.close()
+
+
 def _body_type(world, body_id):
     return p.getDynamicsInfo(body_id, -1, physicsClientId=world.client_id)[10]  # 1 rigid body, 2 multibody
 
