@@ -127,8 +127,9 @@ def test_skills_slow_trajectories_down_in_time(scale, periods):
     inner.speed_scaling = scale
     arm.monitor()
 
-    sk = Skills.__new__(Skills)  # execute needs only the arm, the tick, the reference and the effort limit
-    sk.arm, sk.tick, sk._q_cmd, sk.effort_fraction = arm, tick, inner.q.copy(), None
+    sk = Skills.__new__(Skills)  # execute needs only the arm, the tick, the reference and its limits
+    sk.arm, sk.tick, sk._q_cmd = arm, tick, inner.q.copy()
+    sk.effort_fraction = sk.max_tcp_speed_m_s = None
     traj = _ramp_traj()
     r = sk.execute(traj)
     assert r.ok and len(ticks) == periods
