@@ -841,13 +841,20 @@ class _Procedure:
         # pad and the stop square it (a grip would drag it off the stop as the fingers open). The
         # fingertips go down to 3 mm over the stop, so that the push is low on the blank and slides
         # it rather than tips it.
+        # The fingertips come within the planning padding of the side stop on purpose: the stop is
+        # out of the planning scene from lowering the fingers until they have backed off the blank.
         tcp = self.tcp_world()
         push_z = L.plate_top_z + STOP_H + 0.003 + FINGERTIP_BELOW_TCP
-        self.must(sk.move_line(self.pose((tcp[0], tcp[1], min(tcp[2], push_z)), self.psi_fix)), "lower the fingers")
-        r = self.guarded((0.0, -1.0, 0.0), (w - by) / 2 + 2 * c + 0.003, "y")
-        tcp = self.tcp_world()
-        y_blank = float(tcp[1] + w / 2 - by / 2)
-        self.must(sk.move_line(self.pose((tcp[0], tcp[1] + 0.0015, tcp[2]), self.psi_fix)), "back off the blank")
+        side_stop = self.scene.remove("side_stop")
+        try:
+            self.must(sk.move_line(self.pose((tcp[0], tcp[1], min(tcp[2], push_z)), self.psi_fix)),
+                      "lower the fingers")
+            r = self.guarded((0.0, -1.0, 0.0), (w - by) / 2 + 2 * c + 0.003, "y")
+            tcp = self.tcp_world()
+            y_blank = float(tcp[1] + w / 2 - by / 2)
+            self.must(sk.move_line(self.pose((tcp[0], tcp[1] + 0.0015, tcp[2]), self.psi_fix)), "back off the blank")
+        finally:
+            self.scene.add(side_stop)
         cell.log_event(None, "located", x=round(x_blank, 4), y=round(y_blank, 4), travel_x_mm=round(1e3 * travel_x, 2),
                        travel_y_mm=round(1e3 * r.info["travel_m"], 2), force_n=round(self.locate_force, 1))
         self.scene.add(Obstacle("part_in_fixture", Box(tuple(p.blank_size_m)), (x_blank, y_blank, L.plate_top_z + bz / 2),
