@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Cell", "MetricInfo", "ProcedureOutcome", "RunRecord", "StrictParams", "Task", "TaskDefinition",
-    "TaskScene",
+    "TaskScene", "require_gripper",
 ]
 
 
@@ -250,6 +250,18 @@ class TaskDefinition:
 
     def manual_job(self, params: Any) -> "ManualJob | None":
         return None
+
+
+def require_gripper(world: "SimWorld", kind: str, task: str, why: str) -> None:
+    """Refuse, in one line, a cell whose robot has no gripper of ``kind``: "parallel" (two
+    fingers: a generic parallel gripper or the Panda's hand) or "vacuum"; ``why`` says what the
+    task needs it for. `officina run` turns it into exit 2."""
+    for robot in world.robots:
+        g = robot.spec.gripper
+        fits = g is not None and ((g.kind == "vacuum") == (kind == "vacuum"))
+        if not fits:
+            has = "no gripper" if g is None else ("a vacuum gripper" if g.kind == "vacuum" else "a parallel gripper")
+            raise ValueError(f"{task} needs a {kind} gripper ({why}); robot {robot.spec.name!r} has {has}")
 
 
 def metric_info(task: Any, name: str) -> MetricInfo:

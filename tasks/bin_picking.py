@@ -61,7 +61,9 @@ from officina.controllers.planning.scene import Box, Cylinder, Obstacle, Plannin
 from officina.controllers.skills import Skills, SkillStatus
 from officina.controllers.trajectory import TrajectoryError, plan_cartesian_line
 from officina.interfaces import CameraIntrinsics
-from officina.tasks.base import Cell, MetricInfo, ProcedureOutcome, StrictParams, TaskDefinition, TaskScene
+from officina.tasks.base import (
+    Cell, MetricInfo, ProcedureOutcome, StrictParams, TaskDefinition, TaskScene, require_gripper,
+)
 from officina.vision.parts import LocalizedPart, PartsParams, localize_parts, top_frame, top_frame_error
 from officina.vision.transforms import matrix_to_quat, pose_to_transform
 
@@ -415,12 +417,8 @@ class BinPicking(TaskDefinition):
 
     # --- simulation side ---------------------------------------------------------------------------
     def build_scene(self, world, params: BinPickingParams, rng: np.random.Generator) -> BinPickingScene:
-        for robot in world.robots:
-            g = robot.spec.gripper
-            if g is None or g.kind == "vacuum":
-                raise ValueError(f"bin-picking needs a parallel gripper (its parts are 3.5-7.5 cm, smaller than the "
-                                 f"vacuum gripper's four cups); robot {robot.spec.name!r} has "
-                                 f"{'none' if g is None else 'a vacuum gripper'}")
+        require_gripper(world, "parallel", "bin-picking",
+                        "its parts are 3.5-7.5 cm, smaller than the vacuum gripper's four cups")
         scene = self.planning_scene(params)
         colors = {o.name: (0.3, 0.3, 0.32, 1.0) for o in scene.obstacles}
         colors["table"] = (0.72, 0.6, 0.45, 1.0)

@@ -66,7 +66,9 @@ from officina.controllers.planning.planner import PlannerSettings
 from officina.controllers.planning.scene import Box, Obstacle, PlanningScene
 from officina.controllers.skills import SkillResult, Skills, SkillStatus
 from officina.interfaces import CameraIntrinsics
-from officina.tasks.base import Cell, MetricInfo, ProcedureOutcome, RunRecord, StrictParams, TaskDefinition, TaskScene
+from officina.tasks.base import (
+    Cell, MetricInfo, ProcedureOutcome, RunRecord, StrictParams, TaskDefinition, TaskScene, require_gripper,
+)
 from officina.vision.localize import LocalizeParams, localize_objects
 
 __all__ = ["MachineTending", "MachineTendingParams"]
@@ -353,13 +355,8 @@ class MachineTending(TaskDefinition):
         return PlanningScene([table, *L.enclosure(params.door_open_fraction), *L.fixture()])
 
     def build_scene(self, world, params: MachineTendingParams, rng: np.random.Generator) -> MachineScene:
-        for robot in world.robots:
-            g = robot.spec.gripper
-            if g is None or g.kind == "vacuum":
-                raise ValueError(
-                    f"machine-tending needs a parallel gripper (it pushes the blank against the fixture's stops "
-                    f"by its lower half, held across its sides); robot {robot.spec.name!r} has "
-                    f"{'none' if g is None else 'a vacuum gripper'}")
+        require_gripper(world, "parallel", "machine-tending",
+                        "it pushes the blank against the fixture's stops by its lower half, held across its sides")
         L = Layout(params)
         grey, steel = (0.55, 0.57, 0.6, 1.0), (0.35, 0.37, 0.4, 1.0)
         colors = {n: grey for n in ENCLOSURE}

@@ -64,7 +64,9 @@ from officina.controllers.model import rpy_to_matrix
 from officina.controllers.planning.scene import Box, Obstacle, PlanningScene
 from officina.controllers.skills import Skills, SkillStatus
 from officina.interfaces import CameraIntrinsics, GraspState
-from officina.tasks.base import Cell, MetricInfo, ProcedureOutcome, StrictParams, TaskDefinition, TaskScene
+from officina.tasks.base import (
+    Cell, MetricInfo, ProcedureOutcome, StrictParams, TaskDefinition, TaskScene, require_gripper,
+)
 from officina.vision.localize import LocalizeParams, localize_objects
 
 __all__ = ["Palletizing", "PalletizingParams", "PatternParams", "CartonParams", "BoxTarget", "pallet_plan",
@@ -376,13 +378,13 @@ class Palletizing(TaskDefinition):
 
     def build_scene(self, world, params: PalletizingParams, rng: np.random.Generator) -> PalletScene:
         L, W, H = params.carton.size_m
+        require_gripper(world, "vacuum", "palletizing",
+                        "for 19 cm cartons, and the reach and payload of a palletizing arm: ur10e, irb2600")
         for robot in world.robots:
             g = robot.spec.gripper
-            if g is None or g.kind != "vacuum" or g.vacuum is None:
-                raise ValueError(
-                    f"palletizing needs a vacuum gripper for 19 cm cartons and the reach and payload of a "
-                    f"palletizing arm (ur10e, irb2600); robot {robot.spec.name!r} has "
-                    f"{'no gripper' if g is None else 'a parallel gripper'}")
+            if g.vacuum is None:
+                raise ValueError(f"palletizing: robot {robot.spec.name!r}'s vacuum gripper has no 'vacuum' data "
+                                 f"(rated force, cups)")
             rated = g.vacuum.rated_force_n
             m_max = params.carton.mass_kg[1]
             if m_max * 9.81 * VACUUM_SAFETY_FACTOR > rated:

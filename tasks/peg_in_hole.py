@@ -63,7 +63,9 @@ from officina.controllers.model import rpy_to_matrix
 from officina.controllers.planning.scene import Box, Cylinder, Obstacle, PlanningScene
 from officina.controllers.skills import Skills
 from officina.interfaces import ControlMode
-from officina.tasks.base import Cell, MetricInfo, ProcedureOutcome, StrictParams, TaskDefinition, TaskScene
+from officina.tasks.base import (
+    Cell, MetricInfo, ProcedureOutcome, StrictParams, TaskDefinition, TaskScene, require_gripper,
+)
 
 __all__ = ["PegInHole", "PegInHoleParams", "hole_parts"]
 
@@ -259,12 +261,8 @@ class PegInHole(TaskDefinition):
 
     # --- simulation side -------------------------------------------------------------------------------
     def build_scene(self, world, params: PegInHoleParams, rng: np.random.Generator) -> PegScene:
-        for robot in world.robots:
-            g = robot.spec.gripper
-            if g is None or g.kind == "vacuum":
-                raise ValueError(f"peg-in-hole needs a parallel gripper (a suction cup cannot hold a peg's "
-                                 f"{params.peg_size_m * 1e3:.0f} mm end); robot {robot.spec.name!r} has "
-                                 f"{'none' if g is None else 'a vacuum gripper'}")
+        require_gripper(world, "parallel", "peg-in-hole",
+                        f"a suction cup cannot hold a peg's {params.peg_size_m * 1e3:.0f} mm end")
         scene = self.planning_scene(params)
         scene.remove("fixture")  # the envelope is the planner's; the physics gets the real part below
         colors = {o.name: (0.35, 0.35, 0.38, 1.0) for o in scene.obstacles}

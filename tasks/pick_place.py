@@ -23,7 +23,9 @@ from officina.controllers.model import rpy_to_matrix
 from officina.controllers.planning.scene import Box, Cylinder, Obstacle, PlanningScene
 from officina.controllers.skills import Skills, SkillStatus
 from officina.interfaces import CameraIntrinsics
-from officina.tasks.base import Cell, MetricInfo, ProcedureOutcome, StrictParams, TaskDefinition, TaskScene
+from officina.tasks.base import (
+    Cell, MetricInfo, ProcedureOutcome, StrictParams, TaskDefinition, TaskScene, require_gripper,
+)
 from officina.vision.localize import LocalizeParams, localize_objects
 
 __all__ = ["PickPlace", "PickPlaceParams"]
@@ -182,12 +184,7 @@ class PickPlace(TaskDefinition):
 
     # --- simulation side ---------------------------------------------------------------------------
     def build_scene(self, world, params: PickPlaceParams, rng: np.random.Generator) -> TaskScene:
-        for robot in world.robots:
-            g = robot.spec.gripper
-            if g is None or g.kind == "vacuum":
-                raise ValueError(f"pick-place needs a parallel gripper (its parts are 4-5.5 cm, smaller than a "
-                                 f"suction cup); robot {robot.spec.name!r} has "
-                                 f"{'none' if g is None else 'a vacuum gripper'}")
+        require_gripper(world, "parallel", "pick-place", "its parts are 4-5.5 cm, smaller than a suction cup")
         scene = self.planning_scene(params)
         colors = {o.name: (0.3, 0.3, 0.32, 1.0) for o in scene.obstacles}
         colors["table"] = (0.72, 0.6, 0.45, 1.0)
