@@ -242,7 +242,10 @@ def test_a_stopped_run_keeps_its_state_log_and_leaves_no_process_behind(tmp_path
     d = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "officina.cli", "run", "pick-place", "--out", str(d),
                              "--set", "log.plots=false"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            # Ctrl-C's default action even when the suite runs in the background of
+                            # a non-interactive shell (which starts its jobs with SIGINT ignored)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _wait_for_log(d / "state.mcap", 1_000_000, 90)
         writers = _children(proc.pid)

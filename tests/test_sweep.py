@@ -224,8 +224,11 @@ def test_ctrl_c_stops_the_sweep_with_its_table_and_says_how_to_resume(tmp_path):
     officina = Path(sys.executable).with_name("officina")
     cmd = [str(officina), "sweep", CRASH, "--seeds", "0-5", "--set", "params.wall_s=1.5", "--workers", "1",
            "--out", str(out)]
+    # Ctrl-C's default action in the child even when the test runs in the background of a
+    # non-interactive shell (which starts its jobs with SIGINT ignored)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "MPLBACKEND": "Agg"})
+                            env={**os.environ, "MPLBACKEND": "Agg"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 200
     while time.monotonic() < deadline:
         csv = out / "results.csv"
