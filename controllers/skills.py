@@ -153,15 +153,6 @@ class Skills:
             peak = self.tcp_speed_peak(traj)
             if peak > cap:
                 traj = time_scale(traj, peak / (0.98 * cap))
-        if getattr(self.arm, "speed_scaling", None) is None:
-            for q, qd in zip(traj.q, traj.qd):
-                self.arm.command_positions(q, qd)
-                self._q_cmd = q
-                self.tick()
-                stop = self._stopped()
-                if stop is not None:
-                    return stop
-            return SkillResult(SkillStatus.OK)
         last = len(traj.q) - 1
         idx = 0.0
         s = 1.0
@@ -181,7 +172,7 @@ class Skills:
                 return stop
             if i >= last:
                 break
-            s = float(self.arm.speed_scaling)
+            s = float(getattr(self.arm, "speed_scaling", 1.0))  # an arm without an override: 1
             idx = min(idx + s, float(last))
         return SkillResult(SkillStatus.OK)
 

@@ -98,30 +98,39 @@ def test_protective_stop_when_the_arm_hits_a_fixed_block():
         assert arm.counts["protective_stop"] == 1
 
 
-@pytest.mark.parametrize("sensor", ["estimate", "wrist"])
-def test_guarded_move_stops_on_the_table(sensor):
-    """move_until_contact straight down onto the table stops at its surface with a bounded force,
-    measured by the wrist sensor or estimated from the joint torques."""
-    from officina.controllers.skills import SkillStatus, Skills
+def _panda_over_a_table(w: SimWorld, **wrist_kw):
+    """The Panda above a table, through the safety filter, its fingers closed and settled: its
+    Skills, model, body and a wrist sensor (``wrist_kw`` for SimForceTorqueSensor)."""
+    from officina.controllers.skills import Skills
     from officina.sim.arm import SimForceTorqueSensor
 
     spec = load_robot("panda")
     m = RobotModel.from_spec(spec)
+    h = w.load_robot(spec)
+    g = SimGripper(w, h)
+    w.add_table(top_center_xyz=(0.35, 0.0, 0.0))
+    arm = SafeArm(SimArm(w, h), SafetyFilter(spec.limits, 0.001, SafetyConfig()))
+
+    def tick():
+        arm.monitor()
+        w.step(1)
+
+    wrist = SimForceTorqueSensor(w, h, "panda_hand_joint", rng=np.random.default_rng(0), **wrist_kw)
+    sk = Skills(arm, g, m, tick, rng=np.random.default_rng(0))
+    g.close(0.0, 20.0)
+    sk.settle(0.5)
+    return sk, m, h, wrist
+
+
+@pytest.mark.parametrize("sensor", ["estimate", "wrist"])
+def test_guarded_move_stops_on_the_table(sensor):
+    """move_until_contact straight down onto the table stops at its surface with a bounded force,
+    measured by the wrist sensor or estimated from the joint torques."""
+    from officina.controllers.skills import SkillStatus
+
     with SimWorld() as w:
-        h = w.load_robot(spec)
-        sim = SimArm(w, h)
-        g = SimGripper(w, h)
-        w.add_table(top_center_xyz=(0.35, 0.0, 0.0))
-        arm = SafeArm(sim, SafetyFilter(spec.limits, 0.001, SafetyConfig()))
-
-        def tick():
-            arm.monitor()
-            w.step(1)
-
-        wrist = SimForceTorqueSensor(w, h, "panda_hand_joint", rng=np.random.default_rng(0)) if sensor == "wrist" else None
-        sk = Skills(arm, g, m, tick, rng=np.random.default_rng(0))
-        g.close(0.0, 20.0)
-        sk.settle(0.5)
+        sk, m, h, wrist = _panda_over_a_table(w)
+        wrist = wrist if sensor == "wrist" else None
         # nothing to touch within reach: the line ends without contact
         r = sk.move_until_contact([0, 0, 1], 0.1, 10.0, speed_m_s=0.05, wrist=wrist)
         assert r.status == SkillStatus.NO_CONTACT, r.message
@@ -138,27 +147,10 @@ def test_guarded_move_averages_a_noisy_sensor():
     """A sensor as noisy as the UR5e's (3.5 N standard deviation) against a 12 N threshold: reading
     by reading, the noise of a tared sample crosses it long before the table; averaged over 20
     periods (the tare too), the move stops on the table."""
-    from officina.controllers.skills import SkillStatus, Skills
-    from officina.sim.arm import SimForceTorqueSensor
+    from officina.controllers.skills import SkillStatus
 
-    spec = load_robot("panda")
-    m = RobotModel.from_spec(spec)
     with SimWorld() as w:
-        h = w.load_robot(spec)
-        sim = SimArm(w, h)
-        g = SimGripper(w, h)
-        w.add_table(top_center_xyz=(0.35, 0.0, 0.0))
-        arm = SafeArm(sim, SafetyFilter(spec.limits, 0.001, SafetyConfig()))
-
-        def tick():
-            arm.monitor()
-            w.step(1)
-
-        wrist = SimForceTorqueSensor(w, h, "panda_hand_joint", rng=np.random.default_rng(0),
-                                     noise_std=(3.5, 3.5, 3.5, 0.2, 0.2, 0.2))
-        sk = Skills(arm, g, m, tick, rng=np.random.default_rng(0))
-        g.close(0.0, 20.0)
-        sk.settle(0.5)
+        sk, m, h, wrist = _panda_over_a_table(w, noise_std=(3.5, 3.5, 3.5, 0.2, 0.2, 0.2))
         q0 = sk.q_command
         z0 = m.frame_transform(q0, "tcp")[2, 3]
         r = sk.move_until_contact([0, 0, -1], 0.7, 12.0, speed_m_s=0.05, wrist=wrist)
