@@ -317,6 +317,9 @@ def run_scene(rname: str, sname: str, n: int, seed: int, budget_s: float, verify
     out["speedup_median"] = _stats(b_wall, both)["median_ms"] / _stats(wall, both)["median_ms"]
     out["speedup_median_cpu"] = _stats(b_cpu, both)["median_ms"] / _stats(cpu, both)["median_ms"]
     out["check_us"] = {"ours": ours_check * 1e6, "pybullet": base_check * 1e6, "ratio": base_check / ours_check}
+    out["per_problem"] = {"ours_ok": ok, "ours_ms": [1e3 * x for x in wall], "ours_cpu_ms": [1e3 * x for x in cpu],
+                          "baseline_ok": b_ok, "baseline_ms": [1e3 * x for x in b_wall],
+                          "baseline_cpu_ms": [1e3 * x for x in b_cpu]}
     return out
 
 

@@ -68,6 +68,7 @@ class TrajectoryCheck:
     contacts: tuple[Contact, ...] = ()
     resolution_m: float = 0.0
     where: float = 0.0  # where on that segment it failed, in [0, 1]
+    segment: int | None = None  # the segment (polyline) or chord (sampled path) that failed
 
 
 def _shape_geometry(shape: Shape) -> coal.CollisionGeometry:
@@ -607,6 +608,46 @@ class CollisionChecker:
                                  list(relax), radius)
         return ok
 
+    def segment_sampled(self, q0: np.ndarray, q1: np.ndarray, spacing_m: float, extra_margin_m: float = 0.0,
+                        relax: list[np.ndarray] = (), relax_radius_m: float | None = None) -> bool:
+        """A cheap check of the straight segment from q0 to q1 that proves nothing: configurations
+        on it, at most ``spacing_m`` of point motion (`displacement_bound`) apart, keep their
+        margin (+ ``extra_margin_m``); the ends are not checked. They are checked in bisection
+        order (the midpoint first), so a collision in the middle fails the segment early.
+        Within ``relax_radius_m`` of a ``relax`` configuration contact-free suffices."""
+        self._sync()
+        if not self._pair_ids:
+            return True
+        q0 = np.asarray(q0, float)
+        dq = np.asarray(q1, float) - q0
+        levels = int(np.ceil(np.log2(max(1.0, float(np.abs(dq) @ self.reach) / spacing_m))))
+        if levels == 0:
+            return True
+        fractions = _bisection_order(min(levels, 20))
+        key = ("state", float(extra_margin_m))
+        self._pair_margins(self._base_margins(extra_margin_m), key)
+        self._activate("all")
+        qm0 = self._qm(q0)
+        Q = qm0 + fractions[:, None] * self._qm(dq)
+        if not relax:
+            for q in Q:
+                if self._collides(q):
+                    return False
+            return True
+        radius = self.padding_m if relax_radius_m is None else relax_radius_m
+        reach = self.reach
+        for f, q in zip(fractions, Q):
+            if self._collides(q):
+                qj = q0 + f * dq
+                if not any(float(np.abs(qj - r) @ reach) <= radius for r in relax):
+                    return False
+                self._pair_margins(self._base_margins(-self.padding_m), ("state", -self.padding_m))
+                touching = self._collides(q)
+                self._pair_margins(self._base_margins(extra_margin_m), key)
+                if touching:
+                    return False
+        return True
+
     def _certify(self, q0: np.ndarray, q1: np.ndarray, res: float, extra: float, relax: list[np.ndarray],
                  radius: float, dev: np.ndarray | None = None) -> tuple[bool, int, float]:
         """Certify the straight segment q0 -> q1 (every configuration within ``dev`` per joint of
@@ -742,7 +783,7 @@ class CollisionChecker:
             if not ok:
                 q = V[k] + s * (V[k + 1] - V[k])
                 return TrajectoryCheck(False, n_total, k, tuple(self._failing_pairs(q, extra_margin_m, resolution_m)),
-                                       resolution_m, s)
+                                       resolution_m, s, k)
         return TrajectoryCheck(True, n_total, None, (), resolution_m)
 
     def _failing_pairs(self, q: np.ndarray, extra: float, res: float) -> list[Contact]:
@@ -785,7 +826,7 @@ class CollisionChecker:
         dd = float(seg @ seg)
         t = np.clip((qs[i:j + 1] - qs[i]) @ seg / dd, 0.0, 1.0) if dd > 0 else np.zeros(j - i + 1)
         idx = i + int(np.argmin(np.abs(t - r.where)))
-        return TrajectoryCheck(False, r.n_checks, idx, r.contacts, resolution_m, r.where)
+        return TrajectoryCheck(False, r.n_checks, idx, r.contacts, resolution_m, r.where, r.index)
 
     def _chords(self, qs: np.ndarray, tol_m: float) -> list[tuple[int, int, np.ndarray]]:
         """Split samples into chords (i, j, deviation): samples i..j lie within ``deviation`` per
@@ -832,6 +873,16 @@ class CollisionChecker:
                     best, pair = d, p
                 acc = 0.0
         return best, pair
+
+
+@lru_cache(maxsize=32)
+def _bisection_order(levels: int) -> np.ndarray:
+    """The 2**levels - 1 interior points k / 2**levels of [0, 1], coarsest level first: 1/2,
+    then 1/4 and 3/4, and so on."""
+    out = [np.arange(1, 2**lv, 2) / 2**lv for lv in range(1, levels + 1)]
+    arr = np.concatenate(out)
+    arr.setflags(write=False)
+    return arr
 
 
 def _chord_deviation(P: np.ndarray) -> np.ndarray:

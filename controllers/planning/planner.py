@@ -30,6 +30,7 @@ OMPL objects exist), so the same scene, start, goal and seed give the same traje
 from __future__ import annotations
 
 import enum
+import operator
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from ruckig import InputParameter, Result, Ruckig, Trajectory
 
 from officina.controllers.ik import solve_ik
 from officina.controllers.model import RobotModel
-from officina.controllers.planning.collision import CollisionChecker, Contact
+from officina.controllers.planning.collision import CollisionChecker, Contact, TrajectoryCheck
 from officina.controllers.trajectory import JointTrajectory, sample
 
 __all__ = ["MotionPlanner", "PlanResult", "PlanStatus", "PlannerSettings", "PLANNERS", "plan_motion"]
@@ -49,6 +50,11 @@ PLANNERS = ("rrtconnect", "rrt", "kpiece", "bkpiece", "lbkpiece", "prm", "bitsta
 _OMPL_LOCK = threading.Lock()
 _RELAX_EXTRA_M = 0.005  # near an endpoint inside the padding: padding + this much point motion
 _PLAN_EXTRA_M = 1e-4
+# Repairing a segment that failed its proof: OMPL first plans between its ends in a box around it
+# (each joint's range widened by the larger of these on both sides), for at most this many checks.
+_REPAIR_PAD_RAD = 0.3
+_REPAIR_PAD_FRACTION = 0.5
+_REPAIR_CHECKS = 2000
 
 
 class PlanStatus(str, enum.Enum):
@@ -82,6 +88,8 @@ class PlannerSettings:
     acceleration_scale: float = 1.0
     jerk_scale: float = 1.0
     simplify: bool = True
+    lazy_spacing_m: float = 0.5
+    lazy_repairs: int = 2
     range_rad: float | None = None
     ik_candidates: int = 4
     ik_attempts: int = 24
@@ -93,6 +101,8 @@ class PlannerSettings:
             raise ValueError("time_budget_s must be > 0")
         if not (0 < self.check_resolution_m <= self.plan_resolution_m):
             raise ValueError("resolutions: expected 0 < check_resolution_m <= plan_resolution_m")
+        if not (self.lazy_spacing_m >= 0 and self.lazy_repairs >= 0):
+            raise ValueError("lazy_spacing_m and lazy_repairs must be >= 0")
         for nm in ("velocity_scale", "acceleration_scale", "jerk_scale"):
             if not (0 < getattr(self, nm) <= 1):
                 raise ValueError(f"{nm} must be in (0, 1]")
@@ -138,6 +148,13 @@ def _lap(stats: dict, phase: str, since: tuple[float, float]) -> None:
     now = _clocks()
     stats[phase + "_s"] = now[0] - since[0]
     stats[phase + "_cpu_s"] = now[1] - since[1]
+
+
+def _add_lap(stats: dict, phase: str, since: tuple[float, float]) -> None:
+    """As `_lap`, adding to what the phase has taken so far."""
+    now = _clocks()
+    stats[phase + "_s"] = stats.get(phase + "_s", 0.0) + now[0] - since[0]
+    stats[phase + "_cpu_s"] = stats.get(phase + "_cpu_s", 0.0) + now[1] - since[1]
 
 
 def _contact_text(contacts) -> str:
@@ -335,22 +352,43 @@ class MotionPlanner:
                 break
         stats: dict = {"direct_checks": self.checker.n_checks - n0}
         _lap(stats, "direct", t)
+        s = self.settings
+        proved = [True]  # per segment of the path: proved while planning (else only sampled)
         if path is None:
-            path, status, more = self._ompl(q0, goals, seed, relax)
+            path, status, more = self._ompl(q0, goals, seed, relax, s.time_budget_s, s.lazy_spacing_m)
             stats.update(more)
             if path is None:
-                return PlanResult(PlanStatus.NO_PLAN, f"no collision-free path found in {self.settings.time_budget_s:g} s "
-                                  f"({self.settings.planner}: {status})", planning_time_s=time.perf_counter() - t0,
+                return PlanResult(PlanStatus.NO_PLAN, f"no collision-free path found in {s.time_budget_s:g} s "
+                                  f"({s.planner}: {status})", planning_time_s=time.perf_counter() - t0,
                                   stats=stats)
-        t = _clocks()
-        traj, ends = self._timed(path)
-        _lap(stats, "timing", t)
-        t = _clocks()
-        check = self.checker.check_path(np.vstack([q0, traj.q]), self.settings.check_resolution_m,
-                                        relax=relax, relax_radius_m=self._relax_radius(),
-                                        breaks=[0] + [e + 1 for e in ends])
-        _lap(stats, "final", t)
-        stats["final_checks"] = check.n_checks
+            proved = [s.lazy_spacing_m == 0] * (len(path) - 1)
+        for phase in ("timing", "final", "repair"):
+            stats[phase + "_s"] = stats[phase + "_cpu_s"] = 0.0
+        stats["final_checks"] = stats["repair_checks"] = stats["repairs"] = 0
+        refused: list[tuple[bytes, bytes]] = []  # segments that failed their proof
+        passed: set[tuple[bytes, bytes]] = set()  # segments whose samples passed the final check
+        timed: dict = {}  # each segment's samples, for timing the path again after a repair
+        while True:
+            t = _clocks()
+            traj, ends = self._timed(path, timed)
+            _add_lap(stats, "timing", t)
+            t = _clocks()
+            check = self._check_segments(path, np.vstack([q0, traj.q]), [0] + [e + 1 for e in ends], relax, passed)
+            _add_lap(stats, "final", t)
+            stats["final_checks"] += check.n_checks
+            if check.ok or proved[check.segment]:
+                break
+            t = _clocks()
+            n0 = self.checker.n_checks
+            path, proved, status = self._repair(path, proved, check.segment, q0, goals, seed, relax, refused,
+                                                stats["repairs"], t0)
+            stats["repairs"] += 1
+            stats["repair_checks"] += self.checker.n_checks - n0
+            _add_lap(stats, "repair", t)
+            if path is None:
+                return PlanResult(PlanStatus.NO_PLAN, f"no collision-free path found in {s.time_budget_s:g} s "
+                                  f"({s.planner}: {status}, repairing a segment that failed its proof)",
+                                  planning_time_s=time.perf_counter() - t0, stats=stats)
         elapsed = time.perf_counter() - t0
         if not check.ok:
             return PlanResult(PlanStatus.TRAJECTORY_IN_COLLISION,
@@ -359,7 +397,66 @@ class MotionPlanner:
         return PlanResult(PlanStatus.SUCCESS, "direct" if direct else "planned", path, traj, elapsed, direct, (),
                           path[-1], stats)
 
-    def _ompl(self, q0: np.ndarray, goals: list[np.ndarray], seed: int, relax: list[np.ndarray]):
+    def _repair(self, path: np.ndarray, proved: list[bool], k: int, q0: np.ndarray, goals: list[np.ndarray],
+                seed: int, relax: list[np.ndarray], refused: list[tuple[bytes, bytes]], repairs: int, t0: float):
+        """Segment k of ``path`` was only sampled and failed its proof: (new path, its segments'
+        proved flags, OMPL's status). The segment is refused from now on; OMPL plans between its
+        ends in a box around it, for a bounded number of checks; failing that, from the start
+        to the goals again. Repairs sample twice as finely as the search before them; after
+        `PlannerSettings.lazy_repairs` of them every edge is proved."""
+        s = self.settings
+        spacing = s.lazy_spacing_m / 2 ** (repairs + 1) if repairs < s.lazy_repairs else 0.0
+        a, b = path[k], path[k + 1]
+        refused.append((a.tobytes(), b.tobytes()))
+        budget = s.time_budget_s - (time.perf_counter() - t0)
+        if budget <= 0:
+            return None, proved, "time budget spent"
+        pad = np.maximum(_REPAIR_PAD_RAD, _REPAIR_PAD_FRACTION * np.abs(b - a))
+        box = (np.maximum(np.minimum(a, b) - pad, self.lower), np.minimum(np.maximum(a, b) + pad, self.upper))
+        sub, status, _ = self._ompl(a, [b], seed + 1 + repairs, relax, budget, spacing, refused, box,
+                                    _REPAIR_CHECKS)
+        if sub is not None:
+            return (np.vstack([path[:k + 1], sub[1:-1], path[k + 1:]]),
+                    proved[:k] + [spacing == 0] * (len(sub) - 1) + proved[k + 1:], status)
+        budget = s.time_budget_s - (time.perf_counter() - t0)
+        if budget <= 0:
+            return None, proved, "time budget spent"
+        new, status, _ = self._ompl(q0, goals, seed + 1 + repairs, relax, budget, spacing, refused)
+        if new is None:
+            return None, proved, status
+        return new, [spacing == 0] * (len(new) - 1), status
+
+    def _check_segments(self, path: np.ndarray, qs: np.ndarray, breaks: list[int], relax: list[np.ndarray],
+                        passed: set[tuple[bytes, bytes]]) -> TrajectoryCheck:
+        """The final check of a timed trajectory: its samples ``qs`` between ``breaks[k]`` and
+        ``breaks[k + 1]`` run along the segment from ``path[k]`` to ``path[k + 1]``; each segment's
+        samples are proved at the check resolution with the padding (`CollisionChecker.check_path`)
+        up to the first that fails, except those of segments in ``passed`` (their ends' bytes:
+        a segment's samples depend only on its ends), which this adds to."""
+        res = self.settings.check_resolution_m
+        n = 0
+        for k in range(len(breaks) - 1):
+            key = (path[k].tobytes(), path[k + 1].tobytes())
+            if key in passed:
+                continue
+            i, j = breaks[k], breaks[k + 1]
+            c = self.checker.check_path(qs[i:j + 1], res, relax=relax, relax_radius_m=self._relax_radius(),
+                                        breaks=[0, j - i])
+            n += c.n_checks
+            if not c.ok:
+                return TrajectoryCheck(False, n, i + c.index, c.contacts, res, c.where, k)
+            passed.add(key)
+        return TrajectoryCheck(True, n, None, (), res)
+
+    def _ompl(self, q0: np.ndarray, goals: list[np.ndarray], seed: int, relax: list[np.ndarray], budget_s: float,
+              spacing_m: float = 0.0, refused: list[tuple[bytes, bytes]] = (),
+              box: tuple[np.ndarray, np.ndarray] | None = None, max_checks: int | None = None):
+        """OMPL's planner from q0 to one of the goals, then the simplifier: (path, status,
+        counters). Edges keep the padding + 0.1 mm: proved (`CollisionChecker.segment_valid`) or,
+        with ``spacing_m`` > 0, only sampled that far apart (`CollisionChecker.segment_sampled`;
+        the final check proves the path then); the edges in ``refused`` (their ends' bytes, either
+        way) are invalid. ``box`` (lower, upper) narrows the joint box searched; the search stops
+        after ``budget_s`` or after ``max_checks`` configurations checked."""
         from ompl import base as ob
         from ompl import geometric as og
         from ompl import util as ou
@@ -372,20 +469,36 @@ class MotionPlanner:
         radius = self._relax_radius()
         counters = {"state_checks": 0, "motion_checks": 0}
 
+        values = operator.itemgetter(*range(n))
+        known_valid: set[bytes] = set()  # states found valid (OMPL asks again about tree states)
+
         def to_np(s) -> np.ndarray:
-            return np.array([s[i] for i in range(n)])
+            return np.array(values(s), dtype=float).reshape(n)
 
         def state_valid(s) -> bool:
             counters["state_checks"] += 1
-            return bool(valid(to_np(s)))
+            q = to_np(s)
+            if valid(q):
+                known_valid.add(q.tobytes())
+                return True
+            return False
 
         class _Motion(ob.MotionValidator):
             def checkMotion(self, s1, s2):  # noqa: N802 - OMPL's name
                 counters["motion_checks"] += 1
-                q2 = to_np(s2)
-                if not valid(q2):
+                q1, q2 = to_np(s1), to_np(s2)
+                k1, k2 = q1.tobytes(), q2.tobytes()
+                # both ends: the simplifier may start an edge at a point of a sampled one
+                for q, key in ((q2, k2), (q1, k1)):
+                    if key not in known_valid:
+                        if not valid(q):
+                            return False
+                        known_valid.add(key)
+                if refused and ((k1, k2) in refused or (k2, k1) in refused):
                     return False
-                return ch.segment_valid(to_np(s1), q2, res, extra, relax, radius)
+                if spacing_m > 0:
+                    return ch.segment_sampled(q1, q2, spacing_m, extra, relax, radius)
+                return ch.segment_valid(q1, q2, res, extra, relax, radius)
 
         t_setup = _clocks()
         with _OMPL_LOCK:
@@ -395,9 +508,10 @@ class MotionPlanner:
                 ou.RNG.setSeed(int(seed) % 2_000_000_000 + 1)
                 space = ob.RealVectorStateSpace(n)
                 bounds = ob.RealVectorBounds(n)
+                lower, upper = (self.lower, self.upper) if box is None else box
                 for i in range(n):
-                    bounds.setLow(i, float(self.lower[i]))
-                    bounds.setHigh(i, float(self.upper[i]))
+                    bounds.setLow(i, float(lower[i]))
+                    bounds.setHigh(i, float(upper[i]))
                 space.setBounds(bounds)
                 si = ob.SpaceInformation(space)
                 si.setStateValidityChecker(state_valid)
@@ -421,7 +535,11 @@ class MotionPlanner:
                 _lap(counters, "setup", t_setup)
                 t = _clocks()
                 c0 = ch.n_checks
-                status = ss.solve(self.settings.time_budget_s)
+                ptc = ob.timedPlannerTerminationCondition(float(budget_s))
+                if max_checks is not None:
+                    ptc = ob.plannerOrTerminationCondition(
+                        ptc, ob.PlannerTerminationCondition(lambda: ch.n_checks - c0 > max_checks))
+                status = ss.solve(ptc)
                 _lap(counters, "solve", t)
                 counters["solve_checks"] = ch.n_checks - c0
                 exact = status.getStatus() == ob.PlannerStatus.EXACT_SOLUTION
@@ -461,8 +579,9 @@ class MotionPlanner:
         is the straight joint-space line between its waypoints), sampled at ``dt``."""
         return self._timed(path)[0]
 
-    def _timed(self, path: np.ndarray) -> tuple[JointTrajectory, list[int]]:
-        """`time_parameterize`, and the index of each segment's last sample.
+    def _timed(self, path: np.ndarray, cache: dict | None = None) -> tuple[JointTrajectory, list[int]]:
+        """`time_parameterize`, and the index of each segment's last sample; ``cache`` keeps
+        each segment's samples by its ends' bytes (they depend on nothing else).
 
         Each segment is timed as one path coordinate s from 0 to 1 (q = a + s (b - a)) with
         Ruckig, its limits the tightest of the joints' limits over their share of the motion:
@@ -477,6 +596,10 @@ class MotionPlanner:
         jmax = lim.jerk * s.jerk_scale
         parts = []
         for a, b in zip(path[:-1], path[1:]):
+            key = (a.tobytes(), b.tobytes())
+            if cache is not None and key in cache:
+                parts.append(cache[key])
+                continue
             d = np.asarray(b, float) - np.asarray(a, float)
             ad = np.abs(d)
             moving = ad > 1e-12
@@ -499,6 +622,8 @@ class MotionPlanner:
             q = a + p.q * d
             q[-1] = b
             parts.append(JointTrajectory(self.dt, p.t, q, p.qd * d, p.qdd * d))
+            if cache is not None:
+                cache[key] = parts[-1]
         if not parts:
             q = np.asarray(path[-1], float)[None, :]
             return JointTrajectory(self.dt, np.array([self.dt]), q, np.zeros_like(q), np.zeros_like(q)), [0]
