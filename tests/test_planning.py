@@ -239,6 +239,41 @@ def test_plan_goes_around_the_wall_and_pybullet_agrees(panda):
     assert r.stats["solve_checks"] > 0 and r.stats["final_checks"] > 0
 
 
+def test_sampled_segment_check_proves_nothing(panda):
+    """`segment_sampled` checks configurations at most the spacing apart: through the wall it
+    fails at a fine spacing and passes at one longer than the whole motion (only the ends,
+    which it does not check, would be left); the proof refuses the segment."""
+    _, model = panda
+    ch = CollisionChecker(model, wall_scene())
+    bound = ch.displacement_bound(Q_LEFT, Q_RIGHT)
+    assert ch.is_valid(Q_LEFT) and ch.is_valid(Q_RIGHT)
+    n0 = ch.n_checks
+    assert not ch.segment_sampled(Q_LEFT, Q_RIGHT, 0.05)
+    assert ch.n_checks - n0 <= 3  # the midpoint first: the wall is in the middle
+    n0 = ch.n_checks
+    assert ch.segment_sampled(Q_LEFT, Q_RIGHT, 1.01 * bound) and ch.n_checks == n0
+    assert not ch.segment_valid(Q_LEFT, Q_RIGHT, 1e-4)
+
+
+@pytest.mark.parametrize("spacing", [0.0, 0.7, 100.0])
+def test_every_returned_path_is_proved_however_lazy_the_search(panda, spacing):
+    """A search that samples no configuration between an edge's ends (spacing 100 m) goes
+    through the wall; the final proof refuses those segments and they are planned again until
+    the trajectory is proved: PyBullet agrees it is free. A proving search (spacing 0) needs no
+    repair. Same seed, same trajectory."""
+    spec, model = panda
+    scene = wall_scene()
+    settings = PlannerSettings(lazy_spacing_m=spacing)
+    r = MotionPlanner(model, CollisionChecker(model, scene), DT, settings).plan(Q_LEFT, Q_RIGHT, seed=3)
+    _assert_good(spec, scene, r, Q_LEFT, Q_RIGHT)
+    if spacing == 0.0:
+        assert r.stats["repairs"] == 0
+    if spacing == 100.0:
+        assert r.stats["repairs"] >= 1 and r.stats["repair_checks"] > 0
+    again = MotionPlanner(model, CollisionChecker(model, scene), DT, settings).plan(Q_LEFT, Q_RIGHT, seed=3)
+    assert np.array_equal(r.path, again.path) and np.array_equal(r.trajectory.q, again.trajectory.q)
+
+
 def test_benchmark_says_which_goals_are_not_met():
     from officina.benchmarks.bench_plan import goals
 

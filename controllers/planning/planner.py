@@ -5,19 +5,26 @@ One plan:
 
 1. the start and the goal(s) are checked (joint limits, collisions with the padding; a goal
    pose becomes several collision-free IK solutions);
-2. if the straight joint-space segment from start to a goal is free, that is the path;
-   otherwise OMPL plans (the state space is the joint box of the limits; the motion validator
-   proves each edge keeps the padding plus 0.1 mm at every configuration along it, halving
-   stretches down to ``plan_resolution_m`` of point motion: `CollisionChecker.segment_valid`);
+2. if the straight joint-space segment from start to a goal is proved free, that is the path;
+   otherwise OMPL plans (the state space is the joint box of the limits). The search is lazy:
+   the motion validator checks an edge's ends (padding plus 0.1 mm) and configurations along
+   it at most ``lazy_spacing_m`` of point motion apart (`CollisionChecker.segment_sampled`),
+   which proves nothing; most edges of the trees are never on the path, and proving each as it
+   is added (``lazy_spacing_m=0``: `CollisionChecker.segment_valid`) costs most of a plan
+   through a narrow opening;
 3. the path is shortened with OMPL's PathSimplifier (random vertex reduction, partial
-   shortcuts, collapsing close vertices), every new edge proved the same way;
+   shortcuts, collapsing close vertices), new edges checked the same way;
 4. time-parameterisation: each segment between two waypoints is timed rest to rest as one
    path coordinate with Ruckig, its velocity, acceleration and jerk limits the tightest of
-   the joints' over their share of the motion: the trajectory stays on the straight segment
-   that was proved, within every joint's (scaled) limits;
-5. the timed trajectory, sampled at the control period, is checked again: every configuration
-   along it (not only the samples) is proved to keep the padding, stretches halved down to
-   ``check_resolution_m`` (`CollisionChecker.check_path`).
+   the joints' over their share of the motion: the trajectory stays on the straight segment,
+   within every joint's (scaled) limits;
+5. the timed trajectory, sampled at the control period, is proved segment by segment: every
+   configuration along it (not only the samples) keeps the padding, stretches halved down to
+   ``check_resolution_m`` (`CollisionChecker.check_path`). This is the path's proof. A segment
+   that fails it is refused and planned again between its ends (in a box around it, for a
+   bounded number of checks; failing that, the whole plan again), sampling twice as finely,
+   and proving every edge after ``lazy_repairs`` repairs; the trajectory is timed and checked
+   again (the segments that passed are kept: a segment's samples depend only on its ends).
 
 Near a start or goal that is inside the padding but not touching (a grasp on a table), the
 configurations within the padding + 5 mm of point motion of it need only be contact-free.
@@ -78,7 +85,10 @@ class PlannerSettings:
     its step, None: OMPL's default); resolutions in m of point motion: the shortest stretch a
     motion's proof halves to in planning and in the final check (a motion is refused only
     where it comes within that much of the padding); scales in (0, 1] on the velocity,
-    acceleration and jerk limits."""
+    acceleration and jerk limits. ``lazy_spacing_m`` > 0: OMPL's edges (search and
+    shortcutting) are only sampled, at configurations that far apart in point motion, and the
+    final check proves the path (a segment that fails is planned again, `lazy_repairs` times
+    sampling twice as finely, then proving every edge); 0: every edge is proved as OMPL adds it."""
 
     planner: str = "rrtconnect"
     time_budget_s: float = 5.0
@@ -88,7 +98,7 @@ class PlannerSettings:
     acceleration_scale: float = 1.0
     jerk_scale: float = 1.0
     simplify: bool = True
-    lazy_spacing_m: float = 0.5
+    lazy_spacing_m: float = 0.7
     lazy_repairs: int = 2
     range_rad: float | None = None
     ik_candidates: int = 4
