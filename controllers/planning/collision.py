@@ -29,6 +29,7 @@ around it proves the whole stretch; stretches are halved until proved (`check_pa
 
 from __future__ import annotations
 
+import math
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -620,10 +621,10 @@ class CollisionChecker:
             return True
         q0 = np.asarray(q0, float)
         dq = np.asarray(q1, float) - q0
-        levels = int(np.ceil(np.log2(max(1.0, float(np.abs(dq) @ self.reach) / spacing_m))))
-        if levels == 0:
+        intervals = math.ceil(float(np.abs(dq) @ self.reach) / spacing_m)
+        if intervals <= 1:
             return True
-        fractions = _bisection_order(min(levels, 20))
+        fractions = _bisection_order(min(intervals, 1 << 16))
         key = ("state", float(extra_margin_m))
         self._pair_margins(self._base_margins(extra_margin_m), key)
         self._activate("all")
@@ -875,12 +876,18 @@ class CollisionChecker:
         return best, pair
 
 
-@lru_cache(maxsize=32)
-def _bisection_order(levels: int) -> np.ndarray:
-    """The 2**levels - 1 interior points k / 2**levels of [0, 1], coarsest level first: 1/2,
-    then 1/4 and 3/4, and so on."""
-    out = [np.arange(1, 2**lv, 2) / 2**lv for lv in range(1, levels + 1)]
-    arr = np.concatenate(out)
+@lru_cache(maxsize=256)
+def _bisection_order(intervals: int) -> np.ndarray:
+    """The interior points k / intervals of [0, 1] (k = 1 .. intervals - 1) in bisection order:
+    the middle one first, then the middles of the two halves, and so on."""
+    out = []
+    queue = [(0, intervals)]
+    for lo, hi in queue:  # the queue grows as it is read: breadth first
+        if hi - lo >= 2:
+            mid = (lo + hi) // 2
+            out.append(mid)
+            queue += [(lo, mid), (mid, hi)]
+    arr = np.array(out, dtype=float) / intervals
     arr.setflags(write=False)
     return arr
 

@@ -375,7 +375,7 @@ class MotionPlanner:
         for phase in ("timing", "final", "repair"):
             stats[phase + "_s"] = stats[phase + "_cpu_s"] = 0.0
         stats["final_checks"] = stats["repair_checks"] = stats["repairs"] = 0
-        refused: list[tuple[bytes, bytes]] = []  # segments that failed their proof
+        refused: set[tuple[tuple, tuple]] = set()  # segments that failed their proof (joint values)
         passed: set[tuple[bytes, bytes]] = set()  # segments whose samples passed the final check
         timed: dict = {}  # each segment's samples, for timing the path again after a repair
         while True:
@@ -408,7 +408,7 @@ class MotionPlanner:
                           path[-1], stats)
 
     def _repair(self, path: np.ndarray, proved: list[bool], k: int, q0: np.ndarray, goals: list[np.ndarray],
-                seed: int, relax: list[np.ndarray], refused: list[tuple[bytes, bytes]], repairs: int, t0: float):
+                seed: int, relax: list[np.ndarray], refused: set[tuple[tuple, tuple]], repairs: int, t0: float):
         """Segment k of ``path`` was only sampled and failed its proof: (new path, its segments'
         proved flags, OMPL's status). The segment is refused from now on; OMPL plans between its
         ends in a box around it, for a bounded number of checks; failing that, from the start
@@ -417,7 +417,7 @@ class MotionPlanner:
         s = self.settings
         spacing = s.lazy_spacing_m / 2 ** (repairs + 1) if repairs < s.lazy_repairs else 0.0
         a, b = path[k], path[k + 1]
-        refused.append((a.tobytes(), b.tobytes()))
+        refused.add((tuple(a.tolist()), tuple(b.tolist())))
         budget = s.time_budget_s - (time.perf_counter() - t0)
         if budget <= 0:
             return None, proved, "time budget spent"
@@ -459,13 +459,13 @@ class MotionPlanner:
         return TrajectoryCheck(True, n, None, (), res)
 
     def _ompl(self, q0: np.ndarray, goals: list[np.ndarray], seed: int, relax: list[np.ndarray], budget_s: float,
-              spacing_m: float = 0.0, refused: list[tuple[bytes, bytes]] = (),
+              spacing_m: float = 0.0, refused: set[tuple[tuple, tuple]] = frozenset(),
               box: tuple[np.ndarray, np.ndarray] | None = None, max_checks: int | None = None):
         """OMPL's planner from q0 to one of the goals, then the simplifier: (path, status,
         counters). Edges keep the padding + 0.1 mm: proved (`CollisionChecker.segment_valid`) or,
         with ``spacing_m`` > 0, only sampled that far apart (`CollisionChecker.segment_sampled`;
-        the final check proves the path then); the edges in ``refused`` (their ends' bytes, either
-        way) are invalid. ``box`` (lower, upper) narrows the joint box searched; the search stops
+        the final check proves the path then); the edges in ``refused`` (their ends' joint values,
+        either way) are invalid. ``box`` (lower, upper) narrows the joint box searched; the search stops
         after ``budget_s`` or after ``max_checks`` configurations checked."""
         from ompl import base as ob
         from ompl import geometric as og
@@ -479,36 +479,35 @@ class MotionPlanner:
         radius = self._relax_radius()
         counters = {"state_checks": 0, "motion_checks": 0}
 
-        values = operator.itemgetter(*range(n))
-        known_valid: set[bytes] = set()  # states found valid (OMPL asks again about tree states)
+        values = operator.itemgetter(*range(n))  # a state's joint values as a tuple
+        known_valid: set[tuple] = set()  # states found valid (OMPL asks again about tree states)
 
         def to_np(s) -> np.ndarray:
             return np.array(values(s), dtype=float).reshape(n)
 
         def state_valid(s) -> bool:
             counters["state_checks"] += 1
-            q = to_np(s)
-            if valid(q):
-                known_valid.add(q.tobytes())
+            key = values(s)
+            if valid(np.array(key)):
+                known_valid.add(key)
                 return True
             return False
 
         class _Motion(ob.MotionValidator):
             def checkMotion(self, s1, s2):  # noqa: N802 - OMPL's name
                 counters["motion_checks"] += 1
-                q1, q2 = to_np(s1), to_np(s2)
-                k1, k2 = q1.tobytes(), q2.tobytes()
+                k1, k2 = values(s1), values(s2)
                 # both ends: the simplifier may start an edge at a point of a sampled one
-                for q, key in ((q2, k2), (q1, k1)):
+                for key in (k2, k1):
                     if key not in known_valid:
-                        if not valid(q):
+                        if not valid(np.array(key)):
                             return False
                         known_valid.add(key)
                 if refused and ((k1, k2) in refused or (k2, k1) in refused):
                     return False
                 if spacing_m > 0:
-                    return ch.segment_sampled(q1, q2, spacing_m, extra, relax, radius)
-                return ch.segment_valid(q1, q2, res, extra, relax, radius)
+                    return ch.segment_sampled(np.array(k1), np.array(k2), spacing_m, extra, relax, radius)
+                return ch.segment_valid(np.array(k1), np.array(k2), res, extra, relax, radius)
 
         t_setup = _clocks()
         with _OMPL_LOCK:
