@@ -238,7 +238,7 @@ def _pybullet_scene():
     return PyBulletScene
 
 
-PHASES = ("direct", "setup", "solve", "simplify", "timing", "final")
+PHASES = ("direct", "setup", "solve", "simplify", "timing", "final", "repair")
 
 
 def run_scene(rname: str, sname: str, n: int, seed: int, budget_s: float, verify: bool,
@@ -268,6 +268,8 @@ def run_scene(rname: str, sname: str, n: int, seed: int, budget_s: float, verify
             "cpu": _stats(cpu, ok), "path_length_rad": _median(lengths), "duration_s": _median(durations),
             "direct": int(sum(1 for r in results if r.success and r.direct)),
             "checks_per_plan": _median(checks),
+            "repaired": int(sum(1 for r in results if r.success and r.stats.get("repairs", 0))),
+            "repair_mean_cpu_ms": float(np.mean([x[2 * len(PHASES) - 1] * 1e3 for x in phases])) if phases else 0.0,
             "phases_median_ms": {p: _median([x[i] * 1e3 for x in phases]) for i, p in enumerate(PHASES)},
             "phases_median_cpu_ms": {p: _median([x[len(PHASES) + i] * 1e3 for x in phases])
                                      for i, p in enumerate(PHASES)}}
@@ -359,7 +361,8 @@ def report(res: dict) -> str:
             lines.append(
                 f"  {rname}/{sname}: direct {ph['direct']:.1f}, OMPL setup {ph['setup']:.1f}, solve "
                 f"{ph['solve']:.1f}, shortcut {ph['simplify']:.1f}, timing {ph['timing']:.1f}, final check "
-                f"{ph['final']:.1f}; {s['ours']['checks_per_plan']:.0f} checks, {s['ours']['direct']} direct{v}")
+                f"{ph['final']:.1f}, repair {s['ours']['repair_mean_cpu_ms']:.1f} (mean; {s['ours']['repaired']} plans "
+                f"repaired); {s['ours']['checks_per_plan']:.0f} checks, {s['ours']['direct']} direct{v}")
     lines.append("")
     lines.append("goals:")
     lines.extend("  " + g for g in goals(res))
