@@ -1,8 +1,10 @@
 """Many runs: seeds x parameter grid, through Dask distributed; a sweep survives a crash and resumes.
 
-A LocalCluster (one single-threaded worker process per core) by default, or the address of an
+A LocalCluster (one single-threaded worker process per core, with `DASK_WORKER_CONFIG`: Dask's
+settings for workers that run one long CPU-bound task at a time) by default, or the address of an
 existing scheduler (``--scheduler tcp://host:8786``: started by hand, or by dask-jobqueue on
-SLURM; docs/sweeps.md). Every run is an ordinary run folder under the sweep folder.
+SLURM, whose workers read the same settings through ``DASK_CONFIG``; docs/sweeps.md). Every run is
+an ordinary run folder under the sweep folder.
 
 The sweep folder:
 
