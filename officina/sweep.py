@@ -54,7 +54,8 @@ from officina.runs import new_run_dir, write_json_atomic, write_yaml_atomic
 
 __all__ = [
     "SweepPoint", "SweepSpec", "SweepOutcome", "parse_seeds", "parse_grid", "plan_sweep", "plan_fingerprint",
-    "SweepPlan", "prepare_sweep", "create_sweep_dir", "open_sweep", "load_sweep", "connect", "run_sweep", "finish_sweep", "summarize", "plot_summary", "scalar_metrics", "point_label", "SWEEP_FORMAT",
+    "SweepPlan", "prepare_sweep", "create_sweep_dir", "open_sweep", "load_sweep", "connect", "local_cluster",
+    "DASK_WORKER_CONFIG", "dask_worker_config", "run_sweep", "finish_sweep", "summarize", "plot_summary", "scalar_metrics", "point_label", "SWEEP_FORMAT",
 ]
 
 SWEEP_FORMAT = 2
@@ -563,8 +564,9 @@ def connect(scheduler: str):
                        "address of a running Dask scheduler, e.g. tcp://host:8786") from None
 
 
-# Dask settings for sweep workers (no profiler, glibc's own malloc trimming, a slower event-loop
-# tick); a `dask worker` started by hand reads them with DASK_CONFIG=<this file>
+# Dask settings for sweep workers (no profiler, glibc's own malloc trimming, no memory polling in
+# the worker, a slower event-loop tick); a `dask worker` started by hand or by SLURM reads them
+# with DASK_CONFIG=<this file>
 DASK_WORKER_CONFIG = Path(__file__).parent / "data" / "dask_sweep.yaml"
 
 
