@@ -1,25 +1,29 @@
-"""Benchmark: the same N pick-place runs (seeds 0..N-1) in a plain loop, then through officina's
-sweep path on a Dask LocalCluster of 1 and of 2 worker processes.
+"""Benchmark: the same N pick-place runs (seeds 0..N-1) in a plain loop, the same loop pinned to
+one core, then through officina's sweep path (`officina.sweep.run_sweep` on the sweep's own
+LocalCluster, `officina.sweep.local_cluster`) with 1 and with 2 worker processes.
 
-Reports, against the plain loop measured in the same run:
+Every run of pick-place starts a state log writer process beside it (`log.writer`, default
+"process"): in the plain loop that writer runs on the other core, so the loop uses more than one
+core; pinned to one core (its writer too) the loop is the serial baseline a parallel efficiency
+is defined against. Reports, against the loops measured in the same run:
 
-* parallel efficiency on 2 workers: T_loop / (2 T_2) (goal >= 90 %), and T_1 / (2 T_2);
-* Dask's per-run overhead: (T_1 - T_loop) / N, the cost of the sweep path on one worker (task
-  submission, the results coming back, the start marker, each worker's first imports);
-* per-run CPU time in each mode (time.process_time of the run's process), and the share of the
-  workers' wall time they were on a CPU: on a shared machine that share, not Dask, is what bounds
-  the efficiency;
-* figures the machine's other load does not skew: the workers' occupancy (the share of
-  workers x T spent inside runs; the rest is Dask's scheduling and transfer, per run), the CPU
-  time per run on 2 workers against the loop, and from both the efficiency to expect on two free
-  cores: occupancy x CPU per run (loop) / CPU per run (2 workers);
+* parallel efficiency on 2 workers: T_loop / (2 T_2) (goal >= 90 %), T_loop1 / (2 T_2) (the loop on
+  one core) and T_1 / (2 T_2);
+* Dask's per-run overhead: (T_1 - T_loop) / N by the wall clock, and Dask's CPU time per run (the
+  scheduler, the nannies and the client in this process, the workers outside runs);
+* per run, CPU time of the run's process (in a worker: all of the worker's threads during the run),
+  of its writer process, and in all;
+* figures the machine's other load skews less: the workers' occupancy (the share of workers x T
+  spent inside runs), the total CPU per run in the loop against on 2 workers, and from both the
+  efficiency to expect on two free cores;
 * the load average before and after each phase.
 
 The cluster's start-up (its processes, and each worker importing officina as this process did
-before its loop) is timed apart: once per sweep, not per run. Every mode must give the same
-metrics per seed (checked). Nothing is written outside a temporary folder unless --out is given.
+before its loop) and the sweep's summary at the end (sweep.json, sweep.png) are timed apart: once
+per sweep, not per run. Every mode must give the same metrics per seed (checked). Nothing is
+written outside a temporary folder unless --out is given.
 
-    .venv/bin/python benchmarks/bench_sweep.py [--n 40] [--set params.n_objects=3] [--json]
+    .venv/bin/python benchmarks/bench_sweep.py [--n 40] [--set log.writer=inline] [--json]
     officina bench sweep [--slow]
 """
 
@@ -29,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import tempfile
 import time
@@ -45,18 +50,38 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def plain_loop(points, root: Path) -> dict:
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def plain_loop(points, root: Path, one_core: bool = False) -> dict:
+    """The runs one after the other in this process; ``one_core``: this process and its children
+    (each run's state log writer) pinned to one core, a serial baseline that uses one core only."""
     from officina.config import RunConfig
     from officina.runner import execute_run
 
+    allowed = os.sched_getaffinity(0) if one_core else None
+    if one_core:
+        os.sched_setaffinity(0, {min(allowed)})
     runs = {}
-    load0, t0 = _load(), time.perf_counter()
-    for p in points:
-        w0, c0 = time.perf_counter(), time.process_time()
-        res = execute_run(RunConfig.model_validate(p.config), root / p.name)
-        runs[p.seed] = {"metrics": res.metrics, "wall_s": time.perf_counter() - w0, "cpu_s": time.process_time() - c0}
-    return {"wall_s": time.perf_counter() - t0, "runs": runs, "load_before": load0, "load_after": _load(),
-            "workers": 1}
+    try:
+        load0, t0 = _load(), time.perf_counter()
+        for p in points:
+            w0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
+            res = execute_run(RunConfig.model_validate(p.config), root / p.name)
+            runs[p.seed] = {"metrics": res.metrics, "wall_s": time.perf_counter() - w0,
+                            "cpu_s": time.process_time() - c0, "children_cpu_s": _children_cpu() - k0}
+        wall = time.perf_counter() - t0
+    finally:
+        if one_core:
+            os.sched_setaffinity(0, allowed)
+    return {"wall_s": wall, "runs": runs, "load_before": load0, "load_after": _load(), "workers": 1,
+            "overhead_cpu_s": 0.0}
+
+
+def _cpu() -> float:
+    return time.process_time()
 
 
 def _warm_up() -> None:
@@ -66,47 +91,71 @@ def _warm_up() -> None:
 
 
 def dask_sweep(points, root: Path, n_workers: int) -> dict:
-    from dask.distributed import Client, LocalCluster, as_completed
-
-    from officina.sweep import _run_point
+    """The runs through `officina.sweep.run_sweep` on the sweep's own LocalCluster
+    (`officina.sweep.local_cluster`): the results table, the journal and the start markers as in
+    `officina sweep`. The cluster's start-up and the sweep's summary at the end (sweep.json,
+    sweep.png, once per sweep) are timed apart. Dask's own CPU time: this process's (the scheduler,
+    the nannies, the client, the table) and the workers' outside the runs."""
+    from officina import sweep
 
     load0, t0 = _load(), time.perf_counter()
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
-    client = Client(cluster)
+    client, cluster = sweep.local_cluster(n_workers, len(points))
     client.wait_for_workers(n_workers)
     client.run(_warm_up)  # each worker imports what this process imported before its loop
     t_start = time.perf_counter() - t0
-    runs = {}
+    finish = {}
+    real_finish = sweep.finish_sweep
+
+    def timed_finish(*a, **kw):
+        f0, c0 = time.perf_counter(), time.process_time()
+        try:
+            return real_finish(*a, **kw)
+        finally:
+            finish["wall_s"], finish["cpu_s"] = time.perf_counter() - f0, time.process_time() - c0
+
+    sweep_dir = root
+    sweep_dir.mkdir(parents=True, exist_ok=True)
     try:
-        t1 = time.perf_counter()
-        futures = {client.submit(_run_point, p.config, str(root / p.name), str(root / ".started" / p.name),
-                                 pure=False): p for p in points}
-        for fut in as_completed(list(futures)):
-            p = futures.pop(fut)
-            r = fut.result()
-            fut.release()
-            if r["status"] != "ok":
-                raise RuntimeError(f"run {p.name} failed: {r.get('error')}")
-            runs[p.seed] = r
-        wall = time.perf_counter() - t1
+        sweep.finish_sweep = timed_finish
+        workers_cpu0 = client.run(_cpu)
+        c1, t1 = time.process_time(), time.perf_counter()
+        out = sweep.run_sweep(points, sweep_dir, client=client, progress=False)
+        wall = time.perf_counter() - t1 - finish["wall_s"]
+        parent_cpu = time.process_time() - c1 - finish["cpu_s"]
+        workers_cpu = sum(client.run(_cpu).values()) - sum(workers_cpu0.values())
     finally:
+        sweep.finish_sweep = real_finish
         client.close()
         cluster.close()
-    return {"wall_s": wall, "cluster_start_s": t_start, "runs": runs, "load_before": load0, "load_after": _load(),
-            "workers": n_workers}
+    rows = [json.loads(line) for line in (sweep_dir / "results.jsonl").read_text().splitlines() if line.strip()]
+    runs = {}
+    for r in rows:
+        if r["status"] != "ok":
+            raise RuntimeError(f"run {r['run']} failed: {r.get('error')}")
+        runs[r["seed"]] = {"metrics": {k: r.get(k) for k in SAME}, "wall_s": r["wall_s"], "cpu_s": r["cpu_s"],
+                           "children_cpu_s": r["children_cpu_s"]}
+    assert len(runs) == len(points) == out.ran
+    in_runs = sum(r["cpu_s"] for r in runs.values())
+    return {"wall_s": wall, "cluster_start_s": t_start, "finish_s": finish["wall_s"], "runs": runs,
+            "load_before": load0, "load_after": _load(), "workers": n_workers,
+            "overhead_cpu_s": parent_cpu + max(0.0, workers_cpu - in_runs)}
 
 
 def summary(mode: dict) -> dict:
     runs = list(mode["runs"].values())
+    n = len(runs)
     cpu = sum(r["cpu_s"] for r in runs)
+    kids = sum(r["children_cpu_s"] for r in runs)
     inside = sum(r["wall_s"] for r in runs)
     slots = mode["wall_s"] * mode["workers"]
-    return {"wall_s": mode["wall_s"], "cpu_per_run_s": cpu / len(runs),
-            "wall_per_run_s": inside / len(runs),
-            "cpu_share": cpu / slots, "occupancy": inside / slots,
-            "outside_runs_per_run_s": (slots - inside) / len(runs),
-            "cluster_start_s": mode.get("cluster_start_s"), "load_before": mode["load_before"],
-            "load_after": mode["load_after"]}
+    return {"wall_s": mode["wall_s"], "cpu_per_run_s": cpu / n, "writer_cpu_per_run_s": kids / n,
+            "dask_cpu_per_run_s": mode["overhead_cpu_s"] / n,
+            "total_cpu_per_run_s": (cpu + kids + mode["overhead_cpu_s"]) / n,
+            "wall_per_run_s": inside / n,
+            "cores_used": (cpu + kids + mode["overhead_cpu_s"]) / mode["wall_s"], "occupancy": inside / slots,
+            "outside_runs_per_run_s": (slots - inside) / n,
+            "cluster_start_s": mode.get("cluster_start_s"), "finish_s": mode.get("finish_s"),
+            "load_before": mode["load_before"], "load_after": mode["load_after"]}
 
 
 def main(argv=None) -> dict:
@@ -114,9 +163,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--n", type=int, default=40, help="runs (seeds 0..N-1)")
     ap.add_argument("--task", default="pick-place")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run")
+    ap.add_argument("--no-one-core-loop", dest="one_core", action="store_false",
+                    help="skip the loop pinned to one core")
     ap.add_argument("--out", help="keep the run folders here (default: a temporary folder, removed)")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args(argv)
+    one_core = args.one_core and hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1
 
     from officina.sweep import plan_sweep
 
@@ -124,13 +176,15 @@ def main(argv=None) -> dict:
                         overrides=args.overrides)
     root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     try:
-        modes = {"loop": plain_loop(points, root / "loop"),
-                 "dask1": dask_sweep(points, root / "dask1", 1),
-                 "dask2": dask_sweep(points, root / "dask2", 2)}
+        modes = {"loop": plain_loop(points, root / "loop")}
+        if one_core:
+            modes["loop1"] = plain_loop(points, root / "loop1", one_core=True)
+        modes["dask1"] = dask_sweep(points, root / "dask1", 1)
+        modes["dask2"] = dask_sweep(points, root / "dask2", 2)
     finally:
         if not args.out:
             shutil.rmtree(root, ignore_errors=True)
-    for name in ("dask1", "dask2"):
+    for name in modes:
         for seed, r in modes[name]["runs"].items():
             ref = modes["loop"]["runs"][seed]["metrics"]
             diff = [k for k in SAME if k in ref and r["metrics"].get(k) != ref[k]]
@@ -138,40 +192,63 @@ def main(argv=None) -> dict:
                 raise SystemExit(f"{name}, seed {seed}: {diff} differ from the plain loop")
     s = {k: summary(v) for k, v in modes.items()}
     t_loop, t1, t2 = s["loop"]["wall_s"], s["dask1"]["wall_s"], s["dask2"]["wall_s"]
+    loop, two = s["loop"], s["dask2"]
     result = {
         "task": args.task, "n_runs": args.n, "overrides": args.overrides, "cores": os.cpu_count(),
         "python": platform.python_version(), "modes": s,
         "efficiency_2_workers_vs_loop": t_loop / (2 * t2),
+        "efficiency_2_workers_vs_one_core_loop": s["loop1"]["wall_s"] / (2 * t2) if "loop1" in s else None,
         "efficiency_2_workers_vs_1_worker": t1 / (2 * t2),
         "dask_overhead_per_run_s": (t1 - t_loop) / args.n,
-        "cpu_per_run_change_2_workers": s["dask2"]["cpu_per_run_s"] / s["loop"]["cpu_per_run_s"] - 1.0,
-        "expected_efficiency_free_cores": s["dask2"]["occupancy"] * s["loop"]["cpu_per_run_s"]
-        / s["dask2"]["cpu_per_run_s"],
+        "cpu_per_run_change_1_worker": s["dask1"]["cpu_per_run_s"] / loop["cpu_per_run_s"] - 1.0,
+        "cpu_per_run_change_2_workers": two["cpu_per_run_s"] / loop["cpu_per_run_s"] - 1.0,
+        "loop_cores_used": loop["cores_used"],
+        "cpu_efficiency_2_workers": loop["total_cpu_per_run_s"] / two["total_cpu_per_run_s"],
+        "expected_efficiency_free_cores": two["occupancy"] * loop["total_cpu_per_run_s"]
+        / two["total_cpu_per_run_s"],
+        "expected_efficiency_free_cores_vs_loop": two["occupancy"] * loop["cpu_per_run_s"]
+        / two["total_cpu_per_run_s"],
         "goal_efficiency": 0.9,
     }
     if args.json:
         print(json.dumps(result, indent=2))
-        return result
-    print(f"{args.n} {args.task} runs ({' '.join(args.overrides) or 'default config'}), {os.cpu_count()} cores")
-    print(f"{'mode':<16}{'wall s':>8}{'CPU/run s':>10}{'wall/run s':>11}{'CPU share':>10}{'occupancy':>10}"
-          f"{'outside runs/run s':>19}{'start s':>8}{'load before/after':>19}")
-    for name, label in (("loop", "plain loop"), ("dask1", "Dask, 1 worker"), ("dask2", "Dask, 2 workers")):
-        m = s[name]
+    else:
+        print_table(result)
+    return result
+
+
+def print_table(result: dict) -> None:
+    """The result of `main` as a table and a few lines."""
+    s, loop, n = result["modes"], result["modes"]["loop"], result["n_runs"]
+    print(f"{n} {result['task']} runs ({' '.join(result['overrides']) or 'default config'}), {result['cores']} cores")
+    print(f"{'mode':<18}{'wall s':>7}{'CPU/run s':>10}{'writer':>7}{'Dask':>6}{'total':>7}{'wall/run s':>11}"
+          f"{'cores':>6}{'occup.':>7}{'start s':>8}{'load before/after':>18}")
+    labels = {"loop": "plain loop", "loop1": "loop on one core", "dask1": "Dask, 1 worker", "dask2": "Dask, 2 workers"}
+    for name, m in s.items():
         start = f"{m['cluster_start_s']:.1f}" if m["cluster_start_s"] is not None else "-"
-        print(f"{label:<16}{m['wall_s']:>8.1f}{m['cpu_per_run_s']:>10.2f}{m['wall_per_run_s']:>11.2f}"
-              f"{100 * m['cpu_share']:>9.0f}%{100 * m['occupancy']:>9.1f}%{m['outside_runs_per_run_s']:>19.3f}"
-              f"{start:>8}{m['load_before']:>10} / {m['load_after']}")
+        print(f"{labels[name]:<18}{m['wall_s']:>7.1f}{m['cpu_per_run_s']:>10.2f}{m['writer_cpu_per_run_s']:>7.2f}"
+              f"{m['dask_cpu_per_run_s']:>6.2f}{m['total_cpu_per_run_s']:>7.2f}{m['wall_per_run_s']:>11.2f}"
+              f"{m['cores_used']:>6.2f}{100 * m['occupancy']:>6.1f}%{start:>8}"
+              f"{m['load_before']:>9} / {m['load_after']}")
+    print("(CPU/run: the run's process; writer: its state log writer process; Dask: the scheduler, nannies, "
+          "client and the workers outside runs, per run; cores: total CPU / wall)")
     e = result["efficiency_2_workers_vs_loop"]
     print(f"parallel efficiency, 2 workers: {100 * e:.0f} % of the plain loop (T_loop / 2 T_2), "
           f"{100 * result['efficiency_2_workers_vs_1_worker']:.0f} % of 1 worker; goal >= 90 %: "
           f"{'met' if e >= 0.9 else 'NOT met'}")
-    print(f"Dask per-run overhead (1 worker vs the loop): {result['dask_overhead_per_run_s']:+.3f} s "
-          f"({100 * result['dask_overhead_per_run_s'] / s['loop']['wall_per_run_s']:+.1f} % of a run)")
-    print(f"CPU per run on 2 workers vs the loop: {100 * result['cpu_per_run_change_2_workers']:+.1f} %; the 2 "
-          f"workers were on a CPU {100 * s['dask2']['cpu_share']:.0f} % of the time (100 % = two free cores)")
-    print(f"efficiency to expect on two free cores (occupancy x CPU/run loop / CPU/run 2 workers): "
-          f"{100 * result['expected_efficiency_free_cores']:.0f} %")
-    return result
+    if result["efficiency_2_workers_vs_one_core_loop"] is not None:
+        print(f"  against the loop on one core (its writer on the same core): "
+              f"{100 * result['efficiency_2_workers_vs_one_core_loop']:.0f} %; the plain loop used "
+              f"{loop['cores_used']:.2f} cores (its writer runs beside it)")
+    print(f"Dask per-run overhead (1 worker vs the loop): {result['dask_overhead_per_run_s']:+.3f} s wall "
+          f"({100 * result['dask_overhead_per_run_s'] / loop['wall_per_run_s']:+.1f} % of a run), "
+          f"{s['dask1']['dask_cpu_per_run_s']:.3f} s CPU")
+    print(f"CPU per run in the run's process vs the loop: 1 worker {100 * result['cpu_per_run_change_1_worker']:+.1f} %,"
+          f" 2 workers {100 * result['cpu_per_run_change_2_workers']:+.1f} %")
+    print(f"total CPU per run, loop / 2 workers: {100 * result['cpu_efficiency_2_workers']:.0f} %; efficiency to "
+          f"expect on two free cores: {100 * result['expected_efficiency_free_cores']:.0f} % of one core (occupancy x "
+          f"total CPU/run loop / total CPU/run 2 workers), {100 * result['expected_efficiency_free_cores_vs_loop']:.0f}"
+          f" % of the plain loop (its run's CPU in place of the total: its writer runs on the other core)")
 
 
 def rows_from_result(res: dict) -> list:
@@ -187,16 +264,21 @@ def rows_from_result(res: dict) -> list:
     note = f"{res.get('n_runs')} runs of {res.get('task', 'pick-place')}" + (
         f" ({' '.join(res['overrides'])})" if res.get("overrides") else "")
     eff = res.get("efficiency_2_workers_vs_loop")
+    one = res.get("efficiency_2_workers_vs_one_core_loop")
     free = res.get("expected_efficiency_free_cores")
     load = f"load average {two['load_before']} before" if "load_before" in two else ""
     return [
         row("sweep wall time, 2 Dask workers", "s", two.get("wall_s"), loop.get("wall_s"),
             baseline_name="the same runs in a plain loop", goals=[("ratio", "<=", 1 / 1.8)],
             note="; ".join(x for x in (note, f"parallel efficiency {100 * eff:.0f} % (goal >= 90 %)"
-                                       if eff is not None else "", load) if x)),
+                                       if eff is not None else "",
+                                       f"{100 * one:.0f} % against the loop on one core" if one else "", load) if x)),
         row("sweep parallel efficiency to expect on two free cores", "%",
             100 * free if free is not None else None, goals=[("value", ">=", 90.0)], better="higher",
-            note="occupancy of the 2 workers x CPU per run in the loop / CPU per run on them"),
+            note="against one core: occupancy of the 2 workers x CPU per run in the loop (with its writer) / "
+                 "CPU per run on them (with their writers and Dask's)"
+                 + (f"; {100 * res['expected_efficiency_free_cores_vs_loop']:.0f} % against the plain loop, whose "
+                    "writer runs on the other core" if res.get("expected_efficiency_free_cores_vs_loop") else "")),
         row("Dask per-run overhead, 1 worker", "s", res.get("dask_overhead_per_run_s"), loop.get("wall_per_run_s"),
             baseline_name="a run's wall time in the loop", note=note),
     ]

@@ -1,8 +1,10 @@
 """Many runs: seeds x parameter grid, through Dask distributed; a sweep survives a crash and resumes.
 
-A LocalCluster (one single-threaded worker process per core) by default, or the address of an
+A LocalCluster (one single-threaded worker process per core, with `DASK_WORKER_CONFIG`: Dask's
+settings for workers that run one long CPU-bound task at a time) by default, or the address of an
 existing scheduler (``--scheduler tcp://host:8786``: started by hand, or by dask-jobqueue on
-SLURM; docs/sweeps.md). Every run is an ordinary run folder under the sweep folder.
+SLURM, whose workers read the same settings through ``DASK_CONFIG``; docs/sweeps.md). Every run is
+an ordinary run folder under the sweep folder.
 
 The sweep folder:
 
@@ -52,13 +54,15 @@ from officina.runs import new_run_dir, write_json_atomic, write_yaml_atomic
 
 __all__ = [
     "SweepPoint", "SweepSpec", "SweepOutcome", "parse_seeds", "parse_grid", "plan_sweep", "plan_fingerprint",
-    "SweepPlan", "prepare_sweep", "create_sweep_dir", "open_sweep", "load_sweep", "connect", "run_sweep", "finish_sweep", "summarize", "plot_summary", "scalar_metrics", "point_label", "SWEEP_FORMAT",
+    "SweepPlan", "prepare_sweep", "create_sweep_dir", "open_sweep", "load_sweep", "connect", "local_cluster",
+    "DASK_WORKER_CONFIG", "dask_worker_config", "run_sweep", "finish_sweep", "summarize", "plot_summary", "scalar_metrics", "point_label", "SWEEP_FORMAT",
 ]
 
 SWEEP_FORMAT = 2
 INTERNAL = ".officina"
 # bookkeeping columns of a results row (metrics of the same name go in as "metric.NAME")
-RUN_COLUMNS = ("run", "status", "seed", "error", "run_dir", "wall_s", "cpu_s", "worker", "attempt", "finished")
+RUN_COLUMNS = ("run", "status", "seed", "error", "run_dir", "wall_s", "cpu_s", "children_cpu_s", "worker", "attempt",
+               "finished")
 
 
 @dataclass(frozen=True)
@@ -310,8 +314,11 @@ def _died_reason(marker_text: str, end: str | None = None) -> str:
 
 def _run_point(config: dict[str, Any], out_dir: str, marker_path: str) -> dict[str, Any]:
     """One run in a worker process (top-level: picklable). Never raises: anything the run raises
-    is a failed result with its reason."""
+    is a failed result with its reason. ``cpu_s``: the CPU time of the worker process during the
+    run (its other threads too); ``children_cpu_s``: that of the run's child processes (the state
+    log's writer)."""
     import faulthandler
+    import resource
     import socket
     import sys
     import traceback
@@ -323,7 +330,7 @@ def _run_point(config: dict[str, Any], out_dir: str, marker_path: str) -> dict[s
         return {"status": "failed", "died": True, "worker": worker}
     marker.parent.mkdir(parents=True, exist_ok=True)
     was_enabled = faulthandler.is_enabled()
-    wall0, cpu0 = time.perf_counter(), time.process_time()
+    wall0, cpu0, kids0 = time.perf_counter(), time.process_time(), _children_cpu(resource)
     with open(marker, "w") as fh:
         fh.write(f"pid {os.getpid()} host {socket.gethostname()} started {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
         fh.flush()
@@ -345,8 +352,15 @@ def _run_point(config: dict[str, Any], out_dir: str, marker_path: str) -> dict[s
             if was_enabled:
                 faulthandler.enable(file=sys.stderr)
     marker.unlink()
-    out.update(wall_s=time.perf_counter() - wall0, cpu_s=time.process_time() - cpu0, worker=worker)
+    out.update(wall_s=time.perf_counter() - wall0, cpu_s=time.process_time() - cpu0,
+               children_cpu_s=_children_cpu(resource) - kids0, worker=worker)
     return out
+
+
+def _children_cpu(resource) -> float:
+    """User + system CPU time of this process's finished child processes (a run's state log writer)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 # --- the sweep ------------------------------------------------------------------------------------
@@ -441,7 +455,8 @@ def _table_row(p: SweepPoint, r: dict[str, Any], attempt: int) -> dict[str, Any]
         row[f"metric.{k}" if k in RUN_COLUMNS else k] = v
     row.update({
         "error": r.get("error"), "run_dir": p.name,
-        "wall_s": r.get("wall_s"), "cpu_s": r.get("cpu_s"), "worker": r.get("worker"), "attempt": attempt,
+        "wall_s": r.get("wall_s"), "cpu_s": r.get("cpu_s"), "children_cpu_s": r.get("children_cpu_s"),
+        "worker": r.get("worker"), "attempt": attempt,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
     })
     return row
@@ -549,13 +564,38 @@ def connect(scheduler: str):
                        "address of a running Dask scheduler, e.g. tcp://host:8786") from None
 
 
-def _local_cluster(workers: int | None, n_runs: int):
+# Dask settings for sweep workers (no profiler, glibc's own malloc trimming, no memory polling in
+# the worker, a slower event-loop tick); a `dask worker` started by hand or by SLURM reads them
+# with DASK_CONFIG=<this file>
+DASK_WORKER_CONFIG = Path(__file__).parent / "data" / "dask_sweep.yaml"
+
+
+def dask_worker_config() -> dict[str, Any]:
+    """`DASK_WORKER_CONFIG` as dotted keys, for ``dask.config.set`` (which replaces the value at a
+    key: a nested mapping would replace the whole ``distributed`` section)."""
+    def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            if isinstance(v, dict) and v:
+                out.update(flat(v, f"{prefix}{k}."))
+            else:
+                out[f"{prefix}{k}"] = v
+        return out
+
+    return flat(yaml.safe_load(DASK_WORKER_CONFIG.read_text()))
+
+
+def local_cluster(workers: int | None, n_runs: int):
+    """(client, cluster): a LocalCluster of ``workers`` single-threaded worker processes (default
+    one per core, at most ``n_runs``), with `dask_worker_config`."""
     try:
+        import dask
         from dask.distributed import Client, LocalCluster
     except ModuleNotFoundError:
         raise BadInput("officina sweep needs Dask: install the 'dist' extra (pip install 'officina[dist]')") from None
     n = workers or max(1, min(n_runs, os.cpu_count() or 1))
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+    with dask.config.set(dask_worker_config()):  # the nannies read it as they start their workers
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
     return Client(cluster), cluster
 
 
@@ -674,7 +714,7 @@ def _run_sweep(points: list[SweepPoint], sweep_dir: Path, client, workers: int |
         own = client is None
         cluster = None
         if own:
-            client, cluster = _local_cluster(workers, len(todo))
+            client, cluster = local_cluster(workers, len(todo))
         try:
             with _NannyLog() as nanny_log:
                 for p, r in _gather(client, todo, sweep_dir, started):

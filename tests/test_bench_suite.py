@@ -119,10 +119,12 @@ def test_the_sweep_group_reads_the_scaling_benchmarks_result():
            "modes": {"loop": {"wall_s": 200.0, "wall_per_run_s": 5.0}, "dask1": {"wall_s": 210.0},
                      "dask2": {"wall_s": 105.0, "load_before": 1.5}},
            "efficiency_2_workers_vs_loop": 200.0 / 210.0, "dask_overhead_per_run_s": 0.25,
-           "expected_efficiency_free_cores": 0.93}
+           "expected_efficiency_free_cores": 0.93, "efficiency_2_workers_vs_one_core_loop": 0.97,
+           "expected_efficiency_free_cores_vs_loop": 0.81}
     wall, free, overhead = rows_from_result(res)
     assert wall.value == 105.0 and wall.baseline == 200.0 and wall.verdict == "met"  # 95 % efficiency
     assert "95 %" in wall.note and "load average 1.5" in wall.note
+    assert "97 % against the loop on one core" in wall.note and "81 % against the plain loop" in free.note
     assert free.value == pytest.approx(93.0) and free.verdict == "met"
     assert overhead.value == 0.25 and overhead.verdict == "info" and overhead.ratio == pytest.approx(0.05)
     slower = {**res, "modes": {**res["modes"], "dask2": {"wall_s": 120.0}}, "efficiency_2_workers_vs_loop": 0.83}

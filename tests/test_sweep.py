@@ -48,6 +48,45 @@ def test_bad_sweep_input_exits_2_before_starting(cli, tmp_path, monkeypatch, arg
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.timeout(120)
+def test_sweep_workers_carry_no_per_run_extras_and_one_thread_per_library():
+    """The sweep's LocalCluster: its workers run with one OpenMP/BLAS thread, glibc's own malloc
+    trimming (Dask's default trim threshold turns every large NumPy array into an mmap that
+    page-faults), no statistical profiler, no memory polling of their own (their nannies keep
+    the memory limit) and a slow event-loop tick: the worker's other threads seldom take the GIL
+    from the run."""
+    from officina.sweep import dask_worker_config, local_cluster
+
+    cfg = dask_worker_config()
+    assert cfg["distributed.worker.profile.enabled"] is False
+    assert cfg["distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"] is None
+
+    def state(dask_worker):
+        import os
+
+        return {"env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                                        "MALLOC_TRIM_THRESHOLD_")},
+                "callbacks": {k: pc.callback_time for k, pc in dask_worker.periodic_callbacks.items()},
+                "nthreads": dask_worker.state.nthreads}
+
+    client, cluster = local_cluster(2, 5)
+    try:
+        states = list(client.run(state).values())
+        nannies = list(cluster.workers.values())
+        assert len(nannies) == 2 and all("memory_monitor" in n.periodic_callbacks for n in nannies)
+    finally:
+        client.close()
+        cluster.close()
+    assert len(states) == 2
+    for st in states:
+        assert st["nthreads"] == 1
+        assert st["env"]["OMP_NUM_THREADS"] == st["env"]["OPENBLAS_NUM_THREADS"] == st["env"]["MKL_NUM_THREADS"] == "1"
+        assert st["env"]["MALLOC_TRIM_THRESHOLD_"] == os.environ.get("MALLOC_TRIM_THRESHOLD_")
+        assert "profile" not in st["callbacks"] and "profile-cycle" not in st["callbacks"]
+        assert st["callbacks"]["tick"] >= 1000 and st["callbacks"]["monitor"] >= 2000  # ms
+        assert "memory_monitor" not in st["callbacks"]  # the nanny watches the memory limit
+
+
 @pytest.mark.timeout(300)
 def test_sweep_on_a_local_cluster_matches_single_runs(cli, tmp_path):
     r = cli(["sweep", "pick-place", "--seeds", "0-1", "--set", "params.n_objects=1", "--workers", "2",
@@ -75,6 +114,7 @@ def test_sweep_on_a_local_cluster_matches_single_runs(cli, tmp_path):
     assert float(table["seed1"]["cycle_time_s"]) == direct["cycle_time_s"]
     assert int(table["seed1"]["objects_placed"]) == 1 and table["seed1"]["success"] == "true"
     assert float(table["seed1"]["cpu_s"]) > 0 and table["seed1"]["error"] == ""
+    assert float(table["seed1"]["children_cpu_s"]) > 0  # the state log's writer process
     pq = pytest.importorskip("pyarrow.parquet")
     rows = {r["run"]: r for r in pq.read_table(tmp_path / "sw" / "results.parquet").to_pylist()}
     assert rows["seed1"]["cycle_time_s"] == direct["cycle_time_s"] and rows["seed1"]["success"] is True

@@ -35,9 +35,12 @@ def test_sweep_on_a_scheduler_started_by_hand(cli, tmp_path):
         assert sched_file.is_file(), (tmp_path / "scheduler.log").read_text()
         address = json.loads(sched_file.read_text())["address"]
         assert address.startswith("tcp://127.0.0.1:")
+        from officina.sweep import DASK_WORKER_CONFIG
+
         procs.append(subprocess.Popen([_dask(), "worker", address, "--nworkers", "1", "--nthreads", "1",
                                        "--no-dashboard", "--host", "127.0.0.1"], stdout=logs["worker"],
-                                      stderr=subprocess.STDOUT, env=env, cwd=tmp_path))
+                                      stderr=subprocess.STDOUT, env={**env, "DASK_CONFIG": str(DASK_WORKER_CONFIG)},
+                                      cwd=tmp_path))
         ref = f"{Path(__file__).parent / 'data' / 'lab_task.py'}:TouchPoint"
         r = cli(["sweep", ref, "--seeds", "0", "--grid", "params.hold_s=0.0,0.1", "--scheduler", address,
                  "--out", str(tmp_path / "sw"), "--json"])
@@ -51,6 +54,16 @@ def test_sweep_on_a_scheduler_started_by_hand(cli, tmp_path):
         assert len(table) == 2 and all(not t["worker"].endswith(f":{os.getpid()}") for t in table)
         assert len({t["worker"] for t in table}) == 1
         assert all((tmp_path / "sw" / row["run_dir"] / "metrics.json").is_file() for row in data["runs"])
+        # the worker read officina's Dask settings for sweeps from DASK_CONFIG (docs/sweeps.md)
+        from dask.distributed import Client
+
+        def state(dask_worker):
+            import os
+
+            return "profile" in dask_worker.periodic_callbacks, os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+        with Client(address, timeout="30s") as client:
+            assert list(client.run(state).values()) == [(False, os.environ.get("MALLOC_TRIM_THRESHOLD_"))]
         # a scheduler that is not there is bad input, before anything starts
         r = cli(["sweep", ref, "--seeds", "0", "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "none")])
         assert r.exit_code == 2 and "cannot connect" in r.stderr and not (tmp_path / "none").exists()
@@ -77,6 +90,7 @@ def test_the_documented_slurm_cluster_script_writes_its_job_script():
     assert r.returncode == 0, r.stderr
     job = r.stdout
     for line in ("#SBATCH -p compute", "#SBATCH -A mylab", "#SBATCH --cpus-per-task=1",
-                 "source /shared/officina/.venv/bin/activate", "export MPLBACKEND=Agg"):
+                 "source /shared/officina/.venv/bin/activate", "export MPLBACKEND=Agg",
+                 "export DASK_CONFIG=$(python -c 'import officina.sweep as s; print(s.DASK_WORKER_CONFIG)')"):
         assert line in job, line
     assert "distributed.cli.dask_worker" in job and "--nthreads 1" in job

@@ -18,6 +18,9 @@ import argparse
 import time
 
 
+WORKER_CONFIG = "import officina.sweep as s; print(s.DASK_WORKER_CONFIG)"
+
+
 def make_cluster(args):
     from dask_jobqueue import SLURMCluster
 
@@ -28,7 +31,9 @@ def make_cluster(args):
         processes=1,
         memory=args.memory,
         walltime=args.walltime,
-        job_script_prologue=[f"source {args.venv}/bin/activate", "export MPLBACKEND=Agg"],
+        job_script_prologue=[f"source {args.venv}/bin/activate", "export MPLBACKEND=Agg",
+                             # officina's Dask settings for sweep workers (docs/sweeps.md)
+                             f"export DASK_CONFIG=$(python -c '{WORKER_CONFIG}')"],
         scheduler_options={"dashboard_address": ":8787"} if args.dashboard else {"dashboard_address": None},
     )
 
