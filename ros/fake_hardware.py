@@ -12,7 +12,10 @@ they arrived, one per period (`MAX_PENDING_COMMANDS` at most wait; older ones ar
 burst that a busy process delivered at once moves the arm at the rate the stream was made for,
 not several periods' worth in one (the gate's limits hold per command, that is per period). A
 gripper command that arrives behind pending forward commands takes effect after them (a vent is
-applied where the arm was sent before it).
+applied where the arm was sent before it). A forward command's velocity feed-forward is the
+stream's own: its step from the previous period's command over the period, as a drive's setpoint
+interpolator derives it (zero in a period without a new command); without it the position loop
+would brake the arm to rest within every period and restart it in the next.
 """
 
 from __future__ import annotations
@@ -105,10 +108,13 @@ class FakeHardware:
         self.periods = 0
         self.counts = {"trajectories_accepted": 0, "trajectories_rejected": 0, "commands_accepted": 0,
                        "commands_rejected": 0, "gripper_commands": 0, "gripper_rejected": 0,
-                       "limit_clamps": 0}
+                       "limit_clamps": 0, "periods_without_command": 0}
         self.last_reason = ""
         self.source = "hold"  # "trajectory" | "commands" | "hold"
         self._pending: deque = deque()  # ("q", positions) | ("gripper", values), in arrival order
+        self._fresh: np.ndarray | None = None  # the forward command taken this period, if any
+        self._prev_cmd: np.ndarray | None = None  # the forward command of the previous period, if any
+        self.vmax = np.asarray(spec.limits.velocity, float)
         # /joint_states: arm joints (wire names) then finger joints
         self._state_names = tuple(resolved.joint_names) + tuple(resolved.finger_joints)
 
@@ -176,6 +182,7 @@ class FakeHardware:
                 self._apply_gripper(a)
             else:
                 self.follower.hold(a)
+                self._fresh = a
                 return
 
     def _flush_pending(self) -> None:
@@ -193,6 +200,15 @@ class FakeHardware:
             else:  # a trajectory (topic or action) took over
                 self._flush_pending()
         q, qd, _ = self.follower.sample(self.now)
+        if self.source == "commands":
+            fresh, self._fresh = self._fresh, None
+            if fresh is None:
+                self.counts["periods_without_command"] += 1
+            if fresh is not None and self._prev_cmd is not None:
+                qd = np.clip((fresh - self._prev_cmd) / self.control_dt, -self.vmax, self.vmax)
+            self._prev_cmd = fresh
+        else:
+            self._fresh = self._prev_cmd = None
         qc = np.clip(q, self.lower, self.upper)
         if np.any(qc != q):
             self.counts["limit_clamps"] += 1
