@@ -39,10 +39,7 @@ class RosLink:
         self._next_tick: float | None = None
         self.malformed = 0
         self.waiting_hooks: list = []  # called while spin_until waits (RosArm keeps its stream alive)
-        # Depth 1: the procedure acts on the arm's latest state. States queued while it was busy
-        # (CPU, planning) would each count as one more period in `tick`, and the procedure would
-        # catch up by streaming that many commands at once, which the arm applies in one period.
-        node.create_subscription(JS, resolved.joint_states, self._on_js, qos_reliable(1))
+        node.create_subscription(JS, resolved.joint_states, self._on_js, qos_reliable())
 
     def _on_js(self, msg) -> None:
         try:
