@@ -796,23 +796,28 @@ class _Palletizer:
     def place(self, k: int, tgt: BoxTarget, tcp_T_box: np.ndarray) -> bool:
         p = self.p
         H = self.size[2]
-        # the carton is symmetric under a half turn: the one that turns the wrist least
+        # the carton is symmetric under a half turn: the one that turns the wrist least first; the
+        # other when the arm finds no pose for the first (close to the base, a wrist turned the
+        # other way round keeps the arm's reach: the IRB 2600 at the places next to it)
         box_yaw_in_tcp = math.atan2(tcp_T_box[1, 0], tcp_T_box[0, 0])
         psi_now = self.tcp_psi()
-        yaw = min((tgt.yaw, tgt.yaw + math.pi), key=lambda a: abs(_wrap(a - box_yaw_in_tcp - psi_now)))
-        T_rest = _box_T(tgt.position, yaw) @ np.linalg.inv(tcp_T_box)
-        T_release = T_rest.copy()
-        T_release[2, 3] += p.release_gap_m
-        # straight down into the place from where the carton's bottom clears its layer's tops
+        yaws = sorted((tgt.yaw, tgt.yaw + math.pi), key=lambda a: abs(_wrap(a - box_yaw_in_tcp - psi_now)))
         bottom = float(tgt.position[2] - H / 2)
-        T_above = T_rest.copy()
-        T_above[2, 3] += H + p.approach_m
+        self.scene.attach("carried", Box(self.size), tcp_T_box)
+        for yaw in yaws:
+            T_rest = _box_T(tgt.position, yaw) @ np.linalg.inv(tcp_T_box)
+            T_release = T_rest.copy()
+            T_release[2, 3] += p.release_gap_m
+            # straight down into the place from where the carton's bottom clears its layer's tops
+            T_above = T_rest.copy()
+            T_above[2, 3] += H + p.approach_m
+            r = self.go(T_above, self.clear_z(bottom + H) + (T_rest[2, 3] - bottom))
+            if r.ok:
+                r = self.move(lambda: self.sk.move_line(self.base(T_release)))
+            if r.status != SkillStatus.IK_FAILED:
+                break
         T_retreat = T_release.copy()
         T_retreat[2, 3] += p.approach_m
-        self.scene.attach("carried", Box(self.size), tcp_T_box)
-        r = self.go(T_above, self.clear_z(bottom + H) + (T_rest[2, 3] - bottom))
-        if r.ok:
-            r = self.move(lambda: self.sk.move_line(self.base(T_release)))
         self.scene.detach("carried")
         if not r.ok:
             self.events(None, "place_failed", slot=k, reason=r.message)
