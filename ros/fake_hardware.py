@@ -112,6 +112,9 @@ class FakeHardware:
         self.last_reason = ""
         self.source = "hold"  # "trajectory" | "commands" | "hold"
         self._pending: deque = deque()  # ("q", positions) | ("gripper", values), in arrival order
+        # False: a forward command replaces the waiting ones (a command-synchronous drive runs the
+        # period of the command that arrives, with that command)
+        self.queue_commands = True
         self._fresh: np.ndarray | None = None  # the forward command taken this period, if any
         self._prev_cmd: np.ndarray | None = None  # the forward command of the previous period, if any
         self.vmax = np.asarray(spec.limits.velocity, float)
@@ -146,6 +149,8 @@ class FakeHardware:
             raise MalformedMessage(f"forward command has {a.size} values for {self.n} joints")
         if not np.all(np.isfinite(a)):
             raise MalformedMessage("forward command has non-finite values")
+        if not self.queue_commands:
+            self._flush_pending()
         self._pending.append(("q", a))
         while sum(kind == "q" for kind, _ in self._pending) > MAX_PENDING_COMMANDS:
             self._pop_command()  # the oldest gives way
