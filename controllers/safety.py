@@ -201,6 +201,7 @@ class SafetyFilter:
         self._estopped = False
         self._q: np.ndarray | None = None  # last emitted position command (position mode)
         self._v = np.zeros(self.n)  # velocity of the emitted command sequence
+        self._q_in: np.ndarray | None = None  # last position command received (before filtering)
         self._last_cmd_stamp: float | None = None
         self._stamp = 0.0
         self._holding = False
@@ -250,6 +251,7 @@ class SafetyFilter:
             lo, hi = self._brake_bounds(self._q)
             self._v = _clip(self._v, lo, hi)
         self._last_cmd_stamp = None if state is None else self._stamp_of(state)
+        self._q_in = None
         self._holding = False
 
     def set_estop(self, active: bool, state: JointState | None = None) -> tuple[SafetyRecord, ...]:
@@ -400,6 +402,7 @@ class SafetyFilter:
         q_new = q_prev + v * self.dt
         self._v = (q_new - q_prev) / self.dt
         self._q = q_new
+        self._q_in = q
         self._stamp = self._last_cmd_stamp = stamp
         self._holding = False
         return q_new.copy()
@@ -468,6 +471,21 @@ class SafetyFilter:
             self._rec(events, SafetyEvent.ACCELERATION_LIMIT, "rejected" if act == "reject" else "clamped",
                       f"joints {np.nonzero(over_a)[0].tolist()} above the acceleration limit")
             reject |= act == "reject"
+        # A clamped joint falls behind its command and then catches up with it. It approaches the
+        # command no faster than it could stop where the command would stop if it braked now
+        # within the same acceleration limit (the gap plus the command's own braking distance;
+        # discrete, as for the position limits), so it joins the command instead of running past
+        # it and swinging about it (an acceleration-limited chase that does not brake ahead
+        # overshoots by about as much as it lagged, again and again).
+        clamped = over_v | over_a
+        if clamped.any():
+            gap = q - self._q
+            ahead = np.zeros(self.n) if self._q_in is None else np.maximum(
+                np.sign(gap) * _clip((q - self._q_in) / self.dt, -self.vmax, self.vmax), 0.0)
+            reach = np.abs(gap) + ahead * ahead / self._two_a
+            vb = np.sqrt(self._adt2 + self._two_a * reach) - self._adt
+            v = np.where(clamped, _clip(v, -vb, vb), v)
+        self._q_in = q
         # Acceleration bounds first, then the (hard) velocity/braking bounds: by construction of
         # the braking bound the two intersect whenever the previous command respected them.
         v = _clip(_clip(v, lo_a, hi_a), lo_v, hi_v)

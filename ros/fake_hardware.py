@@ -2,15 +2,26 @@
 
 The cell is built as every run builds it (`officina.tasks.runtime.build_sim_cell`: the robot, the
 task's scene, the clock at zero, the simulated arm, gripper and camera). One control period
-(`step`): sample the joint_trajectory_controller reference (or hold the last forward command),
+(`step`): sample the joint_trajectory_controller reference (or take the next forward command),
 send it to the simulated arm's position interface (with velocity feed-forward), run the task's
 scene motion (``before_step``), advance the physics by ``control_dt``. The node around it converts
 messages, publishes states and paces the loop.
+
+Forward commands are a stream of one position per control period. They are applied in the order
+they arrived, one per period (`MAX_PENDING_COMMANDS` at most wait; older ones are dropped), so a
+burst that a busy process delivered at once moves the arm at the rate the stream was made for,
+not several periods' worth in one (the gate's limits hold per command, that is per period). A
+gripper command that arrives behind pending forward commands takes effect after them (a vent is
+applied where the arm was sent before it). A forward command's velocity feed-forward is the
+stream's own: its step from the previous period's command over the period, as a drive's setpoint
+interpolator derives it (zero in a period without a new command); without it the position loop
+would brake the arm to rest within every period and restart it in the next.
 """
 
 from __future__ import annotations
 
 import array
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +34,9 @@ from officina.ros.jtc import JointTrajectoryFollower, JtcConfig, Trajectory, Tra
 from officina.ros.robot_profiles import ResolvedProfile
 from officina.tasks.base import TaskDefinition
 
-__all__ = ["FakeHardware", "SimSetup", "RobotOnly"]
+__all__ = ["FakeHardware", "SimSetup", "RobotOnly", "MAX_PENDING_COMMANDS"]
+
+MAX_PENDING_COMMANDS = 10  # forward commands waiting for their period (40 ms at 250 Hz)
 
 
 class RobotOnly(TaskDefinition):
@@ -95,9 +108,16 @@ class FakeHardware:
         self.periods = 0
         self.counts = {"trajectories_accepted": 0, "trajectories_rejected": 0, "commands_accepted": 0,
                        "commands_rejected": 0, "gripper_commands": 0, "gripper_rejected": 0,
-                       "limit_clamps": 0}
+                       "limit_clamps": 0, "periods_without_command": 0}
         self.last_reason = ""
         self.source = "hold"  # "trajectory" | "commands" | "hold"
+        self._pending: deque = deque()  # ("q", positions) | ("gripper", values), in arrival order
+        # False: a forward command replaces the waiting ones (a command-synchronous drive runs the
+        # period of the command that arrives, with that command)
+        self.queue_commands = True
+        self._fresh: np.ndarray | None = None  # the forward command taken this period, if any
+        self._prev_cmd: np.ndarray | None = None  # the forward command of the previous period, if any
+        self.vmax = np.asarray(spec.limits.velocity, float)
         # /joint_states: arm joints (wire names) then finger joints
         self._state_names = tuple(resolved.joint_names) + tuple(resolved.finger_joints)
 
@@ -112,13 +132,15 @@ class FakeHardware:
         """Validate against the controller's joints (raises TrajectoryRejected) and replace the active one."""
         traj = validate_trajectory(msg, self.resolved.joint_names, self.now, self.follower.desired[0],
                                    self.setup.jtc)
+        self._flush_pending()  # a trajectory replaces the forward commands still waiting
         self.follower.set_trajectory(traj)
         self.counts["trajectories_accepted"] += 1
         self.source = "trajectory"
         return traj
 
     def forward_command(self, values) -> np.ndarray:
-        """One position per joint (robot order); held until the next one. Raises MalformedMessage."""
+        """One position per joint (robot order), for the next control period that has none; held
+        until the next one. Raises MalformedMessage."""
         if isinstance(values, array.array) and values.typecode == "d":  # as rclpy hands float64[] over
             a = np.frombuffer(values, dtype=np.float64).copy()
         else:
@@ -127,7 +149,11 @@ class FakeHardware:
             raise MalformedMessage(f"forward command has {a.size} values for {self.n} joints")
         if not np.all(np.isfinite(a)):
             raise MalformedMessage("forward command has non-finite values")
-        self.follower.hold(a)
+        if not self.queue_commands:
+            self._flush_pending()
+        self._pending.append(("q", a))
+        while sum(kind == "q" for kind, _ in self._pending) > MAX_PENDING_COMMANDS:
+            self._pop_command()  # the oldest gives way
         self.counts["commands_accepted"] += 1
         self.source = "commands"
         return a
@@ -141,15 +167,53 @@ class FakeHardware:
         a = np.asarray(list(values), dtype=float).reshape(-1)
         if a.size not in (1, 2) or not np.all(np.isfinite(a)) or a[0] < 0 or (a.size == 2 and a[1] < 0):
             raise MalformedMessage(f"gripper command must be [width_m] or [width_m, force_n] >= 0, got {a.tolist()}")
+        if self._pending:
+            self._pending.append(("gripper", a))
+        else:
+            self._apply_gripper(a)
+        self.counts["gripper_commands"] += 1
+
+    def _apply_gripper(self, a: np.ndarray) -> None:
         if a.size == 2:
             self.gripper.close(float(a[0]), float(a[1]))
         else:
             self.gripper.open(float(a[0]))
-        self.counts["gripper_commands"] += 1
+
+    def _pop_command(self) -> None:
+        """Apply the pending gripper commands up to the next forward command, and hold that."""
+        while self._pending:
+            kind, a = self._pending.popleft()
+            if kind == "gripper":
+                self._apply_gripper(a)
+            else:
+                self.follower.hold(a)
+                self._fresh = a
+                return
+
+    def _flush_pending(self) -> None:
+        """Drop the waiting forward commands; the gripper commands among them take effect now."""
+        for kind, a in self._pending:
+            if kind == "gripper":
+                self._apply_gripper(a)
+        self._pending.clear()
 
     # --- the control period --------------------------------------------------------------------------------
     def step(self) -> None:
+        if self._pending:
+            if self.source == "commands":
+                self._pop_command()
+            else:  # a trajectory (topic or action) took over
+                self._flush_pending()
         q, qd, _ = self.follower.sample(self.now)
+        if self.source == "commands":
+            fresh, self._fresh = self._fresh, None
+            if fresh is None:
+                self.counts["periods_without_command"] += 1
+            if fresh is not None and self._prev_cmd is not None:
+                qd = np.clip((fresh - self._prev_cmd) / self.control_dt, -self.vmax, self.vmax)
+            self._prev_cmd = fresh
+        else:
+            self._fresh = self._prev_cmd = None
         qc = np.clip(q, self.lower, self.upper)
         if np.any(qc != q):
             self.counts["limit_clamps"] += 1

@@ -178,7 +178,12 @@ class GateCore:
             self.counts["watchdog_holds"] += 1
             self.last_event = f"watchdog: no command for {self.config.safety.watchdog_periods} periods, holding"
             self._note(out.events)
-            q = out.command
+            # The hold brakes from where the arm is and how it moves, not from the last command's
+            # velocity: a forward controller holds its last setpoint, so by now the arm stands
+            # there, and a braking ramp from the stream's velocity would move it on by that
+            # braking distance (0.1 m at a UR10e's tcp) and away from where the stream resumes.
+            self.filter.reset(state)
+            q = self.filter.hold_position(state)
         else:
             q = self.filter.hold_position(state)
         if self.filter.at_rest:

@@ -115,6 +115,7 @@ class SimNode(Node):
             setup = SimSetup(task=get_task(cfg.task), params=task_params(cfg), seed=cfg.seed, gravity=cfg.sim.gravity,
                              solver_iterations=cfg.sim.solver_iterations, **base)
         self.hw = FakeHardware(self.resolved, setup)
+        self.hw.queue_commands = not p["command_sync"]
         self.pacing = p["pacing"]
         self.lockstep_periods = int(p["lockstep_periods"])
         dt = self.hw.control_dt

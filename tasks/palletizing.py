@@ -60,6 +60,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from officina.controllers.ik import solve_ik
 from officina.controllers.model import rpy_to_matrix
 from officina.controllers.planning.scene import Box, Obstacle, PlanningScene
 from officina.controllers.skills import Skills, SkillStatus
@@ -752,6 +753,17 @@ class _Palletizer:
         self.events(None, "picked", x=round(x, 4), y=round(y, 4), yaw_deg=round(math.degrees(o.yaw_rad), 2))
         return tcp_T_box
 
+    def reachable(self, T_world: np.ndarray) -> bool:
+        """Whether IK finds the tcp pose (world) from the present command or home (a generator of
+        its own, so that asking does not change the procedure's random stream)."""
+        rng = np.random.default_rng(0)
+        for s0 in (self.sk.q_command, np.asarray(self.model.spec.home, float)):
+            r = solve_ik(self.model, self.base(T_world), "tcp", s0, rng=rng, max_restarts=10,
+                         posture=self.model.spec.home, posture_gain=0.05)
+            if r.success:
+                return True
+        return False
+
     def clear_z(self, layer_top: float = -math.inf) -> float:
         """The height the carried carton's bottom or the empty cups travel at when the direct way
         is blocked: ``approach_m`` above the belt's end stop, the stack so far and ``layer_top``."""
@@ -786,6 +798,8 @@ class _Palletizer:
             if res.ok:
                 if T_high[2, 3] > T_goal[2, 3] + 1e-6:
                     res = self.move(lambda: sk.move_line(self.base(T_goal)))
+                    if res.status in _REPLAN:  # no straight way down (out of reach on the way)
+                        res = self.move(lambda: sk.move_to_pose(self.base(T_goal)))
                 return res
             if res.status == SkillStatus.IK_FAILED and T_high[2, 3] > T_goal[2, 3] + 1e-6:
                 break  # too high to reach there (close to the base): planned to the goal itself
@@ -796,23 +810,33 @@ class _Palletizer:
     def place(self, k: int, tgt: BoxTarget, tcp_T_box: np.ndarray) -> bool:
         p = self.p
         H = self.size[2]
-        # the carton is symmetric under a half turn: the one that turns the wrist least
+        # the carton is symmetric under a half turn: the one that turns the wrist least first, the
+        # other when the arm finds no pose for it; and the approach from approach_m above the
+        # layer's tops, lower (down to a quarter of it) where the arm cannot reach that high with
+        # the tool down (the IRB 2600 at the places next to its base)
         box_yaw_in_tcp = math.atan2(tcp_T_box[1, 0], tcp_T_box[0, 0])
         psi_now = self.tcp_psi()
-        yaw = min((tgt.yaw, tgt.yaw + math.pi), key=lambda a: abs(_wrap(a - box_yaw_in_tcp - psi_now)))
-        T_rest = _box_T(tgt.position, yaw) @ np.linalg.inv(tcp_T_box)
-        T_release = T_rest.copy()
-        T_release[2, 3] += p.release_gap_m
-        # straight down into the place from where the carton's bottom clears its layer's tops
+        yaws = sorted((tgt.yaw, tgt.yaw + math.pi), key=lambda a: abs(_wrap(a - box_yaw_in_tcp - psi_now)))
         bottom = float(tgt.position[2] - H / 2)
-        T_above = T_rest.copy()
-        T_above[2, 3] += H + p.approach_m
-        T_retreat = T_release.copy()
-        T_retreat[2, 3] += p.approach_m
+
+        def poses(yaw: float, clearance: float):
+            T_rest = _box_T(tgt.position, yaw) @ np.linalg.inv(tcp_T_box)
+            T_release = T_rest.copy()
+            T_release[2, 3] += p.release_gap_m
+            # straight down into the place from where the carton's bottom clears its layer's tops
+            T_above = T_rest.copy()
+            T_above[2, 3] += H + clearance
+            return T_rest, T_release, T_above
+
+        options = [(a, c) for c in (p.approach_m, p.approach_m / 2, p.approach_m / 4) for a in yaws]
+        yaw, clearance = next((o for o in options if all(self.reachable(T) for T in poses(*o)[1:])), options[0])
+        T_rest, T_release, T_above = poses(yaw, clearance)
         self.scene.attach("carried", Box(self.size), tcp_T_box)
         r = self.go(T_above, self.clear_z(bottom + H) + (T_rest[2, 3] - bottom))
         if r.ok:
             r = self.move(lambda: self.sk.move_line(self.base(T_release)))
+        T_retreat = T_release.copy()
+        T_retreat[2, 3] += p.approach_m
         self.scene.detach("carried")
         if not r.ok:
             self.events(None, "place_failed", slot=k, reason=r.message)

@@ -22,6 +22,18 @@ def test_the_committed_baseline_passes(cli, tmp_path):
     assert (tmp_path / "reg" / "regress.json").is_file()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # one three-carton run, about a minute on a free core; a hang guard
+def test_the_palletizing_baseline_passes(cli, tmp_path):
+    """palletizing's committed baselines (three cartons, UR10e and IRB 2600) hold on the UR10e, seed 0."""
+    r = cli(["regress", "--baselines", ROOT / "baselines", "--tasks", "palletizing", "--robots", "ur10e",
+             "--seeds", "0", "--workers", "1", "--out", tmp_path / "reg", "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)["results"]
+    assert [(x["task"], x["robot"], x["ok"]) for x in res] == [("palletizing", "ur10e", True)]
+    assert {c["metric"] for c in res[0]["checks"]} >= {"boxes_placed", "boxes_per_min", "placement_error_max_mm"}
+
+
 @pytest.mark.timeout(600)
 def test_a_stricter_baseline_fails_and_update_writes_what_the_code_achieves(cli, tmp_path):
     base = tmp_path / "baselines"

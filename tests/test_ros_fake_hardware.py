@@ -62,6 +62,34 @@ def test_robot_only_cell_and_states_read_through_the_interfaces(panda):
         hw.close()
 
 
+def test_forward_commands_that_arrive_together_run_one_per_period(panda):
+    """A burst of forward commands (a busy process delivered them at once) moves the arm one
+    command per period, in order; a gripper command behind them takes effect after them; no more
+    than MAX_PENDING_COMMANDS wait (the oldest give way)."""
+    from officina.ros.fake_hardware import MAX_PENDING_COMMANDS
+
+    hw = FakeHardware(panda, SimSetup(rate_hz=500.0))
+    try:
+        q0 = hw.follower.desired[0].copy()
+        burst = [q0 + 0.001 * (i + 1) for i in range(4)]
+        for q in burst:
+            hw.forward_command(q)
+        hw.gripper_command([0.0, 20.0])  # close, sent after the last position
+        for q in burst:
+            assert hw.gripper.grasp_state().name == "OPEN"
+            hw.step()
+            np.testing.assert_allclose(hw.follower.desired[0], q)
+        hw.step()  # the gripper command was behind the last position: the period after it
+        assert hw.gripper.grasp_state().name != "OPEN"
+        np.testing.assert_allclose(hw.follower.desired[0], burst[-1])  # held
+        for i in range(MAX_PENDING_COMMANDS + 5):
+            hw.forward_command(q0 + 0.01 * i)
+        hw.step()
+        np.testing.assert_allclose(hw.follower.desired[0], q0 + 0.01 * 5)  # the 5 oldest gave way
+    finally:
+        hw.close()
+
+
 def test_rates_that_do_not_divide_are_one_line(panda):
     from officina.errors import BadInput
 

@@ -50,25 +50,39 @@ def test_commands_are_filtered_within_limits_and_malformed_refused():
 
 
 def test_watchdog_holds_then_rests():
-    g = core()
-    g.on_joint_state(js(0.0, SPEC.home))
-    g.set_armed(True)
-    q = SPEC.home.copy()
-    for k in range(100):  # ramp joint 0 up to speed
-        q[0] += 0.5 * g.dt * min(1.0, k / 50)
-        g.on_command(q)
-        g.on_joint_state(js((k + 1) * g.dt, q))
-    outs = []
-    t = 100 * g.dt
-    for k in range(400):
-        t += g.dt
-        o = g.on_joint_state(js(t, q))
-        if o is not None:
-            outs.append(o.positions[0])
-    assert g.counts["watchdog_holds"] == 1
-    v = np.diff(outs) / g.dt
-    assert np.all(np.diff(v) <= 1e-9) and abs(v[-1]) < 1e-6  # decelerates monotonically to rest
-    assert not g.holding
+    """A stream that stops while the arm moves: the hold brakes from the arm's measured state (a
+    forward controller has held the last command, so the arm stands there: the hold keeps it
+    there, it does not move the arm on by the stream's braking distance); an arm still moving
+    (a driver that interpolates) is braked monotonically to rest."""
+    for moving in (False, True):
+        g = core()
+        g.on_joint_state(js(0.0, SPEC.home))
+        g.set_armed(True)
+        q = SPEC.home.copy()
+        v = np.zeros(7)
+        for k in range(100):  # ramp joint 0 up to speed
+            v[0] = 0.5 * min(1.0, k / 50)
+            q[0] += v[0] * g.dt
+            g.on_command(q)
+            g.on_joint_state(js((k + 1) * g.dt, q, v))
+        outs = []
+        t = 100 * g.dt
+        qm = q.copy()
+        for k in range(400):
+            t += g.dt
+            o = g.on_joint_state(js(t, qm, v if moving else None))
+            if o is not None:
+                outs.append(o.positions[0])
+                if moving:
+                    qm[0] = o.positions[0]
+                    v[0] = (outs[-1] - outs[-2]) / g.dt if len(outs) > 1 else v[0]
+        assert g.counts["watchdog_holds"] == 1 and not g.holding
+        if not moving:
+            assert max(abs(x - q[0]) for x in outs) < 1e-9  # held where the arm stands
+        else:
+            vel = np.diff(outs) / g.dt
+            assert np.all(np.diff(vel) <= 1e-9) and abs(vel[-1]) < 1e-6  # decelerates monotonically to rest
+            assert outs[-1] - q[0] <= 0.5 ** 2 / (2 * SPEC.limits.acceleration[0]) + 1e-3
 
 
 def test_estop_disarms_holds_and_blocks_arming_until_released():

@@ -163,6 +163,31 @@ def test_clamped_commands_reach_a_target_smoothly_and_stop_at_the_limit():
     assert f.at_rest
 
 
+def test_a_clamped_command_is_joined_not_overshot():
+    """A command the filter cannot follow (a step; a stream with lost commands) is approached
+    braking ahead: the output stops at a held command and rejoins a moving one, instead of running
+    past it and swinging about it."""
+    q0 = np.array([0.0, 0.0, 1.0])
+    f = SafetyFilter(LIM, DT)
+    f.reset(state(q0))
+    target = q0 + [0.6, -1.0, 0.3]
+    out = np.array([f.filter_position(target, state(q0, t=k * DT)).command for k in range(4000)])
+    assert np.all(np.abs(out - q0) <= np.abs(target - q0) + 1e-4)  # never beyond the step (0.1 mrad)
+    np.testing.assert_allclose(out[-1], target, atol=1e-9)
+    assert f.at_rest
+    # a joint move at the limits (1 rad/s, 5 rad/s^2) whose stream loses 40 commands while it speeds up
+    f = SafetyFilter(LIM, DT)
+    f.reset(state(q0))
+    t = np.arange(0.0, 1.2 + DT / 2, DT)
+    s = np.where(t < 0.2, 2.5 * t**2, np.where(t < 1.0, 0.1 + (t - 0.2), 1.0 - 2.5 * (1.2 - t) ** 2))
+    cmds = [q0 + [si, 0.0, 0.0] for si in s] + [q0 + [1.0, 0.0, 0.0]] * 500
+    cmds = [c for k, c in enumerate(cmds) if not 150 <= k < 190]
+    out = np.array([f.filter_position(c, state(q0, t=k * DT)).command for k, c in enumerate(cmds)])
+    err = out[:, 0] - np.array(cmds)[:, 0]
+    assert err.max() < 1e-3 and err.min() > -0.05  # it lags after the loss, and never leads
+    assert out[-1, 0] == pytest.approx(cmds[-1][0], abs=1e-9)
+
+
 def test_workspace_box():
     # tcp = first two joints as x, y (a toy model); box x <= 0.5
     fk = lambda q: np.array([q[0], q[1], 0.0])
