@@ -79,9 +79,12 @@ class SimArm:
             return self._cache
         pos, vel, _, applied = zip(*p.getJointStates(self._body, self._idx, physicsClientId=self._cid))
         a = np.array((pos, vel, applied))
-        eff = self._last_effort.copy() if self._mode == ControlMode.TORQUE else a[2]
-        for arr in (a, eff):
-            arr.flags.writeable = False  # shared between the readers of this step
+        a.flags.writeable = False  # shared between the readers of this step (and so are its rows)
+        if self._mode == ControlMode.TORQUE:
+            eff = self._last_effort.copy()
+            eff.flags.writeable = False
+        else:
+            eff = a[2]
         self._cache = JointState(self._world.time, self._spec.joint_names, a[0], a[1], eff)
         self._cache_step = self._world.steps
         return self._cache
