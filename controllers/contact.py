@@ -145,7 +145,7 @@ class ContactMonitor:
         if self._tau_max is not None:
             a = np.abs(tau)
             allow = self._tau_allow
-            if np.any(a > allow):
+            if (a > allow).any():
                 j = int(np.argmax(a / allow))
                 reason = (f"external torque {a[j]:.1f} N·m on {self.model.joint_names[j]} above "
                           f"{allow[j]:.1f} N·m")

@@ -46,6 +46,13 @@ def pose_to_T(position, quat_xyzw) -> np.ndarray:
     return T
 
 
+_REFERENCES = {
+    "world_aligned": pin.ReferenceFrame.LOCAL_WORLD_ALIGNED,
+    "local": pin.ReferenceFrame.LOCAL,
+    "world": pin.ReferenceFrame.WORLD,
+}
+
+
 @dataclass
 class RobotModel:
     """A Pinocchio model of the arm (fingers locked). Not thread-safe: one per thread."""
@@ -111,7 +118,10 @@ class RobotModel:
 
     def __post_init__(self) -> None:
         self._strictly_lower = np.tri(self.model.nv, self.model.nv, -1, dtype=bool)
-        self._identity_order = bool(np.array_equal(self._v_index, np.arange(self.model.nv)))
+        self._identity_order = bool(np.array_equal(self._v_index, np.arange(self.model.nv))
+                                    and np.array_equal(self._q_index, np.arange(self.model.nq)))
+        self._model_shape = (self.model.nv,)
+        self._frame_ids: dict[str, int] = {}
 
     # --- basic facts ---------------------------------------------------------------------------
     @property
@@ -127,19 +137,34 @@ class RobotModel:
         return self.spec.limits
 
     def frame_id(self, frame: str) -> int:
+        fid = self._frame_ids.get(frame)
+        if fid is not None:
+            return fid
         fid = self.model.getFrameId(frame)
         if fid >= self.model.nframes:
             raise ValueError(f"unknown frame {frame!r}; expected 'flange', 'tcp' or a link of {self.spec.name}")
+        self._frame_ids[frame] = fid  # frames are only ever added: an id stays valid
         return fid
 
     def _to_model(self, q: np.ndarray) -> np.ndarray:
-        """Arm-joint order -> model coordinate order (identical for the built-in robots)."""
+        """Arm-joint order -> model coordinate order (identical for the built-in robots: then a
+        float array of the right length is used as it is; nothing writes to it)."""
+        if self._identity_order and type(q) is np.ndarray and q.shape == self._model_shape and q.dtype == np.float64:
+            return q
         out = np.empty(self.model.nq)
         out[self._q_index] = q
         return out
 
+    def _to_model_v(self, v: np.ndarray) -> np.ndarray:
+        """Arm-joint order -> model velocity order (as `_to_model`)."""
+        if self._identity_order and type(v) is np.ndarray and v.shape == self._model_shape and v.dtype == np.float64:
+            return v
+        out = np.empty(self.model.nv)
+        out[self._v_index] = v
+        return out
+
     def _from_model_v(self, v: np.ndarray) -> np.ndarray:
-        return np.asarray(v)[self._v_index]
+        return np.array(v, dtype=float) if self._identity_order else np.asarray(v)[self._v_index]
 
     # --- kinematics ----------------------------------------------------------------------------
     def frame_transform(self, q: np.ndarray, frame: str = "tcp") -> np.ndarray:
@@ -160,11 +185,7 @@ class RobotModel:
     def jacobian(self, q: np.ndarray, frame: str = "tcp", reference: str = "world_aligned") -> np.ndarray:
         """6xN frame Jacobian (linear rows first). reference: 'world_aligned' (origin at the frame,
         axes of the base), 'local' (frame axes) or 'world'."""
-        refs = {
-            "world_aligned": pin.ReferenceFrame.LOCAL_WORLD_ALIGNED,
-            "local": pin.ReferenceFrame.LOCAL,
-            "world": pin.ReferenceFrame.WORLD,
-        }
+        refs = _REFERENCES
         if reference not in refs:
             raise ValueError(f"jacobian reference {reference!r}: expected one of {', '.join(refs)}")
         fid = self.frame_id(frame)
@@ -207,8 +228,7 @@ class RobotModel:
 
     def nonlinear_effects(self, q: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Coriolis, centrifugal and gravity torques h(q, v)."""
-        vm = np.empty(self.model.nv)
-        vm[self._v_index] = v
+        vm = self._to_model_v(v)
         h = pin.nonLinearEffects(self.model, self.data, self._to_model(np.asarray(q, float)), vm)
         return self._from_model_v(h)
 

@@ -137,7 +137,7 @@ class SafeArm:
         st = self._arm.read()
         self._periods += 1
         override = getattr(self._arm, "speed_scaling", None)
-        if override is not None:
+        if override is not None and override != self.safety.speed_scale:  # (unchanged: nothing to do)
             was = self.safety.speed_scale
             self.safety.set_speed_scale(override)
             if self.safety.speed_scale == 0.0 and was > 0.0:

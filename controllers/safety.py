@@ -136,7 +136,7 @@ def _clip(a, lo, hi):
 
 
 def _as_command(x, n: int) -> tuple[np.ndarray | None, str]:
-    if type(x) is np.ndarray and x.dtype == np.float64 and x.shape == (n,) and np.count_nonzero(np.isfinite(x)) == n:
+    if type(x) is np.ndarray and x.dtype == np.float64 and x.shape == (n,) and all(map(math.isfinite, x.tolist())):
         return x.copy(), ""  # the common case: a well-formed float array
     try:
         a = np.asarray(x, dtype=float)
@@ -194,6 +194,12 @@ class SafetyFilter:
         self._two_a = 2.0 * self.amax
         self._neg_vmax = -self.vmax
         self._fast_lo, self._fast_hi = self._fast_range()
+        self._vlim = tuple(zip((-self._vfull).tolist(), self._vfull.tolist()))  # without an override
+        # per joint, as Python floats (the fast path's arithmetic on 6-7 joints is cheaper in the
+        # interpreter than in numpy's per-call overhead): the fast range, -v_max, v_max, a_max dt
+        self._fast_joints = None if self._fast_lo is None else tuple(zip(
+            self._fast_lo.tolist(), self._fast_hi.tolist(), (-self._vfull).tolist(), self._vfull.tolist(),
+            self._adt.tolist()))
         self.tcp_position = tcp_position if c.workspace_min is not None else None
         self.box_min = None if c.workspace_min is None else np.asarray(c.workspace_min, float)
         self.box_max = None if c.workspace_max is None else np.asarray(c.workspace_max, float)
@@ -233,6 +239,14 @@ class SafetyFilter:
 
     def feedforward(self, qd) -> np.ndarray | None:
         """A velocity feed-forward clipped to the velocity limits, or None if it is malformed."""
+        if not self._scaled and type(qd) is np.ndarray and qd.dtype == np.float64 and qd.shape == (self.n,):
+            # the common case, in Python floats (the same clip as below, value for value)
+            out: list[float] = []
+            for x, (lo, hi) in zip(qd.tolist(), self._vlim):
+                if not math.isfinite(x):
+                    return None
+                out.append(hi if x > hi else lo if x < lo else x)
+            return np.array(out)
         v, _ = _as_command(qd, self.n)
         return None if v is None else _clip(v, self._neg_vmax, self.vmax)
 
@@ -381,31 +395,43 @@ class SafetyFilter:
         exactly ``+-v_max``) and its step velocity is within ``+-v_max`` and the acceleration
         bounds ``v_prev -+ a dt``. Then every check of `filter_position` passes without an event
         and leaves the step as it is, and this emits the same command by the same arithmetic
-        as `_emit_position`. Nothing changes unless a command is returned; only bounded finite
-        numbers are computed with (no numpy warning).
+        as `_emit_position` (IEEE double operations one joint at a time, as numpy does them
+        element-wise, so the bits are the same). Nothing changes unless a command is returned.
+        Only called without a speed override in force (the limits are then the unscaled ones
+        held in ``_fast_joints``).
         """
         q_prev = self._q
+        joints = self._fast_joints
         if (q_prev is None or type(q) is not np.ndarray or q.dtype != np.float64 or q.shape != (self.n,)
-                or self._estopped or self.tcp_position is not None or self._fast_lo is None):
+                or self._estopped or self.tcp_position is not None or joints is None):
             return None
-        n2 = 2 * self.n
-        if np.count_nonzero(q >= self._fast_lo) + np.count_nonzero(q <= self._fast_hi) != n2:
-            return None  # also NaN, inf, huge
-        v = (q - q_prev) / self.dt
-        lo = np.maximum(self._v - self._adt, self._neg_vmax)
-        hi = np.minimum(self._v + self._adt, self.vmax)
-        if np.count_nonzero(v >= lo) + np.count_nonzero(v <= hi) != n2:
-            return None
-        stamp = self._stamp_of(state)
-        # `_emit_position` without its clip: the command is inside the fast range, more than two
-        # velocity steps from the limits, so the clip is the identity (and the bits the same).
-        q_new = q_prev + v * self.dt
-        self._v = (q_new - q_prev) / self.dt
-        self._q = q_new
+        dt = self.dt
+        q_new: list[float] = []
+        v_new: list[float] = []
+        for x, p, vp, (lo_q, hi_q, neg_vmax, vmax, adt) in zip(q.tolist(), q_prev.tolist(), self._v.tolist(),
+                                                                 joints):
+            if not lo_q <= x <= hi_q:
+                return None  # also NaN, inf, huge
+            v = (x - p) / dt
+            lo = vp - adt
+            if lo < neg_vmax:
+                lo = neg_vmax
+            hi = vp + adt
+            if hi > vmax:
+                hi = vmax
+            if not lo <= v <= hi:
+                return None
+            # `_emit_position` without its clip: the command is inside the fast range, more than
+            # two velocity steps from the limits, so the clip is the identity (and the bits the same).
+            y = p + v * dt
+            q_new.append(y)
+            v_new.append((y - p) / dt)
+        self._stamp = self._last_cmd_stamp = self._stamp_of(state)
+        self._v = np.array(v_new)
+        self._q = np.array(q_new)
         self._q_in = q
-        self._stamp = self._last_cmd_stamp = stamp
         self._holding = False
-        return q_new.copy()
+        return np.array(q_new)
 
     def filter_position(self, q_cmd, state: JointState | None = None) -> Filtered:
         """A position command (rad) -> the position command to send (always within the limits)."""

@@ -27,6 +27,11 @@ def control_substeps(control_dt: float, sim_dt: float) -> int:
     return k
 
 
+def _is_joint_array(a, shape: tuple[int]) -> bool:
+    """``a`` is already what `as_joint_array` would make of it (a 1-D float64 array of the length)."""
+    return type(a) is np.ndarray and a.shape == shape and a.dtype == np.float64
+
+
 class SimArm:
     """The arm joints of a simulated robot, in the robot's joint-name order."""
 
@@ -39,6 +44,7 @@ class SimArm:
         self._spec = robot.spec
         self._idx = [robot.joint_index[n] for n in robot.spec.joint_names]
         self._n = len(self._idx)
+        self._shape = (self._n,)
         self.substeps = control_substeps(control_dt, world.sim_dt)
         self._control_dt = float(control_dt)
         self._mode = ControlMode.POSITION
@@ -71,11 +77,14 @@ class SimArm:
         # The state only changes when the world steps: read PyBullet once per step.
         if self._cache is not None and self._cache_step == self._world.steps:
             return self._cache
-        states = p.getJointStates(self._body, self._idx, physicsClientId=self._cid)
-        a = np.array([(s[0], s[1], s[3]) for s in states]).T
-        eff = self._last_effort.copy() if self._mode == ControlMode.TORQUE else a[2]
-        for arr in (a, eff):
-            arr.flags.writeable = False  # shared between the readers of this step
+        pos, vel, _, applied = zip(*p.getJointStates(self._body, self._idx, physicsClientId=self._cid))
+        a = np.array((pos, vel, applied))
+        a.flags.writeable = False  # shared between the readers of this step (and so are its rows)
+        if self._mode == ControlMode.TORQUE:
+            eff = self._last_effort.copy()
+            eff.flags.writeable = False
+        else:
+            eff = a[2]
         self._cache = JointState(self._world.time, self._spec.joint_names, a[0], a[1], eff)
         self._cache_step = self._world.steps
         return self._cache
@@ -97,10 +106,13 @@ class SimArm:
         """Position targets (rad), with an optional velocity feed-forward (rad/s)."""
         if self._mode != ControlMode.POSITION:
             raise RuntimeError(f"arm is in {self._mode.value} mode; call set_mode(POSITION) first")
-        q = as_joint_array(q, self._n, "position command")
+        if not _is_joint_array(q, self._shape):  # the safety filter's output already is one
+            q = as_joint_array(q, self._n, "position command")
         kw = {}
         if qd is not None:
-            kw["targetVelocities"] = as_joint_array(qd, self._n, "velocity feed-forward").tolist()
+            if not _is_joint_array(qd, self._shape):
+                qd = as_joint_array(qd, self._n, "velocity feed-forward")
+            kw["targetVelocities"] = qd.tolist()
         p.setJointMotorControlArray(
             self._body, self._idx, p.POSITION_CONTROL, targetPositions=q.tolist(), forces=self._forces,
             positionGains=self._kp, velocityGains=self._kd, physicsClientId=self._cid, **kw,

@@ -144,24 +144,23 @@ class FramePoseReader:
         for k, f in enumerate(frames):
             if f.link >= 0:
                 links.setdefault(f.body_id, []).append((k, f.link))
-        self._links = list(links.items())
+        self._links = [(bid, [link for _, link in pairs]) for bid, pairs in links.items()]
+        self._link_rows = {bid: [k for k, _ in pairs] for bid, pairs in links.items()}
         self._n = len(frames)
         self._p = _pybullet()
 
     def read(self) -> np.ndarray:
         p = self._p
-        out = np.empty((self._n, 7))
+        rows: list = [None] * self._n
         cid = self._cid
         for k, bid in self._bases:
             pos, orn = p.getBasePositionAndOrientation(bid, physicsClientId=cid)
-            out[k, :3] = pos
-            out[k, 3:] = orn
-        for bid, pairs in self._links:
-            states = p.getLinkStates(bid, [link for _, link in pairs], physicsClientId=cid)
-            for (k, _), st in zip(pairs, states):
-                out[k, :3] = st[4]
-                out[k, 3:] = st[5]
-        return out
+            rows[k] = pos + orn
+        for bid, links in self._links:
+            states = p.getLinkStates(bid, links, physicsClientId=cid)
+            for k, st in zip(self._link_rows[bid], states):
+                rows[k] = st[4] + st[5]
+        return np.array(rows, dtype=float).reshape(self._n, 7)
 
 
 def _qmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -511,6 +511,13 @@ class SimWorld:
         pos, quat = p.getBasePositionAndOrientation(body_id, physicsClientId=self.client_id)
         return np.array(pos), np.array(quat)
 
+    def object_poses(self, body_ids) -> np.ndarray:
+        """(K, 7) x y z qx qy qz qw of bodies' bases (`object_pose` of each, as one array)."""
+        cid = self.client_id
+        rows = [pos + quat for pos, quat in (p.getBasePositionAndOrientation(b, physicsClientId=cid)
+                                            for b in body_ids)]
+        return np.array(rows, dtype=float).reshape(len(rows), 7)
+
     def reset_object(self, body_id: int, pos, quat=(0.0, 0.0, 0.0, 1.0)) -> None:
         """Put a body at a pose, at rest (scene building: a part dropped again)."""
         cid = self.client_id

@@ -22,21 +22,45 @@ from typing import Any
 from officina.tasks.base import (
     Cell, MetricInfo, ProcedureOutcome, RunRecord, StrictParams, Task, TaskDefinition, TaskScene,
 )
-from officina.tasks.bin_picking import BinPicking
-from officina.tasks.peg_in_hole import PegInHole
-from officina.tasks.machine_tending import MachineTending
-from officina.tasks.palletizing import Palletizing
-from officina.tasks.pick_place import PickPlace
-from officina.tasks.shared_cell import SharedCell
+from collections.abc import Iterator, Mapping
 
-TASKS: dict[str, Task] = {
-    PickPlace.name: PickPlace(),
-    BinPicking.name: BinPicking(),
-    SharedCell.name: SharedCell(),
-    PegInHole.name: PegInHole(),
-    MachineTending.name: MachineTending(),
-    Palletizing.name: Palletizing(),
+# name -> "module:Class": a built-in task's module is imported when the task is first asked for,
+# so that running one task does not import the others (and what only they use)
+_BUILT_IN = {
+    "pick-place": "officina.tasks.pick_place:PickPlace",
+    "bin-picking": "officina.tasks.bin_picking:BinPicking",
+    "shared-cell": "officina.tasks.shared_cell:SharedCell",
+    "peg-in-hole": "officina.tasks.peg_in_hole:PegInHole",
+    "machine-tending": "officina.tasks.machine_tending:MachineTending",
+    "palletizing": "officina.tasks.palletizing:Palletizing",
 }
+
+
+class _Registry(Mapping):
+    """The built-in tasks by name, each instantiated on first access."""
+
+    def __init__(self, refs: dict[str, str]) -> None:
+        self._refs = refs
+        self._tasks: dict[str, Task] = {}
+
+    def __getitem__(self, name: str) -> Task:
+        task = self._tasks.get(name)
+        if task is None:
+            mod, _, cls = self._refs[name].partition(":")
+            task = self._tasks[name] = getattr(importlib.import_module(mod), cls)()
+        return task
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._refs)
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._refs
+
+
+TASKS: Mapping[str, Task] = _Registry(_BUILT_IN)
 
 ENTRY_POINT_GROUP = "officina.tasks"
 

@@ -113,6 +113,7 @@ class _Unfiltered:
     def __init__(self, arm) -> None:
         self._arm = arm
         self.read = arm.read
+        self.mode = arm.mode
         self.last_command = None
 
     def monitor(self) -> None:

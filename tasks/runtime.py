@@ -151,6 +151,7 @@ class Recorder:
         self._arm = arm
         self._gripper = gripper
         self.objects = list(objects)
+        self._object_ids = [o.body_id for o in self.objects]
         self.log_every = max(1, int(round(1.0 / (joint_state_hz * control_dt))))
         self.pose_every = max(1, int(round(1.0 / (object_pose_hz * control_dt))))
         self.t: list[float] = []
@@ -182,9 +183,8 @@ class Recorder:
             self.q_ref.append(ref)
             self.err.append(e)
         if self.objects and k % self.pose_every == 0:
-            w = self._world
             self.pose_t.append(state.stamp)
-            self.poses.append(np.array([np.concatenate(w.object_pose(o.body_id)) for o in self.objects]))
+            self.poses.append(self._world.object_poses(self._object_ids))
 
     def record(self, joint_names: Sequence[str]) -> RunRecord:
         n = len(joint_names)

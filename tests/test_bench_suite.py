@@ -154,3 +154,16 @@ def test_the_sim_group_reports_wall_clock_and_cpu_time_figures_against_their_goa
     assert "load average 3.0" in by["pick-place real-time factor, wall clock (panda)"].note
     assert by["pick-place start-up and run folder share, CPU time (panda)"].verdict == "met"
     assert by["pick-place start-up and run folder share, wall clock (panda)"].verdict == "missed"
+
+
+@pytest.mark.timeout(300)
+def test_the_sim_benchmark_runs_every_loop_it_compares():
+    """Each loop `bench sim` times runs on the pick-place cell (a few periods each): raw stepping,
+    the hand-written loop, and the run loop as run, without the log, with the filter's full checks
+    and without the filter, the last four following the trajectory without a safety event."""
+    from officina.tasks.bench import bench_hand, bench_loop, bench_raw
+
+    assert bench_raw("panda", 20) > 0 and bench_hand("panda", 20) > 0
+    for mode in ("run", "nolog", "full", "bare"):
+        per_period, events = bench_loop("panda", 50, 0, mode)
+        assert per_period > 0 and events == 0, mode

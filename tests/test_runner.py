@@ -387,3 +387,18 @@ def test_a_scene_with_an_events_list_sees_what_the_procedure_logs(tmp_path):
         tasks_mod._loaded.pop("echo-test")
     assert res.metrics["success"] and res.metrics["seen_at"] == pytest.approx(0.002)
     assert [e["event"] for e in json.loads((tmp_path / "run" / "events.json").read_text())] == ["believed"]
+
+
+def test_built_in_tasks_import_on_first_use():
+    """The registry names every built-in task by the name its class declares, and importing the
+    registry imports no task module (running one task does not pay for the others' imports)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, officina.tasks as t; "
+            "print(sorted(m for m in sys.modules if m.startswith('officina.tasks.') and m != 'officina.tasks.base'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "[]"
+    for name in TASKS:
+        assert TASKS[name].name == name
+        assert get_task(name) is TASKS[name]
