@@ -85,6 +85,10 @@ class SimNode(Node):
             "stopped_velocity_tolerance": declare(self, "stopped_velocity_tolerance", 0.01,
                                                   "JTC: default goal velocity tolerance [rad/s]"),
             "goal_time": declare(self, "goal_time", 0.0, "JTC: default goal_time_tolerance [s] (0 = no limit)"),
+            "camera_process": declare(
+                self, "camera_process", True,
+                "render the camera in a forked copy of the world (officina.ros.render_process), so that "
+                "rendering does not stop the control loop; false: in the loop"),
             "executor": declare(self, "executor", "events",
                                 "events (rclpy's EventsExecutor, where rclpy has it; else single) | single"),
         }
@@ -146,6 +150,11 @@ class SimNode(Node):
             self.pub_info = self.create_publisher(CameraInfo, r.camera_topic("camera_info"), qos_reliable(2))
             self.pub_cam_pose = self.create_publisher(PoseStamped, r.camera_topic("pose"), qos_latched())
             self._publish_camera_pose()
+        self.render = None
+        if self.hw.camera is not None and p["camera_process"] and not p["gui"]:
+            from officina.ros.render_process import CameraProcess
+
+            self.render = CameraProcess(self.hw.world.client_id, self.hw.camera)
         self.create_subscription(JointTrajectory, r.trajectory_topic, self._on_trajectory, qos_reliable())
         self.create_subscription(Float64MultiArray, r.commands_topic, self._on_commands, qos_reliable(100))
         if self.hw.gripper is not None:
@@ -287,19 +296,26 @@ class SimNode(Node):
             m.header.frame_id = "world"
             m.poses = [pose_msg(p[:3], p[3:]) for p in hw.object_poses()]
             self.pub_gt.publish(m)
+        if self.render is not None:
+            got = self.render.poll()
+            if got is not None:
+                self._publish_frame(*got)
         if self.camera_every and self.pub_rgb is not None and k % self.camera_every == 0:
             subs = (self.pub_rgb.get_subscription_count() + self.pub_depth.get_subscription_count())
             if subs:
-                self._publish_camera(now)
+                if self.render is None:
+                    frame = self.hw.camera.capture()
+                    self._publish_frame(now, frame.rgb, frame.depth_m)
+                else:  # rendered beside the loop, published when done, stamped with this period
+                    self.render.request(now)
         return q, qd, effort
 
-    def _publish_camera(self, now: float) -> None:
-        frame = self.hw.camera.capture()
+    def _publish_frame(self, stamp: float, rgb: np.ndarray, depth_m: np.ndarray | None) -> None:
         fid = "camera_optical_frame"
-        self.pub_info.publish(camera_info_msg(self.hw.camera.intrinsics, now, fid))
-        self.pub_rgb.publish(image_msg(frame.rgb, now, fid, "rgb8"))
-        if frame.depth_m is not None:
-            self.pub_depth.publish(image_msg(frame.depth_m.astype(np.float32), now, fid, "32FC1"))
+        self.pub_info.publish(camera_info_msg(self.hw.camera.intrinsics, stamp, fid))
+        self.pub_rgb.publish(image_msg(rgb, stamp, fid, "rgb8"))
+        if depth_m is not None:
+            self.pub_depth.publish(image_msg(depth_m.astype(np.float32), stamp, fid, "32FC1"))
 
     def _publish_camera_pose(self) -> None:
         from geometry_msgs.msg import PoseStamped
@@ -333,6 +349,8 @@ class SimNode(Node):
         try:
             if getattr(self, "fjt", None) is not None:
                 self.fjt.close()
+            if getattr(self, "render", None) is not None:
+                self.render.close()
             if getattr(self, "hw", None) is not None:
                 self.hw.close()
         finally:
