@@ -150,6 +150,15 @@ class SimNode(Node):
             self.pub_info = self.create_publisher(CameraInfo, r.camera_topic("camera_info"), qos_reliable(2))
             self.pub_cam_pose = self.create_publisher(PoseStamped, r.camera_topic("pose"), qos_latched())
             self._publish_camera_pose()
+        # the wrist sensor's wrench every period (while subscribed), before the joint state: a tick
+        # that sees the period's joint state has its wrench too
+        self.wrist = getattr(self.hw.cell, "wrist", None)
+        self.pub_wrench = None
+        if self.wrist is not None:
+            from geometry_msgs.msg import WrenchStamped
+
+            self.pub_wrench = self.create_publisher(WrenchStamped, r.wrench_topic, qos_reliable())
+            self._wrench_frame = spec.wrist_sensor.joint
         self.render = None
         if self.hw.camera is not None and p["camera_process"] and not p["gui"]:
             from officina.ros.render_process import CameraProcess
@@ -285,6 +294,8 @@ class SimNode(Node):
 
                 self.pub_vacuum.publish(Bool(data=holding))
                 self._vacuum_last = holding
+        if self.pub_wrench is not None and self.pub_wrench.get_subscription_count():
+            self._publish_wrench(now)
         self._js_msg = joint_state_msg(hw.state_names, now, q, qd, effort, reuse=self._js_msg)
         self.pub_js.publish(self._js_msg)
         k = hw.periods
@@ -309,6 +320,17 @@ class SimNode(Node):
                 else:  # rendered beside the loop, published when done, stamped with this period
                     self.render.request(now)
         return q, qd, effort
+
+    def _publish_wrench(self, now: float) -> None:
+        from geometry_msgs.msg import WrenchStamped
+
+        w = self.wrist.read()
+        m = WrenchStamped()
+        m.header.stamp = s_to_time(now)
+        m.header.frame_id = self._wrench_frame
+        m.wrench.force.x, m.wrench.force.y, m.wrench.force.z = (float(v) for v in w.force)
+        m.wrench.torque.x, m.wrench.torque.y, m.wrench.torque.z = (float(v) for v in w.torque)
+        self.pub_wrench.publish(m)
 
     def _publish_frame(self, stamp: float, rgb: np.ndarray, depth_m: np.ndarray | None) -> None:
         fid = "camera_optical_frame"
