@@ -3,7 +3,10 @@
 Publishes ``/joint_states`` (arm + finger joints) every control period (a vacuum gripper's switch on
 ``/<gripper_controller>/vacuum_switch``, std_msgs/Bool, latched, when it changes), camera ``image_raw``,
 ``depth/image_raw`` (32FC1, metres), ``camera_info`` and the camera pose (when subscribed), and
-the task objects' ground-truth poses on ``/ground_truth/object_poses``. Subscribes the profile's
+the task objects' ground-truth poses on ``/ground_truth/object_poses``; the wrist force/torque
+sensor's wrench (geometry_msgs/WrenchStamped, sensor frame) on the profile's wrench topic every
+period while subscribed. The camera is rendered beside the control loop, in a forked copy of the
+world (`officina.ros.render_process`), unless ``camera_process`` is false. Subscribes the profile's
 ``/<controller>/joint_trajectory``, ``/<forward_controller>/commands`` and
 ``/<gripper_controller>/commands``. Accept/reject reports go to ``/officina/sim/controller_state``
 (diagnostic_msgs/DiagnosticStatus, latched).
