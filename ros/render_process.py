@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import warnings
 from typing import Any
 
 import numpy as np
@@ -89,7 +90,11 @@ class CameraProcess:
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_serve, args=(child, cid, self._camera, self._joints), daemon=True,
                                  name="officina-sim-camera")
-        self._proc.start()
+        with warnings.catch_warnings():
+            # Python 3.12 warns on any fork of a process with threads (rclpy's and DDS's here): the
+            # child runs only PyBullet, NumPy and its pipe, which share no lock with those threads
+            warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks", category=DeprecationWarning)
+            self._proc.start()
         child.close()
         self.busy = False
 
