@@ -6,6 +6,19 @@ PIP     = $(PY) -m pip
 STAMP_BASE = $(VENV)/.stamp-base
 STAMP_TEST = $(VENV)/.stamp-test
 PYTEST_ARGS ?=
+# The tests that talk DDS (marked `dds` by tests/conftest.py) run alone in one process after the
+# rest, which runs on TEST_WORKERS xdist workers (two: the cores of this project's CI machines;
+# TEST_WORKERS=0 runs it in one process). Exit status: the first failing phase's, 5 when neither
+# phase collected a test.
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
+define pytest_phases
+	@a=0; b=0; \
+	$(PY) -m pytest $(XDIST) -m "not dds$(1)" $(PYTEST_ARGS) || a=$$?; \
+	$(PY) -m pytest -m "dds$(1)" $(PYTEST_ARGS) || b=$$?; \
+	if [ $$a -eq 5 ] && [ $$b -eq 5 ]; then exit 5; fi; \
+	for rc in $$a $$b; do if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then exit $$rc; fi; done
+endef
 
 .PHONY: demo test test-fast bench lint clean help
 
@@ -30,10 +43,10 @@ demo: $(STAMP_BASE)
 	$(VENV)/bin/officina run pick-place --robot panda
 
 test: $(STAMP_TEST)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(call pytest_phases,)
 
 test-fast: $(STAMP_TEST)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(call pytest_phases, and not slow)
 
 bench: $(STAMP_TEST)
 	$(VENV)/bin/officina bench all

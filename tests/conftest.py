@@ -4,6 +4,22 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402
 
+# Fixtures that start DDS participants or node processes.
+_DDS_FIXTURES = {"ctx", "ros", "control_msgs_path"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that talks DDS `dds` (before `-m` selects). `make test` runs the rest of
+    the suite on two xdist workers first, then the `dds` tests alone in one process: their
+    cross-process timing (a simulated robot paced at real time, a gate's watchdog) then shares
+    the machine with nothing else."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if (item.get_closest_marker("ros") or fixtures & _DDS_FIXTURES
+                or item.path.name.startswith("test_ros_")):
+            item.add_marker(pytest.mark.dds)
+
 
 @pytest.fixture(scope="session")
 def cli():
