@@ -273,6 +273,18 @@ class Skills:
         return SkillResult(SkillStatus.NO_CONTACT, f"no contact within {max_distance_m * 1e3:.0f} mm "
                            f"(last force {force:.1f} N)")
 
+    def wait_in_position(self, tol_rad: float = 2e-3, timeout_s: float = 1.0) -> bool:
+        """Hold the last command until the arm's joints are within ``tol_rad`` of it (at most
+        ``timeout_s``); True when they are. A real arm lags its commands by its controller's and
+        the network's delays (through ROS, several periods): a grasp or a release that must happen
+        where the tool was sent waits for this."""
+        for _ in range(max(1, int(round(timeout_s / self.dt)))):
+            if float(np.max(np.abs(self.arm.read().position - self._q_cmd))) < tol_rad:
+                return True
+            self.arm.command_positions(self._q_cmd)
+            self.tick()
+        return float(np.max(np.abs(self.arm.read().position - self._q_cmd))) < tol_rad
+
     def settle(self, seconds: float) -> None:
         """Hold the last commanded position for ``seconds`` (commanding it every period)."""
         for _ in range(max(1, int(round(seconds / self.dt)))):

@@ -13,7 +13,9 @@ import time
 import numpy as np
 
 from officina.errors import JobFailed
-from officina.interfaces import CameraFrame, CameraIntrinsics, ControlMode, GraspState, JointLimits, JointState
+from officina.interfaces import (
+    CameraFrame, CameraIntrinsics, ControlMode, GraspState, JointLimits, JointState, Wrench,
+)
 from officina.ros.convert import (
     MalformedMessage, image_from_msg, intrinsics_from_camera_info, joint_state_from_msg, time_to_s,
 )
@@ -21,7 +23,8 @@ from officina.ros.qos import qos_latched, qos_reliable
 from officina.ros.gate_node import COMMANDS_TOPIC, GRIPPER_TOPIC
 from officina.ros.robot_profiles import ResolvedProfile
 
-__all__ = ["RosLink", "RosArm", "RosGripper", "RosVacuumGripper", "RosCamera", "make_ros_gripper"]
+__all__ = ["RosLink", "RosArm", "RosGripper", "RosVacuumGripper", "RosCamera", "RosForceTorqueSensor",
+           "make_ros_gripper", "make_ros_wrist"]
 
 
 class RosLink:
@@ -245,6 +248,49 @@ def make_ros_gripper(link: RosLink, spec) -> "RosGripper | RosVacuumGripper | No
         return None
     cls = RosVacuumGripper if g.kind == "vacuum" else RosGripper
     return cls(link, g.max_width_m, g.max_force_n)
+
+
+class RosForceTorqueSensor:
+    """`ForceTorqueSensor` over a geometry_msgs/WrenchStamped topic (the sensor frame, as the
+    `Wrench` convention reads it): ``read()`` is the latest wrench received."""
+
+    def __init__(self, link: RosLink, topic: str) -> None:
+        from geometry_msgs.msg import WrenchStamped
+
+        self._link = link
+        self.topic = topic
+        self._last: Wrench | None = None
+        self.received = 0
+        link.node.create_subscription(WrenchStamped, topic, self._on_wrench, qos_reliable())
+
+    def _on_wrench(self, m) -> None:
+        f, t = m.wrench.force, m.wrench.torque
+        self._last = Wrench(time_to_s(m.header.stamp), np.array([f.x, f.y, f.z]), np.array([t.x, t.y, t.z]))
+        self.received += 1
+
+    def wait(self, timeout_s: float) -> bool:
+        """True once a wrench has arrived (waiting at most ``timeout_s``)."""
+        try:
+            self._link.spin_until(lambda: self._last is not None, timeout_s, self.topic)
+        except JobFailed:
+            return False
+        return True
+
+    def read(self) -> Wrench:
+        if self._last is None:
+            self._link.spin_until(lambda: self._last is not None, self._link.state_timeout_s,
+                                  f"the wrist sensor's wrench on {self.topic}")
+        return self._last
+
+
+def make_ros_wrist(link: RosLink, spec, timeout_s: float = 5.0) -> RosForceTorqueSensor | None:
+    """The robot's wrist force/torque sensor over its wrench topic, or None when the robot file
+    has no sensor or nothing arrives on the topic within ``timeout_s`` (guarded moves then use the
+    joint-torque estimate from /joint_states' efforts, as in simulation without a sensor)."""
+    if spec.wrist_sensor is None:
+        return None
+    wrist = RosForceTorqueSensor(link, link.resolved.wrench_topic)
+    return wrist if wrist.wait(timeout_s) else None
 
 
 class RosCamera:

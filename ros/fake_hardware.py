@@ -4,7 +4,8 @@ The cell is built as every run builds it (`officina.tasks.runtime.build_sim_cell
 task's scene, the clock at zero, the simulated arm, gripper and camera). One control period
 (`step`): sample the joint_trajectory_controller reference (or take the next forward command),
 send it to the simulated arm's position interface (with velocity feed-forward), run the task's
-scene motion (``before_step``), advance the physics by ``control_dt``. The node around it converts
+scene motion (``before_step``, on the clock in use counted from the first period), advance the
+physics by ``control_dt``. The node around it converts
 messages, publishes states and paces the loop.
 
 Forward commands are a stream of one position per control period. They are applied in the order
@@ -105,6 +106,7 @@ class FakeHardware:
         self.upper = np.asarray(spec.limits.upper, float)
         self.follower = JointTrajectoryFollower(np.asarray(spec.home, float))
         self.t0 = 0.0  # clock-in-use time of world.time == 0
+        self._t0_start: float | None = None  # t0 at the first period (the scene's clock starts there)
         self.periods = 0
         self.counts = {"trajectories_accepted": 0, "trajectories_rejected": 0, "commands_accepted": 0,
                        "commands_rejected": 0, "gripper_commands": 0, "gripper_rejected": 0,
@@ -220,7 +222,12 @@ class FakeHardware:
             qd = np.where(qc != q, 0.0, qd)
         self.arm.command_positions(qc, qd)
         if self._before_step is not None:
-            self._before_step(self.world.time)
+            if self._t0_start is None:
+                self._t0_start = self.t0
+            # the scene's clock: the physics time plus what the real-time grid slipped (``t0``
+            # moves when it does), so that a machine's timer runs on the clock the procedure reads
+            # from /joint_states' stamps, as a real machine's runs on the wall clock
+            self._before_step(self.world.time + (self.t0 - self._t0_start))
         self.world.step(self.arm.substeps)
         self.periods += 1
 

@@ -33,6 +33,9 @@ class RosProfile(BaseModel):
     joint_names: list[str] | None = Field(default=None, min_length=1)
     gripper_controller: str = "gripper_controller"
     camera: str = "camera"
+    # the wrist force/torque sensor's geometry_msgs/WrenchStamped, under the namespace (as
+    # ros2_controllers' force_torque_sensor_broadcaster publishes it)
+    wrench: str = "force_torque_sensor_broadcaster/wrench"
 
 
 def builtin_profiles() -> list[str]:
@@ -90,6 +93,11 @@ class ResolvedProfile:
     def vacuum_topic(self) -> str:
         """The vacuum switch of a vacuum gripper (std_msgs/Bool, true while a part is held)."""
         return topic(self.namespace, self.profile.gripper_controller, "vacuum_switch")
+
+    @property
+    def wrench_topic(self) -> str:
+        """The wrist force/torque sensor's wrench (geometry_msgs/WrenchStamped, sensor frame)."""
+        return topic(self.namespace, self.profile.wrench)
 
     def camera_topic(self, *parts: str) -> str:
         return topic(self.namespace, self.profile.camera, *parts)

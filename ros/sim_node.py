@@ -3,7 +3,10 @@
 Publishes ``/joint_states`` (arm + finger joints) every control period (a vacuum gripper's switch on
 ``/<gripper_controller>/vacuum_switch``, std_msgs/Bool, latched, when it changes), camera ``image_raw``,
 ``depth/image_raw`` (32FC1, metres), ``camera_info`` and the camera pose (when subscribed), and
-the task objects' ground-truth poses on ``/ground_truth/object_poses``. Subscribes the profile's
+the task objects' ground-truth poses on ``/ground_truth/object_poses``; the wrist force/torque
+sensor's wrench (geometry_msgs/WrenchStamped, sensor frame) on the profile's wrench topic every
+period while subscribed. The camera is rendered beside the control loop, in a forked copy of the
+world (`officina.ros.render_process`), unless ``camera_process`` is false. Subscribes the profile's
 ``/<controller>/joint_trajectory``, ``/<forward_controller>/commands`` and
 ``/<gripper_controller>/commands``. Accept/reject reports go to ``/officina/sim/controller_state``
 (diagnostic_msgs/DiagnosticStatus, latched).
@@ -85,6 +88,10 @@ class SimNode(Node):
             "stopped_velocity_tolerance": declare(self, "stopped_velocity_tolerance", 0.01,
                                                   "JTC: default goal velocity tolerance [rad/s]"),
             "goal_time": declare(self, "goal_time", 0.0, "JTC: default goal_time_tolerance [s] (0 = no limit)"),
+            "camera_process": declare(
+                self, "camera_process", True,
+                "render the camera in a forked copy of the world (officina.ros.render_process), so that "
+                "rendering does not stop the control loop; false: in the loop"),
             "executor": declare(self, "executor", "events",
                                 "events (rclpy's EventsExecutor, where rclpy has it; else single) | single"),
         }
@@ -147,6 +154,20 @@ class SimNode(Node):
             self.pub_info = self.create_publisher(CameraInfo, r.camera_topic("camera_info"), qos_reliable(2))
             self.pub_cam_pose = self.create_publisher(PoseStamped, r.camera_topic("pose"), qos_latched())
             self._publish_camera_pose()
+        # the wrist sensor's wrench every period (while subscribed), before the joint state: a tick
+        # that sees the period's joint state has its wrench too
+        self.wrist = getattr(self.hw.cell, "wrist", None)
+        self.pub_wrench = None
+        if self.wrist is not None:
+            from geometry_msgs.msg import WrenchStamped
+
+            self.pub_wrench = self.create_publisher(WrenchStamped, r.wrench_topic, qos_reliable())
+            self._wrench_frame = spec.wrist_sensor.joint
+        self.render = None
+        if self.hw.camera is not None and p["camera_process"] and not p["gui"]:
+            from officina.ros.render_process import CameraProcess
+
+            self.render = CameraProcess(self.hw.world.client_id, self.hw.camera)
         self.create_subscription(JointTrajectory, r.trajectory_topic, self._on_trajectory, qos_reliable())
         self.create_subscription(Float64MultiArray, r.commands_topic, self._on_commands, qos_reliable(100))
         if self.hw.gripper is not None:
@@ -277,6 +298,8 @@ class SimNode(Node):
 
                 self.pub_vacuum.publish(Bool(data=holding))
                 self._vacuum_last = holding
+        if self.pub_wrench is not None and self.pub_wrench.get_subscription_count():
+            self._publish_wrench(now)
         self._js_msg = joint_state_msg(hw.state_names, now, q, qd, effort, reuse=self._js_msg)
         self.pub_js.publish(self._js_msg)
         k = hw.periods
@@ -288,19 +311,37 @@ class SimNode(Node):
             m.header.frame_id = "world"
             m.poses = [pose_msg(p[:3], p[3:]) for p in hw.object_poses()]
             self.pub_gt.publish(m)
+        if self.render is not None:
+            got = self.render.poll()
+            if got is not None:
+                self._publish_frame(*got)
         if self.camera_every and self.pub_rgb is not None and k % self.camera_every == 0:
             subs = (self.pub_rgb.get_subscription_count() + self.pub_depth.get_subscription_count())
             if subs:
-                self._publish_camera(now)
+                if self.render is None:
+                    frame = self.hw.camera.capture()
+                    self._publish_frame(now, frame.rgb, frame.depth_m)
+                else:  # rendered beside the loop, published when done, stamped with this period
+                    self.render.request(now)
         return q, qd, effort
 
-    def _publish_camera(self, now: float) -> None:
-        frame = self.hw.camera.capture()
+    def _publish_wrench(self, now: float) -> None:
+        from geometry_msgs.msg import WrenchStamped
+
+        w = self.wrist.read()
+        m = WrenchStamped()
+        m.header.stamp = s_to_time(now)
+        m.header.frame_id = self._wrench_frame
+        m.wrench.force.x, m.wrench.force.y, m.wrench.force.z = (float(v) for v in w.force)
+        m.wrench.torque.x, m.wrench.torque.y, m.wrench.torque.z = (float(v) for v in w.torque)
+        self.pub_wrench.publish(m)
+
+    def _publish_frame(self, stamp: float, rgb: np.ndarray, depth_m: np.ndarray | None) -> None:
         fid = "camera_optical_frame"
-        self.pub_info.publish(camera_info_msg(self.hw.camera.intrinsics, now, fid))
-        self.pub_rgb.publish(image_msg(frame.rgb, now, fid, "rgb8"))
-        if frame.depth_m is not None:
-            self.pub_depth.publish(image_msg(frame.depth_m.astype(np.float32), now, fid, "32FC1"))
+        self.pub_info.publish(camera_info_msg(self.hw.camera.intrinsics, stamp, fid))
+        self.pub_rgb.publish(image_msg(rgb, stamp, fid, "rgb8"))
+        if depth_m is not None:
+            self.pub_depth.publish(image_msg(depth_m.astype(np.float32), stamp, fid, "32FC1"))
 
     def _publish_camera_pose(self) -> None:
         from geometry_msgs.msg import PoseStamped
@@ -334,6 +375,8 @@ class SimNode(Node):
         try:
             if getattr(self, "fjt", None) is not None:
                 self.fjt.close()
+            if getattr(self, "render", None) is not None:
+                self.render.close()
             if getattr(self, "hw", None) is not None:
                 self.hw.close()
         finally:

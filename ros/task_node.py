@@ -92,7 +92,7 @@ def run_task(job: TaskJob, node, executor) -> dict:
 
     from officina.controllers.model import RobotModel
     from officina.errors import JobFailed
-    from officina.ros.client import RosArm, RosCamera, RosLink, make_ros_gripper
+    from officina.ros.client import RosArm, RosCamera, RosLink, make_ros_gripper, make_ros_wrist
     from officina.ros.gate_node import ARM_SERVICE, SAFETY_STATE_TOPIC
     from officina.ros.qos import qos_latched
     from officina.tasks import Cell
@@ -102,6 +102,10 @@ def run_task(job: TaskJob, node, executor) -> dict:
     spec = resolved.spec
     link = RosLink(node, executor, resolved, run.rate_hz)
     link.wait_for_state(60.0)
+    wrist = make_ros_wrist(link, spec)  # before arming: its wait holds no armed arm
+    if spec.wrist_sensor is not None and wrist is None:
+        node.get_logger().warning(f"no wrench on {resolved.wrench_topic}: guarded moves use the joint-torque "
+                                  "estimate")
     safety = {}
 
     def on_safety(m):
@@ -125,6 +129,7 @@ def run_task(job: TaskJob, node, executor) -> dict:
     gripper = make_ros_gripper(link, spec)
     camera = RosCamera(link, world_T_camera=job.world_T_camera, topics=dict(run.camera_topics))
     cell = Cell(arm=arm, gripper=gripper, camera=camera, model=RobotModel.from_spec(spec), tick=link.tick,
+                wrist=wrist,
                 rng=np.random.default_rng(job.seed), planning_scene=task_planning_scene(job.task, job.params))
     arm.command_positions(link.state.position)
     outcome = job.task.procedure(cell, job.params)
@@ -132,6 +137,7 @@ def run_task(job: TaskJob, node, executor) -> dict:
         raise JobFailed(f"the gate disarmed during the task: {safety.get('last_refusal') or safety.get('last_event')}")
     return {"task": job.task_ref, "robot": spec.name, "completed": outcome.completed, "message": outcome.message,
             "details": outcome.details, "events": cell.events,
+            "wrist": wrist.topic if wrist is not None else None,
             "gate_refused": int(safety.get("refused", 0)), "gate_watchdog_holds": int(safety.get("watchdog_holds", 0))}
 
 

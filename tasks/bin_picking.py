@@ -953,6 +953,7 @@ class _Picker:
             return False
         self.attempts += 1
         self.log("grasp", width_m=round(grasp.open_width_m, 4))
+        sk.wait_in_position()  # the fingers close where the tool was sent, not on the way there
         g = sk.grasp(p.grasp_force_n)
         if not g.ok:
             self.failures.fail(part.position)
@@ -1015,6 +1016,7 @@ class _Picker:
                 sk.release()
             return False
         self.scene.detach("carried")
+        sk.wait_in_position()  # dropped over its slot, not on the way there
         sk.release(width_m=min(self.max_open, sk.gripper.width() + 0.02))  # enough to let go
         self.placed += 1
         self.log("placed", slot=self.placed)

@@ -44,6 +44,23 @@ def test_the_task_scene_motion_runs_every_period_with_its_start_time(panda):
         hw.close()
 
 
+def test_the_scene_motion_runs_on_the_clock_in_use_across_a_slip_of_the_real_time_grid(panda):
+    """In real-time pacing the grid moves ``t0`` when the loop falls behind (the physics does not
+    run those periods): the scene's clock counts the slip, as a machine's timer counts wall time
+    and as the procedure reads it on /joint_states' stamps."""
+    hw = FakeHardware(panda, SimSetup(rate_hz=250.0, task=_Moving()))
+    try:
+        hw.t0 = 1000.0  # the stamp of world.time 0 in real-time pacing
+        hw.step()
+        hw.t0 += 0.5  # a slip of half a second
+        hw.step()
+        hw.step()
+        assert hw.scene.starts == [0.0, 0.504, 0.508]
+        assert hw.now == pytest.approx(1000.5 + 3 * 0.004)
+    finally:
+        hw.close()
+
+
 def test_robot_only_cell_and_states_read_through_the_interfaces(panda):
     hw = FakeHardware(panda, SimSetup(rate_hz=500.0))
     try:

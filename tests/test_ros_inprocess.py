@@ -531,3 +531,69 @@ def test_vacuum_gripper_through_the_ros_interfaces(ctx):
         if client is not None:
             client.destroy_node()
         node.destroy_node()
+
+
+@pytest.mark.timeout(60)
+def test_wrist_wrench_over_ros_is_the_sim_sensor_s(ctx):
+    """The sim publishes the wrist sensor's wrench every period (geometry_msgs/WrenchStamped on
+    the profile's wrench topic, the sensor's frame, stamped with the clock in use); the task node's
+    `RosForceTorqueSensor` reads it as the simulated sensor reads: the Panda hand's weight, within
+    the sensor's noise. Without a publisher, `make_ros_wrist` gives None (the joint-torque
+    estimate is used)."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+
+    from officina.ros.client import RosLink, make_ros_wrist
+    from officina.ros.sim_node import SimNode
+    from officina.sim.arm import SimForceTorqueSensor
+
+    node = SimNode(context=ctx, parameter_overrides=[Parameter("pacing", value="lockstep"),
+                                                     Parameter("task", value="none")])
+    client = rclpy.create_node("wrist_client", context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
+    ex.add_node(node)
+    ex.add_node(client)
+    try:
+        spec = node.resolved.spec
+        assert node.resolved.wrench_topic == "/force_torque_sensor_broadcaster/wrench"
+        link = RosLink(client, ex, node.resolved)
+        hw = node.hw
+        clean = SimForceTorqueSensor(hw.world, hw.cell.robot, spec.wrist_sensor.joint, rng=np.random.default_rng(0))
+        node._advance()
+        link.wait_for_state(10.0)
+        from officina.ros.client import RosForceTorqueSensor
+
+        wrist = RosForceTorqueSensor(link, node.resolved.wrench_topic)
+        for _ in range(300):
+            if node.pub_wrench.get_subscription_count():
+                break
+            ex.spin_once(timeout_sec=0.01)
+        forces = []
+        for _ in range(20):
+            node._advance()
+            link.spin_until(lambda: wrist.received > len(forces), 5.0, "the wrench")
+            w = wrist.read()
+            assert abs(w.stamp - hw.now) < 1e-9
+            forces.append(w.force)
+        expected = clean.read().force
+        assert np.linalg.norm(expected) > 5.0  # the hand hangs on the sensor
+        np.testing.assert_allclose(np.mean(forces, axis=0), expected, atol=0.5)
+        assert wrist.received >= 20
+    finally:
+        ex.shutdown()
+        client.destroy_node()
+        node.destroy_node()
+
+    lonely = rclpy.create_node("lonely", context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
+    ex.add_node(lonely)
+    try:
+        from officina.robots import load_robot
+        from officina.ros.robot_profiles import load_profile, resolve_profile
+
+        link = RosLink(lonely, ex, resolve_profile(load_robot("panda"), load_profile("default")))
+        assert make_ros_wrist(link, link.resolved.spec, timeout_s=0.3) is None
+    finally:
+        ex.shutdown()
+        lonely.destroy_node()

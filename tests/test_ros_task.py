@@ -177,3 +177,96 @@ def test_palletizing_with_the_vacuum_gripper_through_the_gate_across_processes(r
     err = np.array([p.x, p.y, p.z]) - target
     assert np.linalg.norm(err) < 0.025, f"placed {np.round(1e3 * err, 1)} mm off; {stream}"
     assert sim.alive() and gate.alive()
+
+
+def _outcome(out: str) -> dict:
+    return json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
+
+
+def _in_box(p, center_xy, inner_m, top_z) -> bool:
+    return (abs(p.x - center_xy[0]) < inner_m[0] / 2 and abs(p.y - center_xy[1]) < inner_m[1] / 2
+            and p.z < top_z)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_bin_picking_through_the_gate_across_processes(ros):
+    """bin-picking in three processes: `officina ros sim --task bin-picking` (the heap, the RGB-D
+    camera on image_raw + depth/image_raw + camera_info, its pose), the gate, and `officina ros task
+    bin-picking`, which perceives over the camera topics and moves the arm through the gate. The
+    outcome is measured on the sim's ground truth (/ground_truth/object_poses): at least one part
+    lies in the target bin, and no more than the procedure says it placed. Not all of them need
+    be there: on a loaded machine the command stream across three processes bunches up (a
+    process descheduled for tens of milliseconds), the arm takes the bunch as one step, and a
+    carried part has been seen to slip from the fingers on the way (one part in five, in one run
+    of five)."""
+    pytest.importorskip("rclpy")
+    from geometry_msgs.msg import PoseArray
+
+    from officina.tasks.bin_picking import BinPickingParams
+
+    sets = ["--set", "params.n_objects=5"]
+    sim = ros.start(["ros", "sim", "--robot", "panda", "--task", "bin-picking", "--seed", "0", *sets], "sim")
+    gate = ros.start(["ros", "gate", "--robot", "panda", "--watchdog-periods", "50"], "gate")
+    task = ros.start(["ros", "task", "bin-picking", "--robot", "panda", "--seed", "0", "--arm", *sets], "task")
+    c = ros.client()
+    c.collect(PoseArray, "/ground_truth/object_poses")
+    c.wait_for(lambda: task.proc.poll() is not None, 280, "the task to finish")
+    out = task.output()
+    assert task.proc.returncode == 0, out + "\n--- sim\n" + sim.output() + "\n--- gate\n" + gate.output()
+    result = _outcome(out)
+    assert result["completed"] and result["gate_refused"] == 0
+    placed = result["details"]["placed"]
+    assert [e["event"] for e in result["events"]].count("placed") == placed
+    n0 = len(c.received["/ground_truth/object_poses"])
+    c.wait_for(lambda: len(c.received["/ground_truth/object_poses"]) > n0 + 1, 10, "ground truth")
+    p = BinPickingParams(n_objects=5)
+    poses = c.received["/ground_truth/object_poses"][-1].poses
+    assert len(poses) == 5
+    in_target = sum(_in_box(q.position, p.target_center_xy, p.target_inner_m, p.table_z + p.wall_height_m)
+                    for q in poses)
+    where = [(round(q.position.x, 3), round(q.position.y, 3), round(q.position.z, 3)) for q in poses]
+    assert 1 <= in_target <= placed, f"{in_target} in the target bin, {placed} placed: {where}\n{out}"
+
+    assert sim.alive() and gate.alive()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_machine_tending_through_the_gate_across_processes(ros):
+    """machine-tending in three processes: the procedure watches the machine's door and finds the
+    trays over the camera topics (a 1280 x 960 camera, rendered beside the sim's control loop so
+    that /joint_states keeps coming and the gate stays armed), locates the blank against the
+    fixture's stops with guarded moves on the wrist sensor's wrench topic, and puts the machined part on the finished tray: measured
+    on the sim's ground truth."""
+    pytest.importorskip("rclpy")
+    from geometry_msgs.msg import PoseArray
+
+    from officina.tasks.machine_tending import TRAY_SIZE, MachineTendingParams
+
+    sets = ["--set", "params.n_parts=1"]
+    sim = ros.start(["ros", "sim", "--robot", "panda", "--task", "machine-tending", *sets], "sim")
+    gate = ros.start(["ros", "gate", "--robot", "panda", "--watchdog-periods", "50"], "gate")
+    task = ros.start(["ros", "task", "machine-tending", "--robot", "panda", "--arm", *sets], "task")
+    c = ros.client()
+    c.collect(PoseArray, "/ground_truth/object_poses")
+    c.wait_for(lambda: task.proc.poll() is not None, 280, "the task to finish")
+    out = task.output()
+    assert task.proc.returncode == 0, out + "\n--- sim\n" + sim.output() + "\n--- gate\n" + gate.output()
+    result = _outcome(out)
+    assert result["completed"] and result["details"]["parts_done"] == 1 and result["gate_refused"] == 0
+    events = [e["event"] for e in result["events"]]
+    for step in ("touched", "located", "loaded", "cycle_started", "cycle_done", "unloaded", "finished_part"):
+        assert step in events, events
+    # the stops felt on the wrist sensor's wrench, published by the sim every period
+    assert result["wrist"] == "/force_torque_sensor_broadcaster/wrench"
+    assert [e["stop"] for e in result["events"] if e["event"] == "touched"] == ["x", "y"]
+    n0 = len(c.received["/ground_truth/object_poses"])
+    c.wait_for(lambda: len(c.received["/ground_truth/object_poses"]) > n0 + 1, 10, "ground truth")
+    p = MachineTendingParams(n_parts=1)
+    part = c.received["/ground_truth/object_poses"][-1].poses[0].position
+    reach = p.tray_misplacement_m
+    assert abs(part.x - p.finished_tray_xy[0]) < TRAY_SIZE[0] / 2 + reach, part
+    assert abs(part.y - p.finished_tray_xy[1]) < TRAY_SIZE[1] / 2 + reach, part
+    assert part.z < TRAY_SIZE[2] + p.blank_size_m[2], part
+    assert sim.alive() and gate.alive()

@@ -88,3 +88,45 @@ def test_line_acceleration_shortens_a_short_line():
     assert ticks[2.0] < 0.8 * ticks[1.0], ticks
     with pytest.raises(ValueError, match="linear_accel_m_s2"):
         Skills(arm, None, model, lambda: None, rng=np.random.default_rng(0), linear_accel_m_s2=0)
+
+
+def test_wait_in_position_holds_until_a_lagging_arm_arrives():
+    """An arm that reaches its command only some periods later (as one behind ROS does): the
+    wait holds the command, ticks until the joints are within the tolerance, and reports it; an
+    arm that never arrives is reported after the timeout."""
+    from officina.interfaces import JointState
+
+    spec = load_robot("panda")
+    model = RobotModel.from_spec(spec)
+
+    class LaggingArm:
+        joint_names, limits, control_period = spec.joint_names, spec.limits, 0.004
+
+        def __init__(self, lag: int | None):
+            self.q = spec.home.copy()
+            self.sent = []
+            self.lag = lag
+            self.t = 0.0
+
+        def read(self):
+            return JointState(self.t, self.joint_names, self.q.copy(), np.zeros(7), np.zeros(7))
+
+        def command_positions(self, q, qd=None):
+            self.sent.append(np.asarray(q, float).copy())
+
+        def tick(self):
+            self.t += self.control_period
+            if self.lag is not None and len(self.sent) > self.lag:
+                self.q = self.sent[-1 - self.lag].copy()
+
+    for lag, ok in ((5, True), (None, False)):
+        arm = LaggingArm(lag)
+        sk = Skills(arm, None, model, arm.tick, rng=np.random.default_rng(0))
+        target = spec.home + 0.1
+        sk._q_cmd = target.copy()
+        assert sk.wait_in_position(timeout_s=0.2) is ok
+        assert all(np.array_equal(q, target) for q in arm.sent)  # it only ever held the command
+        if ok:
+            assert np.abs(arm.q - target).max() < 2e-3 and len(arm.sent) <= 8
+        else:
+            assert len(arm.sent) == 50
