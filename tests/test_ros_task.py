@@ -143,26 +143,16 @@ def test_palletizing_with_the_vacuum_gripper_through_the_gate_across_processes(r
     cups (reproduced in one process: 5 mm per 1.2 rad swing with two of three periods empty, 1 mm
     without). The sim's count of periods without a command is in the failure message."""
     pytest.importorskip("rclpy")
-    from geometry_msgs.msg import PoseArray
-
-    from officina.tasks.palletizing import PalletizingParams, pallet_plan
-
-    sets = ["--set", "params.n_boxes=1"]
-    sim = ros.start(["ros", "sim", "--robot", "ur10e", "--profile", "ur10e", "--task", "palletizing", *sets], "sim")
-    gate = ros.start(["ros", "gate", "--robot", "ur10e", "--profile", "ur10e", "--watchdog-periods", "50"], "gate")
-    task = ros.start(["ros", "task", "palletizing", "--robot", "ur10e", "--profile", "ur10e", "--arm", *sets], "task")
-    c = ros.client()
-    c.collect(PoseArray, "/ground_truth/object_poses")
     from diagnostic_msgs.msg import DiagnosticStatus
 
     from officina.ros.qos import qos_latched
     from officina.ros.sim_node import CONTROLLER_STATE_TOPIC
+    from officina.tasks.palletizing import PalletizingParams, pallet_plan
 
+    sets = ["--set", "params.n_boxes=1"]
+    result, _, c, sim, gate = _task_across_processes(
+        ros, "palletizing", ["--robot", "ur10e", "--profile", "ur10e"], sets, sets)
     c.collect(DiagnosticStatus, CONTROLLER_STATE_TOPIC, qos_latched())
-    c.wait_for(lambda: task.proc.poll() is not None, 280, "the task to finish")
-    out = task.output()
-    assert task.proc.returncode == 0, out + "\n--- sim\n" + sim.output() + "\n--- gate\n" + gate.output()
-    result = json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
     assert result["completed"] and result["details"]["placed"] == 1
     assert [e["event"] for e in result["events"]][-3:] == ["arrived", "picked", "placed"]
     assert result["gate_refused"] == 0
@@ -188,6 +178,23 @@ def _in_box(p, center_xy, inner_m, top_z) -> bool:
             and p.z < top_z)
 
 
+def _task_across_processes(ros, task_name, robot_args, sim_args=(), task_args=()):
+    """`officina ros sim` with the task's scene, the gate and `officina ros task` as three processes;
+    waits for the task to finish, asserts it exited 0 and returns (its result line, the client
+    collecting /ground_truth/object_poses, the sim, the gate)."""
+    from geometry_msgs.msg import PoseArray
+
+    sim = ros.start(["ros", "sim", *robot_args, "--task", task_name, *sim_args], "sim")
+    gate = ros.start(["ros", "gate", *robot_args, "--watchdog-periods", "50"], "gate")
+    task = ros.start(["ros", "task", task_name, *robot_args, "--arm", *task_args], "task")
+    c = ros.client()
+    c.collect(PoseArray, "/ground_truth/object_poses")
+    c.wait_for(lambda: task.proc.poll() is not None, 280, "the task to finish")
+    out = task.output()
+    assert task.proc.returncode == 0, out + "\n--- sim\n" + sim.output() + "\n--- gate\n" + gate.output()
+    return _outcome(out), out, c, sim, gate
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_bin_picking_through_the_gate_across_processes(ros):
@@ -201,20 +208,10 @@ def test_bin_picking_through_the_gate_across_processes(ros):
     carried part has been seen to slip from the fingers on the way (one part in five, in one run
     of five)."""
     pytest.importorskip("rclpy")
-    from geometry_msgs.msg import PoseArray
-
     from officina.tasks.bin_picking import BinPickingParams
 
-    sets = ["--set", "params.n_objects=5"]
-    sim = ros.start(["ros", "sim", "--robot", "panda", "--task", "bin-picking", "--seed", "0", *sets], "sim")
-    gate = ros.start(["ros", "gate", "--robot", "panda", "--watchdog-periods", "50"], "gate")
-    task = ros.start(["ros", "task", "bin-picking", "--robot", "panda", "--seed", "0", "--arm", *sets], "task")
-    c = ros.client()
-    c.collect(PoseArray, "/ground_truth/object_poses")
-    c.wait_for(lambda: task.proc.poll() is not None, 280, "the task to finish")
-    out = task.output()
-    assert task.proc.returncode == 0, out + "\n--- sim\n" + sim.output() + "\n--- gate\n" + gate.output()
-    result = _outcome(out)
+    sets = ["--seed", "0", "--set", "params.n_objects=5"]
+    result, out, c, sim, gate = _task_across_processes(ros, "bin-picking", ["--robot", "panda"], sets, sets)
     assert result["completed"] and result["gate_refused"] == 0
     placed = result["details"]["placed"]
     assert [e["event"] for e in result["events"]].count("placed") == placed
@@ -240,20 +237,10 @@ def test_machine_tending_through_the_gate_across_processes(ros):
     fixture's stops with guarded moves on the wrist sensor's wrench topic, and puts the machined part on the finished tray: measured
     on the sim's ground truth."""
     pytest.importorskip("rclpy")
-    from geometry_msgs.msg import PoseArray
-
     from officina.tasks.machine_tending import TRAY_SIZE, MachineTendingParams
 
     sets = ["--set", "params.n_parts=1"]
-    sim = ros.start(["ros", "sim", "--robot", "panda", "--task", "machine-tending", *sets], "sim")
-    gate = ros.start(["ros", "gate", "--robot", "panda", "--watchdog-periods", "50"], "gate")
-    task = ros.start(["ros", "task", "machine-tending", "--robot", "panda", "--arm", *sets], "task")
-    c = ros.client()
-    c.collect(PoseArray, "/ground_truth/object_poses")
-    c.wait_for(lambda: task.proc.poll() is not None, 280, "the task to finish")
-    out = task.output()
-    assert task.proc.returncode == 0, out + "\n--- sim\n" + sim.output() + "\n--- gate\n" + gate.output()
-    result = _outcome(out)
+    result, _, c, sim, gate = _task_across_processes(ros, "machine-tending", ["--robot", "panda"], sets, sets)
     assert result["completed"] and result["details"]["parts_done"] == 1 and result["gate_refused"] == 0
     events = [e["event"] for e in result["events"]]
     for step in ("touched", "located", "loaded", "cycle_started", "cycle_done", "unloaded", "finished_part"):
