@@ -1017,11 +1017,13 @@ class _Picker:
         for name in [o.name for o in self.scene.obstacles if o.name.startswith(("part", "side"))]:
             self.scene.remove(name)
         hang = float(np.linalg.norm(tcp_T_part[:3, 3])) + 0.5 * _size_of(target.shape)
-        # straight up: next to a wall, and with the part brushing its neighbours, the fingers stay
-        # within the padding until they clear the rim (a vertical line along a vertical wall)
+        # straight up: next to a wall, and with the part brushing its neighbours, the fingers and
+        # the part stay within the padding until the lower of them (a tall part hangs below the
+        # fingertips) clears the rim (a vertical line along a vertical wall)
         lift = G.copy()
         lift[2, 3] = max(G[2, 3], self.rim + hang + 0.03)
-        beside = max(0.03, self.rim + 0.01 - (G[2, 3] - 0.02))
+        lowest = min(G[2, 3] - 0.02, max(self.floor, T[2, 3] - _extent_below(part)))
+        beside = max(0.03, self.rim + 0.01 - lowest)
         r = sk.move_line(lift, escape_m=beside)
         if not r.ok and r.status != SkillStatus.PROTECTIVE_STOP:
             back = P.copy()
