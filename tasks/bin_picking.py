@@ -60,7 +60,7 @@ from pydantic import Field, model_validator
 
 from officina.controllers.planning.planner import PlannerSettings
 from officina.controllers.planning.scene import Box, Cylinder, Obstacle, PlanningScene
-from officina.controllers.skills import Skills, SkillStatus
+from officina.controllers.skills import SkillResult, Skills, SkillStatus
 from officina.controllers.trajectory import TrajectoryError, plan_cartesian_line
 from officina.interfaces import CameraIntrinsics
 from officina.tasks.base import (
@@ -85,6 +85,8 @@ ROLLING_FRICTION = 0.0005
 # apart in its contact manifold (inside its contact-breaking threshold), which are near misses.
 TOUCH_M = 0.0
 PRESS_SPEED_M_S = 0.005  # the closed fingers come down on a part to be slid this fast
+DRAG_SPEED_M_S = 0.05  # and drag it this fast,
+PRESS_GAIN = 0.0002  # the tcp moving down (m/s) by this much per newton of the press missing
 # A part is pressed on, to be slid, halfway from its top's centre to its trailing edge: a part
 # lying on its side is then pressed on its flank, which rolls it along, not on its crest.
 PRESS_BACK = 0.5
@@ -927,9 +929,10 @@ class _Picker:
 
     def slide(self, c: np.ndarray, d: np.ndarray, clear: list[str]) -> None:
         """The closed fingers come down on ``c`` until they press on it (a guarded move on the
-        wrist sensor), drag it ``nudge_m`` along the horizontal ``d``, and go back up; the
-        obstacles ``clear`` (what is pushed) are left out of the planning scene. Finger on part
-        grips better than part on floor, so the part follows (or, pushed at its top, tips over)."""
+        wrist sensor), drag it ``nudge_m`` along the horizontal ``d`` still pressing
+        (`press_drag`), and go back up; the obstacles ``clear`` (what is pushed) are left out of
+        the planning scene. Finger on part grips better than part on floor, so the part follows
+        (or, pushed at its top, tips over or rolls)."""
         sk, p = self.sk, self.p
         for name in clear:
             if name in self.scene:
@@ -945,20 +948,58 @@ class _Picker:
             self._stop(r)
             return
         down = self.cell.world_T_base[:3, :3].T @ np.array([0.0, 0.0, -1.0])
+        wrist = self.cell.wrist
+        tare = None if wrist is None else np.asarray(wrist.read().force, float)
         # slowly, so that the arm stops pressing about as hard as asked (a position-controlled arm
-        # on a rigid part overshoots the force by its stiffness times the speed times a period);
-        # it holds that press while it drags
-        r = sk.move_until_contact(down, 0.06, p.nudge_force_n, speed_m_s=PRESS_SPEED_M_S, wrist=self.cell.wrist)
+        # on a rigid part overshoots the force by its stiffness times the speed times a period)
+        r = sk.move_until_contact(down, 0.06, p.nudge_force_n, speed_m_s=PRESS_SPEED_M_S, wrist=wrist)
         if r.ok:
-            T = self.cell.world_T_base @ self.model.frame_transform(sk.q_command, "tcp")
-            T[:3, 3] += (d[0] * p.nudge_m, d[1] * p.nudge_m, 0.0)
-            r = sk.move_line(self.base(T), speed_m_s=0.05, escape_m=p.nudge_m + 0.01)
+            along = self.cell.world_T_base[:3, :3].T @ np.array([d[0], d[1], 0.0])
+            if tare is not None:
+                r = self.press_drag(along, down, p.nudge_m, p.nudge_force_n, tare)
+            else:
+                T = self.model.frame_transform(sk.q_command, "tcp")
+                T[:3, 3] += along * p.nudge_m
+                r = sk.move_line(T, speed_m_s=DRAG_SPEED_M_S, escape_m=p.nudge_m + 0.01)
         if self._stop(r):
             return
         T = self.cell.world_T_base @ self.model.frame_transform(sk.q_command, "tcp")
         T[2, 3] = max(T[2, 3] + 0.04, self.rim + 0.05)
         r = sk.move_line(self.base(T), escape_m=0.03)
         self._stop(r)
+
+    def press_drag(self, along: np.ndarray, down: np.ndarray, distance_m: float, force_n: float,
+                   tare: np.ndarray) -> SkillResult:
+        """Drag the tcp ``distance_m`` along ``along`` (base frame, unit) while pressing with
+        ``force_n`` along ``down``: a hybrid force/position motion. Where the arm holds the point
+        at which it felt the part, it no longer presses (a stiff position-controlled arm presses
+        by the fraction of a millimetre it lags its command); so every control period the tcp
+        advances along ``along`` and moves along ``down`` in proportion to the force missing
+        (the wrist sensor, less ``tare``: its reading before the contact), the orientation held
+        (damped least squares on the tcp Jacobian)."""
+        sk, model, arm = self.sk, self.model, self.cell.arm
+        dt = sk.dt
+        q = sk.q_command
+        n = max(1, int(np.ceil(distance_m / (DRAG_SPEED_M_S * dt))))
+        ramp = max(1, int(0.05 / dt))  # 50 ms up to speed, and down
+        for k in range(n + ramp):
+            speed = DRAG_SPEED_M_S * min(1.0, (k + 1) / ramp, max(0.0, (n + ramp - k) / ramp))
+            st = arm.read()
+            R = model.frame_transform(st.position, "flange")[:3, :3]
+            pressing = float(-(R @ (np.asarray(self.cell.wrist.read().force, float) - tare)) @ down)
+            v_down = float(np.clip(PRESS_GAIN * (force_n - pressing), -0.01, 0.01))
+            twist = np.concatenate([along * speed + down * v_down, np.zeros(3)])
+            J = model.jacobian(q, "tcp")
+            qd = J.T @ np.linalg.solve(J @ J.T + 1e-6 * np.eye(6), twist)
+            q = q + qd * dt
+            arm.command_positions(q, qd)
+            self.cell.tick()
+            why = arm.fault()
+            if why is not None:
+                sk.resync()
+                return SkillResult(SkillStatus.PROTECTIVE_STOP, why)
+        sk.resync()
+        return SkillResult(SkillStatus.OK)
 
     def _stop(self, r) -> bool:
         if r.status == SkillStatus.PROTECTIVE_STOP:

@@ -63,6 +63,28 @@ def test_bin_picking_empties_the_heap(tmp_path, robot, seed):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_cylinders_lying_against_a_wall_are_rolled_clear_and_picked(tmp_path):
+    # seed 1: two cylinders lie on their side against the source bin's x- wall, where no grasp
+    # fits between them and the wall; pressed on the flank and dragged, they roll clear
+    res = _run(tmp_path, "run", seed=1)
+    m = res.metrics
+    nudged = _events(res, "nudge")
+    assert nudged and all(e["press_xyz"][0] >= 0.52 - 0.18 + 0.016 - 1e-6 for e in nudged)
+    assert m["success"] and m["parts_delivered"] == 8 and m["collisions"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_tall_part_beside_a_wall_is_lifted_out(tmp_path):
+    # seed 13: a 48 mm tall box grasped beside the source bin's y- wall hangs below the
+    # fingertips; the straight lift may start beside the wall until the part clears the rim
+    res = _run(tmp_path, "run", seed=13)
+    assert not _events(res, "lift_failed")
+    assert res.metrics["success"] and res.metrics["collisions"] == 0
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_same_seed_same_metrics(tmp_path):
     a = _run(tmp_path, "a", overrides=["params.n_objects=5"]).metrics
