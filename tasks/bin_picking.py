@@ -914,7 +914,8 @@ class _Picker:
         c[:2] = np.clip(c[:2], bc - inner / 2 + FINGER_ROOM_M, bc + inner / 2 - FINGER_ROOM_M)
         self.log("nudge", xyz=_round(q.position), press_xyz=_round(c), direction=_round(d, 3),
                  distance_m=self.p.nudge_m)
-        self.slide(c, d, [f"part{k}", *self.own_sides(q)])
+        # a part lying on its side rolls under a light touch; pressed hard, it jams against the floor
+        self.slide(c, d, [f"part{k}", *self.own_sides(q)], hold_press=q.top != "side")
 
     def topple(self, name: str, parts: list[LocalizedPart]) -> np.ndarray:
         """Lay down a part the camera sees only as steep faces (on edge, leaning on a wall or a
@@ -924,13 +925,14 @@ class _Picker:
         c = np.array([0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), hi[2]])
         d = self.away(c, parts)
         self.log("topple", xyz=_round(c), direction=_round(d, 3), distance_m=self.p.nudge_m)
-        self.slide(c, d, [name])
+        self.slide(c, d, [name], hold_press=False)
         return c
 
-    def slide(self, c: np.ndarray, d: np.ndarray, clear: list[str]) -> None:
+    def slide(self, c: np.ndarray, d: np.ndarray, clear: list[str], hold_press: bool = True) -> None:
         """The closed fingers come down on ``c`` until they press on it (a guarded move on the
         wrist sensor), drag it ``nudge_m`` along the horizontal ``d`` still pressing
-        (`press_drag`), and go back up; the obstacles ``clear`` (what is pushed) are left out of
+        (`press_drag`; with ``hold_press`` false, a straight line from where they felt it, which
+        barely presses), and go back up; the obstacles ``clear`` (what is pushed) are left out of
         the planning scene. Finger on part grips better than part on floor, so the part follows
         (or, pushed at its top, tips over or rolls)."""
         sk, p = self.sk, self.p
@@ -955,7 +957,7 @@ class _Picker:
         r = sk.move_until_contact(down, 0.06, p.nudge_force_n, speed_m_s=PRESS_SPEED_M_S, wrist=wrist)
         if r.ok:
             along = self.cell.world_T_base[:3, :3].T @ np.array([d[0], d[1], 0.0])
-            if tare is not None:
+            if tare is not None and hold_press:
                 r = self.press_drag(along, down, p.nudge_m, p.nudge_force_n, tare)
             else:
                 T = self.model.frame_transform(sk.q_command, "tcp")
