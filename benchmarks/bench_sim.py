@@ -46,8 +46,8 @@ def rows_from_result(res: dict) -> list:
         row(f"pick-place real-time factor, CPU time ({r})", "x", pp["cpu_real_time_factor"],
             res["raw_real_time_factor"], baseline_name="raw PyBullet stepping of the same world",
             goals=[("value", ">=", 20.0)], better="higher",
-            note=f"simulated time / the run process's CPU in the procedure; the writer process's "
-                 f"{pp['phases']['writer_cpu_s']:.1f} s CPU ran beside it"),
+            note=f"simulated time / the run process's CPU in the procedure; the state log writer and the plot "
+                 f"process ran beside it ({pp['phases']['children_cpu_s']:.1f} s CPU)"),
         row(f"pick-place real-time factor, wall clock ({r})", "x", pp["real_time_factor"],
             goals=[("value", ">=", 20.0)], better="higher",
             note=f"cycle {pp['cycle_time_s']:.1f} s sim, success {pp['success']}; {load}"),
