@@ -152,7 +152,7 @@ def test_the_sim_group_reports_wall_clock_and_cpu_time_figures_against_their_goa
     assert cpu.verdict == "met" and cpu.baseline == 25.0 and cpu.ratio == pytest.approx(21.0 / 25.0)
     assert by["pick-place real-time factor, wall clock (panda)"].verdict == "missed"
     assert "load average 3.0" in by["pick-place real-time factor, wall clock (panda)"].note
-    assert by["pick-place start-up and run folder share, CPU time (panda)"].verdict == "met"
+    assert by["pick-place start-up and run folder share, CPU time (panda)"].verdict == "info"  # the goal is wall
     assert by["pick-place start-up and run folder share, wall clock (panda)"].verdict == "missed"
 
 
