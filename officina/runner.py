@@ -182,13 +182,14 @@ class _SafetyLog:
 def _progress_observer(cfg: RunConfig, robot_name: str):
     """A rich progress line on a terminal (stderr); None elsewhere."""
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from officina.tasks.runtime import ProgressReporter
 
     console = Console(stderr=True)
     if not console.is_terminal:
         return None, None
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from officina.tasks.runtime import ProgressReporter
+
     prog = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
                     TextColumn("sim {task.fields[simt]:.1f} s"), TimeElapsedColumn(), console=console,
                     transient=True)
