@@ -179,7 +179,7 @@ class Recorder:
     def on_tick(self, k: int, state: JointState) -> None:
         arm = self._arm
         ref = arm.last_command
-        if ref is None or arm.mode is not ControlMode.POSITION:
+        if ref is None or arm.mode != ControlMode.POSITION:
             ref = state.position  # a velocity or torque command is no joint position to track
         self._err_q.append(state.position)
         self._err_ref.append(ref)
