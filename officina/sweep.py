@@ -737,6 +737,7 @@ def _run_sweep(points: list[SweepPoint], sweep_dir: Path, client, workers: int |
         except KeyboardInterrupt:
             interrupted = True
         finally:
+            journal.flush()
             rep.stop()
             if own:
                 client.close()
