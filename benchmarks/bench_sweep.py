@@ -246,6 +246,9 @@ def print_table(result: dict) -> None:
           f"{s['dask1']['dask_cpu_per_run_s']:.3f} s CPU")
     print(f"CPU per run in the run's process vs the loop: 1 worker {100 * result['cpu_per_run_change_1_worker']:+.1f} %,"
           f" 2 workers {100 * result['cpu_per_run_change_2_workers']:+.1f} %")
+    if s["dask1"]["writer_cpu_per_run_s"] < 0.5 * loop["writer_cpu_per_run_s"]:
+        print("  (the workers encode the state log in the run's thread, the loop in a writer process on the other "
+              "core: both figures above include that encoding)")
     print(f"total CPU per run, loop / 2 workers: {100 * result['cpu_efficiency_2_workers']:.0f} %; efficiency to "
           f"expect on two free cores: {100 * result['expected_efficiency_free_cores']:.0f} % of one core (occupancy x "
           f"total CPU/run loop / total CPU/run 2 workers), {100 * result['expected_efficiency_free_cores_vs_loop']:.0f}"

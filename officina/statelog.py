@@ -338,12 +338,10 @@ class RobotTransforms:
             q[i], q[i + 1] = math.cos(v), math.sin(v)
 
     def _relative(self, pairs) -> np.ndarray:
-        oMf = self.data.oMf
+        oMf, xyzquat = self.data.oMf, self._pin.SE3ToXYZQUAT
         out = np.empty((len(pairs), 7))
         for k, (a, b) in enumerate(pairs):
-            M = oMf[a].actInv(oMf[b])
-            out[k, :3] = M.translation
-            out[k, 3:] = self._pin.Quaternion(M.rotation).coeffs()
+            out[k] = xyzquat(oMf[a].actInv(oMf[b]))
         return out
 
     def moving_poses(self, q: np.ndarray) -> np.ndarray:
