@@ -138,6 +138,8 @@ class StateLog:
         its ``Typestore.serialize_cdr`` does after looking the type up)."""
         ts = self._ts
         msgdef = ts.get_msgdef(typename)
+        if not all(hasattr(msgdef, f) for f in ("getsize_cdr", "serialize_cdr_le", "serialize_cdr_be")):
+            return lambda msg: ts.serialize_cdr(msg, typename)  # a rosbags that keeps them elsewhere
         little = sys.byteorder == "little"
         getsize, ser = msgdef.getsize_cdr, (msgdef.serialize_cdr_le if little else msgdef.serialize_cdr_be)
         head = bytes((0, int(little)))
