@@ -87,9 +87,6 @@ ENCLOSURE = ("front_l", "front_r", "lintel", "roof", "back", "side_l", "side_r",
 FIXTURE = ("fixture_plate", "fixed_jaw", "side_stop", "movable_jaw")
 WAITING = ("waiting_load", "waiting_unload")
 AVERAGE_PERIODS = 20  # readings a guarded move averages its force over
-# The fingers open this much wider than the blank before they go down beside it for the side push:
-# 5 mm a side let a fingertip catch the blank on the way down and turn it off the jaw.
-RELEASE_OPENING_M = 0.016
 FINGERTIP_BELOW_TCP = 0.01  # the fingertips reach this far below the tcp (Franka Hand, officina's gripper) [m]
 
 
@@ -836,8 +833,8 @@ class _Procedure:
         travel_x = r.info["travel_m"]
         x_blank = float(self.tcp_world()[0])  # the fingers hold it here (its x in the fingers as picked)
         self.must(sk.move_line(self.pose(self.tcp_world() - (0, 0, 0.0015), self.psi_fix)), "set the blank down")
-        self.must(sk.release(width_m=by + RELEASE_OPENING_M), "release the blank")
-        w = sk.gripper.width() if sk.gripper is not None else by + RELEASE_OPENING_M
+        self.must(sk.release(width_m=by + 0.01), "release the blank")
+        w = sk.gripper.width() if sk.gripper is not None else by + 0.01
         # y: the finger on its +y side pushes it, free, along the jaw against the side stop: the flat
         # pad and the stop square it (a grip would drag it off the stop as the fingers open). The
         # fingertips go down to 3 mm over the stop, so that the push is low on the blank and slides

@@ -141,12 +141,3 @@ def test_a_blank_picked_off_square_is_located_square_against_both_stops(tmp_path
     _check_done(m, 2)
     straight = _run(tmp_path, "straight", seed=4, overrides=quick + ["params.side_push_lean_deg=0"]).metrics
     assert straight["placement_errors_mm"][0] > 0.5, straight["placement_errors_mm"]
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-def test_the_fingers_go_down_beside_a_released_blank_without_touching_it(tmp_path):
-    """Seed 8's second blank on the iiwa: with the fingers opened 5 mm a side, a fingertip going
-    down for the side push caught the blank and turned it 1.5 deg off the jaw."""
-    m = _run(tmp_path, "iiwa", robot="iiwa", seed=8, overrides=["params.machining_time_s=1.0", "params.door_time_s=0.5"]).metrics
-    _check_done(m, 2)
