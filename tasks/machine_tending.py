@@ -120,6 +120,7 @@ class MachineTendingParams(StrictParams):
     locate_clearance_m: float = Field(0.004, gt=0.0, le=0.01)  # the blank is lowered this far off each stop
     locate_force_n: float = Field(8.0, gt=0, le=60)  # the guarded moves' threshold (raised above the sensor's noise)
     locate_speed_m_s: float = Field(0.01, gt=0, le=0.05)
+    side_push_lean_deg: float = Field(20.0, ge=0.0, le=30.0)  # the side push's lean toward the fixed jaw
     grasp_depth_m: float = Field(0.015, gt=0.005, le=0.03)  # fingertips below the part's top
     grasp_force_n: float = Field(30.0, gt=0)
     velocity_scale: float = Field(0.8, gt=0, le=1)
@@ -837,7 +838,10 @@ class _Procedure:
         # y: the finger on its +y side pushes it, free, along the jaw against the side stop: the flat
         # pad and the stop square it (a grip would drag it off the stop as the fingers open). The
         # fingertips go down to 3 mm over the stop, so that the push is low on the blank and slides
-        # it rather than tips it.
+        # it rather than tips it. The push leans toward the fixed jaw (`side_push_lean_deg`): a blank
+        # that came to the jaw on a corner (picked a degree or two off square) turns square against
+        # the side stop, and the pad's friction keeps it against the jaw while it turns; pushed
+        # straight along y it turns away from the jaw.
         # The fingertips come within the planning padding of the side stop on purpose: the stop is
         # out of the planning scene from lowering the fingers until they have backed off the blank.
         tcp = self.tcp_world()
@@ -846,14 +850,15 @@ class _Procedure:
         try:
             self.must(sk.move_line(self.pose((tcp[0], tcp[1], min(tcp[2], push_z)), self.psi_fix)),
                       "lower the fingers")
-            r = self.guarded((0.0, -1.0, 0.0), (w - by) / 2 + 2 * c + 0.003, "y")
+            lean = np.radians(p.side_push_lean_deg)
+            r = self.guarded((np.sin(lean), -np.cos(lean), 0.0), ((w - by) / 2 + 2 * c + 0.003) / np.cos(lean), "y")
             tcp = self.tcp_world()
             y_blank = float(tcp[1] + w / 2 - by / 2)
             self.must(sk.move_line(self.pose((tcp[0], tcp[1] + 0.0015, tcp[2]), self.psi_fix)), "back off the blank")
         finally:
             self.scene.add(side_stop)
         cell.log_event(None, "located", x=round(x_blank, 4), y=round(y_blank, 4), travel_x_mm=round(1e3 * travel_x, 2),
-                       travel_y_mm=round(1e3 * r.info["travel_m"], 2), force_n=round(self.locate_force, 1))
+                       travel_y_mm=round(1e3 * r.info["travel_m"] * np.cos(lean), 2), force_n=round(self.locate_force, 1))
         self.scene.add(Obstacle("part_in_fixture", Box(tuple(p.blank_size_m)), (x_blank, y_blank, L.plate_top_z + bz / 2),
                                 _yaw_quat(self.psi_fix)))
         tcp = self.tcp_world()

@@ -127,3 +127,17 @@ def test_two_parts_on_every_robot(tmp_path, robot):
     m = _run(tmp_path, "run", robot, seed=1, overrides=["params.machining_time_s=2.0"]).metrics
     _check_done(m, 2)
     assert m["part_interval_s"] < m["cycle_time_s"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_blank_picked_off_square_is_located_square_against_both_stops(tmp_path):
+    """Seed 4's first blank sits in the Panda's fingers about 1.5 deg off square and reaches the
+    fixed jaw on a corner. The side push, leaning toward the jaw, turns it square against the side
+    stop without taking it off the jaw; pushed straight along y it turns away from the jaw by
+    more than the placement tolerance."""
+    quick = ["params.machining_time_s=1.0", "params.door_time_s=0.5"]  # two blanks on the tray, as by default
+    m = _run(tmp_path, "lean", seed=4, overrides=quick).metrics
+    _check_done(m, 2)
+    straight = _run(tmp_path, "straight", seed=4, overrides=quick + ["params.side_push_lean_deg=0"]).metrics
+    assert straight["placement_errors_mm"][0] > 0.5, straight["placement_errors_mm"]
