@@ -769,6 +769,39 @@ class _Palletizer:
         is blocked: ``approach_m`` above the belt's end stop, the stack so far and ``layer_top``."""
         return max(self.p.belt_z + END_STOP_H_M, self.stack_top, layer_top) + self.p.approach_m
 
+    def branch_ik(self, T_world: np.ndarray) -> np.ndarray | None:
+        """A collision-free joint configuration for the tcp pose (world) on the arm's present branch
+        (no joint turning more than a half turn from the present command), or None. Carrying a
+        carton, the arm changes branch only through its singular poses (stretched up over its
+        base, the wrist aligned), where the carton's weight, which the contact monitor does not
+        know, reads as a large force at the tcp."""
+        sk, m = self.sk, self.model
+        T = self.base(T_world)
+        q0 = np.asarray(sk.q_command, float)
+        # first from the present configuration turned on the base toward the goal (the arm's
+        # branch kept, so IK converges on it), then from the present one, then the skills' search
+        here = m.frame_transform(q0, "tcp")[:3, 3]
+        turned = q0.copy()
+        turned[0] = np.clip(q0[0] + _wrap(math.atan2(T[1, 3], T[0, 3]) - math.atan2(here[1], here[0])),
+                            m.limits.lower[0], m.limits.upper[0])
+        rng = np.random.default_rng(0)  # a generator of its own: the procedure's stream unchanged
+        for s0 in (turned, q0):
+            r = solve_ik(m, T, "tcp", s0, rng=rng, max_restarts=0)
+            if r.success and sk.config_clear(r.q) and self.same_branch(q0, r.q):
+                return r.q
+        r = sk.ik(T)
+        if r.success and sk.config_clear(r.q) and self.same_branch(q0, r.q):
+            return r.q
+        return None
+
+    def same_branch(self, q0: np.ndarray, q1: np.ndarray) -> bool:
+        """Whether ``q1`` is on ``q0``'s branch of the arm's inverse kinematics: the Jacobian's
+        determinant keeps its sign (a shoulder, elbow or wrist flip changes it) and no joint turns
+        more than a half turn."""
+        J0, J1 = self.model.jacobian(q0, "tcp"), self.model.jacobian(q1, "tcp")
+        flip = J0.shape[0] == J0.shape[1] and np.linalg.det(J0) * np.linalg.det(J1) <= 0
+        return bool(not flip and np.max(np.abs(np.asarray(q1) - np.asarray(q0))) <= math.pi)
+
     def go(self, T_goal: np.ndarray, z_travel: float):
         """The tcp to ``T_goal`` (world): along the joint-space line when it is free; otherwise (or
         when its timed trajectory grazes an obstacle) straight up to ``z_travel`` (tcp height,
@@ -778,9 +811,9 @@ class _Palletizer:
         when the arm cannot reach above it at the travel height (close to its base) or nothing
         else worked."""
         sk = self.sk
-        r = sk.ik(self.base(T_goal))
-        if r.success and sk.planner is not None and sk.planner.segment_free(sk.q_command, r.q):
-            res = self.move(lambda: sk.move_joints(r.q))
+        q_goal = self.branch_ik(T_goal)
+        if q_goal is not None and sk.planner is not None and sk.planner.segment_free(sk.q_command, q_goal):
+            res = self.move(lambda: sk.move_joints(q_goal))
             if res.ok or res.status not in _REPLAN:
                 return res
         res = None
@@ -794,18 +827,22 @@ class _Palletizer:
                     return res
             T_high = T_goal.copy()
             T_high[2, 3] = max(T_goal[2, 3], z)
-            res = self.move(lambda: sk.move_to_pose(self.base(T_high)))
+            q_high = self.branch_ik(T_high)
+            if q_high is None:
+                break  # no pose there on the arm's branch (near the base the carton meets the upper arm)
+            res = self.move(lambda: sk.move_to_pose(self.base(T_high), q_hint=q_high))
             if res.ok:
                 if T_high[2, 3] > T_goal[2, 3] + 1e-6:
                     res = self.move(lambda: sk.move_line(self.base(T_goal)))
                     if res.status in _REPLAN:  # no straight way down (out of reach on the way)
-                        res = self.move(lambda: sk.move_to_pose(self.base(T_goal)))
+                        q_down = self.branch_ik(T_goal)
+                        res = self.move(lambda: sk.move_to_pose(self.base(T_goal), q_hint=q_down))
                 return res
             if res.status == SkillStatus.IK_FAILED and T_high[2, 3] > T_goal[2, 3] + 1e-6:
                 break  # too high to reach there (close to the base): planned to the goal itself
             if res.status not in _REPLAN:
                 return res
-        return self.move(lambda: sk.move_to_pose(self.base(T_goal)))
+        return self.move(lambda: sk.move_to_pose(self.base(T_goal), q_hint=q_goal))
 
     def place(self, k: int, tgt: BoxTarget, tcp_T_box: np.ndarray) -> bool:
         p = self.p
