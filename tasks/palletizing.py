@@ -71,7 +71,7 @@ from officina.tasks.base import (
 from officina.vision.localize import LocalizeParams, localize_objects
 
 __all__ = ["Palletizing", "PalletizingParams", "PatternParams", "CartonParams", "BoxTarget", "pallet_plan",
-           "support_ratios", "EUR_PALLET_M"]
+           "support_ratios", "same_branch", "EUR_PALLET_M"]
 
 EUR_PALLET_M = (1.2, 0.8, 0.144)  # EN 13698-1
 MIN_SUPPORT = 0.75  # each carton's supported area fraction the pattern must keep
@@ -608,6 +608,15 @@ def _box_T(pos, yaw: float) -> np.ndarray:
     return T
 
 
+def same_branch(model, q0, q1) -> bool:
+    """Whether ``q1`` is on ``q0``'s branch of a 6-axis arm's inverse kinematics: the Jacobian's
+    determinant keeps its sign (a shoulder, elbow or wrist flip changes it; a 7-axis arm's is not
+    checked) and no joint turns more than a half turn."""
+    J0, J1 = model.jacobian(np.asarray(q0, float), "tcp"), model.jacobian(np.asarray(q1, float), "tcp")
+    flip = J0.shape[0] == J0.shape[1] and np.linalg.det(J0) * np.linalg.det(J1) <= 0
+    return bool(not flip and np.max(np.abs(np.asarray(q1, float) - np.asarray(q0, float))) <= math.pi)
+
+
 # a move that may succeed by another route (not a bad goal, not a stop)
 _REPLAN = (SkillStatus.PLANNING_FAILED,)
 
@@ -795,12 +804,7 @@ class _Palletizer:
         return None
 
     def same_branch(self, q0: np.ndarray, q1: np.ndarray) -> bool:
-        """Whether ``q1`` is on ``q0``'s branch of the arm's inverse kinematics: the Jacobian's
-        determinant keeps its sign (a shoulder, elbow or wrist flip changes it) and no joint turns
-        more than a half turn."""
-        J0, J1 = self.model.jacobian(q0, "tcp"), self.model.jacobian(q1, "tcp")
-        flip = J0.shape[0] == J0.shape[1] and np.linalg.det(J0) * np.linalg.det(J1) <= 0
-        return bool(not flip and np.max(np.abs(np.asarray(q1) - np.asarray(q0))) <= math.pi)
+        return same_branch(self.model, q0, q1)
 
     def go(self, T_goal: np.ndarray, z_travel: float):
         """The tcp to ``T_goal`` (world): along the joint-space line when it is free; otherwise (or
@@ -808,8 +812,9 @@ class _Palletizer:
         world), across at that height and straight down, as a palletizer moves over its stack
         (planned around obstacles only if that is blocked too); across ``HOP_M`` higher when the
         move across at ``z_travel`` finds no collision-free trajectory; planned to ``T_goal`` itself
-        when the arm cannot reach above it at the travel height (close to its base) or nothing
-        else worked."""
+        when the arm cannot reach above it at the travel height on its present branch (close to
+        its base) or nothing else worked. Goals are taken on the arm's branch (`branch_ik`) when
+        it has one there."""
         sk = self.sk
         q_goal = self.branch_ik(T_goal)
         if q_goal is not None and sk.planner is not None and sk.planner.segment_free(sk.q_command, q_goal):
