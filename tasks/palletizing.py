@@ -611,10 +611,12 @@ def _box_T(pos, yaw: float) -> np.ndarray:
 def same_branch(model, q0, q1) -> bool:
     """Whether ``q1`` is on ``q0``'s branch of a 6-axis arm's inverse kinematics: the Jacobian's
     determinant keeps its sign (a shoulder, elbow or wrist flip changes it; a 7-axis arm's is not
-    checked) and no joint turns more than a half turn."""
-    J0, J1 = model.jacobian(np.asarray(q0, float), "tcp"), model.jacobian(np.asarray(q1, float), "tcp")
+    checked) and no joint but the flange's rotation (the last, free to turn) turns more than a
+    half turn (two flips at once)."""
+    q0, q1 = np.asarray(q0, float), np.asarray(q1, float)
+    J0, J1 = model.jacobian(q0, "tcp"), model.jacobian(q1, "tcp")
     flip = J0.shape[0] == J0.shape[1] and np.linalg.det(J0) * np.linalg.det(J1) <= 0
-    return bool(not flip and np.max(np.abs(np.asarray(q1, float) - np.asarray(q0, float))) <= math.pi)
+    return bool(not flip and np.max(np.abs(q1[:-1] - q0[:-1])) <= math.pi)
 
 
 # a move that may succeed by another route (not a bad goal, not a stop)
