@@ -819,8 +819,12 @@ class _Palletizer:
         it has one there."""
         sk = self.sk
         q_goal = self.branch_ik(T_goal)
-        if q_goal is not None and sk.planner is not None and sk.planner.segment_free(sk.q_command, q_goal):
-            res = self.move(lambda: sk.move_joints(q_goal))
+        q_line = q_goal
+        if q_line is None:  # the goal only on another branch: the joint line is the shortest way there
+            r = sk.ik(self.base(T_goal))
+            q_line = r.q if r.success else None
+        if q_line is not None and sk.planner is not None and sk.planner.segment_free(sk.q_command, q_line):
+            res = self.move(lambda: sk.move_joints(q_line))
             if res.ok or res.status not in _REPLAN:
                 return res
         res = None
