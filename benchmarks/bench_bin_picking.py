@@ -6,8 +6,9 @@
 Every run is ``officina run bin-picking --robot R --seed S`` with the default parameters (8
 parts, 3 of one type). Reported per robot: runs that moved every pickable part, the pick
 success rate over all grasp attempts (parts delivered / attempts), picks per hour of simulated
-time (mean and worst run), failed grasps, parts given up, collisions of the arm or gripper with
-the bins or the table, protective stops, localisation error (mean and largest over all picks),
+time (mean and worst run), failed grasps, parts given up (and why), collisions of the arm or
+gripper with the bins or the table (and what touched what), protective stops, localisation error
+(mean and largest over all picks; the largest extent error),
 the real-time factor, and the CPU time of a run split into physics (SimWorld.step), rendering
 (SimCamera.capture), perception (localize_parts), grasp selection (IK and collision checks of
 the candidates), motion planning (MotionPlanner.plan) and the rest (control loop, logging).
@@ -65,14 +66,18 @@ def run_one(robot: str, seed: int) -> dict:
     t0 = time.thread_time()
     with tempfile.TemporaryDirectory() as d:
         cfg = resolve_config("bin-picking", robot=robot, seed=seed)
-        m = execute_run(cfg, Path(d) / "run").metrics
+        res = execute_run(cfg, Path(d) / "run")
+        m = res.metrics
+        events = json.loads((res.run_dir / "events.json").read_text())
     total = time.thread_time() - t0
+    gave_up = [e["reason"] for e in events if e.get("event") == "give_up"]
     cpu = {k: acc.get(k, 0.0) for k in PARTS}
     cpu["rest"] = max(0.0, total - sum(cpu.values()))
-    return {"robot": robot, "seed": seed, "cpu_s": total, "cpu": cpu,
+    return {"robot": robot, "seed": seed, "cpu_s": total, "cpu": cpu, "give_up_reasons": gave_up,
             **{k: m[k] for k in ("success", "parts_delivered", "parts_pickable", "grasp_attempts", "failed_grasps",
                                  "picks_per_hour", "given_up", "collisions", "protective_stops", "cycle_time_s",
-                                 "real_time_factor", "localisation_error_mm", "localisation_error_deg")}}
+                                 "real_time_factor", "localisation_error_mm", "localisation_error_deg",
+                                 "localisation_size_error_mm", "collision_log")}}
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -80,6 +85,11 @@ def summarise(rows: list[dict]) -> dict:
     attempts = sum(r["grasp_attempts"] for r in rows)
     mm = [v for r in rows for v in r["localisation_error_mm"]]
     deg = [v for r in rows for v in r["localisation_error_deg"]]
+    size = [v for r in rows for v in r["localisation_size_error_mm"]]
+    reasons: dict[str, int] = {}
+    for r in rows:
+        for why in r["give_up_reasons"]:
+            reasons[why] = reasons.get(why, 0) + 1
     sim_s = sum(r["cycle_time_s"] for r in rows)
     cpu = {k: sum(r["cpu"][k] for r in rows) for k in (*PARTS, "rest")}
     cpu_s = sum(r["cpu_s"] for r in rows)
@@ -101,6 +111,9 @@ def summarise(rows: list[dict]) -> dict:
         "localisation_error_mm_max": max(mm, default=0.0),
         "localisation_error_deg_mean": float(np.mean(deg)) if deg else 0.0,
         "localisation_error_deg_max": max(deg, default=0.0),
+        "localisation_size_error_mm_max": max(size, default=0.0),
+        "give_up_reasons": reasons,
+        "collision_log": {r["seed"]: r["collision_log"] for r in rows if r["collision_log"]},
         "real_time_factor_cpu": sim_s / cpu_s if cpu_s else 0.0,
         "cpu_share": {k: v / cpu_s for k, v in cpu.items()} if cpu_s else {},
     }
@@ -132,20 +145,25 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"bin-picking, seeds 0-{a.seeds - 1}, default parameters (8 parts)")
     hdr = f"{'robot':<7}{'runs ok':>9}{'pick %':>8}{'picks/h':>9}{'min p/h':>9}{'failed':>7}{'gave up':>8}" \
-          f"{'coll.':>6}{'stops':>6}{'loc mm':>8}{'max mm':>8}{'max deg':>8}{'RTF':>6}"
+          f"{'coll.':>6}{'stops':>6}{'loc mm':>8}{'max mm':>8}{'max deg':>8}{'size mm':>8}{'RTF':>6}"
     print(hdr)
     for r, s in out.items():
         print(f"{r:<7}{s['runs_succeeded']:>4}/{s['runs']:<4}{100 * s['pick_success_rate']:>8.1f}"
               f"{s['picks_per_hour_mean']:>9.0f}{s['picks_per_hour_min']:>9.0f}{s['failed_grasps']:>7}"
               f"{s['given_up']:>8}{s['collisions']:>6}{s['protective_stops']:>6}"
               f"{s['localisation_error_mm_mean']:>8.2f}{s['localisation_error_mm_max']:>8.2f}"
-              f"{s['localisation_error_deg_max']:>8.2f}{s['real_time_factor_cpu']:>6.2f}")
+              f"{s['localisation_error_deg_max']:>8.2f}{s['localisation_size_error_mm_max']:>8.1f}"
+              f"{s['real_time_factor_cpu']:>6.2f}")
     print("\nCPU time of a run (RTF: simulated s per CPU s of this process):")
     for r, s in out.items():
         print(f"  {r:<6}" + "  ".join(f"{k} {100 * v:.0f}%" for k, v in s["cpu_share"].items()))
     for r, s in out.items():
         if s["failed_seeds"]:
             print(f"  {r}: seeds that did not move every part: {s['failed_seeds']}")
+        for why, n in sorted(s["give_up_reasons"].items(), key=lambda kv: -kv[1]):
+            print(f"  {r}: {n} given up: {why}")
+        for seed, log in s["collision_log"].items():
+            print(f"  {r} seed {seed}: " + "; ".join(log))
     if a.json:
         Path(a.json).write_text(json.dumps({"runs": rows, "summary": out}, indent=1))
     return 0

@@ -46,16 +46,16 @@ def rows_from_result(res: dict) -> list:
         row(f"pick-place real-time factor, CPU time ({r})", "x", pp["cpu_real_time_factor"],
             res["raw_real_time_factor"], baseline_name="raw PyBullet stepping of the same world",
             goals=[("value", ">=", 20.0)], better="higher",
-            note=f"simulated time / the run process's CPU in the procedure; the writer process's "
-                 f"{pp['phases']['writer_cpu_s']:.1f} s CPU ran beside it"),
+            note=f"simulated time / the run process's CPU in the procedure; the state log writer and the plot "
+                 f"process ran beside it ({pp['phases']['children_cpu_s']:.1f} s CPU)"),
         row(f"pick-place real-time factor, wall clock ({r})", "x", pp["real_time_factor"],
             goals=[("value", ">=", 20.0)], better="higher",
             note=f"cycle {pp['cycle_time_s']:.1f} s sim, success {pp['success']}; {load}"),
         row(f"pick-place real-time factor, whole process ({r})", "x", pp["process_real_time_factor"],
             better="higher", note=f"simulated time / the process's wall time ({pp['process_wall_s']:.1f} s); {load}"),
         row(f"pick-place start-up and run folder share, CPU time ({r})", "%", 100 * pp["overhead_share_cpu"],
-            goals=[("value", "<=", 20.0)],
-            note=f"all but the procedure, the writer's encoding included, of {pp['process_tree_cpu_s']:.1f} s CPU"),
+            note=f"all but the procedure, the writer's and the plot process's included, of "
+                 f"{pp['process_tree_cpu_s']:.1f} s CPU; the goal is by the wall clock"),
         row(f"pick-place start-up and run folder share, wall clock ({r})", "%", 100 * pp["overhead_share"],
             goals=[("value", "<=", 20.0)], note=f"whole process {pp['process_wall_s']:.1f} s; {load}"),
     ]

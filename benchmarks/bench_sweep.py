@@ -2,17 +2,18 @@
 one core, then through officina's sweep path (`officina.sweep.run_sweep` on the sweep's own
 LocalCluster, `officina.sweep.local_cluster`) with 1 and with 2 worker processes.
 
-Every run of pick-place starts a state log writer process beside it (`log.writer`, default
-"process"): in the plain loop that writer runs on the other core, so the loop uses more than one
+In the loops every run of pick-place starts a state log writer process beside it (`log.writer`
+"auto", the default): that writer runs on the other core, so the plain loop uses more than one
 core; pinned to one core (its writer too) the loop is the serial baseline a parallel efficiency
-is defined against. Reports, against the loops measured in the same run:
+is defined against. In the sweep's workers the same default encodes the log in the run's thread
+(no writer process). Reports, against the loops measured in the same run:
 
 * parallel efficiency on 2 workers: T_loop / (2 T_2) (goal >= 90 %), T_loop1 / (2 T_2) (the loop on
   one core) and T_1 / (2 T_2);
 * Dask's per-run overhead: (T_1 - T_loop) / N by the wall clock, and Dask's CPU time per run (the
   scheduler, the nannies and the client in this process, the workers outside runs);
-* per run, CPU time of the run's process (in a worker: all of the worker's threads during the run),
-  of its writer process, and in all;
+* per run, CPU time of the run's process (in a worker: all of the worker's threads during the run,
+  the log's encoding included), of its writer process (if any), and in all;
 * figures the machine's other load skews less: the workers' occupancy (the share of workers x T
   spent inside runs), the total CPU per run in the loop against on 2 workers, and from both the
   efficiency to expect on two free cores;
@@ -245,6 +246,9 @@ def print_table(result: dict) -> None:
           f"{s['dask1']['dask_cpu_per_run_s']:.3f} s CPU")
     print(f"CPU per run in the run's process vs the loop: 1 worker {100 * result['cpu_per_run_change_1_worker']:+.1f} %,"
           f" 2 workers {100 * result['cpu_per_run_change_2_workers']:+.1f} %")
+    if s["dask1"]["writer_cpu_per_run_s"] < 0.5 * loop["writer_cpu_per_run_s"]:
+        print("  (the workers encode the state log in the run's thread, the loop in a writer process on the other "
+              "core: both figures above include that encoding)")
     print(f"total CPU per run, loop / 2 workers: {100 * result['cpu_efficiency_2_workers']:.0f} %; efficiency to "
           f"expect on two free cores: {100 * result['expected_efficiency_free_cores']:.0f} % of one core (occupancy x "
           f"total CPU/run loop / total CPU/run 2 workers), {100 * result['expected_efficiency_free_cores_vs_loop']:.0f}"

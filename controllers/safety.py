@@ -431,7 +431,7 @@ class SafetyFilter:
         self._q = np.array(q_new)
         self._q_in = q
         self._holding = False
-        return np.array(q_new)
+        return self._q.copy()
 
     def filter_position(self, q_cmd, state: JointState | None = None) -> Filtered:
         """A position command (rad) -> the position command to send (always within the limits)."""

@@ -149,6 +149,13 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, FileNotFoundError) as exc:
         typer.echo(f"officina: error: {exc}", err=True)
         sys.exit(2)
+    finally:
+        # The command is done and the process about to exit: keep what it holds out of the
+        # interpreter's garbage collections at exit, which would otherwise scan every object of
+        # every module imported (a tenth of a second or more for a run).
+        import gc
+
+        gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover

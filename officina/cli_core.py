@@ -83,7 +83,7 @@ def run_cmd(
 
     cfg = resolve_config(task, config_file=config, robot=robot, seed=seed, video=video, gui=gui,
                          realtime=realtime, overrides=set_)
-    res = execute_run(cfg, out, progress=not as_json)
+    res = execute_run(cfg, out, progress=not as_json, background_plots=True)
     m = res.metrics
     if as_json:
         typer.echo(json.dumps({**m, "run_dir": str(res.run_dir)}, indent=2, sort_keys=True))

@@ -39,8 +39,9 @@ class LogSettings(_Strict):
     video_fps: int = Field(30, ge=1, le=120)
     video_width: int = Field(640, ge=64, le=1920)
     video_height: int = Field(480, ge=48, le=1080)
-    writer: Literal["process", "inline"] = Field(
-        "process", description="where the state log is encoded: a writer process (off the loop's core) or inline")
+    writer: Literal["auto", "process", "inline"] = Field(
+        "auto", description="where the state log is encoded: a writer process (off the loop's core), inline (in the "
+                            "loop's thread), or auto: a writer process, inline in a sweep's worker")
 
 
 class SafetySettings(_Strict):

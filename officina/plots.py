@@ -7,18 +7,30 @@
 A plot is 720 pixels wide: a line of more samples than that is drawn from its envelope (the
 minimum and maximum of each of ~1000 bins), which keeps every peak and costs a fraction of
 drawing every sample.
+
+`PlotProcess` draws them in a process of their own (``python -m officina.plots``), started
+when a run starts: it imports matplotlib while the run goes, on another core, and draws while
+the run's process finishes the rest of the run folder. A process that runs one run and exits
+(`officina run`) saves the import and the drawing from its wall time; a process that runs many
+(a sweep's worker) imports matplotlib once and draws in-process.
 """
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
-from typing import Sequence
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from officina.tasks.base import RunRecord
+if TYPE_CHECKING:
+    from officina.tasks.base import RunRecord
 
-__all__ = ["run_plots", "envelope"]
+__all__ = ["run_plots", "envelope", "PlotProcess"]
 
 _DPI = 80
 _BINS = 1000
@@ -109,3 +121,87 @@ def run_plots(run_dir: Path, rec: RunRecord, marked_events: Sequence[str], max_e
         _save(fig, run_dir / "signals.png", 1 - 0.45 / height, 0.5 / height)
         out.append("signals.png")
     return out
+
+
+class PlotProcess:
+    """`run_plots` in a process of its own (``python -m officina.plots``), which imports matplotlib
+    as soon as it starts and then waits for its one job on its stdin.
+
+    `draw` hands it the job and returns at once; `wait` waits for the plots to be written and
+    raises RuntimeError (with the process's last line of stderr) if they were not. `close`
+    without a `draw` ends the process without drawing (a run that stopped)."""
+
+    def __init__(self) -> None:
+        self._err = tempfile.TemporaryFile()
+        # its own session: a Ctrl-C at the terminal stops the run, which then closes the pipe
+        self._proc = subprocess.Popen([sys.executable, "-m", "officina.plots"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.DEVNULL, stderr=self._err, start_new_session=True)
+
+    def draw(self, run_dir: Path, rec: RunRecord, marked_events: Sequence[str], max_err_rad: float) -> None:
+        # what run_plots reads of the record, not the rest (velocities, efforts, object poses)
+        job = (str(run_dir), SimpleNamespace(t=rec.t, q=rec.q, q_ref=rec.q_ref, tracking_error=rec.tracking_error,
+                                             joint_names=rec.joint_names, events=rec.events, signals=rec.signals),
+               tuple(marked_events), float(max_err_rad))
+        try:
+            self._proc.stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+        except BrokenPipeError:
+            pass  # the process is gone: wait() says why
+        finally:
+            self._close_stdin()
+
+    def wait(self, timeout_s: float = 300.0) -> None:
+        self._close_stdin()
+        try:
+            rc = self._proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+            raise RuntimeError(f"the plot process did not finish within {timeout_s:g} s") from None
+        finally:
+            self._err.seek(0)
+            lines = self._err.read().decode(errors="replace").strip().splitlines()
+            self._err.close()
+        if rc != 0:
+            raise RuntimeError(f"the plot process failed (exit {rc})" + (f": {lines[-1]}" if lines else ""))
+
+    def close(self) -> None:
+        """End the process without drawing (nothing happens after `wait`)."""
+        if self._proc.returncode is None:
+            self._close_stdin()
+            try:
+                self._proc.wait(timeout=10.0)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        if not self._err.closed:
+            self._err.close()
+
+    def _close_stdin(self) -> None:
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
+
+
+def _main() -> None:
+    """The plot process: import matplotlib, read one job from stdin, draw it (nothing when stdin
+    closes without a job). Ignores SIGINT: whoever stops the run closes the pipe. Once the files
+    are written it exits at once (the run waits for it; tearing matplotlib down is no use)."""
+    import os
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import matplotlib.backends.backend_agg  # noqa: F401 - the import is why this process starts early
+    import matplotlib.figure  # noqa: F401
+
+    data = sys.stdin.buffer.read()
+    if data:
+        run_dir, rec, marked_events, max_err_rad = pickle.loads(data)
+        run_plots(Path(run_dir), rec, marked_events, max_err_rad)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    _main()

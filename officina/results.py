@@ -6,7 +6,9 @@ pyarrow is installed, written so that a study killed half-way keeps every row it
 follow it: a new run's row is appended to ``results.csv``; when a run is rerun or a row brings a
 column the file does not have, ``results.csv`` is rewritten whole (through a temporary file and a
 rename, so a reader sees the old table or the new one). ``results.parquet`` (a file that cannot
-be appended to) is rewritten after every row. The tables hold the latest attempt of each run.
+be appended to) is rewritten whole: at most every ``parquet_every_s`` while rows come (rewriting it
+after every row would cost time growing with the square of the runs), and by `flush` at the end.
+The tables hold the latest attempt of each run.
 
 `write_table(rows, folder)` writes a finished table at once (``officina exo sweep``).
 """
@@ -18,6 +20,7 @@ import io
 import json
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -146,9 +149,13 @@ class ResultsJournal:
     Rows are flat dicts with a ``run`` key (the run's name). ``leading`` columns come first in
     the tables (the run, its status, its grid values and seed, the key metrics)."""
 
-    def __init__(self, folder: str | Path, leading: Sequence[str] = ("run", "status")) -> None:
+    def __init__(self, folder: str | Path, leading: Sequence[str] = ("run", "status"), *,
+                 parquet_every_s: float = 30.0) -> None:
         self.folder = Path(folder)
         self.leading = list(leading)
+        self.parquet_every_s = float(parquet_every_s)
+        self._parquet_at: float | None = None  # when results.parquet was last written (monotonic)
+        self._parquet_stale = False
         self._entries: list[dict[str, Any]] = read_journal(self.folder)
         self._latest: dict[str, dict[str, Any]] = {}
         for e in self._entries:
@@ -185,8 +192,16 @@ class ResultsJournal:
             f.write(_csv_text([row], self._columns, header=False))
             f.flush()
             os.fsync(f.fileno())
-        if parquet_available():
+        self._parquet_stale = True
+        if self._parquet_at is None or time.monotonic() - self._parquet_at >= self.parquet_every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Bring ``results.parquet`` up to date with the rows (when pyarrow is installed)."""
+        if self._parquet_stale and parquet_available():
             _write_parquet(self.folder / PARQUET, self.rows(), self._columns)
+            self._parquet_at = time.monotonic()
+        self._parquet_stale = False
 
     def rewrite(self) -> None:
         """Write the tables from the journal: the latest attempt of each run, with the columns of
@@ -194,5 +209,5 @@ class ResultsJournal:
         rows = self.rows()
         self._columns = columns_of(self._entries, self.leading)
         atomic_write_text(self.folder / CSV, _csv_text(rows, self._columns))
-        if parquet_available():
-            _write_parquet(self.folder / PARQUET, rows, self._columns)
+        self._parquet_stale = True
+        self.flush()

@@ -182,13 +182,14 @@ class _SafetyLog:
 def _progress_observer(cfg: RunConfig, robot_name: str):
     """A rich progress line on a terminal (stderr); None elsewhere."""
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from officina.tasks.runtime import ProgressReporter
 
     console = Console(stderr=True)
     if not console.is_terminal:
         return None, None
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from officina.tasks.runtime import ProgressReporter
+
     prog = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
                     TextColumn("sim {task.fields[simt]:.1f} s"), TimeElapsedColumn(), console=console,
                     transient=True)
@@ -197,8 +198,12 @@ def _progress_observer(cfg: RunConfig, robot_name: str):
 
 
 def execute_run(cfg: RunConfig, out: str | Path | None = None, *, progress: bool = False,
-                runs_root: str | Path = "runs") -> RunResult:
-    """Run a resolved configuration. Raises BadInput before creating the folder, JobFailed after."""
+                runs_root: str | Path = "runs", background_plots: bool = False) -> RunResult:
+    """Run a resolved configuration. Raises BadInput before creating the folder, JobFailed after.
+
+    ``background_plots``: draw the standard plots in a `officina.plots.PlotProcess` started with
+    the run (for a process that runs one run and exits, as `officina run`); otherwise in this
+    process, which keeps matplotlib loaded for the next run."""
     from officina.sim.arm import control_substeps
     from officina.tasks import get_task
     from officina.tasks.runtime import build_sim_cell
@@ -222,7 +227,7 @@ def execute_run(cfg: RunConfig, out: str | Path | None = None, *, progress: bool
         write_yaml_atomic(run_dir / "config.yaml", cfg.model_dump(mode="json"))
         try:
             with _stop_on_sigterm():
-                return _run(cfg, run_dir, sim, safety, progress)
+                return _run(cfg, run_dir, sim, safety, progress, background_plots)
         except RunStopped as exc:
             (run_dir / "error.txt").write_text(f"{exc}; no metrics were written, the state log keeps the "
                                                "run up to the stop\n")
@@ -240,8 +245,8 @@ def execute_run(cfg: RunConfig, out: str | Path | None = None, *, progress: bool
         sim.close()
 
 
-def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResult:
-    from officina.tasks.runtime import FrameGrabber, Pacer, run_episode
+def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool, background_plots: bool) -> RunResult:
+    from officina.tasks.runtime import FrameGrabber, Pacer
 
     task = sim.task
     observers: list = []
@@ -263,11 +268,26 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResul
                          look_at(eye, target), near=0.05, far=5.0)
         grabber = FrameGrabber(vcam, int(round(1.0 / (cfg.log.video_fps * cfg.sim.control_dt))))
         observers.append(grabber)
+    plotter = None
+    if background_plots and cfg.log.plots:
+        from officina.plots import PlotProcess
+
+        plotter = PlotProcess()
+    try:
+        return _run_with(cfg, run_dir, sim, safety, task, observers, prog, grabber, plotter)
+    finally:
+        if plotter is not None:
+            plotter.close()  # after its plots, or without drawing when the run stopped
+
+
+def _run_with(cfg: RunConfig, run_dir: Path, sim, safety, task, observers: list, prog, grabber,
+              plotter) -> RunResult:
+    from officina.plots import run_plots
     from officina.statelog import StateLogObserver
+    from officina.tasks.runtime import run_episode
 
     safety_log = _SafetyLog(run_dir / "safety.log")
     state_log = None
-    wall0 = time.perf_counter()
     ended = False
     try:  # the writer process is started here, so that every way out of the run closes it
         state_log = StateLogObserver.for_cell(run_dir / "state.mcap", sim, writer=cfg.log.writer,
@@ -279,9 +299,16 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResul
         ep = run_episode(sim, safety, observers=observers, on_safety_event=safety_log,
                          joint_state_hz=cfg.log.joint_state_hz, object_pose_hz=cfg.log.object_pose_hz,
                          protective_stop=cfg.safety.protective_stop, contact_rate_hz=cfg.safety.contact_rate_hz)
-        ended = True
-    finally:
         wall = time.perf_counter() - wall0
+        ended = True
+        if cfg.log.plots:  # drawn while the state log's writer encodes its last batch
+            state_log.flush()
+            marked, max_err = getattr(task, "plot_events", ()), ep.metrics["max_joint_tracking_error_rad"]
+            if plotter is not None:
+                plotter.draw(run_dir, ep.record, marked, max_err)
+            else:
+                run_plots(run_dir, ep.record, marked, max_err)
+    finally:
         if prog is not None:
             prog.stop()
         safety_log.close()
@@ -300,20 +327,18 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool) -> RunResul
         "robot": sim.robot.spec.name,
         "versions": versions(),
     }
-    write_artifacts(run_dir, cfg, task, ep, metrics, grabber.frames if grabber is not None else None)
+    write_artifacts(run_dir, cfg, task, ep, metrics, grabber.frames if grabber is not None else None, plotter)
     return RunResult(run_dir, metrics)
 
 
-def write_artifacts(run_dir: Path, cfg: RunConfig, task, ep, metrics: dict[str, Any], video_frames) -> None:
-    """The run folder's files after the loop (the state log is written during it): plots, video,
-    events, metrics (last)."""
+def write_artifacts(run_dir: Path, cfg: RunConfig, task, ep, metrics: dict[str, Any], video_frames,
+                    plotter=None) -> None:
+    """The run folder's files after the loop (the state log is written during it, the standard
+    plots are drawn already or by ``plotter``): the task's own plots, video, events, metrics
+    (last, once ``plotter`` has written its plots)."""
     rec = ep.record
-    if cfg.log.plots:
-        from officina.plots import run_plots
-
-        run_plots(run_dir, rec, getattr(task, "plot_events", ()), metrics["max_joint_tracking_error_rad"])
-        if hasattr(task, "plots"):
-            task.plots(run_dir, rec, metrics)
+    if cfg.log.plots and hasattr(task, "plots"):
+        task.plots(run_dir, rec, metrics)
     if video_frames:
         import imageio.v2 as imageio
 
@@ -324,4 +349,6 @@ def write_artifacts(run_dir: Path, cfg: RunConfig, task, ep, metrics: dict[str, 
                 wr.append_data(fr)
         tmp.replace(run_dir / "video.mp4")
     write_json_atomic(run_dir / "events.json", ep.events)
+    if plotter is not None:
+        plotter.wait()
     write_json_atomic(run_dir / "metrics.json", metrics)  # last

@@ -30,14 +30,17 @@ Topics (frames: ``world``, the robot's URDF links, ``tcp``, ``scene/NAME`` for e
 
 Off the simulation's critical path: the run loop only gathers raw arrays (`StateLogObserver`);
 building, serializing and writing the messages (`LogEncoder`) happens in a writer process
-(``python -m officina.statelog_writer``) fed through a pipe in batches, or inline when asked. A
-run that is stopped keeps what it logged: the observer is closed on every way out of the run,
-and when the run's process is killed outright the writer sees the pipe close and finishes the
-file with everything it was sent.
+(``python -m officina.statelog_writer``) fed through a pipe in batches, or inline (in the run's
+thread) when asked and in a sweep's workers, where every core runs a run and a writer process
+would only add its start-up. A run that is stopped keeps what it logged: the observer is closed
+on every way out of the run, and when the run's process is killed outright the writer process
+sees the pipe close and finishes the file with everything it was sent; an inline log of a process
+killed outright has no summary and is readable up to its last complete chunk (`iter_decoded`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pickle
@@ -49,7 +52,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["StateLog", "LogEncoder", "StateLogObserver", "cell_header", "read_topic_counts", "iter_decoded",
+__all__ = ["StateLog", "LogEncoder", "StateLogObserver", "auto_writer", "cell_header", "read_topic_counts", "iter_decoded",
            "CAMERA_FRAME", "IMAGE_TOPIC", "CAMERA_INFO_TOPIC", "MARKER_TOPIC", "FOXGLOVE_LAYOUT"]
 
 # A Foxglove layout for these logs: the 3D panel (robot, scene, camera image), the camera, joint and
@@ -62,6 +65,26 @@ CAMERA_INFO_TOPIC = "/camera/camera_info"
 MARKER_TOPIC = "/scene/markers"
 
 _STORE = None
+
+# What ``writer="auto"`` means in this process: a writer process, unless a sweep's worker said
+# otherwise (`auto_writer`).
+_AUTO_WRITER = "process"
+
+
+@contextlib.contextmanager
+def auto_writer(kind: str):
+    """Within the block, ``writer="auto"`` is ``kind`` ("process" or "inline"). A sweep's worker
+    runs its runs with "inline": there every core runs a run, so a writer process would take its
+    CPU from another run, and encoding in the run's thread saves the process's start-up (the
+    interpreter, the ROS type store, the robot's model) and the pickling."""
+    global _AUTO_WRITER
+    if kind not in ("process", "inline"):
+        raise ValueError(f"state log writer {kind!r}: expected 'process' or 'inline'")
+    saved, _AUTO_WRITER = _AUTO_WRITER, kind
+    try:
+        yield
+    finally:
+        _AUTO_WRITER = saved
 
 
 def _typestore():
@@ -87,25 +110,47 @@ class StateLog:
         self._writer = Writer(self._file, chunk_size=chunk_size, compression=CompressionType.LZ4)
         self._writer.start(profile="ros2", library=f"officina {__version__}")
         self._schemas: dict[str, int] = {}
-        self._channels: dict[str, int] = {}
-        self._seq: dict[str, int] = {}
+        self._channels: dict[str, list] = {}  # topic -> [channel id, next sequence number, serializer]
         self._closed = False
         self.types = self._ts.types
         self._Time = self.types["builtin_interfaces/msg/Time"]
         self._Header = self.types["std_msgs/msg/Header"]
+        self._JointState = self.types["sensor_msgs/msg/JointState"]
+        self._no_values = np.zeros(0)
+        # (topic, the lists' ids) -> (parents, children, the TFMessage last written for them)
+        self._tf_messages: dict[tuple[str, int, int], tuple[list, list, Any]] = {}
 
-    def _channel(self, topic: str, typename: str) -> int:
-        cid = self._channels.get(topic)
-        if cid is None:
+    def _channel(self, topic: str, typename: str) -> list:
+        ch = self._channels.get(topic)
+        if ch is None:
             sid = self._schemas.get(typename)
             if sid is None:
                 text, _ = self._ts.generate_msgdef(typename, ros_version=2)
                 sid = self._writer.register_schema(typename, "ros2msg", text.encode())
                 self._schemas[typename] = sid
-            cid = self._writer.register_channel(topic, "cdr", sid)
-            self._channels[topic] = cid
-            self._seq[topic] = 0
-        return cid
+            ch = self._channels[topic] = [self._writer.register_channel(topic, "cdr", sid), 0,
+                                          self._serializer(typename)]
+        return ch
+
+    def _serializer(self, typename: str):
+        """CDR of a ``typename`` message with its 4-byte encapsulation header, in this machine's byte
+        order: rosbags' generated size and serialize functions of the type, called directly (what
+        its ``Typestore.serialize_cdr`` does after looking the type up)."""
+        ts = self._ts
+        msgdef = ts.get_msgdef(typename)
+        if not all(hasattr(msgdef, f) for f in ("getsize_cdr", "serialize_cdr_le", "serialize_cdr_be")):
+            return lambda msg: ts.serialize_cdr(msg, typename)  # a rosbags that keeps them elsewhere
+        little = sys.byteorder == "little"
+        getsize, ser = msgdef.getsize_cdr, (msgdef.serialize_cdr_le if little else msgdef.serialize_cdr_be)
+        head = bytes((0, int(little)))
+
+        def serialize(msg) -> bytearray:
+            raw = bytearray(4 + getsize(0, msg, ts))
+            raw[:2] = head
+            ser(memoryview(raw)[4:], 0, msg, ts)
+            return raw
+
+        return serialize
 
     def stamp(self, t: float):
         ns = int(round(float(t) * 1e9))
@@ -116,20 +161,19 @@ class StateLog:
 
     def write(self, topic: str, typename: str, msg, t: float) -> None:
         """Serialize ``msg`` (a rosbags message of ``typename``) and log it at time ``t`` (s)."""
-        cid = self._channel(topic, typename)
+        ch = self._channels.get(topic) or self._channel(topic, typename)
         ns = int(round(float(t) * 1e9))
-        seq = self._seq[topic]
-        self._seq[topic] = seq + 1
-        self._writer.add_message(cid, log_time=ns, publish_time=ns, sequence=seq,
-                                 data=self._ts.serialize_cdr(msg, typename))
+        seq = ch[1]
+        ch[1] = seq + 1
+        self._writer.add_message(ch[0], log_time=ns, publish_time=ns, sequence=seq, data=ch[2](msg))
 
     def joint_state(self, t: float, names: Sequence[str], q, qd=None, effort=None, topic: str = "/joint_states") -> None:
-        JS = self.types["sensor_msgs/msg/JointState"]
-        empty = np.zeros(0)
+        empty = self._no_values
         self.write(topic, "sensor_msgs/msg/JointState",
-                   JS(header=self.header(t), name=list(names), position=np.ascontiguousarray(q, float),
-                      velocity=empty if qd is None else np.ascontiguousarray(qd, float),
-                      effort=empty if effort is None else np.ascontiguousarray(effort, float)), t)
+                   self._JointState(header=self.header(t), name=names if isinstance(names, list) else list(names),
+                                    position=np.ascontiguousarray(q, float),
+                                    velocity=empty if qd is None else np.ascontiguousarray(qd, float),
+                                    effort=empty if effort is None else np.ascontiguousarray(effort, float)), t)
 
     def pose_msg(self, p):
         """geometry_msgs/Pose of x y z qx qy qz qw."""
@@ -154,16 +198,30 @@ class StateLog:
     def transforms(self, t: float, parents: Sequence[str], children: Sequence[str], poses: np.ndarray,
                    topic: str = "/tf") -> None:
         """One tf2_msgs/TFMessage: ``children[i]`` in ``parents[i]`` at ``poses[i]`` (x y z qx qy qz qw)."""
-        ty = self.types
-        TS, TF = ty["geometry_msgs/msg/TransformStamped"], ty["geometry_msgs/msg/Transform"]
-        V, Q = ty["geometry_msgs/msg/Vector3"], ty["geometry_msgs/msg/Quaternion"]
         stamp = self.stamp(t)
-        Header = self._Header
-        out = []
-        for parent, child, p in zip(parents, children, np.asarray(poses, float).tolist()):
-            out.append(TS(header=Header(stamp=stamp, frame_id=parent), child_frame_id=child,
-                          transform=TF(translation=V(x=p[0], y=p[1], z=p[2]), rotation=Q(x=p[3], y=p[4], z=p[5], w=p[6]))))
-        self.write(topic, "tf2_msgs/msg/TFMessage", ty["tf2_msgs/msg/TFMessage"](transforms=out), t)
+        key = (topic, id(parents), id(children))
+        cached = self._tf_messages.get(key)
+        if cached is not None and cached[0] is parents and cached[1] is children:
+            # the same frames as last time: the message's objects filled with this sample
+            msg = cached[2]
+            for ts_, p in zip(msg.transforms, np.asarray(poses, float).tolist()):
+                ts_.header.stamp = stamp
+                tr, rot = ts_.transform.translation, ts_.transform.rotation
+                tr.x, tr.y, tr.z, rot.x, rot.y, rot.z, rot.w = p
+        else:
+            ty = self.types
+            TS, TF = ty["geometry_msgs/msg/TransformStamped"], ty["geometry_msgs/msg/Transform"]
+            V, Q = ty["geometry_msgs/msg/Vector3"], ty["geometry_msgs/msg/Quaternion"]
+            Header = self._Header
+            out = []
+            for parent, child, p in zip(parents, children, np.asarray(poses, float).tolist()):
+                out.append(TS(header=Header(stamp=stamp, frame_id=parent), child_frame_id=child,
+                              transform=TF(translation=V(x=p[0], y=p[1], z=p[2]),
+                                           rotation=Q(x=p[3], y=p[4], z=p[5], w=p[6]))))
+            msg = ty["tf2_msgs/msg/TFMessage"](transforms=out)
+            if isinstance(parents, list) and isinstance(children, list):  # the caller's own lists: reused
+                self._tf_messages[key] = (parents, children, msg)
+        self.write(topic, "tf2_msgs/msg/TFMessage", msg, t)
 
     def log_line(self, t: float, name: str, text: str, level: int = 20) -> None:
         """One rcl_interfaces/Log on /rosout (level 20: INFO, 30: WARN)."""
@@ -282,12 +340,10 @@ class RobotTransforms:
             q[i], q[i + 1] = math.cos(v), math.sin(v)
 
     def _relative(self, pairs) -> np.ndarray:
-        oMf = self.data.oMf
+        oMf, xyzquat = self.data.oMf, self._pin.SE3ToXYZQUAT
         out = np.empty((len(pairs), 7))
         for k, (a, b) in enumerate(pairs):
-            M = oMf[a].actInv(oMf[b])
-            out[k, :3] = M.translation
-            out[k, 3:] = self._pin.Quaternion(M.rotation).coeffs()
+            out[k] = xyzquat(oMf[a].actInv(oMf[b]))
         return out
 
     def moving_poses(self, q: np.ndarray) -> np.ndarray:
@@ -415,16 +471,19 @@ class LogEncoder:
     def batch(self, b: dict[str, Any]) -> None:
         """Write one batch of samples (see `StateLogObserver.flush`)."""
         log = self.log
-        t, q = b["t"], b["q"]
+        t, q, qd, effort = b["t"], b["q"], b["qd"], b["effort"]
         width = b.get("width")
         rt = self._robot
-        for i in range(len(t)):
-            ti = float(t[i])
-            log.joint_state(ti, self._names, q[i], b["qd"][i], b["effort"][i])
-            w = None if width is None else float(width[i])
-            if self._finger_names and w is not None and math.isfinite(w):
-                log.joint_state(ti, self._finger_names, np.full(len(self._finger_names), w / len(self._finger_names)),
-                                topic="/gripper/joint_states")
+        names, fingers = self._names, self._finger_names
+        times = np.asarray(t, float).tolist()
+        widths = [None] * len(times) if width is None else np.asarray(width, float).tolist()
+        if fingers and width is not None:  # each finger at the width / the number of fingers
+            finger_q = np.repeat((np.asarray(width, float) / len(fingers))[:, None], len(fingers), axis=1)
+        for i, ti in enumerate(times):
+            log.joint_state(ti, names, q[i], qd[i], effort[i])
+            w = widths[i]
+            if fingers and w is not None and math.isfinite(w):
+                log.joint_state(ti, fingers, finger_q[i], topic="/gripper/joint_states")
             if rt is not None:
                 if ti >= self._next_tf - 1e-9:
                     self._robot_tf(ti, q[i], w)
@@ -627,16 +686,20 @@ class StateLogObserver:
     `Recorder` recorded (joint states, the gripper's width, tracked objects' poses), the poses of
     every body's frames at the object-pose rate, the procedure's signals and events, and each
     camera capture (``on_capture``). Every ``batch_s`` of simulated time it hands a batch to the
-    encoder: a writer process (``writer="process"``) or the calling thread (``"inline"``).
-    `close` sends the rest and finishes the file."""
+    encoder: a writer process (``writer="process"``), the calling thread (``"inline"``), or the
+    one `auto_writer` says (``"auto"``, a writer process unless in a sweep's worker). `close` sends
+    the rest and finishes the file."""
 
     def __init__(self, path: str | Path, header: dict[str, Any], *, frames: Sequence[Any] = (),
                  client_id: int | None = None, control_dt: float = 0.001, batch_s: float = 0.1,
-                 writer: str = "process") -> None:
+                 writer: str = "auto") -> None:
         from officina.sim.visuals import FramePoseReader
 
+        if writer == "auto":
+            writer = _AUTO_WRITER
         if writer not in ("process", "inline"):
-            raise ValueError(f"state log writer {writer!r}: expected 'process' or 'inline'")
+            raise ValueError(f"state log writer {writer!r}: expected 'auto', 'process' or 'inline'")
+        self.writer = writer
         self.path = Path(path)
         frames = list(frames)
         self._reader = FramePoseReader(client_id, frames) if frames and client_id is not None else None
@@ -653,7 +716,7 @@ class StateLogObserver:
         self._closed = False
 
     @classmethod
-    def for_cell(cls, path: str | Path, sim, *, writer: str = "process", tf_hz: float = 50.0,
+    def for_cell(cls, path: str | Path, sim, *, writer: str = "auto", tf_hz: float = 50.0,
                  batch_s: float = 0.1) -> "StateLogObserver":
         """The observer of a simulated cell's run (`officina.tasks.runtime.SimCell`): the robot and
         every other body of its world."""

@@ -316,7 +316,8 @@ def _run_point(config: dict[str, Any], out_dir: str, marker_path: str) -> dict[s
     """One run in a worker process (top-level: picklable). Never raises: anything the run raises
     is a failed result with its reason. ``cpu_s``: the CPU time of the worker process during the
     run (its other threads too); ``children_cpu_s``: that of the run's child processes (the state
-    log's writer)."""
+    log's writer, when the run asks for a writer process: ``log.writer`` "auto" encodes the log in
+    the run's thread here)."""
     import faulthandler
     import resource
     import socket
@@ -339,8 +340,10 @@ def _run_point(config: dict[str, Any], out_dir: str, marker_path: str) -> dict[s
         try:
             from officina.config import RunConfig
             from officina.runner import execute_run
+            from officina.statelog import auto_writer
 
-            res = execute_run(RunConfig.model_validate(config), out_dir)
+            with auto_writer("inline"):  # every core runs a run: the log is encoded in the run's thread
+                res = execute_run(RunConfig.model_validate(config), out_dir)
             out = {"status": "ok", "metrics": res.metrics}
         except BaseException as exc:  # anything: the project's JobFailed, any other error, SystemExit
             from officina.errors import JobFailed
@@ -734,6 +737,7 @@ def _run_sweep(points: list[SweepPoint], sweep_dir: Path, client, workers: int |
         except KeyboardInterrupt:
             interrupted = True
         finally:
+            journal.flush()
             rep.stop()
             if own:
                 client.close()

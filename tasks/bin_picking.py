@@ -29,18 +29,20 @@ rim, and captures the next frame there. The steep faces the camera sees (a part 
 flank of a tilted one) are obstacles too. A part no grasp reaches (out of the arm's reach) or
 fits (wider than the gripper opens) is given up at once; a part every grasp of which collides
 with the walls or its neighbours is slid clear (``nudge_m``: the closed fingers press on its
-top, guarded on the wrist sensor, and drag it away from the walls and its neighbours) and
-looked at again; a part that could not be grasped, or slid free, ``max_attempts`` times is
-given up. Every give-up is an event that says why. After a protective stop the arm backs off
-and carries on.
+top behind its centre, guarded on the wrist sensor, and drag it away from the walls and its
+neighbours) and looked at again; a part that could not be grasped, or slid free,
+``max_attempts`` times is given up. Every give-up is an event that says why. After a protective
+stop the arm backs off and carries on.
 
 Metrics (ground truth, `after_step` and `metrics`): ``success`` (every pickable part in the
 target bin), ``pick_success_rate`` (parts delivered / grasp attempts), ``picks_per_hour`` (parts
 delivered per hour of simulated time), ``failed_grasps``, ``localisation_error_mm`` and
 ``_deg`` per pick (the top the procedure localised, from its ``pick`` event, against the true
-top of the nearest part when it was logged), ``collisions`` (contacts of the arm or gripper with
-the bins or the table, counted as they begin, every control period), and the run's protective
-stops.
+top of the nearest part when it was logged: its centre, and its plane and edges modulo the top's
+symmetry), ``localisation_size_error_mm`` (its extents, which a partly hidden top gets short),
+``collisions`` (touches of the arm or gripper with the bins or the table, counted as they begin,
+every control period: simulator contact points at most ``TOUCH_M`` apart or carrying a force),
+and the run's protective stops.
 
 Industrial anchors: Dex-Net 4.0 (Mahler et al., Science Robotics 2019) reports a reliability
 above 95 % at more than 300 mean picks per hour on novel objects in a bin; industrial bin
@@ -58,13 +60,15 @@ from pydantic import Field, model_validator
 
 from officina.controllers.planning.planner import PlannerSettings
 from officina.controllers.planning.scene import Box, Cylinder, Obstacle, PlanningScene
-from officina.controllers.skills import Skills, SkillStatus
+from officina.controllers.skills import SkillResult, Skills, SkillStatus
 from officina.controllers.trajectory import TrajectoryError, plan_cartesian_line
 from officina.interfaces import CameraIntrinsics
 from officina.tasks.base import (
     Cell, MetricInfo, ProcedureOutcome, StrictParams, TaskDefinition, TaskScene, require_gripper,
 )
-from officina.vision.parts import LocalizedPart, PartsParams, localize_parts, top_frame, top_frame_error
+from officina.vision.parts import (
+    LocalizedPart, PartsParams, localize_parts, top_frame, top_frame_error, top_size, top_size_error,
+)
 from officina.vision.transforms import matrix_to_quat, pose_to_transform
 
 __all__ = ["BinPicking", "BinPickingParams"]
@@ -76,6 +80,17 @@ FINGER_HALF_WIDTH_M = 0.014  # half a finger's width across its closing directio
 # friction coefficient times the contact patch's radius (~1 cm); rolling by a small lever (m).
 SPINNING_FRICTION = 0.006
 ROLLING_FRICTION = 0.0005
+# A contact point of the simulator counts as a touch when the two surfaces are this close (0:
+# they meet or overlap), or when it carries a force: PyBullet also keeps points a few millimetres
+# apart in its contact manifold (inside its contact-breaking threshold), which are near misses.
+TOUCH_M = 0.0
+PRESS_SPEED_M_S = 0.005  # the closed fingers come down on a part to be slid this fast
+DRAG_SPEED_M_S = 0.05  # and drag it this fast,
+PRESS_GAIN = 0.0002  # the tcp moving down (m/s) by this much per newton of the press missing
+# A part is pressed on, to be slid, halfway from its top's centre to its trailing edge: a part
+# lying on its side is then pressed on its flank, which rolls it along, not on its crest.
+PRESS_BACK = 0.5
+FINGER_ROOM_M = 0.016  # the closed fingers' half footprint, and a margin
 
 
 def _range(lo_hi: tuple[float, float], name: str) -> None:
@@ -164,8 +179,11 @@ class BinPickingScene(TaskScene):
     collisions: int = 0
     collision_periods: int = 0
     collision_with: dict = field(default_factory=dict)
+    collision_log: list[str] = field(default_factory=list)  # the first few: what touched what, when
+    link_names: dict = field(default_factory=dict)  # robot link index -> name
     loc_errors_mm: list[float] = field(default_factory=list)
     loc_errors_deg: list[float] = field(default_factory=list)
+    loc_errors_size_mm: list[float] = field(default_factory=list)
     periods: int = 0
     rest_poses: dict = field(default_factory=dict)  # part -> its position at the last rest check
 
@@ -393,8 +411,12 @@ class BinPicking(TaskDefinition):
                                  "lower", "collisions"),
         "localisation_error_mm": MetricInfo("mm", "per pick: the localised top's centre vs the true one", "lower",
                                             "loc. error mm"),
-        "localisation_error_deg": MetricInfo("deg", "per pick: the localised top's orientation vs the true one",
-                                             "lower", "loc. error deg"),
+        "localisation_error_deg": MetricInfo("deg", "per pick: the localised top's plane and edges vs the true "
+                                             "ones", "lower", "loc. error deg"),
+        "localisation_size_error_mm": MetricInfo("mm", "per pick: the localised top's extents vs the true ones "
+                                                 "along the same directions", "lower", "loc. size error mm"),
+        "localisation_size_error_mm_max": MetricInfo("mm", "largest extent error of the run", "lower",
+                                                     "max loc. size error mm"),
         "localisation_error_mm_max": MetricInfo("mm", "largest localisation error of the run", "lower",
                                                 "max loc. error mm"),
         "localisation_error_deg_max": MetricInfo("deg", "largest orientation error of the run", "lower",
@@ -473,8 +495,10 @@ class BinPicking(TaskDefinition):
                                          friction=pp.friction, color=(0.9, 0.9, 0.85, 1), name="far_part"))
             far = len(objects) - 1
             world.step(300)
-        return BinPickingScene(objects=objects, fixtures=fixtures, robot_id=world.robots[0].body_id,
-                               fixture_ids=tuple(f.body_id for f in fixtures), far_part=far)
+        robot = world.robots[0]
+        return BinPickingScene(objects=objects, fixtures=fixtures, robot_id=robot.body_id,
+                               fixture_ids=tuple(f.body_id for f in fixtures), far_part=far,
+                               link_names={i: n for n, i in robot.link_index.items()})
 
     def make_camera(self, world, params: BinPickingParams):
         from officina.sim.camera import SimCamera, look_at
@@ -487,18 +511,26 @@ class BinPicking(TaskDefinition):
 
     def after_step(self, world, scene: BinPickingScene, params: BinPickingParams, t: float) -> None:
         # contacts of the robot with the fixtures (bins, table), counted as they begin
-        touching = world.contacts(scene.robot_id)
-        now = {c[0] for c in touching if c[0] in scene.fixture_ids}
+        points = world.contact_points(scene.robot_id)
+        touches = [c for c in points if c.body_b in scene.fixture_ids
+                   and (c.distance_m <= TOUCH_M or c.normal_force_n > 0.0)]
+        now = {c.body_b for c in touches}
         if now:
             scene.collision_periods += 1
             for f in now - scene.touching:
                 scene.collisions += 1
                 scene.collision_with[f] = scene.collision_with.get(f, 0) + 1
+                if len(scene.collision_log) < 5:
+                    c = min((c for c in touches if c.body_b == f), key=lambda c: c.distance_m)
+                    fixture = next((o.name for o in scene.fixtures if o.body_id == f), str(f))
+                    scene.collision_log.append(
+                        f"{scene.link_names.get(c.link_a, str(c.link_a))} touches {fixture} at {t:.3f} s "
+                        f"({1e3 * c.distance_m:+.1f} mm, {c.normal_force_n:.1f} N)")
         scene.touching = now
         # a part that has rested for a quarter of a second, untouched by the robot, goes to sleep
         scene.periods += 1
         if scene.periods % 250 == 0:
-            held = {c[0] for c in touching}
+            held = {c.body_b for c in points}
             for o in scene.objects:
                 pos = world.object_pose(o.body_id)[0]
                 last = scene.rest_poses.get(o.body_id)
@@ -517,14 +549,19 @@ class BinPicking(TaskDefinition):
             best = None
             for o in scene.objects:
                 pos, quat = world.object_pose(o.body_id)
-                kind_top, T_true = top_frame(o.kind, o.size, pose_to_transform(pos, quat))
+                T_part = pose_to_transform(pos, quat)
+                kind_top, T_true = top_frame(o.kind, o.size, T_part)
                 d = float(np.linalg.norm(T_true[:3, 3] - T_est[:3, 3]))
                 if best is None or d < best[0]:
-                    best = (d, kind_top, T_true)
+                    best = (d, kind_top, T_true, top_size(o.kind, o.size, T_part))
             if best is not None:
-                d, a = top_frame_error(T_est, best[2], best[1])
+                # the orientation of the top's plane and edges; which side is the longer is the
+                # extents' business (a partly hidden top may show its short side as the longer)
+                d, a = top_frame_error(T_est, best[2], best[1], quarter_turns=True)
                 scene.loc_errors_mm.append(1e3 * d)
                 scene.loc_errors_deg.append(float(np.degrees(a)))
+                if "top_size_m" in e:
+                    scene.loc_errors_size_mm.append(1e3 * top_size_error(T_est, e["top_size_m"], best[2], best[3]))
 
     def metrics(self, world, scene: BinPickingScene, params: BinPickingParams) -> dict[str, Any]:
         tc, ti = params.target_center_xy, params.target_inner_m
@@ -557,10 +594,13 @@ class BinPicking(TaskDefinition):
             "collision_periods": scene.collision_periods,
             "collisions_with": {f.name: scene.collision_with[f.body_id] for f in scene.fixtures
                                 if f.body_id in scene.collision_with},
+            "collision_log": list(scene.collision_log),
             "localisation_error_mm": [round(v, 3) for v in loc_mm],
             "localisation_error_deg": [round(v, 3) for v in loc_deg],
             "localisation_error_mm_max": max(loc_mm, default=0.0),
             "localisation_error_deg_max": max(loc_deg, default=0.0),
+            "localisation_size_error_mm": [round(v, 3) for v in scene.loc_errors_size_mm],
+            "localisation_size_error_mm_max": max(scene.loc_errors_size_mm, default=0.0),
             "parts_elsewhere": where.count("elsewhere"),
         }
 
@@ -860,11 +900,22 @@ class _Picker:
 
     def nudge(self, parts: list[LocalizedPart], k: int) -> None:
         """Slide a part that no grasp reaches (against a wall, hemmed in by its neighbours) by
-        ``nudge_m`` away from the walls and the neighbours close to it (`slide`)."""
+        ``nudge_m`` away from the walls and the neighbours close to it (`slide`), pressed on
+        halfway from its top's centre to its trailing edge (``PRESS_BACK``), no closer to a wall
+        than the fingers need."""
         q = parts[k]
         d = self.away(q.position, parts, k)
-        self.log("nudge", xyz=_round(q.position), direction=_round(d, 3), distance_m=self.p.nudge_m)
-        self.slide(q.position, d, [f"part{k}", *self.own_sides(q)])
+        T = q.world_T_top
+        d3 = np.array([d[0], d[1], 0.0])
+        half = abs(d3 @ T[:3, 0]) * q.size_m[0] / 2 + abs(d3 @ T[:3, 1]) * q.size_m[1] / 2
+        c = q.position - d3 * PRESS_BACK * half
+        # the closed fingers come down no closer than FINGER_ROOM_M to a wall
+        bc, inner = np.asarray(self.p.source_center_xy, float), np.asarray(self.p.source_inner_m, float)
+        c[:2] = np.clip(c[:2], bc - inner / 2 + FINGER_ROOM_M, bc + inner / 2 - FINGER_ROOM_M)
+        self.log("nudge", xyz=_round(q.position), press_xyz=_round(c), direction=_round(d, 3),
+                 distance_m=self.p.nudge_m)
+        # a part lying on its side rolls under a light touch; pressed hard, it jams against the floor
+        self.slide(c, d, [f"part{k}", *self.own_sides(q)], hold_press=q.top != "side")
 
     def topple(self, name: str, parts: list[LocalizedPart]) -> np.ndarray:
         """Lay down a part the camera sees only as steep faces (on edge, leaning on a wall or a
@@ -874,14 +925,16 @@ class _Picker:
         c = np.array([0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), hi[2]])
         d = self.away(c, parts)
         self.log("topple", xyz=_round(c), direction=_round(d, 3), distance_m=self.p.nudge_m)
-        self.slide(c, d, [name])
+        self.slide(c, d, [name], hold_press=False)
         return c
 
-    def slide(self, c: np.ndarray, d: np.ndarray, clear: list[str]) -> None:
+    def slide(self, c: np.ndarray, d: np.ndarray, clear: list[str], hold_press: bool = True) -> None:
         """The closed fingers come down on ``c`` until they press on it (a guarded move on the
-        wrist sensor), drag it ``nudge_m`` along the horizontal ``d``, and go back up; the
-        obstacles ``clear`` (what is pushed) are left out of the planning scene. Finger on part
-        grips better than part on floor, so the part follows (or, pushed at its top, tips over)."""
+        wrist sensor), drag it ``nudge_m`` along the horizontal ``d`` still pressing
+        (`press_drag`; with ``hold_press`` false, a straight line from where they felt it, which
+        barely presses), and go back up; the obstacles ``clear`` (what is pushed) are left out of
+        the planning scene. Finger on part grips better than part on floor, so the part follows
+        (or, pushed at its top, tips over or rolls)."""
         sk, p = self.sk, self.p
         for name in clear:
             if name in self.scene:
@@ -897,20 +950,58 @@ class _Picker:
             self._stop(r)
             return
         down = self.cell.world_T_base[:3, :3].T @ np.array([0.0, 0.0, -1.0])
-        r = sk.move_until_contact(down, 0.06, p.nudge_force_n, speed_m_s=0.02, wrist=self.cell.wrist)
+        wrist = self.cell.wrist
+        tare = None if wrist is None else np.asarray(wrist.read().force, float)
+        # slowly, so that the arm stops pressing about as hard as asked (a position-controlled arm
+        # on a rigid part overshoots the force by its stiffness times the speed times a period)
+        r = sk.move_until_contact(down, 0.06, p.nudge_force_n, speed_m_s=PRESS_SPEED_M_S, wrist=wrist)
         if r.ok:
-            # a position-controlled arm stopped on a rigid part presses harder than asked: ease off
-            T = self.cell.world_T_base @ self.model.frame_transform(sk.q_command, "tcp")
-            T[2, 3] += 0.0015
-            sk.move_line(self.base(T), speed_m_s=0.02, escape_m=0.01)
-            T[:3, 3] += (d[0] * p.nudge_m, d[1] * p.nudge_m, 0.0)
-            r = sk.move_line(self.base(T), speed_m_s=0.05, escape_m=p.nudge_m + 0.01)
+            along = self.cell.world_T_base[:3, :3].T @ np.array([d[0], d[1], 0.0])
+            if tare is not None and hold_press:
+                r = self.press_drag(along, down, p.nudge_m, p.nudge_force_n, tare)
+            else:
+                T = self.model.frame_transform(sk.q_command, "tcp")
+                T[:3, 3] += along * p.nudge_m
+                r = sk.move_line(T, speed_m_s=DRAG_SPEED_M_S, escape_m=p.nudge_m + 0.01)
         if self._stop(r):
             return
         T = self.cell.world_T_base @ self.model.frame_transform(sk.q_command, "tcp")
         T[2, 3] = max(T[2, 3] + 0.04, self.rim + 0.05)
         r = sk.move_line(self.base(T), escape_m=0.03)
         self._stop(r)
+
+    def press_drag(self, along: np.ndarray, down: np.ndarray, distance_m: float, force_n: float,
+                   tare: np.ndarray) -> SkillResult:
+        """Drag the tcp ``distance_m`` along ``along`` (base frame, unit) while pressing with
+        ``force_n`` along ``down``: a hybrid force/position motion. Where the arm holds the point
+        at which it felt the part, it no longer presses (a stiff position-controlled arm presses
+        by the fraction of a millimetre it lags its command); so every control period the tcp
+        advances along ``along`` and moves along ``down`` in proportion to the force missing
+        (the wrist sensor, less ``tare``: its reading before the contact), the orientation held
+        (damped least squares on the tcp Jacobian)."""
+        sk, model, arm = self.sk, self.model, self.cell.arm
+        dt = sk.dt
+        q = sk.q_command
+        n = max(1, int(np.ceil(distance_m / (DRAG_SPEED_M_S * dt))))
+        ramp = max(1, int(0.05 / dt))  # 50 ms up to speed, and down
+        for k in range(n + ramp):
+            speed = DRAG_SPEED_M_S * min(1.0, (k + 1) / ramp, max(0.0, (n + ramp - k) / ramp))
+            st = arm.read()
+            R = model.frame_transform(st.position, "flange")[:3, :3]
+            pressing = float(-(R @ (np.asarray(self.cell.wrist.read().force, float) - tare)) @ down)
+            v_down = float(np.clip(PRESS_GAIN * (force_n - pressing), -0.01, 0.01))
+            twist = np.concatenate([along * speed + down * v_down, np.zeros(3)])
+            J = model.jacobian(q, "tcp")
+            qd = J.T @ np.linalg.solve(J @ J.T + 1e-6 * np.eye(6), twist)
+            q = q + qd * dt
+            arm.command_positions(q, qd)
+            self.cell.tick()
+            why = arm.fault()
+            if why is not None:
+                sk.resync()
+                return SkillResult(SkillStatus.PROTECTIVE_STOP, why)
+        sk.resync()
+        return SkillResult(SkillStatus.OK)
 
     def _stop(self, r) -> bool:
         if r.status == SkillStatus.PROTECTIVE_STOP:
@@ -924,7 +1015,7 @@ class _Picker:
         T = part.world_T_top
         self.log("pick", kind=part.kind, top=part.top, grasp=grasp.label, occluded=part.occluded,
                  tilt_deg=round(float(np.degrees(part.tilt_rad)), 2), top_xyz=_round(T[:3, 3], 5),
-                 top_quat=_round(matrix_to_quat(T[:3, :3]), 6))
+                 top_quat=_round(matrix_to_quat(T[:3, :3]), 6), top_size_m=_round(part.size_m, 5))
         target = self.scene.remove(f"part{k}")
         for name in self.own_sides(part):
             self.scene.remove(name)
@@ -969,11 +1060,13 @@ class _Picker:
         for name in [o.name for o in self.scene.obstacles if o.name.startswith(("part", "side"))]:
             self.scene.remove(name)
         hang = float(np.linalg.norm(tcp_T_part[:3, 3])) + 0.5 * _size_of(target.shape)
-        # straight up: next to a wall, and with the part brushing its neighbours, the fingers stay
-        # within the padding until they clear the rim (a vertical line along a vertical wall)
+        # straight up: next to a wall, and with the part brushing its neighbours, the fingers and
+        # the part stay within the padding until the lower of them (a tall part hangs below the
+        # fingertips) clears the rim (a vertical line along a vertical wall)
         lift = G.copy()
         lift[2, 3] = max(G[2, 3], self.rim + hang + 0.03)
-        beside = max(0.03, self.rim + 0.01 - (G[2, 3] - 0.02))
+        lowest = min(G[2, 3] - 0.02, max(self.floor, T[2, 3] - _extent_below(part)))
+        beside = max(0.03, self.rim + 0.01 - lowest)
         r = sk.move_line(lift, escape_m=beside)
         if not r.ok and r.status != SkillStatus.PROTECTIVE_STOP:
             back = P.copy()

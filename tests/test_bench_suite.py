@@ -138,7 +138,7 @@ def test_the_sim_group_reports_wall_clock_and_cpu_time_figures_against_their_goa
 
     pp = {"success": True, "cycle_time_s": 24.9, "real_time_factor": 4.0, "process_real_time_factor": 3.0,
           "cpu_real_time_factor": 21.0, "overhead_share": 0.3, "overhead_share_cpu": 0.15,
-          "process_wall_s": 8.3, "process_tree_cpu_s": 7.0, "phases": {"writer_cpu_s": 1.0}}
+          "process_wall_s": 8.3, "process_tree_cpu_s": 7.0, "phases": {"children_cpu_s": 1.0}}
     res = {"robot": "panda", "steps": 3000, "repeats": 3, "raw_step_us": 40.0, "hand_loop_step_us": 46.0,
            "loop_step_us": 56.0,
            "loop_without_state_log_step_us": 54.0, "loop_full_checks_step_us": 90.0,
@@ -152,7 +152,7 @@ def test_the_sim_group_reports_wall_clock_and_cpu_time_figures_against_their_goa
     assert cpu.verdict == "met" and cpu.baseline == 25.0 and cpu.ratio == pytest.approx(21.0 / 25.0)
     assert by["pick-place real-time factor, wall clock (panda)"].verdict == "missed"
     assert "load average 3.0" in by["pick-place real-time factor, wall clock (panda)"].note
-    assert by["pick-place start-up and run folder share, CPU time (panda)"].verdict == "met"
+    assert by["pick-place start-up and run folder share, CPU time (panda)"].verdict == "info"  # the goal is wall
     assert by["pick-place start-up and run folder share, wall clock (panda)"].verdict == "missed"
 
 

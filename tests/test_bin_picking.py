@@ -62,6 +62,45 @@ def test_bin_picking_empties_the_heap(tmp_path, robot, seed):
     assert m["max_joint_tracking_error_rad"] < 0.05
 
 
+INNER_X0, INNER_Y0 = 0.52 - 0.18, -0.22 - 0.135  # the source bin's inside, its near corner
+
+
+def _clear_of_the_walls(nudged) -> bool:
+    return all(e["press_xyz"][0] >= INNER_X0 + 0.016 - 1e-6 and e["press_xyz"][1] >= INNER_Y0 + 0.016 - 1e-6
+               for e in nudged)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("seed, slid", [
+    (16, True),  # a 75 x 50 mm box lies against the y- wall: dragged off it with the press held
+    (13, False),  # a 48 mm tall box grasped beside the y- wall hangs below the fingertips as it is lifted
+])
+def test_parts_against_a_wall_are_slid_clear_or_lifted_out(tmp_path, seed, slid):
+    res = _run(tmp_path, "run", seed=seed)
+    m = res.metrics
+    nudged = _events(res, "nudge")
+    assert nudged or not slid
+    assert _clear_of_the_walls(nudged)
+    assert not [e for e in _events(res, "lift_failed") if "source_wall" in e["reason"]]
+    assert m["success"] and m["parts_delivered"] == 8 and m["collisions"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_cylinders_lying_against_a_wall_roll_when_slid(tmp_path):
+    # seed 1: two cylinders lie on their side against the x- wall, where no grasp fits between
+    # them and the wall; pressed on the flank and dragged, they roll away from it
+    res = _run(tmp_path, "run", seed=1)
+    nudged = _events(res, "nudge")
+    assert len(nudged) >= 2 and _clear_of_the_walls(nudged)
+    # the same part seen again after its slide: farther from the wall
+    moved = [b["xyz"][0] - a["xyz"][0] for a, b in zip(nudged, nudged[1:])
+             if np.linalg.norm(np.subtract(a["xyz"][:2], b["xyz"][:2])) < 0.03]
+    assert moved and max(moved) > 0.005
+    assert res.metrics["parts_delivered"] >= 7 and res.metrics["collisions"] == 0
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_same_seed_same_metrics(tmp_path):

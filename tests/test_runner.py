@@ -402,3 +402,44 @@ def test_built_in_tasks_import_on_first_use():
     for name in TASKS:
         assert TASKS[name].name == name
         assert get_task(name) is TASKS[name]
+
+
+def test_the_recorder_keeps_the_largest_tracking_error_of_every_period():
+    """The tracking error is ``max |q_ref - q|`` of every period (logged or not, across the
+    recorder's batches; a period with a NaN does not count, nor one in another control mode),
+    and the logged samples' errors are those of their periods."""
+    from officina.interfaces import ControlMode, JointState
+    from officina.tasks.runtime import Recorder
+
+    class Arm:
+        last_command = None
+        mode = ControlMode.POSITION
+
+    rng = np.random.default_rng(3)
+    arm = Arm()
+    rec = Recorder(None, arm, [], 0.001)
+    n = 3 * Recorder._ERR_BATCH + 17
+    expected, logged = 0.0, []
+    for k in range(1, n + 1):
+        q = rng.normal(size=7)
+        ref = q + rng.normal(0.0, 1e-3, 7)
+        arm.mode = ControlMode.VELOCITY if k == 100 else ControlMode.POSITION
+        if k == 100:
+            ref = q + 10.0  # no position reference in velocity mode: no error
+        if k == 200:
+            ref = ref.copy()
+            ref[0] = np.nan
+            ref[1] = q[1] + 10.0  # not a finite error: not counted
+        arm.last_command = ref
+        e = float(np.abs(q - ref).max()) if k != 100 else 0.0
+        if e > expected:
+            expected = e
+        if k % rec.log_every == 0:
+            logged.append(e)
+        rec.on_tick(k, JointState(k * 1e-3, (), q, np.zeros(7), np.zeros(7)))
+        if k == Recorder._ERR_BATCH + 5:
+            assert rec.max_err == expected  # also between two batches
+    assert rec.max_err == expected and expected < 0.01
+    r = rec.record([f"j{i}" for i in range(7)])
+    assert len(r.tracking_error) == len(logged)
+    np.testing.assert_array_equal(r.tracking_error, logged)

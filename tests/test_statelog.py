@@ -366,6 +366,34 @@ def test_a_pick_place_runs_log_reads_back_in_rosbags_and_mcap_ros2(cli, tmp_path
     assert {"panda_link1", "panda_leftfinger"} <= children
 
 
+def test_the_auto_writer_is_a_process_unless_a_sweep_worker_asks_for_inline(tmp_path):
+    """``writer="auto"`` (the default): a writer process, as for a run on its own; inline (no child
+    process) within `auto_writer("inline")`, what a sweep's worker wraps its runs in. Both logs
+    hold the same messages."""
+    from types import SimpleNamespace
+
+    from officina.statelog import StateLogObserver, auto_writer
+
+    def log_to(path):
+        rec = SimpleNamespace(t=[0.004, 0.008], q=[np.zeros(2), np.ones(2)], qd=[np.zeros(2)] * 2,
+                              effort=[np.zeros(2)] * 2, pose_t=[], poses=[], objects=[], events=[{"t": 0.004,
+                              "event": "start"}], signals={"force_n": [(0.004, 1.5)]}, pose_every=20)
+        obs = StateLogObserver(path, {"joint_names": ["j1", "j2"]})
+        obs.attach(rec)
+        obs.close()
+        return obs.writer, [(c.topic, m.log_time, bytes(m.data)) for _, c, m, _ in iter_decoded(path)]
+
+    alone, logged_alone = log_to(tmp_path / "alone.mcap")
+    with auto_writer("inline"):
+        in_sweep, logged_in_sweep = log_to(tmp_path / "sweep.mcap")
+    assert (alone, in_sweep) == ("process", "inline")
+    assert logged_alone == logged_in_sweep and len(logged_alone) == 4
+    assert StateLogObserver(tmp_path / "after.mcap", {"joint_names": ["j1"]}, writer="inline").writer == "inline"
+    with pytest.raises(ValueError, match="expected 'process' or 'inline'"):
+        with auto_writer("thread"):
+            pass
+
+
 @pytest.mark.parametrize("writer", ["inline", "process"])
 def test_a_run_stopped_between_two_appends_logs_its_complete_samples(tmp_path, writer):
     """A signal can stop the run loop between two of the recorder's appends (a joint state's time

@@ -114,7 +114,9 @@ def test_sweep_on_a_local_cluster_matches_single_runs(cli, tmp_path):
     assert float(table["seed1"]["cycle_time_s"]) == direct["cycle_time_s"]
     assert int(table["seed1"]["objects_placed"]) == 1 and table["seed1"]["success"] == "true"
     assert float(table["seed1"]["cpu_s"]) > 0 and table["seed1"]["error"] == ""
-    assert float(table["seed1"]["children_cpu_s"]) > 0  # the state log's writer process
+    # the state log is encoded in the worker's run thread (log.writer "auto"): no writer process
+    assert float(table["seed1"]["children_cpu_s"]) == 0
+    assert (tmp_path / "sw" / "seed1" / "state.mcap").read_bytes().endswith(b"\x89MCAP0\r\n")
     pq = pytest.importorskip("pyarrow.parquet")
     rows = {r["run"]: r for r in pq.read_table(tmp_path / "sw" / "results.parquet").to_pylist()}
     assert rows["seed1"]["cycle_time_s"] == direct["cycle_time_s"] and rows["seed1"]["success"] is True
@@ -243,6 +245,23 @@ def test_results_journal_appends_rows_and_keeps_the_latest_attempt(tmp_path, mon
         f.write('{"run": "d", "stat')
     j2 = ResultsJournal(tmp_path)
     assert set(j2.latest()) == {"a", "b", "c"} and j2.attempts("b") == 2
+
+
+def test_the_parquet_table_is_rewritten_at_most_every_few_seconds_and_at_the_end(tmp_path):
+    """results.parquet cannot be appended to: it is rewritten whole when a new column comes, at most
+    every ``parquet_every_s`` otherwise, and brought up to date by `flush` (the sweep's end)."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    from officina.results import ResultsJournal
+
+    j = ResultsJournal(tmp_path, leading=["run", "status", "seed"], parquet_every_s=3600.0)
+    j.append({"run": "a", "status": "ok", "seed": 0, "x_m": 1.5})  # new columns: both tables rewritten
+    j.append({"run": "b", "status": "ok", "seed": 1, "x_m": 2.5})  # the CSV appended, the Parquet not yet
+    assert pq.read_table(tmp_path / "results.parquet").column("run").to_pylist() == ["a"]
+    j.flush()
+    assert pq.read_table(tmp_path / "results.parquet").column("x_m").to_pylist() == [1.5, 2.5]
+    j.parquet_every_s = 0.0
+    j.append({"run": "c", "status": "ok", "seed": 2, "x_m": 3.5})
+    assert pq.read_table(tmp_path / "results.parquet").num_rows == 3
 
 
 def test_intervals_of_the_summary():

@@ -8,7 +8,7 @@ import pytest
 from officina.interfaces import CameraIntrinsics
 from officina.sim.camera import SimCamera, look_at
 from officina.sim.world import SimWorld
-from officina.vision.parts import PartsParams, localize_parts, top_frame, top_frame_error
+from officina.vision.parts import PartsParams, localize_parts, top_frame, top_frame_error, top_size, top_size_error
 from officina.vision.transforms import matrix_to_quat, pose_to_transform
 
 
@@ -85,6 +85,26 @@ def test_top_frame_error_respects_the_tops_symmetry():
     turned[:3, :3] = T[:3, :3] @ _rot([0, 0, 1], 1.0)
     assert top_frame_error(turned, T, "cap")[1] == pytest.approx(0.0, abs=1e-7)
     assert top_frame_error(turned, T, "face")[1] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_a_top_seen_a_quarter_turn_off_is_an_extent_error_not_an_orientation_error():
+    # a 62 x 45 mm face lying flat, its long side along world y; half of it hidden, what shows is
+    # 45 x 31 mm, so the localised frame calls world x (45 mm) the longer side: a quarter turn off
+    T_part = pose_to_transform((0.5, 0.0, 0.02), tuple(matrix_to_quat(_rot([0, 0, 1], np.pi / 2))))
+    size = (0.062, 0.045, 0.03)
+    top, T_true = top_frame("box", size, T_part)
+    assert top == "face" and top_size("box", size, T_part) == pytest.approx((0.062, 0.045))
+    T_est = T_true.copy()
+    T_est[:3, :3] = T_true[:3, :3] @ _rot([0, 0, 1], np.pi / 2 + np.deg2rad(0.5))
+    assert np.degrees(top_frame_error(T_est, T_true, "face")[1]) == pytest.approx(89.5, abs=1e-4)
+    assert np.degrees(top_frame_error(T_est, T_true, "face", quarter_turns=True)[1]) == pytest.approx(0.5, abs=1e-4)
+    # the localised extents along its own axes: 45 mm (right) and 31 mm where 62 mm lie
+    assert top_size_error(T_est, (0.045, 0.031), T_true, (0.062, 0.045)) == pytest.approx(0.031, abs=1e-3)
+    assert top_size_error(T_true, (0.062, 0.045), T_true, (0.062, 0.045)) == pytest.approx(0.0, abs=1e-9)
+    # a cap and a lying cylinder's side: diameter twice; length and diameter
+    assert top_size("cylinder", (0.02, 0.05), np.eye(4)) == pytest.approx((0.04, 0.04))
+    lying = pose_to_transform((0, 0, 0), tuple(matrix_to_quat(_rot([1, 0, 0], np.pi / 2))))
+    assert top_size("cylinder", (0.02, 0.05), lying) == pytest.approx((0.05, 0.04))
 
 
 def test_bad_parameters_and_frames_are_refused():

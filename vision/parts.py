@@ -37,7 +37,8 @@ from officina.interfaces import CameraFrame, CameraIntrinsics
 
 from .geometry import depth_to_point_cloud
 
-__all__ = ["PartsParams", "LocalizedPart", "PartsResult", "localize_parts", "top_frame"]
+__all__ = ["PartsParams", "LocalizedPart", "PartsResult", "localize_parts", "top_frame", "top_frame_error",
+           "top_size", "top_size_error"]
 
 
 @dataclass(frozen=True)
@@ -229,14 +230,45 @@ def top_frame(kind: str, size_m, world_T_part: np.ndarray) -> tuple[str, np.ndar
     return "side", _frame(c + up * r, up, axis)
 
 
-def top_frame_error(T_est: np.ndarray, T_true: np.ndarray, top: str) -> tuple[float, float]:
+def top_size(kind: str, size_m, world_T_part: np.ndarray) -> tuple[float, float]:
+    """The extents (along x, along y of `top_frame`'s frame) of the top of a part lying at
+    ``world_T_part``, as `LocalizedPart.size_m` reports them; ground truth for `top_size_error`."""
+    R = world_T_part[:3, :3]
+    if kind == "box":
+        k = int(np.argmax(np.abs(R[2, :])))
+        a, b = sorted((float(size_m[i]) for i in range(3) if i != k), reverse=True)
+        return a, b
+    r, h = float(size_m[0]), float(size_m[1])
+    if abs(R[2, 2]) >= np.cos(np.deg2rad(45.0)):
+        return 2 * r, 2 * r
+    return h, 2 * r
+
+
+def top_size_error(T_est: np.ndarray, size_est, T_true: np.ndarray, size_true) -> float:
+    """Largest difference (m) between a localised top's extents and the true top's extents along
+    the same two directions (the localised frame's x and y): a top whose hidden part made the
+    shorter side look the longer, so that its frame is a quarter turn off, shows here as the
+    extent it missed."""
+    ex = np.abs(T_est[:3, :2].T @ T_true[:3, :2])  # |cos| between the localised and the true in-plane axes
+    along = ex @ np.asarray(size_true, float)  # the true extents, seen along the localised axes
+    return float(np.max(np.abs(np.asarray(size_est, float) - along)))
+
+
+def top_frame_error(T_est: np.ndarray, T_true: np.ndarray, top: str,
+                    quarter_turns: bool = False) -> tuple[float, float]:
     """(position error m, orientation error rad) between two top frames, modulo the symmetries of
-    the top: a half turn about z for a face or a lying cylinder's side, any turn about z for a cap."""
+    the top: a half turn about z for a face or a lying cylinder's side, any turn about z for a cap.
+    With ``quarter_turns`` a face also modulo a quarter turn about z: the error of its plane and
+    edges, whichever side the frames call the longer (`top_size_error` measures that)."""
     d = float(np.linalg.norm(T_est[:3, 3] - T_true[:3, 3]))
     if top == "cap":
         return d, float(np.arccos(np.clip(T_est[:3, 2] @ T_true[:3, 2], -1.0, 1.0)))
     best = np.inf
-    for flip in (np.diag([1.0, 1.0, 1.0]), np.diag([-1.0, -1.0, 1.0])):
+    quarter = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # a quarter turn about z
+    flips = [np.eye(3), np.diag([-1.0, -1.0, 1.0])]
+    if quarter_turns and top == "face":
+        flips += [quarter, quarter.T]
+    for flip in flips:
         R = T_est[:3, :3] @ flip
         c = (np.trace(T_true[:3, :3].T @ R) - 1.0) / 2.0
         best = min(best, float(np.arccos(np.clip(c, -1.0, 1.0))))
