@@ -38,7 +38,8 @@ must weigh at most a half of that (safety factor 2, the usual rule for horizonta
 the load's own accelerations on top) and their top face must hold the whole cup footprint
 (0.17 x 0.13 m). 6 kg cartons with the 1 kg gripper are within the payload of the UR10e (12.5 kg)
 and the IRB 2600-20 (20 kg), and their weight plus inertia stays below the UR's 150 N protective
-stop (the contact monitor knows no payload). Panda (3 kg, 855 mm), iiwa 14 (14 kg, 820 mm) and UR5e
+stop (the contact monitor knows no payload) away from the arm's singular poses, which the moves
+avoid by keeping the arm's IK branch (`same_branch`). Panda (3 kg, 855 mm), iiwa 14 (14 kg, 820 mm) and UR5e
 (5 kg, 850 mm) are refused: their parallel grippers open 8 cm (a carton is 19 cm wide) and their
 reach does not cover a EUR pallet.
 
