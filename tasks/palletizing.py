@@ -38,7 +38,8 @@ must weigh at most a half of that (safety factor 2, the usual rule for horizonta
 the load's own accelerations on top) and their top face must hold the whole cup footprint
 (0.17 x 0.13 m). 6 kg cartons with the 1 kg gripper are within the payload of the UR10e (12.5 kg)
 and the IRB 2600-20 (20 kg), and their weight plus inertia stays below the UR's 150 N protective
-stop (the contact monitor knows no payload). Panda (3 kg, 855 mm), iiwa 14 (14 kg, 820 mm) and UR5e
+stop (the contact monitor knows no payload) away from the arm's singular poses, which the moves
+avoid by keeping the arm's IK branch (`same_branch`). Panda (3 kg, 855 mm), iiwa 14 (14 kg, 820 mm) and UR5e
 (5 kg, 850 mm) are refused: their parallel grippers open 8 cm (a carton is 19 cm wide) and their
 reach does not cover a EUR pallet.
 
@@ -71,7 +72,7 @@ from officina.tasks.base import (
 from officina.vision.localize import LocalizeParams, localize_objects
 
 __all__ = ["Palletizing", "PalletizingParams", "PatternParams", "CartonParams", "BoxTarget", "pallet_plan",
-           "support_ratios", "EUR_PALLET_M"]
+           "support_ratios", "same_branch", "EUR_PALLET_M"]
 
 EUR_PALLET_M = (1.2, 0.8, 0.144)  # EN 13698-1
 MIN_SUPPORT = 0.75  # each carton's supported area fraction the pattern must keep
@@ -608,6 +609,17 @@ def _box_T(pos, yaw: float) -> np.ndarray:
     return T
 
 
+def same_branch(model, q0, q1) -> bool:
+    """Whether ``q1`` is on ``q0``'s branch of a 6-axis arm's inverse kinematics: the Jacobian's
+    determinant keeps its sign (a shoulder, elbow or wrist flip changes it; a 7-axis arm's is not
+    checked) and no joint but the flange's rotation (the last, free to turn) turns more than a
+    half turn (two flips at once)."""
+    q0, q1 = np.asarray(q0, float), np.asarray(q1, float)
+    J0, J1 = model.jacobian(q0, "tcp"), model.jacobian(q1, "tcp")
+    flip = J0.shape[0] == J0.shape[1] and np.linalg.det(J0) * np.linalg.det(J1) <= 0
+    return bool(not flip and np.max(np.abs(q1[:-1] - q0[:-1])) <= math.pi)
+
+
 # a move that may succeed by another route (not a bad goal, not a stop)
 _REPLAN = (SkillStatus.PLANNING_FAILED,)
 
@@ -769,18 +781,51 @@ class _Palletizer:
         is blocked: ``approach_m`` above the belt's end stop, the stack so far and ``layer_top``."""
         return max(self.p.belt_z + END_STOP_H_M, self.stack_top, layer_top) + self.p.approach_m
 
+    def branch_ik(self, T_world: np.ndarray) -> np.ndarray | None:
+        """A collision-free joint configuration for the tcp pose (world) on the arm's present branch
+        (no joint turning more than a half turn from the present command), or None. Carrying a
+        carton, the arm changes branch only through its singular poses (stretched up over its
+        base, the wrist aligned), where the carton's weight, which the contact monitor does not
+        know, reads as a large force at the tcp."""
+        sk, m = self.sk, self.model
+        T = self.base(T_world)
+        q0 = np.asarray(sk.q_command, float)
+        # first from the present configuration turned on the base toward the goal (the arm's
+        # branch kept, so IK converges on it), then from the present one, then the skills' search
+        here = m.frame_transform(q0, "tcp")[:3, 3]
+        turned = q0.copy()
+        turned[0] = np.clip(q0[0] + _wrap(math.atan2(T[1, 3], T[0, 3]) - math.atan2(here[1], here[0])),
+                            m.limits.lower[0], m.limits.upper[0])
+        rng = np.random.default_rng(0)  # a generator of its own: the procedure's stream unchanged
+        for s0 in (turned, q0):
+            r = solve_ik(m, T, "tcp", s0, rng=rng, max_restarts=0)
+            if r.success and sk.config_clear(r.q) and self.same_branch(q0, r.q):
+                return r.q
+        r = sk.ik(T)
+        if r.success and sk.config_clear(r.q) and self.same_branch(q0, r.q):
+            return r.q
+        return None
+
+    def same_branch(self, q0: np.ndarray, q1: np.ndarray) -> bool:
+        return same_branch(self.model, q0, q1)
+
     def go(self, T_goal: np.ndarray, z_travel: float):
         """The tcp to ``T_goal`` (world): along the joint-space line when it is free; otherwise (or
         when its timed trajectory grazes an obstacle) straight up to ``z_travel`` (tcp height,
         world), across at that height and straight down, as a palletizer moves over its stack
         (planned around obstacles only if that is blocked too); across ``HOP_M`` higher when the
         move across at ``z_travel`` finds no collision-free trajectory; planned to ``T_goal`` itself
-        when the arm cannot reach above it at the travel height (close to its base) or nothing
-        else worked."""
+        when the arm cannot reach above it at the travel height on its present branch (close to
+        its base) or nothing else worked. Goals are taken on the arm's branch (`branch_ik`) when
+        it has one there."""
         sk = self.sk
-        r = sk.ik(self.base(T_goal))
-        if r.success and sk.planner is not None and sk.planner.segment_free(sk.q_command, r.q):
-            res = self.move(lambda: sk.move_joints(r.q))
+        q_goal = self.branch_ik(T_goal)
+        q_line = q_goal
+        if q_line is None:  # the goal only on another branch: the joint line is the shortest way there
+            r = sk.ik(self.base(T_goal))
+            q_line = r.q if r.success else None
+        if q_line is not None and sk.planner is not None and sk.planner.segment_free(sk.q_command, q_line):
+            res = self.move(lambda: sk.move_joints(q_line))
             if res.ok or res.status not in _REPLAN:
                 return res
         res = None
@@ -794,18 +839,22 @@ class _Palletizer:
                     return res
             T_high = T_goal.copy()
             T_high[2, 3] = max(T_goal[2, 3], z)
-            res = self.move(lambda: sk.move_to_pose(self.base(T_high)))
+            q_high = self.branch_ik(T_high)
+            if q_high is None:
+                break  # no pose there on the arm's branch (near the base the carton meets the upper arm)
+            res = self.move(lambda: sk.move_to_pose(self.base(T_high), q_hint=q_high))
             if res.ok:
                 if T_high[2, 3] > T_goal[2, 3] + 1e-6:
                     res = self.move(lambda: sk.move_line(self.base(T_goal)))
                     if res.status in _REPLAN:  # no straight way down (out of reach on the way)
-                        res = self.move(lambda: sk.move_to_pose(self.base(T_goal)))
+                        q_down = self.branch_ik(T_goal)
+                        res = self.move(lambda: sk.move_to_pose(self.base(T_goal), q_hint=q_down))
                 return res
             if res.status == SkillStatus.IK_FAILED and T_high[2, 3] > T_goal[2, 3] + 1e-6:
                 break  # too high to reach there (close to the base): planned to the goal itself
             if res.status not in _REPLAN:
                 return res
-        return self.move(lambda: sk.move_to_pose(self.base(T_goal)))
+        return self.move(lambda: sk.move_to_pose(self.base(T_goal), q_hint=q_goal))
 
     def place(self, k: int, tgt: BoxTarget, tcp_T_box: np.ndarray) -> bool:
         p = self.p

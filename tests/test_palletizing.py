@@ -9,7 +9,11 @@ import pytest
 from pydantic import ValidationError
 
 from officina.runner import WALL_CLOCK_FIELDS, execute_run, resolve_config
-from officina.tasks.palletizing import EUR_PALLET_M, Palletizing, PalletizingParams, pallet_plan, support_ratios
+from officina.controllers.model import RobotModel
+from officina.robots import load_robot
+from officina.tasks.palletizing import (
+    EUR_PALLET_M, Palletizing, PalletizingParams, pallet_plan, same_branch, support_ratios,
+)
 
 # three places of one layer, stacked in columns two high: both layers in six cartons
 SMALL = ["params.pattern.kind=column", "params.pattern.layout=[[-0.5, -0.2, 90], [-0.3, -0.2, 90], [0.4, -0.3, 0]]"]
@@ -150,6 +154,32 @@ def test_no_carton_arrives_the_procedure_fails(tmp_path):
     assert not m["success"] and not m["procedure_completed"]
     assert "no carton at the station" in m["procedure_message"]
     assert m["placement_error_mm"][0] < 10.0 and m["placement_error_mm"][1] is None
+
+
+def test_same_branch_tells_a_reconfiguration_of_the_ur10e():
+    """The arm over the pick station against configurations at the pallet: the usual one (the base
+    turned, the same elbow and wrist) is on its branch; an elbow flip, a wrist flip, and a shoulder
+    with an elbow flip (the determinant's sign kept, a joint turning more than a half turn) are not."""
+    m = RobotModel.from_spec(load_robot("ur10e"))
+    station = [2.93, -1.35, 1.95, -2.17, -1.57, -1.79]
+    assert same_branch(m, station, [2.09, -1.71, 2.32, -2.19, -1.57, -2.62])
+    assert not same_branch(m, station, [-1.4, -1.7, -2.06, 2.19, 4.71, -1.4])  # elbow flip (and pan)
+    assert not same_branch(m, [2.87, -1.35, 1.94, -2.16, -1.57, 4.42], [1.25, -0.83, 1.14, -5.02, -4.71, 4.39])
+    assert not same_branch(m, [0.47, -1.42, 2.12, -2.27, -1.57, -2.67], [0.26, -2.17, -1.47, -4.22, -1.57, -1.33])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # about three minutes on a free core; a hang guard, not a speed check
+def test_ur10e_seed_1_stacks_the_pallet_without_a_stop(tmp_path):
+    """UR10e seed 1, the default pallet: its eleventh carton goes next to the arm's base, where at
+    the travel height the carried carton meets the upper arm on the arm's branch. The move stays on
+    the branch instead of a reconfiguration that swings the carton through the singular poses
+    stretched up over the base, where its weight, unknown to the contact monitor, reads as more
+    than the 150 N protective stop. (The whole pallet: fewer cartons change the seeded stream.)"""
+    m = _run(tmp_path, "run", "ur10e", 1).metrics
+    assert m["success"], m
+    assert m["boxes_placed"] == 24 and m["protective_stops"] == 0 and m["safety_events_total"] == 0
+    assert m["stack_stable"] and m["boxes_per_min"] >= 6.0
 
 
 # --- the manual job ------------------------------------------------------------------------------------------
