@@ -68,3 +68,21 @@ def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, monkeypatch, args, mess
     r = cli(["regress", *args, "--out", tmp_path / "x"])
     assert r.exit_code == 2, r.output
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_every_built_in_task_has_committed_baselines_that_load():
+    """A baseline per built-in task and robot it runs on (the vacuum-cup arms for palletizing,
+    the parallel-gripper arms for the others), each naming a known robot and at least one seed
+    that succeeded when it was written."""
+    from officina.regress import load_baselines
+    from officina.robots import builtin_robots
+    from officina.tasks import TASKS
+
+    baselines = load_baselines(ROOT / "baselines")
+    have = {(b.task, b.robot) for b in baselines}
+    for task in TASKS:
+        robots = ("ur10e", "irb2600") if task == "palletizing" else ("panda", "iiwa", "ur5e")
+        assert {(task, r) for r in robots} <= have, f"{task}: baselines missing for {set(robots) - {r for t, r in have if t == task}}"
+    for b in baselines:
+        assert b.robot in builtin_robots() and b.seeds
+        assert any(b.measured[s]["success"] for s in b.seeds), (b.task, b.robot)
