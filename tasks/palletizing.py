@@ -797,17 +797,13 @@ class _Palletizer:
         turned[0] = np.clip(q0[0] + _wrap(math.atan2(T[1, 3], T[0, 3]) - math.atan2(here[1], here[0])),
                             m.limits.lower[0], m.limits.upper[0])
         rng = np.random.default_rng(0)  # a generator of its own: the procedure's stream unchanged
-        for s0 in (turned, q0):
-            r = solve_ik(m, T, "tcp", s0, rng=rng, max_restarts=0)
-            if r.success and sk.config_clear(r.q) and self.same_branch(q0, r.q):
-                return r.q
-        r = sk.ik(T)
-        if r.success and sk.config_clear(r.q) and self.same_branch(q0, r.q):
-            return r.q
-        return None
 
-    def same_branch(self, q0: np.ndarray, q1: np.ndarray) -> bool:
-        return same_branch(self.model, q0, q1)
+        def tries():
+            for s0 in (turned, q0):
+                yield solve_ik(m, T, "tcp", s0, rng=rng, max_restarts=0)
+            yield sk.ik(T)
+
+        return next((r.q for r in tries() if r.success and sk.config_clear(r.q) and same_branch(m, q0, r.q)), None)
 
     def go(self, T_goal: np.ndarray, z_travel: float):
         """The tcp to ``T_goal`` (world): along the joint-space line when it is free; otherwise (or

@@ -10,14 +10,20 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.timeout(600)
-def test_the_committed_baseline_passes(cli, tmp_path):
-    """The fast subset CI runs on every submission: pick-place on the Panda, seed 0."""
-    r = cli(["regress", "--baselines", ROOT / "baselines", "--tasks", "pick-place", "--robots", "panda",
+def _regress_seed_0(cli, tmp_path, task: str, robot: str) -> list[dict]:
+    """`officina regress` of one committed baseline on seed 0: it passes; its results."""
+    r = cli(["regress", "--baselines", ROOT / "baselines", "--tasks", task, "--robots", robot,
              "--seeds", "0", "--workers", "1", "--out", tmp_path / "reg", "--json"])
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)["results"]
-    assert [(x["task"], x["robot"], x["ok"]) for x in res] == [("pick-place", "panda", True)]
+    assert [(x["task"], x["robot"], x["ok"]) for x in res] == [(task, robot, True)]
+    return res
+
+
+@pytest.mark.timeout(600)
+def test_the_committed_baseline_passes(cli, tmp_path):
+    """The fast subset CI runs on every submission: pick-place on the Panda, seed 0."""
+    res = _regress_seed_0(cli, tmp_path, "pick-place", "panda")
     assert {c["metric"] for c in res[0]["checks"]} >= {"objects_placed", "cycle_time_s", "protective_stops"}
     assert (tmp_path / "reg" / "regress.json").is_file()
 
@@ -26,11 +32,7 @@ def test_the_committed_baseline_passes(cli, tmp_path):
 @pytest.mark.timeout(900)  # one three-carton run, about a minute on a free core; a hang guard
 def test_the_palletizing_baseline_passes(cli, tmp_path):
     """palletizing's committed baselines (three cartons, UR10e and IRB 2600) hold on the UR10e, seed 0."""
-    r = cli(["regress", "--baselines", ROOT / "baselines", "--tasks", "palletizing", "--robots", "ur10e",
-             "--seeds", "0", "--workers", "1", "--out", tmp_path / "reg", "--json"])
-    assert r.exit_code == 0, r.output
-    res = json.loads(r.stdout)["results"]
-    assert [(x["task"], x["robot"], x["ok"]) for x in res] == [("palletizing", "ur10e", True)]
+    res = _regress_seed_0(cli, tmp_path, "palletizing", "ur10e")
     assert {c["metric"] for c in res[0]["checks"]} >= {"boxes_placed", "boxes_per_min", "placement_error_max_mm"}
 
 
