@@ -28,6 +28,8 @@ __all__ = [
     "ProtectiveStopSpec",
     "WristSensorSpec",
     "Arm",
+    "AdmittanceConfig",
+    "CompliantArm",
     "Gripper",
     "GraspState",
     "CameraIntrinsics",
@@ -238,6 +240,37 @@ class Arm(Protocol):
     def clear_fault(self) -> bool:
         """Resume after a fault (as unlocking a protective stop); True when the arm takes commands."""
         ...
+
+
+@dataclass(frozen=True)
+class AdmittanceConfig:
+    """Compliant position control, as ros2_controllers' ``admittance_controller`` takes it: per
+    axis of the compliant frame (x, y, z, then rotations about x, y, z; axes of the robot's base,
+    origin at the tcp offset by ``frame_offset_xyz``, in the tcp frame) whether it is compliant
+    (``selected_axes``), its ``mass`` (kg, kg·m^2), ``damping_ratio`` and ``stiffness`` (N/m,
+    N·m/rad); the offset from the reference is bounded by ``max_offset_m`` and ``max_offset_rad``;
+    the wrench is low-pass filtered with ``filter_time_s``. ``enabled`` False: the joint
+    references pass unchanged."""
+
+    enabled: bool = False
+    selected_axes: tuple[bool, ...] = (True, True, True, False, False, False)
+    mass: tuple[float, ...] = (5.0, 5.0, 5.0, 0.05, 0.05, 0.05)
+    damping_ratio: tuple[float, ...] = (1.0,) * 6
+    stiffness: tuple[float, ...] = (1500.0, 1500.0, 1500.0, 40.0, 40.0, 40.0)
+    frame_offset_xyz: tuple[float, ...] = (0.0, 0.0, 0.0)
+    max_offset_m: float = 0.01
+    max_offset_rad: float = 0.1
+    filter_time_s: float = 0.01
+
+
+@runtime_checkable
+class CompliantArm(Arm, Protocol):
+    """An `Arm` whose controller closes a force loop next to it (an admittance controller
+    chained after the joint references, or a robot's force mode): position commands are offset by
+    the admittance that `set_admittance` configures, each control period, from the arm's own
+    wrist sensor. What it commands still passes the arm's safety filter."""
+
+    def set_admittance(self, config: AdmittanceConfig) -> None: ...
 
 
 class GraspState(str, enum.Enum):

@@ -23,7 +23,7 @@ from officina.ros.qos import qos_latched, qos_reliable
 from officina.ros.gate_node import COMMANDS_TOPIC, GRIPPER_TOPIC
 from officina.ros.robot_profiles import ResolvedProfile
 
-__all__ = ["RosLink", "RosArm", "RosGripper", "RosVacuumGripper", "RosCamera", "RosForceTorqueSensor",
+__all__ = ["RosLink", "RosArm", "RosCompliantArm", "ADMITTANCE_NODE", "RosGripper", "RosVacuumGripper", "RosCamera", "RosForceTorqueSensor",
            "make_ros_gripper", "make_ros_wrist"]
 
 
@@ -144,6 +144,48 @@ class RosArm:
 
     def clear_fault(self) -> bool:
         return True
+
+
+ADMITTANCE_NODE = "/officina_sim"  # the node whose ``admittance.*`` parameters configure the admittance
+
+
+class RosCompliantArm(RosArm):
+    """`RosArm` that is also a `CompliantArm`: `set_admittance` sets the ``admittance.*``
+    parameters of the arm's admittance controller (``node``; `officina ros sim` runs one)
+    together, through its ``set_parameters_atomically`` service, and returns once it has taken
+    them. The joint references still go through the gate; the controller offsets them next to the
+    arm."""
+
+    def __init__(self, link: RosLink, limits: JointLimits, node: str = ADMITTANCE_NODE) -> None:
+        from rcl_interfaces.srv import SetParametersAtomically
+
+        super().__init__(link, limits)
+        self._srv_name = f"{node}/set_parameters_atomically"
+        self._cli = link.node.create_client(SetParametersAtomically, self._srv_name)
+
+    def set_admittance(self, config) -> None:
+        from dataclasses import asdict
+
+        from rcl_interfaces.srv import SetParametersAtomically
+        from rclpy.parameter import Parameter
+
+        from officina.ros.sim_node import ADMITTANCE_PARAMETERS
+
+        fields = asdict(config)
+        params = []
+        for name, (field_name, _) in ADMITTANCE_PARAMETERS.items():
+            v = fields[field_name]
+            if isinstance(v, tuple):
+                v = [bool(x) for x in v] if field_name == "selected_axes" else [float(x) for x in v]
+            elif not isinstance(v, bool):
+                v = float(v)
+            params.append(Parameter(name, value=v).to_parameter_msg())
+        self._link.spin_until(self._cli.service_is_ready, 10.0, f"the admittance controller ({self._srv_name})")
+        fut = self._cli.call_async(SetParametersAtomically.Request(parameters=params))
+        self._link.spin_until(fut.done, 5.0, f"the answer of {self._srv_name}")
+        res = fut.result().result
+        if not res.successful:
+            raise JobFailed(f"the admittance controller refused its parameters: {res.reason}")
 
 
 class RosGripper:

@@ -17,6 +17,14 @@ applied where the arm was sent before it). A forward command's velocity feed-for
 stream's own: its step from the previous period's command over the period, as a drive's setpoint
 interpolator derives it (zero in a period without a new command); without it the position loop
 would brake the arm to rest within every period and restart it in the next.
+
+The admittance controller (`officina.controllers.admittance.Admittance`, in the role of
+ros2_controllers' ``admittance_controller`` chained after the trajectory and forward controllers),
+on robots with a wrist sensor: while enabled (`set_admittance`), each period's joint reference is
+offset by the admittance of the wrench the sensor measured after the last physics step (no
+network in that loop), and the result passes the officina `SafetyFilter` (joint position,
+velocity and acceleration limits) before it reaches the arm. The offset is bounded by the
+config's maximum, itself at most `MAX_ADMITTANCE_OFFSET_M` / `MAX_ADMITTANCE_OFFSET_RAD`.
 """
 
 from __future__ import annotations
@@ -35,9 +43,12 @@ from officina.ros.jtc import JointTrajectoryFollower, JtcConfig, Trajectory, Tra
 from officina.ros.robot_profiles import ResolvedProfile
 from officina.tasks.base import TaskDefinition
 
-__all__ = ["FakeHardware", "SimSetup", "RobotOnly", "MAX_PENDING_COMMANDS"]
+__all__ = ["FakeHardware", "SimSetup", "RobotOnly", "MAX_PENDING_COMMANDS", "MAX_ADMITTANCE_OFFSET_M",
+           "MAX_ADMITTANCE_OFFSET_RAD"]
 
 MAX_PENDING_COMMANDS = 10  # forward commands waiting for their period (40 ms at 250 Hz)
+MAX_ADMITTANCE_OFFSET_M = 0.02  # the most an admittance config may let the arm leave its reference
+MAX_ADMITTANCE_OFFSET_RAD = 0.2
 
 
 class RobotOnly(TaskDefinition):
@@ -122,6 +133,38 @@ class FakeHardware:
         self.vmax = np.asarray(spec.limits.velocity, float)
         # /joint_states: arm joints (wire names) then finger joints
         self._state_names = tuple(resolved.joint_names) + tuple(resolved.finger_joints)
+        self.wrist = getattr(self.cell, "wrist", None)
+        self.admittance = None  # officina.controllers.admittance.Admittance, made when first configured
+        self._adm_filter = None  # the SafetyFilter its commands pass
+        self._q_sent: np.ndarray | None = None  # the position command of the last period
+
+    # --- the admittance controller ------------------------------------------------------------------
+    def set_admittance(self, config) -> None:
+        """Configure the admittance (`officina.interfaces.AdmittanceConfig`); raises BadInput (one
+        line) for a robot without a wrist sensor or a config out of range. Enabling tares the
+        sensor with its present reading and starts the safety filter from the last command."""
+        from officina.controllers.admittance import Admittance, validate_admittance
+        from officina.controllers.safety import SafetyFilter
+
+        if self.wrist is None:
+            raise BadInput(f"robot {self.resolved.spec.name!r} has no wrist force/torque sensor: no admittance")
+        try:
+            config = validate_admittance(config)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        if config.max_offset_m > MAX_ADMITTANCE_OFFSET_M or config.max_offset_rad > MAX_ADMITTANCE_OFFSET_RAD:
+            raise BadInput(f"admittance max_offset_m / max_offset_rad: at most {MAX_ADMITTANCE_OFFSET_M} m and "
+                           f"{MAX_ADMITTANCE_OFFSET_RAD} rad, got {config.max_offset_m} and {config.max_offset_rad}")
+        if self.admittance is None:
+            spec = self.resolved.spec
+            self.admittance = Admittance(self.cell.model, self.control_dt, spec.wrist_sensor.joint)
+            self._adm_filter = SafetyFilter(spec.limits, self.control_dt)
+        was = self.admittance.enabled
+        self.admittance.configure(config, self.wrist.read())
+        if config.enabled and not was:
+            st = self.arm.read()
+            q0 = self._q_sent if self._q_sent is not None else st.position
+            self._adm_filter.reset(JointState(st.stamp, st.names, q0, st.velocity, st.effort))
 
     # --- time ------------------------------------------------------------------------------------------
     @property
@@ -220,7 +263,14 @@ class FakeHardware:
         if np.any(qc != q):
             self.counts["limit_clamps"] += 1
             qd = np.where(qc != q, 0.0, qd)
+        if self.admittance is not None and self.admittance.enabled:
+            st = self.arm.read()
+            qa = self.admittance.step(qc, st, self.wrist.read())
+            qc = self._adm_filter.filter_position(qa, st).command
+            if np.any(np.abs(qc - qa) > 1e-12):
+                self.counts["limit_clamps"] += 1
         self.arm.command_positions(qc, qd)
+        self._q_sent = qc
         if self._before_step is not None:
             if self._t0_start is None:
                 self._t0_start = self.t0

@@ -20,6 +20,11 @@ The cell is the task's, built as `officina run` builds it; ``task_set`` takes th
 keys as `officina run` (``params.NAME``, ``seed``, ``sim.gravity``, ``sim.solver_iterations``).
 Where control_msgs is importable: the FollowJointTrajectory action and ``controller_state``
 (`officina.ros.fjt`).
+
+On robots with a wrist sensor the node runs the admittance controller of `FakeHardware` (in the
+role of ros2_controllers' ``admittance_controller``), configured by its parameters ``admittance.*``
+(`ADMITTANCE_PARAMETERS`; set them, several at once, with the node's
+``set_parameters_atomically`` service; a refused value leaves the controller as it was).
 """
 
 from __future__ import annotations
@@ -42,6 +47,18 @@ STEP_SERVICE = "/officina/sim/step"
 CONTROLLER_STATE_TOPIC = "/officina/sim/controller_state"
 GROUND_TRUTH_TOPIC = "/ground_truth/object_poses"
 SET_KEYS = ("params", "seed", "sim.gravity", "sim.solver_iterations")  # the --set keys the sim uses
+# the admittance controller's parameters: name -> (AdmittanceConfig field, description)
+ADMITTANCE_PARAMETERS = {
+    "admittance.enabled": ("enabled", "offset the joint references by the admittance"),
+    "admittance.selected_axes": ("selected_axes", "compliant axes x y z rx ry rz (base axes at the control frame)"),
+    "admittance.mass": ("mass", "virtual mass per axis [kg, kg m^2]"),
+    "admittance.damping_ratio": ("damping_ratio", "damping ratio per axis"),
+    "admittance.stiffness": ("stiffness", "stiffness per axis [N/m, N m/rad]"),
+    "admittance.frame_offset_xyz": ("frame_offset_xyz", "control frame's origin in the tcp frame [m]"),
+    "admittance.max_offset_m": ("max_offset_m", "largest translation from the reference [m]"),
+    "admittance.max_offset_rad": ("max_offset_rad", "largest rotation from the reference [rad]"),
+    "admittance.filter_time_s": ("filter_time_s", "time constant of the wrench's low-pass filter [s]"),
+}
 
 
 class SimNode(Node):
@@ -179,6 +196,8 @@ class SimNode(Node):
 
             # latched: a subscriber that joins later gets the switch's present state
             self.pub_vacuum = self.create_publisher(Bool, r.vacuum_topic, qos_latched())
+        if self.hw.wrist is not None:
+            self._declare_admittance()
         self.fjt = None
         from officina.ros import fjt
 
@@ -210,6 +229,41 @@ class SimNode(Node):
             f"{self.executor_kind} executor: "
             f"{r.trajectory_topic}, {r.commands_topic}, {r.joint_states}"
         )
+
+    def _declare_admittance(self) -> None:
+        from dataclasses import asdict
+
+        from rcl_interfaces.msg import ParameterDescriptor
+
+        from officina.interfaces import AdmittanceConfig
+
+        defaults = asdict(AdmittanceConfig())
+        for name, (field_name, description) in ADMITTANCE_PARAMETERS.items():
+            v = defaults[field_name]
+            v = list(v) if isinstance(v, tuple) else v
+            self.declare_parameter(name, v, ParameterDescriptor(description=description))
+        self.add_on_set_parameters_callback(self._on_admittance_parameters)
+
+    def _on_admittance_parameters(self, params):
+        """Validate and apply a set of admittance parameters together (the others unchanged)."""
+        from dataclasses import asdict
+
+        from rcl_interfaces.msg import SetParametersResult
+
+        from officina.interfaces import AdmittanceConfig
+
+        new = {p.name: p.value for p in params if p.name in ADMITTANCE_PARAMETERS}
+        if not new:
+            return SetParametersResult(successful=True)
+        fields = asdict(self.hw.admittance.config) if self.hw.admittance is not None else asdict(AdmittanceConfig())
+        for name, value in new.items():
+            field_name = ADMITTANCE_PARAMETERS[name][0]
+            fields[field_name] = tuple(value) if isinstance(fields[field_name], tuple) else value
+        try:
+            self.hw.set_admittance(AdmittanceConfig(**fields))
+        except Exception as exc:  # noqa: BLE001 - a refused value is the caller's answer, not the node's end
+            return SetParametersResult(successful=False, reason=str(exc))
+        return SetParametersResult(successful=True)
 
     def _ros_now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9

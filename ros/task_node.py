@@ -73,10 +73,14 @@ def prepare(run: TaskRun) -> TaskJob:
 
 def check_gate_control(task) -> None:
     """The gate forwards joint positions only: a task whose procedure commands the arm in another
-    mode (its ``control_modes``, default ``("position",)``) cannot run through it. BadInput, one
-    line."""
+    mode (its ``control_modes``, default ``("position",)``) cannot run through it, unless it also
+    runs with joint positions and the arm's admittance controller (its ``compliant_modes``: position
+    and admittance). BadInput, one line."""
     from officina.errors import BadInput
 
+    compliant = getattr(task, "compliant_modes", None)
+    if compliant is not None and set(compliant) <= {"position", "admittance"}:
+        return
     modes = tuple(str(getattr(m, "value", m)) for m in getattr(task, "control_modes", ("position",)))
     other = [m for m in modes if m != "position"]
     if other:
@@ -92,7 +96,7 @@ def run_task(job: TaskJob, node, executor) -> dict:
 
     from officina.controllers.model import RobotModel
     from officina.errors import JobFailed
-    from officina.ros.client import RosArm, RosCamera, RosLink, make_ros_gripper, make_ros_wrist
+    from officina.ros.client import RosArm, RosCamera, RosCompliantArm, RosLink, make_ros_gripper, make_ros_wrist
     from officina.ros.gate_node import ARM_SERVICE, SAFETY_STATE_TOPIC
     from officina.ros.qos import qos_latched
     from officina.tasks import Cell
@@ -125,7 +129,9 @@ def run_task(job: TaskJob, node, executor) -> dict:
     else:
         node.get_logger().info(f"waiting for the gate to be armed ({ARM_SERVICE}) ...")
     link.spin_until(lambda: safety.get("armed") == "true", run.arm_timeout_s, "the gate to be armed")
-    arm = RosArm(link, spec.limits)
+    # a task that runs with the arm's admittance controller gets the arm that configures it
+    compliant = "admittance" in getattr(job.task, "compliant_modes", ()) and spec.wrist_sensor is not None
+    arm = RosCompliantArm(link, spec.limits) if compliant else RosArm(link, spec.limits)
     gripper = make_ros_gripper(link, spec)
     camera = RosCamera(link, world_T_camera=job.world_T_camera, topics=dict(run.camera_topics))
     cell = Cell(arm=arm, gripper=gripper, camera=camera, model=RobotModel.from_spec(spec), tick=link.tick,

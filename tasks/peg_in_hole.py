@@ -62,7 +62,7 @@ from officina.controllers.laws import (
 from officina.controllers.model import rpy_to_matrix
 from officina.controllers.planning.scene import Box, Cylinder, Obstacle, PlanningScene
 from officina.controllers.skills import Skills
-from officina.interfaces import ControlMode
+from officina.interfaces import AdmittanceConfig, CompliantArm, ControlMode
 from officina.tasks.base import (
     Cell, MetricInfo, ProcedureOutcome, StrictParams, TaskDefinition, TaskScene, require_gripper,
 )
@@ -122,6 +122,11 @@ class PegInHoleParams(StrictParams):
     search_radius_m: float = Field(0.0045, ge=0.0005, le=0.015)
     drop_m: float = Field(0.0003, ge=0.0001, le=0.002, description="the tcp this far below the pressed surface: over the hole")
     max_attempts: int = Field(3, ge=1, le=6)
+    force_control: Literal["auto", "torque", "admittance"] = Field(
+        "auto", description="auto: the arm's own admittance where it offers one (a CompliantArm, as over ROS), "
+        "else a Cartesian impedance in torque mode; admittance on an arm without one runs it in the procedure")
+    admittance_mass_kg: float = Field(20.0, gt=0.0, le=200.0, description="the admittance's virtual mass per axis [kg]")
+    admittance_damping_ratio: float = Field(2.0, gt=0.0, le=10.0)
     padding_m: float = Field(0.005, ge=0.0, le=0.05)
 
     @model_validator(mode="after")
@@ -227,8 +232,10 @@ class PegInHole(TaskDefinition):
     key_metrics = ("insertion_time_s", "peak_contact_force_n", "attempts", "search_distance_mm")
     plot_events = ("contact", "hole_found", "seated", "retry", "gave_up")
     # the pick and the transfer in position mode, the insertion under a Cartesian impedance in
-    # torque mode: `officina ros task` (positions through the gate) refuses it
+    # torque mode, or, on an arm that offers it instead (`CompliantArm`: over ROS, the sim's
+    # admittance controller behind the gate), compliant position control
     control_modes = ("position", "torque")
+    compliant_modes = ("position", "admittance")
     video_view = ((0.85, -0.35, 0.35), (0.5, 0.05, 0.03))
 
     # --- the cell's fixed geometry (data) ------------------------------------------------------------
@@ -430,7 +437,9 @@ def _tcp_target(x: float, y: float, z: float, psi: float, R_down: np.ndarray) ->
 
 class _Compliant:
     """The arm in torque mode under a Cartesian impedance at the peg's tip (through the safety
-    filter): the centre of compliance at the tip, as a remote centre compliance device puts it, so
+    filter), or in position mode behind an admittance at the tip (`CompliantArm`: the joint
+    references follow the reference pose, the arm's controller offsets them by the force; the same
+    stiffness per axis, so a reference pushed ``F / K`` into a surface presses with ``F``): the centre of compliance at the tip, as a remote centre compliance device puts it, so
     that a force on the tip moves it without turning the peg, and a moment about the tip turns
     the peg about it (no wedging of the peg in the hole by the arm's own stiffness). The contact
     force from the wrist sensor (tared, low-pass filtered, base frame) or, without one, from the
@@ -447,13 +456,28 @@ class _Compliant:
 
         self.cell, self.p = cell, params
         self.arm = cell.arm
+        mode = params.force_control
+        if mode == "auto":
+            mode = "admittance" if isinstance(self.arm, CompliantArm) else "torque"
+        self.admittance = mode == "admittance"
+        if self.admittance and not isinstance(self.arm, CompliantArm):
+            from officina.controllers.admittance import AdmittanceArm
+
+            if cell.wrist is None or cell.model.spec.wrist_sensor is None:
+                raise ValueError("force_control=admittance needs a wrist force/torque sensor")
+            self.arm = AdmittanceArm(cell.arm, cell.wrist, cell.model, cell.model.spec.wrist_sensor.joint)
         tcp_T_tip = np.eye(4)
         tcp_T_tip[2, 3] = tip_below_tcp  # the tcp's z points down, along the peg
+        self.tip_offset = (0.0, 0.0, float(tip_below_tcp))
         self.model = cell.model.with_frame(self.FRAME, "tcp", tcp_T_tip)
         self.dt = float(self.arm.control_period)
         k, kr = params.stiffness_n_m, params.rot_stiffness_nm_rad
-        self.arm.set_mode(ControlMode.TORQUE)
+        self.K = np.array([k, k, k, kr, kr, kr])
+        self.admittance_on = False
+        if not self.admittance:
+            self.arm.set_mode(ControlMode.TORQUE)
         st = self.arm.read()
+        self.q_ref = st.position.copy()  # admittance: the joint reference that puts the tip at ``ref``
         self.q = st.position
         # damping: critical for each Cartesian mode at the present configuration (recomputed when
         # the stiffness changes; the arm moves millimetres here), no acceleration feed-forward
@@ -492,9 +516,13 @@ class _Compliant:
 
     def tick(self) -> bool:
         """One period; False when the arm stopped on its own (a protective stop)."""
-        st = self.arm.read()
-        tau, _ = self.law.step(st, CartesianReference(self.ref, None, None, self.q_posture))
-        self.arm.command_torques(tau)
+        if self.admittance:
+            self._follow_ref()
+            self.arm.command_positions(self.q_ref)
+        else:
+            st = self.arm.read()
+            tau, _ = self.law.step(st, CartesianReference(self.ref, None, None, self.q_posture))
+            self.arm.command_torques(tau)
         self.cell.tick()
         z0 = self.T[2, 3]
         st = self.arm.read()
@@ -512,6 +540,42 @@ class _Compliant:
             return False
         return True
 
+    REF_SPEED_M_S = 0.025  # admittance: the joint reference follows ``ref`` at most this fast
+    REF_SPEED_RAD_S = 0.5
+    REF_SPEED_Z_M_S = 0.005
+
+    def _follow_ref(self) -> None:
+        """Admittance: one damped Gauss-Newton step of the joint reference towards ``ref``, at most
+        `REF_SPEED_M_S` (a step of ``ref``, as pressing sets it, becomes a ramp: the admittance,
+        not the arm's position loop, then decides how fast the force builds)."""
+        T = self.model.frame_transform(self.q_ref, self.FRAME)
+        R_err = self.ref[:3, :3] @ T[:3, :3].T
+        w = 0.5 * np.array([R_err[2, 1] - R_err[1, 2], R_err[0, 2] - R_err[2, 0], R_err[1, 0] - R_err[0, 1]])
+        e = np.concatenate((self.ref[:3, 3] - T[:3, 3], w))
+        for sl, vmax in ((slice(0, 2), self.REF_SPEED_M_S), (slice(2, 3), self.REF_SPEED_Z_M_S),
+                         (slice(3, 6), self.REF_SPEED_RAD_S)):
+            n = float(np.linalg.norm(e[sl]))
+            if n > vmax * self.dt:
+                e[sl] *= vmax * self.dt / n
+        J = self.model.jacobian(self.q_ref, self.FRAME)
+        self.q_ref = self.q_ref + J.T @ np.linalg.solve(J @ J.T + 1e-6 * np.eye(6), e)
+
+    def _send_admittance(self, enabled: bool = True) -> None:
+        p = self.p
+        self.arm.set_admittance(AdmittanceConfig(
+            enabled=enabled, selected_axes=(True, True, True, False, False, False),
+            mass=(p.admittance_mass_kg,) * 3 + (0.05,) * 3, damping_ratio=(p.admittance_damping_ratio,) * 6,
+            stiffness=tuple(float(v) for v in self.K), frame_offset_xyz=self.tip_offset,
+            max_offset_m=0.01, max_offset_rad=0.1, filter_time_s=0.0))
+        self.admittance_on = enabled
+
+    def stop_admittance(self) -> None:
+        """Admittance off, the joint reference where the arm is (it stands at rest by then)."""
+        if self.admittance and self.admittance_on:
+            self.q_ref = self.arm.read().position.copy()
+            self._send_admittance(False)
+            self.arm.command_positions(self.q_ref)
+
     @property
     def depth(self) -> float:
         """How far the tip is below the fixture's nominal surface, from the arm's pose (m)."""
@@ -521,6 +585,10 @@ class _Compliant:
         """The impedance's stiffness (base-aligned axes at the tip) and its damping: the diagonal of
         the critical modal damping (the law takes a damping per axis)."""
         K = np.array([lateral, lateral, vertical, rot, rot, rot if rot_z is None else rot_z], dtype=float)
+        self.K = K
+        if self.admittance:
+            self._send_admittance()
+            return
         self.law.K = K
         self.law.D = np.diag(_modal_damping(self.model, self.q, K, self.FRAME)).copy()
 
@@ -550,7 +618,7 @@ class _Compliant:
 
     def press_ref_z(self, force_n: float) -> float:
         """The reference height that presses the tool down with ``force_n`` where it is."""
-        return float(self.T[2, 3]) - force_n / float(self.law.K[2])
+        return float(self.T[2, 3]) - force_n / float(self.K[2])
 
 
 def _modal_damping(model, q: np.ndarray, K: np.ndarray, frame: str, zeta: float = 1.0) -> np.ndarray:
@@ -583,6 +651,7 @@ def insert_peg(cell: Cell, params: PegInHoleParams, base_T_touch: np.ndarray, ti
         if c.fault is None:
             _release(c, cell)
             _come_to_rest(c)
+        c.stop_admittance()
         cell.arm.set_mode(ControlMode.POSITION)
         if c.fault is not None:
             return ProcedureOutcome(False, f"stopped: {c.fault}", details)
@@ -720,6 +789,9 @@ def _lift(c: _Compliant, up_m: float) -> bool:
 def _come_to_rest(c: _Compliant, max_s: float = 0.5, qd_max: float = 0.002) -> None:
     """Hold the joints (PD with gravity compensation) until they are still, so that position
     control takes over from rest (the impedance leaves the null space's slow drift)."""
+    if c.admittance:
+        c.hold(0.1)
+        return
     law = JointPDGravity(c.model, c.dt)
     q = c.arm.read().position.copy()
     ref = JointReference(q, None, None)

@@ -178,10 +178,10 @@ def _in_box(p, center_xy, inner_m, top_z) -> bool:
             and p.z < top_z)
 
 
-def _task_across_processes(ros, task_name, robot_args, sim_args=(), task_args=()):
+def _task_across_processes(ros, task_name, robot_args, sim_args=(), task_args=(), collect=()):
     """`officina ros sim` with the task's scene, the gate and `officina ros task` as three processes;
     waits for the task to finish, asserts it exited 0 and returns (its result line, the client
-    collecting /ground_truth/object_poses, the sim, the gate)."""
+    collecting /ground_truth/object_poses and the ``collect`` (type, topic) pairs, the sim, the gate)."""
     from geometry_msgs.msg import PoseArray
 
     sim = ros.start(["ros", "sim", *robot_args, "--task", task_name, *sim_args], "sim")
@@ -189,6 +189,8 @@ def _task_across_processes(ros, task_name, robot_args, sim_args=(), task_args=()
     task = ros.start(["ros", "task", task_name, *robot_args, "--arm", *task_args], "task")
     c = ros.client()
     c.collect(PoseArray, "/ground_truth/object_poses")
+    for msg_type, topic in collect:
+        c.collect(msg_type, topic)
     c.wait_for(lambda: task.proc.poll() is not None, 280, "the task to finish")
     out = task.output()
     assert task.proc.returncode == 0, out + "\n--- sim\n" + sim.output() + "\n--- gate\n" + gate.output()
@@ -256,4 +258,48 @@ def test_machine_tending_through_the_gate_across_processes(ros):
     assert abs(part.x - p.finished_tray_xy[0]) < TRAY_SIZE[0] / 2 + reach, part
     assert abs(part.y - p.finished_tray_xy[1]) < TRAY_SIZE[1] / 2 + reach, part
     assert part.z < TRAY_SIZE[2] + p.blank_size_m[2], part
+    assert sim.alive() and gate.alive()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_peg_in_hole_with_the_sims_admittance_controller_through_the_gate_across_processes(ros):
+    """peg-in-hole (round 12 mm peg, 0.5 mm clearance, the fixture's seeded pose error) in three
+    processes: the joint references go through the gate, the sim's admittance controller offsets
+    them by the wrist wrench every period, configured by the procedure over its parameters.
+    Outcome from the sim's ground truth: the peg's tip within 1 mm of the hole's bottom, its axis
+    within 2 deg of vertical (the hole's axis); the peak contact force, from the wrist sensor's
+    wrench topic (tared where the procedure calibrates, free), at most 40 N."""
+    pytest.importorskip("rclpy")
+    from geometry_msgs.msg import WrenchStamped
+
+    from officina.ros.convert import time_to_s
+    from officina.tasks.peg_in_hole import PegInHoleParams
+
+    wrench = "/force_torque_sensor_broadcaster/wrench"
+    result, out, c, sim, gate = _task_across_processes(ros, "peg-in-hole", ["--robot", "panda"],
+                                                       collect=[(WrenchStamped, wrench)])
+    assert result["completed"] and result["message"] == "seated" and result["gate_refused"] == 0, out + sim.output()
+    ev = {e["event"]: e["t"] for e in result["events"]}
+    n0 = len(c.received["/ground_truth/object_poses"])
+    c.wait_for(lambda: len(c.received["/ground_truth/object_poses"]) > n0 + 1, 10, "ground truth")
+    p = PegInHoleParams()
+    peg = c.received["/ground_truth/object_poses"][-1].poses[0]
+    x, y, z, w = peg.orientation.x, peg.orientation.y, peg.orientation.z, peg.orientation.w
+    axis = np.array([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)])
+    tip = np.array([peg.position.x, peg.position.y, peg.position.z]) - axis * p.peg_length_m / 2
+    bottom_z = p.table_z + p.floor_m
+    tilt_deg = float(np.degrees(np.arccos(min(1.0, abs(axis[2])))))
+    assert abs(tip[2] - bottom_z) < 0.001 and tilt_deg < 2.0, (tip, tilt_deg)
+    assert np.hypot(*(tip[:2] - np.asarray(p.fixture_xy))) < p.pose_error_m * np.sqrt(2) + p.hole_size_m / 2
+    msgs = [(time_to_s(m.header.stamp), (m.wrench.force.x, m.wrench.force.y, m.wrench.force.z))
+            for m in c.received[wrench]]
+    t = np.array([s for s, _ in msgs])
+    f = np.array([v for _, v in msgs])
+    free = (t > ev["force_control"] - 0.3) & (t < ev["force_control"])
+    during = (t > ev["force_control"]) & (t < ev["released"])
+    assert free.sum() > 20 and during.sum() > 500, (free.sum(), during.sum())
+    dev = np.linalg.norm(f[during] - f[free].mean(axis=0), axis=1)
+    peak = float(np.convolve(dev, np.ones(3) / 3, mode="valid").max())  # 3 periods: the sensor's noise
+    assert 2.0 < peak <= 40.0, f"peak contact force {peak:.1f} N"
     assert sim.alive() and gate.alive()
