@@ -249,18 +249,20 @@ class AdmittanceConfig:
     origin at the tcp offset by ``frame_offset_xyz``, in the tcp frame) whether it is compliant
     (``selected_axes``), its ``mass`` (kg, kg·m^2), ``damping_ratio`` and ``stiffness`` (N/m,
     N·m/rad); the offset from the reference is bounded by ``max_offset_m`` and ``max_offset_rad``;
-    the wrench is low-pass filtered with ``filter_time_s``. ``enabled`` False: the joint
-    references pass unchanged."""
+    the wrench is low-pass filtered with ``filter_time_s`` (0: the virtual mass is the filter). The
+    defaults are stable on the simulated arms at 250 Hz: a light virtual mass, or a filter's lag,
+    lets the tool's own inertia, which the wrist sensor measures, drive the loop. ``enabled``
+    False: the joint references pass unchanged."""
 
     enabled: bool = False
     selected_axes: tuple[bool, ...] = (True, True, True, False, False, False)
-    mass: tuple[float, ...] = (5.0, 5.0, 5.0, 0.05, 0.05, 0.05)
-    damping_ratio: tuple[float, ...] = (1.0,) * 6
+    mass: tuple[float, ...] = (20.0, 20.0, 20.0, 0.5, 0.5, 0.5)
+    damping_ratio: tuple[float, ...] = (2.0,) * 6
     stiffness: tuple[float, ...] = (1500.0, 1500.0, 1500.0, 40.0, 40.0, 40.0)
     frame_offset_xyz: tuple[float, ...] = (0.0, 0.0, 0.0)
     max_offset_m: float = 0.01
     max_offset_rad: float = 0.1
-    filter_time_s: float = 0.01
+    filter_time_s: float = 0.0
 
 
 @runtime_checkable

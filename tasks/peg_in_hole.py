@@ -746,6 +746,8 @@ def _insert(c: _Compliant, p: PegInHoleParams) -> str:
     while True:
         speed = p.insert_speed_m_s if c.depth < p.hole_depth_m - p.slow_above_m else p.touch_speed_m_s
         c.ref[2, 3] = max(z_final, c.ref[2, 3] - speed * c.dt)
+        if c.admittance:  # a peg that sticks is pushed with insert_force_n, not by the depth still to go
+            c.ref[2, 3] = max(c.ref[2, 3], float(c.T[2, 3]) - p.insert_force_n / float(c.K[2]))
         if not c.tick():
             return "stopped"
         t += c.dt

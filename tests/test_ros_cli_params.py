@@ -136,10 +136,20 @@ def test_ros_sim_bad_set_is_one_line_and_exit_2(cli, monkeypatch, request):
     assert "config key 'min_separation_m': unknown key" in r.output and len(r.output.strip().splitlines()) == 1
 
 
-def test_ros_task_refuses_a_task_that_commands_torques_in_one_line(cli):
-    """peg-in-hole inserts under a Cartesian impedance in torque mode; the gate forwards joint
-    positions only: exit 2, one line, before ROS starts."""
-    r = cli(["ros", "task", "peg-in-hole", "--robot", "panda"])
-    assert r.exit_code == 2, r.output
-    assert len(r.output.strip().splitlines()) == 1, r.output
-    assert "torque mode" in r.output and "forwards joint positions only" in r.output
+def test_ros_task_refuses_a_task_that_commands_torques_only_in_one_line():
+    """The gate forwards joint positions only: a task that commands torques and offers no other way
+    is refused (BadInput: exit 2, one line, before ROS starts); peg-in-hole, which also runs with
+    the arm's admittance controller (its compliant_modes), is taken."""
+    from officina.errors import BadInput
+    from officina.ros.task_node import check_gate_control
+    from officina.tasks import get_task
+
+    class TorqueOnly:
+        name = "torque-only"
+        control_modes = ("position", "torque")
+
+    with pytest.raises(BadInput) as exc:
+        check_gate_control(TorqueOnly())
+    msg = str(exc.value)
+    assert len(msg.splitlines()) == 1 and "torque mode" in msg and "forwards joint positions only" in msg
+    check_gate_control(get_task("peg-in-hole"))
