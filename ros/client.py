@@ -162,6 +162,7 @@ class RosCompliantArm(RosArm):
         super().__init__(link, limits)
         self._srv_name = f"{node}/set_parameters_atomically"
         self._cli = link.node.create_client(SetParametersAtomically, self._srv_name)
+        self.admittance_enabled = False
 
     def set_admittance(self, config) -> None:
         from dataclasses import asdict
@@ -186,10 +187,19 @@ class RosCompliantArm(RosArm):
         res = fut.result().result
         if not res.successful:
             raise JobFailed(f"the admittance controller refused its parameters: {res.reason}")
+        self.admittance_enabled = bool(config.enabled)
 
 
 class RosGripper:
-    """`Gripper` over the gate (``[width, force]`` commands) and the finger joints on /joint_states."""
+    """`Gripper` over the gate (``[width, force]`` commands) and the finger joints on /joint_states.
+
+    `open` and `close` return once the fingers have started to move (or, when they have nowhere
+    to go, after `START_TIMEOUT_S` of the arm's clock), as a gripper action's goal is accepted
+    before it runs: the command crosses the gate and may wait behind the forward commands queued
+    in the controller, and a caller that watches the width for the motion's end must not take
+    fingers that have not started yet for fingers that have stopped."""
+
+    START_TIMEOUT_S = 0.3
 
     def __init__(self, link: RosLink, max_width_m: float, max_force_n: float) -> None:
         from std_msgs.msg import Float64MultiArray
@@ -207,12 +217,28 @@ class RosGripper:
 
     def open(self, width: float | None = None) -> None:
         self._target = self._max_w if width is None else float(np.clip(width, 0.0, self._max_w))
-        self._pub.publish(self._msg(data=[self._target]))
+        self._send([self._target])
 
     def close(self, width: float = 0.0, force: float | None = None) -> None:
         self._target = float(np.clip(width, 0.0, self._max_w))
         f = self._max_f if force is None else float(np.clip(force, 0.0, self._max_f))
-        self._pub.publish(self._msg(data=[self._target, f]))
+        self._send([self._target, f])
+
+    def _send(self, data: list[float]) -> None:
+        link = self._link
+        w0 = self.width()
+        self._pub.publish(self._msg(data=data))
+        st = link.state
+        if st is None or link.fingers is None:
+            return
+        until = st.stamp + self.START_TIMEOUT_S
+
+        def started() -> bool:
+            f = link.fingers
+            return (abs(float(np.sum(f.position)) - w0) > 2e-4 or float(np.max(np.abs(f.velocity))) > 5e-3
+                    or link.state.stamp >= until)
+
+        link.spin_until(started, link.state_timeout_s + self.START_TIMEOUT_S, f"{link.resolved.joint_states}")
 
     def width(self) -> float:
         f = self._link.fingers

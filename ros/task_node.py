@@ -138,7 +138,13 @@ def run_task(job: TaskJob, node, executor) -> dict:
                 wrist=wrist,
                 rng=np.random.default_rng(job.seed), planning_scene=task_planning_scene(job.task, job.params))
     arm.command_positions(link.state.position)
-    outcome = job.task.procedure(cell, job.params)
+    try:
+        outcome = job.task.procedure(cell, job.params)
+    finally:
+        if getattr(arm, "admittance_enabled", False):  # a procedure that stopped half-way leaves none on
+            from officina.interfaces import AdmittanceConfig
+
+            arm.set_admittance(AdmittanceConfig())
     if safety.get("armed") != "true":
         raise JobFailed(f"the gate disarmed during the task: {safety.get('last_refusal') or safety.get('last_event')}")
     return {"task": job.task_ref, "robot": spec.name, "completed": outcome.completed, "message": outcome.message,
