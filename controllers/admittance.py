@@ -17,7 +17,8 @@ so that at rest a force F displaces C by F / K: a reference pushed 3 mm into a s
 K = 1000 N/m presses on it with 3 N, as a Cartesian impedance with that stiffness would. ``x`` is
 bounded (``max_offset_m`` for the translation, ``max_offset_rad`` for the rotation): the offset
 can never take the arm further than that from the reference it was sent. The wrench is tared when
-the admittance is enabled (the tool's weight), low-pass filtered, turned into the base frame with
+the admittance is enabled (the tool's weight: the mean over the first `TARE_S`, during which the
+references pass unchanged; one reading would leave the sensor's noise as a bias), low-pass filtered, turned into the base frame with
 the sensor frame's orientation and moved to C.
 
 The loop has no network delay when it runs where the arm's controller runs (the sim's control
@@ -70,6 +71,8 @@ class Admittance:
     """The admittance law for one arm (``model``: its `RobotModel`; ``sensor_frame``: the frame
     the wrench is measured in, a frame of the model; ``dt``: the control period)."""
 
+    TARE_S = 0.1
+
     def __init__(self, model, dt: float, sensor_frame: str) -> None:
         self.model = model
         self.dt = float(dt)
@@ -78,6 +81,9 @@ class Admittance:
         self.config = AdmittanceConfig()
         self._frame_model = model
         self._tare = np.zeros(6)
+        self._tare_sum = np.zeros(6)
+        self._tare_n = 0
+        self._tare_periods = max(1, int(round(self.TARE_S / self.dt)))
         self._s = _AxisState()
 
     @property
@@ -95,9 +101,10 @@ class Admittance:
         return self._s.f.copy()
 
     def configure(self, cfg: AdmittanceConfig, wrench: Wrench | None = None) -> None:
-        """New parameters. Enabling from disabled starts from zero offset and tares the wrench with
-        ``wrench`` (the sensor at rest, free); a change while enabled keeps the offset (bounded by
-        the new maximum) and the tare."""
+        """New parameters. Enabling from disabled starts from zero offset and tares the wrench over
+        the next `TARE_S` (``wrench``, the sensor's reading now, is the first sample; the tool at
+        rest and free); a change while enabled keeps the offset (bounded by the new maximum) and
+        the tare."""
         cfg = validate_admittance(cfg)
         was = self.enabled
         if cfg.frame_offset_xyz != self.config.frame_offset_xyz or self._frame_model is self.model:
@@ -107,11 +114,19 @@ class Admittance:
         self.config = cfg
         if cfg.enabled and not was:
             self._s = _AxisState()
-            self._tare = np.zeros(6) if wrench is None else np.concatenate((wrench.force, wrench.torque))
+            self._tare_sum = np.zeros(6)
+            self._tare_n = 0
+            if wrench is not None:
+                self._add_tare(wrench)
         elif not cfg.enabled:
             self._s = _AxisState()
         else:
             self._bound()
+
+    def _add_tare(self, wrench: Wrench) -> None:
+        self._tare_sum += np.concatenate((wrench.force, wrench.torque))
+        self._tare_n += 1
+        self._tare = self._tare_sum / self._tare_n
 
     def _bound(self) -> None:
         s, c = self._s, self.config
@@ -136,6 +151,9 @@ class Admittance:
         ``state`` and ``wrench``. Disabled: ``q_ref`` unchanged."""
         q_ref = np.asarray(q_ref, float)
         if not self.enabled:
+            return q_ref
+        if self._tare_n < self._tare_periods:
+            self._add_tare(wrench)
             return q_ref
         c, s, dt = self.config, self._s, self.dt
         sel = np.asarray(c.selected_axes, bool)

@@ -31,6 +31,7 @@ def test_a_force_moves_the_compliant_frame_by_force_over_stiffness_and_no_furthe
     cfg = AdmittanceConfig(enabled=True, mass=(20.0,) * 3 + (0.05,) * 3, damping_ratio=(2.0,) * 6,
                            stiffness=(1000.0, 1000.0, 1000.0, 40.0, 40.0, 40.0), frame_offset_xyz=(0.0, 0.0, 0.04))
     adm.configure(cfg, zero)
+    _settle(adm, model, q, (0.0, 0.0, 0.0), seconds=adm.TARE_S)  # the tare: the tool free
     cmd = _settle(adm, model, q, (0.0, 0.0, 4.0))
     up = model.frame_transform(cmd, "tcp")[:3, 3] - model.frame_transform(q, "tcp")[:3, 3]
     assert up == pytest.approx((0.0, 0.0, 0.004), abs=2e-4)  # 4 N / 1000 N/m, along the force
