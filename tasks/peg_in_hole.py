@@ -126,7 +126,9 @@ class PegInHoleParams(StrictParams):
         "auto", description="auto: the arm's own admittance where it offers one (a CompliantArm, as over ROS), "
         "else a Cartesian impedance in torque mode; admittance on an arm without one runs it in the procedure")
     admittance_mass_kg: float = Field(20.0, gt=0.0, le=200.0, description="the admittance's virtual mass per axis [kg]")
-    admittance_damping_ratio: float = Field(4.0, gt=0.0, le=10.0, description="the admittance's damping ratio: a peg that slips after sticking reaches the floor at most at push / damping")
+    admittance_damping_ratio: float = Field(
+        4.0, gt=0.0, le=10.0,
+        description="the admittance's damping ratio (a peg that slips after sticking moves on at push force / damping)")
     padding_m: float = Field(0.005, ge=0.0, le=0.05)
 
     @model_validator(mode="after")
