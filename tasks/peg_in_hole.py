@@ -27,7 +27,10 @@ move down until the wrist force/torque sensor feels the contact, press with ``se
 and search along an Archimedean spiral around the nominal hole while pressing; a drop of the
 tcp (the arm's own pose) below the surface it pressed on means the peg is over the hole; then
 soften the lateral stiffness, push with ``insert_force_n`` and follow the hole to its bottom
-(insertion depth from the arm's pose, seated when it stops at the hole's depth). A peg that
+(insertion depth from the arm's pose, seated when it stops at the hole's depth). On an arm that
+offers compliant position control instead of torques (`officina.interfaces.CompliantArm`: over ROS,
+the sim's admittance controller behind the gate) the same steps run in position mode with the
+same stiffnesses, set on the arm's admittance (``force_control``). A peg that
 stops short (jammed) is wiggled, then lifted and tried again (``max_attempts``). Release, lift,
 home.
 
@@ -441,8 +444,8 @@ class _Compliant:
     """The arm in torque mode under a Cartesian impedance at the peg's tip (through the safety
     filter), or in position mode behind an admittance at the tip (`CompliantArm`: the joint
     references follow the reference pose, the arm's controller offsets them by the force; the same
-    stiffness per axis, so a reference pushed ``F / K`` into a surface presses with ``F``): the centre of compliance at the tip, as a remote centre compliance device puts it, so
-    that a force on the tip moves it without turning the peg, and a moment about the tip turns
+    stiffness per axis, so a reference pushed ``F / K`` into a surface presses with ``F``): the
+    centre of compliance at the tip, as a remote centre compliance device puts it, so that a force on the tip moves it without turning the peg, and a moment about the tip turns
     the peg about it (no wedging of the peg in the hole by the arm's own stiffness). The contact
     force from the wrist sensor (tared, low-pass filtered, base frame) or, without one, from the
     joint-torque estimate. One `tick` is one control period; ``T`` is the tip's pose (base
