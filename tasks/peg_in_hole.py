@@ -447,7 +447,8 @@ class _Compliant:
     stiffness per axis, so a reference pushed ``F / K`` into a surface presses with ``F``): the
     centre of compliance at the tip, as a remote centre compliance device puts it, so that a force
     on the tip moves it without turning the peg, and a moment about the tip turns the peg about it
-    (no wedging of the peg in the hole by the arm's own stiffness). The contact force from the
+    (no wedging of the peg in the hole by the arm's own stiffness; the admittance is translational
+    only: the peg turns in the fingers). The contact force from the
     wrist sensor (tared, low-pass filtered, base frame) or, without one, from the
     joint-torque estimate. One `tick` is one control period; ``T`` is the tip's pose (base
     frame), from the arm's joints and the peg's nominal place in the hand."""
