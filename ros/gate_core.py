@@ -14,7 +14,9 @@ simulation time in fast/lockstep pacing), so it behaves the same in every pacing
   scaled limits (with ``tolerance``), tcp inside the workspace box. Any violation refuses it whole;
   an accepted trajectory is forwarded unchanged.
 * Watchdog: armed and streaming, no command for ``watchdog_periods`` periods -> braking hold
-  (streamed until the arm is at rest). Trajectories are complete motions: no watchdog.
+  from the last position command forwarded with the arm's measured velocity (streamed until the
+  arm is at rest): the reference, not the measured joints, which carry the offset of any
+  controller chained after the forward controller (an admittance controller). Trajectories are complete motions: no watchdog.
 * E-stop / disarm / the arm's state lost (`state_lost`): forwarding stops at once; a hold is
   commanded from the last state (streamed braking hold for the forward controller, a braking
   trajectory for the trajectory controller); e-stop also disarms and arming is refused until the
@@ -141,6 +143,7 @@ class GateCore:
         self.state: JointState | None = None
         self.last_cmd_stamp: float | None = None
         self.holding = False
+        self._q_forwarded: np.ndarray | None = None  # the last streamed position command forwarded
         self.counts = {"forwarded_commands": 0, "forwarded_trajectories": 0, "refused": 0, "holds": 0,
                        "watchdog_holds": 0, "estops": 0}
         self.safety_counts = {e.value: 0 for e in SafetyEvent}
@@ -178,17 +181,30 @@ class GateCore:
             self.counts["watchdog_holds"] += 1
             self.last_event = f"watchdog: no command for {self.config.safety.watchdog_periods} periods, holding"
             self._note(out.events)
-            # The hold brakes from where the arm is and how it moves, not from the last command's
-            # velocity: a forward controller holds its last setpoint, so by now the arm stands
-            # there, and a braking ramp from the stream's velocity would move it on by that
-            # braking distance (0.1 m at a UR10e's tcp) and away from where the stream resumes.
-            self.filter.reset(state)
+            # The hold brakes from the last reference forwarded, with the arm's measured velocity,
+            # not with the last command's: a forward controller holds its last setpoint, so by now
+            # the reference has stood there for the watchdog's periods, and a braking ramp from
+            # the stream's velocity would move it on by that braking distance (0.1 m at a UR10e's
+            # tcp) and away from where the stream resumes. The position is the reference's, not
+            # the measured one: a controller chained after the forward controller (an admittance
+            # controller) offsets what it receives, so the measured joints carry that offset and
+            # a hold there would have it added twice (the arm stepped by the offset, then back
+            # when the stream resumes).
+            self.filter.reset(self._from_reference(state))
             q = self.filter.hold_position(state)
         else:
             q = self.filter.hold_position(state)
         if self.filter.at_rest:
             self.holding = False  # at rest: the controller holds the last command
+        self._q_forwarded = q
         return Forward("commands", positions=q)
+
+    def _from_reference(self, state: JointState) -> JointState:
+        """``state`` with the last forwarded position command in place of the measured positions
+        (the measured ones before any command was forwarded)."""
+        if self._q_forwarded is None:
+            return state
+        return JointState(state.stamp, state.names, self._q_forwarded, state.velocity, state.effort)
 
     def ready(self, what: str) -> str | None:
         """None when ``what`` (a command of any kind) may be forwarded now, else why not."""
@@ -214,10 +230,12 @@ class GateCore:
             if any(e.event == SafetyEvent.MALFORMED for e in events):
                 self.refuse(f"command refused: {events[-1].reason}; holding")
                 self.holding = True
+                self._q_forwarded = q
                 return Forward("commands", positions=q)
             self.last_event = f"command {', '.join(e.event.value for e in events)}: {events[-1].reason}"
         self.last_cmd_stamp = self.state.stamp
         self.holding = False
+        self._q_forwarded = q
         self.counts["forwarded_commands"] += 1
         return Forward("commands", positions=q)
 
@@ -235,6 +253,7 @@ class GateCore:
             return None
         self.mode = "trajectory"
         self.holding = False
+        self._q_forwarded = None
         self.counts["forwarded_trajectories"] += 1
         return Forward("trajectory")
 
@@ -250,6 +269,7 @@ class GateCore:
             self.holding = False
             self.mode = None
             self.last_cmd_stamp = None
+            self._q_forwarded = None
             self.last_event = "armed"
             return True, "armed", None
         was = self.armed
@@ -288,6 +308,7 @@ class GateCore:
         if self.mode == "commands":
             self.holding = True
             q = self.filter.hold_position(self.state)
+            self._q_forwarded = q
             return Forward("commands", positions=q)
         f = self.filter
         traj = braking_trajectory(self.state.position, self.state.velocity, f.amax, f.lower, f.upper,

@@ -50,10 +50,10 @@ def test_commands_are_filtered_within_limits_and_malformed_refused():
 
 
 def test_watchdog_holds_then_rests():
-    """A stream that stops while the arm moves: the hold brakes from the arm's measured state (a
-    forward controller has held the last command, so the arm stands there: the hold keeps it
-    there, it does not move the arm on by the stream's braking distance); an arm still moving
-    (a driver that interpolates) is braked monotonically to rest."""
+    """A stream that stops while the arm moves: the hold brakes from the last command with the
+    arm's measured velocity (a forward controller has held the last command, so the arm stands
+    there: the hold keeps it there, it does not move the arm on by the stream's braking
+    distance); an arm still moving (a driver that interpolates) is braked monotonically to rest."""
     for moving in (False, True):
         g = core()
         g.on_joint_state(js(0.0, SPEC.home))
@@ -83,6 +83,34 @@ def test_watchdog_holds_then_rests():
             vel = np.diff(outs) / g.dt
             assert np.all(np.diff(vel) <= 1e-9) and abs(vel[-1]) < 1e-6  # decelerates monotonically to rest
             assert outs[-1] - q[0] <= 0.5 ** 2 / (2 * SPEC.limits.acceleration[0]) + 1e-3
+
+
+def test_watchdog_holds_at_the_reference_not_at_the_offset_measured_joints():
+    """A controller after the forward controller (an admittance controller pressing a part) puts
+    the measured joints a few mrad from the references: a late stream is held at the last
+    reference, which that controller offsets once, and the stream resumes from it without a step."""
+    g = core()
+    g.on_joint_state(js(0.0, SPEC.home))
+    g.set_armed(True)
+    offset = np.array([0.004, -0.003, 0.0, 0.005, 0.0, -0.002, 0.0])
+    q = SPEC.home.copy()
+    for k in range(50):  # a slow stream (1 mm/s-like), the arm offset from it
+        q[1] += 0.002 * g.dt
+        g.on_command(q)
+        g.on_joint_state(js((k + 1) * g.dt, q + offset))
+    t = 50 * g.dt
+    outs = []
+    for _ in range(100):
+        t += g.dt
+        o = g.on_joint_state(js(t, q + offset))
+        if o is not None:
+            outs.append(o.positions)
+    assert g.counts["watchdog_holds"] == 1 and outs
+    assert max(float(np.max(np.abs(x - q))) for x in outs) < 1e-6  # the reference, not the measured joints
+    nxt = q.copy()
+    nxt[1] += 0.002 * g.dt
+    out = g.on_command(nxt)
+    assert np.allclose(out.positions, nxt, atol=1e-9)  # resumes where it stood
 
 
 def test_estop_disarms_holds_and_blocks_arming_until_released():
