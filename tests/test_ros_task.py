@@ -270,8 +270,8 @@ def test_peg_in_hole_with_the_sims_admittance_controller_through_the_gate_across
     Outcome from the sim's ground truth: the peg's tip within 1 mm of the hole's bottom, its axis
     within 2 deg of vertical (the hole's axis); the peak contact force, from the wrist sensor's
     wrench topic (tared where the procedure calibrates, free), at most 40 N. The gate's watchdog at
-    0.5 s: a hold it makes during the insertion brakes from the measured joints, which carry the
-    admittance's offset, and the sim offsets that hold once more (docs/ros.md)."""
+    0.2 s as for the other tasks: a hold during the insertion is at the last reference, which the
+    admittance offsets once."""
     pytest.importorskip("rclpy")
     from geometry_msgs.msg import WrenchStamped
 
@@ -280,7 +280,7 @@ def test_peg_in_hole_with_the_sims_admittance_controller_through_the_gate_across
 
     wrench = "/force_torque_sensor_broadcaster/wrench"
     result, out, c, sim, gate = _task_across_processes(ros, "peg-in-hole", ["--robot", "panda"],
-                                                       collect=[(WrenchStamped, wrench)], watchdog_periods=125)
+                                                       collect=[(WrenchStamped, wrench)])
     assert result["completed"] and result["message"] == "seated" and result["gate_refused"] == 0, out + sim.output()
     ev = {e["event"]: e["t"] for e in result["events"]}
     n0 = len(c.received["/ground_truth/object_poses"])
@@ -303,5 +303,6 @@ def test_peg_in_hole_with_the_sims_admittance_controller_through_the_gate_across
     assert free.sum() > 20 and during.sum() > 500, (free.sum(), during.sum())
     dev = np.linalg.norm(f[during] - f[free].mean(axis=0), axis=1)
     peak = float(np.convolve(dev, np.ones(3) / 3, mode="valid").max())  # 3 periods: the sensor's noise
+    print(f"peak contact force {peak:.1f} N; gate watchdog holds {result['gate_watchdog_holds']}")
     assert 2.0 < peak <= 40.0, f"peak contact force {peak:.1f} N"
     assert sim.alive() and gate.alive()
