@@ -74,16 +74,19 @@ class ExternalTorqueObserver:
         self.residual = np.zeros(model.nq)
         self.jacobian_v: np.ndarray | None = None
         self._damping = model.joint_damping
+        self._damping_l = self._damping.tolist()
 
     def reset(self, state: JointState) -> None:
         q, v = np.asarray(state.position, float), np.asarray(state.velocity, float)
         self.jacobian_v = None
         M = self.model.mass_matrix(q)
         self._p0 = M @ v
+        self._p0_l = self._p0.tolist()
         self._M_prev = M
-        self._integral = np.zeros(self.model.nq)
+        self._integral = [0.0] * self.model.nq
         self._t_prev = float(state.stamp)
         self.residual = np.zeros(self.model.nq)
+        self._r = [0.0] * self.model.nq
 
     def update(self, state: JointState) -> np.ndarray:
         """Advance to ``state`` (its stamp gives the time step); returns the residual r."""
@@ -94,14 +97,23 @@ class ExternalTorqueObserver:
         dt = float(state.stamp) - self._t_prev
         if not dt > 0:
             return self.residual
-        q, v, tau_m = state.position, state.velocity, state.effort
+        q, v, tau_m = state.position, np.asarray(state.velocity, float), np.asarray(state.effort, float)
         M, h, J = self.model.inertia_and_bias(q, v, self.frame)
         if J is not None:
             self.jacobian_v = J[:3]
-        Mdot_v = (M - self._M_prev) @ v / dt
-        beta = h - Mdot_v  # = g - C^T qd
-        self._integral += (tau_m - self._damping * v - beta + self.residual) * dt
-        self.residual = self.gain * (M @ v - self._p0 - self._integral)
+        # on Python floats, joint by joint: the same IEEE operations in the same order as the
+        # vector expressions in the comments, without numpy's cost per call on a few joints
+        Mdot_v_dt = ((M - self._M_prev) @ v).tolist()  # Mdot_v = (M - M_prev) @ v / dt
+        Mv = (M @ v).tolist()
+        integral, p0, damping, r_prev = self._integral, self._p0_l, self._damping_l, self._r
+        gain = self.gain
+        r = []
+        for i, (vi, ti, hi) in enumerate(zip(v.tolist(), tau_m.tolist(), h.tolist())):
+            beta = hi - Mdot_v_dt[i] / dt  # beta = h - Mdot_v = g - C^T qd
+            integral[i] += (ti - damping[i] * vi - beta + r_prev[i]) * dt  # integral += (tau_m - D v - beta + r) dt
+            r.append(gain * (Mv[i] - p0[i] - integral[i]))  # r = gain (M v - p0 - integral)
+        self._r = r
+        self.residual = np.array(r)
         self._M_prev = M
         self._t_prev = float(state.stamp)
         return self.residual
@@ -146,7 +158,8 @@ class ContactMonitor:
         self.thresholds = thresholds
         # the force at the tcp needs the tcp's Jacobian: the observer's pass of the model gives it
         self.observer = ExternalTorqueObserver(model, gain, frame=None if thresholds.tcp_force_n is None else "tcp")
-        self._tau_max = None if thresholds.joint_torque_nm is None else np.asarray(thresholds.joint_torque_nm, float)
+        # the joint torque limits as Python floats: the check compares a few joints per period
+        self._tau_max = None if thresholds.joint_torque_nm is None else [float(t) for t in thresholds.joint_torque_nm]
         self._tau_allow = self._tau_max
         self._force_allow = thresholds.tcp_force_n
 
@@ -162,7 +175,7 @@ class ContactMonitor:
         thresholds hold again. A load above the allowance stops the arm again."""
         tau = self.observer.residual
         if self._tau_max is not None:
-            self._tau_allow = np.maximum(self._tau_max, 1.5 * np.abs(tau))
+            self._tau_allow = np.maximum(self._tau_max, 1.5 * np.abs(tau)).tolist()
         if self.thresholds.tcp_force_n is not None:
             self._force_allow = max(self.thresholds.tcp_force_n,
                                     1.5 * self.tcp_force(np.asarray(state.position, float), tau))
@@ -176,13 +189,13 @@ class ContactMonitor:
         force = 0.0
         reason = ""
         if self._tau_max is not None:
-            a = np.abs(tau)
+            a = [abs(x) for x in tau.tolist()]
             allow = self._tau_allow
-            if (a > allow).any():
-                j = int(np.argmax(a / allow))
+            if any(x > y for x, y in zip(a, allow)):
+                j = max(range(len(a)), key=lambda i: a[i] / allow[i])  # the first largest, as np.argmax
                 reason = (f"external torque {a[j]:.1f} N·m on {self.model.joint_names[j]} above "
                           f"{allow[j]:.1f} N·m")
-            elif allow is not self._tau_max and np.all(a <= self._tau_max):
+            elif allow is not self._tau_max and all(x <= y for x, y in zip(a, self._tau_max)):
                 self._tau_allow = self._tau_max  # released: the thresholds hold again
         if self.thresholds.tcp_force_n is not None:
             Jv = self.observer.jacobian_v  # at this state's positions (None when the update did not run)
