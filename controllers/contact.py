@@ -68,10 +68,12 @@ class ExternalTorqueObserver:
         self.gain = float(gain)
         self.frame = frame
         self._p0: np.ndarray | None = None
-        self._integral = np.zeros(model.nq)
+        self._p0_l: list[float] = [0.0] * model.nq
+        self._integral: list[float] = [0.0] * model.nq
         self._M_prev: np.ndarray | None = None
         self._t_prev: float | None = None
         self.residual = np.zeros(model.nq)
+        self._r: list[float] = [0.0] * model.nq  # the residual as Python floats
         self.jacobian_v: np.ndarray | None = None
         self._damping = model.joint_damping
         self._damping_l = self._damping.tolist()
