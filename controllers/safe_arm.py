@@ -96,8 +96,7 @@ class SafeArm:
         st = self._admit(ControlMode.POSITION, "position command")
         if st is None:
             return
-        out = self.safety.filter_position(q, st)
-        ff = None if qd is None or out.events else self.safety.feedforward(qd)
+        out, ff = self.safety.filter_position_ff(q, qd, st)
         if ff is None:
             self._arm.command_positions(out.command)
         else:

@@ -691,7 +691,7 @@ class StateLogObserver:
     the rest and finishes the file."""
 
     def __init__(self, path: str | Path, header: dict[str, Any], *, frames: Sequence[Any] = (),
-                 client_id: int | None = None, control_dt: float = 0.001, batch_s: float = 0.1,
+                 client_id: int | None = None, control_dt: float = 0.001, batch_s: float = 0.5,
                  writer: str = "auto") -> None:
         from officina.sim.visuals import FramePoseReader
 
@@ -717,7 +717,7 @@ class StateLogObserver:
 
     @classmethod
     def for_cell(cls, path: str | Path, sim, *, writer: str = "auto", tf_hz: float = 50.0,
-                 batch_s: float = 0.1) -> "StateLogObserver":
+                 batch_s: float = 0.5) -> "StateLogObserver":
         """The observer of a simulated cell's run (`officina.tasks.runtime.SimCell`): the robot and
         every other body of its world."""
         from officina.sim.visuals import scene_frames
