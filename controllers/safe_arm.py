@@ -96,7 +96,8 @@ class SafeArm:
         st = self._admit(ControlMode.POSITION, "position command")
         if st is None:
             return
-        out, ff = self.safety.filter_position_ff(q, qd, st)
+        out = self.safety.filter_position(q, st)
+        ff = None if qd is None or out.events else self.safety.feedforward(qd)
         if ff is None:
             self._arm.command_positions(out.command)
         else:

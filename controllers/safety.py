@@ -42,7 +42,6 @@ import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -131,10 +130,6 @@ class SafetyConfig:
         return dict(self.actions).get(event.value, self.action)
 
 
-_INFS = (math.inf, -math.inf)
-_CONVERT = object()  # `_position_fast`: the feed-forward is for `feedforward` to convert
-
-
 def _clip(a, lo, hi):
     """np.clip for the hot path (a third of its call overhead on 6-7 element arrays)."""
     return np.minimum(np.maximum(a, lo), hi)
@@ -211,14 +206,11 @@ class SafetyFilter:
         self.gravity = gravity
         self._estopped = False
         self._q: np.ndarray | None = None  # last emitted position command (position mode)
-        self._fast_prev: tuple | None = None  # `_position_fast`'s last (_q, _v) and their floats
         self._v = np.zeros(self.n)  # velocity of the emitted command sequence
         self._q_in: np.ndarray | None = None  # last position command received (before filtering)
         self._last_cmd_stamp: float | None = None
         self._stamp = 0.0
         self._holding = False
-        wp = c.watchdog_periods
-        self._stale_after_s = None if wp <= 0 else (wp + 0.5) * self.dt  # the watchdog's silence
 
     # --- state, read-only from outside ------------------------------------------------------------
     @property
@@ -250,11 +242,10 @@ class SafetyFilter:
         if not self._scaled and type(qd) is np.ndarray and qd.dtype == np.float64 and qd.shape == (self.n,):
             # the common case, in Python floats (the same clip as below, value for value)
             out: list[float] = []
-            add, isfinite = out.append, math.isfinite
             for x, (lo, hi) in zip(qd.tolist(), self._vlim):
-                if not isfinite(x):
+                if not math.isfinite(x):
                     return None
-                add(hi if x > hi else lo if x < lo else x)
+                out.append(hi if x > hi else lo if x < lo else x)
             return np.array(out)
         v, _ = _as_command(qd, self.n)
         return None if v is None else _clip(v, self._neg_vmax, self.vmax)
@@ -396,10 +387,8 @@ class SafetyFilter:
                 return _clip(np.zeros(self.n), self.lower, self.upper)
         return self._emit_position(self._braking_step())
 
-    def _position_fast(self, q, state, qd=None) -> tuple[np.ndarray, np.ndarray | None] | None:
-        """`filter_position` of a well-formed command that provably touches no limit, with the
-        `feedforward` of ``qd`` (None when ``qd`` is None or not finite); None when the full checks
-        must decide.
+    def _position_fast(self, q, state) -> np.ndarray | None:
+        """`filter_position` of a well-formed command that provably touches no limit, else None.
 
         The pre-check: the command is within `_fast_range` (so it is finite, within the limits,
         and the last command is far enough from them that its velocity/braking bounds are
@@ -409,80 +398,51 @@ class SafetyFilter:
         as `_emit_position` (IEEE double operations one joint at a time, as numpy does them
         element-wise, so the bits are the same). Nothing changes unless a command is returned.
         Only called without a speed override in force (the limits are then the unscaled ones
-        held in ``_fast_joints``, the same as `feedforward` clips to).
+        held in ``_fast_joints``).
         """
         q_prev = self._q
         joints = self._fast_joints
-        n = self.n
-        if (q_prev is None or type(q) is not np.ndarray or q.dtype != np.float64 or q.shape != (n,)
+        if (q_prev is None or type(q) is not np.ndarray or q.dtype != np.float64 or q.shape != (self.n,)
                 or self._estopped or self.tcp_position is not None or joints is None):
             return None
-        # the feed-forward as floats when it is a float array; anything else `feedforward`
-        # converts once the command has passed (``_CONVERT``), and None is no feed-forward
-        ff_in = qd.tolist() if type(qd) is np.ndarray and qd.dtype == np.float64 and qd.shape == (n,) else None
-        # the last command and its velocity as Python floats: kept from the last call of this path
-        # while they are still the filter's arrays (nothing changes those arrays in place)
-        prev = self._fast_prev
-        if prev is not None and prev[0] is q_prev and prev[1] is self._v:
-            ps, vps = prev[2], prev[3]
-        else:
-            ps, vps = q_prev.tolist(), self._v.tolist()
         dt = self.dt
         q_new: list[float] = []
         v_new: list[float] = []
-        ff: list[float] = []
-        add_q, add_v, add_ff = q_new.append, v_new.append, ff.append
-        ff_ok = True
-        for x, p, vp, xd, (lo_q, hi_q, neg_vmax, vmax, adt) in zip(q.tolist(), ps, vps,
-                                                                    repeat(0.0) if ff_in is None else ff_in, joints):
+        for x, p, vp, (lo_q, hi_q, neg_vmax, vmax, adt) in zip(q.tolist(), q_prev.tolist(), self._v.tolist(),
+                                                                 joints):
             if not lo_q <= x <= hi_q:
                 return None  # also NaN, inf, huge
             v = (x - p) / dt
-            # within the acceleration bounds (vp -+ a dt) and the velocity limits: both at once is
-            # within the clipped bounds max(vp - a dt, -v_max) .. min(vp + a dt, v_max)
-            if not (vp - adt <= v <= vp + adt and neg_vmax <= v <= vmax):
+            lo = vp - adt
+            if lo < neg_vmax:
+                lo = neg_vmax
+            hi = vp + adt
+            if hi > vmax:
+                hi = vmax
+            if not lo <= v <= hi:
                 return None
             # `_emit_position` without its clip: the command is inside the fast range, more than
             # two velocity steps from the limits, so the clip is the identity (and the bits the same).
             y = p + v * dt
-            add_q(y)
-            add_v((y - p) / dt)
-            # the feed-forward, clipped to the velocity limits (finite here) as `feedforward` does
-            if not neg_vmax <= xd <= vmax:
-                if xd != xd or xd in _INFS:  # NaN or infinite: no feed-forward
-                    ff_ok = False
-                elif xd > vmax:
-                    xd = vmax
-                else:
-                    xd = neg_vmax
-            add_ff(xd)
+            q_new.append(y)
+            v_new.append((y - p) / dt)
         self._stamp = self._last_cmd_stamp = self._stamp_of(state)
-        self._v = v_arr = np.array(v_new)
-        self._q = q_arr = np.array(q_new)
-        self._fast_prev = (q_arr, v_arr, q_new, v_new)
+        self._v = np.array(v_new)
+        self._q = np.array(q_new)
         self._q_in = q
         self._holding = False
-        if ff_in is None:
-            return q_arr.copy(), None if qd is None else _CONVERT
-        return q_arr.copy(), np.array(ff) if ff_ok else None
+        return self._q.copy()
 
     def filter_position(self, q_cmd, state: JointState | None = None) -> Filtered:
         """A position command (rad) -> the position command to send (always within the limits)."""
-        return self.filter_position_ff(q_cmd, None, state)[0]
-
-    def filter_position_ff(self, q_cmd, qd, state: JointState | None = None) -> tuple[Filtered, np.ndarray | None]:
-        """`filter_position` of ``q_cmd`` and, when it passed without an event, the `feedforward`
-        of ``qd`` (None otherwise, or when ``qd`` is None or malformed): what the two calls give,
-        in one pass over the joints when the fast path decides."""
         self._apply_speed_scale()
         if self.config.fast_path and not self._scaled:
             try:
-                res = self._position_fast(q_cmd, state, qd)
+                out = self._position_fast(q_cmd, state)
             except Exception:  # noqa: BLE001 - the full checks decide (and record) what happens
-                res = None
-            if res is not None:
-                cmd, ff = res
-                return Filtered(cmd), self.feedforward(qd) if ff is _CONVERT else ff
+                out = None
+            if out is not None:
+                return Filtered(out)
         events: list[SafetyRecord] = []
         with np.errstate(all="ignore"):
             try:
@@ -490,7 +450,7 @@ class SafetyFilter:
             except Exception as exc:  # noqa: BLE001 - the loop must never see an exception
                 self._rec(events, SafetyEvent.MALFORMED, "rejected", f"position command: {type(exc).__name__}: {exc}")
                 cmd = self._hold_or_reset(ControlMode.POSITION, state)
-        return Filtered(cmd, tuple(events)), (None if qd is None or events else self.feedforward(qd))
+        return Filtered(cmd, tuple(events))
 
     def _filter_position(self, q_cmd, state, events: list) -> np.ndarray:
         self._stamp = self._stamp_of(state)
@@ -746,9 +706,10 @@ class SafetyFilter:
 
     def stale(self, state) -> bool:
         """True when no fresh command came within ``watchdog_periods`` periods of ``state.stamp``."""
-        if self._stale_after_s is None or self._last_cmd_stamp is None:
+        wp = self.config.watchdog_periods
+        if wp <= 0 or self._last_cmd_stamp is None:
             return False
-        return self._stamp_of(state) - self._last_cmd_stamp > self._stale_after_s
+        return self._stamp_of(state) - self._last_cmd_stamp > (wp + 0.5) * self.dt
 
     def watchdog(self, state, mode: ControlMode = ControlMode.POSITION) -> Filtered | None:
         """Once per control period: None while commands are fresh; otherwise the hold command of

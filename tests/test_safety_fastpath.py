@@ -252,24 +252,18 @@ def test_the_fast_path_is_taken_in_the_common_case():
     assert np.all((hi - lo) / (PANDA.upper - PANDA.lower) > 0.6)
     ts = np.arange(2000) * 0.001
     qs = PANDA.mid() + 0.3 * (1.0 - np.cos(np.outer(ts, np.linspace(0.5, 1.5, 7))))
-    qds = 0.3 * np.sin(np.outer(ts, np.linspace(0.5, 1.5, 7))) * np.linspace(0.5, 1.5, 7)
     calls = []
     orig = f._position_fast
-    f._position_fast = lambda q, s, qd=None: calls.append(orig(q, s, qd)) or calls[-1]
+    f._position_fast = lambda q, s: calls.append(orig(q, s)) or calls[-1]
     for k, q in enumerate(qs):
-        st_k = JointState(ts[k], (), q, np.zeros(7), np.zeros(7))
-        if k % 2:
-            assert f.filter_position(q, st_k).events == ()
-        else:  # with the velocity feed-forward, in the same pass: as `feedforward` clips it
-            out, ff = f.filter_position_ff(q, qds[k], st_k)
-            assert out.events == () and np.array_equal(ff, f.feedforward(qds[k]))
+        assert f.filter_position(q, JointState(ts[k], (), q, np.zeros(7), np.zeros(7))).events == ()
     assert len(calls) == len(qs) and all(c is not None for c in calls)
 
 
 def test_safe_arm_feedforward_on_the_fast_path_matches_the_full_checks():
     """A smooth trajectory (the fast path decides) with every kind of velocity feed-forward: in
     range, clipped, one ulp either side of the limits, NaN or infinite at one joint, of another
-    type or length; the fast path's single pass sends what the full checks and `feedforward` send."""
+    type or length; the fast path and its feed-forward send what the full checks send."""
     lim = PANDA
     cfg = SafetyConfig(watchdog_periods=0)
     a_fast, a_full = _RecordingArm(lim), _RecordingArm(lim)
@@ -277,7 +271,7 @@ def test_safe_arm_feedforward_on_the_fast_path_matches_the_full_checks():
     full = SafeArm(a_full, SafetyFilter(lim, 0.001, dataclasses.replace(cfg, fast_path=False)))
     taken = []
     orig = fast.safety._position_fast
-    fast.safety._position_fast = lambda q, s, qd=None: taken.append(orig(q, s, qd)) or taken[-1]
+    fast.safety._position_fast = lambda q, s: taken.append(orig(q, s)) or taken[-1]
     ts = np.arange(1200) * 0.001
     w = np.linspace(0.5, 1.5, 7)
     qs = lim.mid() + 0.3 * (1.0 - np.cos(np.outer(ts, w)))
