@@ -122,6 +122,9 @@ class RobotModel:
                                     and np.array_equal(self._q_index, np.arange(self.model.nq)))
         self._model_shape = (self.model.nv,)
         self._frame_ids: dict[str, int] = {}
+        # whether the world-convention CRBA fills the lower triangle too (Pinocchio's versions differ)
+        M = pin.crba(self.model, self.data, pin.neutral(self.model), pin.Convention.WORLD)
+        self._crba_world_whole = bool(np.array_equal(M, M.T)) and self.model.nv > 1 and bool(np.any(np.tril(M, -1)))
 
     # --- basic facts ---------------------------------------------------------------------------
     @property
@@ -221,6 +224,26 @@ class RobotModel:
         M = pin.crba(self.model, self.data, self._to_model(np.asarray(q, float)))
         M = np.where(self._strictly_lower, M.T, M)
         return M if self._identity_order else M[np.ix_(self._v_index, self._v_index)]
+
+    def inertia_and_bias(self, q: np.ndarray, v: np.ndarray,
+                         frame: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(M(q), h(q, v), J)``: the inertia matrix, the Coriolis, centrifugal and gravity
+        torques, and with ``frame`` that frame's 6xN base-aligned Jacobian (else None), from one
+        CRBA and one RNEA. The CRBA runs in Pinocchio's world convention, which fills M whole and
+        leaves the joint Jacobians behind, so the frame's Jacobian costs no other pass; M equals
+        `mass_matrix` to rounding (the two conventions sum the same terms in another order)."""
+        qm = self._to_model(np.asarray(q, float))
+        M = pin.crba(self.model, self.data, qm, pin.Convention.WORLD)
+        if not self._crba_world_whole:
+            M = np.where(self._strictly_lower, M.T, M)
+        J = None
+        if frame is not None:
+            J = pin.getFrameJacobian(self.model, self.data, self.frame_id(frame), pin.ReferenceFrame.LOCAL_WORLD_ALIGNED)
+            J = J if self._identity_order else J[:, self._v_index]
+        h = pin.nonLinearEffects(self.model, self.data, qm, self._to_model_v(v))
+        if self._identity_order:
+            return M, h, J
+        return M[np.ix_(self._v_index, self._v_index)], self._from_model_v(h), J
 
     def gravity(self, q: np.ndarray) -> np.ndarray:
         g = pin.computeGeneralizedGravity(self.model, self.data, self._to_model(np.asarray(q, float)))

@@ -153,26 +153,28 @@ class Skills:
             peak = self.tcp_speed_peak(traj)
             if peak > cap:
                 traj = time_scale(traj, peak / (0.98 * cap))
-        last = len(traj.q) - 1
+        arm, tick = self.arm, self.tick
+        qs, qds = traj.q, traj.qd
+        last = len(qs) - 1
         idx = 0.0
         s = 1.0
         while last >= 0:
             i = min(int(idx), last)
             f = idx - i
             if f > 1e-12 and i < last:
-                q = (1.0 - f) * traj.q[i] + f * traj.q[i + 1]
-                qd = s * ((1.0 - f) * traj.qd[i] + f * traj.qd[i + 1])
+                q = (1.0 - f) * qs[i] + f * qs[i + 1]
+                qd = s * ((1.0 - f) * qds[i] + f * qds[i + 1])
             else:
-                q, qd = traj.q[i], s * traj.qd[i]
-            self.arm.command_positions(q, qd)
+                q = qs[i]
+                qd = qds[i] if s == 1.0 else s * qds[i]  # (1.0 * x is x, bit for bit)
+            arm.command_positions(q, qd)
             self._q_cmd = q
-            self.tick()
-            stop = self._stopped()
-            if stop is not None:
-                return stop
+            tick()
+            if arm.fault() is not None:
+                return self._stopped()
             if i >= last:
                 break
-            s = float(getattr(self.arm, "speed_scaling", 1.0))  # an arm without an override: 1
+            s = float(getattr(arm, "speed_scaling", 1.0))  # an arm without an override: 1
             idx = min(idx + s, float(last))
         return SkillResult(SkillStatus.OK)
 

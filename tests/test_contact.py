@@ -5,7 +5,7 @@ import numpy as np
 import pybullet as p
 import pytest
 
-from officina.controllers.contact import ContactMonitor, ContactThresholds, ExternalTorqueObserver
+from officina.controllers.contact import ContactMonitor, ContactThresholds, ExternalTorqueObserver, force_norm
 from officina.controllers.model import RobotModel
 from officina.controllers.safe_arm import SafeArm
 from officina.controllers.safety import SafetyConfig, SafetyFilter
@@ -48,6 +48,20 @@ def test_observer_matches_the_force_the_simulator_applies(robot):
             r = obs.update(arm.read())
         expected = m.jacobian(arm.read().position, "tcp")[:3].T @ F
         np.testing.assert_allclose(r, expected, atol=0.05 + 0.02 * np.abs(expected).max())
+
+
+def test_force_norm_is_lstsq_with_its_cutoff():
+    """The closed form of the tcp force gives lstsq's answer (rcond 1e-3): on random Jacobians,
+    and near a singularity, where a singular value below the cut-off is dropped."""
+    rng = np.random.default_rng(3)
+    for n in (6, 7):
+        for scale in (1.0, 1e-2, 2e-3, 1e-4):
+            U, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+            V, _ = np.linalg.qr(rng.normal(size=(n, 3)))
+            Jv = U @ np.diag([0.8, 0.4, 0.8 * scale]) @ V.T
+            tau = rng.normal(size=n) * 5.0
+            F, *_ = np.linalg.lstsq(Jv.T, tau, rcond=1e-3)
+            assert force_norm(Jv, tau) == pytest.approx(float(np.linalg.norm(F)), rel=1e-9)
 
 
 def test_protective_stop_when_the_arm_hits_a_fixed_block():

@@ -126,6 +126,19 @@ def test_dynamics_consistency(model):
         np.testing.assert_allclose(model.coriolis(q, 2 * v), 4 * model.coriolis(q, v), atol=1e-9)
 
 
+def test_inertia_and_bias_in_one_pass_match_the_separate_calls(model):
+    """One CRBA (world convention) and one RNEA give M, h and a frame's Jacobian: the same as
+    mass_matrix, nonlinear_effects and jacobian, to rounding."""
+    rng = np.random.default_rng(8)
+    for q in _configs(model, 5, 8):
+        v = rng.normal(size=model.nq)
+        M, h, J = model.inertia_and_bias(q, v, "tcp")
+        np.testing.assert_allclose(M, model.mass_matrix(q), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(h, model.nonlinear_effects(q, v), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(J, model.jacobian(q, "tcp"), rtol=0, atol=1e-12)
+        assert model.inertia_and_bias(q, v)[2] is None
+
+
 def test_gravity_matches_pybullet(model, bullet):
     cid, body, joints, _, movable = bullet
     p.setGravity(0, 0, -9.81, physicsClientId=cid)

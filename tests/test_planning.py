@@ -131,6 +131,38 @@ def test_attached_object_is_checked_against_the_scene_not_the_fingers(panda):
     assert ch.is_valid(q)
 
 
+def test_a_new_gripper_width_reuses_the_loaded_meshes(panda, monkeypatch):
+    """Following the gripper to a width not seen yet rebuilds the reduced model only: the URDF's
+    meshes and their convex hulls are loaded once; the verdicts are those of the geometry loaded
+    afresh at that width."""
+    import pinocchio as pin
+
+    from officina.controllers.planning import collision
+
+    spec, m = panda
+    scene = wall_scene()
+    checker = CollisionChecker(m, scene, padding_m=0.005)
+    configs = np.random.default_rng(4).uniform(spec.limits.lower, spec.limits.upper, size=(40, spec.dof))
+    width = 0.0317  # no other test closes the fingers there
+    fresh_rg = collision._RobotGeometry(spec, round(width, 3))
+
+    def no_loading(*a, **k):
+        raise AssertionError("the meshes were loaded again")
+
+    monkeypatch.setattr(pin, "buildGeomFromUrdf", no_loading)
+    checker.gripper_width_m = width
+    verdicts = [checker.is_valid(q) for q in configs]
+    monkeypatch.undo()
+    assert [go.placement.homogeneous.tolist() for go in checker._rg.gm.geometryObjects] == \
+        [go.placement.homogeneous.tolist() for go in fresh_rg.gm.geometryObjects]
+    collision._URDF_CACHE.clear()
+    collision._GEOMETRY_CACHE.clear()
+    fresh = CollisionChecker(m, scene, padding_m=0.005)
+    fresh.gripper_width_m = width
+    assert verdicts == [fresh.is_valid(q) for q in configs]
+    assert not all(verdicts) and any(verdicts)
+
+
 def test_disabled_pairs_filter_adjacent_and_never(panda):
     spec, _ = panda
     from officina.controllers.planning.collision import compute_disabled_pairs

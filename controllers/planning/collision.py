@@ -106,9 +106,7 @@ class _RobotGeometry:
     """Reduced model (arm joints), robot-only GeometryModel, link facts and motion bounds."""
 
     def __init__(self, spec: RobotSpec, finger_width_m: float | None = None) -> None:
-        full = pin.buildModelFromUrdf(spec.urdf)
-        pkg = [os.path.dirname(spec.urdf)]
-        gfull = pin.buildGeomFromUrdf(full, spec.urdf, pin.GeometryType.COLLISION, package_dirs=pkg)
+        full, gfull = _urdf_geometry(spec.urdf)
         q_lock = pin.neutral(full)
         lock = []
         arm = set(spec.joint_names)
@@ -128,7 +126,7 @@ class _RobotGeometry:
             model, gms = pin.buildReducedModel(full, [gfull], lock, q_lock)
             gm = gms[0]
         else:
-            model, gm = full, gfull
+            model, gm = pin.Model(full), gfull.copy()  # the cached ones stay as loaded
         if model.nq != spec.dof:
             raise ValueError(f"robot {spec.name!r}: collision model has {model.nq} coordinates, spec {spec.dof} joints")
         q_index = []
@@ -136,11 +134,6 @@ class _RobotGeometry:
             q_index.append(model.idx_qs[model.getJointId(jn)])
         self.q_index = np.array(q_index)
         self.identity = bool(np.all(self.q_index == np.arange(spec.dof)))
-        for go in gm.geometryObjects:
-            g = go.geometry
-            if isinstance(g, coal.BVHModelBase):
-                g.buildConvexHull(True, "Qt")
-                go.geometry = g.convex
         # tcp and flange frames, as in RobotModel
         fl = model.getFrameId(spec.flange_frame)
         tp = model.getFrameId(spec.tcp_parent)
@@ -226,6 +219,24 @@ class _RobotGeometry:
 
 
 _GEOMETRY_CACHE: dict[tuple, _RobotGeometry] = {}
+_URDF_CACHE: dict[str, tuple[pin.Model, pin.GeometryModel]] = {}
+
+
+def _urdf_geometry(urdf: str) -> tuple[pin.Model, pin.GeometryModel]:
+    """The URDF's full model and its collision geometry, meshes replaced by their convex hulls:
+    loaded once per URDF (the meshes are most of a `_RobotGeometry`'s cost), shared by every
+    finger width. Nobody changes them: a reduced model copies what it keeps."""
+    got = _URDF_CACHE.get(urdf)
+    if got is None:
+        full = pin.buildModelFromUrdf(urdf)
+        gfull = pin.buildGeomFromUrdf(full, urdf, pin.GeometryType.COLLISION, package_dirs=[os.path.dirname(urdf)])
+        for go in gfull.geometryObjects:
+            g = go.geometry
+            if isinstance(g, coal.BVHModelBase):
+                g.buildConvexHull(True, "Qt")
+                go.geometry = g.convex
+        got = _URDF_CACHE[urdf] = (full, gfull)
+    return got
 
 
 def _robot_geometry(spec: RobotSpec, finger_width_m: float | None = None) -> _RobotGeometry:
