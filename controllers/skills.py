@@ -451,15 +451,18 @@ class Skills:
     GRIPPER_WIDTH_TOL_M = 1e-3
     GRIPPER_START_S = 0.2
 
-    def _wait_gripper(self, target_m: float, timeout_s: float) -> tuple[float, str]:
+    def _wait_gripper(self, target_m: float, timeout_s: float, *, releasing: bool = False) -> tuple[float, str]:
         """Hold the arm while the gripper carries out a command toward ``target_m`` (m); return
-        the width and how the command ended: ``"reached"`` (steady at the target), ``"stalled"``
-        (steady elsewhere: fingers on an object) or ``"timeout"`` (still moving, or not yet
-        started, after ``timeout_s``)."""
+        the width and how the command ended: ``"reached"`` (steady at the target, or beyond it
+        when opening; ``releasing``: also at the full width, which a vacuum gripper reads once
+        vented whatever width was asked), ``"stalled"`` (steady elsewhere: fingers on an object)
+        or ``"timeout"`` (still moving, or not yet started, after ``timeout_s``)."""
         assert self.gripper is not None
         steady_ticks = max(1, int(round(self.GRIPPER_STEADY_S / self.dt)))
         start_ticks = max(1, int(round(self.GRIPPER_START_S / self.dt)))
         w0 = last = self.gripper.width()
+        opening = target_m >= w0  # opening: wider than asked is let go too
+        full = self.gripper.max_width - self.GRIPPER_WIDTH_TOL_M
         moved = False
         still = 0
         for k in range(1, max(1, int(round(timeout_s / self.dt))) + 1):
@@ -471,7 +474,8 @@ class Skills:
             last = w
             if still < steady_ticks:
                 continue
-            if abs(w - target_m) <= self.GRIPPER_WIDTH_TOL_M:
+            if (w >= target_m - self.GRIPPER_WIDTH_TOL_M if opening else abs(w - target_m) <= self.GRIPPER_WIDTH_TOL_M) \
+                    or (releasing and w >= full):
                 return w, "reached"
             if moved or k >= start_ticks:
                 return w, "stalled"
@@ -504,7 +508,7 @@ class Skills:
         self._hold_while_stopped()
         self.gripper.open(width_m)
         target = self.gripper.max_width if width_m is None else float(np.clip(width_m, 0.0, self.gripper.max_width))
-        w, how = self._wait_gripper(target, timeout_s)
+        w, how = self._wait_gripper(target, timeout_s, releasing=True)
         if self.checker is not None:
             self.checker.gripper_width_m = w
         if how == "reached":
@@ -512,9 +516,3 @@ class Skills:
         why = "stopped" if how == "stalled" else f"was still moving after {timeout_s:.1f} s"
         return SkillResult(SkillStatus.GRIPPER_FAILED, f"the gripper {why} at {w * 1e3:.1f} mm opening "
                            f"to {target * 1e3:.1f} mm", {"width_m": w})
-        self._hold_while_stopped()
-        self.gripper.open(width_m)
-        w = self._wait_gripper(timeout_s)
-        if self.checker is not None:
-            self.checker.gripper_width_m = w
-        return SkillResult(SkillStatus.OK)
