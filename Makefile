@@ -8,10 +8,11 @@ STAMP_TEST = $(VENV)/.stamp-test
 PYTEST_ARGS ?=
 # The tests that talk DDS (marked `dds` by tests/conftest.py) run alone in one process after the
 # rest, which runs on TEST_WORKERS xdist workers (two: the cores of this project's CI machines;
-# TEST_WORKERS=0 runs it in one process). Exit status: the first failing phase's, 5 when neither
+# TEST_WORKERS=0 runs it in one process; tests/conftest.py orders the modules for them, the ones
+# with the most slow tests first). Exit status: the first failing phase's, 5 when neither
 # phase collected a test.
 TEST_WORKERS ?= 2
-XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder)
 define pytest_phases
 	@a=0; b=0; \
 	$(PY) -m pytest $(XDIST) -m "not dds$(1)" $(PYTEST_ARGS) || a=$$?; \

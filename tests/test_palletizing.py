@@ -134,8 +134,8 @@ def test_two_cartons_on_the_ur10e_deterministic(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # about a minute on a free core; the guard against a hang, not a speed check
-@pytest.mark.parametrize("robot", ["ur10e", "irb2600"])
-@pytest.mark.parametrize("seed", [1, 2])
+# The UR10e's seed 1 stacks the whole default pallet in the test below.
+@pytest.mark.parametrize("robot, seed", [("ur10e", 2), ("irb2600", 1), ("irb2600", 2)])
 def test_two_layers_succeed(tmp_path, robot, seed):
     m = _run(tmp_path, "run", robot, seed, SMALL).metrics
     assert m["success"], m

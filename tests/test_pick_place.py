@@ -21,40 +21,32 @@ def _stable(metrics):
 @pytest.mark.slow
 @pytest.mark.parametrize("robot", ["panda", "iiwa", "ur5e"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_pick_place_succeeds(tmp_path, robot, seed):
-    m = _run(tmp_path, "run", robot, seed).metrics
-    assert m["success"], m
-    assert m["objects_placed"] == 3
-    assert m["max_joint_tracking_error_rad"] < 0.05
-    # every command went through the safety filter, and none needed correcting
-    assert m["safety_events_total"] == 0, m["safety_events"]
-    assert 5.0 < m["cycle_time_s"] < 60.0
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("robot", ["panda", "iiwa", "ur5e"])
-def test_pick_place_default_physics_holds_over_seeds(robot):
-    """The default physics settings (a 1 ms step and control period, the solver's residual
-    threshold, rigid-body objects without rolling friction) keep the task's outcomes and its
-    fidelity on seeds 0-1 (`officina bench physics` runs 0-9): every object placed, no safety event, the arm on its reference at
-    the instant each command is for, held objects steady in the hand. The panda's hand touches
-    the bin wall or a neighbouring object on some seeds (with any physics settings), which
-    shows as joint errors of up to ~0.03 rad; the other arms move free of contact."""
+def test_pick_place_succeeds_with_the_default_physics(robot, seed):
+    """Every object placed with no safety event on every robot, and the default physics settings (a
+    1 ms step and control period, the solver's residual threshold, rigid-body objects without
+    rolling friction) keep the task's fidelity (`officina bench physics` runs seeds 0-9): the arm
+    on its reference at the instant each command is for, held objects steady in the hand. The
+    panda's hand touches the bin wall or a neighbouring object on some seeds (with any physics
+    settings), which shows as joint errors of up to ~0.03 rad; the other arms move free of contact.
+    The episode is `officina run`'s own (`run_episode`); the run folder around it is checked by
+    the smoke test below."""
     from officina.tasks.bench_physics import run_one, variants
 
+    r = run_one(robot, seed, variants()["default"])
+    assert r["success"] and r["objects_placed"] == 3, r
+    # every command went through the safety filter, and none needed correcting
+    assert r["safety_events_total"] == 0, r
+    assert r["max_joint_tracking_error_rad"] < 0.05, r
+    assert 5.0 < r["cycle_time_s"] < 60.0, r
     same_instant_bound = 0.05 if robot == "panda" else 1e-3
-    for seed in range(2):
-        r = run_one(robot, seed, variants()["default"])
-        assert r["success"] and r["objects_placed"] == 3, r
-        assert r["safety_events_total"] == 0, r
-        assert r["max_joint_tracking_error_rad"] < 0.05, r
-        assert r["max_error_same_instant_rad"] < same_instant_bound, r
-        assert r["grasp_samples"] > 0 and r["max_grasp_slip_m"] < 0.01 and r["max_grasp_turn_rad"] < np.radians(5), r
+    assert r["max_error_same_instant_rad"] < same_instant_bound, r
+    assert r["grasp_samples"] > 0 and r["max_grasp_slip_m"] < 0.01 and r["max_grasp_turn_rad"] < np.radians(5), r
 
 
 def test_one_object_smoke_and_run_folder(tmp_path):
-    res = _run(tmp_path, "run", overrides=["params.n_objects=1"], video=True,
-               **{})
+    # a small video: the test checks the file, not the picture
+    res = _run(tmp_path, "run", overrides=["params.n_objects=1", "log.video_width=160", "log.video_height=120",
+                                           "log.video_fps=10"], video=True)
     m = res.metrics
     assert m["success"] and m["objects_placed"] == 1
     assert m["safety_events_total"] == 0, m["safety_events"]
