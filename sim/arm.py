@@ -214,7 +214,23 @@ class SimGripper:
     def open(self, width: float | None = None) -> None:
         self._target = self._spec.max_width_m if width is None else float(np.clip(width, 0.0, self.max_width))
         self._force = self._spec.max_force_n
+        self._forget_contacts()
         self._apply()
+
+    def _forget_contacts(self) -> None:
+        """Drop the contact points Bullet keeps between the fingers and what they touch; the next
+        step finds the contacts anew. Bullet carries a pair's contact points from step to step with
+        the normal each was found with: a point found while a pad met a part on an edge (a normal
+        across the pad, even pointing out of it) stays while the pad opens away from the part, and
+        holds the finger against its motor, so that the fingers go on squeezing a part they were
+        told to let go. Switching collisions of a pair off and on again clears its points (they
+        collide as before: only pairs that are in contact, so colliding, are switched)."""
+        pairs = {(j, c[2], c[4]) for j in self._idx
+                 for c in p.getContactPoints(bodyA=self._body, linkIndexA=j, physicsClientId=self._cid)
+                 if c[2] != self._body}
+        for j, body, link in sorted(pairs):
+            p.setCollisionFilterPair(self._body, body, j, link, 0, physicsClientId=self._cid)
+            p.setCollisionFilterPair(self._body, body, j, link, 1, physicsClientId=self._cid)
 
     def close(self, width: float = 0.0, force: float | None = None) -> None:
         self._target = float(np.clip(width, 0.0, self.max_width))
