@@ -52,6 +52,7 @@ class SkillStatus(str, enum.Enum):
     GRASP_EMPTY = "grasp_empty"
     PROTECTIVE_STOP = "protective_stop"  # the arm stopped on contact nobody planned for
     NO_CONTACT = "no_contact"  # a guarded move reached its end without touching anything
+    GRIPPER_FAILED = "gripper_failed"  # the gripper did not carry out its command (stopped short, timed out)
 
 
 @dataclass(frozen=True)
@@ -441,42 +442,79 @@ class Skills:
             self.arm.command_positions(self._q_cmd)
             self.tick()
 
-    def _wait_gripper(self, timeout_s: float) -> float:
-        """Hold the arm and wait until the fingers stop (width steady for 50 ms); return the width."""
+    # The gripper's command is done when its width has stood still for GRIPPER_STEADY_S (changing
+    # by less than GRIPPER_STEADY_M a control period) either at the commanded width (within
+    # GRIPPER_WIDTH_TOL_M) or, stalled on an object, elsewhere. A stand-still counts as a stall only
+    # once the fingers have moved (by more than GRIPPER_WIDTH_TOL_M) or the command has been on for
+    # GRIPPER_START_S: a gripper starts moving some periods after its command (its controller's
+    # and its bus's delays), and before that its width stands still where it was.
+    GRIPPER_STEADY_S = 0.05
+    GRIPPER_STEADY_M = 2e-5
+    GRIPPER_WIDTH_TOL_M = 1e-3
+    GRIPPER_START_S = 0.2
+
+    def _wait_gripper(self, target_m: float, timeout_s: float, *, releasing: bool = False) -> tuple[float, str]:
+        """Hold the arm while the gripper carries out a command toward ``target_m`` (m); return
+        the width and how the command ended: ``"reached"`` (steady at the target, or beyond it
+        when opening; ``releasing``: also at the full width, which a vacuum gripper reads once
+        vented whatever width was asked), ``"stalled"`` (steady elsewhere: fingers on an object)
+        or ``"timeout"`` (still moving, or not yet started, after ``timeout_s``)."""
         assert self.gripper is not None
-        steady_ticks = max(1, int(0.05 / self.dt))
-        last = self.gripper.width()
+        steady_ticks = max(1, int(round(self.GRIPPER_STEADY_S / self.dt)))
+        start_ticks = max(1, int(round(self.GRIPPER_START_S / self.dt)))
+        w0 = last = self.gripper.width()
+        opening = target_m >= w0  # opening: wider than asked is let go too
+        full = self.gripper.max_width - self.GRIPPER_WIDTH_TOL_M
+        moved = False
         still = 0
-        for _ in range(max(1, int(timeout_s / self.dt))):
+        for k in range(1, max(1, int(round(timeout_s / self.dt))) + 1):
             self.arm.command_positions(self._q_cmd)
             self.tick()
             w = self.gripper.width()
-            still = still + 1 if abs(w - last) < 2e-5 else 0
+            still = still + 1 if abs(w - last) < self.GRIPPER_STEADY_M else 0
+            moved = moved or abs(w - w0) > self.GRIPPER_WIDTH_TOL_M
             last = w
-            if still >= steady_ticks:
-                break
-        return last
+            if still < steady_ticks:
+                continue
+            if (w >= target_m - self.GRIPPER_WIDTH_TOL_M if opening else abs(w - target_m) <= self.GRIPPER_WIDTH_TOL_M) \
+                    or (releasing and w >= full):
+                return w, "reached"
+            if moved or k >= start_ticks:
+                return w, "stalled"
+        return last, "timeout"
 
     def grasp(self, force_n: float, timeout_s: float = 1.5, min_width_m: float = 0.003) -> SkillResult:
-        """Close with a force limit; holding when the fingers stop apart (an object between)."""
+        """Close with a force limit; holding when the fingers stop apart (an object between).
+        Fingers still moving at ``timeout_s`` are a failed grasp (``GRIPPER_FAILED``)."""
         if self.gripper is None:
             return SkillResult(SkillStatus.GRASP_EMPTY, "robot has no gripper")
         self._hold_while_stopped()
         self.gripper.close(0.0, force_n)
-        w = self._wait_gripper(timeout_s)
+        w, how = self._wait_gripper(0.0, timeout_s)
         if self.checker is not None:
             self.checker.gripper_width_m = w
+        if how == "timeout":
+            return SkillResult(SkillStatus.GRIPPER_FAILED, f"the gripper did not finish closing within "
+                               f"{timeout_s:.1f} s (width {w * 1e3:.1f} mm)", {"width_m": w})
         if w > min_width_m:
-            return SkillResult(SkillStatus.OK)
-        return SkillResult(SkillStatus.GRASP_EMPTY, f"gripper closed on nothing (width {w * 1e3:.1f} mm)")
+            return SkillResult(SkillStatus.OK, info={"width_m": w})
+        return SkillResult(SkillStatus.GRASP_EMPTY, f"gripper closed on nothing (width {w * 1e3:.1f} mm)",
+                           {"width_m": w})
 
     def release(self, timeout_s: float = 1.0, width_m: float | None = None) -> SkillResult:
-        """Open the gripper (fully, or to ``width_m``: a release where open fingers would not fit)."""
+        """Open the gripper (fully, or to ``width_m``: a release where open fingers would not fit).
+        Fingers that stop short of the width (something holds them: the part is not let go) or are
+        still moving at ``timeout_s`` are a failed release (``GRIPPER_FAILED``)."""
         if self.gripper is None:
             return SkillResult(SkillStatus.OK)
         self._hold_while_stopped()
         self.gripper.open(width_m)
-        w = self._wait_gripper(timeout_s)
+        target = self.gripper.max_width if width_m is None else float(np.clip(width_m, 0.0, self.gripper.max_width))
+        w, how = self._wait_gripper(target, timeout_s, releasing=True)
         if self.checker is not None:
             self.checker.gripper_width_m = w
-        return SkillResult(SkillStatus.OK)
+        if how == "reached":
+            return SkillResult(SkillStatus.OK, info={"width_m": w})
+        why = "stopped" if how == "stalled" else f"was still moving after {timeout_s:.1f} s"
+        return SkillResult(SkillStatus.GRIPPER_FAILED, f"the gripper {why} at {w * 1e3:.1f} mm opening "
+                           f"to {target * 1e3:.1f} mm", {"width_m": w})

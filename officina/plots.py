@@ -10,7 +10,8 @@ drawing every sample.
 
 `PlotProcess` draws them in a process of their own (``python -m officina.plots``), started
 when a run starts: it imports matplotlib while the run goes, on another core, and draws while
-the run's process finishes the rest of the run folder. A process that runs one run and exits
+the run's process finishes the rest of the run folder, on two cores when there are (a forked
+child draws the tracking error and the signals beside the joint positions). A process that runs one run and exits
 (`officina run`) saves the import and the drawing from its wall time; a process that runs many
 (a sweep's worker) imports matplotlib once and draws in-process.
 """
@@ -80,10 +81,13 @@ def _save(fig, path: Path, top: float, bottom: float) -> None:
 
 def run_plots(run_dir: Path, rec: RunRecord, marked_events: Sequence[str], max_err_rad: float) -> list[str]:
     """Write the standard plots; returns their file names."""
-    out = []
+    out = [_joint_positions(run_dir, rec)]
+    return out + _error_and_signals(run_dir, rec, marked_events, max_err_rad)
+
+
+def _joint_positions(run_dir: Path, rec: RunRecord) -> str:
     t = rec.t
     names = rec.joint_names
-    events = [(e["t"], e["event"]) for e in rec.events if e["event"] in set(marked_events)]
     height = 1.5 * len(names) + 1
     fig, axes = _figure(9, height, len(names))
     for i, ax in enumerate(axes):
@@ -95,8 +99,14 @@ def run_plots(run_dir: Path, rec: RunRecord, marked_events: Sequence[str], max_e
     axes[-1].set_xlabel("sim time [s]")
     fig.suptitle("Joint positions")
     _save(fig, run_dir / "joint_positions.png", 1 - 0.45 / height, 0.5 / height)
-    out.append("joint_positions.png")
+    return "joint_positions.png"
 
+
+def _error_and_signals(run_dir: Path, rec: RunRecord, marked_events: Sequence[str], max_err_rad: float) -> list[str]:
+    """The tracking error and (when there are some) the signals."""
+    out = []
+    t = rec.t
+    events = [(e["t"], e["event"]) for e in rec.events if e["event"] in set(marked_events)]
     fig, (ax,) = _figure(9, 3.2)
     ax.plot(*envelope(t, np.rad2deg(rec.tracking_error)), color="C3", lw=1.0)
     ax.set_xlabel("sim time [s]")
@@ -121,6 +131,31 @@ def run_plots(run_dir: Path, rec: RunRecord, marked_events: Sequence[str], max_e
         _save(fig, run_dir / "signals.png", 1 - 0.45 / height, 0.5 / height)
         out.append("signals.png")
     return out
+
+
+def _draw_forked(run_dir: Path, rec: RunRecord, marked_events: Sequence[str], max_err_rad: float) -> None:
+    """`run_plots` on two cores: a forked child draws the tracking error and the signals while
+    this process draws the joint positions (the largest figure); raises if either failed."""
+    import os
+    import traceback
+
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            _error_and_signals(run_dir, rec, marked_events, max_err_rad)
+        except BaseException:  # noqa: BLE001 - the parent reports it
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    try:
+        _joint_positions(run_dir, rec)
+    finally:
+        _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError("drawing the tracking error or the signals failed")
 
 
 class PlotProcess:
@@ -197,7 +232,10 @@ def _main() -> None:
     data = sys.stdin.buffer.read()
     if data:
         run_dir, rec, marked_events, max_err_rad = pickle.loads(data)
-        run_plots(Path(run_dir), rec, marked_events, max_err_rad)
+        if hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
+            _draw_forked(Path(run_dir), rec, marked_events, max_err_rad)
+        else:
+            run_plots(Path(run_dir), rec, marked_events, max_err_rad)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

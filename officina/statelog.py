@@ -688,10 +688,12 @@ class StateLogObserver:
     camera capture (``on_capture``). Every ``batch_s`` of simulated time it hands a batch to the
     encoder: a writer process (``writer="process"``), the calling thread (``"inline"``), or the
     one `auto_writer` says (``"auto"``, a writer process unless in a sweep's worker). `close` sends
-    the rest and finishes the file."""
+    the rest and finishes the file. A batch costs the loop its conversion and pickle and, with a
+    writer process, a wake-up of that process, whatever its size: half a second of simulated time
+    per batch keeps that a small share of the loop, and the last batch quick to encode."""
 
     def __init__(self, path: str | Path, header: dict[str, Any], *, frames: Sequence[Any] = (),
-                 client_id: int | None = None, control_dt: float = 0.001, batch_s: float = 0.1,
+                 client_id: int | None = None, control_dt: float = 0.001, batch_s: float = 0.5,
                  writer: str = "auto") -> None:
         from officina.sim.visuals import FramePoseReader
 
@@ -717,7 +719,7 @@ class StateLogObserver:
 
     @classmethod
     def for_cell(cls, path: str | Path, sim, *, writer: str = "auto", tf_hz: float = 50.0,
-                 batch_s: float = 0.1) -> "StateLogObserver":
+                 batch_s: float = 0.5) -> "StateLogObserver":
         """The observer of a simulated cell's run (`officina.tasks.runtime.SimCell`): the robot and
         every other body of its world."""
         from officina.sim.visuals import scene_frames

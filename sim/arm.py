@@ -27,9 +27,7 @@ def control_substeps(control_dt: float, sim_dt: float) -> int:
     return k
 
 
-def _is_joint_array(a, shape: tuple[int]) -> bool:
-    """``a`` is already what `as_joint_array` would make of it (a 1-D float64 array of the length)."""
-    return type(a) is np.ndarray and a.shape == shape and a.dtype == np.float64
+_POSITION_CONTROL = p.POSITION_CONTROL
 
 
 class SimArm:
@@ -75,19 +73,20 @@ class SimArm:
 
     def read(self) -> JointState:
         # The state only changes when the world steps: read PyBullet once per step.
-        if self._cache is not None and self._cache_step == self._world.steps:
+        world = self._world
+        if self._cache_step == world.steps and self._cache is not None:
             return self._cache
         pos, vel, _, applied = zip(*p.getJointStates(self._body, self._idx, physicsClientId=self._cid))
         a = np.array((pos, vel, applied))
         a.flags.writeable = False  # shared between the readers of this step (and so are its rows)
-        if self._mode == ControlMode.TORQUE:
+        if self._mode is ControlMode.TORQUE:
             eff = self._last_effort.copy()
             eff.flags.writeable = False
         else:
             eff = a[2]
-        self._cache = JointState(self._world.time, self._spec.joint_names, a[0], a[1], eff)
-        self._cache_step = self._world.steps
-        return self._cache
+        self._cache = st = JointState(world.time, self._spec.joint_names, a[0], a[1], eff)
+        self._cache_step = world.steps
+        return st
 
     def set_mode(self, mode: ControlMode) -> None:
         mode = ControlMode(mode)
@@ -104,19 +103,22 @@ class SimArm:
 
     def command_positions(self, q: np.ndarray, qd: np.ndarray | None = None) -> None:
         """Position targets (rad), with an optional velocity feed-forward (rad/s)."""
-        if self._mode != ControlMode.POSITION:
+        if self._mode is not ControlMode.POSITION:
             raise RuntimeError(f"arm is in {self._mode.value} mode; call set_mode(POSITION) first")
-        if not _is_joint_array(q, self._shape):  # the safety filter's output already is one
+        shape = self._shape
+        # the safety filter's output already is a joint array: no conversion
+        if not (type(q) is np.ndarray and q.shape == shape and q.dtype == np.float64):
             q = as_joint_array(q, self._n, "position command")
-        kw = {}
-        if qd is not None:
-            if not _is_joint_array(qd, self._shape):
-                qd = as_joint_array(qd, self._n, "velocity feed-forward")
-            kw["targetVelocities"] = qd.tolist()
-        p.setJointMotorControlArray(
-            self._body, self._idx, p.POSITION_CONTROL, targetPositions=q.tolist(), forces=self._forces,
-            positionGains=self._kp, velocityGains=self._kd, physicsClientId=self._cid, **kw,
-        )
+        if qd is None:
+            p.setJointMotorControlArray(self._body, self._idx, _POSITION_CONTROL, targetPositions=q.tolist(),
+                                        forces=self._forces, positionGains=self._kp, velocityGains=self._kd,
+                                        physicsClientId=self._cid)
+            return
+        if not (type(qd) is np.ndarray and qd.shape == shape and qd.dtype == np.float64):
+            qd = as_joint_array(qd, self._n, "velocity feed-forward")
+        p.setJointMotorControlArray(self._body, self._idx, _POSITION_CONTROL, targetPositions=q.tolist(),
+                                    targetVelocities=qd.tolist(), forces=self._forces, positionGains=self._kp,
+                                    velocityGains=self._kd, physicsClientId=self._cid)
 
     def command_velocities(self, qd: np.ndarray) -> None:
         if self._mode != ControlMode.VELOCITY:
@@ -212,7 +214,23 @@ class SimGripper:
     def open(self, width: float | None = None) -> None:
         self._target = self._spec.max_width_m if width is None else float(np.clip(width, 0.0, self.max_width))
         self._force = self._spec.max_force_n
+        self._forget_contacts()
         self._apply()
+
+    def _forget_contacts(self) -> None:
+        """Drop the contact points Bullet keeps between the fingers and what they touch; the next
+        step finds the contacts anew. Bullet carries a pair's contact points from step to step with
+        the normal each was found with: a point found while a pad met a part on an edge (a normal
+        across the pad, even pointing out of it) stays while the pad opens away from the part, and
+        holds the finger against its motor, so that the fingers go on squeezing a part they were
+        told to let go. Switching collisions of a pair off and on again clears its points (they
+        collide as before: only pairs that are in contact, so colliding, are switched)."""
+        pairs = {(j, c[2], c[4]) for j in self._idx
+                 for c in p.getContactPoints(bodyA=self._body, linkIndexA=j, physicsClientId=self._cid)
+                 if c[2] != self._body}
+        for j, body, link in sorted(pairs):
+            p.setCollisionFilterPair(self._body, body, j, link, 0, physicsClientId=self._cid)
+            p.setCollisionFilterPair(self._body, body, j, link, 1, physicsClientId=self._cid)
 
     def close(self, width: float = 0.0, force: float | None = None) -> None:
         self._target = float(np.clip(width, 0.0, self.max_width))

@@ -122,9 +122,12 @@ def test_bad_layout_is_one_line_exit_2(cli):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("robot", ["panda", "iiwa", "ur5e"])
-def test_two_parts_on_every_robot(tmp_path, robot):
-    m = _run(tmp_path, "run", robot, seed=1, overrides=["params.machining_time_s=2.0"]).metrics
+@pytest.mark.parametrize(("robot", "seed"), [("panda", 1), ("iiwa", 8), ("ur5e", 1)])
+def test_two_parts_on_every_robot(tmp_path, robot, seed):
+    """The iiwa's seed 8: Bullet found a contact point of a finger pad on the second blank's edge;
+    the fingers let go of the blank in the fixture only because the simulated gripper drops such
+    points when it opens (else they go on squeezing it, and the release fails)."""
+    m = _run(tmp_path, "run", robot, seed=seed, overrides=["params.machining_time_s=2.0"]).metrics
     _check_done(m, 2)
     assert m["part_interval_s"] < m["cycle_time_s"]
 

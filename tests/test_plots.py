@@ -46,8 +46,8 @@ def test_the_plot_process_writes_what_run_plots_writes(tmp_path):
     proc.wait()
     proc.close()
     assert {p.name for p in background.iterdir()} == FILES
-    for name in FILES:  # the same figure, drawn by the same code
-        assert (background / name).stat().st_size == pytest.approx((inline / name).stat().st_size, rel=0.02)
+    for name in FILES:  # the same figure, drawn by the same code (on two cores there)
+        assert (background / name).read_bytes() == (inline / name).read_bytes()
 
 
 @pytest.mark.timeout(120)

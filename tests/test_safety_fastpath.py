@@ -211,7 +211,8 @@ class _RecordingArm:
 
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**32 - 1), ops=ops_strategy,
-       qd_kind=st.lists(st.sampled_from(["none", "ok", "big", "nan", "inf", "short", "list"]), min_size=60,
+       qd_kind=st.lists(st.sampled_from(["none", "ok", "big", "nan", "inf", "one_nan", "one_ninf", "edge", "short",
+                                         "list"]), min_size=60,
                         max_size=60))
 def test_safe_arm_command_positions_fast_and_full_agree(seed, ops, qd_kind):
     lim = PANDA
@@ -227,6 +228,9 @@ def test_safe_arm_command_positions_fast_and_full_agree(seed, ops, qd_kind):
         cmd = _command(kind, x, full.safety, lim, rng, fast_range)
         qd = {"none": None, "ok": rng.uniform(-1, 1, 7), "big": rng.uniform(-10, 10, 7),
               "nan": np.full(7, np.nan), "inf": np.full(7, np.inf), "short": np.zeros(3),
+              "one_nan": np.where(np.arange(7) == k % 7, np.nan, 0.5),
+              "one_ninf": np.where(np.arange(7) == k % 7, -np.inf, -0.5),
+              "edge": np.nextafter(lim.velocity * rng.choice([-1.0, 1.0], 7), rng.choice([-np.inf, np.inf], 7)),
               "list": [0.1] * 7}[qd_kind[k]]
         fast.command_positions(cmd.copy() if isinstance(cmd, np.ndarray) else cmd, qd)
         full.command_positions(cmd, qd)
@@ -254,3 +258,40 @@ def test_the_fast_path_is_taken_in_the_common_case():
     for k, q in enumerate(qs):
         assert f.filter_position(q, JointState(ts[k], (), q, np.zeros(7), np.zeros(7))).events == ()
     assert len(calls) == len(qs) and all(c is not None for c in calls)
+
+
+def test_safe_arm_feedforward_on_the_fast_path_matches_the_full_checks():
+    """A smooth trajectory (the fast path decides) with every kind of velocity feed-forward: in
+    range, clipped, one ulp either side of the limits, NaN or infinite at one joint, of another
+    type or length; the fast path and its feed-forward send what the full checks send."""
+    lim = PANDA
+    cfg = SafetyConfig(watchdog_periods=0)
+    a_fast, a_full = _RecordingArm(lim), _RecordingArm(lim)
+    fast = SafeArm(a_fast, SafetyFilter(lim, 0.001, cfg))
+    full = SafeArm(a_full, SafetyFilter(lim, 0.001, dataclasses.replace(cfg, fast_path=False)))
+    taken = []
+    orig = fast.safety._position_fast
+    fast.safety._position_fast = lambda q, s: taken.append(orig(q, s)) or taken[-1]
+    ts = np.arange(1200) * 0.001
+    w = np.linspace(0.5, 1.5, 7)
+    qs = lim.mid() + 0.3 * (1.0 - np.cos(np.outer(ts, w)))
+    vel = lim.velocity
+    rng = np.random.default_rng(3)
+    sent = 0
+    for k, q in enumerate(qs):
+        j = k % 7
+        qd = [None, 0.3 * np.sin(ts[k] * w) * w, rng.uniform(-3, 3, 7) * vel,
+              np.nextafter(vel * rng.choice([-1.0, 1.0], 7), rng.choice([-np.inf, np.inf], 7)),
+              np.where(np.arange(7) == j, np.nan, 0.1), np.where(np.arange(7) == j, np.inf, 0.1),
+              np.where(np.arange(7) == j, -np.inf, 0.1), np.where(np.arange(7) == j, 1e308, -1e308),
+              [0.1] * 7, np.zeros(7, dtype=np.float32), np.zeros(3), np.zeros(7)[::-1]][k % 12]
+        fast.command_positions(q.copy(), qd)
+        full.command_positions(q.copy(), qd)
+        (q1, ff1), (q2, ff2) = a_fast.received[-1], a_full.received[-1]
+        assert np.array_equal(q1, q2) and (ff1 is None) == (ff2 is None), k
+        if ff1 is not None:
+            assert np.array_equal(ff1, ff2), k
+            sent += 1
+        _same_state(fast.safety, full.safety)
+    assert len(taken) == len(qs) and all(t is not None for t in taken)  # the fast path decided
+    assert 0 < sent < len(qs)
