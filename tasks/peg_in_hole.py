@@ -746,7 +746,13 @@ def insert_peg(cell: Cell, params: PegInHoleParams, base_T_touch: np.ndarray, ti
 def _insert(c: _Compliant, p: PegInHoleParams) -> str:
     """Push the peg down the hole: "seated" at the hole's depth, "jammed" when it stops short and
     a wiggle does not free it, "not_entered" when it stays at the mouth, "stopped" on a fault."""
-    c.ref[:2, 3] = c.T[:2, 3]
+    # the reference where the tip is, with no lateral push left; with an admittance the tip
+    # already carries the admittance's offset from the reference (the friction of the search
+    # over the lateral stiffness), which a reference moved onto the tip would add a second time,
+    # pulling the peg back against the hole's wall: there the reference stays and the softer
+    # lateral stiffness lets the offset relax
+    if not c.admittance:
+        c.ref[:2, 3] = c.T[:2, 3]
     c.set_stiffness(p.insert_stiffness_n_m, p.stiffness_n_m, p.rot_stiffness_nm_rad, rot_z=2.0)
     z_final = c.z_touch - p.hole_depth_m - p.insert_force_n / p.stiffness_n_m
     still_s, wiggled, best, t = 0.0, False, c.depth, 0.0
