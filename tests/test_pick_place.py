@@ -73,9 +73,7 @@ def _joint_log(path):
 
 def test_same_seed_same_metrics_and_log_and_config_reproduces(tmp_path, cli):
     a = _run(tmp_path, "a", seed=7, overrides=["params.n_objects=2"])
-    b = _run(tmp_path, "b", seed=7, overrides=["params.n_objects=2"])
-    assert _stable(a.metrics) == _stable(b.metrics)
-    # reproduce from the saved config through the CLI
+    # the same seed again, from the saved config through the CLI: the same metrics and log
     r = cli(["run", "--config", str(a.run_dir / "config.yaml"), "--out", str(tmp_path / "c"), "--json"])
     assert r.exit_code == 0, r.output
     c = json.loads((tmp_path / "c" / "metrics.json").read_text())
