@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from officina.controllers.laws import damped_inverse
 from officina.interfaces import AdmittanceConfig, JointState, Wrench
 
 __all__ = ["Admittance", "AdmittanceArm", "AdmittanceConfig", "validate_admittance"]
@@ -170,9 +171,8 @@ class Admittance:
         if not np.any(s.x):
             return q_ref
         J = self._frame_model.jacobian(q_ref, "admittance_control")
-        lam2 = 1e-6
-        dq = J.T @ np.linalg.solve(J @ J.T + lam2 * np.eye(6), s.x)
-        return q_ref + dq
+        # damped near a singularity, so that an offset there cannot ask for large joint steps
+        return q_ref + J.T @ (damped_inverse(J @ J.T)[0] @ s.x)
 
 
 class AdmittanceArm:

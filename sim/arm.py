@@ -27,7 +27,9 @@ def control_substeps(control_dt: float, sim_dt: float) -> int:
     return k
 
 
-_POSITION_CONTROL = p.POSITION_CONTROL
+def _is_joint_array(a, shape: tuple[int]) -> bool:
+    """``a`` is already what `as_joint_array` would make of it (a 1-D float64 array of the length)."""
+    return type(a) is np.ndarray and a.shape == shape and a.dtype == np.float64
 
 
 class SimArm:
@@ -73,20 +75,19 @@ class SimArm:
 
     def read(self) -> JointState:
         # The state only changes when the world steps: read PyBullet once per step.
-        world = self._world
-        if self._cache_step == world.steps and self._cache is not None:
+        if self._cache is not None and self._cache_step == self._world.steps:
             return self._cache
         pos, vel, _, applied = zip(*p.getJointStates(self._body, self._idx, physicsClientId=self._cid))
         a = np.array((pos, vel, applied))
         a.flags.writeable = False  # shared between the readers of this step (and so are its rows)
-        if self._mode is ControlMode.TORQUE:
+        if self._mode == ControlMode.TORQUE:
             eff = self._last_effort.copy()
             eff.flags.writeable = False
         else:
             eff = a[2]
-        self._cache = st = JointState(world.time, self._spec.joint_names, a[0], a[1], eff)
-        self._cache_step = world.steps
-        return st
+        self._cache = JointState(self._world.time, self._spec.joint_names, a[0], a[1], eff)
+        self._cache_step = self._world.steps
+        return self._cache
 
     def set_mode(self, mode: ControlMode) -> None:
         mode = ControlMode(mode)
@@ -103,22 +104,19 @@ class SimArm:
 
     def command_positions(self, q: np.ndarray, qd: np.ndarray | None = None) -> None:
         """Position targets (rad), with an optional velocity feed-forward (rad/s)."""
-        if self._mode is not ControlMode.POSITION:
+        if self._mode != ControlMode.POSITION:
             raise RuntimeError(f"arm is in {self._mode.value} mode; call set_mode(POSITION) first")
-        shape = self._shape
-        # the safety filter's output already is a joint array: no conversion
-        if not (type(q) is np.ndarray and q.shape == shape and q.dtype == np.float64):
+        if not _is_joint_array(q, self._shape):  # the safety filter's output already is one
             q = as_joint_array(q, self._n, "position command")
-        if qd is None:
-            p.setJointMotorControlArray(self._body, self._idx, _POSITION_CONTROL, targetPositions=q.tolist(),
-                                        forces=self._forces, positionGains=self._kp, velocityGains=self._kd,
-                                        physicsClientId=self._cid)
-            return
-        if not (type(qd) is np.ndarray and qd.shape == shape and qd.dtype == np.float64):
-            qd = as_joint_array(qd, self._n, "velocity feed-forward")
-        p.setJointMotorControlArray(self._body, self._idx, _POSITION_CONTROL, targetPositions=q.tolist(),
-                                    targetVelocities=qd.tolist(), forces=self._forces, positionGains=self._kp,
-                                    velocityGains=self._kd, physicsClientId=self._cid)
+        kw = {}
+        if qd is not None:
+            if not _is_joint_array(qd, self._shape):
+                qd = as_joint_array(qd, self._n, "velocity feed-forward")
+            kw["targetVelocities"] = qd.tolist()
+        p.setJointMotorControlArray(
+            self._body, self._idx, p.POSITION_CONTROL, targetPositions=q.tolist(), forces=self._forces,
+            positionGains=self._kp, velocityGains=self._kd, physicsClientId=self._cid, **kw,
+        )
 
     def command_velocities(self, qd: np.ndarray) -> None:
         if self._mode != ControlMode.VELOCITY:
