@@ -273,7 +273,8 @@ def _main() -> None:
         if kind == "prepare":
             joint_figure = _JointPositionsFigure(body, drawn=True)
             continue
-        run_dir, rec, marked_events, max_err_rad = Path(body[0]), *body[1:]
+        folder, rec, marked_events, max_err_rad = body
+        run_dir = Path(folder)
         if hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
             _draw_forked(run_dir, rec, marked_events, max_err_rad, joint_figure)
         else:

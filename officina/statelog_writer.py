@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _exit_now() -> None:
+def _run_and_exit() -> None:
+    """`main`, then exit without the interpreter's teardown (a failure's traceback on stderr)."""
     code = 1
     try:
         code = main()
@@ -57,4 +58,4 @@ def _exit_now() -> None:
 
 
 if __name__ == "__main__":
-    _exit_now()
+    _run_and_exit()
