@@ -458,3 +458,13 @@ def test_the_observer_reads_only_frames_that_may_move_and_logs_every_frames_pose
         assert np.array_equal(got, np.array(reads)) and not np.array_equal(got[0], got[-1])
     finally:
         sim.close()
+
+
+def test_a_failed_writer_process_says_why(tmp_path):
+    """The writer process exits as soon as it is done, failed or not; a failure reaches the run
+    as an error with the writer's last line of stderr."""
+    from officina.statelog import StateLogObserver, StateLogWriterError
+
+    log = StateLogObserver(tmp_path / "missing" / "state.mcap", {"joint_names": ["j1"]}, writer="process")
+    with pytest.raises(StateLogWriterError, match=r"exit 1\): FileNotFoundError"):
+        log.close()
