@@ -91,7 +91,7 @@ AVERAGE_PERIODS = 20  # readings a guarded move averages its force over
 # for SETTLE_STILL_S, waited for at most SETTLE_TIMEOUT_S
 SETTLE_TOL_RAD = 2e-3
 SETTLE_STILL_S = 0.05
-SETTLE_TIMEOUT_S = 3.0
+SETTLE_TIMEOUT_S = 10.0  # a jolted wrist of the simulated Panda can swing for several seconds
 FINGERTIP_BELOW_TCP = 0.01  # the fingertips reach this far below the tcp (Franka Hand, officina's gripper) [m]
 
 
@@ -665,8 +665,9 @@ class _Procedure:
         ``SETTLE_TOL_RAD`` of it for ``SETTLE_STILL_S`` (a swinging arm passes through its target
         without staying there). A fast approach can leave the arm well off its path for a while
         after it has been sent there: a command stream that stalled and resumed (a busy process
-        between the procedure and the arm) jolts the arm, and its wrist swings by tens of
-        millimetres at the tcp for about a second; descending at once takes a finger into the part."""
+        between the procedure and the arm) jolts the arm, and the simulated Panda's wrist swings by
+        tens of millimetres at the tcp for up to several seconds; descending at once takes a finger
+        into the part."""
         sk = self.sk
         need = max(1, int(round(SETTLE_STILL_S / sk.dt)))
         still = 0
