@@ -52,6 +52,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from officina.processes import wait_process
+
 __all__ = ["StateLog", "LogEncoder", "StateLogObserver", "auto_writer", "cell_header", "read_topic_counts", "iter_decoded",
            "CAMERA_FRAME", "IMAGE_TOPIC", "CAMERA_INFO_TOPIC", "MARKER_TOPIC", "FOXGLOVE_LAYOUT"]
 
@@ -671,7 +673,7 @@ class _ProcessSink:
             except OSError:
                 pass
         try:
-            rc = self._proc.wait(timeout=timeout_s)
+            rc = wait_process(self._proc, timeout_s)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()

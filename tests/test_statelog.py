@@ -415,3 +415,13 @@ def test_a_run_stopped_between_two_appends_logs_its_complete_samples(tmp_path, w
     assert counts["/joint_states"] == 2 and counts["/ground_truth/object_poses"] == 1
     (_, _, _, last), = [x for x in iter_decoded(tmp_path / "state.mcap", ["/joint_states"])][-1:]
     assert list(last.position) == [1.0, 1.0]
+
+
+def test_a_failed_writer_process_says_why(tmp_path):
+    """The writer process exits as soon as it is done, failed or not; a failure reaches the run
+    as an error with the writer's last line of stderr."""
+    from officina.statelog import StateLogObserver, StateLogWriterError
+
+    log = StateLogObserver(tmp_path / "missing" / "state.mcap", {"joint_names": ["j1"]}, writer="process")
+    with pytest.raises(StateLogWriterError, match=r"exit 1\): FileNotFoundError"):
+        log.close()
