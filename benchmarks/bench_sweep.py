@@ -1,15 +1,22 @@
 """Benchmark: the same N pick-place runs (seeds 0..N-1) in a plain loop, the same loop pinned to
-one core, then through officina's sweep path (`officina.sweep.run_sweep` on the sweep's own
-LocalCluster, `officina.sweep.local_cluster`) with 1 and with 2 worker processes.
+one core, on two plain worker processes without Dask, then through officina's sweep path
+(`officina.sweep.run_sweep` on the sweep's own LocalCluster, `officina.sweep.local_cluster`)
+with 1 and with 2 worker processes; and first the machine's ceiling: raw PyBullet stepping of the
+same world (`officina.tasks.bench.raw_stepping`, the baseline of `officina bench sim`) in one
+process alone and in two processes at once, without officina's run loop and without Dask.
 
 In the loops every run of pick-place starts a state log writer process beside it (`log.writer`
 "auto", the default): that writer runs on the other core, so the plain loop uses more than one
 core; pinned to one core (its writer too) the loop is the serial baseline a parallel efficiency
-is defined against. In the sweep's workers the same default encodes the log in the run's thread
-(no writer process). Reports, against the loops measured in the same run:
+is defined against. In the sweep's workers and on the two plain processes each run goes through
+the function a sweep's worker calls (`officina.sweep._run_point`), which encodes the log in the
+run's thread (no writer process). Reports, against the loops measured in the same run:
 
 * parallel efficiency on 2 workers: T_loop / (2 T_2) (goal >= 90 %), T_loop1 / (2 T_2) (the loop on
-  one core) and T_1 / (2 T_2);
+  one core) and T_1 / (2 T_2); the same for the two processes without Dask;
+* the machine's parallel efficiency for this physics: T_alone / T_two by the wall clock and CPU
+  time per step alone / two at once; and the sweep's efficiency (2 workers against 1, by the
+  wall clock and by CPU time per run) as a share of it;
 * Dask's per-run overhead: (T_1 - T_loop) / N by the wall clock, and Dask's CPU time per run (the
   scheduler, the nannies and the client in this process, the workers outside runs);
 * per run, CPU time of the run's process (in a worker: all of the worker's threads during the run,
@@ -19,12 +26,14 @@ is defined against. In the sweep's workers the same default encodes the log in t
   efficiency to expect on two free cores;
 * the load average before and after each phase.
 
-The cluster's start-up (its processes, and each worker importing officina as this process did
-before its loop) and the sweep's summary at the end (sweep.json, sweep.png) are timed apart: once
-per sweep, not per run. Every mode must give the same metrics per seed (checked). Nothing is
-written outside a temporary folder unless --out is given.
+Every process has warmed up before its runs are timed (`officina.runner.warm_up`: imports, the
+state log's serializers; a sweep's workers do it as they start). The start-up of the cluster or
+the pool (its processes, their warm-up) and the sweep's summary at the end (sweep.json,
+sweep.png) are timed apart: once per sweep, not per run. Every mode must give the same metrics
+per seed (checked). Nothing is written outside a temporary folder unless --out is given.
 
     .venv/bin/python benchmarks/bench_sweep.py [--n 40] [--set log.writer=inline] [--json]
+        [--no-one-core-loop] [--no-process-pair] [--ceiling-steps 5000] [--ceiling-repeats 10]
     officina bench sweep [--slow]
 """
 
@@ -233,6 +242,33 @@ def ceiling(steps: int, repeats: int, robot: str = "panda") -> dict:
             "efficiency_cpu": alone["cpu_per_step_us"] / two["cpu_per_step_us"]}
 
 
+def _merge(a: dict, b: dict) -> dict:
+    """Two rounds of a mode as one: times summed, runs joined, the load before the first and after
+    the last."""
+    out = {**a, "wall_s": a["wall_s"] + b["wall_s"], "runs": {**a["runs"], **b["runs"]},
+           "overhead_cpu_s": a["overhead_cpu_s"] + b["overhead_cpu_s"], "load_after": b["load_after"]}
+    for k in ("cluster_start_s", "finish_s"):
+        if k in a:
+            out[k] = a[k] + b[k]
+    return out
+
+
+def _merge_ceilings(cs: list) -> dict:
+    """The ceilings of several rounds as one (times and steps summed)."""
+    out = {k: cs[0][k] for k in ("robot", "steps")}
+    out["repeats"] = sum(c["repeats"] for c in cs)
+    for phase in ("alone", "two"):
+        wall, cpu = sum(c[phase]["wall_s"] for c in cs), sum(c[phase]["cpu_s"] for c in cs)
+        n = cs[0][phase]["processes"]
+        out[phase] = {"processes": n, "wall_s": wall, "cpu_s": cpu, "cpu_per_step_us": 1e6 * cpu / (n * out["repeats"]
+                                                                                               * out["steps"]),
+                      "cores_used": cpu / wall, "load_before": cs[0][phase]["load_before"],
+                      "load_after": cs[-1][phase]["load_after"]}
+    out["efficiency_wall"] = out["alone"]["wall_s"] / out["two"]["wall_s"]
+    out["efficiency_cpu"] = out["alone"]["cpu_per_step_us"] / out["two"]["cpu_per_step_us"]
+    return out
+
+
 def summary(mode: dict) -> dict:
     runs = list(mode["runs"].values())
     n = len(runs)
@@ -262,6 +298,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--ceiling-steps", type=int, default=5000,
                     help="raw PyBullet steps per repeat of the machine's ceiling (0: skip it)")
     ap.add_argument("--ceiling-repeats", type=int, default=10, help="repeats of the ceiling's stepping per process")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="split the runs into this many rounds, each running every mode on its share in turn (and "
+                         "the ceiling): modes see the same load on a machine whose load changes")
     ap.add_argument("--out", help="keep the run folders here (default: a temporary folder, removed)")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args(argv)
@@ -274,15 +313,23 @@ def main(argv=None) -> dict:
     root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     _warm_up()
     robot = points[0].config["robot"]
-    ceil = ceiling(args.ceiling_steps, args.ceiling_repeats, robot) if args.ceiling_steps > 0 else None
+    runners = {"loop": plain_loop}
+    if one_core:
+        runners["loop1"] = lambda pts, d: plain_loop(pts, d, one_core=True)
+    if args.pair:
+        runners["pair"] = process_pair
+    runners["dask1"] = lambda pts, d: dask_sweep(pts, d, 1)
+    runners["dask2"] = lambda pts, d: dask_sweep(pts, d, 2)
+    rounds = max(1, min(args.rounds, args.n))
+    ceilings, modes = [], {}
     try:
-        modes = {"loop": plain_loop(points, root / "loop")}
-        if one_core:
-            modes["loop1"] = plain_loop(points, root / "loop1", one_core=True)
-        if args.pair:
-            modes["pair"] = process_pair(points, root / "pair")
-        modes["dask1"] = dask_sweep(points, root / "dask1", 1)
-        modes["dask2"] = dask_sweep(points, root / "dask2", 2)
+        for k in range(rounds):
+            if args.ceiling_steps > 0:
+                ceilings.append(ceiling(args.ceiling_steps, args.ceiling_repeats, robot))
+            share = points[k::rounds]
+            for name, fn in runners.items():
+                res = fn(share, root / name / f"round{k}" if rounds > 1 else root / name)
+                modes[name] = _merge(modes[name], res) if name in modes else res
     finally:
         if not args.out:
             shutil.rmtree(root, ignore_errors=True)
@@ -311,8 +358,10 @@ def main(argv=None) -> dict:
         "expected_efficiency_free_cores_vs_loop": two["occupancy"] * loop["cpu_per_run_s"]
         / two["total_cpu_per_run_s"],
         "goal_efficiency": 0.9,
-        "ceiling": ceil,
+        "ceiling": _merge_ceilings(ceilings) if ceilings else None,
+        "rounds": rounds,
     }
+    ceil = result["ceiling"]
     cpu1, cpu2 = s["dask1"]["cpu_per_run_s"], two["cpu_per_run_s"]
     result["cpu_efficiency_2_workers_vs_1_worker"] = cpu1 / cpu2
     if "pair" in s:
@@ -338,7 +387,8 @@ def main(argv=None) -> dict:
 def print_table(result: dict) -> None:
     """The result of `main` as a table and a few lines."""
     s, loop, n = result["modes"], result["modes"]["loop"], result["n_runs"]
-    print(f"{n} {result['task']} runs ({' '.join(result['overrides']) or 'default config'}), {result['cores']} cores")
+    print(f"{n} {result['task']} runs ({' '.join(result['overrides']) or 'default config'}), {result['cores']} cores"
+          + (f", in {result['rounds']} rounds (every mode in turn on its share of the seeds)" if result.get('rounds', 1) > 1 else ""))
     print(f"{'mode':<18}{'wall s':>7}{'CPU/run s':>10}{'writer':>7}{'Dask':>6}{'total':>7}{'wall/run s':>11}"
           f"{'cores':>6}{'occup.':>7}{'start s':>8}{'load before/after':>18}")
     labels = {"loop": "plain loop", "loop1": "loop on one core", "pair": "2 procs, no Dask", "dask1": "Dask, 1 worker",

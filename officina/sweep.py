@@ -514,7 +514,8 @@ class _Reporter:
             self.prog = Progress(
                 TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("ETA"),
-                TimeRemainingColumn(), console=self.console, transient=True)
+                TimeRemainingColumn(), console=self.console, transient=True,
+                refresh_per_second=2)  # runs take seconds; rich's 10 Hz costs ~1 % of a core the runs need
             self.tid = self.prog.add_task("runs", total=total, failed=0)
             self.prog.start()
 
