@@ -33,7 +33,7 @@ sweep.png) are timed apart: once per sweep, not per run. Every mode must give th
 per seed (checked). Nothing is written outside a temporary folder unless --out is given.
 
     .venv/bin/python benchmarks/bench_sweep.py [--n 40] [--set log.writer=inline] [--json]
-        [--no-one-core-loop] [--no-process-pair] [--ceiling-steps 5000] [--ceiling-repeats 10]
+        [--no-one-core-loop] [--no-process-pair] [--ceiling-steps 5000] [--ceiling-repeats 20]
     officina bench sweep [--slow]
 """
 
@@ -297,7 +297,7 @@ def main(argv=None) -> dict:
                     help="skip the runs on two plain processes without Dask")
     ap.add_argument("--ceiling-steps", type=int, default=5000,
                     help="raw PyBullet steps per repeat of the machine's ceiling (0: skip it)")
-    ap.add_argument("--ceiling-repeats", type=int, default=10, help="repeats of the ceiling's stepping per process")
+    ap.add_argument("--ceiling-repeats", type=int, default=20, help="repeats of the ceiling's stepping per process")
     ap.add_argument("--rounds", type=int, default=1,
                     help="split the runs into this many rounds, each running every mode on its share in turn (and "
                          "the ceiling): modes see the same load on a machine whose load changes")
