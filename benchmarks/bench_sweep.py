@@ -429,7 +429,8 @@ def print_table(result: dict) -> None:
         print(f"2 plain processes without Dask: {100 * result['efficiency_2_processes_vs_loop']:.0f} % of the plain "
               f"loop, {100 * result['efficiency_2_processes_vs_1_worker']:.0f} % of 1 worker by the wall clock, "
               f"{100 * result['cpu_efficiency_2_processes_vs_1_worker']:.0f} % by CPU time per run against 1 worker; "
-              f"the 2 Dask workers took {1 / result['efficiency_2_workers_vs_2_processes']:.3f} x their wall time")
+              f"the 2 Dask workers took {1 / result['efficiency_2_workers_vs_2_processes']:.3f} x their wall time "
+              f"(Dask's cost with two workers busy)")
     print(f"Dask per-run overhead (1 worker vs the loop): {result['dask_overhead_per_run_s']:+.3f} s wall "
           f"({100 * result['dask_overhead_per_run_s'] / loop['wall_per_run_s']:+.1f} % of a run), "
           f"{s['dask1']['dask_cpu_per_run_s']:.3f} s CPU")
@@ -477,6 +478,11 @@ def rows_from_result(res: dict) -> list:
         row("Dask per-run overhead, 1 worker", "s", res.get("dask_overhead_per_run_s"), loop.get("wall_per_run_s"),
             baseline_name="a run's wall time in the loop", note=note),
     ]
+    pair = modes.get("pair")
+    if pair:
+        out.append(row("sweep wall time, 2 Dask workers vs 2 plain processes", "s", two.get("wall_s"),
+                       pair.get("wall_s"), baseline_name="the same runs on two processes without Dask",
+                       note=f"{note}; Dask's cost with two workers busy (the ratio)"))
     ceil = res.get("ceiling")
     if ceil:
         e1 = res.get("efficiency_2_workers_vs_1_worker")

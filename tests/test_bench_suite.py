@@ -131,8 +131,10 @@ def test_the_sweep_group_reads_the_scaling_benchmarks_result():
     assert rows_from_result(slower)[0].verdict == "missed"
     # with the machine's ceiling (raw stepping, two processes at once vs one): the share of it reached
     ceil = {"steps": 5000, "repeats": 10, "efficiency_wall": 0.96, "efficiency_cpu": 0.98, "alone": {"load_before": 1.2}}
-    *_, share = rows_from_result({**res, "ceiling": ceil, "efficiency_2_workers_vs_1_worker": 0.84,
-                                  "cpu_efficiency_2_workers_vs_1_worker": 0.86})
+    with_pair = {**res, "modes": {**res["modes"], "pair": {"wall_s": 100.0}}}
+    *_, dask_vs_pair, share = rows_from_result({**with_pair, "ceiling": ceil, "efficiency_2_workers_vs_1_worker": 0.84,
+                                                "cpu_efficiency_2_workers_vs_1_worker": 0.86})
+    assert dask_vs_pair.value == 105.0 and dask_vs_pair.ratio == pytest.approx(1.05) and dask_vs_pair.verdict == "info"
     assert share.value == pytest.approx(84.0) and share.baseline == pytest.approx(96.0)
     assert share.ratio == pytest.approx(0.84 / 0.96) and share.verdict == "info"
     assert "sweep 86 %, machine 98 %" in share.note and "10 x 5000 steps" in share.note
