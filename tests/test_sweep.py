@@ -79,6 +79,7 @@ def test_sweep_workers_carry_no_per_run_extras_and_one_thread_per_library():
         states = list(client.run(state).values())
         nannies = list(cluster.workers.values())
         assert len(nannies) == 2 and all("memory_monitor" in n.periodic_callbacks for n in nannies)
+        assert all(n.periodic_callbacks["memory_monitor"].callback_time >= 500 for n in nannies)  # ms
     finally:
         client.close()
         cluster.close()
