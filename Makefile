@@ -13,7 +13,12 @@ PYTEST_ARGS ?=
 # phase collected a test.
 TEST_WORKERS ?= 2
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder)
+# Bytecode of the project's sources is compiled once before the tests: where the environment says
+# not to write bytecode (PYTHONDONTWRITEBYTECODE), every process a test starts would otherwise
+# compile officina's modules again as it imports them.
+SOURCES = officina sim controllers vision tasks exoskeleton ros benchmarks tests
 define pytest_phases
+	@$(PY) -m compileall -q -j 0 $(SOURCES) >/dev/null
 	@a=0; b=0; \
 	$(PY) -m pytest $(XDIST) -m "not dds$(1)" $(PYTEST_ARGS) || a=$$?; \
 	$(PY) -m pytest -m "dds$(1)" $(PYTEST_ARGS) || b=$$?; \

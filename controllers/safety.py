@@ -243,9 +243,11 @@ class SafetyFilter:
             # the common case, in Python floats (the same clip as below, value for value)
             out: list[float] = []
             for x, (lo, hi) in zip(qd.tolist(), self._vlim):
-                if not math.isfinite(x):
-                    return None
-                out.append(hi if x > hi else lo if x < lo else x)
+                if not lo <= x <= hi:  # outside the limits, or not a number
+                    if not math.isfinite(x):
+                        return None
+                    x = hi if x > hi else lo
+                out.append(x)
             return np.array(out)
         v, _ = _as_command(qd, self.n)
         return None if v is None else _clip(v, self._neg_vmax, self.vmax)

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from officina.processes import wait_process
+
 if TYPE_CHECKING:
     from officina.tasks.base import RunRecord
 
@@ -85,21 +87,42 @@ def run_plots(run_dir: Path, rec: RunRecord, marked_events: Sequence[str], max_e
     return out + _error_and_signals(run_dir, rec, marked_events, max_err_rad)
 
 
-def _joint_positions(run_dir: Path, rec: RunRecord) -> str:
-    t = rec.t
-    names = rec.joint_names
-    height = 1.5 * len(names) + 1
-    fig, axes = _figure(9, height, len(names))
-    for i, ax in enumerate(axes):
-        ax.plot(*envelope(t, rec.q_ref[:, i]), color="0.6", lw=2.5, label="commanded")
-        ax.plot(*envelope(t, rec.q[:, i]), color="C0", lw=1.0, label="measured")
-        ax.set_ylabel(f"{names[i]}\n[rad]", fontsize=8)
-        ax.grid(alpha=0.3)
-    axes[0].legend(loc="upper right", fontsize=8)
-    axes[-1].set_xlabel("sim time [s]")
-    fig.suptitle("Joint positions")
-    _save(fig, run_dir / "joint_positions.png", 1 - 0.45 / height, 0.5 / height)
-    return "joint_positions.png"
+def _joint_positions(run_dir: Path, rec: RunRecord, figure: _JointPositionsFigure | None = None) -> str:
+    """The joint positions plot, on ``figure`` when it was made for the record's joints."""
+    if figure is None or figure.joint_names != tuple(rec.joint_names):
+        figure = _JointPositionsFigure(rec.joint_names)
+    return figure.save(run_dir, rec)
+
+
+class _JointPositionsFigure:
+    """The joint positions figure, in two parts: what does not depend on the record (the figure,
+    an axes per joint, labels, grid) when made, the lines when saved. The plot process makes it
+    while the run goes and draws it once (``drawn=True``: the axes' ticks, their labels' text
+    and the fonts are ready then), so that after the run only the lines and the ticks that
+    changed are left; the file is the same either way."""
+
+    def __init__(self, joint_names: Sequence[str], *, drawn: bool = False) -> None:
+        self.joint_names = tuple(joint_names)
+        self.height = 1.5 * len(self.joint_names) + 1
+        self.fig, self.axes = _figure(9, self.height, len(self.joint_names))
+        for name, ax in zip(self.joint_names, self.axes):
+            ax.set_ylabel(f"{name}\n[rad]", fontsize=8)
+            ax.grid(alpha=0.3)
+        self.axes[-1].set_xlabel("sim time [s]")
+        self.fig.suptitle("Joint positions")
+        self.fig.subplots_adjust(left=0.11, right=0.98, top=1 - 0.45 / self.height, bottom=0.5 / self.height,
+                                 hspace=0.15)
+        if drawn:
+            self.fig.canvas.draw()
+
+    def save(self, run_dir: Path, rec: RunRecord) -> str:
+        t = rec.t
+        for i, ax in enumerate(self.axes):
+            ax.plot(*envelope(t, rec.q_ref[:, i]), color="0.6", lw=2.5, label="commanded")
+            ax.plot(*envelope(t, rec.q[:, i]), color="C0", lw=1.0, label="measured")
+        self.axes[0].legend(loc="upper right", fontsize=8)
+        self.fig.savefig(run_dir / "joint_positions.png", dpi=_DPI)
+        return "joint_positions.png"
 
 
 def _error_and_signals(run_dir: Path, rec: RunRecord, marked_events: Sequence[str], max_err_rad: float) -> list[str]:
@@ -133,9 +156,11 @@ def _error_and_signals(run_dir: Path, rec: RunRecord, marked_events: Sequence[st
     return out
 
 
-def _draw_forked(run_dir: Path, rec: RunRecord, marked_events: Sequence[str], max_err_rad: float) -> None:
+def _draw_forked(run_dir: Path, rec: RunRecord, marked_events: Sequence[str], max_err_rad: float,
+                 joint_figure: _JointPositionsFigure | None = None) -> None:
     """`run_plots` on two cores: a forked child draws the tracking error and the signals while
-    this process draws the joint positions (the largest figure); raises if either failed."""
+    this process draws the joint positions (the largest figure; on ``joint_figure`` when it was
+    made for the record's joints); raises if either failed."""
     import os
     import traceback
 
@@ -151,7 +176,7 @@ def _draw_forked(run_dir: Path, rec: RunRecord, marked_events: Sequence[str], ma
             sys.stderr.flush()
             os._exit(code)
     try:
-        _joint_positions(run_dir, rec)
+        _joint_positions(run_dir, rec, joint_figure)
     finally:
         _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
@@ -160,17 +185,27 @@ def _draw_forked(run_dir: Path, rec: RunRecord, marked_events: Sequence[str], ma
 
 class PlotProcess:
     """`run_plots` in a process of its own (``python -m officina.plots``), which imports matplotlib
-    as soon as it starts and then waits for its one job on its stdin.
+    as soon as it starts and then waits for its one job on its stdin. Given the run's joint names,
+    it makes the joint positions figure while it waits (everything in it but the lines).
 
     `draw` hands it the job and returns at once; `wait` waits for the plots to be written and
     raises RuntimeError (with the process's last line of stderr) if they were not. `close`
     without a `draw` ends the process without drawing (a run that stopped)."""
 
-    def __init__(self) -> None:
+    def __init__(self, joint_names: Sequence[str] | None = None) -> None:
         self._err = tempfile.TemporaryFile()
         # its own session: a Ctrl-C at the terminal stops the run, which then closes the pipe
         self._proc = subprocess.Popen([sys.executable, "-m", "officina.plots"], stdin=subprocess.PIPE,
                                       stdout=subprocess.DEVNULL, stderr=self._err, start_new_session=True)
+        if joint_names is not None:
+            self._send(("prepare", tuple(joint_names)))
+
+    def _send(self, message) -> None:
+        try:
+            self._proc.stdin.write(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # the process is gone: wait() says why
 
     def draw(self, run_dir: Path, rec: RunRecord, marked_events: Sequence[str], max_err_rad: float) -> None:
         # what run_plots reads of the record, not the rest (velocities, efforts, object poses)
@@ -178,16 +213,14 @@ class PlotProcess:
                                              joint_names=rec.joint_names, events=rec.events, signals=rec.signals),
                tuple(marked_events), float(max_err_rad))
         try:
-            self._proc.stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
-        except BrokenPipeError:
-            pass  # the process is gone: wait() says why
+            self._send(("draw", job))
         finally:
             self._close_stdin()
 
     def wait(self, timeout_s: float = 300.0) -> None:
         self._close_stdin()
         try:
-            rc = self._proc.wait(timeout=timeout_s)
+            rc = wait_process(self._proc, timeout_s)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
@@ -204,7 +237,7 @@ class PlotProcess:
         if self._proc.returncode is None:
             self._close_stdin()
             try:
-                self._proc.wait(timeout=10.0)
+                wait_process(self._proc, 10.0)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
@@ -219,9 +252,11 @@ class PlotProcess:
 
 
 def _main() -> None:
-    """The plot process: import matplotlib, read one job from stdin, draw it (nothing when stdin
-    closes without a job). Ignores SIGINT: whoever stops the run closes the pipe. Once the files
-    are written it exits at once (the run waits for it; tearing matplotlib down is no use)."""
+    """The plot process: import matplotlib, read messages from stdin: ``("prepare", joint_names)``
+    makes the joint positions figure, ``("draw", job)`` draws the job's plots (nothing is drawn
+    when stdin closes without a job). Ignores SIGINT: whoever stops the run closes the pipe. Once
+    the files are written it exits at once (the run waits for it; tearing matplotlib down is no
+    use)."""
     import os
     import signal
 
@@ -229,13 +264,23 @@ def _main() -> None:
     import matplotlib.backends.backend_agg  # noqa: F401 - the import is why this process starts early
     import matplotlib.figure  # noqa: F401
 
-    data = sys.stdin.buffer.read()
-    if data:
-        run_dir, rec, marked_events, max_err_rad = pickle.loads(data)
+    joint_figure = None
+    while True:
+        try:
+            kind, body = pickle.load(sys.stdin.buffer)
+        except (EOFError, pickle.UnpicklingError):  # closed without a (whole) job: the run stopped
+            break
+        if kind == "prepare":
+            joint_figure = _JointPositionsFigure(body, drawn=True)
+            continue
+        folder, rec, marked_events, max_err_rad = body
+        run_dir = Path(folder)
         if hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
-            _draw_forked(Path(run_dir), rec, marked_events, max_err_rad)
+            _draw_forked(run_dir, rec, marked_events, max_err_rad, joint_figure)
         else:
-            run_plots(Path(run_dir), rec, marked_events, max_err_rad)
+            _joint_positions(run_dir, rec, joint_figure)
+            _error_and_signals(run_dir, rec, marked_events, max_err_rad)
+        break
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

@@ -290,7 +290,7 @@ def _run(cfg: RunConfig, run_dir: Path, sim, safety, progress: bool, background_
     if background_plots and cfg.log.plots:
         from officina.plots import PlotProcess
 
-        plotter = PlotProcess()
+        plotter = PlotProcess(sim.model.joint_names)
     try:
         return _run_with(cfg, run_dir, sim, safety, task, observers, prog, grabber, plotter)
     finally:

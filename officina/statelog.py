@@ -52,6 +52,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from officina.processes import wait_process
+
 __all__ = ["StateLog", "LogEncoder", "StateLogObserver", "auto_writer", "warm_up", "cell_header", "read_topic_counts", "iter_decoded",
            "CAMERA_FRAME", "IMAGE_TOPIC", "CAMERA_INFO_TOPIC", "MARKER_TOPIC", "FOXGLOVE_LAYOUT"]
 
@@ -687,7 +689,7 @@ class _ProcessSink:
             except OSError:
                 pass
         try:
-            rc = self._proc.wait(timeout=timeout_s)
+            rc = wait_process(self._proc, timeout_s)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
@@ -706,29 +708,39 @@ class StateLogObserver:
     one `auto_writer` says (``"auto"``, a writer process unless in a sweep's worker). `close` sends
     the rest and finishes the file. A batch costs the loop its conversion and pickle and, with a
     writer process, a wake-up of that process, whatever its size: half a second of simulated time
-    per batch keeps that a small share of the loop, and the last batch quick to encode."""
+    per batch keeps that a small share of the loop, and the last batch quick to encode.
+
+    The frames' poses cost the loop one PyBullet query per body, so the observer queries only
+    the frames that may have moved: a tracked object's base takes the pose the `Recorder` read
+    from the same step (the recorder observes each period before this observer, as `run_episode`
+    orders them), and the base of a body in ``fixed_bodies`` (bodies nothing moves during the
+    run, see `for_cell`) is read once, when the recorder is attached."""
 
     def __init__(self, path: str | Path, header: dict[str, Any], *, frames: Sequence[Any] = (),
                  client_id: int | None = None, control_dt: float = 0.001, batch_s: float = 0.5,
-                 writer: str = "auto") -> None:
-        from officina.sim.visuals import FramePoseReader
-
+                 writer: str = "auto", fixed_bodies: Sequence[int] = ()) -> None:
         if writer == "auto":
             writer = _AUTO_WRITER
         if writer not in ("process", "inline"):
             raise ValueError(f"state log writer {writer!r}: expected 'auto', 'process' or 'inline'")
         self.writer = writer
         self.path = Path(path)
-        frames = list(frames)
-        self._reader = FramePoseReader(client_id, frames) if frames and client_id is not None else None
-        self._n_frames = len(frames) if self._reader is not None else 0
+        self._frames = list(frames) if client_id is not None else []
+        self._cid = client_id
+        self._fixed_bodies = frozenset(fixed_bodies)
+        self._n_frames = len(self._frames)
+        # which frames are read how (`_plan_reads`, once the recorder is attached)
+        self._live = self._live_rows = self._fixed_rows = self._fixed_raw = None
+        self._shared_rows: list[int] = []  # frames that are the recorder's tracked objects' bases
+        self._shared_objects: list[int] = []  # and those objects' rows in the recorder's poses
         self._dof = len(header["joint_names"])
         self._batch_every = max(1, int(round(batch_s / control_dt)))
         self._rec = None
         self._n_js = self._n_pose = self._n_ev = 0
         self._n_sig: dict[str, int] = {}
         self._frames_t: list[float] = []
-        self._frames_raw: list[np.ndarray] = []
+        self._frames_live: list[np.ndarray] = []  # the frames read at each pose sample
+        self._frames_shared: list[np.ndarray] = []  # the recorder's tracked poses at that sample
         self._captures: list[dict[str, Any]] = []
         self._sink = _ProcessSink(self.path, header) if writer == "process" else _InlineSink(self.path, header)
         self._closed = False
@@ -738,23 +750,64 @@ class StateLogObserver:
                  batch_s: float = 0.5) -> "StateLogObserver":
         """The observer of a simulated cell's run (`officina.tasks.runtime.SimCell`): the robot and
         every other body of its world."""
-        from officina.sim.visuals import scene_frames
+        from officina.sim.visuals import fixed_bodies, scene_frames
+        from officina.tasks.runtime import task_hook
 
         world = sim.world
         frames = scene_frames(world.client_id, {o.body_id: o.name for o in world.objects}, exclude=(sim.robot.body_id,))
+        # Without per-period hooks nothing places a body during the run (the procedure reaches the
+        # world through the cell's interfaces only), so a body the dynamics cannot move stays put.
+        hooks = any(task_hook(sim.task, name, sim) is not None for name in ("before_step", "after_step"))
+        fixed = () if hooks else fixed_bodies(world.client_id, sorted({f.body_id for f in frames}))
         return cls(path, cell_header(sim, frames, tf_hz=tf_hz), frames=frames, client_id=world.client_id,
-                   control_dt=sim.control_dt, batch_s=batch_s, writer=writer)
+                   control_dt=sim.control_dt, batch_s=batch_s, writer=writer, fixed_bodies=fixed)
 
     def attach(self, recorder) -> None:
         self._rec = recorder
+        self._plan_reads(recorder)
+
+    def _plan_reads(self, recorder) -> None:
+        from officina.sim.visuals import FramePoseReader
+
+        frames = self._frames
+        tracked = {getattr(o, "body_id", None): j for j, o in enumerate(getattr(recorder, "objects", ()))}
+        shared, fixed, live = [], [], []
+        for i, f in enumerate(frames):
+            if f.link < 0 and f.body_id in tracked:
+                shared.append(i)
+            elif f.link < 0 and f.body_id in self._fixed_bodies:
+                fixed.append(i)
+            else:
+                live.append(i)
+        self._shared_rows = shared
+        self._shared_objects = [tracked[frames[i].body_id] for i in shared]
+        self._live_rows, self._fixed_rows = live, fixed
+        self._live = FramePoseReader(self._cid, [frames[i] for i in live]) if live else None
+        self._fixed_raw = FramePoseReader(self._cid, [frames[i] for i in fixed]).read() if fixed else None
 
     def on_tick(self, k: int, state) -> None:
         rec = self._rec
-        if self._reader is not None and rec is not None and k % rec.pose_every == 0:
+        if self._frames and rec is not None and k % rec.pose_every == 0:
+            if self._shared_rows:
+                if not rec.pose_t or rec.pose_t[-1] != state.stamp:
+                    raise RuntimeError("state log: the recorder must observe each period before the state log")
+                self._frames_shared.append(rec.poses[-1])
+            self._frames_live.append(self._live.read() if self._live is not None else None)
             self._frames_t.append(state.stamp)
-            self._frames_raw.append(self._reader.read())
         if k % self._batch_every == 0:
             self.flush()
+
+    def _frames_raw(self, nf: int) -> np.ndarray:
+        """(nf, frames, 7) raw poses of the first ``nf`` samples gathered since the last batch."""
+        raw = np.empty((nf, self._n_frames, 7))
+        if self._live_rows:
+            raw[:, self._live_rows] = np.asarray(self._frames_live[:nf], float).reshape(nf, len(self._live_rows), 7)
+        if self._shared_rows:
+            tracked = np.asarray(self._frames_shared[:nf], float).reshape(nf, len(self._rec.objects), 7)
+            raw[:, self._shared_rows] = tracked[:, self._shared_objects]
+        if self._fixed_rows:
+            raw[:, self._fixed_rows] = self._fixed_raw
+        return raw
 
     def on_capture(self, frame, camera) -> None:
         """A camera capture the procedure made (the run loop's camera hook calls this)."""
@@ -778,7 +831,7 @@ class StateLogObserver:
         widths = (len(rec.width),) if hasattr(rec, "width") else ()
         n = min(len(rec.t), len(rec.q), len(rec.qd), len(rec.effort), *widths)
         m = min(len(rec.pose_t), len(rec.poses))
-        nf = min(len(self._frames_t), len(self._frames_raw))
+        nf = len(self._frames_t)  # appended last in a sample
         a, b = self._n_js, self._n_pose
         d, k = self._dof, len(rec.objects)
         batch: dict[str, Any] = {
@@ -789,7 +842,7 @@ class StateLogObserver:
             "pose_t": np.asarray(rec.pose_t[b:m], float),
             "tracked": np.asarray(rec.poses[b:m], float).reshape(m - b, k, 7),
             "frames_t": np.asarray(self._frames_t[:nf], float),
-            "frames_raw": np.asarray(self._frames_raw[:nf], float).reshape(nf, self._n_frames, 7),
+            "frames_raw": self._frames_raw(nf),
             "signals": {}, "events": list(rec.events[self._n_ev:]), "captures": self._captures,
         }
         for name, samples in rec.signals.items():
@@ -798,7 +851,7 @@ class StateLogObserver:
                 batch["signals"][name] = list(samples[done:])
                 self._n_sig[name] = len(samples)
         self._n_js, self._n_pose, self._n_ev = n, m, len(rec.events)
-        self._frames_t, self._frames_raw, self._captures = [], [], []
+        self._frames_t, self._frames_live, self._frames_shared, self._captures = [], [], [], []
         self._sink.send(batch)
 
     def close(self) -> None:

@@ -4,13 +4,17 @@ Reads pickles from stdin (a header, then batches, as `officina.statelog.StateLog
 them), encodes them with `officina.statelog.LogEncoder` into the MCAP file PATH, and finishes the
 file when stdin closes (or ends in the middle of a pickle: the sending process was killed).
 Ignores SIGINT and SIGTERM: whoever stops the run stops the sender, whose pipe then closes.
+Once the file is finished the process exits at once: the run waits for it, and tearing the
+interpreter down (its modules, the ROS type store, the robot's model) would only add to the wait.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
 import signal
 import sys
+import traceback
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,5 +44,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _run_and_exit() -> None:
+    """`main`, then exit without the interpreter's teardown (a failure's traceback on stderr)."""
+    code = 1
+    try:
+        code = main()
+    except BaseException:  # noqa: BLE001 - reported on stderr, which the run reads
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _run_and_exit()

@@ -78,7 +78,8 @@ class SimArm:
         if self._cache is not None and self._cache_step == self._world.steps:
             return self._cache
         pos, vel, _, applied = zip(*p.getJointStates(self._body, self._idx, physicsClientId=self._cid))
-        a = np.array((pos, vel, applied))
+        # one flat pass over the floats (np.array of the three tuples inspects them as nested sequences)
+        a = np.fromiter(pos + vel + applied, float, 3 * self._n).reshape(3, self._n)
         a.flags.writeable = False  # shared between the readers of this step (and so are its rows)
         if self._mode == ControlMode.TORQUE:
             eff = self._last_effort.copy()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["VisualShape", "BodyFrame", "scene_frames", "FramePoseReader", "link_frames_from_raw",
+__all__ = ["VisualShape", "BodyFrame", "scene_frames", "FramePoseReader", "fixed_bodies", "link_frames_from_raw",
            "link_frame_pose", "compose_xyzw", "invert_xyzw"]
 
 
@@ -130,6 +130,15 @@ def scene_frames(client_id: int, names: dict[int, str] | None = None, exclude: t
             out.append(BodyFrame(_unique(f"{base_name}/{lname}", used), bid, link, tuple(by_link[link]),
                                  (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)))
     return out
+
+
+def fixed_bodies(client_id: int, body_ids) -> list[int]:
+    """The bodies among ``body_ids`` that PyBullet's dynamics never moves: no joints and a base of
+    mass 0 (a static collision object). Only a call that places such a body (a reset of its base
+    pose, a change of its mass) moves it."""
+    p = _pybullet()
+    return [b for b in body_ids if p.getNumJoints(b, physicsClientId=client_id) == 0
+            and p.getDynamicsInfo(b, -1, physicsClientId=client_id)[0] == 0.0]
 
 
 class FramePoseReader:

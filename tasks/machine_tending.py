@@ -87,6 +87,11 @@ ENCLOSURE = ("front_l", "front_r", "lintel", "roof", "back", "side_l", "side_r",
 FIXTURE = ("fixture_plate", "fixed_jaw", "side_stop", "movable_jaw")
 WAITING = ("waiting_load", "waiting_unload")
 AVERAGE_PERIODS = 20  # readings a guarded move averages its force over
+# the arm settled before a descent onto a part: within SETTLE_TOL_RAD of its command (every joint)
+# for SETTLE_STILL_S, waited for at most SETTLE_TIMEOUT_S
+SETTLE_TOL_RAD = 2e-3
+SETTLE_STILL_S = 0.05
+SETTLE_TIMEOUT_S = 10.0  # a jolted wrist of the simulated Panda can swing for several seconds
 FINGERTIP_BELOW_TCP = 0.01  # the fingertips reach this far below the tcp (Franka Hand, officina's gripper) [m]
 
 
@@ -638,14 +643,43 @@ class _Procedure:
             r = move(target)
         return r
 
-    def in_position(self, tol_rad: float = 2e-3, timeout_s: float = 1.0) -> None:
+    def in_position(self, tol_rad: float = 2e-3, timeout_s: float = 1.0) -> bool:
         """Hold the last command until the arm has reached it (a real arm lags its commands by its
-        controller's and the network's delays); grasps and releases wait for this."""
+        controller's and the network's delays); grasps and releases wait for this. False when it
+        has not within ``timeout_s`` (logged as a ``not_in_position`` event with the largest joint
+        error)."""
         sk = self.sk
         for _ in range(max(1, int(round(timeout_s / sk.dt)))):
             if float(np.max(np.abs(self.cell.arm.read().position - sk.q_command))) < tol_rad:
+                return True
+            sk.settle(sk.dt)
+        err = float(np.max(np.abs(self.cell.arm.read().position - sk.q_command)))
+        if err < tol_rad:
+            return True
+        self.cell.log_event(None, "not_in_position", error_mrad=round(1e3 * err, 1))
+        return False
+
+    def settled_above(self, what: str) -> None:
+        """Before a straight descent that puts the open fingers around a part (about 10 mm clear
+        of it on each side): hold the approach point until the arm has stayed within
+        ``SETTLE_TOL_RAD`` of it for ``SETTLE_STILL_S`` (a swinging arm passes through its target
+        without staying there). A fast approach can leave the arm well off its path for a while
+        after it has been sent there: a command stream that stalled and resumed (a busy process
+        between the procedure and the arm) jolts the arm, and the simulated Panda's wrist swings by
+        tens of millimetres at the tcp for up to several seconds; descending at once takes a finger
+        into the part."""
+        sk = self.sk
+        need = max(1, int(round(SETTLE_STILL_S / sk.dt)))
+        still = 0
+        for _ in range(max(1, int(round(SETTLE_TIMEOUT_S / sk.dt)))):
+            err = float(np.max(np.abs(self.cell.arm.read().position - sk.q_command)))
+            still = still + 1 if err < SETTLE_TOL_RAD else 0
+            if still >= need:
                 return
             sk.settle(sk.dt)
+        self.cell.log_event(None, "not_in_position", error_mrad=round(1e3 * err, 1))
+        raise _Abort(f"{what}: the arm did not settle at the approach point within {SETTLE_TIMEOUT_S:g} s "
+                     f"(largest joint error {1e3 * err:.1f} mrad)", parts_done=self.done)
 
     def sensor_R(self) -> np.ndarray | None:
         """The wrist sensor's orientation in the base frame (its joint's frame, which need not be
@@ -745,6 +779,7 @@ class _Procedure:
         sk.release(width_m=min(by + 0.02, sk.gripper.max_width if sk.gripper else by + 0.02))
         above = top + 0.08
         self.must(self.planned(sk.move_to_pose, self.pose((x, y, above), psi)), "approach the blank")
+        self.settled_above("approach the blank")
         self.must(sk.move_line(self.pose((x, y, top - p.grasp_depth_m), psi)), "reach the blank")
         self.in_position()
         self.must(sk.grasp(p.grasp_force_n), "grasp the blank")
@@ -918,6 +953,7 @@ class _Procedure:
         self.enter(self.station((x, y, L.carry_z), self.q_in, "the part in the fixture"), (x, y, L.carry_z), "unload")
         self.scene.remove("part_in_fixture")
         grasp_z = L.plate_top_z + bz - p.grasp_depth_m
+        self.settled_above("unload")
         self.must(sk.move_line(self.pose((x, y, grasp_z), self.psi_fix)), "reach the part")
         self.in_position()
         self.must(sk.grasp(p.grasp_force_n), "grasp the part")

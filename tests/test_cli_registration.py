@@ -68,3 +68,45 @@ print(len(cli.app.registered_groups), len(cli.app.registered_commands))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=100)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["0", "0"]
+
+
+def test_a_command_line_loads_only_its_module_and_parses_as_with_every_module():
+    """`main` runs a command with the one module that defines it (TOP_LEVEL_COMMANDS names the
+    top-level commands of the modules added without a group name): its parser is the one the
+    full app builds, and help, --version or an unknown word get the full app."""
+    full = get_command(cli.register_subcommands())
+    for ref, name in cli.SUBCOMMANDS:
+        module, attr = ref.split(":")
+        sub = getattr(__import__(module, fromlist=[attr]), attr)
+        words = [name] if name is not None else [c.name for c in sub.registered_commands]
+        if name is None:
+            assert set(cli.TOP_LEVEL_COMMANDS.get(ref, ())) == set(words), ref
+        for word in words:
+            app = cli.app_for([word, "--help"])
+            assert app is not cli.app, word
+            one = get_command(app)
+            assert set(one.commands) == set(words if name is None else [name]), word
+            assert _params(one.commands[word]) == _params(full.commands[word]), word
+    for args in ([], ["--help"], ["--version"], ["no-such-command"]):
+        assert cli.app_for(args) is cli.app
+
+
+@pytest.mark.timeout(120)
+def test_running_a_command_imports_no_other_cli_module():
+    code = """
+import sys
+from officina.cli import app_for
+app_for(["run", "--help"])
+print(sorted(m for m in sys.modules if m.startswith("officina.cli_")))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=100)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "['officina.cli_core']"
+
+
+def _params(command) -> list:
+    """A command's parameters and subcommands, as its parser sees them."""
+    out = [(p.name, tuple(p.opts), repr(p.default), p.required, p.nargs, p.help) for p in command.params]
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        out.append((name, _params(sub)))
+    return out

@@ -144,3 +144,118 @@ def test_a_blank_picked_off_square_is_located_square_against_both_stops(tmp_path
     _check_done(m, 2)
     straight = _run(tmp_path, "straight", seed=4, overrides=quick + ["params.side_push_lean_deg=0"]).metrics
     assert straight["placement_errors_mm"][0] > 0.5, straight["placement_errors_mm"]
+
+
+class _SwingingArm:
+    """Follows its position commands exactly, except that ``jolt()`` sets the wrist (the sixth
+    joint) swinging about them: ``amp_rad`` cos(2 pi t / 0.4 s) exp(-t / ``decay_s``), as a
+    simulated Panda's wrist swings after a command stream that stalled and resumed."""
+
+    def __init__(self, q0, amp_rad: float = 0.15, decay_s: float = 0.3) -> None:
+        from officina.robots import load_robot
+
+        spec = load_robot("panda")
+        self.joint_names, self.limits, self.control_period = tuple(spec.joint_names), spec.limits, 0.004
+        self.q = np.asarray(q0, float)
+        self.t = 0.0
+        self.t_jolt = None
+        self.amp, self.decay = amp_rad, decay_s
+
+    def jolt(self) -> None:
+        self.t_jolt = self.t
+
+    def read(self):
+        from officina.interfaces import JointState
+
+        q = self.q.copy()
+        if self.t_jolt is not None:
+            s = self.t - self.t_jolt
+            q[5] += self.amp * np.cos(2 * np.pi * s / 0.4) * np.exp(-s / self.decay)
+        z = np.zeros_like(q)
+        return JointState(self.t, self.joint_names, q, z, z)
+
+    def command_positions(self, q, qd=None) -> None:
+        self.q = np.asarray(q, float)
+
+    def fault(self):
+        return None
+
+
+class _Fingers:
+    """Fingers that go where they are sent at once, and stop on a 40 mm blank when closed."""
+
+    max_width = 0.08
+
+    def __init__(self) -> None:
+        self.w = self.max_width
+
+    def open(self, width=None) -> None:
+        self.w = self.max_width if width is None else width
+
+    def close(self, width=0.0, force=None) -> None:
+        self.w = 0.04
+
+    def width(self) -> float:
+        return self.w
+
+
+def _pick_with_a_swinging_wrist(decay_s: float):
+    """machine-tending's pick of a blank, the wrist set swinging as the approach above it ends;
+    returns the largest joint error (arm vs command) as the descent onto the blank starts, and
+    the procedure's outcome of the pick (None: picked)."""
+    from types import SimpleNamespace
+
+    from officina.controllers.model import RobotModel
+    from officina.robots import load_robot
+    from officina.tasks import Cell
+    from officina.tasks.machine_tending import MachineTendingParams, _Abort, _Procedure
+
+    spec = load_robot("panda")
+    arm = _SwingingArm(spec.home, decay_s=decay_s)
+
+    def tick():
+        arm.t += arm.control_period
+
+    cell = Cell(arm=arm, gripper=_Fingers(), camera=None, model=RobotModel.from_spec(spec), tick=tick,
+                rng=np.random.default_rng(0))
+    proc = _Procedure(cell, MachineTendingParams(n_parts=1))
+    sk = proc.sk
+    approach, line = sk.move_to_pose, sk.move_line
+    at_descent = []
+
+    def move_to_pose(*a, **kw):
+        r = approach(*a, **kw)
+        arm.jolt()
+        return r
+
+    def move_line(*a, **kw):
+        if not at_descent:
+            at_descent.append(float(np.max(np.abs(arm.read().position - sk.q_command))))
+        return line(*a, **kw)
+
+    sk.move_to_pose, sk.move_line = move_to_pose, move_line
+    blank = SimpleNamespace(position=np.array([0.1524, -0.5567, 0.04]), size_m=np.array([0.04, 0.04, 0.05]),
+                            yaw_rad=0.055, kind="box")
+    try:
+        proc.pick([blank])
+    except _Abort as exc:
+        return (at_descent or [None])[0], str(exc)
+    return at_descent[0], None
+
+
+def test_the_descent_onto_a_blank_waits_until_the_arm_is_still_above_it():
+    """A wrist still swinging (0.15 rad, decaying in 0.3 s) when the arm has been sent above the
+    blank: the straight descent, which passes the open fingers 10 mm either side of the blank,
+    starts only once every joint has stayed within 2 mrad of its command, so the fingers go down
+    where they were sent and not into the blank."""
+    err, failed = _pick_with_a_swinging_wrist(decay_s=0.3)
+    assert failed is None, failed
+    assert err < 2e-3, f"the descent started {1e3 * err:.0f} mrad off"
+
+
+def test_an_arm_that_does_not_settle_above_the_blank_is_not_sent_down():
+    """A wrist that keeps swinging: the pick gives up above the blank, saying why, and never
+    descends onto it."""
+    err, failed = _pick_with_a_swinging_wrist(decay_s=1e9)
+    assert err is None, "descended onto the blank"
+    assert failed is not None and "did not settle at the approach point" in failed, failed

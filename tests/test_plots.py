@@ -35,13 +35,16 @@ def test_the_envelope_keeps_every_peak():
 
 
 @pytest.mark.timeout(120)
-def test_the_plot_process_writes_what_run_plots_writes(tmp_path):
+@pytest.mark.parametrize("prepared", [True, False], ids=["figure-made-while-waiting", "figure-made-at-the-job"])
+def test_the_plot_process_writes_what_run_plots_writes(tmp_path, prepared):
+    """Given the joint names when it starts (as `officina run` does), the process makes and draws
+    the joint positions figure before the job comes: the files are still byte for byte the same."""
     rec = _record()
     inline, background = tmp_path / "inline", tmp_path / "background"
     inline.mkdir()
     background.mkdir()
     assert set(run_plots(inline, rec, ("grasp",), 0.01)) == FILES
-    proc = PlotProcess()
+    proc = PlotProcess(rec.joint_names if prepared else None)
     proc.draw(background, rec, ("grasp",), 0.01)
     proc.wait()
     proc.close()
@@ -52,7 +55,7 @@ def test_the_plot_process_writes_what_run_plots_writes(tmp_path):
 
 @pytest.mark.timeout(120)
 def test_a_plot_process_without_a_job_ends_without_drawing(tmp_path):
-    proc = PlotProcess()
+    proc = PlotProcess(("j0", "j1"))
     pid = proc._proc.pid
     proc.close()
     assert not _alive(pid)

@@ -415,3 +415,56 @@ def test_a_run_stopped_between_two_appends_logs_its_complete_samples(tmp_path, w
     assert counts["/joint_states"] == 2 and counts["/ground_truth/object_poses"] == 1
     (_, _, _, last), = [x for x in iter_decoded(tmp_path / "state.mcap", ["/joint_states"])][-1:]
     assert list(last.position) == [1.0, 1.0]
+
+
+def test_the_observer_reads_only_frames_that_may_move_and_logs_every_frames_pose(tmp_path):
+    """The observer takes the tracked objects' poses from the recorder and reads the bodies the
+    dynamics cannot move once: its frame poses are, bit for bit, those of a full read of every
+    frame at the same periods, while the arm moves a part it pushes."""
+    from officina.controllers.safe_arm import SafeArm
+    from officina.controllers.safety import SafetyFilter
+    from officina.robots import load_robot
+    from officina.sim.visuals import FramePoseReader
+    from officina.statelog import StateLogObserver
+    from officina.tasks import get_task
+    from officina.tasks.runtime import Clock, Recorder, build_sim_cell
+
+    task = get_task("pick-place")
+    sim = build_sim_cell(task, task.Params(), load_robot("panda"), rng=np.random.default_rng(0))
+    try:
+        arm = SafeArm(sim.arm, SafetyFilter(sim.model.limits, sim.control_dt))
+        rec = Recorder(sim.world, arm, sim.scene.objects, sim.control_dt, object_pose_hz=250.0)
+        log = StateLogObserver.for_cell(tmp_path / "state.mcap", sim, writer="inline")
+        batches = []
+        log._sink.send = batches.append
+        log.attach(rec)
+        assert log._fixed_rows and log._shared_rows and not log._live_rows  # table and bin; the parts
+        full = FramePoseReader(sim.world.client_id, log._frames)
+        reads = []
+
+        class Full:
+            def on_tick(self, k, state):
+                if k % rec.pose_every == 0:
+                    reads.append(full.read())
+
+        clock = Clock(sim.world, arm, sim.substeps, [rec, log, Full()])
+        obj = sim.scene.objects[0].body_id
+        sim.world.set_object_velocity(obj, (0.3, 0.0, 0.5))  # the part is thrown: it moves every period
+        for _ in range(40):
+            clock.tick()
+        log.flush()
+        got = np.concatenate([b["frames_raw"] for b in batches if len(b["frames_t"])])
+        assert got.shape == (10, len(log._frames), 7)
+        assert np.array_equal(got, np.array(reads)) and not np.array_equal(got[0], got[-1])
+    finally:
+        sim.close()
+
+
+def test_a_failed_writer_process_says_why(tmp_path):
+    """The writer process exits as soon as it is done, failed or not; a failure reaches the run
+    as an error with the writer's last line of stderr."""
+    from officina.statelog import StateLogObserver, StateLogWriterError
+
+    log = StateLogObserver(tmp_path / "missing" / "state.mcap", {"joint_names": ["j1"]}, writer="process")
+    with pytest.raises(StateLogWriterError, match=r"exit 1\): FileNotFoundError"):
+        log.close()
