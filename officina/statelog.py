@@ -54,7 +54,7 @@ import numpy as np
 
 from officina.processes import wait_process
 
-__all__ = ["StateLog", "LogEncoder", "StateLogObserver", "auto_writer", "cell_header", "read_topic_counts", "iter_decoded",
+__all__ = ["StateLog", "LogEncoder", "StateLogObserver", "auto_writer", "warm_up", "cell_header", "read_topic_counts", "iter_decoded",
            "CAMERA_FRAME", "IMAGE_TOPIC", "CAMERA_INFO_TOPIC", "MARKER_TOPIC", "FOXGLOVE_LAYOUT"]
 
 # A Foxglove layout for these logs: the 3D panel (robot, scene, camera image), the camera, joint and
@@ -96,6 +96,22 @@ def _typestore():
 
         _STORE = get_typestore(Stores.ROS2_KILTED)
     return _STORE
+
+
+# the message types a run's log writes
+LOGGED_TYPES = ("sensor_msgs/msg/JointState", "geometry_msgs/msg/PoseArray", "std_msgs/msg/Float64",
+                "std_msgs/msg/String", "tf2_msgs/msg/TFMessage", "rcl_interfaces/msg/Log",
+                "visualization_msgs/msg/MarkerArray", "sensor_msgs/msg/CompressedImage", "sensor_msgs/msg/CameraInfo")
+
+
+def warm_up() -> None:
+    """Load what the first log in a process would: the MCAP writer, the ROS 2 type store and the
+    generated serializers of the logged message types (for a process that runs many runs)."""
+    import mcap.writer  # noqa: F401
+
+    ts = _typestore()
+    for typename in LOGGED_TYPES:
+        ts.get_msgdef(typename)
 
 
 class StateLog:

@@ -55,7 +55,7 @@ from officina.runs import new_run_dir, write_json_atomic, write_yaml_atomic
 __all__ = [
     "SweepPoint", "SweepSpec", "SweepOutcome", "parse_seeds", "parse_grid", "plan_sweep", "plan_fingerprint",
     "SweepPlan", "prepare_sweep", "create_sweep_dir", "open_sweep", "load_sweep", "connect", "local_cluster",
-    "DASK_WORKER_CONFIG", "dask_worker_config", "run_sweep", "finish_sweep", "summarize", "plot_summary", "scalar_metrics", "point_label", "SWEEP_FORMAT",
+    "DASK_WORKER_CONFIG", "dask_worker_config", "dask_setup", "run_sweep", "finish_sweep", "summarize", "plot_summary", "scalar_metrics", "point_label", "SWEEP_FORMAT",
 ]
 
 SWEEP_FORMAT = 2
@@ -514,7 +514,8 @@ class _Reporter:
             self.prog = Progress(
                 TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("ETA"),
-                TimeRemainingColumn(), console=self.console, transient=True)
+                TimeRemainingColumn(), console=self.console, transient=True,
+                refresh_per_second=2)  # runs take seconds; rich's 10 Hz costs ~1 % of a core the runs need
             self.tid = self.prog.add_task("runs", total=total, failed=0)
             self.prog.start()
 
@@ -568,9 +569,24 @@ def connect(scheduler: str):
 
 
 # Dask settings for sweep workers (no profiler, glibc's own malloc trimming, no memory polling in
-# the worker, a slower event-loop tick); a `dask worker` started by hand or by SLURM reads them
+# the worker, a slower event-loop tick, the warm-up of `dask_setup` when a worker starts); a
+# `dask worker` started by hand or by SLURM reads them
 # with DASK_CONFIG=<this file>
 DASK_WORKER_CONFIG = Path(__file__).parent / "data" / "dask_sweep.yaml"
+
+
+def dask_setup(worker=None) -> None:
+    """Dask's preload hook (`DASK_WORKER_CONFIG` names this module in
+    ``distributed.worker.preload``): a worker process, as it starts, imports and loads what its
+    first run would otherwise pay for as it goes (`officina.runner.warm_up`). A failure here is
+    only logged: the run that needs what failed reports it."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    try:
+        from officina.runner import warm_up
+
+        warm_up()
+    except Exception as exc:  # an optimisation only; never stop the worker from starting
+        logging.getLogger(__name__).warning("officina's worker warm-up failed: %s: %s", type(exc).__name__, exc)
 
 
 def dask_worker_config() -> dict[str, Any]:

@@ -36,10 +36,11 @@ import os
 import subprocess
 import sys
 import time
+from typing import Callable
 
 import numpy as np
 
-__all__ = ["run", "print_result", "main"]
+__all__ = ["run", "print_result", "main", "raw_stepping"]
 
 
 def _cell(robot: str, seed: int):
@@ -52,16 +53,32 @@ def _cell(robot: str, seed: int):
 
 
 def bench_raw(robot: str, steps: int, seed: int = 0) -> float:
+    """Seconds of thread CPU time per raw ``p.stepSimulation`` of the pick-place world."""
+    (cpu_s, _, _), = raw_stepping(robot, steps, 1, seed)
+    return cpu_s / steps
+
+
+def raw_stepping(robot: str, steps: int, repeats: int, seed: int = 0,
+                 ready: Callable[[], None] | None = None) -> list[tuple[float, float, float]]:
+    """Raw stepping of the pick-place world, the arm's motors holding a pose: ``repeats`` times
+    ``steps`` calls of ``p.stepSimulation`` on one cell, each as (thread CPU s, wall s, wall
+    clock at its start: ``time.perf_counter``, comparable across processes on Linux).
+    ``ready``: called once the cell is built, before the first step (e.g. a barrier that starts
+    several processes' stepping at once)."""
     from officina.sim.bullet import pybullet as p
 
     sim = _cell(robot, seed)
     cid = sim.world.client_id
-    t0 = time.thread_time()
-    for _ in range(steps):
-        p.stepSimulation(physicsClientId=cid)
-    dt = time.thread_time() - t0
+    if ready is not None:
+        ready()
+    out = []
+    for _ in range(repeats):
+        w0, t0 = time.perf_counter(), time.thread_time()
+        for _ in range(steps):
+            p.stepSimulation(physicsClientId=cid)
+        out.append((time.thread_time() - t0, time.perf_counter() - w0, w0))
     sim.close()
-    return dt / steps
+    return out
 
 
 def bench_hand(robot: str, steps: int, seed: int = 0) -> float:

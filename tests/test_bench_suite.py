@@ -129,6 +129,15 @@ def test_the_sweep_group_reads_the_scaling_benchmarks_result():
     assert overhead.value == 0.25 and overhead.verdict == "info" and overhead.ratio == pytest.approx(0.05)
     slower = {**res, "modes": {**res["modes"], "dask2": {"wall_s": 120.0}}, "efficiency_2_workers_vs_loop": 0.83}
     assert rows_from_result(slower)[0].verdict == "missed"
+    # with the machine's ceiling (raw stepping, two processes at once vs one): the share of it reached
+    ceil = {"steps": 5000, "repeats": 10, "efficiency_wall": 0.96, "efficiency_cpu": 0.98, "alone": {"load_before": 1.2}}
+    with_pair = {**res, "modes": {**res["modes"], "pair": {"wall_s": 100.0}}}
+    *_, dask_vs_pair, share = rows_from_result({**with_pair, "ceiling": ceil, "efficiency_2_workers_vs_1_worker": 0.84,
+                                                "cpu_efficiency_2_workers_vs_1_worker": 0.86})
+    assert dask_vs_pair.value == 105.0 and dask_vs_pair.ratio == pytest.approx(1.05) and dask_vs_pair.verdict == "info"
+    assert share.value == pytest.approx(84.0) and share.baseline == pytest.approx(96.0)
+    assert share.ratio == pytest.approx(0.84 / 0.96) and share.verdict == "info"
+    assert "sweep 86 %, machine 98 %" in share.note and "10 x 5000 steps" in share.note
 
 
 def test_the_sim_group_reports_wall_clock_and_cpu_time_figures_against_their_goals():
@@ -167,3 +176,18 @@ def test_the_sim_benchmark_runs_every_loop_it_compares():
     for mode in ("run", "nolog", "full", "bare"):
         per_period, events = bench_loop("panda", 50, 0, mode)
         assert per_period > 0 and events == 0, mode
+
+
+@pytest.mark.timeout(180)
+def test_the_sweeps_ceiling_steps_the_world_in_one_process_then_two_at_once():
+    """The machine's parallel efficiency for the physics (bench_sweep's ceiling): raw stepping of
+    the pick-place world in one process alone, then in two at once, a few steps each."""
+    from officina.benchmarks.bench_sweep import ceiling
+
+    c = ceiling(steps=200, repeats=2)
+    assert c["alone"]["processes"] == 1 and c["two"]["processes"] == 2
+    for m in (c["alone"], c["two"]):
+        assert m["wall_s"] > 0 and m["cpu_s"] > 0 and m["cpu_per_step_us"] > 0
+    assert c["two"]["cpu_s"] > c["alone"]["cpu_s"]  # twice the steps
+    assert c["efficiency_wall"] == pytest.approx(c["alone"]["wall_s"] / c["two"]["wall_s"])
+    assert c["efficiency_cpu"] == pytest.approx(c["alone"]["cpu_per_step_us"] / c["two"]["cpu_per_step_us"])

@@ -54,7 +54,7 @@ def test_sweep_workers_carry_no_per_run_extras_and_one_thread_per_library():
     trimming (Dask's default trim threshold turns every large NumPy array into an mmap that
     page-faults), no statistical profiler, no memory polling of their own (their nannies keep
     the memory limit) and a slow event-loop tick: the worker's other threads seldom take the GIL
-    from the run."""
+    from the run; and they are warmed up as they start (imports and the state log's serializers)."""
     from officina.sweep import dask_worker_config, local_cluster
 
     cfg = dask_worker_config()
@@ -63,17 +63,23 @@ def test_sweep_workers_carry_no_per_run_extras_and_one_thread_per_library():
 
     def state(dask_worker):
         import os
+        import sys
+
+        from officina import statelog
 
         return {"env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                                         "MALLOC_TRIM_THRESHOLD_")},
                 "callbacks": {k: pc.callback_time for k, pc in dask_worker.periodic_callbacks.items()},
-                "nthreads": dask_worker.state.nthreads}
+                "nthreads": dask_worker.state.nthreads,
+                "warm": [m for m in ("officina.plots", "officina.tasks.runtime", "matplotlib.figure", "pinocchio")
+                         if m in sys.modules] + (["state log"] if statelog._STORE is not None else [])}
 
     client, cluster = local_cluster(2, 5)
     try:
         states = list(client.run(state).values())
         nannies = list(cluster.workers.values())
         assert len(nannies) == 2 and all("memory_monitor" in n.periodic_callbacks for n in nannies)
+        assert all(n.periodic_callbacks["memory_monitor"].callback_time >= 500 for n in nannies)  # ms
     finally:
         client.close()
         cluster.close()
@@ -85,6 +91,8 @@ def test_sweep_workers_carry_no_per_run_extras_and_one_thread_per_library():
         assert "profile" not in st["callbacks"] and "profile-cycle" not in st["callbacks"]
         assert st["callbacks"]["tick"] >= 1000 and st["callbacks"]["monitor"] >= 2000  # ms
         assert "memory_monitor" not in st["callbacks"]  # the nanny watches the memory limit
+        # warmed as it started (the preload officina.sweep.dask_setup): its first run does not import
+        assert st["warm"] == ["officina.plots", "officina.tasks.runtime", "matplotlib.figure", "pinocchio", "state log"]
 
 
 @pytest.mark.timeout(300)
