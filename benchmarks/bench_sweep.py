@@ -232,11 +232,19 @@ def ceiling(steps: int, repeats: int, robot: str = "panda") -> dict:
         reps = [r for one in res for r in one]
         start = min(w0 for _, _, w0 in reps)
         end = max(w0 + w for _, w, w0 in reps)
-        cpu = sum(c for c, _, _ in reps)
-        return {"processes": n, "wall_s": end - start, "cpu_s": cpu, "cpu_per_step_us": 1e6 * cpu / (len(reps) * steps),
-                "cores_used": cpu / (end - start), "load_before": load0, "load_after": _load()}
+        return _phase(n, end - start, sum(c for c, _, _ in reps), repeats * steps, load0, _load())
 
-    alone, two = measure(1), measure(2)
+    return _ceiling_result(robot, steps, repeats, measure(1), measure(2))
+
+
+def _phase(processes: int, wall_s: float, cpu_s: float, steps_per_process: int, load_before, load_after) -> dict:
+    """One phase of the ceiling (one process alone, or two at once)."""
+    return {"processes": processes, "wall_s": wall_s, "cpu_s": cpu_s,
+            "cpu_per_step_us": 1e6 * cpu_s / (processes * steps_per_process), "cores_used": cpu_s / wall_s,
+            "load_before": load_before, "load_after": load_after}
+
+
+def _ceiling_result(robot: str, steps: int, repeats: int, alone: dict, two: dict) -> dict:
     return {"robot": robot, "steps": steps, "repeats": repeats, "alone": alone, "two": two,
             "efficiency_wall": alone["wall_s"] / two["wall_s"],
             "efficiency_cpu": alone["cpu_per_step_us"] / two["cpu_per_step_us"]}
@@ -255,18 +263,10 @@ def _merge(a: dict, b: dict) -> dict:
 
 def _merge_ceilings(cs: list) -> dict:
     """The ceilings of several rounds as one (times and steps summed)."""
-    out = {k: cs[0][k] for k in ("robot", "steps")}
-    out["repeats"] = sum(c["repeats"] for c in cs)
-    for phase in ("alone", "two"):
-        wall, cpu = sum(c[phase]["wall_s"] for c in cs), sum(c[phase]["cpu_s"] for c in cs)
-        n = cs[0][phase]["processes"]
-        out[phase] = {"processes": n, "wall_s": wall, "cpu_s": cpu, "cpu_per_step_us": 1e6 * cpu / (n * out["repeats"]
-                                                                                               * out["steps"]),
-                      "cores_used": cpu / wall, "load_before": cs[0][phase]["load_before"],
-                      "load_after": cs[-1][phase]["load_after"]}
-    out["efficiency_wall"] = out["alone"]["wall_s"] / out["two"]["wall_s"]
-    out["efficiency_cpu"] = out["alone"]["cpu_per_step_us"] / out["two"]["cpu_per_step_us"]
-    return out
+    steps, repeats = cs[0]["steps"], sum(c["repeats"] for c in cs)
+    phases = [_phase(cs[0][ph]["processes"], sum(c[ph]["wall_s"] for c in cs), sum(c[ph]["cpu_s"] for c in cs),
+                     repeats * steps, cs[0][ph]["load_before"], cs[-1][ph]["load_after"]) for ph in ("alone", "two")]
+    return _ceiling_result(cs[0]["robot"], steps, repeats, *phases)
 
 
 def summary(mode: dict) -> dict:

@@ -276,17 +276,25 @@ class Skills:
         return SkillResult(SkillStatus.NO_CONTACT, f"no contact within {max_distance_m * 1e3:.0f} mm "
                            f"(last force {force:.1f} N)")
 
-    def wait_in_position(self, tol_rad: float = 2e-3, timeout_s: float = 1.0) -> bool:
+    def position_error(self) -> float:
+        """The largest joint error of the arm against the last command [rad]."""
+        return float(np.max(np.abs(self.arm.read().position - self._q_cmd)))
+
+    def wait_in_position(self, tol_rad: float = 2e-3, timeout_s: float = 1.0, still_s: float = 0.0) -> bool:
         """Hold the last command until the arm's joints are within ``tol_rad`` of it (at most
         ``timeout_s``); True when they are. A real arm lags its commands by its controller's and
         the network's delays (through ROS, several periods): a grasp or a release that must happen
-        where the tool was sent waits for this."""
+        where the tool was sent waits for this. With ``still_s`` the joints must stay within
+        ``tol_rad`` for that long: a swinging arm passes through its target without staying there."""
+        need = max(1, int(round(still_s / self.dt)))
+        still = 0
         for _ in range(max(1, int(round(timeout_s / self.dt)))):
-            if float(np.max(np.abs(self.arm.read().position - self._q_cmd))) < tol_rad:
+            still = still + 1 if self.position_error() < tol_rad else 0
+            if still >= need:
                 return True
             self.arm.command_positions(self._q_cmd)
             self.tick()
-        return float(np.max(np.abs(self.arm.read().position - self._q_cmd))) < tol_rad
+        return need == 1 and self.position_error() < tol_rad
 
     def settle(self, seconds: float) -> None:
         """Hold the last commanded position for ``seconds`` (commanding it every period)."""

@@ -81,9 +81,11 @@ def _save(fig, path: Path, top: float, bottom: float) -> None:
     fig.savefig(path, dpi=_DPI)
 
 
-def run_plots(run_dir: Path, rec: RunRecord, marked_events: Sequence[str], max_err_rad: float) -> list[str]:
-    """Write the standard plots; returns their file names."""
-    out = [_joint_positions(run_dir, rec)]
+def run_plots(run_dir: Path, rec: RunRecord, marked_events: Sequence[str], max_err_rad: float,
+              joint_figure: _JointPositionsFigure | None = None) -> list[str]:
+    """Write the standard plots (the joint positions on ``joint_figure`` when it was made for the
+    record's joints); returns their file names."""
+    out = [_joint_positions(run_dir, rec, joint_figure)]
     return out + _error_and_signals(run_dir, rec, marked_events, max_err_rad)
 
 
@@ -278,8 +280,7 @@ def _main() -> None:
         if hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
             _draw_forked(run_dir, rec, marked_events, max_err_rad, joint_figure)
         else:
-            _joint_positions(run_dir, rec, joint_figure)
-            _error_and_signals(run_dir, rec, marked_events, max_err_rad)
+            run_plots(run_dir, rec, marked_events, max_err_rad, joint_figure)
         break
     sys.stdout.flush()
     sys.stderr.flush()

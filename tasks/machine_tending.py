@@ -648,35 +648,23 @@ class _Procedure:
         controller's and the network's delays); grasps and releases wait for this. False when it
         has not within ``timeout_s`` (logged as a ``not_in_position`` event with the largest joint
         error)."""
-        sk = self.sk
-        for _ in range(max(1, int(round(timeout_s / sk.dt)))):
-            if float(np.max(np.abs(self.cell.arm.read().position - sk.q_command))) < tol_rad:
-                return True
-            sk.settle(sk.dt)
-        err = float(np.max(np.abs(self.cell.arm.read().position - sk.q_command)))
-        if err < tol_rad:
+        if self.sk.wait_in_position(tol_rad, timeout_s):
             return True
-        self.cell.log_event(None, "not_in_position", error_mrad=round(1e3 * err, 1))
+        self.cell.log_event(None, "not_in_position", error_mrad=round(1e3 * self.sk.position_error(), 1))
         return False
 
     def settled_above(self, what: str) -> None:
         """Before a straight descent that puts the open fingers around a part (about 10 mm clear
         of it on each side): hold the approach point until the arm has stayed within
-        ``SETTLE_TOL_RAD`` of it for ``SETTLE_STILL_S`` (a swinging arm passes through its target
-        without staying there). A fast approach can leave the arm well off its path for a while
-        after it has been sent there: a command stream that stalled and resumed (a busy process
-        between the procedure and the arm) jolts the arm, and the simulated Panda's wrist swings by
-        tens of millimetres at the tcp for up to several seconds; descending at once takes a finger
-        into the part."""
+        ``SETTLE_TOL_RAD`` of it for ``SETTLE_STILL_S``. A fast approach can leave the arm well off
+        its path for a while after it has been sent there: a command stream that stalled and
+        resumed (a busy process between the procedure and the arm) jolts the arm, and the
+        simulated Panda's wrist swings by tens of millimetres at the tcp for up to several seconds;
+        descending at once takes a finger into the part."""
         sk = self.sk
-        need = max(1, int(round(SETTLE_STILL_S / sk.dt)))
-        still = 0
-        for _ in range(max(1, int(round(SETTLE_TIMEOUT_S / sk.dt)))):
-            err = float(np.max(np.abs(self.cell.arm.read().position - sk.q_command)))
-            still = still + 1 if err < SETTLE_TOL_RAD else 0
-            if still >= need:
-                return
-            sk.settle(sk.dt)
+        if sk.wait_in_position(SETTLE_TOL_RAD, SETTLE_TIMEOUT_S, still_s=SETTLE_STILL_S):
+            return
+        err = sk.position_error()
         self.cell.log_event(None, "not_in_position", error_mrad=round(1e3 * err, 1))
         raise _Abort(f"{what}: the arm did not settle at the approach point within {SETTLE_TIMEOUT_S:g} s "
                      f"(largest joint error {1e3 * err:.1f} mrad)", parts_done=self.done)
