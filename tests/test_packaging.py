@@ -46,3 +46,41 @@ def test_extras():
     assert any(d.startswith("distributed") for d in extras["dist"])
     assert {"pytest", "hypothesis", "ruff"} <= {re.split(r"[<>=]", d)[0] for d in extras["dev"]}
     assert PYPROJECT["project"]["requires-python"] == ">=3.10"
+
+
+def _source_packages() -> dict[str, Path]:
+    """Every Python package of the source tree, by its import name under ``officina``."""
+    out = {}
+    for name, folder in PYPROJECT["tool"]["setuptools"]["package-dir"].items():
+        top = ROOT / folder
+        for init in top.rglob("__init__.py"):
+            rel = init.parent.relative_to(top).parts
+            if "__pycache__" not in rel:
+                out[".".join((name, *rel))] = init.parent
+    return out
+
+
+def test_every_python_package_of_the_tree_is_in_the_distribution():
+    # `packages` is an explicit list (the folders are mapped, so setuptools cannot find them): a
+    # subpackage missing from it is missing from the wheel, and `pip install officina` breaks on
+    # its import although an editable install works
+    listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
+    missing = sorted(set(_source_packages()) - listed)
+    assert not missing, f"Python packages missing from [tool.setuptools] packages: {missing}"
+
+
+def test_every_data_file_of_the_tree_is_package_data():
+    from fnmatch import fnmatch
+
+    globs = PYPROJECT["tool"]["setuptools"]["package-data"]
+    packages = _source_packages()
+    missing = []
+    for name, folder in packages.items():
+        for f in folder.rglob("*"):
+            rel = f.relative_to(folder).as_posix()
+            if (not f.is_file() or f.suffix in (".py", ".pyc") or "__pycache__" in rel
+                    or any(q != folder and folder in q.parents and q in f.parents for q in packages.values())):
+                continue  # code, caches, and files of a subpackage (checked under its own name)
+            if not any(fnmatch(rel, g) for g in globs.get(name, ())):
+                missing.append(f.relative_to(ROOT).as_posix())
+    assert not missing, f"data files not in [tool.setuptools.package-data]: {missing}"
