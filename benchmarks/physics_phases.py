@@ -6,8 +6,10 @@ from the state after the previous step:
 
 * ``still``: the arm at rest, the gripper not moving (camera captures, settling, waits);
 * ``move``: the arm moving, nothing held (approach, retreat, going home);
-* ``gripper``: the fingers moving, or holding an object not yet lifted (grasp, release);
-* ``carry``: an object held and lifted above where it started (lift, carry, place).
+* ``gripper``: the fingers moving, or an object held but not lifted, or held above the bin
+  (grasp, the place's descent into the bin, release);
+* ``carry``: an object held and lifted above where it started, outside the bin's footprint
+  (lift, carry).
 
 and by the number of objects resting in the bin. Each measurement is a separate episode of the
 same seed (PyBullet is deterministic: the same commands give the same steps):
@@ -21,8 +23,12 @@ same seed (PyBullet is deterministic: the same commands give the same steps):
   rest (the same timer, in the same process, before the episode);
 * ``--measure callgrind``: per phase, the instructions executed inside ``stepSimulation``
   (valgrind's callgrind, collecting only inside PyBullet's ``pybullet_stepSimulation`` and
-  dumping its counts whenever the phase changes), against raw stepping under the same tool;
-  and the share of collision detection and of the constraint solver.
+  dumping its counts whenever the label changes), against raw stepping under the same tool,
+  and those of the step's parts (`PARTS`: collision detection, the forward dynamics, the
+  solver's set-up of its rows and its iterations). Under valgrind the episode's floats differ
+  in the last bits from a native run's (a label may start a step later or earlier).
+
+Rows are per label (phase/objects in the bin), per phase, and for the whole episode.
 
     python benchmarks/physics_phases.py [--robot panda] [--seed 0] [--measure time]
         [--variant default] [--raw-steps 3000] [--repeats 1]
@@ -187,8 +193,7 @@ def measure_time(robot: str, seed: int, variant: str, raw_steps: int, repeats: i
 
 _CG_SCRIPT = """
 import sys
-sys.argv = ["physics_phases"] + sys.argv[1:]
-import benchmarks.physics_phases as m
+from officina.benchmarks import physics_phases as m
 m._callgrind_child(sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5])
 """
 
@@ -244,14 +249,12 @@ def _inclusive(path: str) -> dict[str, int]:
 def measure_callgrind(robot: str, seed: int, variant: str, raw_steps: int, workdir: str) -> dict:
     labels = os.path.join(workdir, "labels.json")
     out = os.path.join(workdir, "cg.out")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     # this interpreter's environment, as the venv's start-up made it (valgrind must not re-exec)
-    env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1",
-           "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"}
     subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                     "--toggle-collect=pybullet_stepSimulation", "--dump-before=pybullet_getAPIVersion",
                     sys.executable, "-c", _CG_SCRIPT, robot, str(seed), variant, str(raw_steps), labels],
-                   env=env, check=True, capture_output=True, cwd=root)
+                   env=env, check=True, capture_output=True)
     with open(labels) as f:
         info = json.load(f)
     files = sorted(glob.glob(out + ".*"), key=lambda s: int(s.rsplit(".", 1)[1]))
