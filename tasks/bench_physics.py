@@ -29,7 +29,8 @@ one-link multibody objects and fixtures, rolling friction 1e-4 m on the objects 
 parallel gripper's pads, at a 1 ms step and control period. The other variants change one
 thing at a time from ``pybullet`` (``rigid``, ``no_rolling``, ``residual``, ``step_2ms``), or
 add the cheaper solver options to the defaults (``fast``), also at a 2 ms step and control
-period (``fast_2ms``).
+period (``fast_2ms``), or lower the cap on the solver's iterations from the defaults (``iter30``,
+``iter20``, and ``iter20_2ms`` at a 2 ms step and control period).
 
     python benchmarks/bench_physics.py [--robots panda,iiwa,ur5e] [--seeds 0-9]
         [--variants pybullet,default] [--repeats 1] [--json]
@@ -96,6 +97,11 @@ def variants() -> dict[str, Variant]:
         "fast": replace(d, solver_residual_threshold=1e-6, rigid_bodies=True),
         # the same at a 2 ms step and control period (500 Hz)
         "fast_2ms": replace(d, solver_residual_threshold=1e-6, rigid_bodies=True, sim_dt=0.002, control_dt=0.002),
+        # the defaults with a lower cap on the solver's iterations (a held part keeps the solver
+        # from reaching the residual threshold: those steps run to the cap)
+        "iter30": replace(d, solver_iterations=30),
+        "iter20": replace(d, solver_iterations=20),
+        "iter20_2ms": replace(d, solver_iterations=20, sim_dt=0.002, control_dt=0.002),
     }
 
 

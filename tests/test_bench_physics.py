@@ -67,3 +67,21 @@ def test_variants_set_rolling_friction_and_body_types():
                 assert info[6] == pytest.approx(rolling) and info[10] == body_type
         finally:
             sim.close()
+
+
+def test_iteration_cap_variants_change_only_the_cap_and_reach_the_solver():
+    from dataclasses import replace
+
+    import pybullet as p
+
+    table = variants()
+    d = table["default"]
+    assert table["iter30"] == replace(d, solver_iterations=30)
+    assert table["iter20"] == replace(d, solver_iterations=20)
+    assert table["iter20_2ms"] == replace(d, solver_iterations=20, sim_dt=0.002, control_dt=0.002)
+    sim = sim_cell("panda", 0, table["iter20"])
+    try:
+        params = p.getPhysicsEngineParameters(physicsClientId=sim.world.client_id)
+        assert params["numSolverIterations"] == 20
+    finally:
+        sim.close()
