@@ -85,3 +85,22 @@ def test_iteration_cap_variants_change_only_the_cap_and_reach_the_solver():
         assert params["numSolverIterations"] == 20
     finally:
         sim.close()
+
+
+@pytest.mark.slow
+def test_physics_phases_labels_an_episode_and_finds_the_held_part_dearer():
+    """benchmarks/physics_phases.py --measure stats on the Panda, seed 0: every step of the
+    episode gets a phase, the task succeeds as in a run, and the steps with a part between the
+    fingers use more of the solver's iterations than the arm's free moves (what docs/physics.md
+    reports)."""
+    from officina.benchmarks.physics_phases import _summaries, measure_stats
+
+    res = measure_stats("panda", 0, "default")
+    assert res["metrics"]["success"] and res["metrics"]["safety_events_total"] == 0
+    rows = _summaries(res["phases"])
+    assert {"still", "move", "gripper", "carry", "episode"} <= set(rows)
+    assert rows["episode"]["steps"] == res["metrics"]["sim_steps"]
+    assert res["phases"]["raw"]["steps"] == 900
+    for held in ("gripper", "carry"):
+        assert rows[held]["iterations_mean"] > rows["move"]["iterations_mean"] + 5
+        assert rows[held]["robot_contacts_mean"] > 1 > rows["move"]["robot_contacts_mean"]
