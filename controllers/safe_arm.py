@@ -33,6 +33,19 @@ from officina.interfaces import ControlMode, JointLimits, JointState
 __all__ = ["SafeArm"]
 
 
+def _float_positions(arm) -> Callable[[list, list | None], None] | None:
+    """The arm's ``command_position_floats(q, qd)`` (`officina.sim.arm.SimArm` has one): its
+    position command taking the filter's output as lists of Python floats, without a conversion
+    and without checking it again. Only when the class that defines the arm's `command_positions`
+    defines it too, so that a subclass or a wrapper (which forwards attributes) that changes
+    `command_positions` gets every command through its own `command_positions`."""
+    for cls in type(arm).__mro__:
+        if "command_positions" in vars(cls):
+            send = vars(cls).get("command_position_floats")
+            return None if send is None else send.__get__(arm)
+    return None
+
+
 class SafeArm:
     """An `Arm` whose every command goes through ``safety``.
 
@@ -55,6 +68,7 @@ class SafeArm:
         self.on_event = on_event
         self.counts: dict[str, int] = {e.value: 0 for e in SafetyEvent}
         self._last_command: np.ndarray | None = None
+        self._send_floats = _float_positions(arm)
         st = arm.read()
         self.safety.reset(st)
         if contact is not None:
@@ -96,15 +110,23 @@ class SafeArm:
         st = self._admit(ControlMode.POSITION, "position command")
         if st is None:
             return
-        out = self.safety.filter_position(q, st)
-        ff = None if qd is None or out.events else self.safety.feedforward(qd)
-        if ff is None:
-            self._arm.command_positions(out.command)
-        else:
-            self._arm.command_positions(out.command, ff)
-        self._last_command = out.command
+        safety = self.safety
+        out = safety.filter_position(q, st)
         if out.events:
+            self._arm.command_positions(out.command)
+            self._last_command = out.command
             self._note(out.events)
+            return
+        send_floats = self._send_floats
+        if send_floats is not None:
+            send_floats(safety.command_floats(out.command), None if qd is None else safety.feedforward_floats(qd))
+        else:
+            ff = None if qd is None else safety.feedforward(qd)
+            if ff is None:
+                self._arm.command_positions(out.command)
+            else:
+                self._arm.command_positions(out.command, ff)
+        self._last_command = out.command
 
     def command_velocities(self, qd) -> None:
         st = self._admit(ControlMode.VELOCITY, "velocity command")

@@ -205,12 +205,39 @@ class SafetyFilter:
         self.box_max = None if c.workspace_max is None else np.asarray(c.workspace_max, float)
         self.gravity = gravity
         self._estopped = False
-        self._q: np.ndarray | None = None  # last emitted position command (position mode)
-        self._v = np.zeros(self.n)  # velocity of the emitted command sequence
+        # The last emitted position command (position mode; None before the first) and the
+        # velocity of the emitted command sequence, each held as an array or as a list of Python
+        # floats (the fast path's form), the other form made when asked for (see `_q`, `_v`).
+        self._qa: np.ndarray | None = None
+        self._ql: list[float] | None = None
+        self._va: np.ndarray | None = np.zeros(self.n)
+        self._vl: list[float] | None = None
+        self._out: np.ndarray | None = None  # the fast path's last output, whose floats are _ql
         self._q_in: np.ndarray | None = None  # last position command received (before filtering)
         self._last_cmd_stamp: float | None = None
         self._stamp = 0.0
         self._holding = False
+
+    # --- the command sequence's state: arrays for numpy, float lists for the fast path -------------
+    @property
+    def _q(self) -> np.ndarray | None:
+        if self._qa is None and self._ql is not None:
+            self._qa = np.array(self._ql)
+        return self._qa
+
+    @_q.setter
+    def _q(self, q: np.ndarray | None) -> None:
+        self._qa, self._ql, self._out = q, None, None
+
+    @property
+    def _v(self) -> np.ndarray:
+        if self._va is None:
+            self._va = np.array(self._vl)
+        return self._va
+
+    @_v.setter
+    def _v(self, v: np.ndarray) -> None:
+        self._va, self._vl = v, None
 
     # --- state, read-only from outside ------------------------------------------------------------
     @property
@@ -239,6 +266,11 @@ class SafetyFilter:
 
     def feedforward(self, qd) -> np.ndarray | None:
         """A velocity feed-forward clipped to the velocity limits, or None if it is malformed."""
+        out = self.feedforward_floats(qd)
+        return None if out is None else np.array(out)
+
+    def feedforward_floats(self, qd) -> list[float] | None:
+        """`feedforward` as a list of Python floats (the same values), or None."""
         if not self._scaled and type(qd) is np.ndarray and qd.dtype == np.float64 and qd.shape == (self.n,):
             # the common case, in Python floats (the same clip as below, value for value)
             out: list[float] = []
@@ -248,9 +280,15 @@ class SafetyFilter:
                         return None
                     x = hi if x > hi else lo
                 out.append(x)
-            return np.array(out)
+            return out
         v, _ = _as_command(qd, self.n)
-        return None if v is None else _clip(v, self._neg_vmax, self.vmax)
+        return None if v is None else _clip(v, self._neg_vmax, self.vmax).tolist()
+
+    def command_floats(self, command: np.ndarray) -> list[float]:
+        """A position command this filter has just emitted (``Filtered.command``, unchanged) as a
+        list of Python floats: the fast path's own list when it emitted ``command`` (no copy: the
+        caller must not change it), else ``command.tolist()``."""
+        return self._ql if command is self._out and self._ql is not None else command.tolist()
 
     def _rec(self, events: list, event: SafetyEvent, action: str, reason: str) -> None:
         events.append(SafetyRecord(self._stamp, event, action, reason))
@@ -402,16 +440,22 @@ class SafetyFilter:
         Only called without a speed override in force (the limits are then the unscaled ones
         held in ``_fast_joints``).
         """
-        q_prev = self._q
         joints = self._fast_joints
-        if (q_prev is None or type(q) is not np.ndarray or q.dtype != np.float64 or q.shape != (self.n,)
+        if (type(q) is not np.ndarray or q.dtype != np.float64 or q.shape != (self.n,)
                 or self._estopped or self.tcp_position is not None or joints is None):
             return None
+        q_prev = self._ql
+        if q_prev is None:
+            if self._qa is None:
+                return None
+            q_prev = self._ql = self._qa.tolist()
+        v_prev = self._vl
+        if v_prev is None:
+            v_prev = self._vl = self._va.tolist()
         dt = self.dt
         q_new: list[float] = []
         v_new: list[float] = []
-        for x, p, vp, (lo_q, hi_q, neg_vmax, vmax, adt) in zip(q.tolist(), q_prev.tolist(), self._v.tolist(),
-                                                                 joints):
+        for x, p, vp, (lo_q, hi_q, neg_vmax, vmax, adt) in zip(q.tolist(), q_prev, v_prev, joints):
             if not lo_q <= x <= hi_q:
                 return None  # also NaN, inf, huge
             v = (x - p) / dt
@@ -429,11 +473,12 @@ class SafetyFilter:
             q_new.append(y)
             v_new.append((y - p) / dt)
         self._stamp = self._last_cmd_stamp = self._stamp_of(state)
-        self._v = np.array(v_new)
-        self._q = np.array(q_new)
+        self._vl, self._va = v_new, None
+        self._ql, self._qa = q_new, None
         self._q_in = q
         self._holding = False
-        return self._q.copy()
+        out = self._out = np.array(q_new)
+        return out
 
     def filter_position(self, q_cmd, state: JointState | None = None) -> Filtered:
         """A position command (rad) -> the position command to send (always within the limits)."""

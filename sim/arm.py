@@ -119,6 +119,21 @@ class SimArm:
             positionGains=self._kp, velocityGains=self._kd, physicsClientId=self._cid, **kw,
         )
 
+    def command_position_floats(self, q: list[float], qd: list[float] | None = None) -> None:
+        """`command_positions` of a command already checked: ``q`` (and ``qd``) lists of one Python
+        float per joint, as `SafeArm` sends its safety filter's output; nothing is checked but
+        the mode."""
+        if self._mode != ControlMode.POSITION:
+            raise RuntimeError(f"arm is in {self._mode.value} mode; call set_mode(POSITION) first")
+        if qd is None:
+            p.setJointMotorControlArray(self._body, self._idx, p.POSITION_CONTROL, targetPositions=q,
+                                        forces=self._forces, positionGains=self._kp, velocityGains=self._kd,
+                                        physicsClientId=self._cid)
+        else:
+            p.setJointMotorControlArray(self._body, self._idx, p.POSITION_CONTROL, targetPositions=q,
+                                        targetVelocities=qd, forces=self._forces, positionGains=self._kp,
+                                        velocityGains=self._kd, physicsClientId=self._cid)
+
     def command_velocities(self, qd: np.ndarray) -> None:
         if self._mode != ControlMode.VELOCITY:
             raise RuntimeError(f"arm is in {self._mode.value} mode; call set_mode(VELOCITY) first")

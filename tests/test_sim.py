@@ -42,6 +42,29 @@ def test_sim_arm_implements_arm_and_reaches_position(panda_world):
     assert s.stamp == pytest.approx(1.5)
 
 
+def test_position_commands_as_float_lists_move_the_arm_as_arrays_do():
+    """`SimArm.command_position_floats` (what `SafeArm` sends the filter's output through) and
+    `command_positions` give the same motion, bit for bit, with and without feed-forward."""
+    spec = load_robot("panda")
+    target = spec.home + np.array([0.3, -0.2, 0.2, 0.3, 0.0, 0.2, -0.3])
+    states = []
+    for floats in (False, True):
+        w = SimWorld()
+        arm = SimArm(w, w.load_robot(spec))
+        for k, a in enumerate(np.linspace(0.0, 1.0, 300)):
+            q, qd = (1 - a) * spec.home + a * target, (target - spec.home) / 0.3 if k % 2 else None
+            if floats:
+                arm.command_position_floats(q.tolist(), None if qd is None else qd.tolist())
+            else:
+                arm.command_positions(q, qd)
+            w.step()
+        s = arm.read()
+        states.append(np.concatenate([s.position, s.velocity, s.effort]))
+        w.close()
+    assert np.array_equal(states[0], states[1])
+    assert np.max(np.abs(states[0][:7] - target)) < 0.5 * np.max(np.abs(spec.home - target))  # it moved
+
+
 def test_velocity_mode(panda_world):
     w, h, spec = panda_world
     arm = SimArm(w, h)
