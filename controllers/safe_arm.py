@@ -107,8 +107,9 @@ class SafeArm:
     def command_positions(self, q, qd=None) -> None:
         """Filtered position command; a velocity feed-forward ``qd`` is passed on (clipped to the
         velocity limits) only when the position command went through unchanged."""
-        st = self._admit(ControlMode.POSITION, "position command")
-        if st is None:
+        st = self._arm.read()
+        if self._fault is not None or not self.armed or self._mode is not ControlMode.POSITION:
+            self._refuse(ControlMode.POSITION, "position command", st)
             return
         safety = self.safety
         out = safety.filter_position(q, st)
@@ -228,14 +229,20 @@ class SafeArm:
                 self.on_event(e)
 
     def _admit(self, want: ControlMode, what: str) -> JointState | None:
+        """The state to filter a command in mode ``want`` with, or None when the command is refused."""
         st = self._arm.read()
+        if self._fault is None and self.armed and self._mode == want:
+            return st
+        self._refuse(want, what, st)
+        return None
+
+    def _refuse(self, want: ControlMode, what: str, st: JointState) -> None:
+        """A command the wrapper does not pass on (stopped, before arming, in the wrong mode):
+        the hold of the current mode instead, recorded as an event unless the arm is stopped."""
         if self._fault is not None:
             self._send(Filtered(self.safety.hold(self._mode, st)))
-            return None
-        if self.armed and self._mode == want:
-            return st
+            return
         why = (SafetyEvent.NOT_ARMED, f"{what} before arm()") if not self.armed else (
             SafetyEvent.WRONG_MODE, f"{what} in {self._mode.value} mode")
         rec = SafetyRecord(float(st.stamp), why[0], "rejected", why[1])
         self._send(Filtered(self.safety.hold(self._mode, st), (rec,)))
-        return None

@@ -130,6 +130,9 @@ class SafetyConfig:
         return dict(self.actions).get(event.value, self.action)
 
 
+_tuple_new = tuple.__new__
+
+
 def _clip(a, lo, hi):
     """np.clip for the hot path (a third of its call overhead on 6-7 element arrays)."""
     return np.minimum(np.maximum(a, lo), hi)
@@ -179,6 +182,9 @@ class SafetyFilter:
         c = self.config
         self.dt = float(dt)
         self.n = limits.n
+        self._fast_path = c.fast_path
+        # the watchdog's silence limit (s), None without a watchdog
+        self._stale_after = (c.watchdog_periods + 0.5) * self.dt if c.watchdog_periods > 0 else None
         self.lower = np.asarray(limits.lower, float) + c.position_margin_rad
         self.upper = np.asarray(limits.upper, float) - c.position_margin_rad
         if np.any(self.lower >= self.upper):
@@ -273,8 +279,14 @@ class SafetyFilter:
         """`feedforward` as a list of Python floats (the same values), or None."""
         if not self._scaled and type(qd) is np.ndarray and qd.dtype == np.float64 and qd.shape == (self.n,):
             # the common case, in Python floats (the same clip as below, value for value)
+            xs = qd.tolist()
+            for x, (lo, hi) in zip(xs, self._vlim):
+                if not lo <= x <= hi:
+                    break
+            else:
+                return xs  # within the limits: as it is
             out: list[float] = []
-            for x, (lo, hi) in zip(qd.tolist(), self._vlim):
+            for x, (lo, hi) in zip(xs, self._vlim):
                 if not lo <= x <= hi:  # outside the limits, or not a number
                     if not math.isfinite(x):
                         return None
@@ -321,6 +333,8 @@ class SafetyFilter:
         return tuple(events)
 
     def _stamp_of(self, state) -> float:
+        """``state.stamp`` as a float, or the last stamp when it has none (the callers on the
+        hot path take a finite float stamp as it is, without calling this)."""
         try:
             s = float(getattr(state, "stamp", self._stamp))
             return s if math.isfinite(s) else self._stamp
@@ -472,7 +486,8 @@ class SafetyFilter:
             y = p + v * dt
             q_new.append(y)
             v_new.append((y - p) / dt)
-        self._stamp = self._last_cmd_stamp = self._stamp_of(state)
+        s = getattr(state, "stamp", None)
+        self._stamp = self._last_cmd_stamp = s if type(s) is float and s - s == 0.0 else self._stamp_of(state)
         self._vl, self._va = v_new, None
         self._ql, self._qa = q_new, None
         self._q_in = q
@@ -482,14 +497,15 @@ class SafetyFilter:
 
     def filter_position(self, q_cmd, state: JointState | None = None) -> Filtered:
         """A position command (rad) -> the position command to send (always within the limits)."""
-        self._apply_speed_scale()
-        if self.config.fast_path and not self._scaled:
+        if not self._speed_scale >= 1.0 or self._scaled:  # (else `_apply_speed_scale` has nothing to do)
+            self._apply_speed_scale()
+        if self._fast_path and not self._scaled:
             try:
                 out = self._position_fast(q_cmd, state)
             except Exception:  # noqa: BLE001 - the full checks decide (and record) what happens
                 out = None
             if out is not None:
-                return Filtered(out)
+                return _tuple_new(Filtered, (out, ()))  # Filtered(out), without its Python-level __new__
         events: list[SafetyRecord] = []
         with np.errstate(all="ignore"):
             try:
@@ -753,10 +769,10 @@ class SafetyFilter:
 
     def stale(self, state) -> bool:
         """True when no fresh command came within ``watchdog_periods`` periods of ``state.stamp``."""
-        wp = self.config.watchdog_periods
-        if wp <= 0 or self._last_cmd_stamp is None:
+        last, after = self._last_cmd_stamp, self._stale_after
+        if after is None or last is None:
             return False
-        return self._stamp_of(state) - self._last_cmd_stamp > (wp + 0.5) * self.dt
+        return self._stamp_of(state) - last > after
 
     def watchdog(self, state, mode: ControlMode = ControlMode.POSITION) -> Filtered | None:
         """Once per control period: None while commands are fresh; otherwise the hold command of
@@ -765,7 +781,11 @@ class SafetyFilter:
         A silence after the command sequence has come to rest (position or velocity mode) is no
         event and needs no hold: the arm already holds its last setpoint, which is what the hold
         would send. A torque command is never left standing."""
-        if not self.stale(state):
+        last, after = self._last_cmd_stamp, self._stale_after
+        if after is None or last is None:
+            return None  # `stale`, without its calls while commands come
+        s = getattr(state, "stamp", None)
+        if not (s if type(s) is float and s - s == 0.0 else self._stamp_of(state)) - last > after:
             return None
         mode = ControlMode(mode)
         if not self._holding and mode != ControlMode.TORQUE and self.at_rest:
