@@ -68,6 +68,7 @@ class SafeArm:
         self.on_event = on_event
         self.counts: dict[str, int] = {e.value: 0 for e in SafetyEvent}
         self._last_command: np.ndarray | None = None
+        self._last_floats: list[float] | None = None  # the last command as floats, its array not made yet
         self._send_floats = _float_positions(arm)
         st = arm.read()
         self.safety.reset(st)
@@ -98,7 +99,7 @@ class SafeArm:
         mode = ControlMode(mode)
         self._arm.set_mode(mode)
         self._mode = mode
-        self._last_command = None
+        self._last_command = self._last_floats = None
         st = self._arm.read()
         self.safety.reset(st)
         if self.contact is not None:
@@ -112,15 +113,22 @@ class SafeArm:
             self._refuse(ControlMode.POSITION, "position command", st)
             return
         safety = self.safety
+        send_floats = self._send_floats
+        if send_floats is not None:
+            cmd = safety.filter_position_floats(q, st)
+            if cmd is not None:  # the fast path: floats from end to end, no array made
+                send_floats(cmd, None if qd is None else safety.feedforward_floats(qd))
+                self._last_command, self._last_floats = None, cmd
+                return
         out = safety.filter_position(q, st)
+        self._last_floats = None
         if out.events:
             self._arm.command_positions(out.command)
             self._last_command = out.command
             self._note(out.events)
             return
-        send_floats = self._send_floats
         if send_floats is not None:
-            send_floats(safety.command_floats(out.command), None if qd is None else safety.feedforward_floats(qd))
+            send_floats(out.command.tolist(), None if qd is None else safety.feedforward_floats(qd))
         else:
             ff = None if qd is None else safety.feedforward(qd)
             if ff is None:
@@ -143,7 +151,18 @@ class SafeArm:
     @property
     def last_command(self) -> np.ndarray | None:
         """The last command sent to the arm, in the current mode's units (None before the first)."""
+        if self._last_command is None and self._last_floats is not None:
+            self._last_command = np.array(self._last_floats)
         return self._last_command
+
+    @property
+    def position_reference(self) -> list[float] | np.ndarray | None:
+        """The last position command sent to the arm, as it went (a list of floats or an array; not
+        to be changed), or None before the first and outside position mode: what a recorder
+        tracks the arm against, without an array made for it every period."""
+        if self._mode is not ControlMode.POSITION:
+            return None
+        return self._last_command if self._last_floats is None else self._last_floats
 
     @property
     def speed_scaling(self) -> float:
@@ -218,7 +237,7 @@ class SafeArm:
             self._arm.command_velocities(out.command)
         else:
             self._arm.command_torques(out.command)
-        self._last_command = out.command
+        self._last_command, self._last_floats = out.command, None
         if out.events:
             self._note(out.events)
 

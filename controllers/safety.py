@@ -218,7 +218,6 @@ class SafetyFilter:
         self._ql: list[float] | None = None
         self._va: np.ndarray | None = np.zeros(self.n)
         self._vl: list[float] | None = None
-        self._out: np.ndarray | None = None  # the fast path's last output, whose floats are _ql
         self._q_in: np.ndarray | None = None  # last position command received (before filtering)
         self._last_cmd_stamp: float | None = None
         self._stamp = 0.0
@@ -233,7 +232,7 @@ class SafetyFilter:
 
     @_q.setter
     def _q(self, q: np.ndarray | None) -> None:
-        self._qa, self._ql, self._out = q, None, None
+        self._qa, self._ql = q, None
 
     @property
     def _v(self) -> np.ndarray:
@@ -296,11 +295,6 @@ class SafetyFilter:
         v, _ = _as_command(qd, self.n)
         return None if v is None else _clip(v, self._neg_vmax, self.vmax).tolist()
 
-    def command_floats(self, command: np.ndarray) -> list[float]:
-        """A position command this filter has just emitted (``Filtered.command``, unchanged) as a
-        list of Python floats: the fast path's own list when it emitted ``command`` (no copy: the
-        caller must not change it), else ``command.tolist()``."""
-        return self._ql if command is self._out and self._ql is not None else command.tolist()
 
     def _rec(self, events: list, event: SafetyEvent, action: str, reason: str) -> None:
         events.append(SafetyRecord(self._stamp, event, action, reason))
@@ -441,8 +435,10 @@ class SafetyFilter:
                 return _clip(np.zeros(self.n), self.lower, self.upper)
         return self._emit_position(self._braking_step())
 
-    def _position_fast(self, q, state) -> np.ndarray | None:
-        """`filter_position` of a well-formed command that provably touches no limit, else None.
+    def _position_fast(self, q, state) -> list[float] | None:
+        """`filter_position` of a well-formed command that provably touches no limit (the command
+        to send as a list of Python floats, which is also the filter's state: not to be changed),
+        else None.
 
         The pre-check: the command is within `_fast_range` (so it is finite, within the limits,
         and the last command is far enough from them that its velocity/braking bounds are
@@ -492,8 +488,7 @@ class SafetyFilter:
         self._ql, self._qa = q_new, None
         self._q_in = q
         self._holding = False
-        out = self._out = np.array(q_new)
-        return out
+        return q_new
 
     def filter_position(self, q_cmd, state: JointState | None = None) -> Filtered:
         """A position command (rad) -> the position command to send (always within the limits)."""
@@ -505,7 +500,7 @@ class SafetyFilter:
             except Exception:  # noqa: BLE001 - the full checks decide (and record) what happens
                 out = None
             if out is not None:
-                return _tuple_new(Filtered, (out, ()))  # Filtered(out), without its Python-level __new__
+                return _tuple_new(Filtered, (np.array(out), ()))  # Filtered(...) without its Python-level __new__
         events: list[SafetyRecord] = []
         with np.errstate(all="ignore"):
             try:
@@ -514,6 +509,19 @@ class SafetyFilter:
                 self._rec(events, SafetyEvent.MALFORMED, "rejected", f"position command: {type(exc).__name__}: {exc}")
                 cmd = self._hold_or_reset(ControlMode.POSITION, state)
         return Filtered(cmd, tuple(events))
+
+    def filter_position_floats(self, q_cmd, state: JointState | None = None) -> list[float] | None:
+        """`filter_position` of a command its fast path decides (no event, the command passes
+        unchanged but for rounding), as a list of Python floats (not to be changed); None, with
+        nothing changed, for a command that needs the full checks: then call `filter_position`."""
+        if not self._speed_scale >= 1.0 or self._scaled:
+            self._apply_speed_scale()  # (the same again in `filter_position`: it depends on nothing changed here)
+        if not self._fast_path or self._scaled:
+            return None
+        try:
+            return self._position_fast(q_cmd, state)
+        except Exception:  # noqa: BLE001 - the full checks decide (and record) what happens
+            return None
 
     def _filter_position(self, q_cmd, state, events: list) -> np.ndarray:
         self._stamp = self._stamp_of(state)

@@ -265,6 +265,7 @@ def test_safe_arm_command_positions_fast_and_full_agree(arm_kind, seed, ops, qd_
             assert np.array_equal(ff1, ff2)
         assert ev_fast == ev_full and fast.counts == full.counts
         assert np.array_equal(fast.last_command, full.last_command)
+        assert np.array_equal(np.asarray(fast.position_reference), full.last_command)
         _same_state(fast.safety, full.safety)
     if arm_kind is _FloatRecordingArm:  # every command that passed without an event went as floats
         assert a_fast.as_floats == quiet
