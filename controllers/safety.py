@@ -201,6 +201,8 @@ class SafetyFilter:
         self._neg_vmax = -self.vmax
         self._fast_lo, self._fast_hi = self._fast_range()
         self._vlim = tuple(zip((-self._vfull).tolist(), self._vfull.tolist()))  # without an override
+        self._vlo, self._vhi = (-self._vfull).tolist(), self._vfull.tolist()  # the same, apart
+        self._shape = (self.n,)
         # per joint, as Python floats (the fast path's arithmetic on 6-7 joints is cheaper in the
         # interpreter than in numpy's per-call overhead): the fast range, -v_max, v_max, a_max dt
         self._fast_joints = None if self._fast_lo is None else tuple(zip(
@@ -276,10 +278,10 @@ class SafetyFilter:
 
     def feedforward_floats(self, qd) -> list[float] | None:
         """`feedforward` as a list of Python floats (the same values), or None."""
-        if not self._scaled and type(qd) is np.ndarray and qd.dtype == np.float64 and qd.shape == (self.n,):
+        if not self._scaled and type(qd) is np.ndarray and qd.dtype == np.float64 and qd.shape == self._shape:
             # the common case, in Python floats (the same clip as below, value for value)
             xs = qd.tolist()
-            for x, (lo, hi) in zip(xs, self._vlim):
+            for x, lo, hi in zip(xs, self._vlo, self._vhi):
                 if not lo <= x <= hi:
                     break
             else:
@@ -451,7 +453,7 @@ class SafetyFilter:
         held in ``_fast_joints``).
         """
         joints = self._fast_joints
-        if (type(q) is not np.ndarray or q.dtype != np.float64 or q.shape != (self.n,)
+        if (type(q) is not np.ndarray or q.dtype != np.float64 or q.shape != self._shape
                 or self._estopped or self.tcp_position is not None or joints is None):
             return None
         q_prev = self._ql

@@ -86,13 +86,15 @@ class SimArm:
         # inspects them as nested sequences); an array over bytes is read-only from the start,
         # as the state is shared between the readers of this step (and so are its rows).
         a = np.frombuffer(self._pack(*(pos + vel + applied))).reshape(3, self._n)
-        if self._mode == ControlMode.TORQUE:
+        if self._mode is ControlMode.TORQUE:
             eff = self._last_effort.copy()
             eff.setflags(write=False)
         else:
             eff = a[2]
-        self._cache = st = joint_state(world.time, self._spec.joint_names, a[0], a[1], eff)
-        self._cache_step = world.steps
+        steps = world.steps
+        # stamped world.time (steps x sim_dt), without the property's call
+        self._cache = st = joint_state(steps * world.sim_dt, self._spec.joint_names, a[0], a[1], eff)
+        self._cache_step = steps
         return st
 
     def set_mode(self, mode: ControlMode) -> None:

@@ -131,12 +131,12 @@ class Clock:
         if self._before is not None:
             self._before(world.time)
         world.step(self._substeps)
-        self.k += 1
+        k = self.k = self.k + 1
         if self._after is not None:
             self._after(world.time)
         state = self._arm.read()
         for obs in self._observers:
-            obs.on_tick(self.k, state)
+            obs.on_tick(k, state)
 
 
 def _rows(rows: list) -> np.ndarray:
