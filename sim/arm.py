@@ -48,6 +48,7 @@ class SimArm:
         self._n = len(self._idx)
         self._shape = (self._n,)
         self._pack = struct.Struct(f"{3 * self._n}d").pack
+        self._rows_shape = (3, self._n)
         self.substeps = control_substeps(control_dt, world.sim_dt)
         self._control_dt = float(control_dt)
         self._mode = ControlMode.POSITION
@@ -85,7 +86,7 @@ class SimArm:
         # The floats packed as native doubles, in one flat pass (np.array of the three tuples
         # inspects them as nested sequences); an array over bytes is read-only from the start,
         # as the state is shared between the readers of this step (and so are its rows).
-        a = np.frombuffer(self._pack(*(pos + vel + applied))).reshape(3, self._n)
+        a = np.ndarray(self._rows_shape, float, self._pack(*(pos + vel + applied)))
         if self._mode is ControlMode.TORQUE:
             eff = self._last_effort.copy()
             eff.setflags(write=False)
