@@ -468,16 +468,10 @@ class SafetyFilter:
         q_new: list[float] = []
         v_new: list[float] = []
         for x, p, vp, (lo_q, hi_q, neg_vmax, vmax, adt) in zip(q.tolist(), q_prev, v_prev, joints):
-            if not lo_q <= x <= hi_q:
-                return None  # also NaN, inf, huge
-            v = (x - p) / dt
-            lo = vp - adt
-            if lo < neg_vmax:
-                lo = neg_vmax
-            hi = vp + adt
-            if hi > vmax:
-                hi = vmax
-            if not lo <= v <= hi:
+            v = (x - p) / dt  # (no exception in floats: NaN or inf at worst, refused below)
+            # within the fast range (also not NaN, inf, huge), and max(v_prev - a dt, -v_max) <= v
+            # <= min(v_prev + a dt, v_max), as four comparisons
+            if not (lo_q <= x <= hi_q and neg_vmax <= v <= vmax and vp - adt <= v <= vp + adt):
                 return None
             # `_emit_position` without its clip: the command is inside the fast range, more than
             # two velocity steps from the limits, so the clip is the identity (and the bits the same).
