@@ -33,6 +33,19 @@ from officina.interfaces import ControlMode, JointLimits, JointState
 __all__ = ["SafeArm"]
 
 
+def _float_positions(arm) -> Callable[[list, list | None], None] | None:
+    """The arm's ``command_position_floats(q, qd)`` (`officina.sim.arm.SimArm` has one): its
+    position command taking the filter's output as lists of Python floats, without a conversion
+    and without checking it again. Only when the class that defines the arm's `command_positions`
+    defines it too, so that a subclass or a wrapper (which forwards attributes) that changes
+    `command_positions` gets every command through its own `command_positions`."""
+    for cls in type(arm).__mro__:
+        if "command_positions" in vars(cls):
+            send = vars(cls).get("command_position_floats")
+            return None if send is None else send.__get__(arm)
+    return None
+
+
 class SafeArm:
     """An `Arm` whose every command goes through ``safety``.
 
@@ -55,6 +68,8 @@ class SafeArm:
         self.on_event = on_event
         self.counts: dict[str, int] = {e.value: 0 for e in SafetyEvent}
         self._last_command: np.ndarray | None = None
+        self._last_floats: list[float] | None = None  # the last command as floats, its array not made yet
+        self._send_floats = _float_positions(arm)
         st = arm.read()
         self.safety.reset(st)
         if contact is not None:
@@ -84,7 +99,7 @@ class SafeArm:
         mode = ControlMode(mode)
         self._arm.set_mode(mode)
         self._mode = mode
-        self._last_command = None
+        self._last_command = self._last_floats = None
         st = self._arm.read()
         self.safety.reset(st)
         if self.contact is not None:
@@ -93,18 +108,34 @@ class SafeArm:
     def command_positions(self, q, qd=None) -> None:
         """Filtered position command; a velocity feed-forward ``qd`` is passed on (clipped to the
         velocity limits) only when the position command went through unchanged."""
-        st = self._admit(ControlMode.POSITION, "position command")
-        if st is None:
+        st = self._arm.read()
+        if self._fault is not None or not self.armed or self._mode is not ControlMode.POSITION:
+            self._refuse(ControlMode.POSITION, "position command", st)
             return
-        out = self.safety.filter_position(q, st)
-        ff = None if qd is None or out.events else self.safety.feedforward(qd)
-        if ff is None:
-            self._arm.command_positions(out.command)
-        else:
-            self._arm.command_positions(out.command, ff)
-        self._last_command = out.command
+        safety = self.safety
+        send_floats = self._send_floats
+        if send_floats is not None:
+            cmd = safety.filter_position_floats(q, st)
+            if cmd is not None:  # the fast path: floats from end to end, no array made
+                send_floats(cmd, None if qd is None else safety.feedforward_floats(qd))
+                self._last_command, self._last_floats = None, cmd
+                return
+        out = safety.filter_position(q, st)
+        self._last_floats = None
         if out.events:
+            self._arm.command_positions(out.command)
+            self._last_command = out.command
             self._note(out.events)
+            return
+        if send_floats is not None:
+            send_floats(out.command.tolist(), None if qd is None else safety.feedforward_floats(qd))
+        else:
+            ff = None if qd is None else safety.feedforward(qd)
+            if ff is None:
+                self._arm.command_positions(out.command)
+            else:
+                self._arm.command_positions(out.command, ff)
+        self._last_command = out.command
 
     def command_velocities(self, qd) -> None:
         st = self._admit(ControlMode.VELOCITY, "velocity command")
@@ -120,7 +151,18 @@ class SafeArm:
     @property
     def last_command(self) -> np.ndarray | None:
         """The last command sent to the arm, in the current mode's units (None before the first)."""
+        if self._last_command is None and self._last_floats is not None:
+            self._last_command = np.array(self._last_floats)
         return self._last_command
+
+    @property
+    def position_reference(self) -> list[float] | np.ndarray | None:
+        """The last position command sent to the arm, as it went (a list of floats or an array; not
+        to be changed), or None before the first and outside position mode: what a recorder
+        tracks the arm against, without an array made for it every period."""
+        if self._mode is not ControlMode.POSITION:
+            return None
+        return self._last_command if self._last_floats is None else self._last_floats
 
     @property
     def speed_scaling(self) -> float:
@@ -195,7 +237,7 @@ class SafeArm:
             self._arm.command_velocities(out.command)
         else:
             self._arm.command_torques(out.command)
-        self._last_command = out.command
+        self._last_command, self._last_floats = out.command, None
         if out.events:
             self._note(out.events)
 
@@ -206,14 +248,20 @@ class SafeArm:
                 self.on_event(e)
 
     def _admit(self, want: ControlMode, what: str) -> JointState | None:
+        """The state to filter a command in mode ``want`` with, or None when the command is refused."""
         st = self._arm.read()
+        if self._fault is None and self.armed and self._mode == want:
+            return st
+        self._refuse(want, what, st)
+        return None
+
+    def _refuse(self, want: ControlMode, what: str, st: JointState) -> None:
+        """A command the wrapper does not pass on (stopped, before arming, in the wrong mode):
+        the hold of the current mode instead, recorded as an event unless the arm is stopped."""
         if self._fault is not None:
             self._send(Filtered(self.safety.hold(self._mode, st)))
-            return None
-        if self.armed and self._mode == want:
-            return st
+            return
         why = (SafetyEvent.NOT_ARMED, f"{what} before arm()") if not self.armed else (
             SafetyEvent.WRONG_MODE, f"{what} in {self._mode.value} mode")
         rec = SafetyRecord(float(st.stamp), why[0], "rejected", why[1])
         self._send(Filtered(self.safety.hold(self._mode, st), (rec,)))
-        return None

@@ -130,6 +130,9 @@ class SafetyConfig:
         return dict(self.actions).get(event.value, self.action)
 
 
+_tuple_new = tuple.__new__
+
+
 def _clip(a, lo, hi):
     """np.clip for the hot path (a third of its call overhead on 6-7 element arrays)."""
     return np.minimum(np.maximum(a, lo), hi)
@@ -179,6 +182,9 @@ class SafetyFilter:
         c = self.config
         self.dt = float(dt)
         self.n = limits.n
+        self._fast_path = c.fast_path
+        # the watchdog's silence limit (s), None without a watchdog
+        self._stale_after = (c.watchdog_periods + 0.5) * self.dt if c.watchdog_periods > 0 else None
         self.lower = np.asarray(limits.lower, float) + c.position_margin_rad
         self.upper = np.asarray(limits.upper, float) - c.position_margin_rad
         if np.any(self.lower >= self.upper):
@@ -195,6 +201,8 @@ class SafetyFilter:
         self._neg_vmax = -self.vmax
         self._fast_lo, self._fast_hi = self._fast_range()
         self._vlim = tuple(zip((-self._vfull).tolist(), self._vfull.tolist()))  # without an override
+        self._vlo, self._vhi = (-self._vfull).tolist(), self._vfull.tolist()  # the same, apart
+        self._shape = (self.n,)
         # per joint, as Python floats (the fast path's arithmetic on 6-7 joints is cheaper in the
         # interpreter than in numpy's per-call overhead): the fast range, -v_max, v_max, a_max dt
         self._fast_joints = None if self._fast_lo is None else tuple(zip(
@@ -205,12 +213,38 @@ class SafetyFilter:
         self.box_max = None if c.workspace_max is None else np.asarray(c.workspace_max, float)
         self.gravity = gravity
         self._estopped = False
-        self._q: np.ndarray | None = None  # last emitted position command (position mode)
-        self._v = np.zeros(self.n)  # velocity of the emitted command sequence
+        # The last emitted position command (position mode; None before the first) and the
+        # velocity of the emitted command sequence, each held as an array or as a list of Python
+        # floats (the fast path's form), the other form made when asked for (see `_q`, `_v`).
+        self._qa: np.ndarray | None = None
+        self._ql: list[float] | None = None
+        self._va: np.ndarray | None = np.zeros(self.n)
+        self._vl: list[float] | None = None
         self._q_in: np.ndarray | None = None  # last position command received (before filtering)
         self._last_cmd_stamp: float | None = None
         self._stamp = 0.0
         self._holding = False
+
+    # --- the command sequence's state: arrays for numpy, float lists for the fast path -------------
+    @property
+    def _q(self) -> np.ndarray | None:
+        if self._qa is None and self._ql is not None:
+            self._qa = np.array(self._ql)
+        return self._qa
+
+    @_q.setter
+    def _q(self, q: np.ndarray | None) -> None:
+        self._qa, self._ql = q, None
+
+    @property
+    def _v(self) -> np.ndarray:
+        if self._va is None:
+            self._va = np.array(self._vl)
+        return self._va
+
+    @_v.setter
+    def _v(self, v: np.ndarray) -> None:
+        self._va, self._vl = v, None
 
     # --- state, read-only from outside ------------------------------------------------------------
     @property
@@ -239,18 +273,30 @@ class SafetyFilter:
 
     def feedforward(self, qd) -> np.ndarray | None:
         """A velocity feed-forward clipped to the velocity limits, or None if it is malformed."""
-        if not self._scaled and type(qd) is np.ndarray and qd.dtype == np.float64 and qd.shape == (self.n,):
+        out = self.feedforward_floats(qd)
+        return None if out is None else np.array(out)
+
+    def feedforward_floats(self, qd) -> list[float] | None:
+        """`feedforward` as a list of Python floats (the same values), or None."""
+        if not self._scaled and type(qd) is np.ndarray and qd.dtype == np.float64 and qd.shape == self._shape:
             # the common case, in Python floats (the same clip as below, value for value)
+            xs = qd.tolist()
+            for x, lo, hi in zip(xs, self._vlo, self._vhi):
+                if not lo <= x <= hi:
+                    break
+            else:
+                return xs  # within the limits: as it is
             out: list[float] = []
-            for x, (lo, hi) in zip(qd.tolist(), self._vlim):
+            for x, (lo, hi) in zip(xs, self._vlim):
                 if not lo <= x <= hi:  # outside the limits, or not a number
                     if not math.isfinite(x):
                         return None
                     x = hi if x > hi else lo
                 out.append(x)
-            return np.array(out)
+            return out
         v, _ = _as_command(qd, self.n)
-        return None if v is None else _clip(v, self._neg_vmax, self.vmax)
+        return None if v is None else _clip(v, self._neg_vmax, self.vmax).tolist()
+
 
     def _rec(self, events: list, event: SafetyEvent, action: str, reason: str) -> None:
         events.append(SafetyRecord(self._stamp, event, action, reason))
@@ -283,6 +329,8 @@ class SafetyFilter:
         return tuple(events)
 
     def _stamp_of(self, state) -> float:
+        """``state.stamp`` as a float, or the last stamp when it has none (the callers on the
+        hot path take a finite float stamp as it is, without calling this)."""
         try:
             s = float(getattr(state, "stamp", self._stamp))
             return s if math.isfinite(s) else self._stamp
@@ -389,8 +437,10 @@ class SafetyFilter:
                 return _clip(np.zeros(self.n), self.lower, self.upper)
         return self._emit_position(self._braking_step())
 
-    def _position_fast(self, q, state) -> np.ndarray | None:
-        """`filter_position` of a well-formed command that provably touches no limit, else None.
+    def _position_fast(self, q, state) -> list[float] | None:
+        """`filter_position` of a well-formed command that provably touches no limit (the command
+        to send as a list of Python floats, which is also the filter's state: not to be changed),
+        else None.
 
         The pre-check: the command is within `_fast_range` (so it is finite, within the limits,
         and the last command is far enough from them that its velocity/braking bounds are
@@ -402,49 +452,51 @@ class SafetyFilter:
         Only called without a speed override in force (the limits are then the unscaled ones
         held in ``_fast_joints``).
         """
-        q_prev = self._q
         joints = self._fast_joints
-        if (q_prev is None or type(q) is not np.ndarray or q.dtype != np.float64 or q.shape != (self.n,)
+        if (type(q) is not np.ndarray or q.dtype != np.float64 or q.shape != self._shape
                 or self._estopped or self.tcp_position is not None or joints is None):
             return None
+        q_prev = self._ql
+        if q_prev is None:
+            if self._qa is None:
+                return None
+            q_prev = self._ql = self._qa.tolist()
+        v_prev = self._vl
+        if v_prev is None:
+            v_prev = self._vl = self._va.tolist()
         dt = self.dt
         q_new: list[float] = []
         v_new: list[float] = []
-        for x, p, vp, (lo_q, hi_q, neg_vmax, vmax, adt) in zip(q.tolist(), q_prev.tolist(), self._v.tolist(),
-                                                                 joints):
-            if not lo_q <= x <= hi_q:
-                return None  # also NaN, inf, huge
-            v = (x - p) / dt
-            lo = vp - adt
-            if lo < neg_vmax:
-                lo = neg_vmax
-            hi = vp + adt
-            if hi > vmax:
-                hi = vmax
-            if not lo <= v <= hi:
+        for x, p, vp, (lo_q, hi_q, neg_vmax, vmax, adt) in zip(q.tolist(), q_prev, v_prev, joints):
+            v = (x - p) / dt  # (no exception in floats: NaN or inf at worst, refused below)
+            # within the fast range (also not NaN, inf, huge), and max(v_prev - a dt, -v_max) <= v
+            # <= min(v_prev + a dt, v_max), as four comparisons
+            if not (lo_q <= x <= hi_q and neg_vmax <= v <= vmax and vp - adt <= v <= vp + adt):
                 return None
             # `_emit_position` without its clip: the command is inside the fast range, more than
             # two velocity steps from the limits, so the clip is the identity (and the bits the same).
             y = p + v * dt
             q_new.append(y)
             v_new.append((y - p) / dt)
-        self._stamp = self._last_cmd_stamp = self._stamp_of(state)
-        self._v = np.array(v_new)
-        self._q = np.array(q_new)
+        s = getattr(state, "stamp", None)
+        self._stamp = self._last_cmd_stamp = s if type(s) is float and s - s == 0.0 else self._stamp_of(state)
+        self._vl, self._va = v_new, None
+        self._ql, self._qa = q_new, None
         self._q_in = q
         self._holding = False
-        return self._q.copy()
+        return q_new
 
     def filter_position(self, q_cmd, state: JointState | None = None) -> Filtered:
         """A position command (rad) -> the position command to send (always within the limits)."""
-        self._apply_speed_scale()
-        if self.config.fast_path and not self._scaled:
+        if not self._speed_scale >= 1.0 or self._scaled:  # (else `_apply_speed_scale` has nothing to do)
+            self._apply_speed_scale()
+        if self._fast_path and not self._scaled:
             try:
                 out = self._position_fast(q_cmd, state)
             except Exception:  # noqa: BLE001 - the full checks decide (and record) what happens
                 out = None
             if out is not None:
-                return Filtered(out)
+                return _tuple_new(Filtered, (np.array(out), ()))  # Filtered(...) without its Python-level __new__
         events: list[SafetyRecord] = []
         with np.errstate(all="ignore"):
             try:
@@ -453,6 +505,19 @@ class SafetyFilter:
                 self._rec(events, SafetyEvent.MALFORMED, "rejected", f"position command: {type(exc).__name__}: {exc}")
                 cmd = self._hold_or_reset(ControlMode.POSITION, state)
         return Filtered(cmd, tuple(events))
+
+    def filter_position_floats(self, q_cmd, state: JointState | None = None) -> list[float] | None:
+        """`filter_position` of a command its fast path decides (no event, the command passes
+        unchanged but for rounding), as a list of Python floats (not to be changed); None, with
+        nothing changed, for a command that needs the full checks: then call `filter_position`."""
+        if not self._speed_scale >= 1.0 or self._scaled:
+            self._apply_speed_scale()  # (the same again in `filter_position`: it depends on nothing changed here)
+        if not self._fast_path or self._scaled:
+            return None
+        try:
+            return self._position_fast(q_cmd, state)
+        except Exception:  # noqa: BLE001 - the full checks decide (and record) what happens
+            return None
 
     def _filter_position(self, q_cmd, state, events: list) -> np.ndarray:
         self._stamp = self._stamp_of(state)
@@ -708,10 +773,10 @@ class SafetyFilter:
 
     def stale(self, state) -> bool:
         """True when no fresh command came within ``watchdog_periods`` periods of ``state.stamp``."""
-        wp = self.config.watchdog_periods
-        if wp <= 0 or self._last_cmd_stamp is None:
+        last, after = self._last_cmd_stamp, self._stale_after
+        if after is None or last is None:
             return False
-        return self._stamp_of(state) - self._last_cmd_stamp > (wp + 0.5) * self.dt
+        return self._stamp_of(state) - last > after
 
     def watchdog(self, state, mode: ControlMode = ControlMode.POSITION) -> Filtered | None:
         """Once per control period: None while commands are fresh; otherwise the hold command of
@@ -720,7 +785,11 @@ class SafetyFilter:
         A silence after the command sequence has come to rest (position or velocity mode) is no
         event and needs no hold: the arm already holds its last setpoint, which is what the hold
         would send. A torque command is never left standing."""
-        if not self.stale(state):
+        last, after = self._last_cmd_stamp, self._stale_after
+        if after is None or last is None:
+            return None  # `stale`, without its calls while commands come
+        s = getattr(state, "stamp", None)
+        if not (s if type(s) is float and s - s == 0.0 else self._stamp_of(state)) - last > after:
             return None
         mode = ControlMode(mode)
         if not self._holding and mode != ControlMode.TORQUE and self.at_rest:

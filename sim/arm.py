@@ -7,10 +7,12 @@ world's ``sim_dt`` (checked once, at construction).
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 from officina.sim.bullet import pybullet as p
 
-from officina.interfaces import ControlMode, GraspState, JointLimits, JointState, Wrench, as_joint_array
+from officina.interfaces import ControlMode, GraspState, JointLimits, JointState, Wrench, as_joint_array, joint_state
 from officina.sim.world import SimRobotHandle, SimWorld
 
 __all__ = ["SimArm", "SimGripper", "SimForceTorqueSensor", "control_substeps"]
@@ -45,6 +47,8 @@ class SimArm:
         self._idx = [robot.joint_index[n] for n in robot.spec.joint_names]
         self._n = len(self._idx)
         self._shape = (self._n,)
+        self._pack = struct.Struct(f"{3 * self._n}d").pack
+        self._rows_shape = (3, self._n)
         self.substeps = control_substeps(control_dt, world.sim_dt)
         self._control_dt = float(control_dt)
         self._mode = ControlMode.POSITION
@@ -75,20 +79,24 @@ class SimArm:
 
     def read(self) -> JointState:
         # The state only changes when the world steps: read PyBullet once per step.
-        if self._cache is not None and self._cache_step == self._world.steps:
+        world = self._world
+        if self._cache_step == world.steps and self._cache is not None:
             return self._cache
         pos, vel, _, applied = zip(*p.getJointStates(self._body, self._idx, physicsClientId=self._cid))
-        # one flat pass over the floats (np.array of the three tuples inspects them as nested sequences)
-        a = np.fromiter(pos + vel + applied, float, 3 * self._n).reshape(3, self._n)
-        a.flags.writeable = False  # shared between the readers of this step (and so are its rows)
-        if self._mode == ControlMode.TORQUE:
+        # The floats packed as native doubles, in one flat pass (np.array of the three tuples
+        # inspects them as nested sequences); an array over bytes is read-only from the start,
+        # as the state is shared between the readers of this step (and so are its rows).
+        a = np.ndarray(self._rows_shape, float, self._pack(*(pos + vel + applied)))
+        if self._mode is ControlMode.TORQUE:
             eff = self._last_effort.copy()
-            eff.flags.writeable = False
+            eff.setflags(write=False)
         else:
             eff = a[2]
-        self._cache = JointState(self._world.time, self._spec.joint_names, a[0], a[1], eff)
-        self._cache_step = self._world.steps
-        return self._cache
+        steps = world.steps
+        # stamped world.time (steps x sim_dt), without the property's call
+        self._cache = st = joint_state(steps * world.sim_dt, self._spec.joint_names, a[0], a[1], eff)
+        self._cache_step = steps
+        return st
 
     def set_mode(self, mode: ControlMode) -> None:
         mode = ControlMode(mode)
@@ -118,6 +126,21 @@ class SimArm:
             self._body, self._idx, p.POSITION_CONTROL, targetPositions=q.tolist(), forces=self._forces,
             positionGains=self._kp, velocityGains=self._kd, physicsClientId=self._cid, **kw,
         )
+
+    def command_position_floats(self, q: list[float], qd: list[float] | None = None) -> None:
+        """`command_positions` of a command already checked: ``q`` (and ``qd``) lists of one Python
+        float per joint, as `SafeArm` sends its safety filter's output; nothing is checked but
+        the mode."""
+        if self._mode != ControlMode.POSITION:
+            raise RuntimeError(f"arm is in {self._mode.value} mode; call set_mode(POSITION) first")
+        if qd is None:
+            p.setJointMotorControlArray(self._body, self._idx, p.POSITION_CONTROL, targetPositions=q,
+                                        forces=self._forces, positionGains=self._kp, velocityGains=self._kd,
+                                        physicsClientId=self._cid)
+        else:
+            p.setJointMotorControlArray(self._body, self._idx, p.POSITION_CONTROL, targetPositions=q,
+                                        targetVelocities=qd, forces=self._forces, positionGains=self._kp,
+                                        velocityGains=self._kd, physicsClientId=self._cid)
 
     def command_velocities(self, qd: np.ndarray) -> None:
         if self._mode != ControlMode.VELOCITY:

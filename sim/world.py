@@ -181,10 +181,14 @@ class SimWorld:
     def step(self, n: int = 1) -> None:
         cid = self.client_id
         hooks = self._pre_step
-        for _ in range(n):
-            for hook in hooks:
-                hook()
-            p.stepSimulation(physicsClientId=cid)
+        if hooks:
+            for _ in range(n):
+                for hook in hooks:
+                    hook()
+                p.stepSimulation(physicsClientId=cid)
+        else:
+            for _ in range(n):
+                p.stepSimulation(physicsClientId=cid)
         self.steps += n
 
     def add_pre_step(self, fn) -> None:

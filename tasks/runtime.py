@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
@@ -130,12 +131,21 @@ class Clock:
         if self._before is not None:
             self._before(world.time)
         world.step(self._substeps)
-        self.k += 1
+        k = self.k = self.k + 1
         if self._after is not None:
             self._after(world.time)
         state = self._arm.read()
         for obs in self._observers:
-            obs.on_tick(self.k, state)
+            obs.on_tick(k, state)
+
+
+def _rows(rows: list) -> np.ndarray:
+    """``np.array(rows, dtype=float)`` of equally long rows, each a list of floats or an array:
+    the same array; rows of lists in one flat pass (np.array inspects each float of nested lists)."""
+    if type(rows[0]) is list:
+        n = len(rows[0])
+        return np.fromiter(chain.from_iterable(rows), float, len(rows) * n).reshape(len(rows), n)
+    return np.array(rows, dtype=float)
 
 
 class Recorder:
@@ -170,7 +180,10 @@ class Recorder:
         self.q_ref: list[np.ndarray] = []
         self._max_err = 0.0
         self._err_q: list[np.ndarray] = []  # the periods whose error is not in _max_err yet
-        self._err_ref: list[np.ndarray] = []
+        self._err_ref: list[np.ndarray | list[float]] = []
+        # an arm with a `position_reference` (SafeArm) hands the command as it sent it (a list of
+        # floats from the filter's fast path), without making an array of it every period
+        self._by_reference = hasattr(type(arm), "position_reference")
         self.pose_t: list[float] = []
         self.poses: list[np.ndarray] = []
         self.events: list[dict[str, Any]] = []
@@ -178,9 +191,14 @@ class Recorder:
 
     def on_tick(self, k: int, state: JointState) -> None:
         arm = self._arm
-        ref = arm.last_command
-        if ref is None or arm.mode != ControlMode.POSITION:
-            ref = state.position  # a velocity or torque command is no joint position to track
+        if self._by_reference:
+            ref = arm.position_reference
+            if ref is None:
+                ref = state.position  # a velocity or torque command is no joint position to track
+        else:
+            ref = arm.last_command
+            if ref is None or arm.mode != ControlMode.POSITION:
+                ref = state.position
         self._err_q.append(state.position)
         self._err_ref.append(ref)
         if len(self._err_q) >= self._ERR_BATCH:
@@ -200,7 +218,7 @@ class Recorder:
         """The largest tracking error of the kept periods into ``_max_err`` (a period with a
         non-finite error does not count)."""
         if self._err_q:
-            e = np.abs(np.array(self._err_q, dtype=float) - np.array(self._err_ref, dtype=float)).max(axis=1)
+            e = np.abs(np.array(self._err_q, dtype=float) - _rows(self._err_ref)).max(axis=1)
             e = e[e > self._max_err]
             if e.size:
                 self._max_err = float(e.max())

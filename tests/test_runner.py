@@ -443,3 +443,44 @@ def test_the_recorder_keeps_the_largest_tracking_error_of_every_period():
     r = rec.record([f"j{i}" for i in range(7)])
     assert len(r.tracking_error) == len(logged)
     np.testing.assert_array_equal(r.tracking_error, logged)
+
+
+def test_the_recorder_tracks_the_position_reference_as_the_arm_sent_it():
+    """An arm with a `position_reference` (`SafeArm`) hands the command as it sent it: a list of
+    floats from the filter's fast path, an array from its full checks, None outside position
+    mode. The recorder keeps the same errors and samples as from the arm's arrays."""
+    from officina.interfaces import ControlMode, JointState
+    from officina.tasks.runtime import Recorder
+
+    class ArrayArm:
+        last_command = None
+        mode = ControlMode.POSITION
+
+    class ReferenceArm:
+        ref = None
+
+        @property
+        def position_reference(self):
+            return self.ref
+
+    rng = np.random.default_rng(5)
+    a, b = ArrayArm(), ReferenceArm()
+    ra, rb = Recorder(None, a, [], 0.001), Recorder(None, b, [], 0.001)
+    for k in range(1, 3 * Recorder._ERR_BATCH + 17):
+        q = rng.normal(size=7)
+        ref = q + rng.normal(0.0, 1e-3, 7)
+        if k == 300:
+            ref[2] = np.nan
+        a.mode = ControlMode.VELOCITY if k % 97 == 0 else ControlMode.POSITION
+        a.last_command = ref
+        b.ref = None if k % 97 == 0 else ref if k % 3 == 1 else ref.tolist()  # batches of lists, of both
+        st = JointState(k * 1e-3, (), q, np.zeros(7), np.zeros(7))
+        ra.on_tick(k, st)
+        rb.on_tick(k, st)
+        if k == Recorder._ERR_BATCH + 5:
+            assert rb.max_err == ra.max_err
+    assert rb.max_err == ra.max_err > 0.0
+    names = [f"j{i}" for i in range(7)]
+    x, y = ra.record(names), rb.record(names)
+    np.testing.assert_array_equal(y.q_ref, x.q_ref)
+    np.testing.assert_array_equal(y.tracking_error, x.tracking_error)

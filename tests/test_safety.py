@@ -308,13 +308,18 @@ def test_safe_arm_on_the_simulator_torque_mode():
     with SimWorld() as world:
         sim = SimArm(world, world.load_robot(spec))
         arm = SafeArm(sim, SafetyFilter(spec.limits, 0.001, gravity=m.gravity))
+        arm.command_positions(arm.read().position)  # through the fast path: the command as floats
+        assert type(arm.position_reference) is list
+        assert np.array_equal(arm.position_reference, arm.last_command)
         arm.set_mode(ControlMode.TORQUE)
+        assert arm.position_reference is None and arm.last_command is None
         q0 = arm.read().position
         for _ in range(300):
             arm.command_torques([np.nan] * 7)  # garbage every tick: the filter holds the arm
             world.step(sim.substeps)
         assert np.abs(arm.read().position - q0).max() < 0.05
         assert arm.counts["malformed"] == 300
+        assert arm.position_reference is None and arm.last_command.shape == (7,)  # a torque, no position
 
 
 def test_a_silence_at_rest_is_no_watchdog_event():

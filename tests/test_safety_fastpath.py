@@ -209,20 +209,42 @@ class _RecordingArm:
         self.t += 0.001
 
 
+class _FloatRecordingArm(_RecordingArm):
+    """An arm that also takes position commands as lists of Python floats (as `SimArm` does):
+    `SafeArm` sends it the filter's output so."""
+
+    def __init__(self, lim):
+        super().__init__(lim)
+        self.as_floats = 0
+
+    def command_positions(self, q, qd=None):
+        super().command_positions(q, qd)
+
+    def command_position_floats(self, q, qd=None):
+        for v in (q,) if qd is None else (q, qd):
+            assert type(v) is list and len(v) == self.limits.n and all(type(x) is float for x in v)
+        self.as_floats += 1
+        super().command_positions(q, qd)
+
+
+@pytest.mark.parametrize("arm_kind", [_RecordingArm, _FloatRecordingArm])
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**32 - 1), ops=ops_strategy,
        qd_kind=st.lists(st.sampled_from(["none", "ok", "big", "nan", "inf", "one_nan", "one_ninf", "edge", "short",
                                          "list"]), min_size=60,
                         max_size=60))
-def test_safe_arm_command_positions_fast_and_full_agree(seed, ops, qd_kind):
+def test_safe_arm_command_positions_fast_and_full_agree(arm_kind, seed, ops, qd_kind):
+    """The fast path's arm (taking float lists or arrays) receives what the full checks send to
+    an arm taking arrays."""
     lim = PANDA
     cfg = SafetyConfig(watchdog_periods=0)
-    a_fast, a_full = _RecordingArm(lim), _RecordingArm(lim)
+    a_fast, a_full = arm_kind(lim), _RecordingArm(lim)
     ev_fast, ev_full = [], []
     fast = SafeArm(a_fast, SafetyFilter(lim, 0.001, cfg), on_event=ev_fast.append)
     full = SafeArm(a_full, SafetyFilter(lim, 0.001, dataclasses.replace(cfg, fast_path=False)),
                    on_event=ev_full.append)
     fast_range = fast.safety._fast_range()
+    quiet = 0
     for k, (kind, x, _) in enumerate(ops):
         rng = np.random.default_rng([seed, k])
         cmd = _command(kind, x, full.safety, lim, rng, fast_range)
@@ -232,15 +254,21 @@ def test_safe_arm_command_positions_fast_and_full_agree(seed, ops, qd_kind):
               "one_ninf": np.where(np.arange(7) == k % 7, -np.inf, -0.5),
               "edge": np.nextafter(lim.velocity * rng.choice([-1.0, 1.0], 7), rng.choice([-np.inf, np.inf], 7)),
               "list": [0.1] * 7}[qd_kind[k]]
+        n_ev = len(ev_fast)
         fast.command_positions(cmd.copy() if isinstance(cmd, np.ndarray) else cmd, qd)
         full.command_positions(cmd, qd)
+        quiet += len(ev_fast) == n_ev
         (q1, ff1), (q2, ff2) = a_fast.received[-1], a_full.received[-1]
         assert np.array_equal(q1, q2)
         assert (ff1 is None) == (ff2 is None)
         if ff1 is not None:
             assert np.array_equal(ff1, ff2)
         assert ev_fast == ev_full and fast.counts == full.counts
+        assert np.array_equal(fast.last_command, full.last_command)
+        assert np.array_equal(np.asarray(fast.position_reference), full.last_command)
         _same_state(fast.safety, full.safety)
+    if arm_kind is _FloatRecordingArm:  # every command that passed without an event went as floats
+        assert a_fast.as_floats == quiet
 
 
 def test_the_fast_path_is_taken_in_the_common_case():
@@ -260,13 +288,15 @@ def test_the_fast_path_is_taken_in_the_common_case():
     assert len(calls) == len(qs) and all(c is not None for c in calls)
 
 
-def test_safe_arm_feedforward_on_the_fast_path_matches_the_full_checks():
+@pytest.mark.parametrize("arm_kind", [_RecordingArm, _FloatRecordingArm])
+def test_safe_arm_feedforward_on_the_fast_path_matches_the_full_checks(arm_kind):
     """A smooth trajectory (the fast path decides) with every kind of velocity feed-forward: in
     range, clipped, one ulp either side of the limits, NaN or infinite at one joint, of another
-    type or length; the fast path and its feed-forward send what the full checks send."""
+    type or length; the fast path and its feed-forward send what the full checks send (as float
+    lists to an arm that takes them)."""
     lim = PANDA
     cfg = SafetyConfig(watchdog_periods=0)
-    a_fast, a_full = _RecordingArm(lim), _RecordingArm(lim)
+    a_fast, a_full = arm_kind(lim), _RecordingArm(lim)
     fast = SafeArm(a_fast, SafetyFilter(lim, 0.001, cfg))
     full = SafeArm(a_full, SafetyFilter(lim, 0.001, dataclasses.replace(cfg, fast_path=False)))
     taken = []
@@ -295,3 +325,36 @@ def test_safe_arm_feedforward_on_the_fast_path_matches_the_full_checks():
         _same_state(fast.safety, full.safety)
     assert len(taken) == len(qs) and all(t is not None for t in taken)  # the fast path decided
     assert 0 < sent < len(qs)
+    assert getattr(a_fast, "as_floats", len(qs)) == len(qs)
+
+
+class _Offsetting:
+    """A wrapper that changes position commands and forwards everything else (as
+    `officina.controllers.admittance.AdmittanceArm` does)."""
+
+    def __init__(self, arm):
+        self._arm = arm
+
+    def __getattr__(self, name):
+        return getattr(self._arm, name)
+
+    def command_positions(self, q, qd=None):
+        self._arm.command_positions(np.asarray(q) + 0.01, qd)
+
+
+class _OffsettingFloatArm(_FloatRecordingArm):
+    def command_positions(self, q, qd=None):
+        super().command_positions(np.asarray(q) + 0.01, qd)
+
+
+@pytest.mark.parametrize("wrap", [_Offsetting, None])
+def test_safe_arm_sends_float_lists_only_past_the_arms_own_command_positions(wrap):
+    """A wrapper or subclass that changes `command_positions` of an arm taking float lists gets
+    every command through its `command_positions`: the float lists would bypass it."""
+    lim = PANDA
+    inner = _FloatRecordingArm(lim) if wrap else _OffsettingFloatArm(lim)
+    arm = SafeArm(wrap(inner) if wrap else inner, SafetyFilter(lim, 0.001, SafetyConfig(watchdog_periods=0)))
+    q = lim.mid() + 1e-6
+    arm.command_positions(q, np.zeros(7))
+    assert inner.as_floats == 0
+    assert np.array_equal(inner.received[-1][0], arm.last_command + 0.01)

@@ -1,11 +1,14 @@
 """The PyBullet plant behind the interfaces: arm modes, gripper, F/T sensor, independent worlds."""
 
+import pickle
+from dataclasses import FrozenInstanceError, fields
+
 import numpy as np
 import pybullet as p
 import pytest
 
 from officina.controllers.model import RobotModel
-from officina.interfaces import Arm, ControlMode, ForceTorqueSensor, Gripper
+from officina.interfaces import Arm, ControlMode, ForceTorqueSensor, Gripper, JointState
 from officina.robots import load_robot
 from officina.sim.arm import SimArm, SimForceTorqueSensor, SimGripper, control_substeps
 from officina.sim.world import SimWorld
@@ -40,6 +43,45 @@ def test_sim_arm_implements_arm_and_reaches_position(panda_world):
     assert s.names == spec.joint_names
     assert np.max(np.abs(s.position - target)) < 2e-3
     assert s.stamp == pytest.approx(1.5)
+
+
+def test_position_commands_as_float_lists_move_the_arm_as_arrays_do():
+    """`SimArm.command_position_floats` (what `SafeArm` sends the filter's output through) and
+    `command_positions` give the same motion, bit for bit, with and without feed-forward."""
+    spec = load_robot("panda")
+    target = spec.home + np.array([0.3, -0.2, 0.2, 0.3, 0.0, 0.2, -0.3])
+    states = []
+    for floats in (False, True):
+        w = SimWorld()
+        arm = SimArm(w, w.load_robot(spec))
+        for k, a in enumerate(np.linspace(0.0, 1.0, 300)):
+            q, qd = (1 - a) * spec.home + a * target, (target - spec.home) / 0.3 if k % 2 else None
+            if floats:
+                arm.command_position_floats(q.tolist(), None if qd is None else qd.tolist())
+            else:
+                arm.command_positions(q, qd)
+            w.step()
+        s = arm.read()
+        states.append(np.concatenate([s.position, s.velocity, s.effort]))
+        w.close()
+    assert np.array_equal(states[0], states[1])
+    assert np.max(np.abs(states[0][:7] - target)) < 0.5 * np.max(np.abs(spec.home - target))  # it moved
+
+
+def test_the_arms_state_is_the_joint_state_the_constructor_makes(panda_world):
+    """`SimArm.read` builds its state with `joint_state`: the same frozen `JointState`, field for
+    field, as the constructor makes (equal, same repr, immutable, pickled alike)."""
+    w, h, spec = panda_world
+    arm = SimArm(w, h)
+    w.step(3)
+    s = arm.read()
+    ref = JointState(s.stamp, s.names, s.position, s.velocity, s.effort)
+    assert type(s) is JointState and vars(s) == vars(ref) and list(vars(s)) == [f.name for f in fields(JointState)]
+    assert s == ref and repr(s) == repr(ref) and pickle.dumps(s) == pickle.dumps(ref)
+    with pytest.raises(FrozenInstanceError):
+        s.stamp = 0.0
+    with pytest.raises(ValueError, match="read-only"):
+        s.position[0] = 0.0
 
 
 def test_velocity_mode(panda_world):
