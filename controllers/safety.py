@@ -130,9 +130,6 @@ class SafetyConfig:
         return dict(self.actions).get(event.value, self.action)
 
 
-_tuple_new = tuple.__new__
-
-
 def _clip(a, lo, hi):
     """np.clip for the hot path (a third of its call overhead on 6-7 element arrays)."""
     return np.minimum(np.maximum(a, lo), hi)
@@ -479,7 +476,7 @@ class SafetyFilter:
             q_new.append(y)
             v_new.append((y - p) / dt)
         s = getattr(state, "stamp", None)
-        self._stamp = self._last_cmd_stamp = s if type(s) is float and s - s == 0.0 else self._stamp_of(state)
+        self._stamp = self._last_cmd_stamp = s if type(s) is float and math.isfinite(s) else self._stamp_of(state)
         self._vl, self._va = v_new, None
         self._ql, self._qa = q_new, None
         self._q_in = q
@@ -488,15 +485,9 @@ class SafetyFilter:
 
     def filter_position(self, q_cmd, state: JointState | None = None) -> Filtered:
         """A position command (rad) -> the position command to send (always within the limits)."""
-        if not self._speed_scale >= 1.0 or self._scaled:  # (else `_apply_speed_scale` has nothing to do)
-            self._apply_speed_scale()
-        if self._fast_path and not self._scaled:
-            try:
-                out = self._position_fast(q_cmd, state)
-            except Exception:  # noqa: BLE001 - the full checks decide (and record) what happens
-                out = None
-            if out is not None:
-                return _tuple_new(Filtered, (np.array(out), ()))  # Filtered(...) without its Python-level __new__
+        out = self.filter_position_floats(q_cmd, state)
+        if out is not None:
+            return Filtered(np.array(out))
         events: list[SafetyRecord] = []
         with np.errstate(all="ignore"):
             try:
@@ -510,8 +501,8 @@ class SafetyFilter:
         """`filter_position` of a command its fast path decides (no event, the command passes
         unchanged but for rounding), as a list of Python floats (not to be changed); None, with
         nothing changed, for a command that needs the full checks: then call `filter_position`."""
-        if not self._speed_scale >= 1.0 or self._scaled:
-            self._apply_speed_scale()  # (the same again in `filter_position`: it depends on nothing changed here)
+        if not self._speed_scale >= 1.0 or self._scaled:  # (else `_apply_speed_scale` has nothing to do)
+            self._apply_speed_scale()  # (idempotent: a second call, from `filter_position`, changes nothing)
         if not self._fast_path or self._scaled:
             return None
         try:
@@ -789,7 +780,8 @@ class SafetyFilter:
         if after is None or last is None:
             return None  # `stale`, without its calls while commands come
         s = getattr(state, "stamp", None)
-        if not (s if type(s) is float and s - s == 0.0 else self._stamp_of(state)) - last > after:
+        now = s if type(s) is float and math.isfinite(s) else self._stamp_of(state)
+        if not now - last > after:
             return None
         mode = ControlMode(mode)
         if not self._holding and mode != ControlMode.TORQUE and self.at_rest:
