@@ -197,8 +197,7 @@ class SafetyFilter:
         self._two_a = 2.0 * self.amax
         self._neg_vmax = -self.vmax
         self._fast_lo, self._fast_hi = self._fast_range()
-        self._vlim = tuple(zip((-self._vfull).tolist(), self._vfull.tolist()))  # without an override
-        self._vlo, self._vhi = (-self._vfull).tolist(), self._vfull.tolist()  # the same, apart
+        self._vlo, self._vhi = (-self._vfull).tolist(), self._vfull.tolist()  # without an override
         self._shape = (self.n,)
         # per joint, as Python floats (the fast path's arithmetic on 6-7 joints is cheaper in the
         # interpreter than in numpy's per-call overhead): the fast range, -v_max, v_max, a_max dt
@@ -284,7 +283,7 @@ class SafetyFilter:
             else:
                 return xs  # within the limits: as it is
             out: list[float] = []
-            for x, (lo, hi) in zip(xs, self._vlim):
+            for x, lo, hi in zip(xs, self._vlo, self._vhi):
                 if not lo <= x <= hi:  # outside the limits, or not a number
                     if not math.isfinite(x):
                         return None
@@ -293,7 +292,6 @@ class SafetyFilter:
             return out
         v, _ = _as_command(qd, self.n)
         return None if v is None else _clip(v, self._neg_vmax, self.vmax).tolist()
-
 
     def _rec(self, events: list, event: SafetyEvent, action: str, reason: str) -> None:
         events.append(SafetyRecord(self._stamp, event, action, reason))
