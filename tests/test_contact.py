@@ -230,3 +230,34 @@ def test_a_skill_ends_with_the_protective_stop_and_resumes_after_clearing():
         r = sk.move_joints(q0)  # back up, away from the block
         assert r.ok, r.message
         np.testing.assert_allclose(arm.read().position, q0, atol=0.01)
+
+
+@pytest.mark.parametrize("field", ["position", "velocity", "effort"])
+def test_a_state_that_is_not_a_number_stops_and_does_not_blind_the_monitor(field):
+    """One joint state with a NaN (a sensor glitch, a physics blow-up) gives a stop, not silence;
+    the estimate is left as it was, so that the contact that follows is still seen."""
+    from officina.interfaces import JointState
+
+    spec = load_robot("panda")
+    model = RobotModel.from_spec(spec)
+    q = np.asarray(spec.home, float)
+    n = len(q)
+    g = model.gravity(q)
+    mon = ContactMonitor(model, ContactThresholds(tuple([10.0] * n), 50.0))
+
+    def st(t, eff, **bad):
+        vals = {"position": q, "velocity": np.zeros(n), "effort": eff}
+        vals.update({k: np.full(n, np.nan) for k in bad})
+        return JointState(t, spec.joint_names, vals["position"], vals["velocity"], vals["effort"])
+
+    mon.reset(st(0.0, g))
+    assert not any(mon.check(st(k * 0.002, g)).stop for k in range(1, 5))
+    v = mon.check(st(0.010, g, **{field: True}))
+    assert v.stop and "not a number" in v.reason
+    assert np.all(np.isfinite(mon.observer.residual))
+    assert not mon.check(st(0.012, g)).stop  # numbers again, no contact: no stop
+    ext = np.zeros(n)
+    ext[1] = 40.0  # 40 N m from outside on joint 2, the arm held still: the motor takes it
+    stops = [mon.check(st(0.012 + k * 0.002, g - ext)) for k in range(1, 200)]
+    assert any(s.stop for s in stops)
+    assert "external torque" in next(s for s in stops if s.stop).reason
