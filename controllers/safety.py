@@ -683,7 +683,7 @@ class SafetyFilter:
         if not reject and self.tcp_position is not None and q_meas is not None:
             # Look ahead by the stopping time of the command: leaving the box -> stop. Outside the
             # box (started there, or carried out by a measurement), only a command that brings the
-            # tcp closer to the box passes.
+            # tcp closer to the box, or none (standing still), passes.
             t_stop = float(np.max(np.abs(v) / self.amax)) + self.dt
             ahead = self._box_excess(q_meas + v * t_stop)
             if ahead > 0.0:
@@ -691,7 +691,7 @@ class SafetyFilter:
                 if now == 0.0:
                     self._rec(events, SafetyEvent.WORKSPACE, "rejected", "tcp would leave the workspace box")
                     reject = True
-                elif not ahead < now:
+                elif not ahead < now and np.any(v != 0.0):  # (standing still is no move away)
                     self._rec(events, SafetyEvent.WORKSPACE, "rejected",
                               "tcp outside the workspace box would not move back toward it")
                     reject = True

@@ -367,3 +367,5 @@ def test_velocity_mode_outside_the_box_moves_only_back_toward_it():
     assert abs(q[1]) <= 1e-9 and n_box > 0
     q, n_box = drive([-1.0, 0.0, 0.0], periods=300)  # back toward the box: allowed
     assert q[0] < 0.45 and n_box == 0
+    q, n_box = drive([0.0, 0.0, 0.0])  # standing still outside: no event
+    assert q[0] == 0.6 and n_box == 0
