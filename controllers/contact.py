@@ -59,7 +59,11 @@ class ExternalTorqueObserver:
 
     With ``frame``, each update also keeps the linear rows of that frame's Jacobian at the
     state's positions (``jacobian_v``, 3xN, base-aligned axes), from the same pass of the
-    model, for whoever turns the residual into a force there."""
+    model, for whoever turns the residual into a force there.
+
+    A state with a value that is not a number (NaN or inf in its positions, velocities or
+    efforts) leaves the estimate as it was (it would stay NaN for good otherwise) and sets
+    ``finite`` to False until the next state that is."""
 
     def __init__(self, model: RobotModel, gain: float = 60.0, frame: str | None = None) -> None:
         if not gain > 0:
@@ -75,6 +79,7 @@ class ExternalTorqueObserver:
         self.residual = np.zeros(model.nq)
         self._r: list[float] = [0.0] * model.nq  # the residual as Python floats
         self.jacobian_v: np.ndarray | None = None
+        self.finite = True  # the last state given was all numbers
         self._damping = model.joint_damping
         self._damping_l = self._damping.tolist()
 
@@ -82,13 +87,19 @@ class ExternalTorqueObserver:
         q, v = np.asarray(state.position, float), np.asarray(state.velocity, float)
         self.jacobian_v = None
         M = self.model.mass_matrix(q)
-        self._p0 = M @ v
+        p0 = M @ v
+        self.finite = bool(np.all(np.isfinite(p0)) and np.all(np.isfinite(np.asarray(state.effort, float)))
+                           and np.isfinite(float(state.stamp)))
+        self.residual = np.zeros(self.model.nq)
+        self._r = [0.0] * self.model.nq
+        if not self.finite:
+            self._p0 = None  # the next update starts again from its state
+            return
+        self._p0 = p0
         self._p0_l = self._p0.tolist()
         self._M_prev = M
         self._integral = [0.0] * self.model.nq
         self._t_prev = float(state.stamp)
-        self.residual = np.zeros(self.model.nq)
-        self._r = [0.0] * self.model.nq
 
     def update(self, state: JointState) -> np.ndarray:
         """Advance to ``state`` (its stamp gives the time step); returns the residual r."""
@@ -98,6 +109,7 @@ class ExternalTorqueObserver:
             return self.residual
         dt = float(state.stamp) - self._t_prev
         if not dt > 0:
+            self.finite = dt == dt  # a NaN stamp is no number either
             return self.residual
         q, v, tau_m = state.position, np.asarray(state.velocity, float), np.asarray(state.effort, float)
         M, h, J = self.model.inertia_and_bias(q, v, self.frame)
@@ -110,10 +122,19 @@ class ExternalTorqueObserver:
         integral, p0, damping, r_prev = self._integral, self._p0_l, self._damping_l, self._r
         gain = self.gain
         r = []
+        new_integral = []
         for i, (vi, ti, hi) in enumerate(zip(v.tolist(), tau_m.tolist(), h.tolist())):
             beta = hi - Mdot_v_dt[i] / dt  # beta = h - Mdot_v = g - C^T qd
-            integral[i] += (ti - damping[i] * vi - beta + r_prev[i]) * dt  # integral += (tau_m - D v - beta + r) dt
-            r.append(gain * (Mv[i] - p0[i] - integral[i]))  # r = gain (M v - p0 - integral)
+            s = integral[i] + (ti - damping[i] * vi - beta + r_prev[i]) * dt  # integral += (tau_m - D v - beta + r) dt
+            new_integral.append(s)
+            r.append(gain * (Mv[i] - p0[i] - s))  # r = gain (M v - p0 - integral)
+        # a NaN or inf anywhere in the state reaches r (through M, h or the sums); the sum of a
+        # few torques is finite exactly when each one is
+        self.finite = math.isfinite(sum(r))
+        if not self.finite:
+            self.jacobian_v = None
+            return self.residual
+        self._integral = new_integral
         self._r = r
         self.residual = np.array(r)
         self._M_prev = M
@@ -188,6 +209,9 @@ class ContactMonitor:
 
     def check(self, state: JointState) -> ContactVerdict:
         tau = self.observer.update(state)
+        if not self.observer.finite:
+            # no estimate from this state: stop rather than go on blind
+            return ContactVerdict(True, "joint state not a number: no external torque estimate", tau, math.nan)
         force = 0.0
         reason = ""
         if self._tau_max is not None:

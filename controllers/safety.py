@@ -19,7 +19,8 @@ Guarantees of every emitted command (the property tests check them):
   their velocity limit get a bounded braking torque instead of the command.
 * workspace: the tcp (given a forward-kinematics function) stays inside an axis-aligned box
   in the base frame: a position step that would leave the box is shortened (clamp) or
-  replaced by a stop (reject); velocity commands that would leave it are stopped.
+  replaced by a stop (reject); velocity commands that would leave it (or, outside
+  it, would not bring the tcp closer to it) are stopped.
 * watchdog (`SafetyFilter.watchdog`, called once per control period by whoever owns the loop):
   no fresh command within ``watchdog_periods`` control periods -> hold: position mode brakes to a
   stop and holds the last position, velocity mode ramps to zero velocity, torque mode sends
@@ -410,6 +411,19 @@ class SafetyFilter:
             return False
         return bool(np.all(np.isfinite(p)) and np.all(p >= self.box_min) and np.all(p <= self.box_max))
 
+    def _box_excess(self, q: np.ndarray) -> float:
+        """How far (m) the tcp at ``q`` is outside the workspace box: 0 inside (or without a box),
+        ``inf`` when the model fails or gives no finite point."""
+        if self.tcp_position is None:
+            return 0.0
+        try:
+            p = np.asarray(self.tcp_position(q), dtype=float).reshape(3)
+        except Exception:  # noqa: BLE001 - a failing model counts as outside
+            return math.inf
+        if not np.all(np.isfinite(p)):
+            return math.inf
+        return float(np.linalg.norm(np.maximum(np.maximum(self.box_min - p, p - self.box_max), 0.0)))
+
     # --- position mode ----------------------------------------------------------------------------
     def _braking_step(self) -> np.ndarray:
         """Velocity of the next step when stopping: toward zero within the acceleration limit."""
@@ -667,11 +681,20 @@ class SafetyFilter:
         # The velocity limit is hard (the acceleration limit yields to it, e.g. after a reset).
         v = _clip(v, -self.vmax, self.vmax)
         if not reject and self.tcp_position is not None and q_meas is not None:
-            # Look ahead by the stopping time of the command: leaving the box -> stop.
+            # Look ahead by the stopping time of the command: leaving the box -> stop. Outside the
+            # box (started there, or carried out by a measurement), only a command that brings the
+            # tcp closer to the box, or none (standing still), passes.
             t_stop = float(np.max(np.abs(v) / self.amax)) + self.dt
-            if not self.in_workspace(q_meas + v * t_stop) and self.in_workspace(q_meas):
-                self._rec(events, SafetyEvent.WORKSPACE, "rejected", "tcp would leave the workspace box")
-                reject = True
+            ahead = self._box_excess(q_meas + v * t_stop)
+            if ahead > 0.0:
+                now = self._box_excess(q_meas)
+                if now == 0.0:
+                    self._rec(events, SafetyEvent.WORKSPACE, "rejected", "tcp would leave the workspace box")
+                    reject = True
+                elif not ahead < now and np.any(v != 0.0):  # (standing still is no move away)
+                    self._rec(events, SafetyEvent.WORKSPACE, "rejected",
+                              "tcp outside the workspace box would not move back toward it")
+                    reject = True
         if reject:
             return self.hold_velocity(state)
         self._v = v

@@ -205,8 +205,9 @@ class Skills:
         at ``speed_m_s``, stopping when the contact force against the motion reaches ``force_n``.
 
         The force comes from ``wrist`` (its force rotated into the base frame by ``wrist_R_base``,
-        default: the sensor's frame is the flange's; zeroed at the start, as a real sensor is before
-        a guarded move, so the tool's weight does not count) or, without a sensor, from the external
+        default: the frame of the joint the robot file puts its wrist sensor on, else the flange's;
+        zeroed at the start, as a real sensor is before a guarded move, so the tool's weight does
+        not count) or, without a sensor, from the external
         joint torques estimated with the control model (`ExternalTorqueObserver`). The line is not checked
         against the planning scene: touching is what it is for. With ``average_periods`` N > 1 the
         arm first holds still for N periods and the tare is their mean, and the force compared with
@@ -244,6 +245,10 @@ class Skills:
                         return stop
                     reads.append(np.asarray(wrist.read().force, float))
                 tare = np.mean(reads, axis=0)
+        # the sensor's frame when no rotation is given: its joint's (the Panda's hand is turned
+        # 45 deg on its flange), else the flange's
+        ws = self.model.spec.wrist_sensor
+        sensor_frame = ws.joint if ws is not None and self.model.model.existFrame(ws.joint) else "flange"
         force = 0.0
         recent: deque[float] = deque(maxlen=n_avg)
         for q, qd in zip(traj.q, traj.qd):
@@ -255,7 +260,7 @@ class Skills:
                 return stop
             st = self.arm.read()
             if wrist is not None:
-                R = self.model.frame_transform(st.position, "flange")[:3, :3] if wrist_R_base is None else wrist_R_base
+                R = self.model.frame_transform(st.position, sensor_frame)[:3, :3] if wrist_R_base is None else wrist_R_base
                 f_base = R @ (np.asarray(wrist.read().force, float) - tare)
                 # the sensor measures what the tool pushes on it: against the motion is along -d
                 recent.append(float(-(f_base @ d)))

@@ -134,22 +134,35 @@ class SpTerms:
         return self.s_h + self.s_r + self.s_s + self.c + self.z_d + self.z_r
 
 
+def _speed(v: float) -> float:
+    """A speed toward the person (m/s): negative (away) as 0, not a number as ``inf`` (unknown:
+    the worst case, not a robot at rest)."""
+    v = float(v)
+    return math.inf if v != v else max(0.0, v)
+
+
 def protective_separation(v_r: float, p: SsmParams, v_h: float | None = None) -> SpTerms:
-    """S_p for the robot moving toward the person at ``v_r`` (m/s; negative, away: taken as 0) and
-    the person approaching at ``v_h`` (default: ``p.human_speed_m_s``), constant over T_r + T_s."""
-    v = max(0.0, float(v_r))
-    vh = p.human_speed_m_s if v_h is None else max(0.0, float(v_h))
+    """S_p for the robot moving toward the person at ``v_r`` (m/s; negative, away: taken as 0; not
+    a number: ``inf``) and the person approaching at ``v_h`` (default: ``p.human_speed_m_s``),
+    constant over T_r + T_s."""
+    v = _speed(v_r)
+    vh = p.human_speed_m_s if v_h is None else _speed(v_h)
     T_r = p.reaction_time_s
-    return SpTerms(v, vh * (T_r + p.stop.time(v)), v * T_r, p.stop.distance(v), p.intrusion_m,
-                   p.sensor_uncertainty_m, p.robot_uncertainty_m)
+    # an infinite speed times a zero time (no delay, no reaction time) is an unknown distance: inf
+    s_h, s_r, s_s = (math.inf if x != x else x for x in (vh * (T_r + p.stop.time(v)), v * T_r, p.stop.distance(v)))
+    return SpTerms(v, s_h, s_r, s_s, p.intrusion_m, p.sensor_uncertainty_m, p.robot_uncertainty_m)
 
 
 def protective_separation_array(v_r: np.ndarray, p: SsmParams) -> np.ndarray:
-    """S_p (m) for an array of robot speeds toward the person (m/s), the person at ``v_h``."""
-    v = np.maximum(np.asarray(v_r, float), 0.0)
+    """S_p (m) for an array of robot speeds toward the person (m/s), the person at ``v_h`` (a speed
+    that is not a number: ``inf``, as in `protective_separation`)."""
+    v = np.asarray(v_r, float)
+    v = np.where(np.isnan(v), np.inf, np.maximum(v, 0.0))
     a, t_d, T_r = p.stop.deceleration_m_s2, p.stop.delay_s, p.reaction_time_s
-    return (p.human_speed_m_s * (T_r + t_d + v / a) + v * T_r + v * t_d + v * v / (2.0 * a)
-            + p.intrusion_m + p.sensor_uncertainty_m + p.robot_uncertainty_m)
+    with np.errstate(invalid="ignore"):
+        sp = (p.human_speed_m_s * (T_r + t_d + v / a) + v * T_r + v * t_d + v * v / (2.0 * a)
+              + p.intrusion_m + p.sensor_uncertainty_m + p.robot_uncertainty_m)
+    return np.where(np.isnan(sp), np.inf, sp)  # an infinite speed times a zero time: inf
 
 
 def max_safe_speed(d: float, p: SsmParams, margin_m: float = 0.0) -> float:
@@ -194,10 +207,10 @@ class SpeedScaler:
         self.scale = 1.0
 
     def ramp(self, d: float) -> float:
-        """The override of the linear law alone, for a separation ``d``."""
+        """The override of the linear law alone, for a separation ``d`` (not a number: 0)."""
         if d >= self.d_full:
             return 1.0
-        if d <= self.d_stop:
+        if not d > self.d_stop:
             return 0.0
         return (d - self.d_stop) / (self.d_full - self.d_stop)
 

@@ -230,3 +230,69 @@ def test_a_skill_ends_with_the_protective_stop_and_resumes_after_clearing():
         r = sk.move_joints(q0)  # back up, away from the block
         assert r.ok, r.message
         np.testing.assert_allclose(arm.read().position, q0, atol=0.01)
+
+
+@pytest.mark.parametrize("field", ["position", "velocity", "effort"])
+def test_a_state_that_is_not_a_number_stops_and_does_not_blind_the_monitor(field):
+    """One joint state with a NaN (a sensor glitch, a physics blow-up) gives a stop, not silence;
+    the estimate is left as it was, so that the contact that follows is still seen."""
+    from officina.interfaces import JointState
+
+    spec = load_robot("panda")
+    model = RobotModel.from_spec(spec)
+    q = np.asarray(spec.home, float)
+    n = len(q)
+    g = model.gravity(q)
+    mon = ContactMonitor(model, ContactThresholds(tuple([10.0] * n), 50.0))
+
+    def st(t, eff, **bad):
+        vals = {"position": q, "velocity": np.zeros(n), "effort": eff}
+        vals.update({k: np.full(n, np.nan) for k in bad})
+        return JointState(t, spec.joint_names, vals["position"], vals["velocity"], vals["effort"])
+
+    mon.reset(st(0.0, g))
+    assert not any(mon.check(st(k * 0.002, g)).stop for k in range(1, 5))
+    v = mon.check(st(0.010, g, **{field: True}))
+    assert v.stop and "not a number" in v.reason
+    assert np.all(np.isfinite(mon.observer.residual))
+    assert not mon.check(st(0.012, g)).stop  # numbers again, no contact: no stop
+    ext = np.zeros(n)
+    ext[1] = 40.0  # 40 N m from outside on joint 2, the arm held still: the motor takes it
+    stops = [mon.check(st(0.012 + k * 0.002, g - ext)) for k in range(1, 200)]
+    assert any(s.stop for s in stops)
+    assert "external torque" in next(s for s in stops if s.stop).reason
+
+
+def test_guarded_move_reads_the_wrist_sensor_in_its_own_frame():
+    """The Panda's wrist sensor sits on panda_hand_joint, turned 45 deg about z on the flange: a
+    sideways guarded move compares the force along its direction, not a component turned by
+    45 deg (which would stop it at 1.4 times the asked force)."""
+    from officina.controllers.skills import Skills
+    from officina.interfaces import Wrench
+
+    spec = load_robot("panda")
+    m = RobotModel.from_spec(spec)
+    with SimWorld() as w:
+        h = w.load_robot(spec)
+        arm = SimArm(w, h)
+        sk = Skills(arm, None, m, lambda: w.step(arm.substeps), rng=np.random.default_rng(0))
+        sk.settle(0.2)
+        x0 = m.frame_transform(sk.q_command, "tcp")[0, 3] + 0.01  # a wall 1 cm ahead along base x
+        k_wall = 2000.0  # N/m
+
+        def wall_force(q):
+            return np.array([-k_wall * max(0.0, m.frame_transform(q, "tcp")[0, 3] - x0), 0.0, 0.0])
+
+        class WallSensor:
+            """What a sensor in its joint's frame (as SimForceTorqueSensor) reads of the wall."""
+
+            def read(self):
+                q = arm.read().position
+                R = m.frame_transform(q, spec.wrist_sensor.joint)[:3, :3]
+                return Wrench(w.time, R.T @ wall_force(q), np.zeros(3))
+
+        r = sk.move_until_contact([1.0, 0.0, 0.0], 0.05, 10.0, speed_m_s=0.02, wrist=WallSensor())
+        assert r.ok, r.message
+        true_n = float(-wall_force(arm.read().position)[0])
+        assert r.info["force_n"] == pytest.approx(true_n, rel=0.02)
+        assert 10.0 <= true_n < 11.5

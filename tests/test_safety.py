@@ -343,3 +343,29 @@ def test_a_silence_at_rest_is_no_watchdog_event():
     t.reset(state(q))
     t.filter_torque([1.0, 0.0, 0.0], state(q))
     assert t.watchdog(state(q, t=10 * DT), ControlMode.TORQUE) is not None
+
+
+def test_velocity_mode_outside_the_box_moves_only_back_toward_it():
+    # tcp = first two joints as x, y (a toy model); the arm starts outside the box (x = 0.6 > 0.5)
+    fk = lambda q: np.array([q[0], q[1], 0.0])
+    cfg = SafetyConfig(workspace_min=(-0.5, -0.5, -0.1), workspace_max=(0.5, 0.5, 0.1))
+
+    def drive(cmd, periods=500):
+        f = SafetyFilter(LIM, DT, cfg, tcp_position=fk)
+        q, v = np.array([0.6, 0.0, 1.0]), np.zeros(N)
+        f.reset(state(q))
+        n_box = 0
+        for k in range(periods):
+            v, events = f.filter_velocity(cmd, state(q, v, t=k * DT))
+            n_box += sum(e.event == SafetyEvent.WORKSPACE for e in events)
+            q = q + v * DT
+        return q, n_box
+
+    q, n_box = drive([1.0, 0.0, 0.0])  # farther out: stopped, as in position mode
+    assert q[0] <= 0.6 + 1e-9 and n_box > 0
+    q, n_box = drive([0.0, 1.0, 0.0])  # along the wall, still outside: stopped as well
+    assert abs(q[1]) <= 1e-9 and n_box > 0
+    q, n_box = drive([-1.0, 0.0, 0.0], periods=300)  # back toward the box: allowed
+    assert q[0] < 0.45 and n_box == 0
+    q, n_box = drive([0.0, 0.0, 0.0])  # standing still outside: no event
+    assert q[0] == 0.6 and n_box == 0

@@ -116,3 +116,24 @@ def test_protective_separation_array_matches_the_scalar_form():
 
     v = np.array([-0.3, 0.0, 0.2, 1.0, 2.5])
     np.testing.assert_allclose(protective_separation_array(v, P), [protective_separation(x, P).total for x in v])
+
+
+@pytest.mark.parametrize("stop", [StopModel(0.1, 5.0), StopModel(0.0, 5.0)])
+def test_a_speed_or_separation_that_is_not_a_number_stops_the_robot(stop):
+    """A robot speed that is not a number (a NaN joint velocity from the encoders) is unknown, the
+    worst case, not a robot at rest; so is a separation that is not a number."""
+    import numpy as np
+
+    from officina.controllers.ssm import protective_separation_array
+
+    nan = float("nan")
+    for t_r in (0.1, 0.0):
+        p = SsmParams(stop, t_r)
+        assert protective_separation(nan, p).total == math.inf
+        assert protective_separation(0.5, p, v_h=nan).total == math.inf
+        sp = protective_separation_array(np.array([nan, 0.5]), p)
+        assert sp[0] == math.inf and sp[1] == pytest.approx(protective_separation(0.5, p).total)
+        sc = SpeedScaler(p, 1.5)
+        assert sc.update(0.0, sc.d_full + 1.0, nan) == 0.0  # far away, but the speed is unknown
+        assert sc.update(0.01, sc.d_full + 1.0, 0.5) == 0.0 and sc.stopped  # (then resumes after its dwell)
+        assert SpeedScaler(p, 1.5).update(0.0, nan, 0.5) == 0.0

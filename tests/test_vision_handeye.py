@@ -207,3 +207,20 @@ def test_hand_eye_from_files_skips_images_without_the_board(tmp_path):
     small = CameraIntrinsics.from_fov(320, 240, 55.0)
     with pytest.raises(ValueError, match="0.png is 640x480; the camera info is for 320x240"):
         hand_eye_from_files(tmp_path / "poses.yaml", tmp_path / "shots", BOARD, small, "eye-in-hand")
+
+
+def test_rotations_about_one_axis_only_are_refused():
+    """Turning only about one axis (e.g. the last joint) leaves the offset along that axis
+    unobservable: the solution fits the data (residuals ~0) and is wrong by 10 cm here."""
+    rng = np.random.default_rng(3)
+    X = make_transform(rotvec_to_matrix([0.3, -0.2, 0.1]), [0.05, 0.0, 0.1])
+    Y = make_transform(rotvec_to_matrix([3.0, 0.1, 0.0]), [0.6, 0.1, 0.0])
+    As = [make_transform(rotvec_to_matrix([0.0, 0.0, a]), rng.normal(0, 0.3, 3)) for a in np.linspace(-1, 1, 6)]
+    camera_T_board = [invert(invert(Y) @ A @ X) for A in As]
+    with pytest.raises(ValueError, match="one axis"):
+        calibrate_hand_eye(As, camera_T_board)
+    # one more station tilted about another axis makes it observable again
+    As.append(make_transform(rotvec_to_matrix([0.4, 0.0, 0.2]), [0.1, 0.2, 0.3]))
+    camera_T_board.append(invert(invert(Y) @ As[-1] @ X))
+    dt, dr = transform_error(calibrate_hand_eye(As, camera_T_board).X, X)
+    assert dt < 1e-6 and dr < 1e-6

@@ -126,3 +126,22 @@ def test_bad_board_specs(bad):
 def test_board_spec_round_trip():
     for s in ("chessboard:9x6:0.025", "charuco:7x5:0.04:0.03:DICT_5X5_100", "charuco:8x6:0.03:0.02:DICT_4X4_50:legacy"):
         assert str(parse_board(s)) == s
+
+
+def test_marker_reprojection_error_is_the_rms_corner_distance_as_for_boards():
+    # one corner 0.5 px off its projection: the error is the RMS over the corners of the pixel
+    # distance between each corner and its reprojection (what board_pose and calibration report)
+    import cv2
+
+    from officina.vision.geometry import project_points
+    from officina.vision.markers import marker_object_points, square_pose
+
+    T = np.eye(4)
+    T[:3, 3] = [0.02, -0.01, 0.5]
+    obj = marker_object_points(0.05)
+    uv = project_points(obj @ T[:3, :3].T + T[:3, 3], INTR) + np.array([[0.5, 0.0], [0, 0], [0, 0], [0, 0]])
+    T_est, err = square_pose(uv, 0.05, INTR)
+    rvec = cv2.Rodrigues(T_est[:3, :3])[0]
+    proj, _ = cv2.projectPoints(obj, rvec, T_est[:3, 3], INTR.K, np.zeros(5))
+    expected = float(np.sqrt(np.mean(np.sum((proj.reshape(-1, 2) - uv) ** 2, axis=1))))
+    assert err == pytest.approx(expected, rel=1e-6)

@@ -88,9 +88,18 @@ def solve_ax_yb(As: Sequence[np.ndarray], Cs: Sequence[np.ndarray]) -> tuple[np.
         for j in range(i + 1, n):
             rel_A.append(invert(As[i]) @ As[j])
             rel_B.append(invert(Cs[i]) @ Cs[j])
-    angles = np.array([np.linalg.norm(matrix_to_rotvec(A[:3, :3])) for A in rel_A])
-    if np.count_nonzero(angles > np.deg2rad(2.0)) < 2:
+    rotvecs = np.array([matrix_to_rotvec(A[:3, :3]) for A in rel_A])
+    angles = np.linalg.norm(rotvecs, axis=1)
+    turned = angles > np.deg2rad(2.0)
+    if np.count_nonzero(turned) < 2:
         raise ValueError("hand-eye: the robot poses barely rotate; expected rotations about at least two different axes")
+    # All about one axis (e.g. only the last joint turned): the rotation about that axis and the
+    # offset along it are not observable, and the solution would fit the data and be wrong. Two
+    # axes more than 4 deg apart put one of them more than 2 deg from the first axis.
+    axes = rotvecs[turned] / angles[turned, None]
+    if np.max(np.linalg.norm(np.cross(axes[0], axes), axis=1)) < np.sin(np.deg2rad(2.0)):
+        raise ValueError("hand-eye: the robot poses all rotate about one axis; expected rotations about at least "
+                         "two different axes (tilt the tool, not only turn it)")
     R = _park_rotation(rel_A, rel_B)
     # translation: (R_A - I) t_X = R_X t_B - t_A for every relative motion
     M = np.vstack([A[:3, :3] - np.eye(3) for A in rel_A])

@@ -171,7 +171,11 @@ def square_pose(corners_px: np.ndarray, marker_length_m: float, intr: CameraIntr
         raise ValueError("IPPE_SQUARE found no pose for a marker")
     best = int(np.argmin(np.asarray(errs).reshape(-1)))
     rvec, tvec = np.asarray(rvecs[best]).reshape(3), np.asarray(tvecs[best]).reshape(3)
-    return make_transform(rotvec_to_matrix(rvec), tvec), float(np.asarray(errs).reshape(-1)[best])
+    # OpenCV's reprojectionError is the RMS per coordinate (1/sqrt(2) of the per-corner one): the
+    # error reported is the RMS over the corners of their distance to the reprojection, as for boards
+    proj, _ = cv2.projectPoints(obj, rvec, tvec, intr.K, dist)
+    err = float(np.sqrt(np.mean(np.sum((proj.reshape(4, 2) - img.reshape(4, 2)) ** 2, axis=1))))
+    return make_transform(rotvec_to_matrix(rvec), tvec), err
 
 
 def detect_markers(
