@@ -260,6 +260,9 @@ class SharedCell(PickPlace):
         m = super().metrics(world, scene, params)
         cycle = world.time
         lost = scene.lost_s
+        # the job is done only if it was done safely: every object placed, and no control period in
+        # which a moving link came closer to a person than the protective separation distance
+        m["success"] = bool(m["success"] and scene.violations == 0)
         m.update({
             "min_separation_m": round(scene.min_separation_m, 4) if math.isfinite(scene.min_separation_m) else None,
             "min_margin_m": round(scene.min_margin_m, 4) if math.isfinite(scene.min_margin_m) else None,

@@ -48,6 +48,9 @@ def test_without_the_monitor_the_same_run_violates_the_separation(tmp_path):
     assert m["separation_violations"] > 0
     assert m["min_margin_m"] < 0
     assert m["ssm_stops"] >= 1  # the monitor saw it, but nothing acted on its output
+    # every object was placed, but not safely: the run is no success
+    assert m["objects_placed"] == m["objects_total"]
+    assert m["success"] is False
 
 
 def test_shared_cell_refuses_a_robot_without_a_parallel_gripper(tmp_path):
