@@ -193,7 +193,9 @@ def exo_lift_cmd(
     if out is not None:
         from officina.exoskeleton.plots import plot_loads, plot_stick_strip
 
-        out.mkdir(parents=True, exist_ok=True)
+        from officina.runs import make_out_dir
+
+        make_out_dir(out)
         title = f"{motion.name}, {body_mass_kg:g} kg / {stature_m:g} m {model.anthro.sex}"
         files = [
             plot_loads(base, assisted if device is not None else None, out / "loads.png", title=title, exo_name=exo),

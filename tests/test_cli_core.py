@@ -108,3 +108,27 @@ def test_pick_place_refuses_a_vacuum_gripper(cli, tmp_path, monkeypatch):
     r = cli(["run", "pick-place", "--robot", "ur10e"])
     assert r.exit_code == 2 and "needs a parallel gripper" in r.stderr
     assert not (tmp_path / "runs").exists()
+
+
+LIFT_ARGS = ["--lift", "squat", "--load-kg", "10", "--body-mass-kg", "75", "--stature-m", "1.75"]
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "pick-place"],
+    ["sweep", "pick-place", "--seeds", "0"],
+    ["exo", "sweep", "--stiffness", "20", "--preload", "0", "--load-kg", "10", "--lift-style", "stoop"],
+    ["exo", "lift", *LIFT_ARGS],
+    ["compare", "pick-place"],
+], ids=["run", "sweep", "exo-sweep", "exo-lift", "compare"])
+def test_out_that_is_a_file_is_one_line_and_exit_2(cli, tmp_path, args):
+    """--out naming a file (or a folder that cannot be made) is bad input, not a traceback."""
+    f = tmp_path / "notes.txt"
+    f.write_text("precious")
+    r = cli([*args, "--out", f])
+    assert r.exit_code == 2, r.output
+    assert f"--out {f}: a file, not a folder" in r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if ln.startswith("officina:")]) == 1
+    assert "Traceback" not in r.stderr and f.read_text() == "precious"
+    r = cli([*args, "--out", f / "sub"])
+    assert r.exit_code == 2, r.output
+    assert f"--out {f / 'sub'}: cannot create the folder" in r.stderr and "Traceback" not in r.stderr
