@@ -93,3 +93,20 @@ def test_help_teaches_units(run):
     assert res.exit_code == 0 and "kg" in res.stdout and "Example" in res.stdout
     res = run(["ergo", "niosh", "--help"])
     assert res.exit_code == 0 and "cm" in res.stdout and "lb" in res.stdout
+
+
+HEADER = "t_s,ankle_deg,knee_deg,hip_deg,l5s1_deg,shoulder_deg,elbow_deg\n"
+
+
+@pytest.mark.parametrize("content, message", [
+    (HEADER + "0,0,0,0,0,0,0\n0.5,5,30,40,20,10,5\n1.0,0,0,0,0,0\n", "line 4 has 6 values, the header has 7"),
+    (HEADER + "0,0,0,0,0,0,0\n0.5,5,30,40,20,10,5\n1.0,x,0,0,0,0,0\n", "line 4, column ankle_deg: 'x' is not a number"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "not a text file"),
+], ids=["short-row", "non-numeric", "binary"])
+def test_exo_lift_bad_motion_csv_names_the_line(run, tmp_path, content, message):
+    p = tmp_path / "motion.csv"
+    p.write_bytes(content.encode() if isinstance(content, str) else content)
+    res = run(LIFT + ["--motion-csv", str(p)])
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"officina: error: {p}: {message}")
