@@ -526,6 +526,20 @@ def test_cli_plan_exit_codes(tmp_path, cli):
     assert r.exit_code == 2 and "joint limits" in r.stderr
 
 
+@pytest.mark.parametrize("name, content, reason", [
+    ("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(64), "No suitable reader found"),
+    ("broken.stl", b"solid x garbage\n", "invalid primitive type"),
+], ids=["not-a-mesh", "broken-stl"])
+def test_cli_plan_mesh_that_cannot_load_is_one_line(tmp_path, cli, name, content, reason):
+    (tmp_path / name).write_bytes(content)
+    scene = tmp_path / "cell.yaml"
+    scene.write_text(f"obstacles:\n  - {{name: part, mesh: {{file: {name}}}, xyz: [3, 3, 3]}}\n")
+    r = cli(["plan", "--robot", "panda", "--scene", scene, "--from", _q(Q_LEFT), "--to", _q(Q_RIGHT)])
+    assert r.exit_code == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"mesh {tmp_path / name}: cannot load it" in lines[0] and reason in lines[0]
+
+
 def test_plan_motion_report_without_obstacles(panda):
     _, model = panda
     r, rep = plan_motion(model, PlanningScene(), HOME["panda"], q_to=Q_LEFT)
