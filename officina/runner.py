@@ -106,6 +106,7 @@ def resolve_config(
     from officina.tasks import canonical_task_ref, get_task
 
     data: dict[str, Any] = load_yaml(config_file) if config_file else {}
+    file_task = data.get("task")
     if task is not None:
         data["task"] = task
     if "task" not in data:
@@ -132,7 +133,11 @@ def resolve_config(
     try:
         params = t.Params.model_validate(cfg.params)
     except ValidationError as exc:
-        raise BadInput(format_validation_error(exc, prefix="params.")) from None
+        msg = format_validation_error(exc, prefix="params.")
+        if task is not None and isinstance(file_task, str) and _other_task(file_task, cfg.task):
+            msg += (f"; the config file {config_file} holds the parameters of task {file_task!r}, not {task!r} "
+                    "(drop TASK to rerun the file's task)")
+        raise BadInput(msg) from None
     robot_ref = cfg.robot
     if robot_ref.endswith((".yaml", ".yml")) and Path(robot_ref).is_file():
         robot_ref = str(Path(robot_ref).resolve())
@@ -140,6 +145,13 @@ def resolve_config(
     safety_config(cfg)  # a bad safety section -> BadInput now
     return cfg.model_copy(update={"params": params.model_dump(mode="json"), "robot": robot_ref,
                                   "task": canonical_task_ref(cfg.task)})
+
+
+def _other_task(a: str, b: str) -> bool:
+    """Whether task references ``a`` and ``b`` name different tasks."""
+    from officina.tasks import canonical_task_ref
+
+    return canonical_task_ref(a) != canonical_task_ref(b)
 
 
 def task_params(cfg: RunConfig) -> BaseModel:

@@ -132,3 +132,23 @@ def test_out_that_is_a_file_is_one_line_and_exit_2(cli, tmp_path, args):
     r = cli([*args, "--out", f / "sub"])
     assert r.exit_code == 2, r.output
     assert f"--out {f / 'sub'}: cannot create the folder" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_config_file_of_another_task_says_so(cli, tmp_path, monkeypatch):
+    """A run folder's config.yaml given with another TASK: the error says whose parameters they are."""
+    import yaml
+
+    from officina.runner import resolve_config
+
+    monkeypatch.chdir(tmp_path)
+    cfg = resolve_config("pick-place", overrides=["params.approach_height_m=0.1"])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    for cmd in (["run"], ["sweep", "--seeds", "0"]):
+        r = cli([cmd[0], "peg-in-hole", *cmd[1:], "--config", "config.yaml"])
+        assert r.exit_code == 2
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and "config key 'params.approach_height_m'" in lines[0]
+        assert "config file config.yaml holds the parameters of task 'pick-place', not 'peg-in-hole'" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
+    r = cli(["run", "pick-place", "--config", "config.yaml", "--set", "params.n_objectz=1"])
+    assert r.exit_code == 2 and "holds the parameters" not in r.stderr  # the same task: no such hint
