@@ -238,11 +238,16 @@ def folder_kind(folder: Path) -> str:
 def write_report(folder: str | Path, out: str | Path | None = None, *, runs: bool = True) -> Path:
     """Write the report of ``folder`` (default ``folder/report.html``); for a sweep, also each run's
     report unless ``runs`` is False. Returns the report's path."""
-    from officina.runs import atomic_write_text
+    from officina.runs import atomic_write_text, make_out_dir
 
     d = Path(folder)
     if not d.is_dir():
-        raise BadInput(f"{folder}: no such folder; expected a run or sweep folder")
+        what = "a file, not a folder" if d.exists() else "no such folder"
+        raise BadInput(f"{folder}: {what}; expected a run or sweep folder")
+    if out is not None:
+        if Path(out).is_dir():
+            raise BadInput(f"--out {out}: a folder; expected the HTML file to write, e.g. {Path(out) / 'report.html'}")
+        make_out_dir(Path(out).parent, f"--out {out}: its folder")
     kind = folder_kind(d)
     if kind == "sweep":
         text = sweep_report_html(d, run_reports=runs)

@@ -253,7 +253,8 @@ def load_sweep(folder: str | Path) -> tuple[Path, list[SweepPoint]]:
     checked against the fingerprint it started with."""
     d = Path(folder)
     if not d.is_dir():
-        raise BadInput(f"--resume {folder}: no such folder; expected a sweep folder")
+        what = "a file, not a folder" if d.exists() else "no such folder"
+        raise BadInput(f"--resume {folder}: {what}; expected a sweep folder")
     stored = _read_sweep_yaml(d, f"--resume {folder}")
     spec = SweepSpec(stored["task"], list(stored["seeds"]), dict(stored["grid"] or {}), stored.get("robot"),
                      stored.get("config_file"), list(stored.get("overrides") or []))
@@ -268,6 +269,8 @@ def load_sweep(folder: str | Path) -> tuple[Path, list[SweepPoint]]:
 def _read_sweep_yaml(d: Path, what: str) -> dict[str, Any]:
     p = d / "sweep.yaml"
     if not p.is_file():
+        if what.startswith("--resume"):
+            raise BadInput(f"{what}: the folder holds no sweep.yaml; expected a folder made by officina sweep")
         raise BadInput(f"{what}: the folder is not empty and holds no sweep.yaml; expected a new or "
                        "empty folder, or a sweep folder to resume")
     try:

@@ -212,3 +212,27 @@ def test_exo_sweep_report_in_chromium(cli, tmp_path):
     assert len(rows) == 6 and comp == sorted(comp)
     meanings = {row[0]: row for row in page.table_with("column")["rows"][1:]}
     assert meanings["peak_compression_n"][1] == "N" and "compression" in meanings["peak_compression_n"][2]
+
+
+def test_report_paths_that_are_wrong_are_one_line(cli, tmp_path):
+    """A file where a folder is expected, a folder where --out's HTML file goes, --out in a folder
+    that does not exist yet (made) or under a file."""
+    study = tmp_path / "study"
+    assert cli(["exo", "sweep", "--stiffness", "0,30", "--preload", "0", "--load-kg", "10", "--lift-style", "stoop",
+                "--out", study]).exit_code == 0
+    f = tmp_path / "notes.txt"
+    f.write_text("x")
+    for args, message in (
+        ([f], f"{f}: a file, not a folder; expected a run or sweep folder"),
+        ([study, "--out", tmp_path], f"--out {tmp_path}: a folder; expected the HTML file to write"),
+        ([study, "--out", f / "r.html"], f"--out {f / 'r.html'}: its folder {f}: a file, not a folder"),
+        (["--resume", f], f"--resume {f}: a file, not a folder; expected a sweep folder"),
+        (["--resume", study], f"--resume {study}: the folder holds no sweep.yaml; expected a folder made by officina sweep"),
+    ):
+        r = cli(["sweep" if args[0] == "--resume" else "report", *args])
+        assert r.exit_code == 2
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"officina: error: {message}"), lines
+    r = cli(["report", study, "--out", tmp_path / "new" / "deeper" / "study.html"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "new" / "deeper" / "study.html").read_text().lower().startswith("<!doctype html>")
