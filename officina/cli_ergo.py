@@ -309,9 +309,13 @@ def exo_overhead_cmd(
     if as_json:
         typer.echo(json.dumps(out, indent=2))
         return
+    with_text = f"{out['with_shoulder_moment_nm']:.1f} N m with {exo} ({out['reduction_pct']:.0f} % less)"
+    if out["opposing_moment_nm"] > 0.05:  # the device lifts more than the arms weigh: the person holds them down
+        with_text = (f"0 N m with {exo} (100 % less; it over-supports: the person pushes the arms down against "
+                     f"it with {out['opposing_moment_nm']:.1f} N m)")
     typer.echo(
-        f"shoulder flexor moment {out['without_shoulder_moment_nm']:.1f} N m without, {out['with_shoulder_moment_nm']:.1f} N m with "
-        f"{exo} ({out['reduction_pct']:.0f} % less); {out['pelvis_reaction_moment_nm']:.1f} N m go to the hip belt"
+        f"shoulder flexor moment {out['without_shoulder_moment_nm']:.1f} N m without, {with_text}; "
+        f"{out['pelvis_reaction_moment_nm']:.1f} N m go to the hip belt"
     )
 
 

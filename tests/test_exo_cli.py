@@ -110,3 +110,18 @@ def test_exo_lift_bad_motion_csv_names_the_line(run, tmp_path, content, message)
     assert res.exit_code == 2, res.output
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"officina: error: {p}: {message}")
+
+
+def test_exo_overhead_over_support_is_said_not_hidden(run):
+    """A support above what the arms weigh: no negative flexor moment next to '100 % less'; the
+    moment the person holds against the device is said."""
+    res = run(["exo", "overhead", "--elevation-deg", "110", "--tool-kg", "1.5", "--exo", "paexo", "--support", "1.7",
+               "--json"])
+    out = json.loads(res.stdout)
+    assert out["opposing_moment_nm"] > 1.0
+    res = run(["exo", "overhead", "--elevation-deg", "110", "--tool-kg", "1.5", "--exo", "paexo", "--support", "1.7"])
+    assert res.exit_code == 0, res.output
+    assert " -" not in res.stdout and "0 N m with paexo (100 % less" in res.stdout
+    assert f"pushes the arms down against it with {out['opposing_moment_nm']:.1f} N m" in res.stdout
+    res = run(["exo", "overhead", "--elevation-deg", "110", "--tool-kg", "1.5", "--exo", "paexo", "--support", "0.7"])
+    assert "(48 % less); 13.9 N m go to the hip belt" in res.stdout and "over-supports" not in res.stdout
