@@ -69,7 +69,7 @@ Exit codes: 0 the task succeeded, 1 it ran but failed, 2 bad input.
 def run_cmd(
     task: Optional[str] = typer.Argument(
         None, help="Task name (see `officina tasks`) or path/to/module.py:ClassName; optional with --config."),
-    robot: Optional[str] = typer.Option(None, "--robot", "-r", help="Robot name (panda, iiwa, ur5e) or a robot YAML file."),
+    robot: Optional[str] = typer.Option(None, "--robot", "-r", help="Robot: a name from `officina robots` (panda, iiwa, ur5e, ur10e, irb2600) or a robot YAML file."),
     seed: Optional[int] = typer.Option(None, "--seed", "-s", help="Seed of the run's random Generator (default 0)."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Run folder (new or empty); default runs/TASK-TIMESTAMP."),
     video: bool = typer.Option(False, "--video", help="Also record video.mp4 (slower)."),

@@ -25,7 +25,7 @@ def _floats(text: str, what: str, n: int | None = None) -> np.ndarray:
 @app.command("plan")
 @handle_errors
 def plan_cmd(
-    robot: str = typer.Option(..., "--robot", help="Robot name (panda, iiwa, ur5e) or robot YAML file."),
+    robot: str = typer.Option(..., "--robot", help="Robot: a name from `officina robots` (panda, iiwa, ur5e, ur10e, irb2600) or a robot YAML file."),
     scene: Path = typer.Option(..., "--scene", help="Scene file (YAML): obstacles, see docs/planning.md."),
     q_from: str = typer.Option(..., "--from", help="Start: joint positions [rad], comma-separated, robot's order."),
     q_to: str = typer.Option(None, "--to", help="Goal: joint positions [rad], comma-separated."),
