@@ -105,10 +105,13 @@ def collision_pairs_cmd(
     writes): adjacent links, pairs in collision at home or almost always, pairs never in
     collision over --samples random configurations.
 
-    \b
     Examples:
-      officina collision-pairs --robot panda
-      officina collision-pairs --robot labs/my_arm.yaml --samples 20000 --out labs/my_arm.srdf
+
+    ```
+    officina collision-pairs --robot panda
+    officina collision-pairs --robot labs/my_arm.yaml --samples 20000 \\
+        --out labs/my_arm.srdf
+    ```
     """
     from officina.controllers.planning.collision import compute_disabled_pairs, write_srdf
     from officina.robots import load_robot, robot_file

@@ -172,3 +172,13 @@ def test_robot_option_help_that_lists_robots_lists_them_all():
             assert not named or named == names, (" ".join(path), p.help, sorted(names - named))
             checked += 1
     assert checked >= 5
+
+
+def test_examples_are_one_command_a_line(pages):
+    """'Examples:' heads a block of command lines; a page that runs them into one paragraph
+    ('Examples: officina x officina y ...') does not teach."""
+    for path, page in pages.items():
+        for line in page.splitlines():
+            m = re.match(r"^\s*Examples?:(.*)$", line)
+            if m:
+                assert not m.group(1).strip(), f"officina {' '.join(path)} --help: {line.strip()}"
