@@ -152,3 +152,28 @@ def test_config_file_of_another_task_says_so(cli, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
     r = cli(["run", "pick-place", "--config", "config.yaml", "--set", "params.n_objectz=1"])
     assert r.exit_code == 2 and "holds the parameters" not in r.stderr  # the same task: no such hint
+
+
+def test_tasks_task_lists_every_parameter_that_set_takes(cli):
+    """`officina tasks TASK` (what docs/tasks.md points to for a task's parameters): every key it
+    lists is one --set takes, with its default; every parameter of the task is listed."""
+    from officina.runner import resolve_config
+    from officina.tasks import get_task, task_names
+
+    for name in task_names():
+        r = cli(["tasks", name, "--json"])
+        assert r.exit_code == 0, r.output
+        doc = json.loads(r.stdout)
+        keys = [row["key"] for row in doc["params"]]
+        assert {k.split(".")[1] for k in keys} == set(get_task(name).Params.model_fields), name
+        overrides = [f"{row['key']}={json.dumps(row['default'])}" for row in doc["params"]]
+        cfg = resolve_config(name, robot="ur10e" if name == "palletizing" else None, overrides=overrides)
+        assert cfg.params == resolve_config(name, robot="ur10e" if name == "palletizing" else None).params
+    r = cli(["tasks", "pick-place"])
+    assert r.exit_code == 0 and "params.n_objects" in r.stdout and ">= 1, <= 6" in r.stdout
+    rows = {row["key"]: row for row in json.loads(cli(["tasks", "pick-place", "--json"]).stdout)["params"]}
+    assert rows["params.objects.kinds"]["allowed"] == "length >= 1, each one of box, cylinder"
+    assert rows["params.n_objects"] == {"key": "params.n_objects", "default": 3, "allowed": ">= 1, <= 6",
+                                        "description": ""}
+    r = cli(["tasks", "pick-placex"])
+    assert r.exit_code == 2 and "unknown task 'pick-placex'" in r.stderr
