@@ -46,6 +46,8 @@ def test_run_help_teaches(cli):
         (["run", "pick-place", "--set", "sim.control_dt=0.0015"], "whole multiple of sim_dt"),
         (["run", "pick-place", "--config", "does/not/exist.yaml"], "config file not found"),
         (["run", "pick-place", "--robot", "does/not/exist.yaml"], "robot file not found"),
+        (["run", "pick-place", "--set", "params.region_x=[0.6,0.4]"],
+         "config key 'params': region_x and region_y must be ranges (low, high)"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_no_folder(cli, tmp_path, monkeypatch, args, message):
