@@ -238,16 +238,14 @@ def folder_kind(folder: Path) -> str:
 def write_report(folder: str | Path, out: str | Path | None = None, *, runs: bool = True) -> Path:
     """Write the report of ``folder`` (default ``folder/report.html``); for a sweep, also each run's
     report unless ``runs`` is False. Returns the report's path."""
-    from officina.runs import atomic_write_text, make_out_dir
+    from officina.runs import atomic_write_text, check_out_file
 
     d = Path(folder)
     if not d.is_dir():
         what = "a file, not a folder" if d.exists() else "no such folder"
         raise BadInput(f"{folder}: {what}; expected a run or sweep folder")
     if out is not None:
-        if Path(out).is_dir():
-            raise BadInput(f"--out {out}: a folder; expected the HTML file to write, e.g. {Path(out) / 'report.html'}")
-        make_out_dir(Path(out).parent, f"--out {out}: its folder")
+        check_out_file(out, "report.html")
     kind = folder_kind(d)
     if kind == "sweep":
         text = sweep_report_html(d, run_reports=runs)
@@ -256,6 +254,7 @@ def write_report(folder: str | Path, out: str | Path | None = None, *, runs: boo
     else:
         text = run_report_html(d)
     path = Path(out) if out is not None else d / "report.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, text)
     return path
 

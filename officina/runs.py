@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["make_out_dir", "new_run_dir", "atomic_write_text", "write_json_atomic", "write_yaml_atomic"]
+__all__ = ["check_out_file", "make_out_dir", "new_run_dir", "atomic_write_text", "write_json_atomic", "write_yaml_atomic"]
 
 
 def make_out_dir(out: str | Path, what: str = "--out") -> Path:
@@ -29,6 +29,24 @@ def make_out_dir(out: str | Path, what: str = "--out") -> Path:
         raise BadInput(f"{what} {out}: cannot create the folder ({exc.strerror or exc}); "
                        "expected a folder that can be written") from None
     return d
+
+
+def check_out_file(out: str | Path, example: str, what: str = "--out") -> Path:
+    """The path of a file a command is to write: BadInput with one line naming ``what`` when it
+    is a folder, lies under a file, or its folder cannot be written. Nothing is created."""
+    from officina.errors import BadInput
+
+    p = Path(out)
+    if p.is_dir():
+        raise BadInput(f"{what} {out}: a folder; expected the file to write, e.g. {p / example}")
+    anc = p.parent
+    while not anc.exists() and anc != anc.parent:
+        anc = anc.parent
+    if not anc.is_dir():
+        raise BadInput(f"{what} {out}: {anc} is a file, not a folder")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise BadInput(f"{what} {out}: cannot write in {anc} (permission denied)")
+    return p
 
 
 def new_run_dir(task: str, out: str | Path | None, root: str | Path = "runs") -> Path:

@@ -224,8 +224,9 @@ def test_report_paths_that_are_wrong_are_one_line(cli, tmp_path):
     f.write_text("x")
     for args, message in (
         ([f], f"{f}: a file, not a folder; expected a run or sweep folder"),
-        ([study, "--out", tmp_path], f"--out {tmp_path}: a folder; expected the HTML file to write"),
-        ([study, "--out", f / "r.html"], f"--out {f / 'r.html'}: its folder {f}: a file, not a folder"),
+        ([study, "--out", tmp_path], f"--out {tmp_path}: a folder; expected the file to write, e.g. "
+                                     f"{tmp_path / 'report.html'}"),
+        ([study, "--out", f / "r.html"], f"--out {f / 'r.html'}: {f} is a file, not a folder"),
         (["--resume", f], f"--resume {f}: a file, not a folder; expected a sweep folder"),
         (["--resume", study], f"--resume {study}: the folder holds no sweep.yaml; expected a folder made by officina sweep"),
     ):
