@@ -116,9 +116,13 @@ def collision_pairs_cmd(
     from officina.controllers.planning.collision import compute_disabled_pairs, write_srdf
     from officina.robots import load_robot, robot_file
 
+    from officina.runs import check_out_file
+
     spec = load_robot(robot)
-    rows = compute_disabled_pairs(spec, samples=samples, rng=np.random.default_rng(seed))
     path = out if out is not None else robot_file(robot).with_suffix(".srdf")
+    check_out_file(path, f"{spec.name}.srdf")
+    rows = compute_disabled_pairs(spec, samples=samples, rng=np.random.default_rng(seed))
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_srdf(path, spec.name, rows, note=f"written by officina collision-pairs ({samples} samples, seed {seed}); "
                "reasons as MoveIt's setup assistant gives them")
     if as_json:

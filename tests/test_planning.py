@@ -554,3 +554,10 @@ def test_cli_collision_pairs(tmp_path, cli):
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert out.is_file() and any(p[2] == "Adjacent" for p in d["pairs"])
+    # --out in a folder not made yet: made; a folder or a path under a file: one line, exit 2
+    r = cli(["collision-pairs", "--robot", "ur5e", "--samples", "200", "--out", tmp_path / "new" / "p.srdf"])
+    assert r.exit_code == 0 and (tmp_path / "new" / "p.srdf").is_file(), r.output
+    for bad, message in ((tmp_path, f"--out {tmp_path}: a folder; expected the file to write"),
+                         (out / "x.srdf", f"--out {out / 'x.srdf'}: {out} is a file, not a folder")):
+        r = cli(["collision-pairs", "--robot", "ur5e", "--samples", "200", "--out", bad])
+        assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1 and message in r.stderr, r.output
