@@ -270,7 +270,7 @@ def _status(d: Path, metrics: dict | None) -> tuple[str, str, str]:
         return "bad", "not successful", "The run finished, but the task did not meet its success criterion."
     if err.is_file():
         text = err.read_text(errors="replace")
-        if text.lower().startswith("interrupted"):
+        if text.lower().startswith(("interrupted", "stopped by")):  # Ctrl-C; SIGTERM (runner.RunStopped)
             return "warn", "interrupted", "The run was stopped before it finished; it has no metrics."
         return "bad", "failed", "The run failed before it finished (error below); it has no metrics."
     return "warn", "unfinished", "The folder has no metrics.json and no error.txt: the run is still going, " \

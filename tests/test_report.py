@@ -237,3 +237,17 @@ def test_report_paths_that_are_wrong_are_one_line(cli, tmp_path):
     r = cli(["report", study, "--out", tmp_path / "new" / "deeper" / "study.html"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "new" / "deeper" / "study.html").read_text().lower().startswith("<!doctype html>")
+
+
+def test_a_run_stopped_by_sigterm_is_interrupted_not_failed(tmp_path):
+    """error.txt of a run stopped by a signal (officina.runner.RunStopped): the report's status is
+    'interrupted', as for Ctrl-C, not 'failed'."""
+    from officina.report import _status
+    from officina.runner import RunStopped
+
+    for text, badge in ((f"{RunStopped(15)}; no metrics were written, the state log keeps the run up to the stop\n",
+                         "interrupted"),
+                        ("interrupted by the user; no metrics were written\n", "interrupted"),
+                        ("Traceback (most recent call last):\nRuntimeError: boom\n", "failed")):
+        (tmp_path / "error.txt").write_text(text)
+        assert _status(tmp_path, None)[1] == badge, text
