@@ -9,7 +9,9 @@ The loop itself is `officina.tasks.runtime`; this module is the run folder aroun
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +131,11 @@ def resolve_config(
         cfg = RunConfig.model_validate(data)
     except ValidationError as exc:
         raise BadInput(format_validation_error(exc)) from None
+    if cfg.gui and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                             or os.environ.get("WAYLAND_DISPLAY")):
+        # PyBullet's GUI would print its X11 start-up and exit the process with status 1
+        raise BadInput("--gui needs a display, and DISPLAY is not set; expected a desktop session "
+                       "(or ssh -X), or run headless without --gui (--video records one)")
     t = get_task(cfg.task)
     try:
         params = t.Params.model_validate(cfg.params)

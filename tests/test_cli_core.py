@@ -1,6 +1,7 @@
 """The CLI face: version, listings, and every bad-input case (exit 2, one line, no run folder)."""
 
 import json
+import sys
 
 import pytest
 
@@ -179,3 +180,19 @@ def test_tasks_task_lists_every_parameter_that_set_takes(cli):
                                         "description": ""}
     r = cli(["tasks", "pick-placex"])
     assert r.exit_code == 2 and "unknown task 'pick-placex'" in r.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="DISPLAY is how Linux names the X server")
+def test_gui_without_a_display_is_one_line(cli, tmp_path, monkeypatch):
+    """PyBullet's GUI without an X server prints its start-up chatter and exits the process with
+    status 1; officina refuses first."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    for args in (["run", "pick-place", "--gui"], ["run", "pick-place", "--set", "gui=true"],
+                 ["sweep", "pick-place", "--seeds", "0", "--set", "gui=true"]):
+        r = cli([*args, "--out", tmp_path / "run"])
+        assert r.exit_code == 2
+        assert r.stderr.strip().splitlines() == [
+            "officina: error: --gui needs a display, and DISPLAY is not set; expected a desktop session "
+            "(or ssh -X), or run headless without --gui (--video records one)"]
+        assert not (tmp_path / "run").exists()
