@@ -148,7 +148,7 @@ def compare_cmd(
     if run is None:
         from officina.runner import execute_run
 
-        res = execute_run(cfg, None if out is None else out / "run")
+        res = execute_run(cfg, None if out is None else out / "run", progress=not as_json)
         run, metrics = res.run_dir, res.metrics
     report = compare_job(job, worker, robot_metrics=metrics, rate_per_min=rate, shift_h=shift_h, exos=exos,
                          motions=motions)
