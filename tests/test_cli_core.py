@@ -196,3 +196,44 @@ def test_gui_without_a_display_is_one_line(cli, tmp_path, monkeypatch):
             "officina: error: --gui needs a display, and DISPLAY is not set; expected a desktop session "
             "(or ssh -X), or run headless without --gui (--video records one)"]
         assert not (tmp_path / "run").exists()
+
+
+def test_usage_errors_are_one_line_through_main(capsys, monkeypatch):
+    """What the parser refuses (an unknown option or command, a value that does not convert, a
+    missing option) is one line naming it and the command's --help, exit 2, as officina's own
+    bad-input errors; help, --version and a group without a command keep their pages."""
+    import gc
+
+    from officina.cli import main
+
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # main's exit-time freeze: not in the test process
+
+    def call(args):
+        with pytest.raises(SystemExit) as exc:
+            main(args)
+        out, err = capsys.readouterr()
+        return exc.value.code, out, err
+
+    for args, message in (
+        (["run", "pick-place", "--seed", "abc"], "Invalid value for '--seed' / '-s'"),
+        (["run", "pick-place", "--bogus"], "No such option: --bogus"),
+        (["nosuchcmd"], "No such command 'nosuchcmd'"),
+        (["exo", "lift", "--lift", "squat"], "Missing option '--load-kg'"),
+        (["kin", "ik", "--robot", "panda", "--position", "0.4,0,0.3", "--quaternion-xyzw", "1,0,0,0",
+          "--max-restarts", "-1"], "Invalid value for '--max-restarts'"),
+    ):
+        code, out, err = call(args)
+        assert code == 2, (args, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("officina: error: ") and message in lines[0], lines
+        assert "(see `officina " in lines[0] and "--help`)" in lines[0]
+    code, out, err = call(["--version"])
+    assert code == 0 and out.startswith("officina ")
+    code, out, err = call(["kin", "--help"])
+    assert code == 0 and "Usage: officina kin" in out
+    code, out, err = call(["vision"])
+    assert code == 2 and "Usage: officina vision" in out and not err
+    code, out, err = call(["kin", "fk", "--robot", "panda", "--q", "0,0,0,-1.5,0,1.5,0"])
+    assert code == 0 and "position" in out
+    code, out, err = call(["kin", "ik", "--robot", "panda", "--position", "2,0,0.3", "--quaternion-xyzw", "1,0,0,0"])
+    assert code == 1
