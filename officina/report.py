@@ -625,9 +625,15 @@ def sweep_report_html(d: Path, *, run_reports: bool = True) -> str:
              ["overrides", " ".join(plan.get("overrides") or []) or "-"],
              ["started", str(plan.get("created", "")).replace("T", " ")[:19]], ["finished", _mtime(d / "sweep.json") if done else "-"],
              ["officina", str(plan.get("officina", ""))]]
+    if pending:
+        how = f'Finish it with <code>officina sweep --resume {_e(d.name)}</code>; the '
+    elif n_failed:
+        how = f'Rerun the failed runs with <code>officina sweep --resume {_e(d.name)} --retry-failed</code>; the '
+    else:
+        how = "The "
     body.append('<section id="what-ran"><h2>What ran</h2>' + _facts(facts) +
-                f'<p class="note">Resume or finish it with <code>officina sweep --resume {_e(d.name)}</code>; the '
-                "table below is <code>results.csv</code> (and <code>results.parquet</code>).</p></section>")
+                f'<p class="note">{how}table below is <code>results.csv</code> (and <code>results.parquet</code>).'
+                "</p></section>")
 
     # summary per grid point
     from officina.tasks.base import key_metrics, metric_info, metric_label

@@ -251,3 +251,24 @@ def test_a_run_stopped_by_sigterm_is_interrupted_not_failed(tmp_path):
                         ("Traceback (most recent call last):\nRuntimeError: boom\n", "failed")):
         (tmp_path / "error.txt").write_text(text)
         assert _status(tmp_path, None)[1] == badge, text
+
+
+def test_sweep_report_says_how_to_go_on(tmp_path):
+    """A sweep with runs left says how to finish it, one with failed runs how to rerun them, and a
+    finished one neither (it said 'Resume or finish it' of every sweep)."""
+    from officina.report import sweep_report_html
+    from officina.sweep import open_sweep
+
+    d, points, _ = open_sweep(TOUCH, seeds=[0, 1], grid={}, out=tmp_path / "sw")
+
+    def html(*statuses):
+        (d / "results.jsonl").write_text("".join(json.dumps({"run": p.name, "status": s, "seed": p.seed}) + "\n"
+                                                 for p, s in zip(points, statuses)))
+        return sweep_report_html(d, run_reports=False)
+
+    page = html("ok")
+    assert "Finish it with <code>officina sweep --resume sw</code>" in page
+    page = html("ok", "failed")
+    assert "Rerun the failed runs with <code>officina sweep --resume sw --retry-failed</code>" in page
+    page = html("ok", "ok")
+    assert "officina sweep --resume" not in page and "The table below is <code>results.csv</code>" in page
