@@ -617,7 +617,11 @@ def local_cluster(workers: int | None, n_runs: int):
         raise BadInput("officina sweep needs Dask: install the 'dist' extra (pip install 'officina[dist]')") from None
     n = workers or max(1, min(n_runs, os.cpu_count() or 1))
     with dask.config.set(dask_worker_config()):  # the nannies read it as they start their workers
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        # no dashboard; the scheduler's HTTP endpoints on a free port (by default 8787, which a
+        # second sweep on the machine finds taken: Dask then warns "Perhaps you already have a
+        # cluster running?")
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               scheduler_kwargs={"dashboard_address": ":0"})
     return Client(cluster), cluster
 
 

@@ -318,3 +318,29 @@ def test_one_sweep_at_a_time_in_a_folder(cli, tmp_path):
         r = cli(["sweep", "--resume", d])
     assert r.exit_code == 2 and "a sweep is already running in this folder" in r.stderr
     assert f"pid {os.getpid()}" in r.stderr and not (d / "results.csv").exists()
+
+
+def test_a_second_sweep_on_the_machine_starts_without_dasks_port_warning():
+    """The LocalCluster's scheduler serves its HTTP endpoints on a free port: with 8787 taken (a
+    sweep already running) Dask no longer warns 'Port 8787 is already in use. Perhaps you already
+    have a cluster running?'."""
+    import socket
+    import warnings
+
+    from officina.sweep import local_cluster
+
+    with socket.socket() as held:
+        try:
+            held.bind(("127.0.0.1", 8787))
+            held.listen(1)
+        except OSError:
+            pass  # taken already: the same situation
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            client, cluster = local_cluster(1, 1)
+            try:
+                assert cluster.scheduler.services["dashboard"].port != 8787
+            finally:
+                client.close()
+                cluster.close()
+    assert not [w for w in caught if "already in use" in str(w.message)]
