@@ -344,3 +344,15 @@ def test_a_second_sweep_on_the_machine_starts_without_dasks_port_warning():
                 client.close()
                 cluster.close()
     assert not [w for w in caught if "already in use" in str(w.message)]
+
+
+def test_a_robot_the_task_cannot_use_is_refused_before_the_sweep(cli, tmp_path):
+    """docs/sweeps.md: every point is resolved first, a bad robot is one line and exit 2 with no
+    folder; a robot whose gripper cannot do the task is one (it failed in its worker)."""
+    out = tmp_path / "sw"
+    r = cli(["sweep", "pick-place", "--seeds", "0", "--grid", "robot=panda,ur10e", "--out", out])
+    assert r.exit_code == 2
+    assert r.stderr.strip().splitlines() == [
+        "officina: error: pick-place needs a parallel gripper (its parts are 4-5.5 cm, smaller than a suction "
+        "cup); robot 'ur10e' has a vacuum gripper"]
+    assert not out.exists()
