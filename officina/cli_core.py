@@ -339,7 +339,9 @@ def sweep_table(tdef, summary: list[dict]):
     for c in ["grid point", "runs", "failed", "success"] + [
             metric_label(tdef, k) + (f" [{metric_info(tdef, k).unit}]" if metric_info(tdef, k).unit else "")
             for k in shown]:
-        t.add_column(c, justify="left" if c == "grid point" else "right")
+        # the grid point names the row: folded over lines, never cut to a prefix other rows share
+        t.add_column(c, justify="left" if c == "grid point" else "right",
+                     overflow="fold" if c == "grid point" else "ellipsis")
     for s in summary:
         sc = s["success"]
         succ = f"{sc['value'] * 100:.0f} %" if sc["value"] is not None else "-"

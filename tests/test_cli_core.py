@@ -237,3 +237,24 @@ def test_usage_errors_are_one_line_through_main(capsys, monkeypatch):
     assert code == 0 and "position" in out
     code, out, err = call(["kin", "ik", "--robot", "panda", "--position", "2,0,0.3", "--quaternion-xyzw", "1,0,0,0"])
     assert code == 1
+
+
+def test_sweep_table_shows_every_grid_point_whole():
+    """At 80 columns the grid point column folds instead of cutting 'robot=panda' and 'robot=panda-2'
+    (or two long dotted keys) to the same 'robot=pa…'."""
+    from rich.console import Console
+
+    from officina.cli_core import sweep_table
+    from officina.tasks import get_task
+
+    tdef = get_task("pick-place")
+    metric = {"value": 1.0, "low": 1.0, "high": 1.0, "n": 2}
+    points = ["params.n_objects=1, params.velocity_scale=0.25, robot=panda",
+              "params.n_objects=1, params.velocity_scale=0.25, robot=ur5e"]
+    summary = [{"point": p, "runs": 2, "failed": 0, "success": metric,
+                "metrics": {k: metric for k in ("objects_placed", "objects_total", "cycle_time_s")}} for p in points]
+    console = Console(width=80, record=True, color_system=None)
+    console.print(sweep_table(tdef, summary))
+    first_column = "".join(line.split("│")[1].strip() for line in console.export_text().splitlines()
+                           if line.startswith("│"))
+    assert first_column == "".join("".join(p.split()) for p in points)
