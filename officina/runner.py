@@ -108,6 +108,11 @@ def resolve_config(
     from officina.tasks import canonical_task_ref, get_task
 
     data: dict[str, Any] = load_yaml(config_file) if config_file else {}
+    if "fingerprint" in data and "runs" in data:
+        raise BadInput(f"config file {config_file} is a sweep's plan (sweep.yaml); expected a run's config.yaml, "
+                       f"or `officina sweep --resume {Path(config_file).parent}` to go on with the sweep")
+    if "cycle_time_s" in data and "success" in data:
+        raise BadInput(f"config file {config_file} is a run's metrics; expected the config.yaml beside it")
     file_task = data.get("task")
     if task is not None:
         data["task"] = task

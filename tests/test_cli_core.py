@@ -258,3 +258,23 @@ def test_sweep_table_shows_every_grid_point_whole():
     first_column = "".join(line.split("│")[1].strip() for line in console.export_text().splitlines()
                            if line.startswith("│"))
     assert first_column == "".join("".join(p.split()) for p in points)
+
+
+def test_config_that_is_a_sweep_plan_or_metrics_says_so(cli, tmp_path):
+    """--config given the wrong file of a folder: one line saying which file it is (it said
+    "config key 'robot': Input should be a valid string (got None)" of a sweep.yaml)."""
+    import yaml
+
+    sweep = tmp_path / "sw"
+    sweep.mkdir()
+    (sweep / "sweep.yaml").write_text(yaml.safe_dump({"format": 2, "task": "pick-place", "seeds": [0], "grid": {},
+                                                      "robot": None, "fingerprint": "0" * 64, "runs": []}))
+    (tmp_path / "metrics.json").write_text(json.dumps({"success": True, "cycle_time_s": 1.0, "robot": "panda"}))
+    for f, message in ((sweep / "sweep.yaml", f"is a sweep's plan (sweep.yaml); expected a run's config.yaml, or "
+                                              f"`officina sweep --resume {sweep}`"),
+                       (tmp_path / "metrics.json", "is a run's metrics; expected the config.yaml beside it")):
+        r = cli(["run", "--config", f, "--out", tmp_path / "run"])
+        assert r.exit_code == 2
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"config file {f} {message}" in lines[0], lines
+        assert not (tmp_path / "run").exists()
