@@ -176,3 +176,15 @@ def test_compare_shows_the_robot_runs_progress(run, tmp_path, monkeypatch):
         res = run(["compare", "pick-place", "--set", "params.n_objects=1", "--out", str(tmp_path / "c"), *args])
         assert res.exit_code == 2 and "stopped by the test" in res.output
         assert seen[-1] is expected
+
+
+def test_one_item_per_cycle_reads_as_one_item(run, tmp_path):
+    """'9.8 s per 1 item', not '1 items' (a cell that handles one part per cycle)."""
+    from officina.runner import execute_run, resolve_config
+
+    d = tmp_path / "run"
+    execute_run(resolve_config("pick-place", overrides=["params.n_objects=1"]), d)
+    res = run(["compare", "pick-place", "--run", str(d), "--out", str(tmp_path / "c"), "--exo", "spexor", "--json"])
+    assert res.exit_code == 0, res.output
+    line = json.loads(res.stdout)["actions"][0]
+    assert line.startswith("Robot: does the job") and line.endswith(" s per 1 item)."), line
