@@ -386,9 +386,17 @@ def exo_sweep_cmd(
     from officina.runs import new_run_dir, write_json_atomic
 
     styles = [s.strip().lower() for s in lift_style.split(",") if s.strip()]
-    ax = StudyAxes(_values(stiffness, "--stiffness"), _values(preload, "--preload"), _values(load_kg, "--load-kg"),
-                   styles, engage_deg=engage_deg, max_torque_nm=max_torque_nm, rate_per_min=rate_per_min,
-                   shift_h=shift_h, coupling=coupling)
+    try:
+        ax = StudyAxes(_values(stiffness, "--stiffness"), _values(preload, "--preload"),
+                       _values(load_kg, "--load-kg"), styles, engage_deg=engage_deg, max_torque_nm=max_torque_nm,
+                       rate_per_min=rate_per_min, shift_h=shift_h, coupling=coupling)
+    except ValueError as exc:  # the library names its fields; the user typed the options
+        msg = str(exc)
+        for field, option in (("stiffness_nm_per_rad:", "--stiffness (N m/rad):"), ("preload_nm:", "--preload (N m):"),
+                              ("loads_kg:", "--load-kg (kg):"), ("styles:", "--lift-style:")):
+            if msg.startswith(field):
+                msg = option + msg[len(field):]
+        raise ValueError(msg) from None
     model = _human(body_mass_kg, stature_m, sex)
     from officina.exoskeleton.worker import duration_class
 

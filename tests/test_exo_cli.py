@@ -125,3 +125,15 @@ def test_exo_overhead_over_support_is_said_not_hidden(run):
     assert f"pushes the arms down against it with {out['opposing_moment_nm']:.1f} N m" in res.stdout
     res = run(["exo", "overhead", "--elevation-deg", "110", "--tool-kg", "1.5", "--exo", "paexo", "--support", "0.7"])
     assert "(48 % less); 13.9 N m go to the hip belt" in res.stdout and "over-supports" not in res.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--stiffness", "2000"], "--stiffness (N m/rad): expected values from 0 to 1000, got 2000.0"),
+    (["--preload", "-5"], "--preload (N m): expected values from 0 to 200, got -5.0"),
+    (["--load-kg", "500"], "--load-kg (kg): expected values from 0 to 50, got 500.0"),
+])
+def test_exo_sweep_out_of_range_names_the_option(run, tmp_path, args, message):
+    res = run(["exo", "sweep", *args, "--out", str(tmp_path / "study")])
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines() == [f"officina: error: {message}"]
+    assert not (tmp_path / "study").exists()
