@@ -72,6 +72,8 @@ def plan_cmd(
     if to_pose is not None:
         v = _floats(to_pose, "--to-pose", 7)
         T = pose_to_T(v[:3], v[3:])
+    if not time_budget > 0:
+        raise BadInput(f"--time-budget: expected a positive number of seconds, got {time_budget:g}")
     try:
         settings = PlannerSettings(planner=planner, time_budget_s=time_budget)
     except ValueError as exc:

@@ -88,7 +88,14 @@ def detect(
     from officina.vision.calibration import read_image
     from officina.vision.markers import MarkerParams, detect_markers
 
-    params = MarkerParams(dictionary, marker_length_m, refine)  # validates the dictionary first
+    try:
+        params = MarkerParams(dictionary, marker_length_m, refine)  # validates the dictionary first
+    except ValueError as exc:  # the library names its fields; the user typed the options
+        msg = str(exc)
+        for field, option in (("marker_length_m", "--marker-length-m"), ("corner_refinement", "--refine")):
+            if msg.startswith(field):
+                msg = option + msg[len(field):]
+        raise BadInput(msg) from None
     img = read_image(image)
     intr = _intrinsics(camera_info, fx, fy, cx, cy, img.shape[1], img.shape[0])
     records = [m.to_json() for m in detect_markers(img, intr, params)]

@@ -522,6 +522,8 @@ def test_cli_plan_exit_codes(tmp_path, cli):
     assert r.exit_code == 2 and "colour" in r.stderr
     r = cli(["plan", "--robot", "panda", "--scene", f, "--from", "0,0,0", "--to", _q(Q_RIGHT)])
     assert r.exit_code == 2 and "--from" in r.stderr
+    r = cli(["plan", "--robot", "panda", "--scene", f, "--from", _q(Q_LEFT), "--to", _q(Q_RIGHT), "--time-budget", "0"])
+    assert r.exit_code == 2 and "--time-budget: expected a positive number of seconds, got 0" in r.stderr
     q_out = Q_LEFT.copy()
     q_out[3] = 0.5
     r = cli(["plan", "--robot", "panda", "--scene", f, "--from", _q(q_out), "--to", _q(Q_RIGHT)])

@@ -58,6 +58,7 @@ def test_detect_no_markers_is_an_empty_list(tmp_path):
     [
         (["--dict", "DICT_4X4_50"], "cannot read image"),
         (["--dict", "DICT_NOPE"], "unknown marker dictionary"),
+        (["--refine", "foo"], "--refine 'foo'; expected one of none, subpix, contour, apriltag"),
     ],
 )
 def test_detect_bad_input_exits_2(tmp_path, args, message):
