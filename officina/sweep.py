@@ -149,6 +149,11 @@ def plan_sweep(task: str, *, seeds: list[int], grid: dict[str, list[Any]], robot
     """Resolve every point's configuration now, so bad input fails before anything starts."""
     from officina.runner import resolve_config
 
+    for key, how in (("seed", "the seeds are --seeds, e.g. --seeds 0-9"), ("task", "a sweep runs one task")):
+        if key in grid:
+            raise BadInput(f"--grid {key}=...: {how}; expected --grid over other config keys (robot, params.*, ...)")
+        if any(o.split("=", 1)[0].strip() == key for o in overrides):
+            raise BadInput(f"--set {key}=...: {how}")
     keys = list(grid)
     points = []
     used: set[str] = set()

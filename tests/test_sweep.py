@@ -356,3 +356,17 @@ def test_a_robot_the_task_cannot_use_is_refused_before_the_sweep(cli, tmp_path):
         "officina: error: pick-place needs a parallel gripper (its parts are 4-5.5 cm, smaller than a suction "
         "cup); robot 'ur10e' has a vacuum gripper"]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--grid", "seed=1,2"], "--grid seed=...: the seeds are --seeds, e.g. --seeds 0-9"),
+    (["--set", "seed=4"], "--set seed=...: the seeds are --seeds, e.g. --seeds 0-9"),
+    (["--grid", "task=pick-place,peg-in-hole"], "--grid task=...: a sweep runs one task"),
+])
+def test_seed_and_task_are_not_grid_or_set_keys(cli, tmp_path, args, message):
+    """They overrode --seeds (a run named seed1-seed0 ran seed 1; results.csv had two seed columns)."""
+    r = cli(["sweep", "pick-place", "--seeds", "0", *args, "--out", tmp_path / "sw"])
+    assert r.exit_code == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"officina: error: {message}")
+    assert not (tmp_path / "sw").exists()
