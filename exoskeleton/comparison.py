@@ -136,8 +136,9 @@ def actions(report: dict) -> list[str]:
     job = {m["name"]: m for m in report["job"]["moves"]}
     if robot is not None:
         done = "does the job" if robot["success"] else "did NOT complete the job"
+        n = robot["items_per_cycle"]
         out.append(f"Robot: {done}, {robot['items_per_hour']:.0f} items/h ({robot['cycle_time_s']:.1f} s per "
-                   f"{robot['items_per_cycle']} items).")
+                   f"{n} item{'' if n == 1 else 's'}).")
     out.append(f"Worker at {rate['lifts_per_min']:.2f} lifts/min ({'the robot' if rate['source'] == 'robot' else 'given'} rate), "
                f"{w['shift_h']:g} h shift ({w['niosh']['duration']} duration), {w['lift_style']} lifts.")
     mr, lim = w["niosh"]["max_rate_per_min"], w["niosh"]["limited_by"]

@@ -152,25 +152,42 @@ def parametric_lift(
     return Lift(name=f"{style} {load_kg:g} kg", t=t, q=q, qd=qd, qdd=qdd, load_kg=float(load_kg))
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def load_lift_csv(path: str | Path, load_kg: float, dt: float = 0.005) -> Lift:
     """A recorded lift from CSV (see the module docstring for the columns)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"motion CSV not found: {path}")
-    with path.open(newline="") as fh:
-        rows = list(csv.reader(fh))
+    try:
+        with path.open(newline="") as fh:
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file; expected a CSV with t_s and <joint>_deg columns") from None
     if len(rows) < 4:
         raise ValueError(f"{path}: expected a header and at least 3 rows of samples")
     header = [h.strip().lower() for h in rows[0]]
     tcol = next((i for i, h in enumerate(header) if h in ("t_s", "time_s", "t", "time")), None)
     if tcol is None:
         raise ValueError(f"{path}: expected a time column named t_s or time_s, got columns {header}")
-    try:
-        data = np.array([[float(x) for x in r] for r in rows[1:] if r], dtype=float)
-    except ValueError as exc:
-        raise ValueError(f"{path}: non-numeric value ({exc})") from None
-    if data.shape[1] != len(header):
-        raise ValueError(f"{path}: rows have {data.shape[1]} values, the header has {len(header)}")
+    values = []
+    for line, r in enumerate(rows[1:], start=2):
+        if not r:
+            continue
+        if len(r) != len(header):
+            raise ValueError(f"{path}: line {line} has {len(r)} values, the header has {len(header)}")
+        try:
+            values.append([float(x) for x in r])
+        except ValueError:
+            col, bad = next((h, x) for h, x in zip(header, r) if not _is_number(x))
+            raise ValueError(f"{path}: line {line}, column {col}: {bad!r} is not a number") from None
+    data = np.array(values, dtype=float)
     t_raw = data[:, tcol]
     if np.any(np.diff(t_raw) <= 0):
         raise ValueError(f"{path}: time must increase strictly")

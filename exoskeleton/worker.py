@@ -183,8 +183,11 @@ def load_motion_csv(path: str | Path, load_kg: float) -> Motion:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"motion CSV not found: {path}")
-    with path.open(newline="") as fh:
-        rows = [r for r in csv.reader(fh) if r]
+    try:
+        with path.open(newline="") as fh:
+            rows = [r for r in csv.reader(fh) if r]
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file; expected a CSV with t_s and <joint>_deg columns") from None
     if not rows:
         raise ValueError(f"{path}: empty file; expected a header with t_s and <joint>_deg columns")
     header = [h.strip().lower() for h in rows[0]]

@@ -168,10 +168,37 @@ def app_for(args: list[str]) -> typer.Typer:
     return register_subcommands()
 
 
+def _usage_error_exit(exc: BaseException) -> int | None:
+    """The exit code of a command-line parsing error (click's, through typer: an unknown option or
+    command, a value that does not convert, a missing option), printed as one line naming the
+    option and the command's --help; None for any other exception."""
+    if type(exc).__name__ == "Abort":  # click's Ctrl-C at a prompt
+        typer.echo("officina: aborted", err=True)
+        return 1
+    if not (hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)):
+        return None
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a group without a command: its help was printed
+        return exc.exit_code
+    ctx = getattr(exc, "ctx", None)
+    message = " ".join(str(exc.format_message()).split())
+    hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    typer.echo(f"officina: error: {message}{hint}", err=True)
+    return exc.exit_code
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app_for(args)(args=args, prog_name="officina", standalone_mode=True)
+        try:
+            rv = app_for(args)(args=args, prog_name="officina", standalone_mode=False)
+        except Exception as exc:
+            code = _usage_error_exit(exc)
+            if code is None:
+                raise
+            sys.exit(code)
+        # not standalone: a command that ends by typer.Exit(code) (or --help, --version) returns
+        # the code; one that returns normally, None
+        sys.exit(rv if isinstance(rv, int) and not isinstance(rv, bool) else 0)
     except JobFailed as exc:
         typer.echo(f"officina: job failed: {exc}", err=True)
         sys.exit(1)
@@ -181,10 +208,13 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         # The command is done and the process about to exit: keep what it holds out of the
         # interpreter's garbage collections at exit, which would otherwise scan every object of
-        # every module imported (a tenth of a second or more for a run).
+        # every module imported (a tenth of a second or more for a run). Not once OMPL is loaded:
+        # its nanobind types are freed only by those collections, and nanobind prints a page of
+        # "leaked" warnings at exit for every one still alive.
         import gc
 
-        gc.freeze()
+        if "ompl" not in sys.modules:
+            gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover

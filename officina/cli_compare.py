@@ -122,7 +122,7 @@ def compare_cmd(
     from officina.exoskeleton.comparison import compare_job, to_markdown
     from officina.exoskeleton.plots import plot_compare
     from officina.exoskeleton.worker import Worker, duration_class, evaluate_job
-    from officina.runs import atomic_write_text, write_json_atomic
+    from officina.runs import atomic_write_text, make_out_dir, write_json_atomic
 
     if rate is not None and match_robot:
         raise ValueError("--rate and --match-robot: expected one of them, not both")
@@ -143,16 +143,18 @@ def compare_cmd(
     job = _manual_job(task, params)
     motions = _motions(motion_csv, job)
     evaluate_job(job, worker, 1.0, shift_h, exos, motions)  # every input checked before the robot runs
+    if out is not None:
+        make_out_dir(out)
     if run is None:
         from officina.runner import execute_run
 
-        res = execute_run(cfg, None if out is None else out / "run")
+        res = execute_run(cfg, None if out is None else out / "run", progress=not as_json)
         run, metrics = res.run_dir, res.metrics
     report = compare_job(job, worker, robot_metrics=metrics, rate_per_min=rate, shift_h=shift_h, exos=exos,
                          motions=motions)
     report["run_dir"] = str(run)
     dest = run if out is None else out
-    dest.mkdir(parents=True, exist_ok=True)
+    make_out_dir(dest)
     plot_compare(report, dest / "compare.png")
     atomic_write_text(dest / "compare.md", to_markdown(report))
     report["files"] = [str(dest / n) for n in ("compare.json", "compare.md", "compare.png")]

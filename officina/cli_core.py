@@ -60,6 +60,9 @@ officina run labs/my_task.py:MyTask
 officina run --config runs/pick-place-20261126-071500/config.yaml
 ```
 
+`officina tasks TASK` lists the keys --set params.NAME takes for a task, with
+defaults and ranges; a run's config.yaml shows every key of a run (sim, log, safety).
+
 Exit codes: 0 the task succeeded, 1 it ran but failed, 2 bad input.
 """
 
@@ -69,7 +72,7 @@ Exit codes: 0 the task succeeded, 1 it ran but failed, 2 bad input.
 def run_cmd(
     task: Optional[str] = typer.Argument(
         None, help="Task name (see `officina tasks`) or path/to/module.py:ClassName; optional with --config."),
-    robot: Optional[str] = typer.Option(None, "--robot", "-r", help="Robot name (panda, iiwa, ur5e) or a robot YAML file."),
+    robot: Optional[str] = typer.Option(None, "--robot", "-r", help="Robot: a name from `officina robots` (panda, iiwa, ur5e, ur10e, irb2600) or a robot YAML file."),
     seed: Optional[int] = typer.Option(None, "--seed", "-s", help="Seed of the run's random Generator (default 0)."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Run folder (new or empty); default runs/TASK-TIMESTAMP."),
     video: bool = typer.Option(False, "--video", help="Also record video.mp4 (slower)."),
@@ -142,22 +145,82 @@ def robots_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-reada
     Console().print(t)
 
 
-TASKS_HELP = """List the registered tasks with a one-line description.
+TASKS_HELP = """List the registered tasks with a one-line description; with a TASK, its
+parameters: what `--set params.NAME=VALUE` takes (units in the names: _m, _deg,
+_kg, _n, _s), the default and the allowed range.
 
 Examples:
 
 ```
 officina tasks
-officina tasks --json
+officina tasks pick-place
+officina tasks labs/my_task.py:MyTask --json
 ```
 """
 
 
+def task_param_rows(model: type, prefix: str = "params.") -> list[dict]:
+    """One row per parameter of a task's Params model (nested models flattened to dotted keys):
+    key, default, allowed values or range, description."""
+    import typing
+
+    from pydantic import BaseModel
+
+    rows = []
+    for name, f in model.model_fields.items():
+        ann = f.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            rows.extend(task_param_rows(ann, f"{prefix}{name}."))
+            continue
+        default = f.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel):
+            default = default.model_dump(mode="json")
+        elif isinstance(default, tuple):
+            default = list(default)
+        allowed = []
+        for m in f.metadata:
+            for attr, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"), ("min_length", "length >="),
+                             ("max_length", "length <=")):
+                if getattr(m, attr, None) is not None:
+                    allowed.append(f"{op} {getattr(m, attr)}")
+        each = typing.get_origin(ann) in (list, tuple)
+        for lit in [ann] + list(typing.get_args(ann)):
+            if typing.get_origin(lit) is typing.Literal:
+                values = ", ".join(str(v) for v in typing.get_args(lit))
+                allowed.append(f"{'each ' if each else ''}one of {values}")
+        rows.append({"key": prefix + name, "default": default, "allowed": ", ".join(allowed),
+                     "description": f.description or ""})
+    return rows
+
+
 @app.command("tasks", help=TASKS_HELP)
 @handle_errors
-def tasks_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def tasks_cmd(
+    task: Optional[str] = typer.Argument(None, metavar="[TASK]",
+                                         help="A task name or path/to/module.py:ClassName: list its parameters."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     from officina.tasks import get_task, task_names
 
+    if task is not None:
+        t = get_task(task)
+        params = task_param_rows(t.Params)
+        if as_json:
+            typer.echo(json.dumps({"name": t.name, "description": t.description, "params": params}, indent=2))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        cols = ["key", "default", "allowed"] + (["description"] if any(r["description"] for r in params) else [])
+        table = Table(title=f"{t.name}: parameters (--set KEY=VALUE)", title_justify="left")
+        for col in cols:
+            table.add_column(col, no_wrap=col == "key", overflow="fold")
+        for r in params:
+            table.add_row(*[json.dumps(r[c]) if c == "default" else r[c] for c in cols])
+        console = Console()
+        console.print(t.description, highlight=False)
+        console.print(table)
+        return
     rows = [{"name": n, "description": get_task(n).description} for n in task_names()]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -276,7 +339,9 @@ def sweep_table(tdef, summary: list[dict]):
     for c in ["grid point", "runs", "failed", "success"] + [
             metric_label(tdef, k) + (f" [{metric_info(tdef, k).unit}]" if metric_info(tdef, k).unit else "")
             for k in shown]:
-        t.add_column(c, justify="left" if c == "grid point" else "right")
+        # the grid point names the row: folded over lines, never cut to a prefix other rows share
+        t.add_column(c, justify="left" if c == "grid point" else "right",
+                     overflow="fold" if c == "grid point" else "ellipsis")
     for s in summary:
         sc = s["success"]
         succ = f"{sc['value'] * 100:.0f} %" if sc["value"] is not None else "-"

@@ -193,7 +193,9 @@ def exo_lift_cmd(
     if out is not None:
         from officina.exoskeleton.plots import plot_loads, plot_stick_strip
 
-        out.mkdir(parents=True, exist_ok=True)
+        from officina.runs import make_out_dir
+
+        make_out_dir(out)
         title = f"{motion.name}, {body_mass_kg:g} kg / {stature_m:g} m {model.anthro.sex}"
         files = [
             plot_loads(base, assisted if device is not None else None, out / "loads.png", title=title, exo_name=exo),
@@ -307,9 +309,13 @@ def exo_overhead_cmd(
     if as_json:
         typer.echo(json.dumps(out, indent=2))
         return
+    with_text = f"{out['with_shoulder_moment_nm']:.1f} N m with {exo} ({out['reduction_pct']:.0f} % less)"
+    if out["opposing_moment_nm"] > 0.05:  # the device lifts more than the arms weigh: the person holds them down
+        with_text = (f"0 N m with {exo} (100 % less; it over-supports: the person pushes the arms down against "
+                     f"it with {out['opposing_moment_nm']:.1f} N m)")
     typer.echo(
-        f"shoulder flexor moment {out['without_shoulder_moment_nm']:.1f} N m without, {out['with_shoulder_moment_nm']:.1f} N m with "
-        f"{exo} ({out['reduction_pct']:.0f} % less); {out['pelvis_reaction_moment_nm']:.1f} N m go to the hip belt"
+        f"shoulder flexor moment {out['without_shoulder_moment_nm']:.1f} N m without, {with_text}; "
+        f"{out['pelvis_reaction_moment_nm']:.1f} N m go to the hip belt"
     )
 
 
@@ -380,9 +386,17 @@ def exo_sweep_cmd(
     from officina.runs import new_run_dir, write_json_atomic
 
     styles = [s.strip().lower() for s in lift_style.split(",") if s.strip()]
-    ax = StudyAxes(_values(stiffness, "--stiffness"), _values(preload, "--preload"), _values(load_kg, "--load-kg"),
-                   styles, engage_deg=engage_deg, max_torque_nm=max_torque_nm, rate_per_min=rate_per_min,
-                   shift_h=shift_h, coupling=coupling)
+    try:
+        ax = StudyAxes(_values(stiffness, "--stiffness"), _values(preload, "--preload"),
+                       _values(load_kg, "--load-kg"), styles, engage_deg=engage_deg, max_torque_nm=max_torque_nm,
+                       rate_per_min=rate_per_min, shift_h=shift_h, coupling=coupling)
+    except ValueError as exc:  # the library names its fields; the user typed the options
+        msg = str(exc)
+        for field, option in (("stiffness_nm_per_rad:", "--stiffness (N m/rad):"), ("preload_nm:", "--preload (N m):"),
+                              ("loads_kg:", "--load-kg (kg):"), ("styles:", "--lift-style:")):
+            if msg.startswith(field):
+                msg = option + msg[len(field):]
+        raise ValueError(msg) from None
     model = _human(body_mass_kg, stature_m, sex)
     from officina.exoskeleton.worker import duration_class
 

@@ -42,7 +42,7 @@ officina kin fk --robot panda --q 0,-0.785,0,-2.356,0,1.571,0.785 --json
 @kin_app.command("fk", help=FK_HELP)
 @handle_errors
 def kin_fk(
-    robot: str = typer.Option(..., "--robot", help="Robot name (panda, iiwa, ur5e) or a robot YAML path."),
+    robot: str = typer.Option(..., "--robot", help="Robot: a name from `officina robots` (panda, iiwa, ur5e, ur10e, irb2600) or a robot YAML file."),
     q: str = typer.Option(..., "--q", help="Joint positions in rad, comma-separated, in the robot's joint order."),
     frame: str = typer.Option("flange", "--frame", help="flange, tcp or any link of the URDF."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -81,7 +81,7 @@ Exit codes: 0 solved, 1 the target was not reached, 2 bad input.
 @kin_app.command("ik", help=IK_HELP)
 @handle_errors
 def kin_ik(
-    robot: str = typer.Option(..., "--robot", help="Robot name (panda, iiwa, ur5e) or a robot YAML path."),
+    robot: str = typer.Option(..., "--robot", help="Robot: a name from `officina robots` (panda, iiwa, ur5e, ur10e, irb2600) or a robot YAML file."),
     position: str = typer.Option(..., "--position", help="Target position x,y,z in m, base frame."),
     quaternion_xyzw: str = typer.Option(..., "--quaternion-xyzw", help="Target orientation x,y,z,w (normalised here)."),
     frame: str = typer.Option("tcp", "--frame", help="tcp or flange (or any link)."),

@@ -25,7 +25,7 @@ def _floats(text: str, what: str, n: int | None = None) -> np.ndarray:
 @app.command("plan")
 @handle_errors
 def plan_cmd(
-    robot: str = typer.Option(..., "--robot", help="Robot name (panda, iiwa, ur5e) or robot YAML file."),
+    robot: str = typer.Option(..., "--robot", help="Robot: a name from `officina robots` (panda, iiwa, ur5e, ur10e, irb2600) or a robot YAML file."),
     scene: Path = typer.Option(..., "--scene", help="Scene file (YAML): obstacles, see docs/planning.md."),
     q_from: str = typer.Option(..., "--from", help="Start: joint positions [rad], comma-separated, robot's order."),
     q_to: str = typer.Option(None, "--to", help="Goal: joint positions [rad], comma-separated."),
@@ -72,6 +72,8 @@ def plan_cmd(
     if to_pose is not None:
         v = _floats(to_pose, "--to-pose", 7)
         T = pose_to_T(v[:3], v[3:])
+    if not time_budget > 0:
+        raise BadInput(f"--time-budget: expected a positive number of seconds, got {time_budget:g}")
     try:
         settings = PlannerSettings(planner=planner, time_budget_s=time_budget)
     except ValueError as exc:
@@ -105,17 +107,24 @@ def collision_pairs_cmd(
     writes): adjacent links, pairs in collision at home or almost always, pairs never in
     collision over --samples random configurations.
 
-    \b
     Examples:
-      officina collision-pairs --robot panda
-      officina collision-pairs --robot labs/my_arm.yaml --samples 20000 --out labs/my_arm.srdf
+
+    ```
+    officina collision-pairs --robot panda
+    officina collision-pairs --robot labs/my_arm.yaml --samples 20000 \\
+        --out labs/my_arm.srdf
+    ```
     """
     from officina.controllers.planning.collision import compute_disabled_pairs, write_srdf
     from officina.robots import load_robot, robot_file
 
+    from officina.runs import check_out_file
+
     spec = load_robot(robot)
-    rows = compute_disabled_pairs(spec, samples=samples, rng=np.random.default_rng(seed))
     path = out if out is not None else robot_file(robot).with_suffix(".srdf")
+    check_out_file(path, f"{spec.name}.srdf")
+    rows = compute_disabled_pairs(spec, samples=samples, rng=np.random.default_rng(seed))
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_srdf(path, spec.name, rows, note=f"written by officina collision-pairs ({samples} samples, seed {seed}); "
                "reasons as MoveIt's setup assistant gives them")
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import List, Optional
@@ -55,10 +56,17 @@ def regress_cmd(
     from officina.errors import BadInput
     from officina.regress import baseline_from_rows, evaluate, load_baselines, write_baseline
     from officina.runs import new_run_dir, write_json_atomic
-    from officina.sweep import connect, open_sweep, parse_seeds, run_sweep
+    from officina.sweep import connect, create_sweep_dir, parse_seeds, prepare_sweep, run_sweep
 
     task_list, robot_list = _split(tasks), _split(robots)
     seed_list = parse_seeds(seeds) if seeds is not None else None
+    from officina.robots import load_robot
+    from officina.tasks import get_task
+
+    for t in task_list:
+        get_task(t)  # an unknown task is that, not a missing baseline
+    for r in robot_list:
+        load_robot(r)
     if update:
         if not task_list or not robot_list:
             raise BadInput("--update needs --tasks and --robots (the baselines to write)")
@@ -76,14 +84,16 @@ def regress_cmd(
                 raise BadInput(f"baseline {b.key}: no measured values for seed {extra[0]}; expected seeds "
                                f"{b.seeds} (or write the baseline again with --update)")
         jobs = [(b.task, b.robot, seed_list or b.seeds, b.overrides, b) for b in found]
-    # every job's plan is resolved before anything runs: bad input fails at once
+    # every job's plan is resolved before any folder is made: bad input fails at once, leaving nothing
+    prepared = [(task, robot, sds, overrides, b, prepare_sweep(task, seeds=sds, grid={}, robot=robot,
+                                                                overrides=overrides))
+                for task, robot, sds, overrides, b in jobs]
     root = new_run_dir("regress", out)
     plans = []
-    for task, robot, sds, overrides, b in jobs:
+    for task, robot, sds, overrides, b, plan in prepared:
         key = f"{Path(task).stem if ':' in task else task}-{Path(robot).stem}"
-        folder, points, _ = open_sweep(task, seeds=sds, grid={}, robot=robot, overrides=overrides,
-                                       out=root / key)
-        plans.append((task, robot, sds, overrides, b, folder, points))
+        folder = create_sweep_dir(dataclasses.replace(plan, folder=root / key))
+        plans.append((task, robot, sds, overrides, b, folder, plan.points))
     client = connect(scheduler) if scheduler else None
     results = []
     try:

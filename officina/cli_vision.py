@@ -88,7 +88,14 @@ def detect(
     from officina.vision.calibration import read_image
     from officina.vision.markers import MarkerParams, detect_markers
 
-    params = MarkerParams(dictionary, marker_length_m, refine)  # validates the dictionary first
+    try:
+        params = MarkerParams(dictionary, marker_length_m, refine)  # validates the dictionary first
+    except ValueError as exc:  # the library names its fields; the user typed the options
+        msg = str(exc)
+        for field, option in (("marker_length_m", "--marker-length-m"), ("corner_refinement", "--refine")):
+            if msg.startswith(field):
+                msg = option + msg[len(field):]
+        raise BadInput(msg) from None
     img = read_image(image)
     intr = _intrinsics(camera_info, fx, fy, cx, cy, img.shape[1], img.shape[0])
     records = [m.to_json() for m in detect_markers(img, intr, params)]
@@ -132,6 +139,9 @@ def calibrate(
     from officina.vision.calibration import calibrate_folder
     from officina.vision.camera_info import write_camera_info
 
+    from officina.runs import check_out_file
+
+    check_out_file(out, "camera.yaml")
     spec = parse_board(board)
     res = calibrate_folder(images_dir, spec, fix_k3=fix_k3)
     write_camera_info(out, res.intrinsics, camera_name, extra={"rms_reprojection_error_px": res.rms_px, "board": str(spec)})
@@ -189,8 +199,11 @@ def handeye(
     from officina.vision.camera_info import read_camera_info
     from officina.vision.handeye import MODES, hand_eye_from_files, write_hand_eye
 
+    from officina.runs import check_out_file
+
     if mode not in MODES:
         raise BadInput(f"--mode {mode!r}; expected eye-in-hand or eye-to-hand")
+    check_out_file(out, "handeye.yaml")
     spec = parse_board(board)
     intr = read_camera_info(camera_info)
     session = hand_eye_from_files(poses, images, spec, intr, mode)

@@ -85,6 +85,8 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
+    elif err["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")  # pydantic's prefix to a validator's own message
     return f"config key {where!r}: {msg}" + (f" (got {err['input']!r})" if err["type"] != "extra_forbidden" and "input" in err and not isinstance(err["input"], dict) else "")
 
 

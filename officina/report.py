@@ -238,11 +238,14 @@ def folder_kind(folder: Path) -> str:
 def write_report(folder: str | Path, out: str | Path | None = None, *, runs: bool = True) -> Path:
     """Write the report of ``folder`` (default ``folder/report.html``); for a sweep, also each run's
     report unless ``runs`` is False. Returns the report's path."""
-    from officina.runs import atomic_write_text
+    from officina.runs import atomic_write_text, check_out_file
 
     d = Path(folder)
     if not d.is_dir():
-        raise BadInput(f"{folder}: no such folder; expected a run or sweep folder")
+        what = "a file, not a folder" if d.exists() else "no such folder"
+        raise BadInput(f"{folder}: {what}; expected a run or sweep folder")
+    if out is not None:
+        check_out_file(out, "report.html")
     kind = folder_kind(d)
     if kind == "sweep":
         text = sweep_report_html(d, run_reports=runs)
@@ -251,6 +254,7 @@ def write_report(folder: str | Path, out: str | Path | None = None, *, runs: boo
     else:
         text = run_report_html(d)
     path = Path(out) if out is not None else d / "report.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, text)
     return path
 
@@ -266,7 +270,7 @@ def _status(d: Path, metrics: dict | None) -> tuple[str, str, str]:
         return "bad", "not successful", "The run finished, but the task did not meet its success criterion."
     if err.is_file():
         text = err.read_text(errors="replace")
-        if text.lower().startswith("interrupted"):
+        if text.lower().startswith(("interrupted", "stopped by")):  # Ctrl-C; SIGTERM (runner.RunStopped)
             return "warn", "interrupted", "The run was stopped before it finished; it has no metrics."
         return "bad", "failed", "The run failed before it finished (error below); it has no metrics."
     return "warn", "unfinished", "The folder has no metrics.json and no error.txt: the run is still going, " \
@@ -621,9 +625,15 @@ def sweep_report_html(d: Path, *, run_reports: bool = True) -> str:
              ["overrides", " ".join(plan.get("overrides") or []) or "-"],
              ["started", str(plan.get("created", "")).replace("T", " ")[:19]], ["finished", _mtime(d / "sweep.json") if done else "-"],
              ["officina", str(plan.get("officina", ""))]]
+    if pending:
+        how = f'Finish it with <code>officina sweep --resume {_e(d.name)}</code>; the '
+    elif n_failed:
+        how = f'Rerun the failed runs with <code>officina sweep --resume {_e(d.name)} --retry-failed</code>; the '
+    else:
+        how = "The "
     body.append('<section id="what-ran"><h2>What ran</h2>' + _facts(facts) +
-                f'<p class="note">Resume or finish it with <code>officina sweep --resume {_e(d.name)}</code>; the '
-                "table below is <code>results.csv</code> (and <code>results.parquet</code>).</p></section>")
+                f'<p class="note">{how}table below is <code>results.csv</code> (and <code>results.parquet</code>).'
+                "</p></section>")
 
     # summary per grid point
     from officina.tasks.base import key_metrics, metric_info, metric_label

@@ -309,7 +309,9 @@ def _load_cached(path_str: str, mtime: float) -> RobotSpec:
             raise BadInput(f"robot {name!r}: limits.{nm} must be positive")
     home = _vec(rf.home, n, f"robot {name!r} home")
     if np.any(home < lower) or np.any(home > upper):
-        raise BadInput(f"robot {name!r}: home pose is outside the joint limits")
+        i = int(np.flatnonzero((home < lower) | (home > upper))[0])
+        raise BadInput(f"robot {name!r}: home pose is outside the joint limits: {rf.joints[i]} at {home[i]:g} rad, "
+                       f"expected {lower[i]:g} to {upper[i]:g}")
     named = {"home": home}
     for k, v in rf.named_poses.items():
         named[k] = _vec(v, n, f"robot {name!r} named_poses.{k}")

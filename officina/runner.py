@@ -9,7 +9,9 @@ The loop itself is `officina.tasks.runtime`; this module is the run folder aroun
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +108,12 @@ def resolve_config(
     from officina.tasks import canonical_task_ref, get_task
 
     data: dict[str, Any] = load_yaml(config_file) if config_file else {}
+    if "fingerprint" in data and "runs" in data:
+        raise BadInput(f"config file {config_file} is a sweep's plan (sweep.yaml); expected a run's config.yaml, "
+                       f"or `officina sweep --resume {Path(config_file).parent}` to go on with the sweep")
+    if "cycle_time_s" in data and "success" in data:
+        raise BadInput(f"config file {config_file} is a run's metrics; expected the config.yaml beside it")
+    file_task = data.get("task")
     if task is not None:
         data["task"] = task
     if "task" not in data:
@@ -128,18 +136,43 @@ def resolve_config(
         cfg = RunConfig.model_validate(data)
     except ValidationError as exc:
         raise BadInput(format_validation_error(exc)) from None
+    if cfg.gui and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                             or os.environ.get("WAYLAND_DISPLAY")):
+        # PyBullet's GUI would print its X11 start-up and exit the process with status 1
+        raise BadInput("--gui needs a display, and DISPLAY is not set; expected a desktop session "
+                       "(or ssh -X), or run headless without --gui (--video records one)")
     t = get_task(cfg.task)
     try:
         params = t.Params.model_validate(cfg.params)
     except ValidationError as exc:
-        raise BadInput(format_validation_error(exc, prefix="params.")) from None
+        msg = format_validation_error(exc, prefix="params.")
+        if task is not None and isinstance(file_task, str) and _other_task(file_task, cfg.task):
+            msg += (f"; the config file {config_file} holds the parameters of task {file_task!r}, not {task!r} "
+                    "(drop TASK to rerun the file's task)")
+        raise BadInput(msg) from None
     robot_ref = cfg.robot
     if robot_ref.endswith((".yaml", ".yml")) and Path(robot_ref).is_file():
         robot_ref = str(Path(robot_ref).resolve())
-    load_robot(robot_ref)  # unknown robot / bad robot file -> BadInput now
+    spec = load_robot(robot_ref)  # unknown robot / bad robot file -> BadInput now
+    needs = getattr(t, "required_gripper", None)
+    needs = needs(params) if callable(needs) else None
+    if needs:  # a robot whose gripper cannot do the task: refused here, not in a sweep's worker
+        from officina.tasks.base import check_gripper
+
+        try:
+            check_gripper(spec, needs[0], t.name, needs[1])
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
     safety_config(cfg)  # a bad safety section -> BadInput now
     return cfg.model_copy(update={"params": params.model_dump(mode="json"), "robot": robot_ref,
                                   "task": canonical_task_ref(cfg.task)})
+
+
+def _other_task(a: str, b: str) -> bool:
+    """Whether task references ``a`` and ``b`` name different tasks."""
+    from officina.tasks import canonical_task_ref
+
+    return canonical_task_ref(a) != canonical_task_ref(b)
 
 
 def task_params(cfg: RunConfig) -> BaseModel:

@@ -12,21 +12,55 @@ from typing import Any
 
 import yaml
 
-__all__ = ["new_run_dir", "atomic_write_text", "write_json_atomic", "write_yaml_atomic"]
+__all__ = ["check_out_file", "make_out_dir", "new_run_dir", "atomic_write_text", "write_json_atomic", "write_yaml_atomic"]
+
+
+def make_out_dir(out: str | Path, what: str = "--out") -> Path:
+    """Create the folder ``out`` (and its parents) if absent; BadInput with one line naming
+    ``what`` when it is a file or cannot be created."""
+    from officina.errors import BadInput
+
+    d = Path(out)
+    if d.exists() and not d.is_dir():
+        raise BadInput(f"{what} {out}: a file, not a folder; expected a folder")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"{what} {out}: cannot create the folder ({exc.strerror or exc}); "
+                       "expected a folder that can be written") from None
+    return d
+
+
+def check_out_file(out: str | Path, example: str, what: str = "--out") -> Path:
+    """The path of a file a command is to write: BadInput with one line naming ``what`` when it
+    is a folder, lies under a file, or its folder cannot be written. Nothing is created."""
+    from officina.errors import BadInput
+
+    p = Path(out)
+    if p.is_dir():
+        raise BadInput(f"{what} {out}: a folder; expected the file to write, e.g. {p / example}")
+    anc = p.parent
+    while not anc.exists() and anc != anc.parent:
+        anc = anc.parent
+    if not anc.is_dir():
+        raise BadInput(f"{what} {out}: {anc} is a file, not a folder")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise BadInput(f"{what} {out}: cannot write in {anc} (permission denied)")
+    return p
 
 
 def new_run_dir(task: str, out: str | Path | None, root: str | Path = "runs") -> Path:
     """Create the run folder. ``out`` given: that folder (must be empty or absent)."""
     if out is not None:
         d = Path(out)
-        if d.exists() and any(d.iterdir()):
+        if d.is_dir() and any(d.iterdir()):
             from officina.errors import BadInput
 
             raise BadInput(f"--out {out}: folder exists and is not empty; expected a new or empty folder")
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+        return make_out_dir(d)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = Path(root) / f"{task}-{stamp}"
+    make_out_dir(root, "runs folder")
     d = base
     k = 1
     while True:

@@ -149,6 +149,11 @@ def plan_sweep(task: str, *, seeds: list[int], grid: dict[str, list[Any]], robot
     """Resolve every point's configuration now, so bad input fails before anything starts."""
     from officina.runner import resolve_config
 
+    for key, how in (("seed", "the seeds are --seeds, e.g. --seeds 0-9"), ("task", "a sweep runs one task")):
+        if key in grid:
+            raise BadInput(f"--grid {key}=...: {how}; expected --grid over other config keys (robot, params.*, ...)")
+        if any(o.split("=", 1)[0].strip() == key for o in overrides):
+            raise BadInput(f"--set {key}=...: {how}")
     keys = list(grid)
     points = []
     used: set[str] = set()
@@ -253,7 +258,8 @@ def load_sweep(folder: str | Path) -> tuple[Path, list[SweepPoint]]:
     checked against the fingerprint it started with."""
     d = Path(folder)
     if not d.is_dir():
-        raise BadInput(f"--resume {folder}: no such folder; expected a sweep folder")
+        what = "a file, not a folder" if d.exists() else "no such folder"
+        raise BadInput(f"--resume {folder}: {what}; expected a sweep folder")
     stored = _read_sweep_yaml(d, f"--resume {folder}")
     spec = SweepSpec(stored["task"], list(stored["seeds"]), dict(stored["grid"] or {}), stored.get("robot"),
                      stored.get("config_file"), list(stored.get("overrides") or []))
@@ -268,6 +274,8 @@ def load_sweep(folder: str | Path) -> tuple[Path, list[SweepPoint]]:
 def _read_sweep_yaml(d: Path, what: str) -> dict[str, Any]:
     p = d / "sweep.yaml"
     if not p.is_file():
+        if what.startswith("--resume"):
+            raise BadInput(f"{what}: the folder holds no sweep.yaml; expected a folder made by officina sweep")
         raise BadInput(f"{what}: the folder is not empty and holds no sweep.yaml; expected a new or "
                        "empty folder, or a sweep folder to resume")
     try:
@@ -614,7 +622,11 @@ def local_cluster(workers: int | None, n_runs: int):
         raise BadInput("officina sweep needs Dask: install the 'dist' extra (pip install 'officina[dist]')") from None
     n = workers or max(1, min(n_runs, os.cpu_count() or 1))
     with dask.config.set(dask_worker_config()):  # the nannies read it as they start their workers
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        # no dashboard; the scheduler's HTTP endpoints on a free port (by default 8787, which a
+        # second sweep on the machine finds taken: Dask then warns "Perhaps you already have a
+        # cluster running?")
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               scheduler_kwargs={"dashboard_address": ":0"})
     return Client(cluster), cluster
 
 

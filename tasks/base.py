@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Cell", "MetricInfo", "ProcedureOutcome", "RunRecord", "StrictParams", "Task", "TaskDefinition",
-    "TaskScene", "require_gripper",
+    "TaskScene", "require_gripper", "check_gripper",
 ]
 
 
@@ -236,6 +236,11 @@ class TaskDefinition:
         """The cell's fixed geometry for the planner (default: None, no planning scene)."""
         return None
 
+    def required_gripper(self, params: Any) -> tuple[str, str] | None:
+        """(kind, why): the gripper the task needs ("parallel" or "vacuum") and what for; a run
+        or a sweep on a robot without one is refused before it starts (default: None, any)."""
+        return None
+
     def before_step(self, world: "SimWorld", scene: Any, params: Any, t: float) -> None:
         """The scene's own motion in the control period starting at ``t`` (default: none)."""
 
@@ -257,11 +262,16 @@ def require_gripper(world: "SimWorld", kind: str, task: str, why: str) -> None:
     fingers: a generic parallel gripper or the Panda's hand) or "vacuum"; ``why`` says what the
     task needs it for. `officina run` turns it into exit 2."""
     for robot in world.robots:
-        g = robot.spec.gripper
-        fits = g is not None and ((g.kind == "vacuum") == (kind == "vacuum"))
-        if not fits:
-            has = "no gripper" if g is None else ("a vacuum gripper" if g.kind == "vacuum" else "a parallel gripper")
-            raise ValueError(f"{task} needs a {kind} gripper ({why}); robot {robot.spec.name!r} has {has}")
+        check_gripper(robot.spec, kind, task, why)
+
+
+def check_gripper(spec: Any, kind: str, task: str, why: str) -> None:
+    """`require_gripper` for one robot's spec (officina.robots.RobotSpec): ValueError in one line."""
+    g = spec.gripper
+    fits = g is not None and ((g.kind == "vacuum") == (kind == "vacuum"))
+    if not fits:
+        has = "no gripper" if g is None else ("a vacuum gripper" if g.kind == "vacuum" else "a parallel gripper")
+        raise ValueError(f"{task} needs a {kind} gripper ({why}); robot {spec.name!r} has {has}")
 
 
 def metric_info(task: Any, name: str) -> MetricInfo:

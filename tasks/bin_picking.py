@@ -438,9 +438,12 @@ class BinPicking(TaskDefinition):
         ])
 
     # --- simulation side ---------------------------------------------------------------------------
+    def required_gripper(self, params) -> tuple[str, str]:
+        return ("parallel", "its parts are 3.5-7.5 cm, smaller than the vacuum gripper's four cups")
+
     def build_scene(self, world, params: BinPickingParams, rng: np.random.Generator) -> BinPickingScene:
-        require_gripper(world, "parallel", "bin-picking",
-                        "its parts are 3.5-7.5 cm, smaller than the vacuum gripper's four cups")
+        kind, why = self.required_gripper(params)
+        require_gripper(world, kind, self.name, why)
         scene = self.planning_scene(params)
         colors = {o.name: (0.3, 0.3, 0.32, 1.0) for o in scene.obstacles}
         colors["table"] = (0.72, 0.6, 0.45, 1.0)

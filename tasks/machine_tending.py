@@ -360,9 +360,12 @@ class MachineTending(TaskDefinition):
         table = Obstacle("table", Box((1.6, 1.4, 0.05)), (0.3, 0.0, -0.025))
         return PlanningScene([table, *L.enclosure(params.door_open_fraction), *L.fixture()])
 
+    def required_gripper(self, params) -> tuple[str, str]:
+        return ("parallel", "it pushes the blank against the fixture's stops by its lower half, held across its sides")
+
     def build_scene(self, world, params: MachineTendingParams, rng: np.random.Generator) -> MachineScene:
-        require_gripper(world, "parallel", "machine-tending",
-                        "it pushes the blank against the fixture's stops by its lower half, held across its sides")
+        kind, why = self.required_gripper(params)
+        require_gripper(world, kind, self.name, why)
         L = Layout(params)
         grey, steel = (0.55, 0.57, 0.6, 1.0), (0.35, 0.37, 0.4, 1.0)
         colors = {n: grey for n in ENCLOSURE}

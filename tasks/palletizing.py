@@ -378,10 +378,13 @@ class Palletizing(TaskDefinition):
                      (params.stop_x - 0.01, params.belt_y, params.belt_z + END_STOP_H_M / 2)),
         ])
 
+    def required_gripper(self, params) -> tuple[str, str]:
+        return ("vacuum", "for 19 cm cartons, and the reach and payload of a palletizing arm: ur10e, irb2600")
+
     def build_scene(self, world, params: PalletizingParams, rng: np.random.Generator) -> PalletScene:
         L, W, H = params.carton.size_m
-        require_gripper(world, "vacuum", "palletizing",
-                        "for 19 cm cartons, and the reach and payload of a palletizing arm: ur10e, irb2600")
+        kind, why = self.required_gripper(params)
+        require_gripper(world, kind, self.name, why)
         for robot in world.robots:
             g = robot.spec.gripper
             if g.vacuum is None:

@@ -272,9 +272,12 @@ class PegInHole(TaskDefinition):
         ])
 
     # --- simulation side -------------------------------------------------------------------------------
+    def required_gripper(self, params) -> tuple[str, str]:
+        return ("parallel", f"a suction cup cannot hold a peg's {params.peg_size_m * 1e3:.0f} mm end")
+
     def build_scene(self, world, params: PegInHoleParams, rng: np.random.Generator) -> PegScene:
-        require_gripper(world, "parallel", "peg-in-hole",
-                        f"a suction cup cannot hold a peg's {params.peg_size_m * 1e3:.0f} mm end")
+        kind, why = self.required_gripper(params)
+        require_gripper(world, kind, self.name, why)
         scene = self.planning_scene(params)
         scene.remove("fixture")  # the envelope is the planner's; the physics gets the real part below
         colors = {o.name: (0.35, 0.35, 0.38, 1.0) for o in scene.obstacles}

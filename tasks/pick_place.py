@@ -183,8 +183,12 @@ class PickPlace(TaskDefinition):
         return PlanningScene(parts)
 
     # --- simulation side ---------------------------------------------------------------------------
+    def required_gripper(self, params) -> tuple[str, str]:
+        return ("parallel", "its parts are 4-5.5 cm, smaller than a suction cup")
+
     def build_scene(self, world, params: PickPlaceParams, rng: np.random.Generator) -> TaskScene:
-        require_gripper(world, "parallel", "pick-place", "its parts are 4-5.5 cm, smaller than a suction cup")
+        kind, why = self.required_gripper(params)
+        require_gripper(world, kind, self.name, why)
         scene = self.planning_scene(params)
         colors = {o.name: (0.3, 0.3, 0.32, 1.0) for o in scene.obstacles}
         colors["table"] = (0.72, 0.6, 0.45, 1.0)

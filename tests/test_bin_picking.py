@@ -112,7 +112,11 @@ def test_same_seed_same_metrics(tmp_path):
 
 @pytest.mark.parametrize("robot", ["ur10e", "irb2600"])
 def test_vacuum_robots_are_refused_in_one_line(tmp_path, robot):
-    cfg = resolve_config("bin-picking", robot=robot, seed=0)
+    with pytest.raises(BadInput, match="needs a parallel gripper") as exc:
+        resolve_config("bin-picking", robot=robot, seed=0)  # before any run or sweep starts
+    assert "\n" not in str(exc.value)
+    # a configuration made without resolve_config: the cell refuses it as it is built
+    cfg = resolve_config("bin-picking", seed=0).model_copy(update={"robot": robot})
     with pytest.raises(BadInput, match="needs a parallel gripper") as exc:
         execute_run(cfg, tmp_path / "run")
     assert "\n" not in str(exc.value)

@@ -154,3 +154,31 @@ def test_a_command_that_simulates_keeps_the_banner_off_stdout():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=100)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "clean"
+
+
+def test_robot_option_help_that_lists_robots_lists_them_all():
+    """An option's help that names built-in robots names every one (`officina robots`), so no
+    robot looks unsupported; 'default: ...' lists are what a command runs without --robot."""
+    from officina.robots import builtin_robots
+
+    names = set(builtin_robots())
+    checked = 0
+    for path, cmd in COMMANDS.items():
+        for p in getattr(cmd, "params", []):
+            if "--robot" not in getattr(p, "opts", ()) or not p.help:
+                continue
+            text = p.help.split("default:")[0]
+            named = {n for n in names if re.search(rf"\b{re.escape(n)}\b", text)}
+            assert not named or named == names, (" ".join(path), p.help, sorted(names - named))
+            checked += 1
+    assert checked >= 5
+
+
+def test_examples_are_one_command_a_line(pages):
+    """'Examples:' heads a block of command lines; a page that runs them into one paragraph
+    ('Examples: officina x officina y ...') does not teach."""
+    for path, page in pages.items():
+        for line in page.splitlines():
+            m = re.match(r"^\s*Examples?:(.*)$", line)
+            if m:
+                assert not m.group(1).strip(), f"officina {' '.join(path)} --help: {line.strip()}"

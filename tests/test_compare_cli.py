@@ -158,3 +158,33 @@ def test_compare_unknown_task_and_task_mismatch(run, fake_run, tmp_path):
 def test_compare_help_reads_at_80_columns(run):
     res = run(["compare", "--help"])
     assert res.exit_code == 0 and "officina compare pick-place --robot ur5e" in res.stdout
+
+
+def test_compare_shows_the_robot_runs_progress(run, tmp_path, monkeypatch):
+    """The robot run of `officina compare` (minutes for a pallet) shows the run's progress line on
+    a terminal, as `officina run` does; --json keeps stdout clean."""
+    import officina.runner as runner
+
+    seen = []
+
+    def spy(cfg, out=None, **kw):
+        seen.append(kw.get("progress", False))
+        raise runner.BadInput("stopped by the test")
+
+    monkeypatch.setattr(runner, "execute_run", spy)
+    for args, expected in (([], True), (["--json"], False)):
+        res = run(["compare", "pick-place", "--set", "params.n_objects=1", "--out", str(tmp_path / "c"), *args])
+        assert res.exit_code == 2 and "stopped by the test" in res.output
+        assert seen[-1] is expected
+
+
+def test_one_item_per_cycle_reads_as_one_item(run, tmp_path):
+    """'9.8 s per 1 item', not '1 items' (a cell that handles one part per cycle)."""
+    from officina.runner import execute_run, resolve_config
+
+    d = tmp_path / "run"
+    execute_run(resolve_config("pick-place", overrides=["params.n_objects=1"]), d)
+    res = run(["compare", "pick-place", "--run", str(d), "--out", str(tmp_path / "c"), "--exo", "spexor", "--json"])
+    assert res.exit_code == 0, res.output
+    line = json.loads(res.stdout)["actions"][0]
+    assert line.startswith("Robot: does the job") and line.endswith(" s per 1 item)."), line

@@ -93,3 +93,47 @@ def test_help_teaches_units(run):
     assert res.exit_code == 0 and "kg" in res.stdout and "Example" in res.stdout
     res = run(["ergo", "niosh", "--help"])
     assert res.exit_code == 0 and "cm" in res.stdout and "lb" in res.stdout
+
+
+HEADER = "t_s,ankle_deg,knee_deg,hip_deg,l5s1_deg,shoulder_deg,elbow_deg\n"
+
+
+@pytest.mark.parametrize("content, message", [
+    (HEADER + "0,0,0,0,0,0,0\n0.5,5,30,40,20,10,5\n1.0,0,0,0,0,0\n", "line 4 has 6 values, the header has 7"),
+    (HEADER + "0,0,0,0,0,0,0\n0.5,5,30,40,20,10,5\n1.0,x,0,0,0,0,0\n", "line 4, column ankle_deg: 'x' is not a number"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "not a text file"),
+], ids=["short-row", "non-numeric", "binary"])
+def test_exo_lift_bad_motion_csv_names_the_line(run, tmp_path, content, message):
+    p = tmp_path / "motion.csv"
+    p.write_bytes(content.encode() if isinstance(content, str) else content)
+    res = run(LIFT + ["--motion-csv", str(p)])
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"officina: error: {p}: {message}")
+
+
+def test_exo_overhead_over_support_is_said_not_hidden(run):
+    """A support above what the arms weigh: no negative flexor moment next to '100 % less'; the
+    moment the person holds against the device is said."""
+    res = run(["exo", "overhead", "--elevation-deg", "110", "--tool-kg", "1.5", "--exo", "paexo", "--support", "1.7",
+               "--json"])
+    out = json.loads(res.stdout)
+    assert out["opposing_moment_nm"] > 1.0
+    res = run(["exo", "overhead", "--elevation-deg", "110", "--tool-kg", "1.5", "--exo", "paexo", "--support", "1.7"])
+    assert res.exit_code == 0, res.output
+    assert " -" not in res.stdout and "0 N m with paexo (100 % less" in res.stdout
+    assert f"pushes the arms down against it with {out['opposing_moment_nm']:.1f} N m" in res.stdout
+    res = run(["exo", "overhead", "--elevation-deg", "110", "--tool-kg", "1.5", "--exo", "paexo", "--support", "0.7"])
+    assert "(48 % less); 13.9 N m go to the hip belt" in res.stdout and "over-supports" not in res.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--stiffness", "2000"], "--stiffness (N m/rad): expected values from 0 to 1000, got 2000.0"),
+    (["--preload", "-5"], "--preload (N m): expected values from 0 to 200, got -5.0"),
+    (["--load-kg", "500"], "--load-kg (kg): expected values from 0 to 50, got 500.0"),
+])
+def test_exo_sweep_out_of_range_names_the_option(run, tmp_path, args, message):
+    res = run(["exo", "sweep", *args, "--out", str(tmp_path / "study")])
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines() == [f"officina: error: {message}"]
+    assert not (tmp_path / "study").exists()

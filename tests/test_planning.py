@@ -500,6 +500,8 @@ def test_cli_plan_json(tmp_path, cli):
     assert out.returncode == 0, out.stderr
     d2 = json.loads(out.stdout)
     assert d2["path"] == d["path"] and d2["trajectory"] == d["trajectory"]
+    # OMPL planned in that process: it exits without nanobind's "leaked" warnings on stderr
+    assert out.stderr == "", out.stderr[:300]
 
 
 def test_cli_plan_exit_codes(tmp_path, cli):
@@ -520,10 +522,26 @@ def test_cli_plan_exit_codes(tmp_path, cli):
     assert r.exit_code == 2 and "colour" in r.stderr
     r = cli(["plan", "--robot", "panda", "--scene", f, "--from", "0,0,0", "--to", _q(Q_RIGHT)])
     assert r.exit_code == 2 and "--from" in r.stderr
+    r = cli(["plan", "--robot", "panda", "--scene", f, "--from", _q(Q_LEFT), "--to", _q(Q_RIGHT), "--time-budget", "0"])
+    assert r.exit_code == 2 and "--time-budget: expected a positive number of seconds, got 0" in r.stderr
     q_out = Q_LEFT.copy()
     q_out[3] = 0.5
     r = cli(["plan", "--robot", "panda", "--scene", f, "--from", _q(q_out), "--to", _q(Q_RIGHT)])
     assert r.exit_code == 2 and "joint limits" in r.stderr
+
+
+@pytest.mark.parametrize("name, content, reason", [
+    ("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(64), "No suitable reader found"),
+    ("broken.stl", b"solid x garbage\n", "invalid primitive type"),
+], ids=["not-a-mesh", "broken-stl"])
+def test_cli_plan_mesh_that_cannot_load_is_one_line(tmp_path, cli, name, content, reason):
+    (tmp_path / name).write_bytes(content)
+    scene = tmp_path / "cell.yaml"
+    scene.write_text(f"obstacles:\n  - {{name: part, mesh: {{file: {name}}}, xyz: [3, 3, 3]}}\n")
+    r = cli(["plan", "--robot", "panda", "--scene", scene, "--from", _q(Q_LEFT), "--to", _q(Q_RIGHT)])
+    assert r.exit_code == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"mesh {tmp_path / name}: cannot load it" in lines[0] and reason in lines[0]
 
 
 def test_plan_motion_report_without_obstacles(panda):
@@ -538,3 +556,10 @@ def test_cli_collision_pairs(tmp_path, cli):
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert out.is_file() and any(p[2] == "Adjacent" for p in d["pairs"])
+    # --out in a folder not made yet: made; a folder or a path under a file: one line, exit 2
+    r = cli(["collision-pairs", "--robot", "ur5e", "--samples", "200", "--out", tmp_path / "new" / "p.srdf"])
+    assert r.exit_code == 0 and (tmp_path / "new" / "p.srdf").is_file(), r.output
+    for bad, message in ((tmp_path, f"--out {tmp_path}: a folder; expected the file to write"),
+                         (out / "x.srdf", f"--out {out / 'x.srdf'}: {out} is a file, not a folder")):
+        r = cli(["collision-pairs", "--robot", "ur5e", "--samples", "200", "--out", bad])
+        assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1 and message in r.stderr, r.output

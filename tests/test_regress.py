@@ -59,7 +59,12 @@ def test_a_stricter_baseline_fails_and_update_writes_what_the_code_achieves(cli,
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--tasks", "no-such-task"], "no baseline"),
+    (["--tasks", "no-such-task"], "unknown task 'no-such-task'"),
+    (["--robots", "no-such-robot"], "unknown robot 'no-such-robot'"),
+    (["--tasks", "pick-place", "--robots", "ur10e"], "no baseline"),
+    (["--update", "--tasks", "no-such-task", "--robots", "panda"], "unknown task 'no-such-task'"),
+    (["--update", "--tasks", "pick-place", "--robots", "panda", "--set", "params.n_objectz=2"],
+     "config key 'params.n_objectz': unknown key"),
     (["--update", "--tasks", "pick-place"], "--update needs --tasks and --robots"),
     (["--set", "params.n_objects=1"], "--set goes with --update"),
     (["--baselines", "does/not/exist"], "baselines folder not found"),
@@ -70,6 +75,7 @@ def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, monkeypatch, args, mess
     r = cli(["regress", *args, "--out", tmp_path / "x"])
     assert r.exit_code == 2, r.output
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()  # nothing half-made
 
 
 def test_every_built_in_task_has_committed_baselines_that_load():

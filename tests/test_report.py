@@ -212,3 +212,63 @@ def test_exo_sweep_report_in_chromium(cli, tmp_path):
     assert len(rows) == 6 and comp == sorted(comp)
     meanings = {row[0]: row for row in page.table_with("column")["rows"][1:]}
     assert meanings["peak_compression_n"][1] == "N" and "compression" in meanings["peak_compression_n"][2]
+
+
+def test_report_paths_that_are_wrong_are_one_line(cli, tmp_path):
+    """A file where a folder is expected, a folder where --out's HTML file goes, --out in a folder
+    that does not exist yet (made) or under a file."""
+    study = tmp_path / "study"
+    assert cli(["exo", "sweep", "--stiffness", "0,30", "--preload", "0", "--load-kg", "10", "--lift-style", "stoop",
+                "--out", study]).exit_code == 0
+    f = tmp_path / "notes.txt"
+    f.write_text("x")
+    for args, message in (
+        ([f], f"{f}: a file, not a folder; expected a run or sweep folder"),
+        ([study, "--out", tmp_path], f"--out {tmp_path}: a folder; expected the file to write, e.g. "
+                                     f"{tmp_path / 'report.html'}"),
+        ([study, "--out", f / "r.html"], f"--out {f / 'r.html'}: {f} is a file, not a folder"),
+        (["--resume", f], f"--resume {f}: a file, not a folder; expected a sweep folder"),
+        (["--resume", study], f"--resume {study}: the folder holds no sweep.yaml; expected a folder made by officina sweep"),
+    ):
+        r = cli(["sweep" if args[0] == "--resume" else "report", *args])
+        assert r.exit_code == 2
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"officina: error: {message}"), lines
+    r = cli(["report", study, "--out", tmp_path / "new" / "deeper" / "study.html"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "new" / "deeper" / "study.html").read_text().lower().startswith("<!doctype html>")
+
+
+def test_a_run_stopped_by_sigterm_is_interrupted_not_failed(tmp_path):
+    """error.txt of a run stopped by a signal (officina.runner.RunStopped): the report's status is
+    'interrupted', as for Ctrl-C, not 'failed'."""
+    from officina.report import _status
+    from officina.runner import RunStopped
+
+    for text, badge in ((f"{RunStopped(15)}; no metrics were written, the state log keeps the run up to the stop\n",
+                         "interrupted"),
+                        ("interrupted by the user; no metrics were written\n", "interrupted"),
+                        ("Traceback (most recent call last):\nRuntimeError: boom\n", "failed")):
+        (tmp_path / "error.txt").write_text(text)
+        assert _status(tmp_path, None)[1] == badge, text
+
+
+def test_sweep_report_says_how_to_go_on(tmp_path):
+    """A sweep with runs left says how to finish it, one with failed runs how to rerun them, and a
+    finished one neither (it said 'Resume or finish it' of every sweep)."""
+    from officina.report import sweep_report_html
+    from officina.sweep import open_sweep
+
+    d, points, _ = open_sweep(TOUCH, seeds=[0, 1], grid={}, out=tmp_path / "sw")
+
+    def html(*statuses):
+        (d / "results.jsonl").write_text("".join(json.dumps({"run": p.name, "status": s, "seed": p.seed}) + "\n"
+                                                 for p, s in zip(points, statuses)))
+        return sweep_report_html(d, run_reports=False)
+
+    page = html("ok")
+    assert "Finish it with <code>officina sweep --resume sw</code>" in page
+    page = html("ok", "failed")
+    assert "Rerun the failed runs with <code>officina sweep --resume sw --retry-failed</code>" in page
+    page = html("ok", "ok")
+    assert "officina sweep --resume" not in page and "The table below is <code>results.csv</code>" in page

@@ -97,6 +97,8 @@ def test_own_robot_by_path(tmp_path):
         (lambda t: t + "    colour: red\n", "colour: Extra inputs are not permitted"),
         (lambda t: t.replace("jerk: [500, 500, 500, 500, 500, 500, 500]", "jerk: [500]"), "expected 7 values"),
         (lambda t: t.replace("pybullet_data:franka_panda/panda.urdf", "missing.urdf"), "URDF file not found"),
+        (lambda t: t.replace("home: [0.0, -0.785398", "home: [0.0, -3.0"),
+         r"home pose is outside the joint limits: panda_joint2 at -3 rad, expected -1.8326 to 1.8326"),
     ],
 )
 def test_bad_robot_files(tmp_path, edit, message):

@@ -318,3 +318,55 @@ def test_one_sweep_at_a_time_in_a_folder(cli, tmp_path):
         r = cli(["sweep", "--resume", d])
     assert r.exit_code == 2 and "a sweep is already running in this folder" in r.stderr
     assert f"pid {os.getpid()}" in r.stderr and not (d / "results.csv").exists()
+
+
+def test_a_second_sweep_on_the_machine_starts_without_dasks_port_warning():
+    """The LocalCluster's scheduler serves its HTTP endpoints on a free port: with 8787 taken (a
+    sweep already running) Dask no longer warns 'Port 8787 is already in use. Perhaps you already
+    have a cluster running?'."""
+    import socket
+    import warnings
+
+    from officina.sweep import local_cluster
+
+    with socket.socket() as held:
+        try:
+            held.bind(("127.0.0.1", 8787))
+            held.listen(1)
+        except OSError:
+            pass  # taken already: the same situation
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            client, cluster = local_cluster(1, 1)
+            try:
+                assert cluster.scheduler.services["dashboard"].port != 8787
+            finally:
+                client.close()
+                cluster.close()
+    assert not [w for w in caught if "already in use" in str(w.message)]
+
+
+def test_a_robot_the_task_cannot_use_is_refused_before_the_sweep(cli, tmp_path):
+    """docs/sweeps.md: every point is resolved first, a bad robot is one line and exit 2 with no
+    folder; a robot whose gripper cannot do the task is one (it failed in its worker)."""
+    out = tmp_path / "sw"
+    r = cli(["sweep", "pick-place", "--seeds", "0", "--grid", "robot=panda,ur10e", "--out", out])
+    assert r.exit_code == 2
+    assert r.stderr.strip().splitlines() == [
+        "officina: error: pick-place needs a parallel gripper (its parts are 4-5.5 cm, smaller than a suction "
+        "cup); robot 'ur10e' has a vacuum gripper"]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--grid", "seed=1,2"], "--grid seed=...: the seeds are --seeds, e.g. --seeds 0-9"),
+    (["--set", "seed=4"], "--set seed=...: the seeds are --seeds, e.g. --seeds 0-9"),
+    (["--grid", "task=pick-place,peg-in-hole"], "--grid task=...: a sweep runs one task"),
+])
+def test_seed_and_task_are_not_grid_or_set_keys(cli, tmp_path, args, message):
+    """They overrode --seeds (a run named seed1-seed0 ran seed 1; results.csv had two seed columns)."""
+    r = cli(["sweep", "pick-place", "--seeds", "0", *args, "--out", tmp_path / "sw"])
+    assert r.exit_code == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"officina: error: {message}")
+    assert not (tmp_path / "sw").exists()

@@ -58,6 +58,7 @@ def test_detect_no_markers_is_an_empty_list(tmp_path):
     [
         (["--dict", "DICT_4X4_50"], "cannot read image"),
         (["--dict", "DICT_NOPE"], "unknown marker dictionary"),
+        (["--refine", "foo"], "--refine 'foo'; expected one of none, subpix, contour, apriltag"),
     ],
 )
 def test_detect_bad_input_exits_2(tmp_path, args, message):
@@ -132,3 +133,20 @@ def test_handeye_cli_eye_in_hand(tmp_path):
     bad = [a if a != "eye-in-hand" else "eye-on-base" for a in args]
     r = runner.invoke(cli.app, bad)
     assert r.exit_code == 2 and "--mode" in r.stderr
+
+
+@pytest.mark.parametrize("cmd", ["calibrate", "handeye"])
+def test_out_that_is_a_folder_or_under_a_file_is_one_line(tmp_path, cmd):
+    """Checked before any image is read: one line, exit 2, no traceback."""
+    f = tmp_path / "notes.txt"
+    f.write_text("x")
+    board = ["--board", "charuco:7x5:0.04:0.03:DICT_5X5_100"]
+    args = {"calibrate": ["vision", "calibrate", str(tmp_path), *board],
+            "handeye": ["vision", "handeye", "--poses", str(f), "--images", str(tmp_path), *board,
+                        "--mode", "eye-in-hand", "--camera-info", str(f)]}[cmd]
+    name = {"calibrate": "camera.yaml", "handeye": "handeye.yaml"}[cmd]
+    for out, message in ((tmp_path, f"--out {tmp_path}: a folder; expected the file to write, e.g. {tmp_path / name}"),
+                         (f / "out.yaml", f"--out {f / 'out.yaml'}: {f} is a file, not a folder")):
+        r = runner.invoke(cli.app, [*args, "--out", str(out)])
+        assert r.exit_code == 2, r.output
+        assert r.stderr.strip().splitlines() == [f"officina: error: {message}"]

@@ -300,7 +300,7 @@ def test_motion_csv_replaces_the_modelled_lift(person, tmp_path):
     ("t_s,ankle_deg,knee_deg,hip_deg,l5s1_deg,shoulder_deg\n0,0,0,0,0,0\n", "missing joint columns elbow_deg"),
     ("t_s,ankle_deg,knee_deg,hip_deg,l5s1_deg,shoulder_deg,elbow_deg\n0,0,0,0,0,0,0\n0.1,0,0\n", "line 3 has 3 values"),
     ("t_s,ankle_deg,knee_deg,hip_deg,l5s1_deg,shoulder_deg,elbow_deg\n0,0,0,0,0,0,0\n0.1,0,x,0,0,0,0\n0.2,0,0,0,0,0,0\n",
-     "non-numeric"),
+     "line 3, column knee_deg: 'x' is not a number"),
     ("t_s,ankle_deg,knee_deg,hip_deg,l5s1_deg,shoulder_deg,elbow_deg\n0,0,0,0,0,0,0\n0,0,0,0,0,0,0\n0.2,0,0,0,0,0,0\n",
      "time must increase"),
 ])
@@ -312,6 +312,14 @@ def test_bad_motion_csv_is_one_line(tmp_path, content, match):
     assert "\n" not in str(exc.value)
     with pytest.raises(ValueError, match="not found"):
         load_motion_csv(tmp_path / "nope.csv", 5.0)
+
+
+def test_binary_motion_csv_is_one_line(tmp_path):
+    p = tmp_path / "photo.csv"
+    p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    with pytest.raises(ValueError, match="photo.csv: not a text file") as exc:
+        load_motion_csv(p, 5.0)
+    assert "\n" not in str(exc.value)
 
 
 # --- exo presets through the compare path ---------------------------------------------------------

@@ -80,8 +80,20 @@ def _shape_geometry(shape: Shape) -> coal.CollisionGeometry:
     if isinstance(shape, Sphere):
         return coal.Sphere(float(shape.radius))
     if isinstance(shape, Mesh):
-        return coal.MeshLoader().load(shape.file, np.asarray(shape.scale, dtype=float))
+        try:
+            return coal.MeshLoader().load(shape.file, np.asarray(shape.scale, dtype=float))
+        except Exception as exc:  # coal's loader raises with a multi-line C++ trace
+            raise ValueError(f"mesh {shape.file}: cannot load it ({_loader_reason(exc)}); "
+                             "expected a triangle mesh file (.obj, .stl)") from None
     raise ValueError(f"unknown shape {shape!r}")
+
+
+def _loader_reason(exc: Exception) -> str:
+    """The lines of a coal/assimp loading error that say what is wrong, as one line."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    skip = ("From file:", "in function:", "at line:", "Hint:", "message: Could not load resource")
+    why = [ln.removeprefix("message: ") for ln in lines if not ln.startswith(skip)]
+    return "; ".join(why) or (lines[-1] if lines else type(exc).__name__)
 
 
 def _bounding_radius(geom: coal.CollisionGeometry, placement: pin.SE3) -> float:
