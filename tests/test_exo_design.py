@@ -72,7 +72,7 @@ def test_exo_sweep_command_writes_its_table_plot_and_json(cli, tmp_path):
     assert pq.read_table(out / "results.parquet").num_rows == 6
     # bad input: one line, exit 2, no folder
     for args, msg in ((["--stiffness", "0:10:-1"], "--stiffness"), (["--lift-style", "crawl"], "lift style"),
-                      (["--load-kg", "80"], "loads_kg")):
+                      (["--load-kg", "80"], "--load-kg")):
         r = cli(["exo", "sweep", *args, "--out", tmp_path / "bad"])
         assert r.exit_code == 2 and msg in r.stderr, r.output
         assert not (tmp_path / "bad").exists()
