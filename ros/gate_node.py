@@ -160,6 +160,7 @@ class GateNode(Node):
 
     def _check_goal(self, trajectory_msg) -> str | None:
         """The relay's check of a FollowJointTrajectory goal: None to forward it, else the refusal."""
+        self._check_state()
         before = self.core.counts["refused"]
         try:
             fwd = self.core.on_trajectory(trajectory_from_msg(trajectory_msg))
@@ -214,6 +215,7 @@ class GateNode(Node):
         self._publish_status()
 
     def _on_commands(self, msg) -> None:
+        self._check_state()
         before = self.core.counts["refused"]
         try:
             fwd = self.core.on_command(np.asarray(msg.data, dtype=float))
@@ -226,6 +228,7 @@ class GateNode(Node):
         self._publish_status()
 
     def _on_trajectory(self, msg) -> None:
+        self._check_state()
         before = self.core.counts["refused"]
         try:
             fwd = self.core.on_trajectory(trajectory_from_msg(msg))
@@ -240,6 +243,7 @@ class GateNode(Node):
     def _on_gripper(self, msg) -> None:
         from std_msgs.msg import Float64MultiArray
 
+        self._check_state()
         before = self.core.counts["refused"]
         why = self.core.ready("gripper command")
         a = np.asarray(msg.data, dtype=float)
@@ -266,7 +270,14 @@ class GateNode(Node):
     def _on_arm(self, request, response):
         if not request.data:
             self._stop_goal("disarmed")
-        ok, message, fwd = self.core.set_armed(bool(request.data))
+        age = self._state_age()
+        if request.data and age is not None and self.state_timeout_s > 0 and age > self.state_timeout_s:
+            # the filter would start from a state the arm may have left (and the timer would disarm
+            # again at its next tick, with a hold from that state)
+            ok, fwd = False, None
+            message = f"refused: no /joint_states for {age:.1f} s (state_timeout_s {self.state_timeout_s:g} s)"
+        else:
+            ok, message, fwd = self.core.set_armed(bool(request.data))
         self._send(fwd)
         response.success = ok
         response.message = message
@@ -274,11 +285,22 @@ class GateNode(Node):
         self._publish_status()
         return response
 
-    def _on_timer(self) -> None:
-        if (self.state_timeout_s > 0 and self.core.armed and self._last_state_wall is not None
-                and time.monotonic() - self._last_state_wall > self.state_timeout_s):
+    def _state_age(self) -> float | None:
+        """Seconds since the last /joint_states arrived (wall clock; None before the first)."""
+        return None if self._last_state_wall is None else time.monotonic() - self._last_state_wall
+
+    def _check_state(self) -> None:
+        """Disarm (with the hold of disarming) when armed and /joint_states is older than
+        state_timeout_s: at the status rate, and before any command is taken, so none is
+        forwarded against a lost state between two ticks."""
+        age = self._state_age()
+        if self.state_timeout_s > 0 and self.core.armed and age is not None and age > self.state_timeout_s:
             why = f"disarmed: no /joint_states for {self.state_timeout_s} s"
             self._stop_goal(why)
             self._send(self.core.state_lost(why))  # the hold, as disarming commands it
             self.get_logger().error(why)
+            self._publish_status()
+
+    def _on_timer(self) -> None:
+        self._check_state()
         self._publish_status(force=True)

@@ -470,6 +470,50 @@ def test_gate_state_timeout_commands_the_hold_as_disarming_does(ctx, mode):
         timed_out.destroy_node()
 
 
+@pytest.mark.timeout(60)
+def test_gate_refuses_to_arm_on_a_stale_state_and_forwards_nothing_against_one(ctx):
+    """/joint_states older than state_timeout_s: arming is refused (the filter would start from a
+    state the arm may have left), and an armed gate whose state went stale forwards no command,
+    trajectory or gripper command, even before its status timer has noticed: it disarms first."""
+    import time
+
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    from officina.robots import load_robot
+    from officina.ros.convert import joint_state_msg, trajectory_to_msg
+    from officina.ros.gate_node import GateNode
+    from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg as P
+
+    home = np.asarray(load_robot("panda").home, float)
+    zero = np.zeros(7)
+    node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda"),
+                                                      Parameter("state_timeout_s", value=0.5)])
+    try:
+        sent = []
+        for pub in (node.pub_traj, node.pub_cmd, node.pub_grip):
+            pub.publish = lambda m, pub=pub: sent.append(m)
+        names = list(node.resolved.joint_names)
+        node._on_joint_state(joint_state_msg(names, 1.0, home, zero, zero))
+        node._last_state_wall = time.monotonic() - 2.0  # the arm's state stopped 2 s ago
+        res = node._on_arm(SetBool.Request(data=True), SetBool.Response())
+        assert not res.success and "no /joint_states" in res.message and not node.core.armed
+
+        node._on_joint_state(joint_state_msg(names, 1.1, home, zero, zero))  # fresh again: arms
+        assert node._on_arm(SetBool.Request(data=True), SetBool.Response()).success
+        node._last_state_wall = time.monotonic() - 2.0  # stale, the timer has not ticked
+        node._on_commands(Float64MultiArray(data=[float(x) for x in home]))
+        node._on_trajectory(trajectory_to_msg(TrajectoryMsg(0.0, tuple(names), (P(2.0, tuple(home), (0.0,) * 7),))))
+        node._on_gripper(Float64MultiArray(data=[0.02]))
+        assert not node.core.armed and node.core.counts["forwarded_commands"] == 0
+        assert node.core.counts["forwarded_trajectories"] == 0
+        assert len(sent) == 1 and node.core.counts["holds"] == 1  # only the hold of disarming, at the state
+        np.testing.assert_allclose(sent[0].points[-1].positions, home)
+    finally:
+        node.destroy_node()
+
+
 @pytest.mark.timeout(90)
 def test_vacuum_gripper_through_the_ros_interfaces(ctx):
     """ur10e in the sim node with a carton under the cups: the task side's RosVacuumGripper sends
