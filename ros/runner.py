@@ -6,6 +6,7 @@ import os
 from typing import Any, Callable
 
 from officina.ros.latency import make_executor, spin_forever
+from officina.ros.params import refuse_undeclared
 
 __all__ = ["run_node", "ros_env_defaults", "INTERRUPTED"]
 
@@ -26,7 +27,8 @@ def run_node(make_node: Callable[[list[str]], Any], argv: list[str] | None = Non
     attribute (`officina.ros.latency.make_executor`; default ``"single"``), then either spin until
     stopped (a node that serves) or ``spin(node, executor)`` (a job: a task's procedure, a
     recording), whose return value is the exit code (None: 0). ``destroy_node`` and
-    ``try_shutdown`` always run.
+    ``try_shutdown`` always run. A parameter given to the node that it did not declare is bad
+    input (`officina.ros.params.refuse_undeclared`).
 
     Stopped from outside (Ctrl-C, SIGTERM, rclpy.shutdown): returns ``interrupted`` (0 for a node
     that serves until stopped, `INTERRUPTED` for a job stopped before its end). Any other
@@ -40,6 +42,7 @@ def run_node(make_node: Callable[[list[str]], Any], argv: list[str] | None = Non
     node = None
     try:
         node = make_node(argv or [])
+        refuse_undeclared(node)
         executor = make_executor(getattr(node, "executor_kind", "single"))
         executor.add_node(node)
         if spin is None:

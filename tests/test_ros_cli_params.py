@@ -153,3 +153,21 @@ def test_ros_task_refuses_a_task_that_commands_torques_only_in_one_line():
     msg = str(exc.value)
     assert len(msg.splitlines()) == 1 and "torque mode" in msg and "forwards joint positions only" in msg
     check_gate_control(get_task("peg-in-hole"))
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("args, name, hint", [
+    (["ros", "gate", "--robot", "panda"], "workspace_mni", "did you mean 'workspace_min'?"),
+    (["ros", "sim", "--task", "none", "--pacing", "lockstep"], "rate", "did you mean 'rate_hz'?"),
+    (["ros", "task", "pick-place"], "velocity_scale", "it has "),
+])
+def test_a_parameter_the_node_does_not_have_is_one_line_and_exit_2(cli, monkeypatch, request, args, name, hint):
+    """rclpy ignores an undeclared ``-p NAME:=VALUE``: a misspelt safety setting (the gate's
+    workspace box) would leave the node running without it. Each node refuses it by name."""
+    from officina.ros.testing import domain_id_for
+
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain_id_for(request.node.name, 150, 199)))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    r = cli([*args, "--", "--ros-args", "-p", f"{name}:=[0.3, -0.4, 0.0]"])
+    assert r.exit_code == 2, r.output
+    assert f"parameter {name!r}" in r.output and hint in r.output
+    assert len(r.output.strip().splitlines()) == 1
