@@ -47,7 +47,7 @@ def generate_launch_description():
     task = Node(executable="officina-ros-task", name="officina_task", output="screen",
                 condition=IfCondition(lc("run_task")),
                 arguments=[lc("task"), "--robot", lc("robot"), "--profile", lc("profile"),
-                           "--rate-hz", lc("rate_hz"), "--image-topic", lc("image_topic"),
+                           "--namespace", lc("namespace"), "--rate-hz", lc("rate_hz"), "--image-topic", lc("image_topic"),
                            "--depth-topic", lc("depth_topic"), "--camera-info-topic", lc("camera_info_topic"),
                            "--camera-pose-topic", lc("camera_pose_topic"),
                            "--camera-pose-file", lc("camera_pose_file")])

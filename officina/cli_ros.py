@@ -252,6 +252,10 @@ def task_cmd(
     task: str = typer.Argument(..., help="task: a name (pick-place), an entry point or path/to/module.py:Class"),
     robot: str = typer.Option("", "--robot", help="officina robot (model and limits; default: profile's)"),
     profile: str = typer.Option("default", "--profile", help="ROS profile of the arm"),
+    namespace: str = typer.Option(
+        "", "--namespace",
+        help="namespace of the arm's topics (/joint_states, the camera's, the wrench; default: the profile's), "
+             "as the gate's --namespace"),
     seed: int = typer.Option(0, "--seed", help="seed of the procedure's random choices"),
     sets: list[str] = typer.Option([], "--set", help="KEY=VALUE as for `officina run` (repeatable): params.NAME, seed"),
     rate_hz: float = typer.Option(250.0, "--rate-hz", help="control rate of the procedure [Hz]"),
@@ -275,7 +279,7 @@ def task_cmd(
               ("pose", camera_pose_topic))
     code = main_task(TaskRun(task, robot, profile, seed, tuple(sets), rate_hz, arm,
                              camera_topics=tuple((k, v) for k, v in topics if v),
-                             camera_pose_file=camera_pose_file), argv)
+                             camera_pose_file=camera_pose_file, namespace=namespace), argv)
     if code:
         raise typer.Exit(code)
 

@@ -28,6 +28,7 @@ class TaskRun:
     arm_timeout_s: float = 300.0
     camera_topics: tuple[tuple[str, str], ...] = ()  # (key, topic): image, depth, camera_info, pose
     camera_pose_file: str = ""  # a fixed camera's base_T_camera (hand-eye YAML) instead of the pose topic
+    namespace: str = ""  # namespace of the arm's topics ('' = the profile's), as the gate's
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def prepare(run: TaskRun) -> TaskJob:
             world_T_camera = load_base_T_camera(run.camera_pose_file)
         except ValueError as exc:
             raise BadInput(str(exc)) from None
-    resolved = resolve_profile(load_robot(robot), profile)
+    resolved = resolve_profile(load_robot(robot), profile, namespace=run.namespace or None)
     task = get_task(cfg.task)
     check_gate_control(task)
     return TaskJob(run, cfg.task, task, task_params(cfg), cfg.seed, resolved, world_T_camera)

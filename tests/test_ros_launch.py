@@ -172,6 +172,24 @@ def test_there_are_launch_files_and_no_python_package_named_launch():
     assert not (LAUNCH / "__init__.py").exists()
 
 
+def test_real_arm_task_reads_the_arm_the_gate_fronts(cli, monkeypatch):
+    """real_arm.launch's task node gets the robot, profile and namespace the gate gets, and with
+    `namespace:=left` it reads /left/joint_states, as the gate does (not another arm's, nor none)."""
+    import officina.ros.task_node as tn
+    from officina.ros.task_node import prepare
+
+    nodes = {n.executable: n for n in launch_nodes(LAUNCH / "real_arm.launch.py", run_task="true",
+                                                   namespace="left")}
+    gate, task = nodes["officina-ros-gate"].arguments, nodes["officina-ros-task"].arguments
+    for opt in ("--robot", "--profile", "--namespace"):
+        assert opt in task and task[task.index(opt) + 1] == gate[gate.index(opt) + 1], opt
+    runs = []
+    monkeypatch.setattr(tn, "main_task", lambda run, argv: runs.append(run) or 0)
+    r = cli(["ros", "task", *task])
+    assert r.exit_code == 0, r.output
+    assert prepare(runs[0]).resolved.joint_states == "/left/joint_states"
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_launch_file_names_real_commands_and_options(path):
     tree = ast.parse(path.read_text())
