@@ -171,3 +171,22 @@ def test_a_parameter_the_node_does_not_have_is_one_line_and_exit_2(cli, monkeypa
     assert r.exit_code == 2, r.output
     assert f"parameter {name!r}" in r.output and hint in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("param, message", [
+    ("position_margin_rad:=-0.5", "position_margin_rad must be >= 0"),
+    ("position_margin_rad:=.nan", "position_margin_rad must be >= 0"),
+    ("state_timeout_s:=.nan", "parameter state_timeout_s = nan is out of range"),
+    ("state_timeout_s:=-1.0", "parameter state_timeout_s = -1.0 is out of range"),
+])
+def test_gate_refuses_parameters_that_widen_or_switch_off_its_checks(cli, monkeypatch, request, param, message):
+    """A negative joint-limit margin widened the limits past the arm's; a NaN margin voided them; a
+    NaN state timeout switched the lost-state disarm off. Each is one line and exit 2."""
+    from officina.ros.testing import domain_id_for
+
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain_id_for(request.node.name, 150, 199)))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    r = cli(["ros", "gate", "--robot", "panda", "--", "--ros-args", "-p", param])
+    assert r.exit_code == 2, r.output
+    assert message in r.output and len(r.output.strip().splitlines()) == 1
