@@ -190,3 +190,22 @@ def test_gate_refuses_parameters_that_widen_or_switch_off_its_checks(cli, monkey
     r = cli(["ros", "gate", "--robot", "panda", "--", "--ros-args", "-p", param])
     assert r.exit_code == 2, r.output
     assert message in r.output and len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("ros_args, message", [
+    (["-p", "workspace_min:=[0, -0.5, 0.0]"], "Sequence should be of same type"),
+    (["--params-file", "/nonexistent/gate.yaml"], "Couldn't parse params file"),
+    (["-r", "foo"], "Couldn't parse remap rule: '-r foo'"),
+])
+def test_ros_arguments_rcl_cannot_parse_are_one_line_and_exit_2(cli, monkeypatch, request, ros_args, message):
+    """rclpy.init's RCLError (a mixed int/float list, a missing parameters file, a bad remap) was a
+    traceback and exit 1; it is bad input."""
+    from officina.ros.testing import domain_id_for
+
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain_id_for(request.node.name, 150, 199)))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    r = cli(["ros", "gate", "--robot", "panda", "--", "--ros-args", *ros_args])
+    assert r.exit_code == 2, r.output
+    assert "officina: error: ROS arguments: " in r.output and message in r.output
+    assert len(r.output.strip().splitlines()) == 1 and "/project/" not in r.output
