@@ -1,6 +1,7 @@
 """Gate + task against a real arm's ros2_control driver (started separately, e.g. ur_robot_driver):
 
-    ros2 launch launch/real_arm.launch.py profile:=ur robot:=ur5e velocity_scale:=0.25
+    ros2 launch launch/real_arm.launch.py profile:=ur robot:=ur5e velocity_scale:=0.25 \\
+        workspace_min:=0.2,-0.6,0.0 workspace_max:=0.8,0.6,0.6
 
 Nothing moves until the operator arms the gate:
     ros2 service call /officina/arm std_srvs/srv/SetBool "{data: true}"
@@ -22,6 +23,8 @@ ARGS = {
     "rate_hz": ("250", "command stream rate [Hz]"),
     "velocity_scale": ("0.25", "reduced speed for the first runs (0, 1]"),
     "acceleration_scale": ("0.25", "reduced acceleration (0, 1]"),
+    "workspace_min": ("", "tcp box around the table, lower corner 'x,y,z' [m, robot base frame] ('' = no box)"),
+    "workspace_max": ("", "tcp box, upper corner 'x,y,z' [m, robot base frame]"),
     "task": ("pick-place", "task to run"),
     "run_task": ("false", "start the task node (it waits for the operator to arm the gate)"),
     "run_vision": ("false", "start the vision node on the camera topics below"),
@@ -43,7 +46,8 @@ def generate_launch_description():
                 arguments=["--robot", lc("robot"), "--profile", lc("profile"), "--controller", lc("controller"),
                            "--namespace", lc("namespace"), "--rate-hz", lc("rate_hz"),
                            "--velocity-scale", lc("velocity_scale"),
-                           "--acceleration-scale", lc("acceleration_scale")])
+                           "--acceleration-scale", lc("acceleration_scale"),
+                           "--workspace-min", lc("workspace_min"), "--workspace-max", lc("workspace_max")])
     task = Node(executable="officina-ros-task", name="officina_task", output="screen",
                 condition=IfCondition(lc("run_task")),
                 arguments=[lc("task"), "--robot", lc("robot"), "--profile", lc("profile"),

@@ -69,6 +69,22 @@ def _choice(option: str, value: str, choices) -> None:
         raise BadInput(f"{option} {value!r}: expected one of {', '.join(choices)}")
 
 
+def _xyz(option: str, text: str) -> list[float] | None:
+    """``"x,y,z"`` (or ``"[x, y, z]"``, spaces allowed) as three floats; None for ``""``."""
+    from officina.errors import BadInput
+
+    parts = text.strip().strip("[]").replace(",", " ").split()
+    if not parts:
+        return None
+    try:
+        xyz = [float(v) for v in parts]
+    except ValueError:
+        xyz = []
+    if len(xyz) != 3:
+        raise BadInput(f"{option} {text!r}: expected three numbers x,y,z [m]")
+    return xyz
+
+
 def _run(make, argv: list[str]) -> None:
     from officina.ros.runner import run_node
 
@@ -169,6 +185,10 @@ def gate_cmd(
     velocity_scale: float = typer.Option(1.0, "--velocity-scale", help="scale of the velocity limits (0, 1]"),
     acceleration_scale: float = typer.Option(1.0, "--acceleration-scale", help="scale of acceleration limits"),
     watchdog_periods: int = typer.Option(25, "--watchdog-periods", help="periods without command -> hold"),
+    workspace_min: str = typer.Option(
+        "", "--workspace-min", help="tcp box: its lower corner 'x,y,z' [m, base frame] (with --workspace-max; "
+                                   "'' = no box)"),
+    workspace_max: str = typer.Option("", "--workspace-max", help="tcp box: its upper corner 'x,y,z' [m, base frame]"),
     executor: str = typer.Option(
         "single", "--executor",
         help="single: SingleThreadedExecutor | events: rclpy's EventsExecutor (dispatch in C++; "
@@ -185,7 +205,8 @@ def gate_cmd(
     ```
     officina ros gate --robot panda
     officina ros gate --profile ur --robot ur5e --velocity-scale 0.25 \\
-        --acceleration-scale 0.25
+        --acceleration-scale 0.25 \\
+        --workspace-min 0.2,-0.6,0.0 --workspace-max 0.8,0.6,0.6
     ```
     """
     from officina.ros.latency import EXECUTORS
@@ -195,7 +216,8 @@ def gate_cmd(
     overrides = _params(ctx, robot=robot, profile=profile, controller=controller, namespace=namespace,
                         rate_hz=float(rate_hz), velocity_scale=float(velocity_scale),
                         acceleration_scale=float(acceleration_scale), watchdog_periods=int(watchdog_periods),
-                        executor=executor)
+                        workspace_min=_xyz("--workspace-min", workspace_min),
+                        workspace_max=_xyz("--workspace-max", workspace_max), executor=executor)
 
     def make(_argv):
         from officina.ros.gate_node import GateNode

@@ -209,3 +209,23 @@ def test_ros_arguments_rcl_cannot_parse_are_one_line_and_exit_2(cli, monkeypatch
     assert r.exit_code == 2, r.output
     assert "officina: error: ROS arguments: " in r.output and message in r.output
     assert len(r.output.strip().splitlines()) == 1 and "/project/" not in r.output
+
+
+def test_gate_workspace_box_from_the_command_line_and_from_real_arm_launch(captured, cli):
+    """The safety steps ask for a workspace box; real_arm.launch starts the gate with no way to pass
+    `--ros-args`, so the box is a launch argument and a gate option ('x,y,z'; '' = none)."""
+    from pathlib import Path
+
+    from test_ros_launch import launch_nodes
+
+    launch = Path(__file__).resolve().parent.parent / "launch" / "real_arm.launch.py"
+    gate = {n.executable: n for n in launch_nodes(launch, workspace_min="-0.3,-0.6,0.0",
+                                                  workspace_max="[0.8, 0.6, 0.6]")}["officina-ros-gate"]
+    got = captured(["ros", "gate", *gate.arguments])
+    assert got["workspace_min"] == [-0.3, -0.6, 0.0] and got["workspace_max"] == [0.8, 0.6, 0.6]
+    default = {n.executable: n for n in launch_nodes(launch)}["officina-ros-gate"]
+    got = captured(["ros", "gate", *default.arguments])
+    assert "workspace_min" not in got and "workspace_max" not in got
+    r = cli(["ros", "gate", "--workspace-min", "0.2,0.3"])
+    assert r.exit_code == 2 and "--workspace-min '0.2,0.3': expected three numbers" in r.output
+    assert len(r.output.strip().splitlines()) == 1

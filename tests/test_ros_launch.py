@@ -346,12 +346,14 @@ def _check_parameters(b: Bench, node: Launched) -> int:
             i += 2
         else:
             i += 1
-    names = sorted(pairs)
-    res = b.c.call(GetParameters, f"/{node.name}/get_parameters", GetParameters.Request(names=names), 15.0)
     n = 0
-    for name, v in zip(names, res.values):
-        if v.type == ParameterType.PARAMETER_NOT_SET:
+    for name in sorted(pairs):
+        # one at a time: rclpy answers a request naming a declared parameter without a value (the
+        # gate's workspace box, given as '') with no values at all
+        res = b.c.call(GetParameters, f"/{node.name}/get_parameters", GetParameters.Request(names=[name]), 15.0)
+        if not res.values or res.values[0].type == ParameterType.PARAMETER_NOT_SET:
             continue
+        v = res.values[0]
         got, given = parameter_value_to_python(v), pairs[name]
         if isinstance(got, float):
             assert got == pytest.approx(float(given)), (node.name, name, got, given)
