@@ -12,6 +12,7 @@ Out: the configured controller's ``joint_trajectory`` / forward ``commands`` / g
 from __future__ import annotations
 
 import time
+from collections import deque
 
 import numpy as np
 from rclpy.node import Node
@@ -111,7 +112,10 @@ class GateNode(Node):
         self.max_gripper_width = spec.gripper.max_width_m if spec.gripper else 0.0
         self.max_gripper_force = spec.gripper.max_force_n if spec.gripper else 0.0
         self.state_timeout_s = float(p["state_timeout_s"])
+        self._now = time.monotonic  # the wall clock of the state timeout and the stream's rate
         self._last_state_wall: float | None = None
+        # arrival times of the last forwarded streamed commands (about 2 s at rate_hz)
+        self._cmd_wall: deque[float] = deque(maxlen=max(50, int(2 * cfg.rate_hz)))
 
         self.pub_traj = self.create_publisher(JointTrajectory, r.trajectory_topic, qos_reliable())
         self.pub_cmd = self.create_publisher(Float64MultiArray, r.commands_topic, qos_reliable())
@@ -211,13 +215,14 @@ class GateNode(Node):
         except Exception as exc:  # noqa: BLE001 - a message never kills the gate
             self.get_logger().error(f"ignored joint_states: {type(exc).__name__}: {exc}", throttle_duration_sec=2.0)
             return
-        self._last_state_wall = time.monotonic()
+        self._last_state_wall = self._now()
         self._send(self.core.on_joint_state(st))
         self._publish_status()
 
     def _on_commands(self, msg) -> None:
         self._check_state()
         before = self.core.counts["refused"]
+        forwarded = self.core.counts["forwarded_commands"]
         try:
             fwd = self.core.on_command(np.asarray(msg.data, dtype=float))
             if fwd is not None:
@@ -225,8 +230,32 @@ class GateNode(Node):
             self._send(fwd)
         except Exception as exc:  # noqa: BLE001
             self.core.refuse(f"command refused: {type(exc).__name__}: {exc}")
+        if self.core.counts["forwarded_commands"] != forwarded:
+            self._check_rate()
         self._log_refusal(before)
         self._publish_status()
+
+    def _check_rate(self) -> None:
+        """Disarm (with the hold of disarming) when the stream comes faster than rate_hz: the filter
+        limits each command as one period of 1/rate_hz, so a client at twice the rate would move
+        the arm at twice the velocity limit. Averaged over ~2 s of commands, so that a backlog
+        delivered at once after a stall (which follows a gap) does not count as a fast stream."""
+        times = self._cmd_wall
+        times.append(self._now())
+        if len(times) < times.maxlen:
+            return
+        span = times[-1] - times[0]
+        if span * 1.3 >= (len(times) - 1) * self.core.dt:
+            return
+        rate = (len(times) - 1) / max(span, 1e-9)
+        limit = self.core.config.rate_hz
+        why = (f"disarmed: commands arrive at {rate:.0f} Hz, faster than the gate's rate_hz {limit:g} (its "
+               f"limits hold per period of 1/rate_hz): start the gate with --rate-hz {rate:.0f} or the client "
+               f"at {limit:g} Hz")
+        times.clear()
+        self._send(self.core.set_armed(False)[2])  # the hold, as disarming commands it
+        self.core.refuse(why)
+        self.get_logger().error(why)
 
     def _on_trajectory(self, msg) -> None:
         self._check_state()
@@ -279,6 +308,7 @@ class GateNode(Node):
             message = f"refused: no /joint_states for {age:.1f} s (state_timeout_s {self.state_timeout_s:g} s)"
         else:
             ok, message, fwd = self.core.set_armed(bool(request.data))
+        self._cmd_wall.clear()
         self._send(fwd)
         response.success = ok
         response.message = message
@@ -288,7 +318,7 @@ class GateNode(Node):
 
     def _state_age(self) -> float | None:
         """Seconds since the last /joint_states arrived (wall clock; None before the first)."""
-        return None if self._last_state_wall is None else time.monotonic() - self._last_state_wall
+        return None if self._last_state_wall is None else self._now() - self._last_state_wall
 
     def _check_state(self) -> None:
         """Disarm (with the hold of disarming) when armed and /joint_states is older than

@@ -514,6 +514,61 @@ def test_gate_refuses_to_arm_on_a_stale_state_and_forwards_nothing_against_one(c
         node.destroy_node()
 
 
+@pytest.mark.timeout(60)
+def test_gate_disarms_a_stream_faster_than_its_rate(ctx):
+    """The filter limits each command as one period of 1/rate_hz: a client streaming at 500 Hz
+    into a gate at 250 Hz moved the reference at twice the velocity limit. Such a stream disarms
+    the gate with the hold of disarming and says why; a 250 Hz stream with jitter and a backlog
+    delivered at once after a 0.3 s stall does not."""
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    from officina.robots import load_robot
+    from officina.ros.convert import joint_state_msg
+    from officina.ros.gate_node import GateNode
+
+    home = np.asarray(load_robot("panda").home, float)
+    zero = np.zeros(7)
+    rng = np.random.default_rng(0)
+
+    def stream(arrivals):
+        node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda")])
+        clock = [0.0]
+        node._now = lambda: clock[0]
+        node.sent = []
+        node.pub_cmd.publish = lambda m: node.sent.append(list(m.data))
+        node.pub_traj.publish = lambda m: node.sent.append(m)
+        names = list(node.resolved.joint_names)
+        node._on_joint_state(joint_state_msg(names, 0.0, home, zero, zero))
+        assert node._on_arm(SetBool.Request(data=True), SetBool.Response()).success
+        q = home.copy()
+        v = 0.5 * np.asarray(load_robot("panda").limits.velocity)  # half the velocity limit per 4 ms
+        for k, t in enumerate(arrivals):
+            clock[0] = t
+            node._on_joint_state(joint_state_msg(names, t, q, zero, zero))
+            q = home + v * 0.004 * min(k, 100) * np.r_[1, 0, 0, 0, 0, 0, 0]
+            node._on_commands(Float64MultiArray(data=[float(x) for x in q]))
+            if not node.core.armed:
+                return node, k
+        return node, None
+
+    fast, k = stream(0.002 * np.arange(1000))  # a client at 500 Hz
+    try:
+        assert k is not None and k < 600 and "commands arrive at 500 Hz" in fast.core.last_refusal
+        assert fast.core.counts["holds"] == 1
+    finally:
+        fast.destroy_node()
+    t = np.cumsum(rng.uniform(0.0, 0.008, 1500))  # 250 Hz on average, jittered
+    t[600:] += 0.3
+    t[600:610] = t[600]  # a stall of 0.3 s, then the (depth-10) backlog at once
+    ok, k = stream(t)
+    try:
+        assert k is None and ok.core.counts["forwarded_commands"] == 1500
+    finally:
+        ok.destroy_node()
+
+
 @pytest.mark.timeout(90)
 def test_vacuum_gripper_through_the_ros_interfaces(ctx):
     """ur10e in the sim node with a carton under the cups: the task side's RosVacuumGripper sends
