@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TaskRun", "TaskJob", "SET_KEYS", "prepare", "check_gate_control", "run_task", "main_task"]
+__all__ = ["TaskRun", "TaskJob", "SET_KEYS", "prepare", "check_gate_control", "check_over_ros", "run_task",
+           "main_task"]
 
 SET_KEYS = ("params", "seed")  # the --set keys of `officina run` the task node uses
 
@@ -68,8 +69,19 @@ def prepare(run: TaskRun) -> TaskJob:
             raise BadInput(str(exc)) from None
     resolved = resolve_profile(load_robot(robot), profile, namespace=run.namespace or None)
     task = get_task(cfg.task)
+    check_over_ros(task)
     check_gate_control(task)
     return TaskJob(run, cfg.task, task, task_params(cfg), cfg.seed, resolved, world_T_camera)
+
+
+def check_over_ros(task) -> None:
+    """A task whose safety function lives in the simulated world (its ``ros_unsupported``: why)
+    cannot run over ROS: BadInput, one line (the sim node and the task node both check)."""
+    from officina.errors import BadInput
+
+    why = getattr(task, "ros_unsupported", None)
+    if why:
+        raise BadInput(f"task {task.name!r} does not run over ROS: {why}")
 
 
 def check_gate_control(task) -> None:

@@ -229,3 +229,21 @@ def test_gate_workspace_box_from_the_command_line_and_from_real_arm_launch(captu
     r = cli(["ros", "gate", "--workspace-min", "0.2,0.3"])
     assert r.exit_code == 2 and "--workspace-min '0.2,0.3': expected three numbers" in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.timeout(60)
+def test_shared_cell_is_refused_over_ros_by_the_task_and_the_sim(cli, ctx):
+    """shared-cell's speed and separation monitoring is the simulated world's speed override, which
+    only `officina run` applies: over ROS the arm ran at full speed with people in the cell (the
+    sim) or with no people sensing at all (a real arm). Both nodes refuse it in one line."""
+    from rclpy.parameter import Parameter
+
+    from officina.errors import BadInput
+    from officina.ros.sim_node import SimNode
+
+    r = cli(["ros", "task", "shared-cell", "--robot", "panda"])
+    assert r.exit_code == 2, r.output
+    assert "task 'shared-cell' does not run over ROS" in r.output and len(r.output.strip().splitlines()) == 1
+    with pytest.raises(BadInput, match="does not run over ROS"):
+        SimNode(context=ctx, parameter_overrides=[Parameter("task", value="shared-cell"),
+                                                  Parameter("pacing", value="lockstep")])
