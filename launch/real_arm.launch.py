@@ -30,7 +30,9 @@ ARGS = {
     "run_vision": ("false", "start the vision node on the camera topics below"),
     "image_topic": ("/camera/color/image_raw", "camera image (e.g. realsense2_camera)"),
     "camera_info_topic": ("/camera/color/camera_info", "camera intrinsics"),
-    "depth_topic": ("/camera/aligned_depth_to_color/image_raw", "depth aligned to the image ('' = none)"),
+    "depth_topic": ("/camera/aligned_depth_to_color/image_raw",
+                    "depth aligned to the image ('' = none for the vision node; the task needs depth and reads "
+                    "the profile's CAMERA/depth/image_raw then)"),
     "camera_pose_topic": ("/camera/pose", "latched PoseStamped of the camera in the robot base frame, "
                                           "read by the task when camera_pose_file is ''"),
     "camera_pose_file": ("", "the fixed camera's hand-eye result (officina vision handeye --mode "
