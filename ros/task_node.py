@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TaskRun", "TaskJob", "SET_KEYS", "prepare", "check_gate_control", "check_over_ros", "run_task",
-           "main_task"]
+__all__ = ["TaskRun", "TaskJob", "SET_KEYS", "GateWatch", "prepare", "check_gate_control", "check_over_ros",
+           "run_task", "main_task"]
 
 SET_KEYS = ("params", "seed")  # the --set keys of `officina run` the task node uses
 
@@ -102,6 +102,24 @@ def check_gate_control(task) -> None:
                        "cannot run it")
 
 
+class GateWatch:
+    """The gate's ``safety_state`` as the task node reads it: the latest key/values, and why the
+    gate first went from armed to disarmed, taken from the status of that moment (the refusal it
+    made then, else its event), before refused commands overwrite ``last_refusal``."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.disarmed_because: str | None = None
+
+    def on_status(self, msg) -> None:
+        new = {kv.key: kv.value for kv in msg.values}
+        old = self.values
+        if old.get("armed") == "true" and new.get("armed") != "true" and self.disarmed_because is None:
+            changed = new.get("last_refusal") != old.get("last_refusal") and new.get("last_refusal")
+            self.disarmed_because = changed or new.get("last_event") or msg.message
+        old.update(new)
+
+
 def run_task(job: TaskJob, node, executor) -> dict:
     """Build the Cell over ROS and run the procedure; returns the outcome as a dict."""
     from diagnostic_msgs.msg import DiagnosticStatus
@@ -123,12 +141,9 @@ def run_task(job: TaskJob, node, executor) -> dict:
     if spec.wrist_sensor is not None and wrist is None:
         node.get_logger().warning(f"no wrench on {resolved.wrench_topic}: guarded moves use the joint-torque "
                                   "estimate")
-    safety = {}
-
-    def on_safety(m):
-        safety.update({kv.key: kv.value for kv in m.values})
-
-    node.create_subscription(DiagnosticStatus, SAFETY_STATE_TOPIC, on_safety, qos_latched())
+    watch = GateWatch()
+    safety = watch.values
+    node.create_subscription(DiagnosticStatus, SAFETY_STATE_TOPIC, watch.on_status, qos_latched())
     if run.arm:
         cli = node.create_client(SetBool, ARM_SERVICE)
         link.spin_until(cli.service_is_ready, 30.0, f"the gate's {ARM_SERVICE} service")
@@ -159,7 +174,7 @@ def run_task(job: TaskJob, node, executor) -> dict:
 
             arm.set_admittance(AdmittanceConfig())
     if safety.get("armed") != "true":
-        raise JobFailed(f"the gate disarmed during the task: {safety.get('last_refusal') or safety.get('last_event')}")
+        raise JobFailed(f"the gate disarmed during the task: {watch.disarmed_because or safety.get('last_event')}")
     return {"task": job.task_ref, "robot": spec.name, "completed": outcome.completed, "message": outcome.message,
             "details": outcome.details, "events": cell.events,
             "wrist": wrist.topic if wrist is not None else None,

@@ -569,6 +569,48 @@ def test_gate_disarms_a_stream_faster_than_its_rate(ctx):
         ok.destroy_node()
 
 
+@pytest.mark.timeout(60)
+def test_task_node_reports_why_the_gate_disarmed_not_the_refusals_after(ctx):
+    """The task node said "the gate disarmed during the task: command refused: gate not armed"
+    when the arm's state was lost: the refusals of its own commands after the disarm overwrote
+    the gate's last_refusal. It reports the status of the moment the gate disarmed."""
+    import time
+
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Bool, Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    from officina.robots import load_robot
+    from officina.ros.convert import joint_state_msg
+    from officina.ros.gate_node import GateNode
+    from officina.ros.task_node import GateWatch
+
+    home = [float(x) for x in load_robot("panda").home]
+    zero = [0.0] * 7
+
+    def run(stop):
+        node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda")])
+        watch = GateWatch()
+        node.pub_state.publish = watch.on_status
+        names = list(node.resolved.joint_names)
+        node._on_joint_state(joint_state_msg(names, 1.0, home, zero, zero))
+        node._on_arm(SetBool.Request(data=True), SetBool.Response())
+        node._on_commands(Float64MultiArray(data=home))
+        stop(node)
+        for _ in range(5):  # the procedure's stream goes on, refused
+            node._on_commands(Float64MultiArray(data=home))
+        node.destroy_node()
+        assert watch.values["armed"] == "false" and "command refused" in watch.values["last_refusal"]
+        return watch.disarmed_because
+
+    def lose_state(node):
+        node._last_state_wall = time.monotonic() - 2.0
+
+    assert "no /joint_states" in run(lose_state)
+    assert "e-stop" in run(lambda node: node._on_estop(Bool(data=True)))
+    assert run(lambda node: node._on_arm(SetBool.Request(data=False), SetBool.Response())) == "disarmed"
+
+
 @pytest.mark.timeout(90)
 def test_vacuum_gripper_through_the_ros_interfaces(ctx):
     """ur10e in the sim node with a carton under the cups: the task side's RosVacuumGripper sends
