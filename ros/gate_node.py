@@ -114,6 +114,7 @@ class GateNode(Node):
         self.state_timeout_s = float(p["state_timeout_s"])
         self._now = time.monotonic  # the wall clock of the state timeout and the stream's rate
         self._last_state_wall: float | None = None
+        self._state_error = ""  # why the last /joint_states was ignored (a profile's joint names not in it)
         # arrival times of the last forwarded streamed commands (about 2 s at rate_hz)
         self._cmd_wall: deque[float] = deque(maxlen=max(50, int(2 * cfg.rate_hz)))
 
@@ -210,6 +211,7 @@ class GateNode(Node):
         try:
             st = joint_state_from_msg(msg, self.resolved.joint_names)
         except MalformedMessage as exc:
+            self._state_error = str(exc)
             self.get_logger().warning(f"ignored joint_states: {exc}", throttle_duration_sec=2.0)
             return
         except Exception as exc:  # noqa: BLE001 - a message never kills the gate
@@ -308,6 +310,8 @@ class GateNode(Node):
             message = f"refused: no /joint_states for {age:.1f} s (state_timeout_s {self.state_timeout_s:g} s)"
         else:
             ok, message, fwd = self.core.set_armed(bool(request.data))
+            if not ok and self.core.state is None and self._state_error:
+                message = f"refused: every {self.resolved.joint_states} ignored: {self._state_error}"
         self._cmd_wall.clear()
         self._send(fwd)
         response.success = ok

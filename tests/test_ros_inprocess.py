@@ -611,6 +611,37 @@ def test_task_node_reports_why_the_gate_disarmed_not_the_refusals_after(ctx):
     assert run(lambda node: node._on_arm(SetBool.Request(data=False), SetBool.Response())) == "disarmed"
 
 
+@pytest.mark.timeout(60)
+def test_joint_states_with_other_joint_names_are_named_as_the_cause(ctx):
+    """A driver whose joint names differ from the profile's (a UR with a tf_prefix: ur_shoulder_pan_joint
+    ...): the gate's arming refusal said "no /joint_states yet" and the task node "timed out after 60 s
+    waiting for /joint_states" while the topic streamed. Both name the missing joints."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from std_srvs.srv import SetBool
+
+    from officina.errors import JobFailed
+    from officina.ros.client import RosLink
+    from officina.ros.convert import joint_state_msg
+    from officina.ros.gate_node import GateNode
+
+    gate = GateNode(context=ctx, parameter_overrides=[Parameter("profile", value="ur")])
+    node = rclpy.create_node("officina_task", context=ctx)
+    try:
+        msg = joint_state_msg(["ur_" + n for n in gate.resolved.joint_names], 1.0, [0.0] * 6, [0.0] * 6, [0.0] * 6)
+        gate._on_joint_state(msg)
+        res = gate._on_arm(SetBool.Request(data=True), SetBool.Response())
+        assert not res.success and "ignored" in res.message and "shoulder_pan_joint" in res.message
+        link = RosLink(node, SingleThreadedExecutor(context=ctx), gate.resolved)
+        link._on_js(msg)
+        with pytest.raises(JobFailed, match=r"every /joint_states message ignored.*shoulder_pan_joint"):
+            link.wait_for_state(0.05)
+    finally:
+        gate.destroy_node()
+        node.destroy_node()
+
+
 @pytest.mark.timeout(90)
 def test_vacuum_gripper_through_the_ros_interfaces(ctx):
     """ur10e in the sim node with a carton under the cups: the task side's RosVacuumGripper sends
