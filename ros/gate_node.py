@@ -114,6 +114,7 @@ class GateNode(Node):
         self.state_timeout_s = float(p["state_timeout_s"])
         self._now = time.monotonic  # the wall clock of the state timeout and the stream's rate
         self._last_state_wall: float | None = None
+        self._logged = ("", 0.0)  # the last refusal logged, and when
         self._state_error = ""  # why the last /joint_states was ignored (a profile's joint names not in it)
         # arrival times of the last forwarded streamed commands (about 2 s at rate_hz)
         self._cmd_wall: deque[float] = deque(maxlen=max(50, int(2 * cfg.rate_hz)))
@@ -203,8 +204,16 @@ class GateNode(Node):
         self.pub_state.publish(st)
 
     def _log_refusal(self, before: int) -> None:
-        if self.core.counts["refused"] != before:
-            self.get_logger().warning(self.core.last_refusal)
+        """Log a refusal made since ``before`` (the refused count); the same refusal again within
+        a second is not logged again (a client streaming at 250 Hz into a disarmed gate would
+        print 250 lines a second over the e-stop's); safety_state counts every one."""
+        if self.core.counts["refused"] == before:
+            return
+        why, now = self.core.last_refusal, self._now()
+        if why == self._logged[0] and now - self._logged[1] < 1.0:
+            return
+        self._logged = (why, now)
+        self.get_logger().warning(why)
 
     # --- callbacks -------------------------------------------------------------------------------------
     def _on_joint_state(self, msg) -> None:

@@ -642,6 +642,38 @@ def test_joint_states_with_other_joint_names_are_named_as_the_cause(ctx):
         node.destroy_node()
 
 
+@pytest.mark.timeout(60)
+def test_gate_logs_a_repeated_refusal_once_a_second(ctx):
+    """A task streaming into a disarmed gate logged one warning per command (1208 lines in the 7 s
+    after an e-stop), burying the e-stop's own line. The same refusal is logged once a second;
+    another is logged at once; safety_state counts them all."""
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float64MultiArray
+
+    from officina.ros.gate_node import GateNode
+
+    node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda")])
+    try:
+        clock = [10.0]
+        node._now = lambda: clock[0]
+        lines = []
+
+        class Log:
+            def warning(self, text, **kw):
+                lines.append(text)
+
+        node.get_logger = lambda: Log()
+        for k in range(500):  # 2 s at 250 Hz
+            clock[0] = 10.0 + 0.004 * k
+            node._on_commands(Float64MultiArray(data=[0.0] * 7))
+        node._on_gripper(Float64MultiArray(data=[0.02]))
+        assert node.core.counts["refused"] == 501
+        assert lines == ["command refused: gate not armed (call /officina/arm with true)"] * 2 + [
+            "gripper command refused: gate not armed (call /officina/arm with true)"]
+    finally:
+        node.destroy_node()
+
+
 @pytest.mark.timeout(90)
 def test_vacuum_gripper_through_the_ros_interfaces(ctx):
     """ur10e in the sim node with a carton under the cups: the task side's RosVacuumGripper sends
