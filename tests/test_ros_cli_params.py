@@ -247,3 +247,15 @@ def test_shared_cell_is_refused_over_ros_by_the_task_and_the_sim(cli, ctx):
     with pytest.raises(BadInput, match="does not run over ROS"):
         SimNode(context=ctx, parameter_overrides=[Parameter("task", value="shared-cell"),
                                                   Parameter("pacing", value="lockstep")])
+
+
+def test_a_profile_file_that_does_not_exist_is_named_as_such(tmp_path):
+    """--profile labs/ur_left.yaml mistyped said "unknown ROS profile ...; expected one of abb, ...
+    or a YAML file" (it was a YAML file); a missing robot file already said "not found"."""
+    from officina.errors import BadInput
+    from officina.ros.robot_profiles import load_profile
+
+    with pytest.raises(BadInput, match=r"^ROS profile file not found: .*ur_left\.yaml$"):
+        load_profile(str(tmp_path / "ur_left.yaml"))
+    with pytest.raises(BadInput, match="unknown ROS profile 'nosuch'; expected one of abb"):
+        load_profile("nosuch")
