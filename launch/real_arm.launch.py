@@ -16,7 +16,8 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 ARGS = {
-    "robot": ("ur5e", "officina robot (model and limits of the real arm)"),
+    "robot": ("", "officina robot: model and limits of the real arm ('' = the profile's: ur5e for ur, "
+                  "panda for fr3, iiwa for kuka, ...)"),
     "profile": ("ur", "ROS profile of the driver: ur, fr3, abb, kuka, default or a YAML path"),
     "controller": ("", "trajectory controller name ('' = the profile's)"),
     "namespace": ("", "namespace of the driver's topics"),

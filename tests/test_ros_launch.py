@@ -190,6 +190,29 @@ def test_real_arm_task_reads_the_arm_the_gate_fronts(cli, monkeypatch):
     assert prepare(runs[0]).resolved.joint_states == "/left/joint_states"
 
 
+@pytest.mark.parametrize("profile, robot", [("ur", "ur5e"), ("fr3", "panda"), ("kuka", "iiwa"), ("ur10e", "ur10e")])
+def test_real_arm_launch_takes_the_profile_alone(ctx, profile, robot):
+    """`ros2 launch launch/real_arm.launch.py profile:=fr3`: the robot defaulted to ur5e whatever
+    the profile, so every profile but ur failed ("names 7 joints but robot 'ur5e' has 6") unless
+    robot:= was given too. The gate and the task take the profile's robot."""
+    from rclpy.parameter import Parameter
+
+    from officina.ros.gate_node import GateNode
+    from officina.ros.task_node import TaskRun, prepare
+
+    nodes = {n.executable: n for n in launch_nodes(LAUNCH / "real_arm.launch.py", profile=profile, run_task="true")}
+    gate_args, task_args = nodes["officina-ros-gate"].arguments, nodes["officina-ros-task"].arguments
+    value = gate_args[gate_args.index("--robot") + 1]
+    node = GateNode(context=ctx, parameter_overrides=[Parameter("profile", value=profile),
+                                                      Parameter("robot", value=value)])
+    try:
+        assert node.resolved.spec.name == robot
+    finally:
+        node.destroy_node()
+    assert prepare(TaskRun("pick-place" if robot != "ur10e" else "palletizing",
+                           task_args[task_args.index("--robot") + 1], profile)).resolved.spec.name == robot
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_launch_file_names_real_commands_and_options(path):
     tree = ast.parse(path.read_text())
@@ -484,7 +507,7 @@ def test_real_arm_launch_against_a_ur_sim(bench):
 
     path = LAUNCH / "real_arm.launch.py"
     defaults = _declared(ast.parse(path.read_text()))
-    assert (defaults["profile"], defaults["robot"], defaults["task"]) == ("ur", "ur5e", "pick-place")
+    assert (defaults["profile"], defaults["robot"], defaults["task"]) == ("ur", "", "pick-place")  # ur5e
     b = bench
     b.start([str(BIN / "officina-ros-sim"), "--profile", defaults["profile"], "--robot", defaults["robot"],
              "--task", defaults["task"]], "driver-sim")
