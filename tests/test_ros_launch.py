@@ -191,6 +191,22 @@ def test_real_arm_task_reads_the_arm_the_gate_fronts(cli, monkeypatch):
 
 
 @pytest.mark.parametrize("profile, robot", [("ur", "ur5e"), ("fr3", "panda"), ("kuka", "iiwa"), ("ur10e", "ur10e")])
+def test_sim_launch_files_take_the_profile_alone(profile, robot):
+    """`ros2 launch launch/sim.launch.py profile:=ur` (as `officina ros sim --profile ur`) ran the
+    panda model under the UR profile: "ROS profile 'ur' names 6 joints but robot 'panda' has 7"."""
+    from officina.robots import load_robot
+    from officina.ros.robot_profiles import load_profile, resolve_profile
+
+    for name in ("sim.launch.py", "sim_gate_task.launch.py"):
+        for node in launch_nodes(LAUNCH / name, profile=profile):
+            a = node.arguments
+            if "--robot" in a:
+                prof = load_profile(profile)
+                spec = load_robot(a[a.index("--robot") + 1] or prof.robot)
+                assert resolve_profile(spec, prof).spec.name == robot, (name, node.executable)
+
+
+@pytest.mark.parametrize("profile, robot", [("ur", "ur5e"), ("fr3", "panda"), ("kuka", "iiwa"), ("ur10e", "ur10e")])
 def test_real_arm_launch_takes_the_profile_alone(ctx, profile, robot):
     """`ros2 launch launch/real_arm.launch.py profile:=fr3`: the robot defaulted to ur5e whatever
     the profile, so every profile but ur failed ("names 7 joints but robot 'ur5e' has 6") unless
