@@ -55,6 +55,7 @@ def prepare(run: TaskRun) -> TaskJob:
     from officina.ros.robot_profiles import load_profile, resolve_profile
     from officina.runner import task_params
     from officina.tasks import get_task
+    from officina.tasks.base import gripper_mismatch
 
     profile = load_profile(run.profile)
     robot = run.robot or profile.robot
@@ -70,6 +71,10 @@ def prepare(run: TaskRun) -> TaskJob:
     resolved = resolve_profile(load_robot(robot), profile, namespace=run.namespace or None)
     task = get_task(cfg.task)
     check_over_ros(task)
+    kind = getattr(task, "gripper_kind", None)
+    has = gripper_mismatch(resolved.spec, kind) if kind else None
+    if has:  # as the task's build_scene refuses it in a simulated cell
+        raise BadInput(f"{task.name} needs a {kind} gripper; robot {resolved.spec.name!r} has {has}")
     check_gate_control(task)
     return TaskJob(run, cfg.task, task, task_params(cfg), cfg.seed, resolved, world_T_camera)
 

@@ -206,6 +206,8 @@ class TaskDefinition:
       bodies from it (`SimWorld.add_planning_scene`) and the procedure's planner gets a copy as
       ``cell.planning_scene``, so what the planner avoids is what the physics has;
     * ``video_view``: the (eye, target) points, world frame, of the camera that records a video;
+    * ``gripper_kind``: the gripper the task needs, "parallel" or "vacuum" (None: any), which
+      ``build_scene`` checks with `require_gripper` and `officina ros task` before ROS starts;
     * ``manual_job(params)``: the same job done by hand, as data (an
       `officina.exoskeleton.job.ManualJob` derived from the scene parameters), for `officina compare`;
       None (the default) when the task moves nothing a person would lift.
@@ -217,6 +219,7 @@ class TaskDefinition:
     metric_info: ClassVar[Mapping[str, MetricInfo]] = {}
     key_metrics: ClassVar[tuple[str, ...]] = ()
     plot_events: ClassVar[tuple[str, ...]] = ()
+    gripper_kind: ClassVar[str | None] = None
     video_view: ClassVar[tuple[tuple[float, float, float], tuple[float, float, float]]] = (
         (1.35, -0.95, 0.95), (0.38, -0.02, 0.12))
 
@@ -252,15 +255,21 @@ class TaskDefinition:
         return None
 
 
+def gripper_mismatch(spec: Any, kind: str) -> str | None:
+    """None when the robot (`RobotSpec`) has a gripper of ``kind`` ("parallel": two fingers, a
+    generic parallel gripper or the Panda's hand; "vacuum"), else what it has instead."""
+    g = spec.gripper
+    if g is not None and ((g.kind == "vacuum") == (kind == "vacuum")):
+        return None
+    return "no gripper" if g is None else ("a vacuum gripper" if g.kind == "vacuum" else "a parallel gripper")
+
+
 def require_gripper(world: "SimWorld", kind: str, task: str, why: str) -> None:
-    """Refuse, in one line, a cell whose robot has no gripper of ``kind``: "parallel" (two
-    fingers: a generic parallel gripper or the Panda's hand) or "vacuum"; ``why`` says what the
-    task needs it for. `officina run` turns it into exit 2."""
+    """Refuse, in one line, a cell whose robot has no gripper of ``kind`` (`gripper_mismatch`);
+    ``why`` says what the task needs it for. `officina run` turns it into exit 2."""
     for robot in world.robots:
-        g = robot.spec.gripper
-        fits = g is not None and ((g.kind == "vacuum") == (kind == "vacuum"))
-        if not fits:
-            has = "no gripper" if g is None else ("a vacuum gripper" if g.kind == "vacuum" else "a parallel gripper")
+        has = gripper_mismatch(robot.spec, kind)
+        if has:
             raise ValueError(f"{task} needs a {kind} gripper ({why}); robot {robot.spec.name!r} has {has}")
 
 

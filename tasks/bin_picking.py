@@ -396,6 +396,7 @@ def _round(v, nd: int = 4) -> list[float]:
 
 class BinPicking(TaskDefinition):
     name = "bin-picking"
+    gripper_kind = "parallel"
     description = "Pick 5-12 jumbled parts from a bin (seen by a fixed RGB-D camera) into a second bin."
     Params = BinPickingParams
     metric_info = {
@@ -439,7 +440,7 @@ class BinPicking(TaskDefinition):
 
     # --- simulation side ---------------------------------------------------------------------------
     def build_scene(self, world, params: BinPickingParams, rng: np.random.Generator) -> BinPickingScene:
-        require_gripper(world, "parallel", "bin-picking",
+        require_gripper(world, self.gripper_kind, "bin-picking",
                         "its parts are 3.5-7.5 cm, smaller than the vacuum gripper's four cups")
         scene = self.planning_scene(params)
         colors = {o.name: (0.3, 0.3, 0.32, 1.0) for o in scene.obstacles}

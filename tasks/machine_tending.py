@@ -324,6 +324,7 @@ class MachineScene(TaskScene):
 
 class MachineTending(TaskDefinition):
     name = "machine-tending"
+    gripper_kind = "parallel"
     description = ("Load blanks into a machine's fixture through its door (locating against stops), wait for "
                    "the machining cycle, unload the parts onto a tray.")
     Params = MachineTendingParams
@@ -361,7 +362,7 @@ class MachineTending(TaskDefinition):
         return PlanningScene([table, *L.enclosure(params.door_open_fraction), *L.fixture()])
 
     def build_scene(self, world, params: MachineTendingParams, rng: np.random.Generator) -> MachineScene:
-        require_gripper(world, "parallel", "machine-tending",
+        require_gripper(world, self.gripper_kind, "machine-tending",
                         "it pushes the blank against the fixture's stops by its lower half, held across its sides")
         L = Layout(params)
         grey, steel = (0.55, 0.57, 0.6, 1.0), (0.35, 0.37, 0.4, 1.0)

@@ -331,6 +331,7 @@ def _tilt_of(quat) -> float:
 
 class Palletizing(TaskDefinition):
     name = "palletizing"
+    gripper_kind = "vacuum"
     description = ("Stack cartons from an infeed conveyor (seen by a camera) on a EUR pallet in a column or "
                    "interlocked pattern, with a vacuum gripper.")
     Params = PalletizingParams
@@ -380,7 +381,7 @@ class Palletizing(TaskDefinition):
 
     def build_scene(self, world, params: PalletizingParams, rng: np.random.Generator) -> PalletScene:
         L, W, H = params.carton.size_m
-        require_gripper(world, "vacuum", "palletizing",
+        require_gripper(world, self.gripper_kind, "palletizing",
                         "for 19 cm cartons, and the reach and payload of a palletizing arm: ur10e, irb2600")
         for robot in world.robots:
             g = robot.spec.gripper

@@ -217,6 +217,7 @@ def _peg_tip(world, scene: PegScene, params: PegInHoleParams) -> tuple[np.ndarra
 
 class PegInHole(TaskDefinition):
     name = "peg-in-hole"
+    gripper_kind = "parallel"
     description = ("Insert a peg (round or square, sub-millimetre clearance) into a chamfered hole placed to "
                    "+-2 mm / +-2 deg, by impedance control, the wrist sensor and a spiral search.")
     Params = PegInHoleParams
@@ -273,7 +274,7 @@ class PegInHole(TaskDefinition):
 
     # --- simulation side -------------------------------------------------------------------------------
     def build_scene(self, world, params: PegInHoleParams, rng: np.random.Generator) -> PegScene:
-        require_gripper(world, "parallel", "peg-in-hole",
+        require_gripper(world, self.gripper_kind, "peg-in-hole",
                         f"a suction cup cannot hold a peg's {params.peg_size_m * 1e3:.0f} mm end")
         scene = self.planning_scene(params)
         scene.remove("fixture")  # the envelope is the planner's; the physics gets the real part below

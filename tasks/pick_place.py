@@ -155,6 +155,7 @@ def _obstacle(name: str, o) -> Obstacle:
 
 class PickPlace(TaskDefinition):
     name = "pick-place"
+    gripper_kind = "parallel"
     description = "Pick N seeded objects from the table (seen by an overhead RGB-D camera) and place them in a bin."
     Params = PickPlaceParams
     metric_info = {
@@ -184,7 +185,7 @@ class PickPlace(TaskDefinition):
 
     # --- simulation side ---------------------------------------------------------------------------
     def build_scene(self, world, params: PickPlaceParams, rng: np.random.Generator) -> TaskScene:
-        require_gripper(world, "parallel", "pick-place", "its parts are 4-5.5 cm, smaller than a suction cup")
+        require_gripper(world, self.gripper_kind, "pick-place", "its parts are 4-5.5 cm, smaller than a suction cup")
         scene = self.planning_scene(params)
         colors = {o.name: (0.3, 0.3, 0.32, 1.0) for o in scene.obstacles}
         colors["table"] = (0.72, 0.6, 0.45, 1.0)

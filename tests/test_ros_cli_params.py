@@ -259,3 +259,19 @@ def test_a_profile_file_that_does_not_exist_is_named_as_such(tmp_path):
         load_profile(str(tmp_path / "ur_left.yaml"))
     with pytest.raises(BadInput, match="unknown ROS profile 'nosuch'; expected one of abb"):
         load_profile("nosuch")
+
+
+@pytest.mark.parametrize("task, robot, has", [("pick-place", "ur10e", "a vacuum gripper"),
+                                              ("peg-in-hole", "irb2600", "a vacuum gripper"),
+                                              ("palletizing", "panda", "a parallel gripper")])
+def test_ros_task_refuses_a_robot_without_the_gripper_the_task_needs(cli, monkeypatch, request, task, robot, has):
+    """`officina ros task pick-place --robot ur10e` started and waited (the sim beside it refused
+    the cell; a real arm would have run the procedure with the wrong gripper). It is refused
+    before ROS starts, as `officina run` refuses the cell."""
+    from officina.ros.testing import domain_id_for
+
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain_id_for(request.node.name, 150, 199)))
+    r = cli(["ros", "task", task, "--robot", robot])
+    assert r.exit_code == 2, r.output
+    assert f"{task} needs a" in r.output and f"robot {robot!r} has {has}" in r.output
+    assert len(r.output.strip().splitlines()) == 1
