@@ -112,11 +112,11 @@ class GateNode(Node):
         self.max_gripper_width = spec.gripper.max_width_m if spec.gripper else 0.0
         self.max_gripper_force = spec.gripper.max_force_n if spec.gripper else 0.0
         self.state_timeout_s = float(p["state_timeout_s"])
-        self._now = time.monotonic  # the wall clock of the state timeout and the stream's rate
+        self._now = time.monotonic  # the wall clock of the state timeout and of the refusals' log
         self._last_state_wall: float | None = None
         self._logged = ("", 0.0)  # the last refusal logged, and when
         self._state_error = ""  # why the last /joint_states was ignored (a profile's joint names not in it)
-        # arrival times of the last forwarded streamed commands (about 2 s at rate_hz)
+        # the state's stamp at each of the last forwarded streamed commands (about 2 s at rate_hz)
         self._cmd_wall: deque[float] = deque(maxlen=max(50, int(2 * cfg.rate_hz)))
 
         self.pub_traj = self.create_publisher(JointTrajectory, r.trajectory_topic, qos_reliable())
@@ -249,10 +249,12 @@ class GateNode(Node):
     def _check_rate(self) -> None:
         """Disarm (with the hold of disarming) when the stream comes faster than rate_hz: the filter
         limits each command as one period of 1/rate_hz, so a client at twice the rate would move
-        the arm at twice the velocity limit. Averaged over ~2 s of commands, so that a backlog
-        delivered at once after a stall (which follows a gap) does not count as a fast stream."""
+        the arm at twice the velocity limit. Timed on the clock in use, the stamps of /joint_states
+        (as the gate keeps time: a sim in fast pacing runs its periods faster than the wall clock),
+        and averaged over ~2 s of commands, so that a backlog delivered at once after a stall (which
+        follows a gap) does not count as a fast stream."""
         times = self._cmd_wall
-        times.append(self._now())
+        times.append(self.core.state.stamp)
         if len(times) < times.maxlen:
             return
         span = times[-1] - times[0]

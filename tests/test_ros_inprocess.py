@@ -519,7 +519,8 @@ def test_gate_disarms_a_stream_faster_than_its_rate(ctx):
     """The filter limits each command as one period of 1/rate_hz: a client streaming at 500 Hz
     into a gate at 250 Hz moved the reference at twice the velocity limit. Such a stream disarms
     the gate with the hold of disarming and says why; a 250 Hz stream with jitter and a backlog
-    delivered at once after a 0.3 s stall does not."""
+    delivered at once after a 0.3 s stall does not, nor one that follows a sim in fast pacing (its
+    periods, stamped on /joint_states, pass faster than the wall clock)."""
     from rclpy.parameter import Parameter
     from std_msgs.msg import Float64MultiArray
     from std_srvs.srv import SetBool
@@ -532,7 +533,7 @@ def test_gate_disarms_a_stream_faster_than_its_rate(ctx):
     zero = np.zeros(7)
     rng = np.random.default_rng(0)
 
-    def stream(arrivals):
+    def stream(arrivals, stamps=None):
         node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda")])
         clock = [0.0]
         node._now = lambda: clock[0]
@@ -546,7 +547,7 @@ def test_gate_disarms_a_stream_faster_than_its_rate(ctx):
         v = 0.5 * np.asarray(load_robot("panda").limits.velocity)  # half the velocity limit per 4 ms
         for k, t in enumerate(arrivals):
             clock[0] = t
-            node._on_joint_state(joint_state_msg(names, t, q, zero, zero))
+            node._on_joint_state(joint_state_msg(names, t if stamps is None else stamps[k], q, zero, zero))
             q = home + v * 0.004 * min(k, 100) * np.r_[1, 0, 0, 0, 0, 0, 0]
             node._on_commands(Float64MultiArray(data=[float(x) for x in q]))
             if not node.core.armed:
@@ -567,6 +568,11 @@ def test_gate_disarms_a_stream_faster_than_its_rate(ctx):
         assert k is None and ok.core.counts["forwarded_commands"] == 1500
     finally:
         ok.destroy_node()
+    fast_pacing, k = stream(0.002 * np.arange(1000), stamps=0.004 * np.arange(1000))  # 2x real time
+    try:
+        assert k is None and fast_pacing.core.counts["forwarded_commands"] == 1000
+    finally:
+        fast_pacing.destroy_node()
 
 
 @pytest.mark.timeout(60)
