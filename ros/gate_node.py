@@ -260,11 +260,15 @@ class GateNode(Node):
         span = times[-1] - times[0]
         if span * 1.3 >= (len(times) - 1) * self.core.dt:
             return
-        rate = (len(times) - 1) / max(span, 1e-9)
         limit = self.core.config.rate_hz
-        why = (f"disarmed: commands arrive at {rate:.0f} Hz, faster than the gate's rate_hz {limit:g} (its "
-               f"limits hold per period of 1/rate_hz): start the gate with --rate-hz {rate:.0f} or the client "
-               f"at {limit:g} Hz")
+        if span > 0:
+            rate = (len(times) - 1) / span
+            why = (f"disarmed: commands arrive at {rate:.0f} Hz, faster than the gate's rate_hz {limit:g} (its "
+                   f"limits hold per period of 1/rate_hz): start the gate with --rate-hz {rate:.0f} or the "
+                   f"client at {limit:g} Hz")
+        else:
+            why = (f"disarmed: the stamps of {self.resolved.joint_states} did not advance over "
+                   f"{len(times)} commands (the gate keeps time by them)")
         times.clear()
         self._send(self.core.set_armed(False)[2])  # the hold, as disarming commands it
         self.core.refuse(why)

@@ -573,6 +573,11 @@ def test_gate_disarms_a_stream_faster_than_its_rate(ctx):
         assert k is None and fast_pacing.core.counts["forwarded_commands"] == 1000
     finally:
         fast_pacing.destroy_node()
+    frozen, k = stream(0.004 * np.arange(600), stamps=np.ones(600))  # a driver whose stamps stand still
+    try:
+        assert k is not None and "stamps of /joint_states did not advance" in frozen.core.last_refusal
+    finally:
+        frozen.destroy_node()
 
 
 @pytest.mark.timeout(60)
