@@ -327,6 +327,11 @@ class GateNode(Node):
             ok, message, fwd = self.core.set_armed(bool(request.data))
             if not ok and self.core.state is None and self._state_error:
                 message = f"refused: every {self.resolved.joint_states} ignored: {self._state_error}"
+            if ok and request.data and not (self.pub_cmd.get_subscription_count()
+                                            or self.pub_traj.get_subscription_count()):
+                r = self.resolved
+                message += (f" (but nothing subscribes to {r.commands_topic} or {r.trajectory_topic}: "
+                            "check the profile, the controller names and that they are loaded)")
         self._cmd_wall.clear()
         self._send(fwd)
         response.success = ok

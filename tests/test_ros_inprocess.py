@@ -685,6 +685,32 @@ def test_gate_logs_a_repeated_refusal_once_a_second(ctx):
         node.destroy_node()
 
 
+@pytest.mark.timeout(60)
+def test_gate_arming_says_when_no_controller_listens(ctx):
+    """A real arm whose forward (or trajectory) controller is not active: the gate armed and
+    forwarded into topics nobody read, and the arm stood still with no word. The arming answer says
+    that nothing subscribes; with a controller listening it is plain "armed"."""
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    from officina.robots import load_robot
+    from officina.ros.convert import joint_state_msg
+    from officina.ros.gate_node import GateNode
+
+    home = [float(x) for x in load_robot("panda").home]
+    node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda")])
+    try:
+        node._on_joint_state(joint_state_msg(list(node.resolved.joint_names), 1.0, home, [0.0] * 7, [0.0] * 7))
+        res = node._on_arm(SetBool.Request(data=True), SetBool.Response())
+        assert res.success and "nothing subscribes to /forward_position_controller/commands" in res.message
+        sub = node.create_subscription(Float64MultiArray, node.resolved.commands_topic, lambda m: None, 10)
+        assert node._on_arm(SetBool.Request(data=True), SetBool.Response()).message == "armed"
+        node.destroy_subscription(sub)
+    finally:
+        node.destroy_node()
+
+
 @pytest.mark.timeout(90)
 def test_vacuum_gripper_through_the_ros_interfaces(ctx):
     """ur10e in the sim node with a carton under the cups: the task side's RosVacuumGripper sends
