@@ -126,6 +126,8 @@ class SafetyConfig:
             raise ValueError("workspace_min must be below workspace_max on every axis")
         if self.watchdog_periods < 0:
             raise ValueError("watchdog_periods must be >= 0")
+        if not 0.0 <= self.position_margin_rad < float("inf"):  # a negative one would widen the limits
+            raise ValueError(f"position_margin_rad must be >= 0, got {self.position_margin_rad}")
 
     def action_for(self, event: SafetyEvent) -> str:
         return dict(self.actions).get(event.value, self.action)

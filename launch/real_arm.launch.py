@@ -1,6 +1,7 @@
 """Gate + task against a real arm's ros2_control driver (started separately, e.g. ur_robot_driver):
 
-    ros2 launch launch/real_arm.launch.py profile:=ur robot:=ur5e velocity_scale:=0.25
+    ros2 launch launch/real_arm.launch.py profile:=ur robot:=ur5e velocity_scale:=0.25 \\
+        workspace_min:=0.2,-0.6,0.0 workspace_max:=0.8,0.6,0.6
 
 Nothing moves until the operator arms the gate:
     ros2 service call /officina/arm std_srvs/srv/SetBool "{data: true}"
@@ -15,19 +16,24 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 ARGS = {
-    "robot": ("ur5e", "officina robot (model and limits of the real arm)"),
+    "robot": ("", "officina robot: model and limits of the real arm ('' = the profile's: ur5e for ur, "
+                  "panda for fr3, iiwa for kuka, ...)"),
     "profile": ("ur", "ROS profile of the driver: ur, fr3, abb, kuka, default or a YAML path"),
     "controller": ("", "trajectory controller name ('' = the profile's)"),
     "namespace": ("", "namespace of the driver's topics"),
     "rate_hz": ("250", "command stream rate [Hz]"),
     "velocity_scale": ("0.25", "reduced speed for the first runs (0, 1]"),
     "acceleration_scale": ("0.25", "reduced acceleration (0, 1]"),
+    "workspace_min": ("", "tcp box around the table, lower corner 'x,y,z' [m, robot base frame] ('' = no box)"),
+    "workspace_max": ("", "tcp box, upper corner 'x,y,z' [m, robot base frame]"),
     "task": ("pick-place", "task to run"),
     "run_task": ("false", "start the task node (it waits for the operator to arm the gate)"),
     "run_vision": ("false", "start the vision node on the camera topics below"),
     "image_topic": ("/camera/color/image_raw", "camera image (e.g. realsense2_camera)"),
     "camera_info_topic": ("/camera/color/camera_info", "camera intrinsics"),
-    "depth_topic": ("/camera/aligned_depth_to_color/image_raw", "depth aligned to the image ('' = none)"),
+    "depth_topic": ("/camera/aligned_depth_to_color/image_raw",
+                    "depth aligned to the image ('' = none for the vision node; the task needs depth and reads "
+                    "the profile's CAMERA/depth/image_raw then)"),
     "camera_pose_topic": ("/camera/pose", "latched PoseStamped of the camera in the robot base frame, "
                                           "read by the task when camera_pose_file is ''"),
     "camera_pose_file": ("", "the fixed camera's hand-eye result (officina vision handeye --mode "
@@ -43,11 +49,12 @@ def generate_launch_description():
                 arguments=["--robot", lc("robot"), "--profile", lc("profile"), "--controller", lc("controller"),
                            "--namespace", lc("namespace"), "--rate-hz", lc("rate_hz"),
                            "--velocity-scale", lc("velocity_scale"),
-                           "--acceleration-scale", lc("acceleration_scale")])
+                           "--acceleration-scale", lc("acceleration_scale"),
+                           "--workspace-min", lc("workspace_min"), "--workspace-max", lc("workspace_max")])
     task = Node(executable="officina-ros-task", name="officina_task", output="screen",
                 condition=IfCondition(lc("run_task")),
                 arguments=[lc("task"), "--robot", lc("robot"), "--profile", lc("profile"),
-                           "--rate-hz", lc("rate_hz"), "--image-topic", lc("image_topic"),
+                           "--namespace", lc("namespace"), "--rate-hz", lc("rate_hz"), "--image-topic", lc("image_topic"),
                            "--depth-topic", lc("depth_topic"), "--camera-info-topic", lc("camera_info_topic"),
                            "--camera-pose-topic", lc("camera_pose_topic"),
                            "--camera-pose-file", lc("camera_pose_file")])

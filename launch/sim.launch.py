@@ -10,7 +10,8 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 ARGS = {
-    "robot": ("panda", "officina robot (panda, ur5e, iiwa or a YAML path)"),
+    "robot": ("", "officina robot: panda, ur5e, iiwa, ... or a YAML path ('' = the profile's: panda for "
+                  "default, ur5e for ur, ...)"),
     "profile": ("default", "ROS profile: default, ur, fr3, abb, kuka or a YAML path"),
     "pacing": ("realtime", "realtime | fast | lockstep"),
     "rate_hz": ("250", "control and /joint_states rate [Hz]"),

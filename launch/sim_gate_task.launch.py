@@ -11,7 +11,8 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 ARGS = {
-    "robot": ("panda", "officina robot"),
+    "robot": ("", "officina robot: panda, ur5e, iiwa, ... or a YAML path ('' = the profile's: panda for "
+                  "default, ur5e for ur, ...)"),
     "profile": ("default", "ROS profile the sim imitates and the gate fronts"),
     "task": ("pick-place", "task to run"),
     "seed": ("0", "scene and procedure seed"),

@@ -69,6 +69,22 @@ def _choice(option: str, value: str, choices) -> None:
         raise BadInput(f"{option} {value!r}: expected one of {', '.join(choices)}")
 
 
+def _xyz(option: str, text: str) -> list[float] | None:
+    """``"x,y,z"`` (or ``"[x, y, z]"``, spaces allowed) as three floats; None for ``""``."""
+    from officina.errors import BadInput
+
+    parts = text.strip().strip("[]").replace(",", " ").split()
+    if not parts:
+        return None
+    try:
+        xyz = [float(v) for v in parts]
+    except ValueError:
+        xyz = []
+    if len(xyz) != 3:
+        raise BadInput(f"{option} {text!r}: expected three numbers x,y,z [m]")
+    return xyz
+
+
 def _run(make, argv: list[str]) -> None:
     from officina.ros.runner import run_node
 
@@ -169,6 +185,10 @@ def gate_cmd(
     velocity_scale: float = typer.Option(1.0, "--velocity-scale", help="scale of the velocity limits (0, 1]"),
     acceleration_scale: float = typer.Option(1.0, "--acceleration-scale", help="scale of acceleration limits"),
     watchdog_periods: int = typer.Option(25, "--watchdog-periods", help="periods without command -> hold"),
+    workspace_min: str = typer.Option(
+        "", "--workspace-min", help="tcp box: its lower corner 'x,y,z' [m, base frame] (with --workspace-max; "
+                                   "'' = no box)"),
+    workspace_max: str = typer.Option("", "--workspace-max", help="tcp box: its upper corner 'x,y,z' [m, base frame]"),
     executor: str = typer.Option(
         "single", "--executor",
         help="single: SingleThreadedExecutor | events: rclpy's EventsExecutor (dispatch in C++; "
@@ -185,7 +205,8 @@ def gate_cmd(
     ```
     officina ros gate --robot panda
     officina ros gate --profile ur --robot ur5e --velocity-scale 0.25 \\
-        --acceleration-scale 0.25
+        --acceleration-scale 0.25 \\
+        --workspace-min 0.2,-0.6,0.0 --workspace-max 0.8,0.6,0.6
     ```
     """
     from officina.ros.latency import EXECUTORS
@@ -195,7 +216,8 @@ def gate_cmd(
     overrides = _params(ctx, robot=robot, profile=profile, controller=controller, namespace=namespace,
                         rate_hz=float(rate_hz), velocity_scale=float(velocity_scale),
                         acceleration_scale=float(acceleration_scale), watchdog_periods=int(watchdog_periods),
-                        executor=executor)
+                        workspace_min=_xyz("--workspace-min", workspace_min),
+                        workspace_max=_xyz("--workspace-max", workspace_max), executor=executor)
 
     def make(_argv):
         from officina.ros.gate_node import GateNode
@@ -252,6 +274,10 @@ def task_cmd(
     task: str = typer.Argument(..., help="task: a name (pick-place), an entry point or path/to/module.py:Class"),
     robot: str = typer.Option("", "--robot", help="officina robot (model and limits; default: profile's)"),
     profile: str = typer.Option("default", "--profile", help="ROS profile of the arm"),
+    namespace: str = typer.Option(
+        "", "--namespace",
+        help="namespace of the arm's topics (/joint_states, the camera's, the wrench; default: the profile's), "
+             "as the gate's --namespace"),
     seed: int = typer.Option(0, "--seed", help="seed of the procedure's random choices"),
     sets: list[str] = typer.Option([], "--set", help="KEY=VALUE as for `officina run` (repeatable): params.NAME, seed"),
     rate_hz: float = typer.Option(250.0, "--rate-hz", help="control rate of the procedure [Hz]"),
@@ -275,7 +301,7 @@ def task_cmd(
               ("pose", camera_pose_topic))
     code = main_task(TaskRun(task, robot, profile, seed, tuple(sets), rate_hz, arm,
                              camera_topics=tuple((k, v) for k, v in topics if v),
-                             camera_pose_file=camera_pose_file), argv)
+                             camera_pose_file=camera_pose_file, namespace=namespace), argv)
     if code:
         raise typer.Exit(code)
 

@@ -154,15 +154,12 @@ def resolve_config(
     if robot_ref.endswith((".yaml", ".yml")) and Path(robot_ref).is_file():
         robot_ref = str(Path(robot_ref).resolve())
     spec = load_robot(robot_ref)  # unknown robot / bad robot file -> BadInput now
-    needs = getattr(t, "required_gripper", None)
-    needs = needs(params) if callable(needs) else None
-    if needs:  # a robot whose gripper cannot do the task: refused here, not in a sweep's worker
-        from officina.tasks.base import check_gripper
+    from officina.tasks.base import check_task_gripper
 
-        try:
-            check_gripper(spec, needs[0], t.name, needs[1])
-        except ValueError as exc:
-            raise BadInput(str(exc)) from None
+    try:  # a robot whose gripper cannot do the task: refused here, not in a sweep's worker
+        check_task_gripper(t, spec, params)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
     safety_config(cfg)  # a bad safety section -> BadInput now
     return cfg.model_copy(update={"params": params.model_dump(mode="json"), "robot": robot_ref,
                                   "task": canonical_task_ref(cfg.task)})

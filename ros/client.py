@@ -41,6 +41,7 @@ class RosLink:
         self.fingers: JointState | None = None
         self._next_tick: float | None = None
         self.malformed = 0
+        self.malformed_why = ""  # why the last malformed /joint_states was ignored
         self.waiting_hooks: list = []  # called while spin_until waits (RosArm keeps its stream alive)
         node.create_subscription(JS, resolved.joint_states, self._on_js, qos_reliable())
 
@@ -49,8 +50,9 @@ class RosLink:
             self.state = joint_state_from_msg(msg, self.resolved.joint_names)
             if self.resolved.finger_joints:
                 self.fingers = joint_state_from_msg(msg, self.resolved.finger_joints)
-        except MalformedMessage:
+        except MalformedMessage as exc:
             self.malformed += 1
+            self.malformed_why = str(exc)
 
     def spin_until(self, pred, timeout: float, what: str) -> None:
         end = time.monotonic() + timeout
@@ -62,7 +64,13 @@ class RosLink:
                 hook()
 
     def wait_for_state(self, timeout: float = 30.0) -> JointState:
-        self.spin_until(lambda: self.state is not None, timeout, f"{self.resolved.joint_states}")
+        try:
+            self.spin_until(lambda: self.state is not None, timeout, f"{self.resolved.joint_states}")
+        except JobFailed:
+            if self.malformed:  # they came, with other joint names: say so, not "nothing came"
+                raise JobFailed(f"every {self.resolved.joint_states} message ignored ({self.malformed} in "
+                                f"{timeout:g} s): {self.malformed_why}") from None
+            raise
         return self.state
 
     def tick(self) -> None:

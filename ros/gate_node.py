@@ -12,6 +12,7 @@ Out: the configured controller's ``joint_trajectory`` / forward ``commands`` / g
 from __future__ import annotations
 
 import time
+from collections import deque
 
 import numpy as np
 from rclpy.node import Node
@@ -69,7 +70,8 @@ class GateNode(Node):
                                      "tcp box min xyz [m, base frame] (unset = no box)"),
             "workspace_max": declare(self, "workspace_max", Parameter.Type.DOUBLE_ARRAY,
                                      "tcp box max xyz [m, base frame] (unset = no box)"),
-            "state_timeout_s": declare(self, "state_timeout_s", 1.0, "disarm when /joint_states is older (0 = off)"),
+            "state_timeout_s": declare(self, "state_timeout_s", 1.0, "disarm when /joint_states is older (0 = off)",
+                                       floating_point_range=(0.0, 3600.0)),
             "status_hz": declare(self, "status_hz", 5.0, "safety_state rate [Hz]",
                                  floating_point_range=(0.1, 100.0)),
             "allow_partial_joints_goal": declare(self, "allow_partial_joints_goal", False, "as the controller"),
@@ -110,7 +112,12 @@ class GateNode(Node):
         self.max_gripper_width = spec.gripper.max_width_m if spec.gripper else 0.0
         self.max_gripper_force = spec.gripper.max_force_n if spec.gripper else 0.0
         self.state_timeout_s = float(p["state_timeout_s"])
+        self._now = time.monotonic  # the wall clock of the state timeout and of the refusals' log
         self._last_state_wall: float | None = None
+        self._logged = ("", 0.0)  # the last refusal logged, and when
+        self._state_error = ""  # why the last /joint_states was ignored (a profile's joint names not in it)
+        # the state's stamp at each of the last forwarded streamed commands (about 2 s at rate_hz)
+        self._cmd_wall: deque[float] = deque(maxlen=max(50, int(2 * cfg.rate_hz)))
 
         self.pub_traj = self.create_publisher(JointTrajectory, r.trajectory_topic, qos_reliable())
         self.pub_cmd = self.create_publisher(Float64MultiArray, r.commands_topic, qos_reliable())
@@ -160,6 +167,7 @@ class GateNode(Node):
 
     def _check_goal(self, trajectory_msg) -> str | None:
         """The relay's check of a FollowJointTrajectory goal: None to forward it, else the refusal."""
+        self._check_state()
         before = self.core.counts["refused"]
         try:
             fwd = self.core.on_trajectory(trajectory_from_msg(trajectory_msg))
@@ -196,25 +204,36 @@ class GateNode(Node):
         self.pub_state.publish(st)
 
     def _log_refusal(self, before: int) -> None:
-        if self.core.counts["refused"] != before:
-            self.get_logger().warning(self.core.last_refusal)
+        """Log a refusal made since ``before`` (the refused count); the same refusal again within
+        a second is not logged again (a client streaming at 250 Hz into a disarmed gate would
+        print 250 lines a second over the e-stop's); safety_state counts every one."""
+        if self.core.counts["refused"] == before:
+            return
+        why, now = self.core.last_refusal, self._now()
+        if why == self._logged[0] and now - self._logged[1] < 1.0:
+            return
+        self._logged = (why, now)
+        self.get_logger().warning(why)
 
     # --- callbacks -------------------------------------------------------------------------------------
     def _on_joint_state(self, msg) -> None:
         try:
             st = joint_state_from_msg(msg, self.resolved.joint_names)
         except MalformedMessage as exc:
+            self._state_error = str(exc)
             self.get_logger().warning(f"ignored joint_states: {exc}", throttle_duration_sec=2.0)
             return
         except Exception as exc:  # noqa: BLE001 - a message never kills the gate
             self.get_logger().error(f"ignored joint_states: {type(exc).__name__}: {exc}", throttle_duration_sec=2.0)
             return
-        self._last_state_wall = time.monotonic()
+        self._last_state_wall = self._now()
         self._send(self.core.on_joint_state(st))
         self._publish_status()
 
     def _on_commands(self, msg) -> None:
+        self._check_state()
         before = self.core.counts["refused"]
+        forwarded = self.core.counts["forwarded_commands"]
         try:
             fwd = self.core.on_command(np.asarray(msg.data, dtype=float))
             if fwd is not None:
@@ -222,10 +241,41 @@ class GateNode(Node):
             self._send(fwd)
         except Exception as exc:  # noqa: BLE001
             self.core.refuse(f"command refused: {type(exc).__name__}: {exc}")
+        if self.core.counts["forwarded_commands"] != forwarded:
+            self._check_rate()
         self._log_refusal(before)
         self._publish_status()
 
+    def _check_rate(self) -> None:
+        """Disarm (with the hold of disarming) when the stream comes faster than rate_hz: the filter
+        limits each command as one period of 1/rate_hz, so a client at twice the rate would move
+        the arm at twice the velocity limit. Timed on the clock in use, the stamps of /joint_states
+        (as the gate keeps time: a sim in fast pacing runs its periods faster than the wall clock),
+        and averaged over ~2 s of commands, so that a backlog delivered at once after a stall (which
+        follows a gap) does not count as a fast stream."""
+        times = self._cmd_wall
+        times.append(self.core.state.stamp)
+        if len(times) < times.maxlen:
+            return
+        span = times[-1] - times[0]
+        if span * 1.3 >= (len(times) - 1) * self.core.dt:
+            return
+        limit = self.core.config.rate_hz
+        if span > 0:
+            rate = (len(times) - 1) / span
+            why = (f"disarmed: commands arrive at {rate:.0f} Hz, faster than the gate's rate_hz {limit:g} (its "
+                   f"limits hold per period of 1/rate_hz): start the gate with --rate-hz {rate:.0f} or the "
+                   f"client at {limit:g} Hz")
+        else:
+            why = (f"disarmed: the stamps of {self.resolved.joint_states} did not advance over "
+                   f"{len(times)} commands (the gate keeps time by them)")
+        times.clear()
+        self._send(self.core.set_armed(False)[2])  # the hold, as disarming commands it
+        self.core.refuse(why)
+        self.get_logger().error(why)
+
     def _on_trajectory(self, msg) -> None:
+        self._check_state()
         before = self.core.counts["refused"]
         try:
             fwd = self.core.on_trajectory(trajectory_from_msg(msg))
@@ -240,6 +290,7 @@ class GateNode(Node):
     def _on_gripper(self, msg) -> None:
         from std_msgs.msg import Float64MultiArray
 
+        self._check_state()
         before = self.core.counts["refused"]
         why = self.core.ready("gripper command")
         a = np.asarray(msg.data, dtype=float)
@@ -266,7 +317,22 @@ class GateNode(Node):
     def _on_arm(self, request, response):
         if not request.data:
             self._stop_goal("disarmed")
-        ok, message, fwd = self.core.set_armed(bool(request.data))
+        age = self._state_age()
+        if request.data and age is not None and self.state_timeout_s > 0 and age > self.state_timeout_s:
+            # the filter would start from a state the arm may have left (and the timer would disarm
+            # again at its next tick, with a hold from that state)
+            ok, fwd = False, None
+            message = f"refused: no /joint_states for {age:.1f} s (state_timeout_s {self.state_timeout_s:g} s)"
+        else:
+            ok, message, fwd = self.core.set_armed(bool(request.data))
+            if not ok and self.core.state is None and self._state_error:
+                message = f"refused: every {self.resolved.joint_states} ignored: {self._state_error}"
+            if ok and request.data and not (self.pub_cmd.get_subscription_count()
+                                            or self.pub_traj.get_subscription_count()):
+                r = self.resolved
+                message += (f" (but nothing subscribes to {r.commands_topic} or {r.trajectory_topic}: "
+                            "check the profile, the controller names and that they are loaded)")
+        self._cmd_wall.clear()
         self._send(fwd)
         response.success = ok
         response.message = message
@@ -274,11 +340,22 @@ class GateNode(Node):
         self._publish_status()
         return response
 
-    def _on_timer(self) -> None:
-        if (self.state_timeout_s > 0 and self.core.armed and self._last_state_wall is not None
-                and time.monotonic() - self._last_state_wall > self.state_timeout_s):
+    def _state_age(self) -> float | None:
+        """Seconds since the last /joint_states arrived (wall clock; None before the first)."""
+        return None if self._last_state_wall is None else self._now() - self._last_state_wall
+
+    def _check_state(self) -> None:
+        """Disarm (with the hold of disarming) when armed and /joint_states is older than
+        state_timeout_s: at the status rate, and before any command is taken, so none is
+        forwarded against a lost state between two ticks."""
+        age = self._state_age()
+        if self.state_timeout_s > 0 and self.core.armed and age is not None and age > self.state_timeout_s:
             why = f"disarmed: no /joint_states for {self.state_timeout_s} s"
             self._stop_goal(why)
             self._send(self.core.state_lost(why))  # the hold, as disarming commands it
             self.get_logger().error(why)
+            self._publish_status()
+
+    def _on_timer(self) -> None:
+        self._check_state()
         self._publish_status(force=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-__all__ = ["declare", "task_config"]
+__all__ = ["declare", "refuse_undeclared", "task_config"]
 
 
 def declare(node, name: str, default: Any, description: str, *, read_only: bool = True,
@@ -33,6 +33,22 @@ def declare(node, name: str, default: Any, description: str, *, read_only: bool 
         raise BadInput(f"parameter {name}{val}: {exc}") from None
     except InvalidParameterTypeException as exc:
         raise BadInput(f"parameter {name}: {exc}") from None
+
+
+def refuse_undeclared(node) -> None:
+    """BadInput (one line) when the node was given a parameter (``--ros-args -p``, a parameters
+    file) that it has not declared: rclpy ignores such a name silently, so a misspelt safety
+    setting (``workspace_mni``) would leave the node running without it."""
+    import difflib
+
+    from officina.errors import BadInput
+
+    unknown = sorted(n for n in node._parameter_overrides if not node.has_parameter(n))
+    if unknown:
+        known = sorted(node._parameters)
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"it has {', '.join(known)}"
+        raise BadInput(f"parameter {unknown[0]!r}: node {node.get_name()} has no such parameter; {hint}")
 
 
 def task_config(command: str, task: str, *, robot: str, seed: int, sets: Sequence[str] = (),

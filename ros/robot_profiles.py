@@ -46,6 +46,8 @@ def load_profile(name_or_path: str | None) -> RosProfile:
     """A built-in profile by name (``default`` when None/empty) or a YAML file of the same schema."""
     ref = name_or_path or "default"
     p = Path(ref) if ref.endswith((".yaml", ".yml")) else PROFILES_DIR / f"{ref}.yaml"
+    if p != PROFILES_DIR / f"{ref}.yaml" and not p.is_file():
+        raise BadInput(f"ROS profile file not found: {ref}")
     if not p.is_file():
         raise BadInput(f"unknown ROS profile {ref!r}; expected one of {', '.join(builtin_profiles())} or a YAML file")
     raw = read_yaml(p, "ROS profile", mapping=True)

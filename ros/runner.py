@@ -6,6 +6,7 @@ import os
 from typing import Any, Callable
 
 from officina.ros.latency import make_executor, spin_forever
+from officina.ros.params import refuse_undeclared
 
 __all__ = ["run_node", "ros_env_defaults", "INTERRUPTED"]
 
@@ -18,6 +19,30 @@ def ros_env_defaults() -> None:
         os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 
 
+def _init(argv: list[str] | None) -> None:
+    """``rclpy.init``; ROS arguments or environment it cannot parse (``-p 'a:=[0, 0.5]'``, a missing
+    ``--params-file``, ``ROS_DOMAIN_ID=abc``) are BadInput in one line, without rcl's source
+    locations."""
+    import re
+
+    import rclpy
+    import rclpy.logging as rlog
+    from rclpy._rclpy_pybind11 import RCLError
+
+    from officina.errors import BadInput
+
+    before = rlog.get_logger_level("rcl")
+    rlog.set_logger_level("rcl", rlog.LoggingSeverity.FATAL)  # rcl's own line about the failure
+    try:
+        rclpy.init(args=argv)
+    except RCLError as exc:
+        rlog.set_logger_level("rcl", before)
+        why = re.sub(r",? at /\S+:\d+", "", str(exc)).removeprefix("failed to initialize rcl: ")
+        raise BadInput(f"ROS arguments: {' '.join(why.split())}") from None
+    if rlog.get_logger_level("rcl") == rlog.LoggingSeverity.FATAL:  # not set by --log-level
+        rlog.set_logger_level("rcl", before)
+
+
 def run_node(make_node: Callable[[list[str]], Any], argv: list[str] | None = None,
              spin: Callable[[Any, Any], int | None] | None = None, *, interrupted: int = 0) -> int:
     """Run one node and return the process's exit code.
@@ -26,7 +51,8 @@ def run_node(make_node: Callable[[list[str]], Any], argv: list[str] | None = Non
     attribute (`officina.ros.latency.make_executor`; default ``"single"``), then either spin until
     stopped (a node that serves) or ``spin(node, executor)`` (a job: a task's procedure, a
     recording), whose return value is the exit code (None: 0). ``destroy_node`` and
-    ``try_shutdown`` always run.
+    ``try_shutdown`` always run. A parameter given to the node that it did not declare is bad
+    input (`officina.ros.params.refuse_undeclared`).
 
     Stopped from outside (Ctrl-C, SIGTERM, rclpy.shutdown): returns ``interrupted`` (0 for a node
     that serves until stopped, `INTERRUPTED` for a job stopped before its end). Any other
@@ -36,10 +62,11 @@ def run_node(make_node: Callable[[list[str]], Any], argv: list[str] | None = Non
     from rclpy.executors import ExternalShutdownException
 
     ros_env_defaults()
-    rclpy.init(args=argv)
+    _init(argv)
     node = None
     try:
         node = make_node(argv or [])
+        refuse_undeclared(node)
         executor = make_executor(getattr(node, "executor_kind", "single"))
         executor.add_node(node)
         if spin is None:

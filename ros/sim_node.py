@@ -135,7 +135,10 @@ class SimNode(Node):
             from officina.runner import task_params
             from officina.tasks import get_task
 
+            from officina.ros.task_node import check_over_ros
+
             cfg = task_config("ros sim", p["task"], robot=robot, seed=int(p["seed"]), sets=sets, accepted=SET_KEYS)
+            check_over_ros(get_task(cfg.task))
             setup = SimSetup(task=get_task(cfg.task), params=task_params(cfg), seed=cfg.seed, gravity=cfg.sim.gravity,
                              solver_iterations=cfg.sim.solver_iterations, **base)
         self.hw = FakeHardware(self.resolved, setup)

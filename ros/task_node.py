@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TaskRun", "TaskJob", "SET_KEYS", "prepare", "check_gate_control", "run_task", "main_task"]
+__all__ = ["TaskRun", "TaskJob", "SET_KEYS", "GateWatch", "prepare", "check_gate_control", "check_over_ros",
+           "run_task", "main_task"]
 
 SET_KEYS = ("params", "seed")  # the --set keys of `officina run` the task node uses
 
@@ -28,6 +29,7 @@ class TaskRun:
     arm_timeout_s: float = 300.0
     camera_topics: tuple[tuple[str, str], ...] = ()  # (key, topic): image, depth, camera_info, pose
     camera_pose_file: str = ""  # a fixed camera's base_T_camera (hand-eye YAML) instead of the pose topic
+    namespace: str = ""  # namespace of the arm's topics ('' = the profile's), as the gate's
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ def prepare(run: TaskRun) -> TaskJob:
     from officina.ros.robot_profiles import load_profile, resolve_profile
     from officina.runner import task_params
     from officina.tasks import get_task
+    from officina.tasks.base import check_task_gripper
 
     profile = load_profile(run.profile)
     robot = run.robot or profile.robot
@@ -65,10 +68,26 @@ def prepare(run: TaskRun) -> TaskJob:
             world_T_camera = load_base_T_camera(run.camera_pose_file)
         except ValueError as exc:
             raise BadInput(str(exc)) from None
-    resolved = resolve_profile(load_robot(robot), profile)
+    resolved = resolve_profile(load_robot(robot), profile, namespace=run.namespace or None)
     task = get_task(cfg.task)
+    check_over_ros(task)
+    params = task_params(cfg)
+    try:  # as `officina run` refuses the robot before it builds the cell
+        check_task_gripper(task, resolved.spec, params)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
     check_gate_control(task)
-    return TaskJob(run, cfg.task, task, task_params(cfg), cfg.seed, resolved, world_T_camera)
+    return TaskJob(run, cfg.task, task, params, cfg.seed, resolved, world_T_camera)
+
+
+def check_over_ros(task) -> None:
+    """A task whose safety function lives in the simulated world (its ``ros_unsupported``: why)
+    cannot run over ROS: BadInput, one line (the sim node and the task node both check)."""
+    from officina.errors import BadInput
+
+    why = getattr(task, "ros_unsupported", None)
+    if why:
+        raise BadInput(f"task {task.name!r} does not run over ROS: {why}")
 
 
 def check_gate_control(task) -> None:
@@ -87,6 +106,24 @@ def check_gate_control(task) -> None:
         raise BadInput(f"task {task.name!r} commands the arm in {' and '.join(other)} mode (its control_modes: "
                        f"{', '.join(modes)}); the gate forwards joint positions only, so `officina ros task` "
                        "cannot run it")
+
+
+class GateWatch:
+    """The gate's ``safety_state`` as the task node reads it: the latest key/values, and why the
+    gate first went from armed to disarmed, taken from the status of that moment (the refusal it
+    made then, else its event), before refused commands overwrite ``last_refusal``."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.disarmed_because: str | None = None
+
+    def on_status(self, msg) -> None:
+        new = {kv.key: kv.value for kv in msg.values}
+        old = self.values
+        if old.get("armed") == "true" and new.get("armed") != "true" and self.disarmed_because is None:
+            changed = new.get("last_refusal") != old.get("last_refusal") and new.get("last_refusal")
+            self.disarmed_because = changed or new.get("last_event") or msg.message
+        old.update(new)
 
 
 def run_task(job: TaskJob, node, executor) -> dict:
@@ -110,12 +147,9 @@ def run_task(job: TaskJob, node, executor) -> dict:
     if spec.wrist_sensor is not None and wrist is None:
         node.get_logger().warning(f"no wrench on {resolved.wrench_topic}: guarded moves use the joint-torque "
                                   "estimate")
-    safety = {}
-
-    def on_safety(m):
-        safety.update({kv.key: kv.value for kv in m.values})
-
-    node.create_subscription(DiagnosticStatus, SAFETY_STATE_TOPIC, on_safety, qos_latched())
+    watch = GateWatch()
+    safety = watch.values
+    node.create_subscription(DiagnosticStatus, SAFETY_STATE_TOPIC, watch.on_status, qos_latched())
     if run.arm:
         cli = node.create_client(SetBool, ARM_SERVICE)
         link.spin_until(cli.service_is_ready, 30.0, f"the gate's {ARM_SERVICE} service")
@@ -146,7 +180,7 @@ def run_task(job: TaskJob, node, executor) -> dict:
 
             arm.set_admittance(AdmittanceConfig())
     if safety.get("armed") != "true":
-        raise JobFailed(f"the gate disarmed during the task: {safety.get('last_refusal') or safety.get('last_event')}")
+        raise JobFailed(f"the gate disarmed during the task: {watch.disarmed_because or safety.get('last_event')}")
     return {"task": job.task_ref, "robot": spec.name, "completed": outcome.completed, "message": outcome.message,
             "details": outcome.details, "events": cell.events,
             "wrist": wrist.topic if wrist is not None else None,

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Cell", "MetricInfo", "ProcedureOutcome", "RunRecord", "StrictParams", "Task", "TaskDefinition",
-    "TaskScene", "require_gripper", "check_gripper",
+    "TaskScene", "require_gripper", "check_gripper", "check_task_gripper",
 ]
 
 
@@ -272,6 +272,16 @@ def check_gripper(spec: Any, kind: str, task: str, why: str) -> None:
     if not fits:
         has = "no gripper" if g is None else ("a vacuum gripper" if g.kind == "vacuum" else "a parallel gripper")
         raise ValueError(f"{task} needs a {kind} gripper ({why}); robot {spec.name!r} has {has}")
+
+
+def check_task_gripper(task: Any, spec: Any, params: Any) -> None:
+    """Refuse, in one line (ValueError), a robot (its `RobotSpec`) whose gripper cannot do ``task``
+    with ``params`` (the task's ``required_gripper``, if it declares one): checked by `officina
+    run`/`sweep` when the configuration is resolved and by `officina ros task`, before anything starts."""
+    needs = getattr(task, "required_gripper", None)
+    needs = needs(params) if callable(needs) else None
+    if needs:
+        check_gripper(spec, needs[0], task.name, needs[1])
 
 
 def metric_info(task: Any, name: str) -> MetricInfo:

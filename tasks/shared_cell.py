@@ -134,6 +134,9 @@ class SharedCell(PickPlace):
     key_metrics = ("objects_placed", "min_separation_m", "min_margin_m", "separation_violations", "ssm_stops",
                    "cycle_time_lost_pct")
     plot_events = ("pick", "placed", "ssm_stop", "ssm_resume")
+    # read by `officina.ros.task_node.check_over_ros`: the sim node and the task node refuse it
+    ros_unsupported = ("its speed and separation monitoring (the simulated people and laser scanners) slows and "
+                       "stops the arm in `officina run` only: over ROS nothing would apply it")
     video_view = ((3.2, -3.2, 2.6), (0.2, 0.0, -0.3))
 
     # --- simulation side ---------------------------------------------------------------------------

@@ -470,6 +470,247 @@ def test_gate_state_timeout_commands_the_hold_as_disarming_does(ctx, mode):
         timed_out.destroy_node()
 
 
+@pytest.mark.timeout(60)
+def test_gate_refuses_to_arm_on_a_stale_state_and_forwards_nothing_against_one(ctx):
+    """/joint_states older than state_timeout_s: arming is refused (the filter would start from a
+    state the arm may have left), and an armed gate whose state went stale forwards no command,
+    trajectory or gripper command, even before its status timer has noticed: it disarms first."""
+    import time
+
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    from officina.robots import load_robot
+    from officina.ros.convert import joint_state_msg, trajectory_to_msg
+    from officina.ros.gate_node import GateNode
+    from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg as P
+
+    home = np.asarray(load_robot("panda").home, float)
+    zero = np.zeros(7)
+    node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda"),
+                                                      Parameter("state_timeout_s", value=0.5)])
+    try:
+        sent = []
+        for pub in (node.pub_traj, node.pub_cmd, node.pub_grip):
+            pub.publish = lambda m, pub=pub: sent.append(m)
+        names = list(node.resolved.joint_names)
+        node._on_joint_state(joint_state_msg(names, 1.0, home, zero, zero))
+        node._last_state_wall = time.monotonic() - 2.0  # the arm's state stopped 2 s ago
+        res = node._on_arm(SetBool.Request(data=True), SetBool.Response())
+        assert not res.success and "no /joint_states" in res.message and not node.core.armed
+
+        node._on_joint_state(joint_state_msg(names, 1.1, home, zero, zero))  # fresh again: arms
+        assert node._on_arm(SetBool.Request(data=True), SetBool.Response()).success
+        node._last_state_wall = time.monotonic() - 2.0  # stale, the timer has not ticked
+        node._on_commands(Float64MultiArray(data=[float(x) for x in home]))
+        node._on_trajectory(trajectory_to_msg(TrajectoryMsg(0.0, tuple(names), (P(2.0, tuple(home), (0.0,) * 7),))))
+        node._on_gripper(Float64MultiArray(data=[0.02]))
+        assert not node.core.armed and node.core.counts["forwarded_commands"] == 0
+        assert node.core.counts["forwarded_trajectories"] == 0
+        assert len(sent) == 1 and node.core.counts["holds"] == 1  # only the hold of disarming, at the state
+        np.testing.assert_allclose(sent[0].points[-1].positions, home)
+    finally:
+        node.destroy_node()
+
+
+@pytest.mark.timeout(60)
+def test_gate_disarms_a_stream_faster_than_its_rate(ctx):
+    """The filter limits each command as one period of 1/rate_hz: a client streaming at 500 Hz
+    into a gate at 250 Hz moved the reference at twice the velocity limit. Such a stream disarms
+    the gate with the hold of disarming and says why; a 250 Hz stream with jitter and a backlog
+    delivered at once after a 0.3 s stall does not, nor one that follows a sim in fast pacing (its
+    periods, stamped on /joint_states, pass faster than the wall clock)."""
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    from officina.robots import load_robot
+    from officina.ros.convert import joint_state_msg
+    from officina.ros.gate_node import GateNode
+
+    home = np.asarray(load_robot("panda").home, float)
+    zero = np.zeros(7)
+    rng = np.random.default_rng(0)
+
+    def stream(arrivals, stamps=None):
+        node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda")])
+        clock = [0.0]
+        node._now = lambda: clock[0]
+        node.sent = []
+        node.pub_cmd.publish = lambda m: node.sent.append(list(m.data))
+        node.pub_traj.publish = lambda m: node.sent.append(m)
+        names = list(node.resolved.joint_names)
+        node._on_joint_state(joint_state_msg(names, 0.0, home, zero, zero))
+        assert node._on_arm(SetBool.Request(data=True), SetBool.Response()).success
+        q = home.copy()
+        v = 0.5 * np.asarray(load_robot("panda").limits.velocity)  # half the velocity limit per 4 ms
+        for k, t in enumerate(arrivals):
+            clock[0] = t
+            node._on_joint_state(joint_state_msg(names, t if stamps is None else stamps[k], q, zero, zero))
+            q = home + v * 0.004 * min(k, 100) * np.r_[1, 0, 0, 0, 0, 0, 0]
+            node._on_commands(Float64MultiArray(data=[float(x) for x in q]))
+            if not node.core.armed:
+                return node, k
+        return node, None
+
+    fast, k = stream(0.002 * np.arange(1000))  # a client at 500 Hz
+    try:
+        assert k is not None and k < 600 and "commands arrive at 500 Hz" in fast.core.last_refusal
+        assert fast.core.counts["holds"] == 1
+    finally:
+        fast.destroy_node()
+    t = np.cumsum(rng.uniform(0.0, 0.008, 1500))  # 250 Hz on average, jittered
+    t[600:] += 0.3
+    t[600:610] = t[600]  # a stall of 0.3 s, then the (depth-10) backlog at once
+    ok, k = stream(t)
+    try:
+        assert k is None and ok.core.counts["forwarded_commands"] == 1500
+    finally:
+        ok.destroy_node()
+    fast_pacing, k = stream(0.002 * np.arange(1000), stamps=0.004 * np.arange(1000))  # 2x real time
+    try:
+        assert k is None and fast_pacing.core.counts["forwarded_commands"] == 1000
+    finally:
+        fast_pacing.destroy_node()
+    frozen, k = stream(0.004 * np.arange(600), stamps=np.ones(600))  # a driver whose stamps stand still
+    try:
+        assert k is not None and "stamps of /joint_states did not advance" in frozen.core.last_refusal
+    finally:
+        frozen.destroy_node()
+
+
+@pytest.mark.timeout(60)
+def test_task_node_reports_why_the_gate_disarmed_not_the_refusals_after(ctx):
+    """The task node said "the gate disarmed during the task: command refused: gate not armed"
+    when the arm's state was lost: the refusals of its own commands after the disarm overwrote
+    the gate's last_refusal. It reports the status of the moment the gate disarmed."""
+    import time
+
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Bool, Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    from officina.robots import load_robot
+    from officina.ros.convert import joint_state_msg
+    from officina.ros.gate_node import GateNode
+    from officina.ros.task_node import GateWatch
+
+    home = [float(x) for x in load_robot("panda").home]
+    zero = [0.0] * 7
+
+    def run(stop):
+        node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda")])
+        watch = GateWatch()
+        node.pub_state.publish = watch.on_status
+        names = list(node.resolved.joint_names)
+        node._on_joint_state(joint_state_msg(names, 1.0, home, zero, zero))
+        node._on_arm(SetBool.Request(data=True), SetBool.Response())
+        node._on_commands(Float64MultiArray(data=home))
+        stop(node)
+        for _ in range(5):  # the procedure's stream goes on, refused
+            node._on_commands(Float64MultiArray(data=home))
+        node.destroy_node()
+        assert watch.values["armed"] == "false" and "command refused" in watch.values["last_refusal"]
+        return watch.disarmed_because
+
+    def lose_state(node):
+        node._last_state_wall = time.monotonic() - 2.0
+
+    assert "no /joint_states" in run(lose_state)
+    assert "e-stop" in run(lambda node: node._on_estop(Bool(data=True)))
+    assert run(lambda node: node._on_arm(SetBool.Request(data=False), SetBool.Response())) == "disarmed"
+
+
+@pytest.mark.timeout(60)
+def test_joint_states_with_other_joint_names_are_named_as_the_cause(ctx):
+    """A driver whose joint names differ from the profile's (a UR with a tf_prefix: ur_shoulder_pan_joint
+    ...): the gate's arming refusal said "no /joint_states yet" and the task node "timed out after 60 s
+    waiting for /joint_states" while the topic streamed. Both name the missing joints."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from std_srvs.srv import SetBool
+
+    from officina.errors import JobFailed
+    from officina.ros.client import RosLink
+    from officina.ros.convert import joint_state_msg
+    from officina.ros.gate_node import GateNode
+
+    gate = GateNode(context=ctx, parameter_overrides=[Parameter("profile", value="ur")])
+    node = rclpy.create_node("officina_task", context=ctx)
+    try:
+        msg = joint_state_msg(["ur_" + n for n in gate.resolved.joint_names], 1.0, [0.0] * 6, [0.0] * 6, [0.0] * 6)
+        gate._on_joint_state(msg)
+        res = gate._on_arm(SetBool.Request(data=True), SetBool.Response())
+        assert not res.success and "ignored" in res.message and "shoulder_pan_joint" in res.message
+        link = RosLink(node, SingleThreadedExecutor(context=ctx), gate.resolved)
+        link._on_js(msg)
+        with pytest.raises(JobFailed, match=r"every /joint_states message ignored.*shoulder_pan_joint"):
+            link.wait_for_state(0.05)
+    finally:
+        gate.destroy_node()
+        node.destroy_node()
+
+
+@pytest.mark.timeout(60)
+def test_gate_logs_a_repeated_refusal_once_a_second(ctx):
+    """A task streaming into a disarmed gate logged one warning per command (1208 lines in the 7 s
+    after an e-stop), burying the e-stop's own line. The same refusal is logged once a second;
+    another is logged at once; safety_state counts them all."""
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float64MultiArray
+
+    from officina.ros.gate_node import GateNode
+
+    node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda")])
+    try:
+        clock = [10.0]
+        node._now = lambda: clock[0]
+        lines = []
+
+        class Log:
+            def warning(self, text, **kw):
+                lines.append(text)
+
+        node.get_logger = lambda: Log()
+        for k in range(500):  # 2 s at 250 Hz
+            clock[0] = 10.0 + 0.004 * k
+            node._on_commands(Float64MultiArray(data=[0.0] * 7))
+        node._on_gripper(Float64MultiArray(data=[0.02]))
+        assert node.core.counts["refused"] == 501
+        assert lines == ["command refused: gate not armed (call /officina/arm with true)"] * 2 + [
+            "gripper command refused: gate not armed (call /officina/arm with true)"]
+    finally:
+        node.destroy_node()
+
+
+@pytest.mark.timeout(60)
+def test_gate_arming_says_when_no_controller_listens(ctx):
+    """A real arm whose forward (or trajectory) controller is not active: the gate armed and
+    forwarded into topics nobody read, and the arm stood still with no word. The arming answer says
+    that nothing subscribes; with a controller listening it is plain "armed"."""
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    from officina.robots import load_robot
+    from officina.ros.convert import joint_state_msg
+    from officina.ros.gate_node import GateNode
+
+    home = [float(x) for x in load_robot("panda").home]
+    node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda")])
+    try:
+        node._on_joint_state(joint_state_msg(list(node.resolved.joint_names), 1.0, home, [0.0] * 7, [0.0] * 7))
+        res = node._on_arm(SetBool.Request(data=True), SetBool.Response())
+        assert res.success and "nothing subscribes to /forward_position_controller/commands" in res.message
+        sub = node.create_subscription(Float64MultiArray, node.resolved.commands_topic, lambda m: None, 10)
+        assert node._on_arm(SetBool.Request(data=True), SetBool.Response()).message == "armed"
+        node.destroy_subscription(sub)
+    finally:
+        node.destroy_node()
+
+
 @pytest.mark.timeout(90)
 def test_vacuum_gripper_through_the_ros_interfaces(ctx):
     """ur10e in the sim node with a carton under the cups: the task side's RosVacuumGripper sends

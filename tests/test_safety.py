@@ -153,6 +153,15 @@ def test_clamp_versus_reject():
         SafetyConfig(action="ignore")
 
 
+@pytest.mark.parametrize("margin", [-0.5, float("nan"), float("inf")])
+def test_a_position_margin_that_would_widen_or_void_the_limits_is_refused(margin):
+    """The margin shrinks the position range; a negative one would let commands past the arm's
+    limits, a NaN one would make every limit comparison false."""
+    with pytest.raises(ValueError, match="position_margin_rad must be >= 0"):
+        SafetyConfig(position_margin_rad=margin)
+    assert SafetyFilter(LIM, DT, SafetyConfig(position_margin_rad=0.1)).upper[0] == pytest.approx(LIM.upper[0] - 0.1)
+
+
 def test_clamped_commands_reach_a_target_smoothly_and_stop_at_the_limit():
     f = SafetyFilter(LIM, DT)
     q = np.array([0.0, 0.0, 1.0])
