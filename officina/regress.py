@@ -4,10 +4,13 @@ A baseline is one YAML file per task and robot (``baselines/<task>-<robot>.yaml`
 ``officina regress --update`` from real runs and committed: the seeds, the overrides every run
 gets, the relative tolerance, and what the code achieved on each seed. A regression is
 
-* a seed that succeeded in the baseline and fails now, or
+* a seed that succeeded in the baseline and fails now,
 * a metric with a better direction (the task's `MetricInfo.better`, or the common metrics'), whose
   mean over the seeds run is worse than the baseline's mean over the same seeds by more than the
-  tolerance (relative, plus a small absolute floor for metrics whose baseline is zero).
+  tolerance (relative, plus a small absolute floor for metrics whose baseline is zero); the seeds
+  are those with a value in both (a metric may be null, e.g. no insertion time when the peg did
+  not seat), or
+* a seed whose metric had a value in the baseline and has none now.
 
 The runs go through the sweep machinery (Dask; one run folder each, under the regression's
 folder), so a regression of many tasks and robots uses every core.
@@ -134,6 +137,13 @@ def compared_metrics(task) -> list[str]:
     return seen
 
 
+def _value(v: Any) -> float | None:
+    """A metric's value as a number, or None when it has none (null, not a number)."""
+    if isinstance(v, (int, float)) and not math.isnan(float(v)):
+        return float(v)
+    return None
+
+
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else math.nan
 
@@ -159,12 +169,19 @@ def evaluate(baseline: Baseline, rows: dict[int, dict[str, Any]]) -> Verdict:
         failures.append(f"seeds {lost} succeeded in the baseline and fail now")
     checks = []
     for name in compared_metrics(task):
-        base_vals = [float(baseline.measured[s][name]) for s in seeds if name in baseline.measured[s]]
-        now_vals = [float(rows[s]["metrics"][name]) for s in seeds
-                    if isinstance(rows[s].get("metrics", {}).get(name), (int, float))]
-        if not base_vals or not now_vals:
+        # each metric over the seeds that have a value in the baseline and now (a metric may be
+        # null: no insertion time for a peg that never seated); a seed that had a value and has
+        # none now lost what the metric measures
+        had = [s for s in seeds if _value(baseline.measured[s].get(name)) is not None]
+        now = {s: _value((rows[s].get("metrics") or {}).get(name)) for s in had}
+        gone = [s for s in had if now[s] is None and rows[s].get("status") in (None, "ok")]
+        if gone:
+            failures.append(f"{name} has no value now on seeds {gone} (the baseline has one)")
+        both = [s for s in had if now[s] is not None]
+        if not both:
             continue
-        b, m = _mean(base_vals), _mean(now_vals)
+        b = _mean([_value(baseline.measured[s][name]) for s in both])
+        m = _mean([now[s] for s in both])
         better = _better(task, name)
         margin = max(abs(b) * baseline.tolerance, _ABS_FLOOR.get(name, 1e-9))
         limit = b + margin if better == "lower" else b - margin

@@ -94,3 +94,33 @@ def test_every_built_in_task_has_committed_baselines_that_load():
     for b in baselines:
         assert b.robot in builtin_robots() and b.seeds
         assert any(b.measured[s]["success"] for s in b.seeds), (b.task, b.robot)
+
+
+def _peg_row(success: bool, insertion_time_s, attempts: int, cycle_time_s: float = 10.0) -> dict:
+    return {"status": "ok", "success": success,
+            "metrics": {"insertion_time_s": insertion_time_s, "peak_contact_force_n": 10.0, "attempts": attempts,
+                        "search_distance_mm": 1.0, "cycle_time_s": cycle_time_s,
+                        "max_joint_tracking_error_rad": 0.001, "safety_events_total": 0, "protective_stops": 0}}
+
+
+def test_a_metric_without_a_value_is_compared_over_the_seeds_that_have_one():
+    """A baseline may hold null for a metric (peg-in-hole's insertion time on a seed that did not
+    seat): evaluating it works, compares each metric over the seeds that have a value in both,
+    and a seed that had a value in the baseline and has none now is a regression."""
+    from officina.regress import baseline_from_rows, evaluate
+
+    base = baseline_from_rows("peg-in-hole", "panda", [0, 1], [], 0.1,
+                              {0: _peg_row(True, 2.0, 1), 1: _peg_row(False, None, 3)})
+    assert base.measured[1]["insertion_time_s"] is None
+    v = evaluate(base, {0: _peg_row(True, 2.0, 1), 1: _peg_row(False, None, 3)})
+    assert v.ok, v.failures
+    ins = next(c for c in v.checks if c.metric == "insertion_time_s")
+    assert (ins.baseline, ins.measured) == (2.0, 2.0)
+    # seed 1 seats now, slowly: not compared against seed 0's baseline (it had no time then)
+    v = evaluate(base, {0: _peg_row(True, 2.0, 1), 1: _peg_row(True, 9.0, 3)})
+    assert v.ok, v.failures
+    # seed 0 no longer seats: its time is gone (and its success lost), both said
+    v = evaluate(base, {0: _peg_row(False, None, 3), 1: _peg_row(False, None, 3)})
+    assert not v.ok
+    assert any("insertion_time_s" in f and "[0]" in f for f in v.failures), v.failures
+    assert any("succeeded in the baseline" in f for f in v.failures), v.failures
