@@ -81,6 +81,7 @@ STOP_H = 0.012  # height of the jaws and the side stop above the plate [m]
 JAW_OPEN = 0.025  # the movable jaw's distance from the blank [m]
 TRAY_SLOTS = [(dx, dy) for dx in (-0.09, 0.0, 0.09) for dy in (-0.045, 0.045)]  # tray frame [m]
 TRAY_SIZE = (0.30, 0.20, 0.015)
+UPRIGHT_TOL_DEG = 5.0  # a finished part on the tray stands: its axis within this of vertical
 BLANK_COLOR = (0.78, 0.8, 0.83, 1.0)
 FINISHED_COLOR = (0.95, 0.72, 0.2, 1.0)
 ENCLOSURE = ("front_l", "front_r", "lintel", "roof", "back", "side_l", "side_r", "door")
@@ -328,7 +329,8 @@ class MachineTending(TaskDefinition):
                    "the machining cycle, unload the parts onto a tray.")
     Params = MachineTendingParams
     metric_info = {
-        "parts_done": MetricInfo("", "finished parts resting on the finished tray", "higher", "parts done"),
+        "parts_done": MetricInfo("", "finished parts standing at rest on the finished tray", "higher",
+                                 "parts done"),
         "parts_total": MetricInfo("", "parts the run was to make", None, "parts"),
         "cycle_time_per_part_s": MetricInfo("s", "run time / parts done", "lower", "cycle time per part"),
         "part_interval_s": MetricInfo("s", "mean time between consecutive machining cycle starts (steady state)",
@@ -503,11 +505,14 @@ class MachineTending(TaskDefinition):
         R = rpy_to_matrix((0.0, 0.0, -tyaw))[:2, :2]
         done = 0
         for i in scene.finished:
-            pos, _ = world.object_pose(scene.objects[i].body_id)
+            pos, (qx, qy, _, _) = world.object_pose(scene.objects[i].body_id)
             lin, _ = world.object_velocity(scene.objects[i].body_id)
             local = R @ (pos[:2] - np.array([tx, ty]))
+            # standing on the tray: its centre over the tray at its height standing, and its axis
+            # vertical (a blank about as tall as wide lies on its side at nearly that height)
+            upright = 1.0 - 2.0 * (qx * qx + qy * qy) >= np.cos(np.radians(UPRIGHT_TOL_DEG))
             on_tray = (abs(local[0]) < TRAY_SIZE[0] / 2 and abs(local[1]) < TRAY_SIZE[1] / 2
-                       and abs(pos[2] - (TRAY_SIZE[2] + params.blank_size_m[2] / 2)) < 0.005)
+                       and abs(pos[2] - (TRAY_SIZE[2] + params.blank_size_m[2] / 2)) < 0.005 and upright)
             done += int(on_tray and np.linalg.norm(lin) < 0.01)
         T = float(world.time)
         starts = [c.start_s for c in scene.cycles]

@@ -259,3 +259,36 @@ def test_an_arm_that_does_not_settle_above_the_blank_is_not_sent_down():
     err, failed = _pick_with_a_swinging_wrist(decay_s=1e9)
     assert err is None, "descended onto the blank"
     assert failed is not None and "did not settle at the approach point" in failed, failed
+
+
+@pytest.mark.parametrize("upright", [True, False])
+def test_a_finished_part_counts_only_upright_on_the_tray(upright):
+    """A finished blank lying on its side on the finished tray is not a part done, even where its
+    height on its side is within the tray check's 5 mm of standing (a 40 x 40 x 44 mm blank: 20
+    mm against 22 mm); standing in the same place, it is (the direct check of `metrics`)."""
+    import math
+
+    from officina.robots import load_robot
+    from officina.tasks import get_task
+    from officina.tasks.machine_tending import TRAY_SIZE, Cycle, MachineTendingParams
+    from officina.tasks.runtime import build_sim_cell
+
+    task = get_task(TASK)
+    size = (0.04, 0.04, 0.044)
+    params = MachineTendingParams(n_parts=1, blank_size_m=size)
+    sim = build_sim_cell(task, params, load_robot("panda"), rng=np.random.default_rng(0))
+    try:
+        w, scene = sim.world, sim.scene
+        tx, ty, _ = scene.finished_tray_pose
+        if upright:
+            pose = ((tx, ty, TRAY_SIZE[2] + size[2] / 2 + 0.001), (0.0, 0.0, 0.0, 1.0))
+        else:
+            pose = ((tx, ty, TRAY_SIZE[2] + size[0] / 2 + 0.001), (math.sin(math.pi / 4), 0.0, 0.0, math.cos(math.pi / 4)))
+        w.set_object_pose(scene.objects[0].body_id, *pose)
+        w.step(1000)
+        scene.finished.add(0)  # the machine made it, placed within tolerance
+        scene.cycles.append(Cycle(0, 1.0, 0.1, 0.1))
+        m = task.metrics(w, scene, params)
+        assert (m["parts_done"], m["success"]) == ((1, True) if upright else (0, False))
+    finally:
+        sim.close()
