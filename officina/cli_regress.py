@@ -147,6 +147,11 @@ def _print(results: list[dict], update: bool, root: Path) -> None:
                 t.add_row("", "", "", c["metric"], f"{c['measured']:.4g}",
                           f"{'<=' if c['better'] == 'lower' else '>='} {c['limit']:.4g}", f"{c['baseline']:.4g}",
                           "[green]ok[/green]" if c["ok"] else "[red]WORSE[/red]")
+            # what regressed besides the rows above (a metric with no value now where the baseline had one)
+            shown = {c["metric"] for c in r["checks"]}
+            for f in r["failures"]:
+                if "succeeded in the baseline" not in f and f.split(" ", 1)[0] not in shown:
+                    t.add_row("", "", "", f.split(" ", 1)[0], "none", "", "", f"[red]WORSE[/red] ({f})")
             for e in r["errors"]:
                 t.add_row("", "", "", "[red]crashed[/red]", "", "", "", e)
             t.add_section()

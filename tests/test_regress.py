@@ -124,3 +124,15 @@ def test_a_metric_without_a_value_is_compared_over_the_seeds_that_have_one():
     assert not v.ok
     assert any("insertion_time_s" in f and "[0]" in f for f in v.failures), v.failures
     assert any("succeeded in the baseline" in f for f in v.failures), v.failures
+
+
+def test_the_table_shows_a_metric_that_has_no_value_now(capsys, monkeypatch, tmp_path):
+    """A regression that is no check's row (a metric with no value now) is a WORSE row of the table."""
+    from officina.cli_regress import _print
+
+    monkeypatch.setenv("COLUMNS", "200")
+    _print([{"task": "peg-in-hole", "robot": "panda", "seeds": [0], "ok": False, "success_rate": 1.0,
+             "baseline_success_rate": 1.0, "checks": [], "errors": [],
+             "failures": ["insertion_time_s has no value now on seeds [0] (the baseline has one)"]}], False, tmp_path)
+    out = capsys.readouterr().out
+    assert "insertion_time_s" in out and "WORSE" in out, out
