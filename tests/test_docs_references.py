@@ -115,3 +115,36 @@ def test_the_checks_catch_a_wrong_reference(wrong, why, monkeypatch, tmp_path):
         check()
     with pytest.raises(AssertionError, match="--no-such-option"):
         test_every_option_named_exists()
+
+
+def _param_names(model) -> set[str]:
+    """Every key of a task's parameters and each part of a nested one (``objects``, ``kinds``)."""
+    from pydantic import BaseModel
+
+    names: set[str] = set()
+    for n, f in model.model_fields.items():
+        names.add(n)
+        if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel):
+            names |= _param_names(f.annotation)
+    return names
+
+
+def test_the_parameters_docs_tasks_lists_exist():
+    """docs/tasks.md's "Parameters" lists name the task's parameters: `n_objects`, `parts.*`,
+    `drop_*` (a prefix) are keys of its Params."""
+    from officina.tasks import TASKS
+
+    text = (ROOT / "docs" / "tasks.md").read_text()
+    parts = re.split(r"^### `([a-z-]+)`", text, flags=re.M)
+    sections = dict(zip(parts[1::2], parts[2::2]))
+    assert set(sections) == set(TASKS)
+    wrong = []
+    for task, body in sections.items():
+        names = _param_names(TASKS[task].Params)
+        for listing in re.findall(r"Parameters.*?(?=Metrics|\n\n|$)", body, flags=re.S):
+            for m in re.finditer(r"`([a-z][a-z0-9_]*?)(_?\*|\.\*)?`", listing):
+                name, star = m.groups()
+                ok = any(n.startswith(name) for n in names) if star else name in names
+                if not ok:
+                    wrong.append(f"{task}: {m.group()}")
+    assert not wrong, "docs/tasks.md names parameters the tasks do not have:\n" + "\n".join(wrong)
