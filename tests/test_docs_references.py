@@ -148,3 +148,47 @@ def test_the_parameters_docs_tasks_lists_exist():
                 if not ok:
                     wrong.append(f"{task}: {m.group()}")
     assert not wrong, "docs/tasks.md names parameters the tasks do not have:\n" + "\n".join(wrong)
+
+
+def _synopsis_words():
+    """The command words of every `officina ...` line in the docs' code blocks, synopses included:
+    `officina kin fk|ik ...` gives ['kin', 'fk|ik']; the words stop at the first option, argument
+    placeholder or bracket."""
+    for f in DOCS:
+        fenced = False
+        for i, line in enumerate(f.read_text().splitlines(), 1):
+            s = line.strip().removeprefix("$ ")
+            if s.startswith("```"):
+                fenced = not fenced
+                continue
+            if fenced and s.startswith("officina "):
+                words = []
+                for w in s.split()[1:]:
+                    if not re.fullmatch(r"[a-z][a-z0-9-]*(\|[a-z][a-z0-9-]*)*", w):
+                        break
+                    words.append(w)
+                yield f, i, words
+
+
+def test_every_command_a_synopsis_names_exists():
+    cli = get_command(register_subcommands())
+    missing, lines = [], list(_synopsis_words())
+    assert len(lines) >= 60  # the README's synopsis and examples, the docs' walkthroughs
+    for f, i, words in lines:
+        level = [(cli, None, "officina")]
+        for w in words:
+            nxt = []
+            for cmd, ctx, name in level:
+                if not hasattr(cmd, "list_commands"):
+                    continue  # a command: the rest are its arguments
+                c = cmd.make_context(name, [], resilient_parsing=True, parent=ctx)
+                for alt in w.split("|"):
+                    sub = cmd.get_command(c, alt)
+                    if sub is None:
+                        missing.append(f"{_where(f, i)}: {name} {alt}")
+                    else:
+                        nxt.append((sub, c, alt))
+            if not nxt:
+                break
+            level = nxt
+    assert not missing, "commands the docs name that officina does not have:\n" + "\n".join(missing)
