@@ -1,8 +1,9 @@
 """What the README and docs/ name exists: every ``officina.x.y.Name`` in backquotes imports and
 resolves, every repository path (``tasks/base.py``, ``benchmarks/bench_sweep.py``, ...) is a file or
 folder of the tree, and every ``--option`` is an option of an `officina` command, of a script in
-benchmarks/ or docs/examples/, or of one of the outside tools the docs show (ros2, dask, ...).
-Nothing is run: the CLI's options are read from its click commands, the scripts' from their
+benchmarks/ or docs/examples/, or of one of the outside tools the docs show (ros2, dask, ...); the
+command words of every `officina` line, synopses included, are commands; docs/tasks.md's parameter
+lists name each task's parameters. Nothing is run: the CLI's options are read from its click commands, the scripts' from their
 ``add_argument`` calls."""
 
 import importlib
