@@ -94,7 +94,7 @@ def handle_errors(func):
             raise typer.Exit(2) from None
         except KeyboardInterrupt as exc:
             signum = getattr(exc, "signum", 2)
-            typer.echo(f"officina: {exc or 'interrupted'}", err=True)
+            typer.echo(f"officina: {str(exc) or 'interrupted'}", err=True)  # Ctrl-C's KeyboardInterrupt has no text
             raise typer.Exit(128 + signum) from None
 
     return wrapper

@@ -131,6 +131,7 @@ def test_ctrl_c_exits_130(cli, tmp_path, monkeypatch):
     monkeypatch.setattr(task, "procedure", interrupted)
     r = cli(["run", "pick-place", "--out", str(tmp_path / "run")])
     assert r.exit_code == 130
+    assert r.stderr.strip() == "officina: interrupted"  # one line that says what happened
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 
