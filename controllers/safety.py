@@ -314,19 +314,6 @@ class SafetyFilter:
         self._q_in = None
         self._holding = False
 
-    def checkpoint(self) -> tuple:
-        """The command sequence's state (the last command emitted, its velocity, the last received),
-        for `restore`: a caller that learns a command replaces the one it filtered last (both fall
-        in one control period of the arm, whose controller executes the last only) filters it from
-        the state before that one, so that one period moves the arm by one step of the limits."""
-        return (self._qa, self._ql, self._va, self._vl, self._q_in, self._last_cmd_stamp, self._stamp,
-                self._holding)
-
-    def restore(self, checkpoint: tuple) -> None:
-        """Back to a `checkpoint` (the sequence's arrays are never changed in place, only replaced)."""
-        (self._qa, self._ql, self._va, self._vl, self._q_in, self._last_cmd_stamp, self._stamp,
-         self._holding) = checkpoint
-
     def set_estop(self, active: bool, state: JointState | None = None) -> tuple[SafetyRecord, ...]:
         """E-stop on: every command is replaced by the hold of its mode until it is released.
         Releasing restarts the command sequence from ``state``."""

@@ -7,9 +7,7 @@ simulation time in fast/lockstep pacing), so it behaves the same in every pacing
 * Disarmed (the initial state): nothing is forwarded; every command is refused (``not_armed``).
 * Streamed position commands (``/officina/commands``) pass `SafetyFilter.filter_position`
   (position, velocity, acceleration limits, workspace box; malformed -> hold) one by one at
-  ``rate_hz``; the filtered command is forwarded. Each step takes one period of the arm's clock:
-  commands that arrive within one period replace one another (each is filtered from the state
-  before the step it replaces), as the forward controller executes only the last of them.
+  ``rate_hz``; the filtered command is forwarded.
 * A trajectory (``/officina/joint_trajectory``) is checked as a whole: the joint_trajectory_controller
   rules (`validate_trajectory`), then sampled every ``1/rate_hz`` from the measured state the way the
   controller will execute it: positions within the limits, velocities and accelerations within the
@@ -133,8 +131,6 @@ def check_trajectory(msg: TrajectoryMsg, joint_names, state: JointState, limits_
 class GateCore:
     """Arming, e-stop, watchdog and filtering for one arm (joint order = ``joint_names``)."""
 
-    COMMAND_BURST = 2.0  # periods of the arm's time a stream may bank for new steps
-
     def __init__(self, joint_names, limits: JointLimits, config: GateConfig = GateConfig(), *,
                  tcp_position: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self.joint_names = tuple(joint_names)
@@ -148,19 +144,8 @@ class GateCore:
         self.last_cmd_stamp: float | None = None
         self.holding = False
         self._q_forwarded: np.ndarray | None = None  # the last streamed position command forwarded
-        # Streamed commands are bounded per period of the arm's clock, not per message: a forward
-        # controller executes the last command it has at its period, so commands delivered within
-        # one period (a burst, a backlog) must not add up to several steps. Each new step takes one
-        # period of the arm's time from a budget that the stamps of /joint_states fill (up to
-        # COMMAND_BURST periods, for a stream's jitter); a command that finds less than one
-        # period in it replaces the last step instead: it is filtered from the filter's state
-        # before that step (`SafetyFilter.checkpoint`). Over any span T of the arm's clock the
-        # forwarded commands then move the reference by at most (T / dt + COMMAND_BURST) steps.
-        self._budget = 0.0  # periods of the arm's time for new steps
-        self._budget_stamp: float | None = None
-        self._before_step: tuple | None = None  # the filter's checkpoint before the last step
         self.counts = {"forwarded_commands": 0, "forwarded_trajectories": 0, "refused": 0, "holds": 0,
-                       "watchdog_holds": 0, "estops": 0, "replacing_commands": 0}
+                       "watchdog_holds": 0, "estops": 0}
         self.safety_counts = {e.value: 0 for e in SafetyEvent}
         self.last_refusal = ""
         self.last_event = ""
@@ -209,7 +194,6 @@ class GateCore:
             q = self.filter.hold_position(state)
         else:
             q = self.filter.hold_position(state)
-        self._before_step = None  # the hold is a step of its own: a command after it does not replace it
         if self.filter.at_rest:
             self.holding = False  # at rest: the controller holds the last command
         self._q_forwarded = q
@@ -240,8 +224,6 @@ class GateCore:
         if self.mode != "commands":
             self.filter.reset(self.state)
             self.mode = "commands"
-            self._budget, self._budget_stamp, self._before_step = 1.0, float(self.state.stamp), None
-        self._take_period()
         q, events = self.filter.filter_position(values, self.state)
         if events:
             self._note(events)
@@ -256,20 +238,6 @@ class GateCore:
         self._q_forwarded = q
         self.counts["forwarded_commands"] += 1
         return Forward("commands", positions=q)
-
-    def _take_period(self) -> None:
-        """A new step when the budget holds a period of the arm's time (or no step is there to
-        replace), else back to the state before the last step, which this command replaces."""
-        stamp = float(self.state.stamp)
-        if stamp > self._budget_stamp:
-            self._budget = min(self.COMMAND_BURST, self._budget + (stamp - self._budget_stamp) / self.dt)
-            self._budget_stamp = stamp
-        if self._budget >= 1.0 - 1e-6 or self._before_step is None:
-            self._budget -= 1.0
-            self._before_step = self.filter.checkpoint()
-        else:
-            self.filter.restore(self._before_step)
-            self.counts["replacing_commands"] += 1
 
     def on_trajectory(self, msg: TrajectoryMsg) -> Forward | None:
         why = self.ready("trajectory")
@@ -343,7 +311,6 @@ class GateCore:
         self.counts["holds"] += 1
         if self.mode == "commands":
             self.holding = True
-            self._before_step = None
             q = self.filter.hold_position(self.state)
             self._q_forwarded = q
             return Forward("commands", positions=q)

@@ -113,47 +113,6 @@ def test_watchdog_holds_at_the_reference_not_at_the_offset_measured_joints():
     assert np.allclose(out.positions, nxt, atol=1e-9)  # resumes where it stood
 
 
-def test_commands_within_one_period_of_the_arm_move_it_by_one_step():
-    """A forward controller executes the last command it has at its period: commands delivered
-    within one period of the arm's clock (the stamps of /joint_states) replace one another, so
-    five per period move the reference exactly as one per period does, not five steps."""
-    target = SPEC.home + np.r_[1.0, -1.0, 0.5, 0.0, 0.5, 0.5, 1.0]
-
-    def run(per_period):
-        g = core()
-        g.on_joint_state(js(0.0, SPEC.home))
-        g.set_armed(True)
-        last = []
-        for k in range(200):
-            g.on_joint_state(js(k * g.dt, SPEC.home))
-            for _ in range(per_period):
-                out = g.on_command(target)
-            last.append(out.positions)
-        return g, np.array(last)
-
-    one, q1 = run(1)
-    five, q5 = run(5)
-    np.testing.assert_array_equal(q5, q1)
-    assert five.counts["forwarded_commands"] == 1000 and five.counts["replacing_commands"] == 800
-    assert one.counts["replacing_commands"] == 0
-    step = np.abs(np.diff(q5, axis=0)).max(axis=0)
-    assert np.all(step <= SPEC.limits.velocity * one.dt + 1e-12)
-
-
-def test_a_backlog_banks_at_most_the_burst_of_periods():
-    """After a silence the stream may take at most COMMAND_BURST new steps at one stamp (the
-    budget of the arm's time is capped); the rest of a backlog replaces the last of them."""
-    g = core()
-    g.on_joint_state(js(0.0, SPEC.home))
-    g.set_armed(True)
-    g.on_command(SPEC.home)
-    g.on_joint_state(js(0.5 * g.config.safety.watchdog_periods * g.dt, SPEC.home))  # a stall, no hold yet
-    before = g.counts["replacing_commands"]
-    for _ in range(10):
-        g.on_command(SPEC.home + 0.5)
-    assert g.counts["replacing_commands"] - before == 10 - int(GateCore.COMMAND_BURST)
-
-
 def test_estop_disarms_holds_and_blocks_arming_until_released():
     g = core()
     g.on_joint_state(js(0.0, SPEC.home))
