@@ -136,6 +136,21 @@ def _wait(client, pred, timeout: float, what: str) -> None:
         client.executor.spin_once(timeout_sec=0.01)
 
 
+SIM_NODE = "officina_sim"  # the node name of `officina ros sim`
+
+
+def _check_only_the_sim(node, topic: str) -> None:
+    """Raise unless every subscriber of ``topic`` is a sim node (`SIM_NODE`): the sim rows stream
+    unfiltered +-0.5 rad steps to a forward controller's topic, which a real arm's driver on this
+    machine and ROS_DOMAIN_ID would execute."""
+    others = sorted({f"{i.node_namespace.rstrip('/')}/{i.node_name}" for i in node.get_subscriptions_info_by_topic(topic)
+                     if i.node_name != SIM_NODE})
+    if others:
+        raise RuntimeError(f"{topic} is subscribed by {', '.join(others)}, not only by the benchmark's sim: the "
+                           f"benchmark streams unfiltered steps there and stops (ROS_DOMAIN_ID {DOMAIN}, loopback); "
+                           "stop those nodes or run it where no robot listens")
+
+
 def _paced(client, rate: float, seconds: float, send, measure_from: int = 0) -> tuple[int, int]:
     """Call ``send(k)`` on the slots of a ``rate`` grid for ``seconds`` (spinning in between), as a
     real-time command source does: a slot this process reaches only when the next one is already
@@ -299,6 +314,7 @@ def run_sim_sync(client, rate: float, seconds: float, env: dict) -> dict:
     sub = client.node.create_subscription(JointState, "/joint_states", on_state, _qos())
     try:
         _wait(client, lambda: st["n_states"] > rate and pub.get_subscription_count() > 0, 60, "the sim")
+        _check_only_the_sim(client.node, "/forward_position_controller/commands")
         _, skipped = _paced(client, rate, 1.0 + seconds, send, measure_from=warm)
         end = time.perf_counter() + 0.2
         while time.perf_counter() < end and matcher.outstanding:
@@ -321,13 +337,15 @@ def run_sim(client, rate: float, seconds: float, env: dict) -> dict:
     proc = _spawn_sim(rate, env)
     period = 1.0 / rate
     st = {"q0": None, "n": 0, "sign": 1.0, "pending": None, "lat": [], "stamps": [], "measure": False,
-          "steps": 0, "k": 0, "k_pub": 0, "late": 0}
+          "steps": 0, "k": 0, "k_pub": 0, "late": 0, "go": False}
     pub = client.node.create_publisher(Float64MultiArray, "/forward_position_controller/commands", _qos())
 
     def on_state(m):
         t = time.perf_counter()
         if st["q0"] is None:
             st["q0"] = np.array(m.position[:7])
+            return
+        if not st["go"]:  # nothing is sent before the subscribers of the commands were checked
             return
         eff = m.effort[6]
         if st["measure"]:
@@ -348,7 +366,10 @@ def run_sim(client, rate: float, seconds: float, env: dict) -> dict:
 
     sub = client.node.create_subscription(JointState, "/joint_states", on_state, _qos())
     try:
-        _wait(client, lambda: st["n"] > rate and pub.get_subscription_count() > 0, 60, "the sim")
+        _wait(client, lambda: st["q0"] is not None and pub.get_subscription_count() > 0, 60, "the sim")
+        _check_only_the_sim(client.node, "/forward_position_controller/commands")
+        st["go"] = True
+        _wait(client, lambda: st["n"] > rate, 60, "the sim")
         st["measure"] = True
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:

@@ -391,6 +391,12 @@ class GateActionRelay:
                                    goal_callback=self._on_goal, cancel_callback=self._on_cancel)
         self.active: dict | None = None
         self.counts = {"goals_forwarded": 0, "goals_refused": 0}
+        # rclpy runs an accepted goal's execute callback as a task of its own, after the goal
+        # callback: other callbacks (an e-stop, a disarm, a streamed command) may run in between.
+        # Each `stop` counts one; a goal accepted before the last stop is not sent on.
+        self._stops = 0
+        self._last_stop = ""
+        self._accepted: dict[int, tuple[object, int]] = {}  # id(goal) -> (goal, stops when accepted)
 
     @property
     def ready(self) -> bool:
@@ -411,6 +417,7 @@ class GateActionRelay:
         if why is not None:
             self.counts["goals_refused"] += 1
             return self._GoalResponse.REJECT
+        self._accepted[id(goal)] = (goal, self._stops)
         return self._GoalResponse.ACCEPT
 
     def _on_cancel(self, goal_handle):
@@ -427,8 +434,13 @@ class GateActionRelay:
     async def _execute(self, goal_handle):
         from action_msgs.msg import GoalStatus
 
+        accepted = self._accepted.pop(id(goal_handle.request), None)
+        if accepted is None or accepted[0] is not goal_handle.request or accepted[1] != self._stops:
+            why = self._last_stop if accepted is not None else "not accepted by the gate's check"
+            goal_handle.abort()
+            return self._result(ErrorCode.INVALID_GOAL, f"goal not sent on: {why} after it was accepted")
         if self.active is not None:  # as the controller: a new goal preempts the running one
-            self.stop("preempted by a new goal")
+            self._cancel_active("preempted by a new goal")
         act = {"up": goal_handle, "down": None, "why": None}
         self.active = act
         try:
@@ -459,7 +471,13 @@ class GateActionRelay:
         return result
 
     def stop(self, why: str) -> None:
-        """Cancel the controller's goal now; the client's goal ends aborted with ``why``."""
+        """Cancel the controller's goal now; the client's goal ends aborted with ``why``; a goal
+        accepted but not yet executing is not sent on."""
+        self._stops += 1
+        self._last_stop = why
+        self._cancel_active(why)
+
+    def _cancel_active(self, why: str) -> None:
         act = self.active
         if act is None:
             return

@@ -287,19 +287,23 @@ class GateCore:
         return fwd
 
     def estop(self, flag: bool) -> Forward | None:
+        """Engage (True) or release (False) the e-stop. A latch: the same value again changes
+        nothing and counts nothing (``estops`` counts engagements), so one message delivered twice
+        (to the node's reliable and best-effort readers) acts once."""
         if not flag:
             if self.estopped:
                 self.estopped = False
                 self.filter.set_estop(False, self.state)
                 self.last_event = "e-stop released (still disarmed)"
             return None
+        if self.estopped:
+            return None
         self.counts["estops"] += 1
-        first = not self.estopped
         self.estopped = True
         self._note(self.filter.set_estop(True, self.state))
         self.armed = False
         self.last_event = "e-stop: forwarding stopped, holding, disarmed"
-        return self._hold() if first else None
+        return self._hold()
 
     def _hold(self) -> Forward | None:
         if self.state is None:

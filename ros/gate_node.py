@@ -3,7 +3,7 @@
 In: ``/officina/commands`` (std_msgs/Float64MultiArray, positions in the profile's joint order),
 ``/officina/joint_trajectory`` (trajectory_msgs/JointTrajectory), ``/officina/gripper/commands``
 (``[width_m]`` or ``[width_m, force_n]``), the arm's ``/joint_states``, ``/officina/estop``
-(std_msgs/Bool) and the ``/officina/arm`` service (std_srvs/SetBool).
+(std_msgs/Bool, from reliable or best-effort publishers) and the ``/officina/arm`` service (std_srvs/SetBool).
 Out: the configured controller's ``joint_trajectory`` / forward ``commands`` / gripper topics and
 ``/officina/safety_state`` (diagnostic_msgs/DiagnosticStatus, latched, on every change and at
 ``status_hz``). The logic is `officina.ros.gate_core.GateCore`.
@@ -20,7 +20,7 @@ from rclpy.node import Node
 from officina.ros.convert import MalformedMessage, joint_state_from_msg, trajectory_from_msg, trajectory_to_msg
 from officina.ros.latency import executor_kind
 from officina.ros.params import declare
-from officina.ros.qos import qos_latched, qos_reliable
+from officina.ros.qos import qos_best_effort, qos_latched, qos_reliable
 
 __all__ = ["GateNode", "COMMANDS_TOPIC", "TRAJECTORY_TOPIC", "GRIPPER_TOPIC", "ARM_SERVICE", "ESTOP_TOPIC",
            "SAFETY_STATE_TOPIC"]
@@ -37,6 +37,7 @@ class GateNode(Node):
     def __init__(self, *, context=None, parameter_overrides=None) -> None:
         super().__init__("officina_gate", context=context, parameter_overrides=parameter_overrides or [])
         from diagnostic_msgs.msg import DiagnosticStatus
+        from rclpy.event_handler import SubscriptionEventCallbacks
         from sensor_msgs.msg import JointState
         from std_msgs.msg import Bool, Float64MultiArray
         from std_srvs.srv import SetBool
@@ -127,7 +128,15 @@ class GateNode(Node):
         self.create_subscription(Float64MultiArray, COMMANDS_TOPIC, self._on_commands, qos_reliable())
         self.create_subscription(JointTrajectory, TRAJECTORY_TOPIC, self._on_trajectory, qos_reliable())
         self.create_subscription(Float64MultiArray, GRIPPER_TOPIC, self._on_gripper, qos_reliable())
-        self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, qos_reliable())
+        # The e-stop is taken from reliable and from best-effort publishers (an e-stop button's
+        # bridge or a safety PLC often publishes best effort): a reliable reader matches reliable
+        # writers only, a best-effort one matches both but drops what a lossy link loses, so there
+        # is one of each. A reliable writer's message reaches both; `GateCore.estop` is a latch and
+        # acts on it once. The reliable reader's warning about best-effort writers is left out:
+        # the other reader takes them.
+        self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, qos_reliable(),
+                                 event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda _e: None))
+        self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, qos_best_effort())
         self.create_service(SetBool, ARM_SERVICE, self._on_arm)
         self.relay = None
         from officina.ros import fjt
@@ -307,10 +316,11 @@ class GateNode(Node):
         self._publish_status()
 
     def _on_estop(self, msg) -> None:
-        if msg.data:
+        engage = bool(msg.data) and not self.core.estopped
+        if engage:
             self._stop_goal("e-stop")
         self._send(self.core.estop(bool(msg.data)))
-        if msg.data:
+        if engage:
             self.get_logger().error("E-STOP: forwarding stopped, holding, disarmed")
         self._publish_status()
 

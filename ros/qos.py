@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["qos_reliable", "qos_latched", "qos_sensor"]
+__all__ = ["qos_reliable", "qos_best_effort", "qos_latched", "qos_sensor"]
 
 
 def qos_reliable(depth: int = 10):
@@ -10,6 +10,13 @@ def qos_reliable(depth: int = 10):
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
     return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def qos_best_effort(depth: int = 10):
+    """Best effort, volatile: a reader that matches reliable and best-effort writers alike."""
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
 def qos_latched():

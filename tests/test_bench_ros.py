@@ -66,3 +66,45 @@ def test_same_sign_two_commands_later_does_not_answer_the_old_one(bench):
           ("send", 2 * P, -1.0), ("state", 2 * P + 0.0006, -1.0)]
     lat, missed = _run(bench, ev)
     assert lat == [0.0005, 0.0006] and missed == 1
+
+
+@pytest.mark.ros
+@pytest.mark.timeout(60)
+def test_sim_rows_refuse_to_stream_when_another_node_takes_the_commands(bench, ctx):
+    """Over DDS: the sim rows stream unfiltered steps to /forward_position_controller/commands;
+    a subscriber there other than the sim (a real arm's controller on this machine and domain)
+    stops the benchmark before it sends anything."""
+    import time
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from std_msgs.msg import Float64MultiArray
+
+    topic = "/forward_position_controller/commands"
+    client = rclpy.create_node("bench_ros_client", context=ctx)
+    sim = rclpy.create_node(bench.SIM_NODE, context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
+    for n in (client, sim):
+        ex.add_node(n)
+    others = []
+    try:
+        sim.create_subscription(Float64MultiArray, topic, lambda m: None, 10)
+
+        def discovered(count):
+            end = time.monotonic() + 10
+            while len(client.get_subscriptions_info_by_topic(topic)) < count and time.monotonic() < end:
+                ex.spin_once(timeout_sec=0.02)
+            return len(client.get_subscriptions_info_by_topic(topic)) == count
+
+        assert discovered(1)
+        bench._check_only_the_sim(client, topic)  # the sim alone: fine
+        driver = rclpy.create_node("controller_manager", context=ctx)
+        others.append(driver)
+        driver.create_subscription(Float64MultiArray, topic, lambda m: None, 10)
+        assert discovered(2)
+        with pytest.raises(RuntimeError, match="controller_manager"):
+            bench._check_only_the_sim(client, topic)
+    finally:
+        ex.shutdown()
+        for n in [client, sim, *others]:
+            n.destroy_node()

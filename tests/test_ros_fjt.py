@@ -101,3 +101,43 @@ def test_a_sim_goal_that_raises_is_aborted_and_logged_not_raised():
     res = asyncio.run(srv._execute(NS(abort=lambda: aborted.append(True))))
     assert res.error_code == int(ErrorCode.INVALID_GOAL) and "boom" in res.error_string
     assert aborted and srv.active is None and "boom" in logged[0]
+
+
+def test_gate_relay_does_not_send_on_a_goal_accepted_before_an_estop():
+    """rclpy runs an accepted goal's execute callback as a task of its own, after the goal
+    callback; an e-stop (or a disarm) handled in between must keep the goal from the controller."""
+    import asyncio
+
+    from officina.ros.fjt import GateActionRelay
+
+    def relay():
+        r = object.__new__(GateActionRelay)  # no ROS: only what _on_goal and _execute touch
+        sent = []
+
+        async def send_goal_async(request, feedback_callback=None):
+            sent.append(request)
+            return NS(accepted=False)
+
+        r.node, r.joints, r.downstream = None, JOINTS, "/ctrl/follow_joint_trajectory"
+        r.check, r.refuse = (lambda traj: None), (lambda why: None)
+        r._FJT = NS(Result=lambda: NS(error_code=0, error_string=""))
+        r._GoalResponse = NS(ACCEPT="accept", REJECT="reject")
+        r.client = NS(server_is_ready=lambda: True, send_goal_async=send_goal_async)
+        r.active, r.counts = None, {"goals_forwarded": 0, "goals_refused": 0}
+        r._stops, r._last_stop, r._accepted = 0, "", {}
+        return r, sent
+
+    pytest.importorskip("action_msgs")
+    for estop_between in (False, True):
+        r, sent = relay()
+        g = goal()
+        g.trajectory = NS()
+        assert r._on_goal(g) == "accept"
+        if estop_between:
+            r.stop("e-stop")
+        aborted = []
+        res = asyncio.run(r._execute(NS(request=g, abort=lambda: aborted.append(True))))
+        if estop_between:
+            assert sent == [] and aborted and "e-stop" in res.error_string
+        else:
+            assert sent == [g]  # (the fake controller rejects it)

@@ -838,3 +838,66 @@ def test_wrist_wrench_over_ros_is_the_sim_sensor_s(ctx):
     finally:
         ex.shutdown()
         lonely.destroy_node()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("executor", ["single", "events"])
+def test_gate_takes_the_estop_from_best_effort_and_reliable_publishers_once(ctx, executor):
+    """Over DDS: an e-stop published best effort engages the gate (a reliable reader alone would
+    not match its writer); one published reliably reaches both of the gate's readers and counts
+    once; a release then an engagement from the reliable writer act once each."""
+    import time
+
+    import rclpy
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Bool
+
+    from officina.robots import load_robot
+    from officina.ros.convert import joint_state_msg
+    from officina.ros.gate_node import ESTOP_TOPIC, GateNode
+    from officina.ros.latency import make_executor
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    spec = load_robot("panda")
+    node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda")])
+    pub_node = rclpy.create_node("estop_button", context=ctx)
+    ex = make_executor(executor, context=ctx)
+    ex.add_node(node)
+    ex.add_node(pub_node)
+    be = pub_node.create_publisher(Bool, ESTOP_TOPIC, QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT))
+    rel = pub_node.create_publisher(Bool, ESTOP_TOPIC, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+
+    def spin_until(pred, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not pred():
+            ex.spin_once(timeout_sec=0.02)
+        return pred()
+
+    def spin_for(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            ex.spin_once(timeout_sec=0.02)
+
+    try:
+        assert spin_until(lambda: rel.get_subscription_count() >= 1)
+        spin_until(lambda: be.get_subscription_count() >= 1)  # (none matches without the best-effort reader)
+        zero = np.zeros(7)
+        node._on_joint_state(joint_state_msg(list(node.resolved.joint_names), 1.0, spec.home, zero, zero))
+        assert node.core.set_armed(True)[0]
+        be.publish(Bool(data=True))
+        assert spin_until(lambda: node.core.estopped), "a best-effort e-stop was ignored"
+        assert not node.core.armed and node.core.counts["estops"] == 1
+        be.publish(Bool(data=False))
+        assert spin_until(lambda: not node.core.estopped)
+        rel.publish(Bool(data=True))
+        assert spin_until(lambda: node.core.estopped)
+        spin_for(0.3)  # the copy on the other reader arrives, and changes nothing
+        assert node.core.counts["estops"] == 2 and node.core.counts["holds"] == 2
+        rel.publish(Bool(data=False))
+        rel.publish(Bool(data=True))
+        spin_for(0.3)
+        assert node.core.estopped and node.core.counts["estops"] == 3
+    finally:
+        ex.shutdown()
+        pub_node.destroy_node()
+        node.destroy_node()
