@@ -122,6 +122,7 @@ class SimWorld:
         self,
         *,
         sim_dt: float = 0.001,
+        control_dt: float | None = None,
         gravity: float = -9.81,
         gui: bool = False,
         solver_iterations: int = 50,
@@ -129,7 +130,9 @@ class SimWorld:
         rigid_bodies: bool = False,
         object_rolling_friction: float = 0.0,
     ) -> None:
-        """``solver_iterations``: the most iterations of the constraint solver per step;
+        """``control_dt``: the control period the cell will run at (default ``sim_dt``), for the
+        parts of a scene that depend on it (a safety function's reaction time);
+        ``solver_iterations``: the most iterations of the constraint solver per step;
         ``solver_residual_threshold``: it stops earlier once the largest squared velocity change
         of a constraint row in an iteration is below this ((m/s)^2 or (rad/s)^2);
         ``rigid_bodies``: objects and fixtures as maximal-coordinate rigid bodies rather than
@@ -158,6 +161,7 @@ class SimWorld:
         if gui:
             p.configureDebugVisualizer(p.COV_ENABLE_GUI, 0, physicsClientId=cid)
         self.sim_dt = float(sim_dt)
+        self.control_dt = float(sim_dt if control_dt is None else control_dt)
         self.gui = gui
         self.rigid_bodies = bool(rigid_bodies)
         self.object_rolling_friction = float(object_rolling_friction)

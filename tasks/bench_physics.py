@@ -206,7 +206,7 @@ def sim_cell(robot: str, seed: int, v: Variant, *, mirror: bool = False):
         return build_sim_cell(task, params, spec, rng=rng, control_dt=v.control_dt, sim_dt=v.sim_dt,
                               solver_iterations=v.solver_iterations)
     control_substeps(v.control_dt, v.sim_dt)
-    world = SimWorld(**v.world_kwargs())
+    world = SimWorld(control_dt=v.control_dt, **v.world_kwargs())
     try:
         handle = world.load_robot(spec)
         scene = task.build_scene(world, params, rng)

@@ -76,7 +76,8 @@ def build_sim_cell(task: Task, params: Any, spec: RobotSpec, *, rng: np.random.G
     from officina.sim.world import SimWorld
 
     control_substeps(control_dt, sim_dt)
-    world = SimWorld(sim_dt=sim_dt, gravity=gravity, gui=gui, solver_iterations=solver_iterations)
+    world = SimWorld(sim_dt=sim_dt, control_dt=control_dt, gravity=gravity, gui=gui,
+                     solver_iterations=solver_iterations)
     try:
         robot = world.load_robot(spec)
         scene = task.build_scene(world, params, rng)

@@ -24,7 +24,7 @@ around it, as in a real collaborative cell:
   override stays 1 (the cell without its safety function: the metrics show what that means).
 
 S_p's inputs: v_h = ``human_speed_m_s`` (1.6 m/s, ISO 13855); T_r = the scanner's response time
-(scan cycle + latency) + two control periods of at most 5 ms (the monitor's cycle and the
+(scan cycle + latency) + two control periods, counted as at least 5 ms each (the monitor's cycle and the
 override reaching the filter) + the robot's reaction time (robot file); the stop (T_s, S_s) fitted to the robot file's
 published stop (`StopModel.from_published`); C = ISO 13855's intrusion distance for the scan
 height (1200 mm - 0.4 H: 1.08 m at 0.3 m) unless ``intrusion_m`` is given; Z_d =
@@ -159,7 +159,7 @@ class SharedCell(PickPlace):
 
         base = super().build_scene(world, params, rng)
         robot = world.robots[0]
-        ssm = self.ssm_params(params, robot.spec, world.sim_dt)
+        ssm = self.ssm_params(params, robot.spec, world.control_dt)
         # the people and the scanner noise draw from their own streams: the procedure's Generator
         # gives the same numbers with or without people
         people_rng, scan_rng = rng.spawn(2)

@@ -76,3 +76,26 @@ def test_same_seed_same_metrics(tmp_path):
     a = _run(tmp_path, "a", overrides=["params.n_objects=1"]).metrics
     b = _run(tmp_path, "b", overrides=["params.n_objects=1"]).metrics
     assert _stable(a) == _stable(b)
+
+
+def test_the_reaction_time_counts_the_control_period_the_cell_runs_at():
+    """T_r holds two control periods of the monitor's cycle (at least 5 ms each): the control
+    period the cell runs at, not the physics step."""
+    import numpy as np
+
+    from officina.robots import load_robot
+    from officina.tasks import get_task
+    from officina.tasks.runtime import build_sim_cell
+
+    task = get_task("shared-cell")
+    params = task.Params(people=0)
+    t_r = {}
+    for control_dt in (0.001, 0.02):
+        cell = build_sim_cell(task, params, load_robot("panda"), rng=np.random.default_rng(0),
+                              control_dt=control_dt, sim_dt=0.001)
+        try:
+            t_r[control_dt] = cell.scene.ssm.reaction_time_s
+        finally:
+            cell.world.close()
+    # 2 x 5 ms at 1 ms control (the floor), 2 x 20 ms at 50 Hz control
+    assert t_r[0.02] - t_r[0.001] == pytest.approx(2 * (0.02 - 0.005))
