@@ -404,14 +404,9 @@ class SafetyFilter:
         return lo, hi
 
     def in_workspace(self, q: np.ndarray) -> bool:
-        """True when the tcp at ``q`` is inside the workspace box (always, without a box)."""
-        if self.tcp_position is None:
-            return True
-        try:
-            p = np.asarray(self.tcp_position(q), dtype=float).reshape(3)
-        except Exception:  # noqa: BLE001 - a failing model counts as outside
-            return False
-        return bool(np.all(np.isfinite(p)) and np.all(p >= self.box_min) and np.all(p <= self.box_max))
+        """True when the tcp at ``q`` is inside the workspace box (always, without a box; never when
+        the model fails or gives no finite point)."""
+        return self._box_excess(q) == 0.0
 
     def _box_excess(self, q: np.ndarray) -> float:
         """How far (m) the tcp at ``q`` is outside the workspace box: 0 inside (or without a box),
