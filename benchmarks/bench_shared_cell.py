@@ -59,7 +59,7 @@ def main() -> None:
                                          if p.get("min_separation_m") is not None), default=None),
                 "min_margin_m": min((p["min_margin_m"] for p, _ in rows if p.get("min_margin_m") is not None),
                                     default=None),
-                "protective_stops_mean": sum(p.get("ssm_stops", 0) for p, _ in rows) / max(1, len(rows)),
+                "ssm_stops_mean": sum(p.get("ssm_stops", 0) for p, _ in rows) / max(1, len(rows)),
                 "cycle_time_lost_pct_in_run_mean": sum(p["cycle_time_lost_pct"] for p, _ in rows) / max(1, len(rows)),
                 "cycle_time_lost_pct_vs_no_people_mean": sum(lost) / max(1, len(lost)),
                 "cycle_time_lost_pct_vs_no_people_range": [min(lost, default=0.0), max(lost, default=0.0)],
@@ -70,7 +70,7 @@ def main() -> None:
                 print(f"{robot}: {r['runs']} seeds, success {100 * r['success_rate']:.0f} % "
                       f"(without people {100 * r['success_rate_without_people']:.0f} %), "
                       f"violations {r['separation_violations']}, min separation {r['min_separation_m']} m, "
-                      f"min margin {r['min_margin_m']} m, SSM stops/run {r['protective_stops_mean']:.1f}, "
+                      f"min margin {r['min_margin_m']} m, SSM stops/run {r['ssm_stops_mean']:.1f}, "
                       f"cycle time lost {r['cycle_time_lost_pct_vs_no_people_mean']:.1f} % against no people "
                       f"(range {r['cycle_time_lost_pct_vs_no_people_range'][0]:.1f}.."
                       f"{r['cycle_time_lost_pct_vs_no_people_range'][1]:.1f}), in-run estimate "

@@ -11,9 +11,10 @@ A speed override from the safety system (speed and separation monitoring) reache
 the same way: when the wrapped arm reports one (a ``speed_scaling`` attribute in [0, 1], as a
 robot controller reports the scaling its safety system imposes), `monitor` hands it to the filter
 once per period, which scales the velocity limits of every mode from then on (braking within the
-acceleration limits); an override falling to 0 is recorded as a protective stop. `speed_scaling`
-tells the procedure's skills the override in force, so that they can slow their trajectories down
-in time instead of being clamped.
+acceleration limits); an override falling to 0 is recorded as a ``speed_override_stop``, not as a
+``protective_stop`` (the stop on contact): the arm is not faulted and resumes by itself when the
+override rises. `speed_scaling` tells the procedure's skills the override in force, so that they
+can slow their trajectories down in time instead of being clamped.
 
 A protective stop holds the arm (braking within the limits, then holding) and replaces every
 command by that hold until the procedure calls `clear_fault`, as a UR's protective stop or a
@@ -183,7 +184,7 @@ class SafeArm:
             was = self.safety.speed_scale
             self.safety.set_speed_scale(override)
             if self.safety.speed_scale == 0.0 and was > 0.0:
-                self._note((SafetyRecord(float(st.stamp), SafetyEvent.PROTECTIVE_STOP, "hold",
+                self._note((SafetyRecord(float(st.stamp), SafetyEvent.SPEED_OVERRIDE_STOP, "hold",
                                          "speed override 0 (speed and separation monitoring)"),))
         if self.contact is not None and self._periods % self._contact_every == 0:
             verdict = self.contact.check(st)  # also while stopped: the estimate stays current

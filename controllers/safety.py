@@ -64,6 +64,9 @@ class SafetyEvent(str, enum.Enum):
     NOT_ARMED = "not_armed"
     WRONG_MODE = "wrong_mode"
     PROTECTIVE_STOP = "protective_stop"  # contact nobody planned for (`officina.controllers.contact`)
+    # the speed override of the robot's safety system fell to 0 (speed and separation monitoring):
+    # a stop the arm resumes from by itself when the override rises again, not a fault
+    SPEED_OVERRIDE_STOP = "speed_override_stop"
 
 
 @dataclass(frozen=True)

@@ -126,34 +126,58 @@ def regress_cmd(
 
 
 def _print(results: list[dict], update: bool, root: Path) -> None:
+    """The verdicts as tables that keep every name whole at 80 columns (a CI log, which is no
+    terminal, gets rich's 80): one table per baseline under a heading, instead of one table whose
+    task, robot and seeds columns left the metric names a few characters; a cell too long for its
+    column folds onto the next line instead of being cut."""
     from rich.console import Console
+    from rich.markup import escape
+    from rich.padding import Padding
     from rich.table import Table
+    from rich.text import Text
 
-    t = Table(title="regression baselines written" if update else "regression against the baselines")
+    console = Console()
+
+    def table(title: str, columns: tuple[str, ...]) -> Table:
+        t = Table(title=title, title_justify="left")
+        for c in columns:
+            t.add_column(c, overflow="fold")
+        return t
+
     if update:
-        for c in ("task", "robot", "seeds", "success", "baseline file"):
-            t.add_column(c)
+        t = table("regression baselines written", ("task", "robot", "seeds", "success", "file"))
+        folders = []
         for r in results:
-            t.add_row(r["task"], r["robot"], ",".join(map(str, r["seeds"])), f"{r['success_rate']:.0%}", r["written"])
-    else:
-        for c in ("task", "robot", "seeds", "metric", "now", "limit", "baseline", "verdict"):
-            t.add_column(c)
-        for r in results:
-            lost = any("succeeded in the baseline" in f for f in r["failures"])
-            first = [r["task"], r["robot"], ",".join(map(str, r["seeds"]))]
-            t.add_row(*first, "success rate", f"{r['success_rate']:.0%}", "every seed that succeeded",
-                      f"{r['baseline_success_rate']:.0%}", "[red]WORSE[/red]" if lost else "[green]ok[/green]")
-            for c in r["checks"]:
-                t.add_row("", "", "", c["metric"], f"{c['measured']:.4g}",
-                          f"{'<=' if c['better'] == 'lower' else '>='} {c['limit']:.4g}", f"{c['baseline']:.4g}",
-                          "[green]ok[/green]" if c["ok"] else "[red]WORSE[/red]")
-            # what regressed besides the rows above (a metric with no value now where the baseline had one)
-            shown = {c["metric"] for c in r["checks"]}
-            for f in r["failures"]:
-                if "succeeded in the baseline" not in f and f.split(" ", 1)[0] not in shown:
-                    t.add_row("", "", "", f.split(" ", 1)[0], "none", "", "", f"[red]WORSE[/red] ({f})")
-            for e in r["errors"]:
-                t.add_row("", "", "", "[red]crashed[/red]", "", "", "", e)
-            t.add_section()
-    Console().print(t)
+            written = Path(r["written"])
+            if written.parent not in folders:
+                folders.append(written.parent)
+            t.add_row(r["task"], r["robot"], ",".join(map(str, r["seeds"])), f"{r['success_rate']:.0%}", written.name)
+        console.print(t)
+        for folder in folders:
+            typer.echo(f"baselines in: {folder}")
+        typer.echo(f"runs: {root}")
+        return
+    for r in results:
+        seeds = ",".join(map(str, r["seeds"]))
+        verdict = "[green]ok[/green]" if r["ok"] else "[red]REGRESSED[/red]"
+        t = table(f"{escape(r['task'])} on {escape(r['robot'])}, seeds {seeds}: {verdict}",
+                  ("metric", "now", "limit", "baseline", "verdict"))
+        lost = any("succeeded in the baseline" in f for f in r["failures"])
+        t.add_row("success rate", f"{r['success_rate']:.0%}", "no seed lost", f"{r['baseline_success_rate']:.0%}",
+                  "[red]WORSE[/red]" if lost else "[green]ok[/green]")
+        for c in r["checks"]:
+            t.add_row(c["metric"], f"{c['measured']:.4g}",
+                      f"{'<=' if c['better'] == 'lower' else '>='} {c['limit']:.4g}", f"{c['baseline']:.4g}",
+                      "[green]ok[/green]" if c["ok"] else "[red]WORSE[/red]")
+        # what regressed besides the rows above (a metric with no value now where the baseline had one)
+        shown = {c["metric"] for c in r["checks"]}
+        for f in r["failures"]:
+            if "succeeded in the baseline" not in f and f.split(" ", 1)[0] not in shown:
+                t.add_row(escape(f.split(" ", 1)[0]), "none", "", "", "[red]WORSE[/red]")
+        console.print(t)
+        # the reasons in words, and the runs that crashed, below the table: a sentence wraps at
+        # the log's width without squeezing the columns
+        for what, texts in (("regressed", r["failures"]), ("crashed", r["errors"])):
+            for x in texts:
+                console.print(Padding(Text.from_markup(f"[red]{what}:[/red] {escape(x)}"), (0, 0, 0, 2)))
     typer.echo(f"runs: {root}")

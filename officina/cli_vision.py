@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from officina.cli import handle_errors
-from officina.errors import BadInput, JobFailed
+from officina.errors import BadInput
 
 VISION_HELP = """Vision: detect ArUco/AprilTag markers with 6-DoF pose, calibrate camera
 intrinsics from board images, calibrate hand-eye (eye-in-hand, eye-to-hand). Units: metres,
@@ -184,6 +184,7 @@ def handeye(
 
     Eye-in-hand gives flange_T_camera and base_T_board; eye-to-hand gives base_T_camera and
     flange_T_board. Use 10+ poses with rotations about different axes.
+    Exit 2 if the board is found in fewer than 3 images.
 
     Example:
 
@@ -207,9 +208,10 @@ def handeye(
     spec = parse_board(board)
     intr = read_camera_info(camera_info)
     session = hand_eye_from_files(poses, images, spec, intr, mode)
-    if session.result is None:
-        raise JobFailed(f"the board {spec} was found in {session.found} of {session.total} images; "
-                        "hand-eye needs at least 3")
+    if session.result is None:  # what the images hold, as calibrate's: bad input (exit 2)
+        raise BadInput(f"the board {spec} was found in {session.found} of {session.total} images; "
+                       "hand-eye needs at least 3 (check the board spec: chessboard counts inner corners, "
+                       "charuco counts squares)")
     res, skipped = session.result, session.skipped
     result = write_hand_eye(out, session)
     if as_json:

@@ -15,7 +15,7 @@ Topics (frames: ``world``, the robot's URDF links, ``tcp``, ``scene/NAME`` for e
   other body's links at ``log.object_pose_hz``, the camera at each capture;
 * ``/tf_static``: world to the robot's root link, the robot's fixed joints, ``tcp``;
 * ``/robot_description`` (std_msgs/String): the URDF the run used, mesh references made absolute
-  ``file://`` URIs;
+  ``file://`` URIs (of this machine: a run folder copied elsewhere shows no mesh, docs/replay.md);
 * ``/scene/markers`` (visualization_msgs/MarkerArray): every body that is not the robot, as
   PyBullet describes its visual shapes (boxes, cylinders, spheres, meshes, colours), one marker
   per shape in its link's frame;

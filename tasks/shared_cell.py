@@ -38,8 +38,9 @@ distance between the body and the link (PyBullet closest points) and the speed o
 closest point; a step is a **separation violation** when a link that moves (faster than 1 cm/s)
 is closer to a person than S_p at that link's speed. ``min_margin_m`` is the smallest
 (separation - S_p) over moving links. ``cycle_time_lost_pct`` is the time the override took from
-the program (the sum of (1 - override) over the control periods) against the cycle time without
-it; benchmarks/shared_cell.py compares it with a run of the same seed without people.
+the program (the sum over the control periods of (1 - override) x the period, with the override in
+force over that period, the value ``/signals/speed_override`` logs at its end) against the cycle
+time without it; benchmarks/bench_shared_cell.py compares it with a run of the same seed without people.
 
 The floor is ``floor_z`` below the table top (0.9 m: the standing workbench of pick-place's
 manual job); the table's footprint (1.3 x 1.2 m around (0.35, 0)) keeps people out.
@@ -102,7 +103,7 @@ class SharedScene(TaskScene):
     monitor: Any = None
     robot: Any = None
     ssm: Any = None  # SsmParams
-    last_t: float | None = None
+    period_start_t: float = 0.0
     next_signal_t: float = 0.0
     min_separation_m: float = math.inf
     min_margin_m: float = math.inf
@@ -206,9 +207,7 @@ class SharedCell(PickPlace):
                                  "separation_m": round(mon.last["separation_m"], 3)})
         override = s if params.monitor else 1.0
         world.set_speed_override(scene.robot, override)
-        if scene.last_t is not None:
-            scene.lost_s += (1.0 - override) * (t - scene.last_t)
-        scene.last_t = t
+        scene.period_start_t = t
 
     def after_step(self, world, scene: SharedScene, params: SharedCellParams, t: float) -> None:
         from officina.controllers.ssm import planar_separation, protective_separation, protective_separation_array
@@ -239,6 +238,9 @@ class SharedCell(PickPlace):
             if moving.any():
                 margin = min(margin, float(np.min(d[moving] - sp[moving])))
                 violated |= bool(np.any(d[moving] < sp[moving]))
+        # the time lost: the override in force over the period that just ended (set by before_step
+        # at its start; `/signals/speed_override` logs the same value at the period's end)
+        scene.lost_s += (1.0 - world.speed_override(scene.robot)) * (t - scene.period_start_t)
         scene.steps += 1
         scene.violations += int(violated)
         scene.min_separation_m = min(scene.min_separation_m, sep)

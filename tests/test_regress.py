@@ -136,3 +136,38 @@ def test_the_table_shows_a_metric_that_has_no_value_now(capsys, monkeypatch, tmp
              "failures": ["insertion_time_s has no value now on seeds [0] (the baseline has one)"]}], False, tmp_path)
     out = capsys.readouterr().out
     assert "insertion_time_s" in out and "WORSE" in out, out
+
+
+def test_the_table_keeps_every_metric_name_whole_at_80_columns(monkeypatch, capsys):
+    """A CI log is no terminal: rich lays the table out for 80 columns. Every metric name (the
+    longest, max_joint_tracking_error_rad, is 28 characters), task, robot and reason is there whole,
+    and no line is longer than 80."""
+    from officina.cli_regress import _print
+
+    monkeypatch.setenv("COLUMNS", "80")
+    checks = [{"metric": m, "baseline": b, "measured": n, "limit": lim, "better": "lower", "ok": n <= lim}
+              for m, b, n, lim in (("max_joint_tracking_error_rad", 0.006128, 0.0061, 0.006741),
+                                   ("safety_events_total", 914.0, 1234.5678, 1005.4),
+                                   ("protective_stops", 0.0, 0.0, 0.0), ("cycle_time_s", 38.728, 38.7, 42.6))]
+    gone = "localisation_error_mm_max has no value now on seeds [2] (the baseline has one)"
+    results = [{"task": "machine-tending", "robot": "irb2600", "seeds": [0, 1, 2], "ok": False,
+                "success_rate": 2 / 3, "baseline_success_rate": 1.0, "checks": checks,
+                "failures": ["seeds [2] succeeded in the baseline and fail now", gone],
+                "errors": ["seed 1: RuntimeError: the state log's writer process ended"], "runs": "x"}]
+    _print(results, False, Path("runs/regress-x"))
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(len(x) for x in lines) <= 80
+    assert "…" not in out
+    for name in ("machine-tending", "irb2600", "max_joint_tracking_error_rad", "safety_events_total",
+                 "protective_stops", "cycle_time_s", "localisation_error_mm_max"):
+        assert any(name in x for x in lines), name
+    row = next(x for x in lines if "max_joint_tracking_error_rad" in x)
+    assert "0.0061" in row and "<= 0.006741" in row and "0.006128" in row and "ok" in row
+    assert "WORSE" in next(x for x in lines if "safety_events_total" in x)
+    assert "the baseline has one" in " ".join(" ".join(lines).split())  # the reason, wrapped or not
+    _print([{"task": "machine-tending", "robot": "irb2600", "seeds": [0, 1, 2], "success_rate": 1.0,
+             "written": "baselines/machine-tending-irb2600.yaml"}], True, Path("runs/regress-y"))
+    out = capsys.readouterr().out
+    assert max(len(x) for x in out.splitlines()) <= 80 and "…" not in out
+    assert "machine-tending-irb2600.yaml" in out and "baselines in: baselines" in out

@@ -86,9 +86,11 @@ def test_safe_arm_takes_the_override_from_the_robot_and_records_the_stop():
         inner.tick()
     assert arm.speed_scaling == 0.0
     assert np.allclose(inner.v, 0.0)  # at rest under the override
-    stops = [e for e in seen if e.event == SafetyEvent.PROTECTIVE_STOP]
-    assert arm.counts["protective_stop"] == 1 and "speed override" in stops[0].reason
-    assert arm.fault() is None  # not a fault: the arm resumes by itself
+    stops = [e for e in seen if e.event == SafetyEvent.SPEED_OVERRIDE_STOP]
+    assert arm.counts["speed_override_stop"] == 1 and "speed override" in stops[0].reason
+    # not a protective stop (that is the stop on contact) and not a fault: the arm resumes by itself
+    assert arm.counts["protective_stop"] == 0
+    assert arm.fault() is None
     inner.speed_scaling = 1.0
     for _ in range(300):
         arm.monitor()
@@ -96,7 +98,7 @@ def test_safe_arm_takes_the_override_from_the_robot_and_records_the_stop():
         arm.command_positions(q)
         inner.tick()
     assert arm.speed_scaling == 1.0 and np.any(np.abs(inner.v) > 0.1)
-    assert arm.counts["protective_stop"] == 1
+    assert arm.counts["speed_override_stop"] == 1 and arm.counts["protective_stop"] == 0
 
 
 def _ramp_traj(n=800):

@@ -28,7 +28,11 @@ def test_a_person_running_straight_at_the_arm_stops_it_without_a_violation(tmp_p
     m = res.metrics
     assert m["success"], m
     assert m["separation_violations"] == 0
-    assert m["ssm_stops"] >= 1 and m["protective_stops"] >= 1
+    assert m["ssm_stops"] >= 1
+    # the monitor's stops are the arm's speed override stops; `protective_stops` counts the stops
+    # on contact only, and the arm touched nobody
+    assert m["safety_events"].get("speed_override_stop") == m["ssm_stops"]
+    assert m["protective_stops"] == 0 and "protective_stop" not in m["safety_events"]
     assert m["min_margin_m"] > 0
     # the person came well inside the protective separation distance (while the arm stood still)
     assert m["min_separation_m"] < 1.0
@@ -41,6 +45,44 @@ def test_a_person_running_straight_at_the_arm_stops_it_without_a_violation(tmp_p
         assert counts.get(topic, 0) > 10, topic
     events = [e["event"] for e in json.loads((d / "events.json").read_text())]
     assert "ssm_stop" in events and "ssm_resume" in events
+
+
+def test_the_time_lost_is_the_logged_override_over_the_periods_it_was_in_force():
+    """The time lost to the override, against what the log shows: the override logged at the end of
+    every control period (``signal_hz`` = the control rate) is the one in force over that period,
+    so the time lost is the sum of (1 - logged override) x dt, the first period included. A person
+    is seen 4.5 m away from t = 0 (scanner range 6 m) with C = 3 m: the override is below 1 from
+    the first period on and falls as they walk up."""
+    import numpy as np
+
+    from officina.controllers.safety import SafetyConfig
+    from officina.robots import load_robot
+    from officina.tasks.base import ProcedureOutcome
+    from officina.tasks.runtime import build_sim_cell, run_episode
+    from officina.tasks.shared_cell import SharedCell, SharedCellParams
+
+    periods = 300
+
+    class Standing(SharedCell):
+        def procedure(self, cell, params):
+            for _ in range(periods):
+                cell.tick()
+            return ProcedureOutcome(True)
+
+    params = SharedCellParams(n_objects=1, people=0, approach_bearings_deg=[180.0], approach_start_s=0.0,
+                              scanner_range_m=6.0, intrusion_m=3.0, signal_hz=1000.0)
+    sim = build_sim_cell(Standing(), params, load_robot("panda"), rng=np.random.default_rng(0))
+    try:
+        ep = run_episode(sim, SafetyConfig())
+        logged = ep.record.signals["speed_override"]
+        assert len(logged) == periods
+        assert 0.0 < logged[0][1] < 1.0 and logged[-1][1] < logged[0][1]
+        expected = sum((1.0 - v) * sim.control_dt for _, v in logged)
+        assert sim.scene.lost_s == pytest.approx(expected, rel=1e-9)
+        cycle = ep.metrics["cycle_time_s"]
+        assert ep.metrics["cycle_time_lost_pct"] == round(100.0 * expected / (cycle - expected), 2)
+    finally:
+        sim.close()
 
 
 def test_without_the_monitor_the_same_run_violates_the_separation(tmp_path):

@@ -150,3 +150,27 @@ def test_out_that_is_a_folder_or_under_a_file_is_one_line(tmp_path, cmd):
         r = runner.invoke(cli.app, [*args, "--out", str(out)])
         assert r.exit_code == 2, r.output
         assert r.stderr.strip().splitlines() == [f"officina: error: {message}"]
+
+
+@pytest.mark.parametrize("cmd", ["calibrate", "handeye"])
+def test_a_board_in_fewer_than_3_images_is_bad_input_for_both_commands(tmp_path, cmd):
+    """Four images without the board: calibrate and handeye alike exit 2 with one line, write nothing."""
+    from officina.vision.camera_info import write_camera_info
+
+    (tmp_path / "shots").mkdir()
+    for k in range(4):
+        cv2.imwrite(str(tmp_path / "shots" / f"{k}.png"), np.full((INTR.height, INTR.width), 200, np.uint8))
+    entries = [{"image": f"{k}.png", "position": [0.4, 0.0, 0.5], "quaternion_xyzw": [1, 0, 0, 0]} for k in range(4)]
+    (tmp_path / "poses.yaml").write_text(yaml.safe_dump({"poses": entries}))
+    info = write_camera_info(tmp_path / "cam.yaml", INTR)
+    out = tmp_path / "out.yaml"
+    board = ["--board", "charuco:7x5:0.04:0.03:DICT_5X5_100"]
+    args = {"calibrate": ["vision", "calibrate", str(tmp_path / "shots"), *board],
+            "handeye": ["vision", "handeye", "--poses", str(tmp_path / "poses.yaml"), "--images",
+                        str(tmp_path / "shots"), *board, "--mode", "eye-in-hand", "--camera-info", str(info)]}[cmd]
+    r = runner.invoke(cli.app, [*args, "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("officina: error: ") and "at least 3" in lines[0]
+    assert "found in 0" in lines[0] and "board spec" in lines[0]
+    assert not out.exists()
