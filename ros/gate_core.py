@@ -20,7 +20,10 @@ simulation time in fast/lockstep pacing), so it behaves the same in every pacing
 * E-stop / disarm / the arm's state lost (`state_lost`): forwarding stops at once; a hold is
   commanded from the last state (streamed braking hold for the forward controller, a braking
   trajectory for the trajectory controller); e-stop also disarms and arming is refused until the
-  e-stop is released.
+  e-stop is released. The node reads the e-stop topic twice, with a reliable and a best-effort
+  reader (`estop_from`): a true on either engages at once; a release (false) acts once the last
+  message on every reader that has a publisher says false, so the late copy of a true on one
+  reader cannot re-engage the gate after the release it preceded.
 
 The safety filter is used through its public API only: each call returns the command with the
 events it caused (`Filtered`), which the gate counts (``safety_counts``).
@@ -29,7 +32,7 @@ events it caused (`Filtered`), which the gate counts (``safety_counts``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -40,7 +43,12 @@ from officina.ros.jtc import (
     validate_trajectory,
 )
 
-__all__ = ["GateConfig", "GateCore", "Forward", "braking_trajectory", "check_trajectory"]
+__all__ = ["GateConfig", "GateCore", "Forward", "braking_trajectory", "check_trajectory", "ESTOP_READERS"]
+
+# The node's two readers of the e-stop topic. A best-effort reader matches reliable and
+# best-effort writers, a reliable reader only reliable ones: a reliable writer's message reaches
+# both, a best-effort writer's only the best-effort reader.
+ESTOP_READERS = ("reliable", "best_effort")
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,7 @@ class GateCore:
         self.safety_counts = {e.value: 0 for e in SafetyEvent}
         self.last_refusal = ""
         self.last_event = ""
+        self._estop_last = dict.fromkeys(ESTOP_READERS, False)  # the last e-stop message each reader took
 
     # --- bookkeeping -------------------------------------------------------------------------------
     def refuse(self, reason: str) -> None:
@@ -304,6 +313,38 @@ class GateCore:
         self.armed = False
         self.last_event = "e-stop: forwarding stopped, holding, disarmed"
         return self._hold()
+
+    def estop_from(self, reader: str, flag: bool, publishers: Mapping[str, int]) -> Forward | None:
+        """One e-stop message as one of the node's readers (`ESTOP_READERS`) took it;
+        ``publishers``: how many publishers each reader matches now.
+
+        A true engages at once (`estop`). A release waits until the last message on every reader
+        that has a publisher is false: a reliable writer's message reaches both readers, one copy
+        after the other, and a true followed at once by a false could otherwise release on the
+        first reader's false and re-engage (and release again) on the other's late copies. When
+        a true engages, the other reader is taken to have said true too if it will take a copy
+        of the same message: the best-effort reader always takes a reliable writer's; the
+        reliable reader takes the best-effort reader's when it matches as many publishers (all
+        of them reliable). A copy the best-effort reader loses keeps the e-stop engaged until
+        that reader takes a false (publish it again); a true is never waited for."""
+        last = self._estop_last
+        last[reader] = bool(flag)
+        if flag:
+            if not self.estopped:
+                for other in last:
+                    if other != reader and (
+                            reader == "reliable"
+                            or publishers.get("reliable", 0) == publishers.get("best_effort", 0)):
+                        last[other] = True
+            return self.estop(True)
+        if not self.estopped:
+            return None
+        waiting = [r for r in ESTOP_READERS if last[r] and publishers.get(r, 0) > 0]
+        if waiting:
+            self.last_event = (f"e-stop: release waits for the {waiting[0].replace('_', '-')} reader "
+                               "(its last message said true)")
+            return None
+        return self.estop(False)
 
     def _hold(self) -> Forward | None:
         if self.state is None:

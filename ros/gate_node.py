@@ -131,12 +131,17 @@ class GateNode(Node):
         # The e-stop is taken from reliable and from best-effort publishers (an e-stop button's
         # bridge or a safety PLC often publishes best effort): a reliable reader matches reliable
         # writers only, a best-effort one matches both but drops what a lossy link loses, so there
-        # is one of each. A reliable writer's message reaches both; `GateCore.estop` is a latch and
-        # acts on it once. The reliable reader's warning about best-effort writers is left out:
-        # the other reader takes them.
-        self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, qos_reliable(),
-                                 event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda _e: None))
-        self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, qos_best_effort())
+        # is one of each. A reliable writer's message reaches both; `GateCore.estop_from` engages
+        # on the first copy of a true and releases once both readers' last copies say false. The
+        # reliable reader's warning about best-effort writers is left out: the other reader
+        # takes them.
+        self._estop_subs = {
+            "reliable": self.create_subscription(
+                Bool, ESTOP_TOPIC, lambda m: self._on_estop(m, "reliable"), qos_reliable(),
+                event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda _e: None)),
+            "best_effort": self.create_subscription(
+                Bool, ESTOP_TOPIC, lambda m: self._on_estop(m, "best_effort"), qos_best_effort()),
+        }
         self.create_service(SetBool, ARM_SERVICE, self._on_arm)
         self.relay = None
         from officina.ros import fjt
@@ -315,11 +320,12 @@ class GateNode(Node):
         self._log_refusal(before)
         self._publish_status()
 
-    def _on_estop(self, msg) -> None:
+    def _on_estop(self, msg, reader: str = "reliable") -> None:
         engage = bool(msg.data) and not self.core.estopped
         if engage:
             self._stop_goal("e-stop")
-        self._send(self.core.estop(bool(msg.data)))
+        publishers = {r: sub.get_publisher_count() for r, sub in self._estop_subs.items()}
+        self._send(self.core.estop_from(reader, bool(msg.data), publishers))
         if engage:
             self.get_logger().error("E-STOP: forwarding stopped, holding, disarmed")
         self._publish_status()

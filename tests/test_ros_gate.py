@@ -126,6 +126,53 @@ def test_estop_disarms_holds_and_blocks_arming_until_released():
     assert g.set_armed(True)[0]
 
 
+def test_estop_release_waits_for_both_readers_so_late_copies_do_not_flicker():
+    """The node reads the e-stop with a reliable and a best-effort reader; a reliable writer's
+    true then false reach both, one reader's copies possibly after the other's. The gate engages
+    on the first true and releases once, on the last false, in either order (a latch alone
+    released on the first false, re-engaged on the other reader's late true and released again)."""
+    both = {"reliable": 1, "best_effort": 1}
+
+    def armed():
+        g = core()
+        g.on_joint_state(js(0.0, SPEC.home))
+        assert g.set_armed(True)[0]
+        return g
+
+    def feed(g, msgs, publishers=both):
+        out = []
+        for reader, flag in msgs:
+            g.estop_from(reader, flag, publishers)
+            out.append(g.estopped)
+        return out
+
+    for first, second in (("reliable", "best_effort"), ("best_effort", "reliable")):
+        g = armed()
+        assert feed(g, [(first, True), (first, False), (second, True), (second, False)]) == [True, True, True, False]
+        assert g.counts["estops"] == 1 and g.counts["holds"] == 1 and not g.armed
+        g = armed()  # interleaved copies: the same outcome
+        assert feed(g, [(first, True), (second, True), (first, False), (second, False)]) == [True, True, True, False]
+        assert g.set_armed(True)[0]
+    # true, false, true with the best-effort reader's last copy lost: the last word is true
+    g = armed()
+    feed(g, [("reliable", True), ("reliable", False), ("reliable", True), ("best_effort", True),
+             ("best_effort", False)])
+    assert g.estopped and g.counts["estops"] == 1
+    # the best-effort copy of a release lost: it stays engaged and says why until a false reaches both
+    g = armed()
+    assert feed(g, [("reliable", True), ("best_effort", True), ("reliable", False)]) == [True, True, True]
+    assert "waits for the best-effort reader" in g.last_event and not g.set_armed(True)[0]
+    assert feed(g, [("reliable", False), ("best_effort", False)]) == [True, False]
+    # a best-effort writer alone (the reliable reader matches none): its false releases
+    g = armed()
+    be_only = {"reliable": 0, "best_effort": 1}
+    assert feed(g, [("best_effort", True), ("best_effort", False)], be_only) == [True, False]
+    # a best-effort writer next to an idle reliable one: its true reaches one reader, and so does its false
+    g = armed()
+    mixed = {"reliable": 1, "best_effort": 2}
+    assert feed(g, [("best_effort", True), ("best_effort", False)], mixed) == [True, False]
+
+
 def test_trajectory_checked_whole():
     g = core()
     g.on_joint_state(js(1.0, SPEC.home))

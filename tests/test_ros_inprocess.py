@@ -845,7 +845,8 @@ def test_wrist_wrench_over_ros_is_the_sim_sensor_s(ctx):
 def test_gate_takes_the_estop_from_best_effort_and_reliable_publishers_once(ctx, executor):
     """Over DDS: an e-stop published best effort engages the gate (a reliable reader alone would
     not match its writer); one published reliably reaches both of the gate's readers and counts
-    once; a release then an engagement from the reliable writer act once each."""
+    once; a release then an engagement from the reliable writer act once each; a true and a false
+    published back to back engage and release once (the readers' copies interleave in any order)."""
     import time
 
     import rclpy
@@ -893,10 +894,21 @@ def test_gate_takes_the_estop_from_best_effort_and_reliable_publishers_once(ctx,
         assert spin_until(lambda: node.core.estopped)
         spin_for(0.3)  # the copy on the other reader arrives, and changes nothing
         assert node.core.counts["estops"] == 2 and node.core.counts["holds"] == 2
+        assert node._estop_subs["reliable"].get_publisher_count() == 1  # the best-effort writer does not match
+        assert node._estop_subs["best_effort"].get_publisher_count() == 2
         rel.publish(Bool(data=False))
+        assert spin_until(lambda: not node.core.estopped)
         rel.publish(Bool(data=True))
         spin_for(0.3)
         assert node.core.estopped and node.core.counts["estops"] == 3
+        rel.publish(Bool(data=False))
+        assert spin_until(lambda: not node.core.estopped)
+        for _ in range(20):
+            rel.publish(Bool(data=True))
+            rel.publish(Bool(data=False))
+            spin_for(0.05)
+        spin_for(0.3)
+        assert not node.core.estopped and 3 < node.core.counts["estops"] <= 3 + 20  # at most once per pair
     finally:
         ex.shutdown()
         pub_node.destroy_node()
