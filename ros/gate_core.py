@@ -22,8 +22,9 @@ simulation time in fast/lockstep pacing), so it behaves the same in every pacing
   trajectory for the trajectory controller); e-stop also disarms and arming is refused until the
   e-stop is released. The node reads the e-stop topic twice, with a reliable and a best-effort
   reader (`estop_from`): a true on either engages at once; a release (false) acts once the last
-  message on every reader that has a publisher says false, so the late copy of a true on one
-  reader cannot re-engage the gate after the release it preceded.
+  message on every reader that has a publisher says false (a reader that has not taken its copy
+  of the engaging true is waited for a short time), so the late copy of a true on one reader
+  cannot re-engage the gate after the release it preceded.
 
 The safety filter is used through its public API only: each call returns the command with the
 events it caused (`Filtered`), which the gate counts (``safety_counts``).
@@ -43,12 +44,14 @@ from officina.ros.jtc import (
     validate_trajectory,
 )
 
-__all__ = ["GateConfig", "GateCore", "Forward", "braking_trajectory", "check_trajectory", "ESTOP_READERS"]
+__all__ = ["GateConfig", "GateCore", "Forward", "braking_trajectory", "check_trajectory", "ESTOP_READERS",
+           "ESTOP_COPY_WAIT_S"]
 
 # The node's two readers of the e-stop topic. A best-effort reader matches reliable and
 # best-effort writers, a reliable reader only reliable ones: a reliable writer's message reaches
 # both, a best-effort writer's only the best-effort reader.
 ESTOP_READERS = ("reliable", "best_effort")
+ESTOP_COPY_WAIT_S = 0.25  # how long a release waits for a reader's copy of the engaging true [s]
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,10 @@ class GateCore:
         self.safety_counts = {e.value: 0 for e in SafetyEvent}
         self.last_refusal = ""
         self.last_event = ""
-        self._estop_last = dict.fromkeys(ESTOP_READERS, False)  # the last e-stop message each reader took
+        # the last e-stop message each reader took (True, False, or "owed": a copy of the true
+        # that engaged on another reader), and since when a release (a false) waits
+        self._estop_last: dict[str, bool | str] = dict.fromkeys(ESTOP_READERS, False)
+        self._release_since: float | None = None
 
     # --- bookkeeping -------------------------------------------------------------------------------
     def refuse(self, reason: str) -> None:
@@ -299,6 +305,7 @@ class GateCore:
         """Engage (True) or release (False) the e-stop. A latch: the same value again changes
         nothing and counts nothing (``estops`` counts engagements), so one message delivered twice
         (to the node's reliable and best-effort readers) acts once."""
+        self._release_since = None
         if not flag:
             if self.estopped:
                 self.estopped = False
@@ -314,37 +321,55 @@ class GateCore:
         self.last_event = "e-stop: forwarding stopped, holding, disarmed"
         return self._hold()
 
-    def estop_from(self, reader: str, flag: bool, publishers: Mapping[str, int]) -> Forward | None:
+    def estop_from(self, reader: str, flag: bool, publishers: Mapping[str, int], now: float) -> Forward | None:
         """One e-stop message as one of the node's readers (`ESTOP_READERS`) took it;
-        ``publishers``: how many publishers each reader matches now.
+        ``publishers``: how many publishers each reader matches now; ``now``: the node's wall
+        clock [s] (`estop_tick` goes on with it).
 
-        A true engages at once (`estop`). A release waits until the last message on every reader
-        that has a publisher is false: a reliable writer's message reaches both readers, one copy
-        after the other, and a true followed at once by a false could otherwise release on the
-        first reader's false and re-engage (and release again) on the other's late copies. When
-        a true engages, the other reader is taken to have said true too if it will take a copy
-        of the same message: the best-effort reader always takes a reliable writer's; the
-        reliable reader takes the best-effort reader's when it matches as many publishers (all
-        of them reliable). A copy the best-effort reader loses keeps the e-stop engaged until
-        that reader takes a false (publish it again); a true is never waited for."""
+        A true engages at once (`estop`). A reliable writer's message reaches both readers, one
+        copy after the other, so a true followed at once by a false could release on the first
+        reader's false and re-engage (and release again) on the other's late copies. So when a
+        true engages, every other reader owes a copy of it, and a false releases only once the
+        last message on every reader that has a publisher is false: a reader that took a true
+        waits for its own false; a reader that owes a copy is waited for ``ESTOP_COPY_WAIT_S``
+        after the first false (a best-effort writer's message, or one sent before its writer had
+        matched both readers, reaches one reader only)."""
         last = self._estop_last
-        last[reader] = bool(flag)
         if flag:
             if not self.estopped:
                 for other in last:
-                    if other != reader and (
-                            reader == "reliable"
-                            or publishers.get("reliable", 0) == publishers.get("best_effort", 0)):
-                        last[other] = True
+                    last[other] = "owed"
+                self._release_since = None
+            last[reader] = True
             return self.estop(True)
+        last[reader] = False
         if not self.estopped:
             return None
-        waiting = [r for r in ESTOP_READERS if last[r] and publishers.get(r, 0) > 0]
-        if waiting:
-            self.last_event = (f"e-stop: release waits for the {waiting[0].replace('_', '-')} reader "
-                               "(its last message said true)")
+        if self._release_since is None:
+            self._release_since = now
+        return self.estop_tick(publishers, now)
+
+    def estop_tick(self, publishers: Mapping[str, int], now: float) -> Forward | None:
+        """Release the e-stop if a release waits (`estop_from`) and no reader holds it any
+        more; the node calls it on its timer and with every state while `release_waits`."""
+        if not self.release_waits:
             return None
+        waited = now - self._release_since
+        holding = [r for r in ESTOP_READERS if publishers.get(r, 0) > 0 and (
+            self._estop_last[r] is True or (self._estop_last[r] == "owed" and waited < ESTOP_COPY_WAIT_S))]
+        if holding:
+            r = holding[0].replace("_", "-")
+            self.last_event = (f"e-stop: the release waits for a false on the {r} reader (its last message said true)"
+                               if self._estop_last[holding[0]] is True else
+                               f"e-stop: the release waits up to {ESTOP_COPY_WAIT_S:g} s for the {r} reader's copy")
+            return None
+        self._release_since = None
         return self.estop(False)
+
+    @property
+    def release_waits(self) -> bool:
+        """An e-stop release (a false taken) waits for the other reader (`estop_from`)."""
+        return self.estopped and self._release_since is not None
 
     def _hold(self) -> Forward | None:
         if self.state is None:

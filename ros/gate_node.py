@@ -241,6 +241,7 @@ class GateNode(Node):
             self.get_logger().error(f"ignored joint_states: {type(exc).__name__}: {exc}", throttle_duration_sec=2.0)
             return
         self._last_state_wall = self._now()
+        self._estop_tick()
         self._send(self.core.on_joint_state(st))
         self._publish_status()
 
@@ -324,11 +325,18 @@ class GateNode(Node):
         engage = bool(msg.data) and not self.core.estopped
         if engage:
             self._stop_goal("e-stop")
-        publishers = {r: sub.get_publisher_count() for r, sub in self._estop_subs.items()}
-        self._send(self.core.estop_from(reader, bool(msg.data), publishers))
+        self._send(self.core.estop_from(reader, bool(msg.data), self._estop_publishers(), self._now()))
         if engage:
             self.get_logger().error("E-STOP: forwarding stopped, holding, disarmed")
         self._publish_status()
+
+    def _estop_publishers(self) -> dict[str, int]:
+        return {r: sub.get_publisher_count() for r, sub in self._estop_subs.items()}
+
+    def _estop_tick(self) -> None:
+        """Go on with an e-stop release that waits for a reader's copy (`GateCore.estop_tick`)."""
+        if self.core.release_waits:
+            self.core.estop_tick(self._estop_publishers(), self._now())
 
     def _on_arm(self, request, response):
         if not request.data:
@@ -373,5 +381,6 @@ class GateNode(Node):
             self._publish_status()
 
     def _on_timer(self) -> None:
+        self._estop_tick()
         self._check_state()
         self._publish_status(force=True)

@@ -130,7 +130,11 @@ def test_estop_release_waits_for_both_readers_so_late_copies_do_not_flicker():
     """The node reads the e-stop with a reliable and a best-effort reader; a reliable writer's
     true then false reach both, one reader's copies possibly after the other's. The gate engages
     on the first true and releases once, on the last false, in either order (a latch alone
-    released on the first false, re-engaged on the other reader's late true and released again)."""
+    released on the first false, re-engaged on the other reader's late true and released again).
+    A true is never waited for; a copy that never comes holds a release for ESTOP_COPY_WAIT_S at
+    most, a true a reader took until that reader takes a false."""
+    from officina.ros.gate_core import ESTOP_COPY_WAIT_S as W
+
     both = {"reliable": 1, "best_effort": 1}
 
     def armed():
@@ -139,38 +143,49 @@ def test_estop_release_waits_for_both_readers_so_late_copies_do_not_flicker():
         assert g.set_armed(True)[0]
         return g
 
-    def feed(g, msgs, publishers=both):
+    def feed(g, msgs, publishers=both, t0=0.0):
         out = []
-        for reader, flag in msgs:
-            g.estop_from(reader, flag, publishers)
+        for k, (reader, flag) in enumerate(msgs):
+            g.estop_from(reader, flag, publishers, t0 + 0.001 * k)
             out.append(g.estopped)
         return out
 
-    for first, second in (("reliable", "best_effort"), ("best_effort", "reliable")):
+    R, B = "reliable", "best_effort"
+    for first, second in ((R, B), (B, R)):
         g = armed()
         assert feed(g, [(first, True), (first, False), (second, True), (second, False)]) == [True, True, True, False]
         assert g.counts["estops"] == 1 and g.counts["holds"] == 1 and not g.armed
         g = armed()  # interleaved copies: the same outcome
         assert feed(g, [(first, True), (second, True), (first, False), (second, False)]) == [True, True, True, False]
         assert g.set_armed(True)[0]
-    # true, false, true with the best-effort reader's last copy lost: the last word is true
+    # true, false, true with the best-effort reader's last copy lost: the last word is true, for good
     g = armed()
-    feed(g, [("reliable", True), ("reliable", False), ("reliable", True), ("best_effort", True),
-             ("best_effort", False)])
+    feed(g, [(R, True), (R, False), (R, True), (B, True), (B, False)])
+    g.estop_tick(both, 10.0)
     assert g.estopped and g.counts["estops"] == 1
-    # the best-effort copy of a release lost: it stays engaged and says why until a false reaches both
+    # the best-effort copy of a release lost: engaged until a false reaches that reader too, and says so
     g = armed()
-    assert feed(g, [("reliable", True), ("best_effort", True), ("reliable", False)]) == [True, True, True]
-    assert "waits for the best-effort reader" in g.last_event and not g.set_armed(True)[0]
-    assert feed(g, [("reliable", False), ("best_effort", False)]) == [True, False]
-    # a best-effort writer alone (the reliable reader matches none): its false releases
+    assert feed(g, [(R, True), (B, True), (R, False)]) == [True, True, True]
+    g.estop_tick(both, 10.0)
+    assert g.estopped and "waits for a false on the best-effort reader" in g.last_event and not g.set_armed(True)[0]
+    assert feed(g, [(R, False), (B, False)], t0=11.0) == [True, False]
+    # a true that reached one reader only (its writer had matched one, or wrote best effort):
+    # the other reader's copy is waited for, ESTOP_COPY_WAIT_S at most
+    for engaging, releasing in ((R, R), (B, B)):
+        g = armed()
+        assert feed(g, [(engaging, True), (releasing, False)]) == [True, True]
+        assert "waits up to" in g.last_event
+        g.estop_tick(both, 0.001 + W - 0.01)
+        assert g.estopped
+        g.estop_tick(both, 0.001 + W)
+        assert not g.estopped and g.counts["estops"] == 1
+    g = armed()  # but a true a reader took holds until a false reaches that reader
+    feed(g, [(R, True), (B, False)])
+    g.estop_tick(both, 10.0)
+    assert g.estopped and "false on the reliable reader" in g.last_event
+    # a reader without publishers is not waited for: a best-effort writer alone releases at once
     g = armed()
-    be_only = {"reliable": 0, "best_effort": 1}
-    assert feed(g, [("best_effort", True), ("best_effort", False)], be_only) == [True, False]
-    # a best-effort writer next to an idle reliable one: its true reaches one reader, and so does its false
-    g = armed()
-    mixed = {"reliable": 1, "best_effort": 2}
-    assert feed(g, [("best_effort", True), ("best_effort", False)], mixed) == [True, False]
+    assert feed(g, [(B, True), (B, False)], {"reliable": 0, "best_effort": 1}) == [True, False]
 
 
 def test_trajectory_checked_whole():
