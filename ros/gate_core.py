@@ -380,11 +380,25 @@ class GateCore:
             q = self.filter.hold_position(self.state)
             self._q_forwarded = q
             return Forward("commands", positions=q)
+        self.holding = False
+        return self._braking()
+
+    def _braking(self) -> Forward:
         f = self.filter
         traj = braking_trajectory(self.state.position, self.state.velocity, f.amax, f.lower, f.upper,
                                   self.joint_names, self.dt)
-        self.holding = False
         return Forward("trajectory", trajectory=traj)
+
+    def trajectory_hold(self) -> Forward | None:
+        """The trajectory controller's hold again (a braking trajectory from the last state), while
+        disarmed: for a FollowJointTrajectory goal that the controller took after the hold of an
+        e-stop or a disarm (`officina.ros.fjt.GateActionRelay`). None while armed (a new motion
+        may run) or before any state."""
+        if self.armed or self.state is None:
+            return None
+        self.counts["holds"] += 1
+        self.last_event = "hold commanded again: a stopped FollowJointTrajectory goal ended at the controller"
+        return self._braking()
 
     def events(self) -> tuple:
         """What `status` says that changes on an event only (not with every command): cheap to

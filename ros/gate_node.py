@@ -147,7 +147,7 @@ class GateNode(Node):
         from officina.ros import fjt
 
         if p["follow_joint_trajectory"] and fjt.available():
-            self.relay = fjt.GateActionRelay(self, r, self._check_goal, self._refuse_goal)
+            self.relay = fjt.GateActionRelay(self, r, self._check_goal, self._refuse_goal, self._hold_after_goal)
         self.timer = self.create_timer(1.0 / float(p["status_hz"]), self._on_timer)
         self._status_sig = None
         self._publish_status(force=True)
@@ -173,6 +173,12 @@ class GateNode(Node):
     def _stop_goal(self, why: str) -> None:
         if self.relay is not None:
             self.relay.stop(why)
+
+    def _hold_after_goal(self) -> None:
+        """The relay's stopped goal has ended at the controller: command the trajectory
+        controller's hold again, so that it comes after whatever the goal did (while disarmed)."""
+        self._send(self.core.trajectory_hold())
+        self._publish_status()
 
     def _refuse_goal(self, why: str) -> None:
         self.core.refuse(why)
