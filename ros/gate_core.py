@@ -32,6 +32,7 @@ events it caused (`Filtered`), which the gate counts (``safety_counts``).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -45,7 +46,7 @@ from officina.ros.jtc import (
 )
 
 __all__ = ["GateConfig", "GateCore", "Forward", "braking_trajectory", "check_trajectory", "ESTOP_READERS",
-           "ESTOP_COPY_WAIT_S"]
+           "ESTOP_COPY_WAIT_S", "StreamRate"]
 
 # The node's two readers of the e-stop topic. A best-effort reader matches reliable and
 # best-effort writers, a reliable reader only reliable ones: a reliable writer's message reaches
@@ -137,6 +138,83 @@ def check_trajectory(msg: TrajectoryMsg, joint_names, state: JointState, limits_
         for i in list(range(0, n_steps, every)) + [n_steps - 1]:
             if not tcp_in_box(Q[i]):
                 raise TrajectoryRejected(f"tcp leaves the workspace box at t={ts[i] - now:+.3f} s")
+
+
+class StreamRate:
+    """The gate's check that streamed commands come no faster than ``rate_hz``: the filter limits
+    each command as one period of 1/rate_hz, so a client at twice the rate would move the arm at
+    twice the velocity limit.
+
+    Commands are timed on the clock in use, the stamps of ``/joint_states`` (as the gate keeps
+    time: a sim in fast pacing runs its periods faster than the wall clock), over ~2 s of commands
+    (``maxlen`` of them), so that a backlog delivered at once after a stall of the stream does not
+    count as a fast stream; the stream is too fast when they span less than 1/1.3 of their periods.
+    While /joint_states stall, the commands that go on carry the last stamp: over a stall longer
+    than that allows, the stamps cannot time the stream, and the reason says so (the stall, and the
+    rate on the gate's wall clock) rather than naming a rate the stamps made up. A stall counts as
+    far as the stamps did not cover it (an arm stamping its states with the wall clock resumes
+    with a stamp past the stall; a sim whose clock stood still does not)."""
+
+    STALL_S = 0.1  # a state older than this when a command comes: /joint_states stalled
+
+    def __init__(self, rate_hz: float, joint_states: str = "/joint_states") -> None:
+        self.rate_hz = float(rate_hz)
+        self.dt = 1.0 / self.rate_hz
+        self.joint_states = joint_states
+        self.maxlen = max(50, int(2 * self.rate_hz))
+        self._cmds: deque[tuple[float, float, float]] = deque(maxlen=self.maxlen)  # (stamp, wall, state age)
+
+    def clear(self) -> None:
+        self._cmds.clear()
+
+    def add(self, stamp: float, wall: float, state_age: float) -> str | None:
+        """One forwarded command: the stamp of the last state, the gate's wall clock [s] and the
+        last state's age on it when the command came. Returns the reason to disarm (and clears the
+        window), else None."""
+        cmds = self._cmds
+        cmds.append((stamp, wall, state_age))
+        if len(cmds) < self.maxlen:
+            return None
+        span = cmds[-1][0] - cmds[0][0]
+        periods = (len(cmds) - 1) * self.dt
+        if span * 1.3 >= periods:
+            return None
+        n = len(cmds)
+        stalled = self._stalled()
+        if stalled > 0 and (span + stalled) * 1.3 >= periods:
+            wall_span = cmds[-1][1] - cmds[0][1]
+            wall_rate = f"{(n - 1) / wall_span:.0f} Hz" if wall_span > 0 else "at once"
+            why = (f"disarmed: {self.joint_states} stalled ({stalled:.2f} s that their stamps did not cover) while "
+                   f"commands kept coming ({n} in {wall_span:.2f} s on the gate's wall clock, {wall_rate}): the "
+                   f"gate times the stream by those stamps, so it cannot tell its rate over the stall")
+        elif span > 0:
+            rate = (n - 1) / span
+            why = (f"disarmed: commands arrive at {rate:.0f} Hz, faster than the gate's rate_hz {self.rate_hz:g} (its "
+                   f"limits hold per period of 1/rate_hz): start the gate with --rate-hz {rate:.0f} or the "
+                   f"client at {self.rate_hz:g} Hz")
+        else:
+            why = (f"disarmed: the stamps of {self.joint_states} did not advance over "
+                   f"{n} commands (the gate keeps time by them)")
+        cmds.clear()
+        return why
+
+    def _stalled(self) -> float:
+        """Seconds of /joint_states stalls within the window that their stamps did not cover:
+        each run of commands that came on one state older than STALL_S counts its longest wait,
+        less the stamps' advance from that state to the next command's (none yet: all of it)."""
+        total = 0.0
+        cmds = list(self._cmds)
+        i = 0
+        while i < len(cmds):
+            j = i
+            while j + 1 < len(cmds) and cmds[j + 1][0] == cmds[i][0] and cmds[j + 1][2] >= cmds[j][2]:
+                j += 1  # the same state, older: the same wait
+            wait = max(c[2] for c in cmds[i:j + 1])
+            if wait > self.STALL_S:
+                covered = cmds[j + 1][0] - cmds[i][0] if j + 1 < len(cmds) else 0.0
+                total += max(0.0, wait - covered)
+            i = j + 1
+        return total
 
 
 class GateCore:

@@ -12,7 +12,6 @@ Out: the configured controller's ``joint_trajectory`` / forward ``commands`` / g
 from __future__ import annotations
 
 import time
-from collections import deque
 
 import numpy as np
 from rclpy.node import Node
@@ -49,7 +48,7 @@ class GateNode(Node):
         from officina.controllers.safety import SafetyConfig
         from officina.errors import BadInput
         from officina.robots import load_robot
-        from officina.ros.gate_core import GateConfig, GateCore
+        from officina.ros.gate_core import GateConfig, GateCore, StreamRate
         from officina.ros.jtc import JtcConfig
         from officina.ros.robot_profiles import load_profile, resolve_profile
 
@@ -117,8 +116,7 @@ class GateNode(Node):
         self._last_state_wall: float | None = None
         self._logged = ("", 0.0)  # the last refusal logged, and when
         self._state_error = ""  # why the last /joint_states was ignored (a profile's joint names not in it)
-        # the state's stamp at each of the last forwarded streamed commands (about 2 s at rate_hz)
-        self._cmd_wall: deque[float] = deque(maxlen=max(50, int(2 * cfg.rate_hz)))
+        self.stream_rate = StreamRate(cfg.rate_hz, r.joint_states)  # the last ~2 s of forwarded commands
 
         self.pub_traj = self.create_publisher(JointTrajectory, r.trajectory_topic, qos_reliable())
         self.pub_cmd = self.create_publisher(Float64MultiArray, r.commands_topic, qos_reliable())
@@ -268,29 +266,12 @@ class GateNode(Node):
         self._publish_status()
 
     def _check_rate(self) -> None:
-        """Disarm (with the hold of disarming) when the stream comes faster than rate_hz: the filter
-        limits each command as one period of 1/rate_hz, so a client at twice the rate would move
-        the arm at twice the velocity limit. Timed on the clock in use, the stamps of /joint_states
-        (as the gate keeps time: a sim in fast pacing runs its periods faster than the wall clock),
-        and averaged over ~2 s of commands, so that a backlog delivered at once after a stall (which
-        follows a gap) does not count as a fast stream."""
-        times = self._cmd_wall
-        times.append(self.core.state.stamp)
-        if len(times) < times.maxlen:
+        """Disarm (with the hold of disarming) when the stream comes faster than rate_hz, or when
+        /joint_states stalled so long that its stamps cannot time the stream (`StreamRate`)."""
+        age = self._state_age()
+        why = self.stream_rate.add(self.core.state.stamp, self._now(), 0.0 if age is None else age)
+        if why is None:
             return
-        span = times[-1] - times[0]
-        if span * 1.3 >= (len(times) - 1) * self.core.dt:
-            return
-        limit = self.core.config.rate_hz
-        if span > 0:
-            rate = (len(times) - 1) / span
-            why = (f"disarmed: commands arrive at {rate:.0f} Hz, faster than the gate's rate_hz {limit:g} (its "
-                   f"limits hold per period of 1/rate_hz): start the gate with --rate-hz {rate:.0f} or the "
-                   f"client at {limit:g} Hz")
-        else:
-            why = (f"disarmed: the stamps of {self.resolved.joint_states} did not advance over "
-                   f"{len(times)} commands (the gate keeps time by them)")
-        times.clear()
         self._send(self.core.set_armed(False)[2])  # the hold, as disarming commands it
         self.core.refuse(why)
         self.get_logger().error(why)
@@ -362,7 +343,7 @@ class GateNode(Node):
                 r = self.resolved
                 message += (f" (but nothing subscribes to {r.commands_topic} or {r.trajectory_topic}: "
                             "check the profile, the controller names and that they are loaded)")
-        self._cmd_wall.clear()
+        self.stream_rate.clear()
         self._send(fwd)
         response.success = ok
         response.message = message

@@ -188,6 +188,52 @@ def test_estop_release_waits_for_both_readers_so_late_copies_do_not_flicker():
     assert feed(g, [(B, True), (B, False)], {"reliable": 0, "best_effort": 1}) == [True, False]
 
 
+def run_stream(client_hz, seconds, stalls=(), stamps="wall", gate_hz=250.0, state_hz=250.0):
+    """StreamRate fed as the node feeds it: /joint_states at state_hz on the wall clock except in
+    ``stalls`` ((start, length) [s]), stamped with the wall clock ("wall": a driver) or with a
+    clock that stood still over the stalls ("slip": a sim whose grid slipped); a client at
+    client_hz on the wall clock. Returns (reason, wall time) of the first disarm, or (None, None)."""
+    from officina.ros.gate_core import StreamRate
+
+    sr = StreamRate(gate_hz)
+    events = [(k / state_hz, 0) for k in range(int(seconds * state_hz))]
+    events = [(t, e) for t, e in events if not any(a <= t < a + n for a, n in stalls)]
+    events += [(k / client_hz + 1e-4, 1) for k in range(int(seconds * client_hz))]
+    stamp = wall_state = None
+    for t, kind in sorted(events):
+        if kind == 0:
+            stamp = t if stamps == "wall" else t - sum(n for a, n in stalls if a + n <= t)
+            wall_state = t
+        elif stamp is not None:
+            why = sr.add(stamp, t, t - wall_state)
+            if why:
+                return why, t
+    return None, None
+
+
+def test_stream_rate_names_a_stall_of_the_joint_states_not_a_rate():
+    """/joint_states that stall while the client streams on its own wall clock leave the commands
+    with one stamp: the check, timed on the stamps, disarmed naming a rate (333 Hz for a 250 Hz
+    client). It says the states stalled (and the wall clock's rate); a stream over the rate is
+    still named as such, with or without a stall, and a stall the stamps covered does not hide it."""
+    why, _ = run_stream(250, 6)
+    assert why is None  # a 250 Hz client, no stall
+    why, t = run_stream(250, 6, stalls=[(2.5, 0.6)])  # during the stall (a driver's wall stamps)
+    assert why is not None and 2.9 < t < 3.1
+    assert "stalled" in why and "commands arrive at" not in why and "250 Hz" in why, why
+    why, _ = run_stream(250, 6, stalls=[(2.5, 0.4)])  # a shorter stall: within the check's margin
+    assert why is None
+    why, t = run_stream(250, 8, stalls=[(2.5, 0.3), (3.5, 0.3)], stamps="slip")  # two, the sim's clock stood still
+    assert why is not None and 3.5 < t < 3.8 and "stalled (0.4" in why, why  # the first 0.3 s, and the second's
+    for stamps in ("wall", "slip"):
+        why, _ = run_stream(500, 6, stalls=[(2.5, 0.3)], stamps=stamps)  # too fast, with a stall
+        assert why is not None and "commands arrive at" in why, why
+    why, _ = run_stream(375, 6, stalls=[(0.5, 0.5)])  # 1.5x, a stall the wall stamps covered
+    assert why is not None and "commands arrive at" in why, why
+    why, _ = run_stream(500, 6)
+    assert why is not None and "commands arrive at 50" in why  # 500-501 Hz on 4 ms stamps
+
+
 def test_trajectory_checked_whole():
     g = core()
     g.on_joint_state(js(1.0, SPEC.home))

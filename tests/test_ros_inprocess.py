@@ -533,7 +533,7 @@ def test_gate_disarms_a_stream_faster_than_its_rate(ctx):
     zero = np.zeros(7)
     rng = np.random.default_rng(0)
 
-    def stream(arrivals, stamps=None):
+    def stream(arrivals, stamps=None, stall=range(0)):
         node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda")])
         clock = [0.0]
         node._now = lambda: clock[0]
@@ -547,7 +547,8 @@ def test_gate_disarms_a_stream_faster_than_its_rate(ctx):
         v = 0.5 * np.asarray(load_robot("panda").limits.velocity)  # half the velocity limit per 4 ms
         for k, t in enumerate(arrivals):
             clock[0] = t
-            node._on_joint_state(joint_state_msg(names, t if stamps is None else stamps[k], q, zero, zero))
+            if k not in stall:
+                node._on_joint_state(joint_state_msg(names, t if stamps is None else stamps[k], q, zero, zero))
             q = home + v * 0.004 * min(k, 100) * np.r_[1, 0, 0, 0, 0, 0, 0]
             node._on_commands(Float64MultiArray(data=[float(x) for x in q]))
             if not node.core.armed:
@@ -573,6 +574,11 @@ def test_gate_disarms_a_stream_faster_than_its_rate(ctx):
         assert k is None and fast_pacing.core.counts["forwarded_commands"] == 1000
     finally:
         fast_pacing.destroy_node()
+    stalled, k = stream(0.004 * np.arange(1000), stall=range(600, 750))  # /joint_states stop for 0.6 s
+    try:
+        assert k is not None and 600 < k < 750 and "stalled" in stalled.core.last_refusal, stalled.core.last_refusal
+    finally:
+        stalled.destroy_node()
     frozen, k = stream(0.004 * np.arange(600), stamps=np.ones(600))  # a driver whose stamps stand still
     try:
         assert k is not None and "stamps of /joint_states did not advance" in frozen.core.last_refusal
