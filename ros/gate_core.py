@@ -381,8 +381,8 @@ class GateCore:
 
     def estop(self, flag: bool) -> Forward | None:
         """Engage (True) or release (False) the e-stop. A latch: the same value again changes
-        nothing and counts nothing (``estops`` counts engagements), so one message delivered twice
-        (to the node's reliable and best-effort readers) acts once."""
+        nothing and counts nothing (``estops`` counts engagements). The node's two readers of the
+        e-stop topic go through `estop_from`, which decides when a false releases."""
         self._release_since = None
         if not flag:
             if self.estopped:
