@@ -130,9 +130,9 @@ class GateNode(Node):
         # bridge or a safety PLC often publishes best effort): a reliable reader matches reliable
         # writers only, a best-effort one matches both but drops what a lossy link loses, so there
         # is one of each. A reliable writer's message reaches both; `GateCore.estop_from` engages
-        # on the first copy of a true and releases once both readers' last copies say false. The
-        # reliable reader's warning about best-effort writers is left out: the other reader
-        # takes them.
+        # on the first copy of a true and releases once the last message on each reader says
+        # false (a copy that does not come is waited for briefly). The reliable reader's warning
+        # about best-effort writers is left out: the other reader takes them.
         self._estop_subs = {
             "reliable": self.create_subscription(
                 Bool, ESTOP_TOPIC, lambda m: self._on_estop(m, "reliable"), qos_reliable(),
