@@ -228,7 +228,8 @@ def test_gate_relays_follow_joint_trajectory_only_when_armed_and_aborts_on_estop
 
 
 @pytest.mark.timeout(120)
-def test_gate_commands_its_hold_again_after_a_goal_the_controller_took_after_an_estop(fjt):
+@pytest.mark.parametrize("executor", ["single", "events"])
+def test_gate_commands_its_hold_again_after_a_goal_the_controller_took_after_an_estop(fjt, executor):
     """The controller's acceptance of a relayed goal is on its way when the e-stop comes: the
     gate's braking trajectory reaches the controller first, the goal after it (and would replace
     it until the cancel arrives). Here the test is the arm (it publishes /joint_states) and the
@@ -250,7 +251,7 @@ def test_gate_commands_its_hold_again_after_a_goal_the_controller_took_after_an_
 
     spec = load_robot("panda")
     names, n = list(spec.joint_names), spec.dof
-    gate = fjt.start(["ros", "gate", "--robot", "panda"], "gate")
+    gate = fjt.start(["ros", "gate", "--robot", "panda", "--executor", executor], "gate")
     c = fjt.client()
     js_pub = c.publisher(JointState, "/joint_states")
     zero = np.zeros(n)
