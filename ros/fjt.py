@@ -374,14 +374,18 @@ class GateActionRelay:
     joint_trajectory_controller rules, limits, workspace) by ``check(trajectory_msg)``, which returns
     a refusal reason or None; the relay's own reasons (a tolerance naming an unknown joint, the
     controller's action not available) go to ``refuse(why)``. `stop(why)` (e-stop, disarm) cancels the controller's goal and aborts
-    the client's with ``why``; the gate commands its hold as for any trajectory.
+    the client's with ``why``; the gate commands its hold as for any trajectory, at once. The
+    controller may still take the goal after that hold (its acceptance was on its way when the
+    stop came: the goal then replaces the hold until the cancel reaches it), and a cancel that
+    reaches it after the hold holds the arm where it finds it: so once a stopped goal has ended at
+    the controller, ``hold()`` is called, for the gate to command its hold again, last.
     """
 
-    def __init__(self, node, resolved, check, refuse) -> None:
+    def __init__(self, node, resolved, check, refuse, hold=None) -> None:
         from control_msgs.action import FollowJointTrajectory
         from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 
-        self.node, self.check, self.refuse = node, check, refuse
+        self.node, self.check, self.refuse, self.hold = node, check, refuse, hold
         self.joints = list(resolved.joint_names)
         self._FJT = FollowJointTrajectory
         self._GoalResponse, self._CancelResponse = GoalResponse, CancelResponse
@@ -441,7 +445,7 @@ class GateActionRelay:
             return self._result(ErrorCode.INVALID_GOAL, f"goal not sent on: {why} after it was accepted")
         if self.active is not None:  # as the controller: a new goal preempts the running one
             self._cancel_active("preempted by a new goal")
-        act = {"up": goal_handle, "down": None, "why": None}
+        act = {"up": goal_handle, "down": None, "why": None, "stopped": False}
         self.active = act
         try:
             down = await self.client.send_goal_async(
@@ -459,6 +463,11 @@ class GateActionRelay:
         finally:
             if self.active is act:
                 self.active = None
+        if act["stopped"] and self.hold is not None:
+            try:
+                self.hold()  # the goal has ended at the controller: the hold goes out after it
+            except Exception as exc:  # noqa: BLE001 - a task that raises is a SIGSEGV under rclpy 9.1.2's EventsExecutor
+                self.node.get_logger().error(f"hold after a stopped goal failed: {type(exc).__name__}: {exc}")
         result = res.result
         if res.status == GoalStatus.STATUS_SUCCEEDED and act["why"] is None:
             goal_handle.succeed()
@@ -475,13 +484,14 @@ class GateActionRelay:
         accepted but not yet executing is not sent on."""
         self._stops += 1
         self._last_stop = why
-        self._cancel_active(why)
+        self._cancel_active(why, stopped=True)
 
-    def _cancel_active(self, why: str) -> None:
+    def _cancel_active(self, why: str, stopped: bool = False) -> None:
         act = self.active
         if act is None:
             return
         act["why"] = why
+        act["stopped"] = act["stopped"] or stopped
         if act["down"] is not None:
             act["down"].cancel_goal_async()
 

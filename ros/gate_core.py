@@ -20,7 +20,11 @@ simulation time in fast/lockstep pacing), so it behaves the same in every pacing
 * E-stop / disarm / the arm's state lost (`state_lost`): forwarding stops at once; a hold is
   commanded from the last state (streamed braking hold for the forward controller, a braking
   trajectory for the trajectory controller); e-stop also disarms and arming is refused until the
-  e-stop is released.
+  e-stop is released. The node reads the e-stop topic twice, with a reliable and a best-effort
+  reader (`estop_from`): a true on either engages at once; a release (false) acts once the last
+  message on every reader that has a publisher says false (a reader that has not taken its copy
+  of the engaging true is waited for a short time), so the late copy of a true on one reader
+  cannot re-engage the gate after the release it preceded.
 
 The safety filter is used through its public API only: each call returns the command with the
 events it caused (`Filtered`), which the gate counts (``safety_counts``).
@@ -28,8 +32,9 @@ events it caused (`Filtered`), which the gate counts (``safety_counts``).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -40,7 +45,14 @@ from officina.ros.jtc import (
     validate_trajectory,
 )
 
-__all__ = ["GateConfig", "GateCore", "Forward", "braking_trajectory", "check_trajectory"]
+__all__ = ["GateConfig", "GateCore", "Forward", "braking_trajectory", "check_trajectory", "ESTOP_READERS",
+           "ESTOP_COPY_WAIT_S", "StreamRate"]
+
+# The node's two readers of the e-stop topic. A best-effort reader matches reliable and
+# best-effort writers, a reliable reader only reliable ones: a reliable writer's message reaches
+# both, a best-effort writer's only the best-effort reader.
+ESTOP_READERS = ("reliable", "best_effort")
+ESTOP_COPY_WAIT_S = 0.25  # how long a release waits for a reader's copy of the engaging true [s]
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,83 @@ def check_trajectory(msg: TrajectoryMsg, joint_names, state: JointState, limits_
                 raise TrajectoryRejected(f"tcp leaves the workspace box at t={ts[i] - now:+.3f} s")
 
 
+class StreamRate:
+    """The gate's check that streamed commands come no faster than ``rate_hz``: the filter limits
+    each command as one period of 1/rate_hz, so a client at twice the rate would move the arm at
+    twice the velocity limit.
+
+    Commands are timed on the clock in use, the stamps of ``/joint_states`` (as the gate keeps
+    time: a sim in fast pacing runs its periods faster than the wall clock), over ~2 s of commands
+    (``maxlen`` of them), so that a backlog delivered at once after a stall of the stream does not
+    count as a fast stream; the stream is too fast when they span less than 1/1.3 of their periods.
+    While /joint_states stall, the commands that go on carry the last stamp: over a stall longer
+    than that allows, the stamps cannot time the stream, and the reason says so (the stall, and the
+    rate on the gate's wall clock) rather than naming a rate the stamps made up. A stall counts as
+    far as the stamps did not cover it (an arm stamping its states with the wall clock resumes
+    with a stamp past the stall; a sim whose clock stood still does not)."""
+
+    STALL_S = 0.1  # a state older than this when a command comes: /joint_states stalled
+
+    def __init__(self, rate_hz: float, joint_states: str = "/joint_states") -> None:
+        self.rate_hz = float(rate_hz)
+        self.dt = 1.0 / self.rate_hz
+        self.joint_states = joint_states
+        self.maxlen = max(50, int(2 * self.rate_hz))
+        self._cmds: deque[tuple[float, float, float]] = deque(maxlen=self.maxlen)  # (stamp, wall, state age)
+
+    def clear(self) -> None:
+        self._cmds.clear()
+
+    def add(self, stamp: float, wall: float, state_age: float) -> str | None:
+        """One forwarded command: the stamp of the last state, the gate's wall clock [s] and the
+        last state's age on it when the command came. Returns the reason to disarm (and clears the
+        window), else None."""
+        cmds = self._cmds
+        cmds.append((stamp, wall, state_age))
+        if len(cmds) < self.maxlen:
+            return None
+        span = cmds[-1][0] - cmds[0][0]
+        periods = (len(cmds) - 1) * self.dt
+        if span * 1.3 >= periods:
+            return None
+        n = len(cmds)
+        stalled = self._stalled()
+        if stalled > 0 and (span + stalled) * 1.3 >= periods:
+            wall_span = cmds[-1][1] - cmds[0][1]
+            wall_rate = f"{(n - 1) / wall_span:.0f} Hz" if wall_span > 0 else "at once"
+            why = (f"disarmed: {self.joint_states} stalled ({stalled:.2f} s that their stamps did not cover) while "
+                   f"commands kept coming ({n} in {wall_span:.2f} s on the gate's wall clock, {wall_rate}): the "
+                   f"gate times the stream by those stamps, so it cannot tell its rate over the stall")
+        elif span > 0:
+            rate = (n - 1) / span
+            why = (f"disarmed: commands arrive at {rate:.0f} Hz, faster than the gate's rate_hz {self.rate_hz:g} (its "
+                   f"limits hold per period of 1/rate_hz): start the gate with --rate-hz {rate:.0f} or the "
+                   f"client at {self.rate_hz:g} Hz")
+        else:
+            why = (f"disarmed: the stamps of {self.joint_states} did not advance over "
+                   f"{n} commands (the gate keeps time by them)")
+        cmds.clear()
+        return why
+
+    def _stalled(self) -> float:
+        """Seconds of /joint_states stalls within the window that their stamps did not cover:
+        each run of commands that came on one state older than STALL_S counts its longest wait,
+        less the stamps' advance from that state to the next command's (none yet: all of it)."""
+        total = 0.0
+        cmds = list(self._cmds)
+        i = 0
+        while i < len(cmds):
+            j = i
+            while j + 1 < len(cmds) and cmds[j + 1][0] == cmds[i][0] and cmds[j + 1][2] >= cmds[j][2]:
+                j += 1  # the same state, older: the same wait
+            wait = max(c[2] for c in cmds[i:j + 1])
+            if wait > self.STALL_S:
+                covered = cmds[j + 1][0] - cmds[i][0] if j + 1 < len(cmds) else 0.0
+                total += max(0.0, wait - covered)
+            i = j + 1
+        return total
+
+
 class GateCore:
     """Arming, e-stop, watchdog and filtering for one arm (joint order = ``joint_names``)."""
 
@@ -149,6 +238,10 @@ class GateCore:
         self.safety_counts = {e.value: 0 for e in SafetyEvent}
         self.last_refusal = ""
         self.last_event = ""
+        # the last e-stop message each reader took (True, False, or "owed": a copy of the true
+        # that engaged on another reader), and since when a release (a false) waits
+        self._estop_last: dict[str, bool | str] = dict.fromkeys(ESTOP_READERS, False)
+        self._release_since: float | None = None
 
     # --- bookkeeping -------------------------------------------------------------------------------
     def refuse(self, reason: str) -> None:
@@ -288,8 +381,9 @@ class GateCore:
 
     def estop(self, flag: bool) -> Forward | None:
         """Engage (True) or release (False) the e-stop. A latch: the same value again changes
-        nothing and counts nothing (``estops`` counts engagements), so one message delivered twice
-        (to the node's reliable and best-effort readers) acts once."""
+        nothing and counts nothing (``estops`` counts engagements). The node's two readers of the
+        e-stop topic go through `estop_from`, which decides when a false releases."""
+        self._release_since = None
         if not flag:
             if self.estopped:
                 self.estopped = False
@@ -305,6 +399,56 @@ class GateCore:
         self.last_event = "e-stop: forwarding stopped, holding, disarmed"
         return self._hold()
 
+    def estop_from(self, reader: str, flag: bool, publishers: Mapping[str, int], now: float) -> Forward | None:
+        """One e-stop message as one of the node's readers (`ESTOP_READERS`) took it;
+        ``publishers``: how many publishers each reader matches now; ``now``: the node's wall
+        clock [s] (`estop_tick` goes on with it).
+
+        A true engages at once (`estop`). A reliable writer's message reaches both readers, one
+        copy after the other, so a true followed at once by a false could release on the first
+        reader's false and re-engage (and release again) on the other's late copies. So when a
+        true engages, every other reader owes a copy of it, and a false releases only once the
+        last message on every reader that has a publisher is false: a reader that took a true
+        waits for its own false; a reader that owes a copy is waited for ``ESTOP_COPY_WAIT_S``
+        after the first false (a best-effort writer's message, or one sent before its writer had
+        matched both readers, reaches one reader only)."""
+        last = self._estop_last
+        if flag:
+            if not self.estopped:
+                for other in last:
+                    last[other] = "owed"
+                self._release_since = None
+            last[reader] = True
+            return self.estop(True)
+        last[reader] = False
+        if not self.estopped:
+            return None
+        if self._release_since is None:
+            self._release_since = now
+        return self.estop_tick(publishers, now)
+
+    def estop_tick(self, publishers: Mapping[str, int], now: float) -> Forward | None:
+        """Release the e-stop if a release waits (`estop_from`) and no reader holds it any
+        more; the node calls it on its timer and with every state while `release_waits`."""
+        if not self.release_waits:
+            return None
+        waited = now - self._release_since
+        holding = [r for r in ESTOP_READERS if publishers.get(r, 0) > 0 and (
+            self._estop_last[r] is True or (self._estop_last[r] == "owed" and waited < ESTOP_COPY_WAIT_S))]
+        if holding:
+            r = holding[0].replace("_", "-")
+            self.last_event = (f"e-stop: the release waits for a false on the {r} reader (its last message said true)"
+                               if self._estop_last[holding[0]] is True else
+                               f"e-stop: the release waits up to {ESTOP_COPY_WAIT_S:g} s for the {r} reader's copy")
+            return None
+        self._release_since = None
+        return self.estop(False)
+
+    @property
+    def release_waits(self) -> bool:
+        """An e-stop release (a false taken) waits for the other reader (`estop_from`)."""
+        return self.estopped and self._release_since is not None
+
     def _hold(self) -> Forward | None:
         if self.state is None:
             return None
@@ -314,11 +458,25 @@ class GateCore:
             q = self.filter.hold_position(self.state)
             self._q_forwarded = q
             return Forward("commands", positions=q)
+        self.holding = False
+        return self._braking()
+
+    def _braking(self) -> Forward:
         f = self.filter
         traj = braking_trajectory(self.state.position, self.state.velocity, f.amax, f.lower, f.upper,
                                   self.joint_names, self.dt)
-        self.holding = False
         return Forward("trajectory", trajectory=traj)
+
+    def trajectory_hold(self) -> Forward | None:
+        """The trajectory controller's hold again (a braking trajectory from the last state), while
+        disarmed: for a FollowJointTrajectory goal that the controller took after the hold of an
+        e-stop or a disarm (`officina.ros.fjt.GateActionRelay`). None while armed (a new motion
+        may run) or before any state."""
+        if self.armed or self.state is None:
+            return None
+        self.counts["holds"] += 1
+        self.last_event = "hold commanded again: a stopped FollowJointTrajectory goal ended at the controller"
+        return self._braking()
 
     def events(self) -> tuple:
         """What `status` says that changes on an event only (not with every command): cheap to

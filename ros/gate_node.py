@@ -12,7 +12,6 @@ Out: the configured controller's ``joint_trajectory`` / forward ``commands`` / g
 from __future__ import annotations
 
 import time
-from collections import deque
 
 import numpy as np
 from rclpy.node import Node
@@ -49,7 +48,7 @@ class GateNode(Node):
         from officina.controllers.safety import SafetyConfig
         from officina.errors import BadInput
         from officina.robots import load_robot
-        from officina.ros.gate_core import GateConfig, GateCore
+        from officina.ros.gate_core import GateConfig, GateCore, StreamRate
         from officina.ros.jtc import JtcConfig
         from officina.ros.robot_profiles import load_profile, resolve_profile
 
@@ -117,8 +116,7 @@ class GateNode(Node):
         self._last_state_wall: float | None = None
         self._logged = ("", 0.0)  # the last refusal logged, and when
         self._state_error = ""  # why the last /joint_states was ignored (a profile's joint names not in it)
-        # the state's stamp at each of the last forwarded streamed commands (about 2 s at rate_hz)
-        self._cmd_wall: deque[float] = deque(maxlen=max(50, int(2 * cfg.rate_hz)))
+        self.stream_rate = StreamRate(cfg.rate_hz, r.joint_states)  # the last ~2 s of forwarded commands
 
         self.pub_traj = self.create_publisher(JointTrajectory, r.trajectory_topic, qos_reliable())
         self.pub_cmd = self.create_publisher(Float64MultiArray, r.commands_topic, qos_reliable())
@@ -131,18 +129,23 @@ class GateNode(Node):
         # The e-stop is taken from reliable and from best-effort publishers (an e-stop button's
         # bridge or a safety PLC often publishes best effort): a reliable reader matches reliable
         # writers only, a best-effort one matches both but drops what a lossy link loses, so there
-        # is one of each. A reliable writer's message reaches both; `GateCore.estop` is a latch and
-        # acts on it once. The reliable reader's warning about best-effort writers is left out:
-        # the other reader takes them.
-        self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, qos_reliable(),
-                                 event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda _e: None))
-        self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, qos_best_effort())
+        # is one of each. A reliable writer's message reaches both; `GateCore.estop_from` engages
+        # on the first copy of a true and releases once the last message on each reader says
+        # false (a copy that does not come is waited for briefly). The reliable reader's warning
+        # about best-effort writers is left out: the other reader takes them.
+        self._estop_subs = {
+            "reliable": self.create_subscription(
+                Bool, ESTOP_TOPIC, lambda m: self._on_estop(m, "reliable"), qos_reliable(),
+                event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda _e: None)),
+            "best_effort": self.create_subscription(
+                Bool, ESTOP_TOPIC, lambda m: self._on_estop(m, "best_effort"), qos_best_effort()),
+        }
         self.create_service(SetBool, ARM_SERVICE, self._on_arm)
         self.relay = None
         from officina.ros import fjt
 
         if p["follow_joint_trajectory"] and fjt.available():
-            self.relay = fjt.GateActionRelay(self, r, self._check_goal, self._refuse_goal)
+            self.relay = fjt.GateActionRelay(self, r, self._check_goal, self._refuse_goal, self._hold_after_goal)
         self.timer = self.create_timer(1.0 / float(p["status_hz"]), self._on_timer)
         self._status_sig = None
         self._publish_status(force=True)
@@ -168,6 +171,12 @@ class GateNode(Node):
     def _stop_goal(self, why: str) -> None:
         if self.relay is not None:
             self.relay.stop(why)
+
+    def _hold_after_goal(self) -> None:
+        """The relay's stopped goal has ended at the controller: command the trajectory
+        controller's hold again, so that it comes after whatever the goal did (while disarmed)."""
+        self._send(self.core.trajectory_hold())
+        self._publish_status()
 
     def _refuse_goal(self, why: str) -> None:
         self.core.refuse(why)
@@ -236,6 +245,7 @@ class GateNode(Node):
             self.get_logger().error(f"ignored joint_states: {type(exc).__name__}: {exc}", throttle_duration_sec=2.0)
             return
         self._last_state_wall = self._now()
+        self._estop_tick()
         self._send(self.core.on_joint_state(st))
         self._publish_status()
 
@@ -256,29 +266,12 @@ class GateNode(Node):
         self._publish_status()
 
     def _check_rate(self) -> None:
-        """Disarm (with the hold of disarming) when the stream comes faster than rate_hz: the filter
-        limits each command as one period of 1/rate_hz, so a client at twice the rate would move
-        the arm at twice the velocity limit. Timed on the clock in use, the stamps of /joint_states
-        (as the gate keeps time: a sim in fast pacing runs its periods faster than the wall clock),
-        and averaged over ~2 s of commands, so that a backlog delivered at once after a stall (which
-        follows a gap) does not count as a fast stream."""
-        times = self._cmd_wall
-        times.append(self.core.state.stamp)
-        if len(times) < times.maxlen:
+        """Disarm (with the hold of disarming) when the stream comes faster than rate_hz, or when
+        /joint_states stalled so long that its stamps cannot time the stream (`StreamRate`)."""
+        age = self._state_age()
+        why = self.stream_rate.add(self.core.state.stamp, self._now(), 0.0 if age is None else age)
+        if why is None:
             return
-        span = times[-1] - times[0]
-        if span * 1.3 >= (len(times) - 1) * self.core.dt:
-            return
-        limit = self.core.config.rate_hz
-        if span > 0:
-            rate = (len(times) - 1) / span
-            why = (f"disarmed: commands arrive at {rate:.0f} Hz, faster than the gate's rate_hz {limit:g} (its "
-                   f"limits hold per period of 1/rate_hz): start the gate with --rate-hz {rate:.0f} or the "
-                   f"client at {limit:g} Hz")
-        else:
-            why = (f"disarmed: the stamps of {self.resolved.joint_states} did not advance over "
-                   f"{len(times)} commands (the gate keeps time by them)")
-        times.clear()
         self._send(self.core.set_armed(False)[2])  # the hold, as disarming commands it
         self.core.refuse(why)
         self.get_logger().error(why)
@@ -315,14 +308,22 @@ class GateNode(Node):
         self._log_refusal(before)
         self._publish_status()
 
-    def _on_estop(self, msg) -> None:
+    def _on_estop(self, msg, reader: str = "reliable") -> None:
         engage = bool(msg.data) and not self.core.estopped
         if engage:
             self._stop_goal("e-stop")
-        self._send(self.core.estop(bool(msg.data)))
+        self._send(self.core.estop_from(reader, bool(msg.data), self._estop_publishers(), self._now()))
         if engage:
             self.get_logger().error("E-STOP: forwarding stopped, holding, disarmed")
         self._publish_status()
+
+    def _estop_publishers(self) -> dict[str, int]:
+        return {r: sub.get_publisher_count() for r, sub in self._estop_subs.items()}
+
+    def _estop_tick(self) -> None:
+        """Go on with an e-stop release that waits for a reader's copy (`GateCore.estop_tick`)."""
+        if self.core.release_waits:
+            self.core.estop_tick(self._estop_publishers(), self._now())
 
     def _on_arm(self, request, response):
         if not request.data:
@@ -342,7 +343,7 @@ class GateNode(Node):
                 r = self.resolved
                 message += (f" (but nothing subscribes to {r.commands_topic} or {r.trajectory_topic}: "
                             "check the profile, the controller names and that they are loaded)")
-        self._cmd_wall.clear()
+        self.stream_rate.clear()
         self._send(fwd)
         response.success = ok
         response.message = message
@@ -367,5 +368,6 @@ class GateNode(Node):
             self._publish_status()
 
     def _on_timer(self) -> None:
+        self._estop_tick()
         self._check_state()
         self._publish_status(force=True)

@@ -141,3 +141,79 @@ def test_gate_relay_does_not_send_on_a_goal_accepted_before_an_estop():
             assert sent == [] and aborted and "e-stop" in res.error_string
         else:
             assert sent == [g]  # (the fake controller rejects it)
+
+
+def test_gate_relay_commands_the_hold_again_after_a_stopped_goal_ends_at_the_controller():
+    """A goal on its way to the controller when an e-stop comes: the gate commands its hold at
+    once, and the controller's acceptance arrives after it (the controller took the goal after
+    the hold, which it replaces). The relay cancels the goal and, once it has ended at the
+    controller, has the gate command its hold again, last. A goal the client cancels, or one
+    preempted by the client's next goal, ends without it."""
+    import asyncio
+
+    from action_msgs.msg import GoalStatus
+
+    from officina.ros.fjt import GateActionRelay
+
+    async def scenario(stop_while_sending, client_cancels=False):
+        events = []
+        accept = asyncio.get_running_loop().create_future()
+        result = asyncio.get_running_loop().create_future()
+
+        def cancel_goal_async():
+            events.append("cancel")
+            if not result.done():
+                result.set_result(NS(status=GoalStatus.STATUS_CANCELED, result=NS(error_code=0, error_string="")))
+
+        async def get_result_async():
+            out = await result
+            events.append("goal ended")
+            return out
+
+        down = NS(accepted=True, cancel_goal_async=cancel_goal_async, get_result_async=get_result_async)
+
+        async def send_goal_async(request, feedback_callback=None):
+            events.append("goal sent")
+            await accept
+            events.append("accepted")
+            return down
+
+        r = object.__new__(GateActionRelay)  # no ROS: only what _on_goal, _execute and stop touch
+        r.node, r.joints, r.downstream = None, JOINTS, "/ctrl/follow_joint_trajectory"
+        r.check, r.refuse, r.hold = (lambda traj: None), (lambda why: None), (lambda: events.append("hold"))
+        r._FJT = NS(Result=lambda: NS(error_code=0, error_string=""))
+        r._GoalResponse, r._CancelResponse = NS(ACCEPT="accept", REJECT="reject"), NS(ACCEPT="accept")
+        r.client = NS(server_is_ready=lambda: True, send_goal_async=send_goal_async)
+        r.active, r.counts = None, {"goals_forwarded": 0, "goals_refused": 0}
+        r._stops, r._last_stop, r._accepted = 0, "", {}
+        g = goal()
+        g.trajectory = NS()
+        assert r._on_goal(g) == "accept"
+        up = NS(request=g, is_cancel_requested=False, abort=lambda: events.append("client aborted"),
+                succeed=lambda: events.append("client succeeded"), canceled=lambda: events.append("client canceled"),
+                publish_feedback=lambda fb: None)
+        task = asyncio.ensure_future(r._execute(up))
+        await asyncio.sleep(0)
+        assert events == ["goal sent"]
+        if stop_while_sending:
+            r.stop("e-stop")  # the gate commands its hold now (GateNode._on_estop)
+            events.append("e-stop hold")
+        accept.set_result(None)
+        await asyncio.sleep(0)
+        if not stop_while_sending:
+            if client_cancels:
+                up.is_cancel_requested = True
+                r._on_cancel(up)
+            else:
+                r.stop("e-stop")
+                events.append("e-stop hold")
+        res = await task
+        return events, res
+
+    events, res = asyncio.run(scenario(stop_while_sending=True))
+    assert events == ["goal sent", "e-stop hold", "accepted", "cancel", "goal ended", "hold", "client aborted"]
+    assert "e-stop" in res.error_string
+    events, _ = asyncio.run(scenario(stop_while_sending=False))  # accepted before the stop: the same, last
+    assert events[-3:] == ["goal ended", "hold", "client aborted"] and events.index("cancel") < events.index("hold")
+    events, _ = asyncio.run(scenario(stop_while_sending=False, client_cancels=True))
+    assert "hold" not in events and events[-1] == "client canceled"

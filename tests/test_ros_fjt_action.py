@@ -225,3 +225,97 @@ def test_gate_relays_follow_joint_trajectory_only_when_armed_and_aborts_on_estop
     c.wait_for(lambda: c.received["/officina/safety_state"][-1].message.startswith("E-STOP"), 5, "E-STOP state")
     assert goals.send(goal_msg(names, [(2.0, spec.home, np.zeros(n))])) is None
     assert sim.alive() and gate.alive(), gate.output()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("executor", ["single", "events"])
+def test_gate_commands_its_hold_again_after_a_goal_the_controller_took_after_an_estop(fjt, executor):
+    """The controller's acceptance of a relayed goal is on its way when the e-stop comes: the
+    gate's braking trajectory reaches the controller first, the goal after it (and would replace
+    it until the cancel arrives). Here the test is the arm (it publishes /joint_states) and the
+    controller, whose node is not spun until the gate's braking trajectory has arrived, so that
+    it takes the goal after it. The gate cancels the goal and, once it has ended, sends its hold
+    again: the last trajectory for the controller comes after the goal's cancel."""
+    import time
+
+    from control_msgs.action import FollowJointTrajectory
+    from diagnostic_msgs.msg import DiagnosticStatus
+    from rclpy.action import ActionServer, CancelResponse, GoalResponse
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Bool
+    from std_srvs.srv import SetBool
+    from trajectory_msgs.msg import JointTrajectory
+
+    from officina.ros.convert import joint_state_msg
+    from officina.ros.qos import qos_latched
+
+    spec = load_robot("panda")
+    names, n = list(spec.joint_names), spec.dof
+    gate = fjt.start(["ros", "gate", "--robot", "panda", "--executor", executor], "gate")
+    c = fjt.client()
+    js_pub = c.publisher(JointState, "/joint_states")
+    zero = np.zeros(n)
+    c.node.create_timer(0.01, lambda: js_pub.publish(
+        joint_state_msg(names, c.node.get_clock().now().nanoseconds * 1e-9, spec.home, zero, zero)))
+    ctrl = fjt.client(name="controller")
+    log = []
+
+    def on_goal(goal):
+        log.append(("accepted", time.perf_counter()))
+        return GoalResponse.ACCEPT
+
+    def on_cancel(handle):
+        log.append(("cancel", time.perf_counter()))
+        return CancelResponse.ACCEPT
+
+    def execute(handle):  # runs until canceled, as a goal the controller executes
+        while not handle.is_cancel_requested:
+            ctrl.executor.spin_once(timeout_sec=0.01)
+        handle.canceled()
+        log.append(("ended", time.perf_counter()))
+        return FollowJointTrajectory.Result()
+
+    ActionServer(ctrl.node, FollowJointTrajectory, ACTION, execute_callback=execute, goal_callback=on_goal,
+                 cancel_callback=on_cancel)
+    topic = "/joint_trajectory_controller/joint_trajectory"
+    c.collect(JointTrajectory, topic)
+    c.collect(DiagnosticStatus, "/officina/safety_state", qos_latched())
+
+    def gate_state():
+        m = c.last("/officina/safety_state")
+        return {kv.key: kv.value for kv in m.values} if m is not None else {}
+
+    try:
+        c.wait_for(lambda: gate_state().get("follow_joint_trajectory") == "ready" and gate_state().get("stamp"), 60,
+                   "the gate to find the action and the arm's state")
+    except TimeoutError:
+        raise AssertionError(gate.output()) from None
+    assert c.call(SetBool, "/officina/arm", SetBool.Request(data=True)).success
+    goals = Goals(c, GATE_ACTION)
+    h = goals.send(goal_msg(names, [(2.0, spec.home + 0.2, np.zeros(n))]))  # accepted by the gate, relayed
+    assert h is not None
+    c.spin_for(0.5)  # the relayed goal waits at the controller, whose node is not spun
+    estop = c.publisher(Bool, "/officina/estop")
+    c.wait_for(lambda: estop.get_subscription_count() >= 1, 10, "discovery")
+    estop.publish(Bool(data=True))
+    c.wait_for(lambda: len(c.received[topic]) >= 1, 10, "the e-stop's braking trajectory")
+    assert log == []
+    result = h.get_result_async()
+
+    def spin_both(done, seconds):  # the controller takes the goal now, after the hold
+        end = time.monotonic() + seconds
+        while not done() and time.monotonic() < end:
+            ctrl.executor.spin_once(timeout_sec=0.005)
+            c.executor.spin_once(timeout_sec=0.005)
+
+    spin_both(result.done, 15)
+    assert [e for e, _ in log] == ["accepted", "cancel", "ended"], log
+    assert result.done() and result.result().status == ABORTED and "e-stop" in result.result().result.error_string
+    spin_both(lambda: False, 0.5)
+    t_accept, t_cancel = log[0][1], log[1][1]
+    walls = c.recv_wall[topic]
+    assert walls[0] < t_accept < t_cancel < walls[-1]  # the hold went out before the goal's acceptance and again after it
+    last = c.received[topic][-1]
+    assert list(last.joint_names) == names and np.allclose(last.points[-1].velocities, 0.0)
+    np.testing.assert_allclose(last.points[-1].positions, spec.home, atol=1e-9)  # held where the arm stands
+    assert gate_state().get("estopped") == "true" and gate.alive(), gate.output()

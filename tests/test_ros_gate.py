@@ -126,6 +126,114 @@ def test_estop_disarms_holds_and_blocks_arming_until_released():
     assert g.set_armed(True)[0]
 
 
+def test_estop_release_waits_for_both_readers_so_late_copies_do_not_flicker():
+    """The node reads the e-stop with a reliable and a best-effort reader; a reliable writer's
+    true then false reach both, one reader's copies possibly after the other's. The gate engages
+    on the first true and releases once, on the last false, in either order (a latch alone
+    released on the first false, re-engaged on the other reader's late true and released again).
+    A true is never waited for; a copy that never comes holds a release for ESTOP_COPY_WAIT_S at
+    most, a true a reader took until that reader takes a false."""
+    from officina.ros.gate_core import ESTOP_COPY_WAIT_S as W
+
+    both = {"reliable": 1, "best_effort": 1}
+
+    def armed():
+        g = core()
+        g.on_joint_state(js(0.0, SPEC.home))
+        assert g.set_armed(True)[0]
+        return g
+
+    def feed(g, msgs, publishers=both, t0=0.0):
+        out = []
+        for k, (reader, flag) in enumerate(msgs):
+            g.estop_from(reader, flag, publishers, t0 + 0.001 * k)
+            out.append(g.estopped)
+        return out
+
+    R, B = "reliable", "best_effort"
+    for first, second in ((R, B), (B, R)):
+        g = armed()
+        assert feed(g, [(first, True), (first, False), (second, True), (second, False)]) == [True, True, True, False]
+        assert g.counts["estops"] == 1 and g.counts["holds"] == 1 and not g.armed
+        g = armed()  # interleaved copies: the same outcome
+        assert feed(g, [(first, True), (second, True), (first, False), (second, False)]) == [True, True, True, False]
+        assert g.set_armed(True)[0]
+    # true, false, true with the best-effort reader's last copy lost: the last word is true, for good
+    g = armed()
+    feed(g, [(R, True), (R, False), (R, True), (B, True), (B, False)])
+    g.estop_tick(both, 10.0)
+    assert g.estopped and g.counts["estops"] == 1
+    # the best-effort copy of a release lost: engaged until a false reaches that reader too, and says so
+    g = armed()
+    assert feed(g, [(R, True), (B, True), (R, False)]) == [True, True, True]
+    g.estop_tick(both, 10.0)
+    assert g.estopped and "waits for a false on the best-effort reader" in g.last_event and not g.set_armed(True)[0]
+    assert feed(g, [(R, False), (B, False)], t0=11.0) == [True, False]
+    # a true that reached one reader only (its writer had matched one, or wrote best effort):
+    # the other reader's copy is waited for, ESTOP_COPY_WAIT_S at most
+    for engaging, releasing in ((R, R), (B, B)):
+        g = armed()
+        assert feed(g, [(engaging, True), (releasing, False)]) == [True, True]
+        assert "waits up to" in g.last_event
+        g.estop_tick(both, 0.001 + W - 0.01)
+        assert g.estopped
+        g.estop_tick(both, 0.001 + W)
+        assert not g.estopped and g.counts["estops"] == 1
+    g = armed()  # but a true a reader took holds until a false reaches that reader
+    feed(g, [(R, True), (B, False)])
+    g.estop_tick(both, 10.0)
+    assert g.estopped and "false on the reliable reader" in g.last_event
+    # a reader without publishers is not waited for: a best-effort writer alone releases at once
+    g = armed()
+    assert feed(g, [(B, True), (B, False)], {"reliable": 0, "best_effort": 1}) == [True, False]
+
+
+def run_stream(client_hz, seconds, stalls=(), stamps="wall", gate_hz=250.0, state_hz=250.0):
+    """StreamRate fed as the node feeds it: /joint_states at state_hz on the wall clock except in
+    ``stalls`` ((start, length) [s]), stamped with the wall clock ("wall": a driver) or with a
+    clock that stood still over the stalls ("slip": a sim whose grid slipped); a client at
+    client_hz on the wall clock. Returns (reason, wall time) of the first disarm, or (None, None)."""
+    from officina.ros.gate_core import StreamRate
+
+    sr = StreamRate(gate_hz)
+    events = [(k / state_hz, 0) for k in range(int(seconds * state_hz))]
+    events = [(t, e) for t, e in events if not any(a <= t < a + n for a, n in stalls)]
+    events += [(k / client_hz + 1e-4, 1) for k in range(int(seconds * client_hz))]
+    stamp = wall_state = None
+    for t, kind in sorted(events):
+        if kind == 0:
+            stamp = t if stamps == "wall" else t - sum(n for a, n in stalls if a + n <= t)
+            wall_state = t
+        elif stamp is not None:
+            why = sr.add(stamp, t, t - wall_state)
+            if why:
+                return why, t
+    return None, None
+
+
+def test_stream_rate_names_a_stall_of_the_joint_states_not_a_rate():
+    """/joint_states that stall while the client streams on its own wall clock leave the commands
+    with one stamp: the check, timed on the stamps, disarmed naming a rate (333 Hz for a 250 Hz
+    client). It says the states stalled (and the wall clock's rate); a stream over the rate is
+    still named as such, with or without a stall, and a stall the stamps covered does not hide it."""
+    why, _ = run_stream(250, 6)
+    assert why is None  # a 250 Hz client, no stall
+    why, t = run_stream(250, 6, stalls=[(2.5, 0.6)])  # during the stall (a driver's wall stamps)
+    assert why is not None and 2.9 < t < 3.1
+    assert "stalled" in why and "commands arrive at" not in why and "250 Hz" in why, why
+    why, _ = run_stream(250, 6, stalls=[(2.5, 0.4)])  # a shorter stall: within the check's margin
+    assert why is None
+    why, t = run_stream(250, 8, stalls=[(2.5, 0.3), (3.5, 0.3)], stamps="slip")  # two, the sim's clock stood still
+    assert why is not None and 3.5 < t < 3.8 and "stalled (0.4" in why, why  # the first 0.3 s, and the second's
+    for stamps in ("wall", "slip"):
+        why, _ = run_stream(500, 6, stalls=[(2.5, 0.3)], stamps=stamps)  # too fast, with a stall
+        assert why is not None and "commands arrive at" in why, why
+    why, _ = run_stream(375, 6, stalls=[(0.5, 0.5)])  # 1.5x, a stall the wall stamps covered
+    assert why is not None and "commands arrive at" in why, why
+    why, _ = run_stream(500, 6)
+    assert why is not None and "commands arrive at 50" in why  # 500-501 Hz on 4 ms stamps
+
+
 def test_trajectory_checked_whole():
     g = core()
     g.on_joint_state(js(1.0, SPEC.home))

@@ -533,7 +533,7 @@ def test_gate_disarms_a_stream_faster_than_its_rate(ctx):
     zero = np.zeros(7)
     rng = np.random.default_rng(0)
 
-    def stream(arrivals, stamps=None):
+    def stream(arrivals, stamps=None, stall=range(0)):
         node = GateNode(context=ctx, parameter_overrides=[Parameter("robot", value="panda")])
         clock = [0.0]
         node._now = lambda: clock[0]
@@ -547,7 +547,8 @@ def test_gate_disarms_a_stream_faster_than_its_rate(ctx):
         v = 0.5 * np.asarray(load_robot("panda").limits.velocity)  # half the velocity limit per 4 ms
         for k, t in enumerate(arrivals):
             clock[0] = t
-            node._on_joint_state(joint_state_msg(names, t if stamps is None else stamps[k], q, zero, zero))
+            if k not in stall:
+                node._on_joint_state(joint_state_msg(names, t if stamps is None else stamps[k], q, zero, zero))
             q = home + v * 0.004 * min(k, 100) * np.r_[1, 0, 0, 0, 0, 0, 0]
             node._on_commands(Float64MultiArray(data=[float(x) for x in q]))
             if not node.core.armed:
@@ -573,6 +574,11 @@ def test_gate_disarms_a_stream_faster_than_its_rate(ctx):
         assert k is None and fast_pacing.core.counts["forwarded_commands"] == 1000
     finally:
         fast_pacing.destroy_node()
+    stalled, k = stream(0.004 * np.arange(1000), stall=range(600, 750))  # /joint_states stop for 0.6 s
+    try:
+        assert k is not None and 600 < k < 750 and "stalled" in stalled.core.last_refusal, stalled.core.last_refusal
+    finally:
+        stalled.destroy_node()
     frozen, k = stream(0.004 * np.arange(600), stamps=np.ones(600))  # a driver whose stamps stand still
     try:
         assert k is not None and "stamps of /joint_states did not advance" in frozen.core.last_refusal
@@ -845,7 +851,8 @@ def test_wrist_wrench_over_ros_is_the_sim_sensor_s(ctx):
 def test_gate_takes_the_estop_from_best_effort_and_reliable_publishers_once(ctx, executor):
     """Over DDS: an e-stop published best effort engages the gate (a reliable reader alone would
     not match its writer); one published reliably reaches both of the gate's readers and counts
-    once; a release then an engagement from the reliable writer act once each."""
+    once; a release then an engagement from the reliable writer act once each; a true and a false
+    published back to back engage and release once (the readers' copies interleave in any order)."""
     import time
 
     import rclpy
@@ -893,10 +900,22 @@ def test_gate_takes_the_estop_from_best_effort_and_reliable_publishers_once(ctx,
         assert spin_until(lambda: node.core.estopped)
         spin_for(0.3)  # the copy on the other reader arrives, and changes nothing
         assert node.core.counts["estops"] == 2 and node.core.counts["holds"] == 2
+        assert node._estop_subs["reliable"].get_publisher_count() == 1  # the best-effort writer does not match
+        assert node._estop_subs["best_effort"].get_publisher_count() == 2
         rel.publish(Bool(data=False))
+        assert spin_until(lambda: not node.core.estopped)
         rel.publish(Bool(data=True))
         spin_for(0.3)
         assert node.core.estopped and node.core.counts["estops"] == 3
+        rel.publish(Bool(data=False))
+        assert spin_until(lambda: not node.core.estopped)
+        for _ in range(20):
+            rel.publish(Bool(data=True))
+            rel.publish(Bool(data=False))
+            spin_for(0.05)
+        assert spin_until(lambda: not node.core.estopped)
+        spin_for(0.3)  # no late copy engages it again
+        assert not node.core.estopped and 3 < node.core.counts["estops"] <= 3 + 20  # at most once per pair
     finally:
         ex.shutdown()
         pub_node.destroy_node()
