@@ -301,6 +301,8 @@ def test_motion_csv_replaces_the_modelled_lift(person, tmp_path):
     ("t_s,ankle_deg,knee_deg,hip_deg,l5s1_deg,shoulder_deg,elbow_deg\n0,0,0,0,0,0,0\n0.1,0,0\n", "line 3 has 3 values"),
     ("t_s,ankle_deg,knee_deg,hip_deg,l5s1_deg,shoulder_deg,elbow_deg\n0,0,0,0,0,0,0\n0.1,0,x,0,0,0,0\n0.2,0,0,0,0,0,0\n",
      "line 3, column knee_deg: 'x' is not a number"),
+    ("t_s,ankle_deg,knee_deg,hip_deg,l5s1_deg,shoulder_deg,elbow_deg,neck_flexion_deg\n0,0,0,0,0,0,0,0\n"
+     "0.1,0,0,0,0,0,0,nan\n0.2,0,0,0,0,0,0,0\n", "line 3, column neck_flexion_deg: 'nan' is not a finite number"),
     ("t_s,ankle_deg,knee_deg,hip_deg,l5s1_deg,shoulder_deg,elbow_deg\n0,0,0,0,0,0,0\n0,0,0,0,0,0,0\n0.2,0,0,0,0,0,0\n",
      "time must increase"),
 ])
