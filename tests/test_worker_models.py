@@ -356,6 +356,18 @@ def test_evaluate_job_reports_what_an_exo_does_not_change():
         evaluate_job(_job(), Worker(), 3.0, 8.0, ("paexo",))
 
 
+def test_a_shift_over_8_h_is_outside_the_rnle_and_says_so():
+    """The RNLE does not apply to lifting for over 8 h (Waters, ch. 46 of Marras & Karwowski (eds.),
+    Fundamentals and Assessment Tools for Occupational Ergonomics, 2006, section 46.3 Limitations of
+    Equation: "does not apply if ... lifting/lowering for over 8 h"). A 10 h shift keeps the long
+    duration class's figures but is no longer reported as if the equation applied."""
+    job = _job(load=5.0, v=0.75)
+    long_shift = evaluate_job(job, Worker(), 1.0, 10.0)
+    assert any("over 8 h" in w for w in long_shift["warnings"])
+    assert long_shift["niosh"]["duration"] == "long"
+    assert not any("over 8 h" in w for w in evaluate_job(job, Worker(), 1.0, 8.0)["warnings"])
+
+
 # --- pick-place declares its manual job ------------------------------------------------------------
 
 def test_pick_place_manual_job_follows_its_parameters():
