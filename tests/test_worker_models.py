@@ -201,6 +201,20 @@ def test_composite_lifting_index_by_the_manual_procedure():
     assert c["cli"] > max(stli)  # the job is worse than its worst task
 
 
+def test_firwl_and_fili_do_not_depend_on_the_tasks_own_frequency():
+    """FIRWL is the RWL with FM = 1 (Applications Manual, section 2.4.1) and FILI = L / FIRWL
+    (2.4.3): a task lifted faster than Table 5 goes (FM = 0, so STRWL = 0 and STLI infinite) still
+    has them, from its geometry. 16 lifts/min is beyond every column of Table 5."""
+    fast = NioshTask(load=10, h=40, v=30, d=50, freq=16, duration="short", coupling="fair")
+    firwl = 23 * (25 / 40) * (1 - 0.003 * 45) * (0.82 + 4.5 / 50) * 1.0 * 0.95
+    row = composite_lifting_index([fast])["tasks"][0]
+    assert row["fm"] == 0.0 and row["strwl"] == 0.0 and math.isinf(row["stli"])
+    assert row["firwl"] == pytest.approx(firwl)
+    assert row["fili"] == pytest.approx(10 / firwl)
+    slow = NioshTask(load=10, h=40, v=30, d=50, freq=1, duration="short", coupling="fair")
+    assert composite_lifting_index([slow])["tasks"][0]["firwl"] == pytest.approx(firwl)
+
+
 def _job(load=8.0, h=0.3, v=0.5, v_dest=0.9, a=0.0, n=2, coupling="good", moves=None):
     if moves is None:
         moves = (Move("box", load, HandLocation(h, v, a), HandLocation(h, v_dest, a), n, coupling,
