@@ -155,10 +155,15 @@ def actions(report: dict) -> list[str]:
                 skip = ("LC", "FM") if mr <= 0.0 else ("LC",)
                 mult = {k: v for k, v in p["multipliers"].items() if k not in skip}
                 worst = min(mult, key=mult.get)
+                lis = "outside the equation (RWL 0)" if li is None else f"LI {li:.2f} ({100 * (li - 1):.0f} % over the RWL of {p['rwl']:.1f} kg)"
+                if mult[worst] >= 1.0:
+                    # a multiplier of 1 takes nothing off the load constant: only the load is left
+                    out.append(f"{mv['move']}, {end}: {lis}; no multiplier is below 1 to improve: lighten the load "
+                               f"({spec['load_kg']:g} kg) to the RWL or less, or share the lift.")
+                    continue
                 loc = spec[end]
                 fix = _FIX[worst].format(h=100 * loc["h_m"], v=100 * loc["v_m"], d=100 * spec["vertical_travel_m"],
                                          a=loc["asymmetry_deg"], f=mv["rate_per_min"], c=spec["coupling"])
-                lis = "outside the equation (RWL 0)" if li is None else f"LI {li:.2f} ({100 * (li - 1):.0f} % over the RWL of {p['rwl']:.1f} kg)"
                 out.append(f"{mv['move']}, {end}: {lis}; improve {worst} = {mult[worst]:.2f} first: {fix}.")
     cli = w["niosh"]["cli"]
     if cli is not None and cli <= 1.0:

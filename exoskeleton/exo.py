@@ -114,7 +114,8 @@ def spring_exo(
     th_max = min(th_max, 3.0)
     angles = (th0 - 1e-6, th0, max(th_max, th0 + 1e-3), 3.1)
     top = min(max_torque_nm, preload_nm + stiffness_nm_per_rad * (angles[2] - th0))
-    return PassiveBackExo(name=name, angles_rad=angles, torques_nm=(0.0, preload_nm, top, top), **kw)
+    start = min(preload_nm, max_torque_nm)  # a preload above the cap is capped too
+    return PassiveBackExo(name=name, angles_rad=angles, torques_nm=(0.0, start, top, top), **kw)
 
 
 @dataclass(frozen=True)

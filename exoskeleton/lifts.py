@@ -83,6 +83,8 @@ def _bisect(f, lo, hi, n=60):
 
 def solve_posture(model: HumanModel, style: str, height_m: float) -> np.ndarray:
     """The posture of ``style`` with the grip at ``height_m`` above the floor."""
+    if not math.isfinite(height_m):
+        raise ValueError(f"grip height: expected a finite height in metres, got {height_m!r}")
     z_up = float(grip_height(model, style_posture(style, 0.0)))
     z_deep = float(grip_height(model, style_posture(style, 1.0)))
     if height_m < z_deep - 1e-9:
@@ -152,12 +154,17 @@ def parametric_lift(
     return Lift(name=f"{style} {load_kg:g} kg", t=t, q=q, qd=qd, qdd=qdd, load_kg=float(load_kg))
 
 
-def _is_number(text: str) -> bool:
+def _is_float(text: str) -> bool:
     try:
         float(text)
     except ValueError:
         return False
     return True
+
+
+def _is_number(text: str) -> bool:
+    """A finite number: 'nan' and 'inf' parse as floats but are no measured angle or time."""
+    return _is_float(text) and math.isfinite(float(text))
 
 
 def load_lift_csv(path: str | Path, load_kg: float, dt: float = 0.005) -> Lift:
@@ -182,11 +189,11 @@ def load_lift_csv(path: str | Path, load_kg: float, dt: float = 0.005) -> Lift:
             continue
         if len(r) != len(header):
             raise ValueError(f"{path}: line {line} has {len(r)} values, the header has {len(header)}")
-        try:
-            values.append([float(x) for x in r])
-        except ValueError:
+        if not all(_is_number(x) for x in r):
             col, bad = next((h, x) for h, x in zip(header, r) if not _is_number(x))
-            raise ValueError(f"{path}: line {line}, column {col}: {bad!r} is not a number") from None
+            what = "a finite number" if _is_float(bad) else "a number"
+            raise ValueError(f"{path}: line {line}, column {col}: {bad!r} is not {what}")
+        values.append([float(x) for x in r])
     data = np.array(values, dtype=float)
     t_raw = data[:, tcol]
     if np.any(np.diff(t_raw) <= 0):

@@ -346,7 +346,8 @@ def composite_lifting_index(tasks: Sequence[NioshTask]) -> dict:
     for t in tasks:
         res = evaluate(t)
         pts = [res.origin] + ([res.destination] if res.destination is not None else [])
-        firwl = min(p.rwl / p.multipliers["FM"] if p.multipliers["FM"] > 0 else 0.0 for p in pts)
+        # the RWL with FM = 1, from the other multipliers (also where the task's own FM is 0)
+        firwl = min(math.prod(v for k, v in p.multipliers.items() if k != "FM") for p in pts)
         fm = frequency_multiplier(t.freq, t.duration, t.v, u)
         strwl = firwl * fm
         fili = t.load / firwl if firwl > 0 else math.inf

@@ -44,12 +44,16 @@ from officina.exoskeleton.niosh import NioshTask, composite_lifting_index, evalu
 from officina.exoskeleton.reba import RebaInput, reba
 
 __all__ = [
-    "BACK_EXO_NAMES", "MOTION_EXTRA_COLUMNS", "TWIST_THRESHOLD_DEG", "Motion", "PostureLoads",
+    "BACK_EXO_NAMES", "MOTION_EXTRA_COLUMNS", "RNLE_MAX_SHIFT_H", "TWIST_THRESHOLD_DEG", "Motion", "PostureLoads",
     "Worker", "back_exo", "duration_class", "evaluate_job", "load_motion_csv", "max_rate",
     "move_lift", "niosh_job", "niosh_tasks", "posture_loads", "reach_posture", "reba_at",
 ]
 
 BACK_EXO_NAMES = ("passive", "active", "laevo", "spexor", "plad", "xotrunk")
+# The RNLE does not apply to lifting for over 8 h (Waters, ch. 46 of Marras & Karwowski (eds.),
+# *Fundamentals and Assessment Tools for Occupational Ergonomics*, 2006, section 46.3; manual,
+# section 1.2): a longer shift keeps the long (2-8 h) duration class, with a warning.
+RNLE_MAX_SHIFT_H = 8.0
 # An asymmetric reach twists the trunk in REBA's sense from this angle on (REBA gives none).
 TWIST_THRESHOLD_DEG = 20.0
 # A neck posture is not in the sagittal model: assumed 10 deg of flexion (REBA neck score 1).
@@ -379,6 +383,9 @@ def evaluate_job(job: ManualJob, worker: Worker, rate_per_min: float, shift_h: f
     niosh = niosh_job(job, rate_per_min, shift_h)
     mr = max_rate(job, shift_h)
     warnings: list[str] = []
+    if float(shift_h) > RNLE_MAX_SHIFT_H:
+        warnings.append(f"the shift is {float(shift_h):g} h: the RNLE does not apply to lifting for over "
+                        f"{RNLE_MAX_SHIFT_H:g} h; its figures use the long (2-8 h) duration class")
     moves_out = []
     lifft_tasks: dict[str, list[LifftTask]] = {k: [] for k in devices}
     for m, nres in zip(job.moves, niosh["moves"]):

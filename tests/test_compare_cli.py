@@ -188,3 +188,20 @@ def test_one_item_per_cycle_reads_as_one_item(run, tmp_path):
     assert res.exit_code == 0, res.output
     line = json.loads(res.stdout)["actions"][0]
     assert line.startswith("Robot: does the job") and line.endswith(" s per 1 item)."), line
+
+
+def test_an_action_never_asks_to_improve_a_multiplier_that_is_already_1():
+    """A multiplier of 1 takes nothing off the load constant (RWL = LC x HM x VM x DM x AM x FM x CM;
+    Applications Manual, section 1.4.3: the multipliers show which task factor to change). 30 kg at
+    H = 20 cm (HM = 1, Table 1: H <= 25 cm), V = 75 cm (VM = 1), D = 5 cm (DM = 1, D <= 25 cm),
+    A = 0 (AM = 1), good coupling (CM = 1), 8 h: LI = 30 / (23 x FM) > 1 at every rate (FM <= 0.85
+    for a long duration, Table 5), so the FM is not the fix either; only the load is left."""
+    from officina.exoskeleton.comparison import compare_job
+    from officina.exoskeleton.job import HandLocation, ManualJob, Move
+    from officina.exoskeleton.worker import Worker
+
+    mv = Move("box", 30.0, HandLocation(0.2, 0.75), HandLocation(0.2, 0.80), 1, "good", control_at_destination=False)
+    actions = compare_job(ManualJob("t", (mv,)), Worker(), rate_per_min=1.0, shift_h=8.0, exos=())["actions"]
+    line = next(a for a in actions if a.startswith("box, origin: LI"))
+    assert " first: " not in line and "improve HM" not in line, line
+    assert "lighten the load (30 kg)" in line, line

@@ -50,8 +50,11 @@ def test_exo_lift_none_and_text(run):
 @pytest.mark.parametrize("args", [
     ["--exo", "ironman"], ["--exo", "paexo"], ["--lift", "deadlift"], ["--sex", "x"],
     ["--body-mass-kg", "-5"], ["--load-kg", "-1"], ["--end-height", "table"], ["--stature-m", "7"],
+    ["--start-height-m", "nan"], ["--end-height", "nan"], ["--end-height", "inf"],
 ])
 def test_exo_lift_bad_input_exit_2(run, args):
+    """Malformed input exits 2 with one line (docs/exoskeleton.md); a grip height of NaN is no
+    height (it used to run a lift from an arbitrary posture and exit 0)."""
     base = dict(zip(LIFT[2::2], LIFT[3::2]))
     base.update(dict(zip(args[::2], args[1::2])))
     res = run(["exo", "lift"] + [x for kv in base.items() for x in kv])
@@ -102,8 +105,13 @@ HEADER = "t_s,ankle_deg,knee_deg,hip_deg,l5s1_deg,shoulder_deg,elbow_deg\n"
     (HEADER + "0,0,0,0,0,0,0\n0.5,5,30,40,20,10,5\n1.0,0,0,0,0,0\n", "line 4 has 6 values, the header has 7"),
     (HEADER + "0,0,0,0,0,0,0\n0.5,5,30,40,20,10,5\n1.0,x,0,0,0,0,0\n", "line 4, column ankle_deg: 'x' is not a number"),
     (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "not a text file"),
-], ids=["short-row", "non-numeric", "binary"])
+    (HEADER + "0,0,0,0,0,0,0\n0.5,5,30,nan,20,10,5\n1.0,0,0,0,0,0,0\n", "line 3, column hip_deg: 'nan' is not a finite number"),
+    (HEADER + "0,0,0,0,0,0,0\nnan,5,30,40,20,10,5\n1.0,0,0,0,0,0,0\n", "line 3, column t_s: 'nan' is not a finite number"),
+    (HEADER + "0,0,0,0,0,0,0\n0.5,5,30,40,20,10,inf\n1.0,0,0,0,0,0,0\n", "line 3, column elbow_deg: 'inf' is not a finite number"),
+], ids=["short-row", "non-numeric", "binary", "nan-angle", "nan-time", "inf-angle"])
 def test_exo_lift_bad_motion_csv_names_the_line(run, tmp_path, content, message):
+    """A bad motion file is one line and exit 2 (docs/exoskeleton.md). 'nan' and 'inf' parse as
+    floats but are no measurement: they used to give NaN loads (and JSON with NaN) at exit 0."""
     p = tmp_path / "motion.csv"
     p.write_bytes(content.encode() if isinstance(content, str) else content)
     res = run(LIFT + ["--motion-csv", str(p)])

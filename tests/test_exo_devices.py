@@ -86,6 +86,17 @@ def test_passive_spring_curve():
     assert float(exo.torque(math.radians(170))) == pytest.approx(40.0)
 
 
+def test_a_preload_above_the_cap_is_capped():
+    """spring_exo is preload + stiffness x (flexion - engagement), "capped at max_torque_nm" (its
+    docstring; docs/exoskeleton.md, `officina exo sweep`: "capped at --max-torque-nm"). A 50 N m
+    preload on a 40 N m device gave 50 N m at the engagement angle and 44.8 N m just past it."""
+    exo = spring_exo(stiffness_nm_per_rad=10.0, preload_nm=50.0, engage_deg=10.0, max_torque_nm=40.0)
+    tau = exo.torque(np.radians(np.linspace(0.0, 170.0, 3401)))
+    assert float(np.max(tau)) == pytest.approx(40.0)
+    assert float(exo.torque(math.radians(10.0))) == pytest.approx(40.0)
+    assert float(exo.torque(math.radians(9.9))) == 0.0
+
+
 def test_preloaded_passive_exo_works_against_the_person_when_upright(person):
     lift = parametric_lift(person, "stoop", 5.0)
     exo = spring_exo(20.0, preload_nm=15.0, engage_deg=-30.0, max_torque_nm=60.0)

@@ -201,6 +201,20 @@ def test_composite_lifting_index_by_the_manual_procedure():
     assert c["cli"] > max(stli)  # the job is worse than its worst task
 
 
+def test_firwl_and_fili_do_not_depend_on_the_tasks_own_frequency():
+    """FIRWL is the RWL with FM = 1 (Applications Manual, section 2.4.1) and FILI = L / FIRWL
+    (2.4.3): a task lifted faster than Table 5 goes (FM = 0, so STRWL = 0 and STLI infinite) still
+    has them, from its geometry. 16 lifts/min is beyond every column of Table 5."""
+    fast = NioshTask(load=10, h=40, v=30, d=50, freq=16, duration="short", coupling="fair")
+    firwl = 23 * (25 / 40) * (1 - 0.003 * 45) * (0.82 + 4.5 / 50) * 1.0 * 0.95
+    row = composite_lifting_index([fast])["tasks"][0]
+    assert row["fm"] == 0.0 and row["strwl"] == 0.0 and math.isinf(row["stli"])
+    assert row["firwl"] == pytest.approx(firwl)
+    assert row["fili"] == pytest.approx(10 / firwl)
+    slow = NioshTask(load=10, h=40, v=30, d=50, freq=1, duration="short", coupling="fair")
+    assert composite_lifting_index([slow])["tasks"][0]["firwl"] == pytest.approx(firwl)
+
+
 def _job(load=8.0, h=0.3, v=0.5, v_dest=0.9, a=0.0, n=2, coupling="good", moves=None):
     if moves is None:
         moves = (Move("box", load, HandLocation(h, v, a), HandLocation(h, v_dest, a), n, coupling,
@@ -301,6 +315,8 @@ def test_motion_csv_replaces_the_modelled_lift(person, tmp_path):
     ("t_s,ankle_deg,knee_deg,hip_deg,l5s1_deg,shoulder_deg,elbow_deg\n0,0,0,0,0,0,0\n0.1,0,0\n", "line 3 has 3 values"),
     ("t_s,ankle_deg,knee_deg,hip_deg,l5s1_deg,shoulder_deg,elbow_deg\n0,0,0,0,0,0,0\n0.1,0,x,0,0,0,0\n0.2,0,0,0,0,0,0\n",
      "line 3, column knee_deg: 'x' is not a number"),
+    ("t_s,ankle_deg,knee_deg,hip_deg,l5s1_deg,shoulder_deg,elbow_deg,neck_flexion_deg\n0,0,0,0,0,0,0,0\n"
+     "0.1,0,0,0,0,0,0,nan\n0.2,0,0,0,0,0,0,0\n", "line 3, column neck_flexion_deg: 'nan' is not a finite number"),
     ("t_s,ankle_deg,knee_deg,hip_deg,l5s1_deg,shoulder_deg,elbow_deg\n0,0,0,0,0,0,0\n0,0,0,0,0,0,0\n0.2,0,0,0,0,0,0\n",
      "time must increase"),
 ])
@@ -352,6 +368,18 @@ def test_evaluate_job_reports_what_an_exo_does_not_change():
     assert v["lifft_cumulative_damage"] < res["variants"]["none"]["lifft_cumulative_damage"]
     with pytest.raises(ValueError, match="shoulder exoskeleton"):
         evaluate_job(_job(), Worker(), 3.0, 8.0, ("paexo",))
+
+
+def test_a_shift_over_8_h_is_outside_the_rnle_and_says_so():
+    """The RNLE does not apply to lifting for over 8 h (Waters, ch. 46 of Marras & Karwowski (eds.),
+    Fundamentals and Assessment Tools for Occupational Ergonomics, 2006, section 46.3 Limitations of
+    Equation: "does not apply if ... lifting/lowering for over 8 h"). A 10 h shift keeps the long
+    duration class's figures but is no longer reported as if the equation applied."""
+    job = _job(load=5.0, v=0.75)
+    long_shift = evaluate_job(job, Worker(), 1.0, 10.0)
+    assert any("over 8 h" in w for w in long_shift["warnings"])
+    assert long_shift["niosh"]["duration"] == "long"
+    assert not any("over 8 h" in w for w in evaluate_job(job, Worker(), 1.0, 8.0)["warnings"])
 
 
 # --- pick-place declares its manual job ------------------------------------------------------------
