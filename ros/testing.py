@@ -1,23 +1,65 @@
-"""Helpers for ROS tests and benchmarks: a domain id per test, officina nodes as subprocesses on
-loopback, and an in-process client (private Context, node, executor driven by spin_once)."""
+"""Helpers for ROS tests and benchmarks: a domain id per test (held while the test runs),
+officina nodes as subprocesses on loopback, and an in-process client (private Context, node,
+executor driven by spin_once)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from typing import Any, Callable
 
-__all__ = ["domain_id_for", "ros_env", "NodeProcess", "RosClient"]
+__all__ = ["domain_id_for", "release_domain_ids", "ros_env", "NodeProcess", "RosClient"]
+
+
+# test name -> (domain id, the open lock file that holds it)
+_claims: dict[str, tuple[int, int]] = {}
 
 
 def domain_id_for(name: str, lo: int = 60, hi: int = 99) -> int:
-    """A stable ROS_DOMAIN_ID in [lo, hi] for a test name (plus the xdist worker, if any)."""
+    """The ROS_DOMAIN_ID in [lo, hi] that this process holds for a test name, until
+    `release_domain_ids`. The first free id from a start that depends on the name only (so a test
+    usually gets the same one); an id is held by an exclusive lock on a file in the temporary
+    folder, so that test runs on one machine at the same time (two checkouts, a helper's worktree,
+    two CI jobs on one host), whose nodes discover each other on loopback, never share a domain.
+    The same name asks again for the id it holds."""
+    if name in _claims:
+        return _claims[name][0]
+    folder = os.path.join(tempfile.gettempdir(), "officina-ros-domains")
+    os.makedirs(folder, exist_ok=True)
+    n = hi - lo + 1
     key = name + os.environ.get("PYTEST_XDIST_WORKER", "")
-    return lo + zlib.crc32(key.encode()) % (hi - lo + 1)
+    start = zlib.crc32(key.encode()) % n
+    for k in range(n):
+        dom = lo + (start + k) % n
+        taken = {d for d, _ in _claims.values()}
+        if dom in taken:
+            continue
+        try:
+            fd = os.open(os.path.join(folder, f"{dom}.lock"), os.O_RDWR | os.O_CREAT, 0o666)
+        except PermissionError:  # another user's lock file: theirs
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        _claims[name] = (dom, fd)
+        return dom
+    raise RuntimeError(f"every ROS_DOMAIN_ID in {lo}-{hi} is held by other test runs on this machine "
+                       f"(lock files in {folder})")
+
+
+def release_domain_ids() -> None:
+    """Give back every domain id this process holds (at the end of a test, once its nodes are gone)."""
+    for _, fd in _claims.values():
+        os.close(fd)  # closing the file releases its lock
+    _claims.clear()
 
 
 def ros_env(domain_id: int) -> dict[str, str]:

@@ -1,4 +1,5 @@
 import os
+import sys
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -28,6 +29,17 @@ def pytest_collection_modifyitems(config, items):
         slow[item.nodeid.split("::")[0]] = slow.get(item.nodeid.split("::")[0], 0) + bool(
             item.get_closest_marker("slow"))
     items.sort(key=lambda item: -slow[item.nodeid.split("::")[0]])
+
+
+@pytest.fixture(autouse=True)
+def _release_ros_domain_ids():
+    """Give back the ROS_DOMAIN_IDs a test held (`officina.ros.testing.domain_id_for`) once it and
+    its fixtures are done: an autouse fixture is set up before the test's own fixtures, so it is
+    torn down after them, when their nodes have stopped."""
+    yield
+    testing = sys.modules.get("officina.ros.testing")
+    if testing is not None:
+        testing.release_domain_ids()
 
 
 @pytest.fixture(scope="session")
