@@ -23,25 +23,35 @@ _claims: dict[str, tuple[int, int]] = {}
 
 def domain_id_for(name: str, lo: int = 60, hi: int = 99) -> int:
     """The ROS_DOMAIN_ID in [lo, hi] that this process holds for a test name, until
-    `release_domain_ids`. The first free id from a start that depends on the name only (so a test
-    usually gets the same one); an id is held by an exclusive lock on a file in the temporary
-    folder, so that test runs on one machine at the same time (two checkouts, a helper's worktree,
-    two CI jobs on one host), whose nodes discover each other on loopback, never share a domain.
-    The same name asks again for the id it holds."""
+    `release_domain_ids`; the same name asks again for the id it holds.
+
+    An id is held by an exclusive lock on a file in the temporary folder, so that test runs on one
+    machine at the same time (two checkouts, two CI jobs on one host), whose nodes discover each
+    other on loopback, never share a domain. Of the free ids, the one given back longest ago is
+    taken (the lock file's time), so that a test does not start on the domain that the test before
+    it has just left, where the participants of its stopped nodes can still be announced for a
+    while."""
     if name in _claims:
         return _claims[name][0]
     folder = os.path.join(tempfile.gettempdir(), "officina-ros-domains")
     os.makedirs(folder, exist_ok=True)
     n = hi - lo + 1
-    key = name + os.environ.get("PYTEST_XDIST_WORKER", "")
-    start = zlib.crc32(key.encode()) % n
-    for k in range(n):
-        dom = lo + (start + k) % n
-        taken = {d for d, _ in _claims.values()}
+    start = zlib.crc32(name.encode()) % n  # among ids never used, a spread by name
+
+    def last_used(dom: int) -> float:
+        try:
+            return os.stat(os.path.join(folder, f"{dom}.lock")).st_mtime
+        except FileNotFoundError:
+            return 0.0
+
+    taken = {d for d, _ in _claims.values()}
+    ids = sorted((lo + (start + k) % n for k in range(n)), key=last_used)
+    for dom in ids:
         if dom in taken:
             continue
+        path = os.path.join(folder, f"{dom}.lock")
         try:
-            fd = os.open(os.path.join(folder, f"{dom}.lock"), os.O_RDWR | os.O_CREAT, 0o666)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         except PermissionError:  # another user's lock file: theirs
             continue
         try:
@@ -56,8 +66,13 @@ def domain_id_for(name: str, lo: int = 60, hi: int = 99) -> int:
 
 
 def release_domain_ids() -> None:
-    """Give back every domain id this process holds (at the end of a test, once its nodes are gone)."""
+    """Give back every domain id this process holds (at the end of a test, once its nodes are
+    gone), marking the time it was given back."""
     for _, fd in _claims.values():
+        try:
+            os.utime(fd)
+        except OSError:  # not ours to touch: the lock is given back all the same
+            pass
         os.close(fd)  # closing the file releases its lock
     _claims.clear()
 

@@ -93,7 +93,10 @@ def test_command_sync_runs_the_period_of_a_command_at_once(ctx):
         command()
         assert node.hw.periods == 4  # 3 caught up with the old reference, the current one run now
         assert node.hw.joint_state().position[6] > q0[6] + 0.02  # the state of that period shows the command
-        command()  # next period starts ~0.8 dt from now: more than half a period away, wait
+        # the next period starts 0.8 dt from now (set again: running the first four took time):
+        # more than half a period away, wait
+        node.grid.wall0 = time.monotonic() - 3.2 * dt
+        command()
         assert node.hw.periods == 4
         node.grid.wall0 -= 0.5 * dt  # now ~0.3 dt before the next period: a stream at the rate runs it
         command()
