@@ -19,7 +19,7 @@ from officina.interfaces import (
 from officina.ros.convert import (
     MalformedMessage, image_from_msg, intrinsics_from_camera_info, joint_state_from_msg, time_to_s,
 )
-from officina.ros.qos import qos_latched, qos_reliable
+from officina.ros.qos import qos_command_stream, qos_latched, qos_reliable
 from officina.ros.gate_node import COMMANDS_TOPIC, GRIPPER_TOPIC
 from officina.ros.robot_profiles import ResolvedProfile
 
@@ -43,7 +43,11 @@ class RosLink:
         self.malformed = 0
         self.malformed_why = ""  # why the last malformed /joint_states was ignored
         self.waiting_hooks: list = []  # called while spin_until waits (RosArm keeps its stream alive)
-        node.create_subscription(JS, resolved.joint_states, self._on_js, qos_reliable())
+        # The newest state only: a procedure that fell behind (descheduled, computing) goes on from
+        # the arm's present state. Taking the states it missed one by one would end a tick at each,
+        # a command each, all at once, for periods the arm has already run: the commands bunch up
+        # behind the arm's controller and the arm runs behind the procedure from then on.
+        node.create_subscription(JS, resolved.joint_states, self._on_js, qos_reliable(1))
 
     def _on_js(self, msg) -> None:
         try:
@@ -55,11 +59,17 @@ class RosLink:
             self.malformed_why = str(exc)
 
     def spin_until(self, pred, timeout: float, what: str) -> None:
+        """Spin until ``pred()``; the `waiting_hooks` run after each spin that leaves the caller
+        still waiting, not after the one that ends the wait: the caller goes on from there (a
+        procedure's `tick` returns to send its next command), so a hook's repeat of the last
+        command would be a second command in that period."""
         end = time.monotonic() + timeout
         while not pred():
             if time.monotonic() > end:
                 raise JobFailed(f"timed out after {timeout} s waiting for {what}")
             self.executor.spin_once(timeout_sec=0.005)
+            if pred():
+                return
             for hook in self.waiting_hooks:
                 hook()
 
@@ -74,8 +84,12 @@ class RosLink:
         return self.state
 
     def tick(self) -> None:
-        """Wait one control period of the clock in use (as stamped on /joint_states)."""
-        if self._next_tick is None or self.state.stamp > self._next_tick + self.period:
+        """Wait one control period of the clock in use (as stamped on /joint_states): until a state
+        at least one period newer than the last tick's. A procedure a period or more behind the
+        arm (its pause, or the arm's clock stepping over periods it did not run: a sim whose
+        real-time grid slipped) waits for the next state, one period after the present one: it
+        never ends two ticks on one state, which would send two commands for one period."""
+        if self._next_tick is None or self.state.stamp >= self._next_tick + self.period - 1e-6:
             self._next_tick = self.state.stamp  # (re)synchronise after a pause of the procedure
         self._next_tick += self.period
         target = self._next_tick - 1e-6
@@ -99,7 +113,7 @@ class RosArm:
         self._link = link
         self._limits = limits
         self._msg = Float64MultiArray
-        self._pub = link.node.create_publisher(Float64MultiArray, COMMANDS_TOPIC, qos_reliable())
+        self._pub = link.node.create_publisher(Float64MultiArray, COMMANDS_TOPIC, qos_command_stream())
         self._last = None  # (message, arm-clock stamp when sent)
         link.waiting_hooks.append(self._keep_alive)
 

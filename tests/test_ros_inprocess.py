@@ -246,6 +246,137 @@ def test_ros_arm_keeps_its_stream_alive_while_the_procedure_waits_in_the_link(ct
 
 
 @pytest.mark.timeout(60)
+def test_ros_arm_sends_one_command_per_period_of_the_arm_when_stamps_jump_or_the_procedure_stalls(ctx):
+    """The procedure's command stream never has two commands for one period of the arm: a
+    controller that applies one command per period (the sim) queues the second, and the arm runs
+    a period behind the procedure from then on (the next such command two, ...).
+
+    An arm whose /joint_states step over a period now and then (a sim whose real-time grid
+    slipped): each tick ends on a newer state than the last one (a tick one period behind waits
+    for the next state), and the stream's keep-alive does not repeat the last command in the
+    period the procedure sends its next one. A procedure that did not run for 30 periods goes on
+    from the arm's newest state, not through the states it missed one by one (a command each)."""
+    import threading
+    import time
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+
+    from officina.robots import load_robot
+    from officina.ros.client import RosArm, RosLink
+    from officina.ros.convert import joint_state_msg
+    from officina.ros.qos import qos_reliable
+    from officina.ros.gate_node import COMMANDS_TOPIC
+    from officina.ros.robot_profiles import load_profile, resolve_profile
+
+    spec = load_robot("panda")
+    resolved = resolve_profile(spec, load_profile("default"))
+    arm_node = rclpy.create_node("fake_arm", context=ctx)  # spun in its own thread: it goes on while the task stalls
+    task_node = rclpy.create_node("task", context=ctx)
+    arm_ex = SingleThreadedExecutor(context=ctx)
+    arm_ex.add_node(arm_node)
+    ex = SingleThreadedExecutor(context=ctx)
+    ex.add_node(task_node)
+    pub = arm_node.create_publisher(JointState, resolved.joint_states, qos_reliable())
+    got = []
+    arm_node.create_subscription(Float64MultiArray, COMMANDS_TOPIC, lambda m: got.append(list(m.data)),
+                                 qos_reliable(1000))
+    clock = {"k": 0, "n": 0}
+
+    def publish_state():  # every 4th state two periods after the one before
+        clock["n"] += 1
+        clock["k"] += 2 if clock["n"] % 4 == 0 else 1
+        pub.publish(joint_state_msg(resolved.joint_names, 0.004 * clock["k"], spec.home, np.zeros(7), np.zeros(7)))
+
+    arm_node.create_timer(0.004, publish_state)
+    stop = threading.Event()
+
+    def spin_arm():
+        while not stop.is_set():
+            arm_ex.spin_once(timeout_sec=0.01)
+
+    th = threading.Thread(target=spin_arm, daemon=True)
+    th.start()
+    try:
+        link = RosLink(task_node, ex, resolved, rate_hz=250.0)
+        arm = RosArm(link, spec.limits)
+        link.wait_for_state(10.0)
+        link.spin_until(lambda: arm._pub.get_subscription_count() > 0, 10.0, "discovery")
+        stamps = []
+        for i in range(40):
+            arm.command_positions(spec.home + 0.001 * i)
+            link.tick()
+            stamps.append(link.state.stamp)
+        assert all(b > a for a, b in zip(stamps, stamps[1:])), "two ticks ended on one state"
+        link.spin_until(lambda: len(got) >= 40, 5.0, "the 40 commands")
+        # the 40 commands in order, none repeated among them (the repeats of the last one while
+        # this test waits in the link come after them)
+        np.testing.assert_allclose(got[:40], [spec.home + 0.001 * i for i in range(40)])
+
+        time.sleep(0.12)  # the procedure stalls for 30 periods; the arm goes on
+        newest = 0.004 * clock["k"]
+        link.tick()
+        assert link.state.stamp >= newest, (
+            f"the tick after the stall ended on a state {1e3 * (newest - link.state.stamp):.0f} ms old")
+    finally:
+        stop.set()
+        th.join(2.0)
+        arm_ex.shutdown()
+        ex.shutdown()
+        arm_node.destroy_node()
+        task_node.destroy_node()
+
+
+@pytest.mark.timeout(60)
+def test_a_gate_that_was_not_scheduled_for_a_while_takes_every_command_of_the_stream(ctx):
+    """The task's command stream into the gate loses nothing when the gate does not run for 60
+    periods (its process descheduled on a loaded machine, 0.24 s at 250 Hz): the commands wait in
+    the subscription's history and the gate takes every one (counted here as refusals, the gate
+    being disarmed). A history of 10 kept the last 10: the arm then took the 11th last as the step
+    after the one before the stall, 50 periods' worth at once."""
+    import time
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from officina.robots import load_robot
+    from officina.ros.client import RosArm, RosLink
+    from officina.ros.gate_node import GateNode
+    from officina.ros.robot_profiles import load_profile, resolve_profile
+
+    spec = load_robot("panda")
+    resolved = resolve_profile(spec, load_profile("default"))
+    gate = GateNode(context=ctx)
+    task_node = rclpy.create_node("task", context=ctx)
+    gate_ex = SingleThreadedExecutor(context=ctx)
+    gate_ex.add_node(gate)
+    task_ex = SingleThreadedExecutor(context=ctx)
+    task_ex.add_node(task_node)
+    try:
+        arm = RosArm(RosLink(task_node, task_ex, resolved), spec.limits)
+        end = time.monotonic() + 10.0
+        while arm._pub.get_subscription_count() == 0 and time.monotonic() < end:
+            time.sleep(0.01)
+        assert arm._pub.get_subscription_count() > 0, "discovery"
+        for i in range(60):  # the gate does not spin meanwhile
+            arm.command_positions(spec.home + 1e-4 * i)
+        time.sleep(0.3)
+        end = time.monotonic() + 5.0
+        while gate.core.counts["refused"] < 60 and time.monotonic() < end:
+            gate_ex.spin_once(timeout_sec=0.01)
+        for _ in range(20):
+            gate_ex.spin_once(timeout_sec=0.01)
+        assert gate.core.counts["refused"] == 60, f"the gate took {gate.core.counts['refused']} of 60 commands"
+    finally:
+        gate_ex.shutdown()
+        task_ex.shutdown()
+        gate.destroy_node()
+        task_node.destroy_node()
+
+
+@pytest.mark.timeout(60)
 def test_gate_publishes_events_at_once_and_per_command_counts_at_its_status_rate(ctx):
     """safety_state: a command stream does not publish it per command (the counts go out with the
     status timer); arming, a refusal and the e-stop publish it at once."""
