@@ -497,6 +497,56 @@ def test_run_node_exits_0_when_a_signal_races_the_executor(monkeypatch):
     assert not rclpy.ok()  # run_node shut its context down either way
 
 
+_STOP_IN_A_CALLBACK = """
+import os, signal, sys, time
+import rclpy
+from std_msgs.msg import Empty
+from officina.ros.runner import run_node
+
+def make(argv):
+    node = rclpy.create_node("stopped_in_a_callback")
+    node.executor_kind = sys.argv[1]
+    pub = node.create_publisher(Empty, "/stop_test", 10)
+    state = {"signalled": False}
+
+    def period():  # a timer that publishes, as a sim period does, signalled while it runs
+        if not state["signalled"]:
+            state["signalled"] = True
+            os.kill(os.getpid(), getattr(signal, sys.argv[2]))
+            time.sleep(0.3)
+        try:
+            pub.publish(Empty())
+        except Exception as exc:
+            print("publish failed:", exc, flush=True)
+
+    node.create_timer(0.01, period)
+    return node
+
+code = run_node(make, [])
+print("exit", code, flush=True)
+sys.exit(code)
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("executor, sig", [("events", "SIGTERM"), ("single", "SIGTERM"), ("events", "SIGINT")])
+def test_a_serving_node_stops_between_callbacks_on_a_signal(request, executor, sig):
+    """SIGTERM or SIGINT while a timer callback runs: the callback ends on a valid context (it still
+    publishes), the node stops after it and exits 0; nothing is logged (rclpy's own handlers shut
+    the context down from another thread at once: the publish failed, logged FATAL by the
+    EventsExecutor)."""
+    import subprocess
+    import sys
+
+    from officina.ros.testing import domain_id_for, ros_env
+
+    r = subprocess.run([sys.executable, "-c", _STOP_IN_A_CALLBACK, executor, sig], capture_output=True, text=True,
+                       timeout=50, env=ros_env(domain_id_for(request.node.name)))
+    out = r.stdout + r.stderr
+    assert r.returncode == 0 and "exit 0" in out, out
+    assert "failed" not in out and "FATAL" not in out and "Traceback" not in out, out
+
+
 @pytest.mark.timeout(60)
 def test_run_node_exit_codes_of_a_job(monkeypatch):
     """A job (`spin` given) exits with what it returns; stopped from outside (Ctrl-C, a shutdown)
