@@ -43,11 +43,7 @@ class RosLink:
         self.malformed = 0
         self.malformed_why = ""  # why the last malformed /joint_states was ignored
         self.waiting_hooks: list = []  # called while spin_until waits (RosArm keeps its stream alive)
-        # The newest state only: a procedure that fell behind (descheduled, computing) goes on from
-        # the arm's present state. Taking the states it missed one by one would end a tick at each,
-        # a command each, all at once, for periods the arm has already run: the commands bunch up
-        # behind the arm's controller and the arm runs behind the procedure from then on.
-        node.create_subscription(JS, resolved.joint_states, self._on_js, qos_reliable(1))
+        node.create_subscription(JS, resolved.joint_states, self._on_js, qos_reliable())
 
     def _on_js(self, msg) -> None:
         try:
@@ -84,12 +80,8 @@ class RosLink:
         return self.state
 
     def tick(self) -> None:
-        """Wait one control period of the clock in use (as stamped on /joint_states): until a state
-        at least one period newer than the last tick's. A procedure a period or more behind the
-        arm (its pause, or the arm's clock stepping over periods it did not run: a sim whose
-        real-time grid slipped) waits for the next state, one period after the present one: it
-        never ends two ticks on one state, which would send two commands for one period."""
-        if self._next_tick is None or self.state.stamp >= self._next_tick + self.period - 1e-6:
+        """Wait one control period of the clock in use (as stamped on /joint_states)."""
+        if self._next_tick is None or self.state.stamp > self._next_tick + self.period:
             self._next_tick = self.state.stamp  # (re)synchronise after a pause of the procedure
         self._next_tick += self.period
         target = self._next_tick - 1e-6
