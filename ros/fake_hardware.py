@@ -46,7 +46,7 @@ from officina.tasks.base import TaskDefinition
 __all__ = ["FakeHardware", "SimSetup", "RobotOnly", "MAX_PENDING_COMMANDS", "MAX_ADMITTANCE_OFFSET_M",
            "MAX_ADMITTANCE_OFFSET_RAD"]
 
-MAX_PENDING_COMMANDS = 50  # forward commands waiting for their period (0.2 s at 250 Hz)
+MAX_PENDING_COMMANDS = 10  # forward commands waiting for their period (40 ms at 250 Hz)
 MAX_ADMITTANCE_OFFSET_M = 0.02  # the most an admittance config may let the arm leave its reference
 MAX_ADMITTANCE_OFFSET_RAD = 0.2
 
