@@ -502,6 +502,7 @@ class Skills:
         if self.gripper is None:
             return SkillResult(SkillStatus.GRASP_EMPTY, "robot has no gripper")
         self._hold_while_stopped()
+        self.wait_in_position()  # the fingers close where the tool was sent, not on the way there
         self.gripper.close(0.0, force_n)
         w, how = self._wait_gripper(0.0, timeout_s)
         if self.checker is not None:
@@ -521,6 +522,7 @@ class Skills:
         if self.gripper is None:
             return SkillResult(SkillStatus.OK)
         self._hold_while_stopped()
+        self.wait_in_position()  # the fingers open where the tool was sent, not on the way there
         self.gripper.open(width_m)
         target = self.gripper.max_width if width_m is None else float(np.clip(width_m, 0.0, self.gripper.max_width))
         w, how = self._wait_gripper(target, timeout_s, releasing=True)

@@ -19,7 +19,7 @@ from officina.interfaces import (
 from officina.ros.convert import (
     MalformedMessage, image_from_msg, intrinsics_from_camera_info, joint_state_from_msg, time_to_s,
 )
-from officina.ros.qos import qos_latched, qos_reliable
+from officina.ros.qos import qos_command_stream, qos_latched, qos_reliable
 from officina.ros.gate_node import COMMANDS_TOPIC, GRIPPER_TOPIC
 from officina.ros.robot_profiles import ResolvedProfile
 
@@ -55,11 +55,17 @@ class RosLink:
             self.malformed_why = str(exc)
 
     def spin_until(self, pred, timeout: float, what: str) -> None:
+        """Spin until ``pred()``; the `waiting_hooks` run after each spin that leaves the caller
+        still waiting, not after the one that ends the wait: the caller goes on from there (a
+        procedure's `tick` returns to send its next command), so a hook's repeat of the last
+        command would be a second command in that period."""
         end = time.monotonic() + timeout
         while not pred():
             if time.monotonic() > end:
                 raise JobFailed(f"timed out after {timeout} s waiting for {what}")
             self.executor.spin_once(timeout_sec=0.005)
+            if pred():
+                return
             for hook in self.waiting_hooks:
                 hook()
 
@@ -99,7 +105,7 @@ class RosArm:
         self._link = link
         self._limits = limits
         self._msg = Float64MultiArray
-        self._pub = link.node.create_publisher(Float64MultiArray, COMMANDS_TOPIC, qos_reliable())
+        self._pub = link.node.create_publisher(Float64MultiArray, COMMANDS_TOPIC, qos_command_stream())
         self._last = None  # (message, arm-clock stamp when sent)
         link.waiting_hooks.append(self._keep_alive)
 

@@ -19,7 +19,7 @@ from rclpy.node import Node
 from officina.ros.convert import MalformedMessage, joint_state_from_msg, trajectory_from_msg, trajectory_to_msg
 from officina.ros.latency import executor_kind
 from officina.ros.params import declare
-from officina.ros.qos import qos_best_effort, qos_latched, qos_reliable
+from officina.ros.qos import qos_best_effort, qos_command_stream, qos_latched, qos_reliable
 
 __all__ = ["GateNode", "COMMANDS_TOPIC", "TRAJECTORY_TOPIC", "GRIPPER_TOPIC", "ARM_SERVICE", "ESTOP_TOPIC",
            "SAFETY_STATE_TOPIC"]
@@ -119,11 +119,11 @@ class GateNode(Node):
         self.stream_rate = StreamRate(cfg.rate_hz, r.joint_states)  # the last ~2 s of forwarded commands
 
         self.pub_traj = self.create_publisher(JointTrajectory, r.trajectory_topic, qos_reliable())
-        self.pub_cmd = self.create_publisher(Float64MultiArray, r.commands_topic, qos_reliable())
+        self.pub_cmd = self.create_publisher(Float64MultiArray, r.commands_topic, qos_command_stream())
         self.pub_grip = self.create_publisher(Float64MultiArray, r.gripper_topic, qos_reliable())
         self.pub_state = self.create_publisher(DiagnosticStatus, SAFETY_STATE_TOPIC, qos_latched())
         self.create_subscription(JointState, r.joint_states, self._on_joint_state, qos_reliable())
-        self.create_subscription(Float64MultiArray, COMMANDS_TOPIC, self._on_commands, qos_reliable())
+        self.create_subscription(Float64MultiArray, COMMANDS_TOPIC, self._on_commands, qos_command_stream())
         self.create_subscription(JointTrajectory, TRAJECTORY_TOPIC, self._on_trajectory, qos_reliable())
         self.create_subscription(Float64MultiArray, GRIPPER_TOPIC, self._on_gripper, qos_reliable())
         # The e-stop is taken from reliable and from best-effort publishers (an e-stop button's

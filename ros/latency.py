@@ -50,16 +50,11 @@ def make_executor(kind: str = "single", context=None):
     return SingleThreadedExecutor(context=context)
 
 
-def spin_forever(executor) -> None:
-    """Spin until the context shuts down (Ctrl-C, SIGTERM, rclpy.shutdown). The EventsExecutor is
-    driven by spin_once: its spin() runs no callback and ignores shutdown in rclpy 9.1.2 (the Kilted
-    wheels)."""
-    from rclpy.executors import Executor
-
-    if isinstance(executor, Executor):
-        executor.spin()
-        return
-    while executor.context.ok():
+def spin_forever(executor, stop=None) -> None:
+    """Spin until ``stop()`` (checked between callbacks, at least every 0.1 s) or the context shuts
+    down (rclpy.shutdown). Driven by spin_once for both executors: the EventsExecutor's spin() runs
+    no callback and ignores shutdown in rclpy 9.1.2 (the Kilted wheels)."""
+    while executor.context.ok() and not (stop is not None and stop()):
         executor.spin_once(timeout_sec=0.1)
 
 

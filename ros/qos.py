@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["qos_reliable", "qos_best_effort", "qos_latched", "qos_sensor"]
+__all__ = ["qos_reliable", "qos_command_stream", "COMMAND_STREAM_DEPTH", "qos_best_effort", "qos_latched", "qos_sensor"]
+
+COMMAND_STREAM_DEPTH = 100  # 0.4 s of a 250 Hz stream
 
 
 def qos_reliable(depth: int = 10):
@@ -10,6 +12,16 @@ def qos_reliable(depth: int = 10):
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
     return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def qos_command_stream():
+    """Reliable, volatile, `COMMAND_STREAM_DEPTH` deep: a stream of one position command per control
+    period (the task's to the gate, the gate's to the arm's forward controller). A keep-last
+    history is reliable only while it is deeper than what waits in it: a reader (or a writer
+    waiting for its acknowledgements) whose process is descheduled for longer than its depth in
+    periods loses the oldest commands, and the arm then takes the next one as a step of several
+    periods' worth in one."""
+    return qos_reliable(COMMAND_STREAM_DEPTH)
 
 
 def qos_best_effort(depth: int = 10):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from typing import Any, Callable
 
 from officina.ros.latency import make_executor, spin_forever
@@ -19,8 +21,38 @@ def ros_env_defaults() -> None:
         os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 
 
-def _init(argv: list[str] | None) -> None:
-    """``rclpy.init``; ROS arguments or environment it cannot parse (``-p 'a:=[0, 0.5]'``, a missing
+class _StopRequest:
+    """SIGINT and SIGTERM as a request to stop, for a node that serves: the handler only sets
+    ``requested``; the spin loop ends between two callbacks, then the node is destroyed, then its
+    context is shut down. rclpy's own handlers shut the context down at once, from another thread,
+    while a callback may be running: a timer that publishes (a sim period) then fails on a context
+    already gone, and the EventsExecutor logs that as FATAL with its traceback."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: dict = {}
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _on_signal(self, signum, frame) -> None:
+        self.requested = True
+
+    def install(self) -> None:
+        for s in self.SIGNALS:
+            self._old[s] = signal.signal(s, self._on_signal)
+
+    def restore(self) -> None:
+        for s, old in self._old.items():
+            signal.signal(s, old)
+        self._old.clear()
+
+
+def _init(argv: list[str] | None, signal_handlers: bool = True) -> None:
+    """``rclpy.init`` (with rclpy's SIGINT and SIGTERM handlers, or none); ROS arguments or
+    environment it cannot parse (``-p 'a:=[0, 0.5]'``, a missing
     ``--params-file``, ``ROS_DOMAIN_ID=abc``) are BadInput in one line, without rcl's source
     locations."""
     import re
@@ -28,13 +60,14 @@ def _init(argv: list[str] | None) -> None:
     import rclpy
     import rclpy.logging as rlog
     from rclpy._rclpy_pybind11 import RCLError
+    from rclpy.signals import SignalHandlerOptions
 
     from officina.errors import BadInput
 
     before = rlog.get_logger_level("rcl")
     rlog.set_logger_level("rcl", rlog.LoggingSeverity.FATAL)  # rcl's own line about the failure
     try:
-        rclpy.init(args=argv)
+        rclpy.init(args=argv, signal_handler_options=None if signal_handlers else SignalHandlerOptions.NO)
     except RCLError as exc:
         rlog.set_logger_level("rcl", before)
         why = re.sub(r",? at /\S+:\d+", "", str(exc)).removeprefix("failed to initialize rcl: ")
@@ -56,21 +89,28 @@ def run_node(make_node: Callable[[list[str]], Any], argv: list[str] | None = Non
 
     Stopped from outside (Ctrl-C, SIGTERM, rclpy.shutdown): returns ``interrupted`` (0 for a node
     that serves until stopped, `INTERRUPTED` for a job stopped before its end). Any other
-    exception propagates (the CLI turns BadInput into exit code 2 and JobFailed into 1).
+    exception propagates (the CLI turns BadInput into exit code 2 and JobFailed into 1). A node
+    that serves (in the main thread) takes SIGINT and SIGTERM itself (`_StopRequest`): it stops
+    between two callbacks, then the node is destroyed, then the context shut down, in that order.
     """
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
     ros_env_defaults()
-    _init(argv)
+    stop = None
+    if spin is None and threading.current_thread() is threading.main_thread():
+        stop = _StopRequest()
+    _init(argv, signal_handlers=stop is None)
     node = None
     try:
+        if stop is not None:
+            stop.install()
         node = make_node(argv or [])
         refuse_undeclared(node)
         executor = make_executor(getattr(node, "executor_kind", "single"))
         executor.add_node(node)
         if spin is None:
-            spin_forever(executor)
+            spin_forever(executor, stop)
             return 0
         code = spin(node, executor)
         return 0 if code is None else int(code)
@@ -86,3 +126,5 @@ def run_node(make_node: Callable[[list[str]], Any], argv: list[str] | None = Non
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        if stop is not None:
+            stop.restore()

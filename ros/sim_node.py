@@ -39,7 +39,7 @@ from officina.ros.jtc import JtcConfig, TrajectoryRejected
 from officina.ros.latency import CommandSync, executor_kind
 from officina.ros.pacing import PACINGS, RealtimeGrid
 from officina.ros.params import declare, task_config
-from officina.ros.qos import qos_latched, qos_reliable
+from officina.ros.qos import qos_command_stream, qos_latched, qos_reliable
 
 __all__ = ["SimNode", "PACINGS", "STEP_SERVICE", "CONTROLLER_STATE_TOPIC", "GROUND_TRUTH_TOPIC", "SET_KEYS"]
 
@@ -189,7 +189,7 @@ class SimNode(Node):
 
             self.render = CameraProcess(self.hw.world.client_id, self.hw.camera)
         self.create_subscription(JointTrajectory, r.trajectory_topic, self._on_trajectory, qos_reliable())
-        self.create_subscription(Float64MultiArray, r.commands_topic, self._on_commands, qos_reliable(100))
+        self.create_subscription(Float64MultiArray, r.commands_topic, self._on_commands, qos_command_stream())
         if self.hw.gripper is not None:
             self.create_subscription(Float64MultiArray, r.gripper_topic, self._on_gripper, qos_reliable())
         self.pub_vacuum = None

@@ -76,6 +76,11 @@ STEEL_KG_M3 = 7850.0
 SEATED_TOL_M = 0.001  # success: the tip within 1 mm of the bottom
 AXIS_TOL_DEG = 2.0  # and the peg's axis within 2 deg of the hole's
 LIFT_FOR_NEW_ATTEMPT_M = 0.003  # a touch-down after lifting this far counts as a new attempt
+# force control starts with the arm at rest where it was sent: within SETTLE_TOL_RAD of its command
+# (every joint) for SETTLE_STILL_S, waited for at most SETTLE_TIMEOUT_S
+SETTLE_TOL_RAD = 2e-4
+SETTLE_STILL_S = 0.1
+SETTLE_TIMEOUT_S = 3.0
 COLLISION_MARGIN_M = 1e-4
 
 
@@ -424,7 +429,13 @@ class PegInHole(TaskDefinition):
         r = sk.move_line(pose(fx, fy, z_touch + params.approach_height_m, psi_ins), speed_m_s=0.05)
         if not r.ok:
             return ProcedureOutcome(False, f"approach: {r.message}")
-        # 3. force-controlled insertion (torque mode)
+        # 3. force-controlled insertion (torque mode), from rest: the tares (the procedure's, and
+        # the admittance controller's of an arm that has one) are taken at rest and free, and the
+        # joint reference starts where the arm is. An arm behind a network (ROS: the gate, the
+        # processes of a busy machine) still runs the approach's last commands after the
+        # procedure has sent them; a tare taken then would hold the approach's deceleration.
+        if not sk.wait_in_position(SETTLE_TOL_RAD, SETTLE_TIMEOUT_S, still_s=SETTLE_STILL_S):
+            cell.log_event(None, "not_in_position", error_mrad=round(1e3 * sk.position_error(), 3))
         out = insert_peg(cell, params, base_T_world @ _tcp_target(fx, fy, z_touch, psi_ins, R_down), tip_below_tcp)
         # 4. back in position mode, the fingers open: up and home
         sk.resync()

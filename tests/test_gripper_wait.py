@@ -156,3 +156,51 @@ def test_simulated_fingers_forget_their_contact_points_when_they_open():
         assert not on_fingers()
         r = sk.release(width_m=width + 0.01)
         assert r.ok and abs(grip.width() - width - 0.01) < 1e-3, r.message
+
+
+class _LaggingArm(_Arm):
+    """Reaches each command ``lag`` periods after it was sent, as an arm behind a network does
+    (through ROS: the gate, the controller, processes of a busy machine)."""
+
+    def __init__(self, q, lag: int) -> None:
+        super().__init__(q)
+        self.sent = [self.q.copy()] * (lag + 1)
+
+    def command_positions(self, q, qd=None) -> None:
+        self.sent[-1] = np.asarray(q, float)
+
+    def tick(self) -> None:
+        self.sent = self.sent[1:] + [self.sent[-1].copy()]
+        self.q = self.sent[0].copy()
+
+
+def test_the_fingers_close_and_open_where_the_arm_was_sent_not_on_the_way(model):
+    """An arm 150 periods behind its commands: after a move, grasp and release wait until the
+    arm is within 2 mrad of where it was sent before they command the fingers."""
+    spec = load_robot("panda")
+    arm = _LaggingArm(spec.home, lag=150)
+    g = _Gripper(0.08, delay_ticks=5, object_m=0.04)
+    errors = {}
+
+
+    def at(what, f):
+        def wrapped(*a, **k):
+            errors[what] = float(np.max(np.abs(arm.q - sk.q_command)))
+            return f(*a, **k)
+        return wrapped
+
+    g.close, g.open = at("close", g.close), at("open", g.open)
+
+    def tick():
+        arm.tick()
+        g.tick()
+
+    sk = Skills(arm, g, model, tick, rng=np.random.default_rng(0))
+    q1 = spec.home + np.array([0.3, 0.2, 0.0, 0.2, 0.0, 0.2, 0.3])
+    assert sk.move_joints(q1).ok
+    assert np.max(np.abs(arm.q - q1)) > 0.01  # the arm is still on its way
+    assert sk.grasp(30.0).ok
+    assert errors["close"] < 2e-3, errors
+    assert sk.move_joints(spec.home).ok
+    assert sk.release().ok
+    assert errors["open"] < 2e-3, errors

@@ -147,3 +147,54 @@ def test_bad_parameters_are_one_line(cli, tmp_path):
     r = cli(["run", "peg-in-hole", "--set", "params.peg_length_m=0.04", "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "peg_length_m must exceed" in r.output, r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_force_control_starts_with_the_arm_at_rest_where_it_was_sent(monkeypatch):
+    """An arm 100 periods behind its commands (as through ROS on a busy machine): the procedure
+    waits at the approach point until the arm has arrived and stays there before force control
+    starts (its tares are taken at rest and free), instead of calibrating while the arm still
+    runs the approach's last commands."""
+    from collections import deque
+
+    from officina.robots import load_robot
+    from officina.tasks import Cell
+    from officina.tasks import peg_in_hole as peg
+    from officina.tasks.base import ProcedureOutcome
+    from officina.tasks.runtime import build_sim_cell, task_planning_scene
+
+    class LaggingArm:
+        """The sim's arm, each position command applied 100 calls (periods) after it was sent."""
+
+        def __init__(self, arm, lag: int) -> None:
+            self._arm = arm
+            self.sent = deque([arm.read().position.copy()] * lag, maxlen=lag)
+            self.last = self.sent[-1]
+
+        def __getattr__(self, name):
+            return getattr(self._arm, name)
+
+        def command_positions(self, q, qd=None) -> None:
+            self._arm.command_positions(self.sent[0])
+            self.sent.append(np.asarray(q, float).copy())
+            self.last = self.sent[-1]
+
+    task, params, spec = peg.PegInHole(), PegInHoleParams(force_control="admittance"), load_robot("panda")
+    sim = build_sim_cell(task, params, spec, rng=np.random.default_rng(0))
+    try:
+        arm = LaggingArm(sim.arm, 100)
+        cell = Cell(arm=arm, gripper=sim.gripper, camera=None, model=sim.model,
+                    tick=lambda: sim.world.step(sim.arm.substeps), rng=np.random.default_rng(0),
+                    wrist=sim.wrist, planning_scene=task_planning_scene(task, params))
+        seen = {}
+
+        def insert_peg(cell, params, base_T_touch, tip_below_tcp):
+            seen["error"] = float(np.max(np.abs(arm.read().position - arm.last)))
+            seen["speed"] = float(np.max(np.abs(arm.read().velocity)))
+            return ProcedureOutcome(False, "stopped before force control")
+
+        monkeypatch.setattr(peg, "insert_peg", insert_peg)
+        out = task.procedure(cell, params)
+        assert out.message == "stopped before force control", out.message
+        assert seen["error"] < peg.SETTLE_TOL_RAD and seen["speed"] < 0.01, seen
+    finally:
+        sim.world.close()

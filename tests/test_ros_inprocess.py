@@ -249,6 +249,110 @@ def test_ros_arm_keeps_its_stream_alive_while_the_procedure_waits_in_the_link(ct
 
 
 @pytest.mark.timeout(60)
+def test_ros_arm_sends_one_command_per_tick_when_the_arms_stamps_jump(ctx):
+    """An arm whose /joint_states step over periods now and then (a sim whose real-time grid
+    slipped, a state lost on the way): a procedure commanding every tick still sends exactly one
+    command per tick. The state that ends such a tick is two or more periods past the last
+    command; the stream's keep-alive must not repeat that command in the period the procedure
+    sends its next one (a controller that applies one command per period, as the sim does, queues
+    the repeat, and the arm runs a period further behind the procedure with each one)."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+
+    from officina.robots import load_robot
+    from officina.ros.client import RosArm, RosLink
+    from officina.ros.convert import joint_state_msg
+    from officina.ros.qos import qos_reliable
+    from officina.ros.gate_node import COMMANDS_TOPIC
+    from officina.ros.robot_profiles import load_profile, resolve_profile
+
+    spec = load_robot("panda")
+    resolved = resolve_profile(spec, load_profile("default"))
+    arm_node = rclpy.create_node("fake_arm", context=ctx)
+    task_node = rclpy.create_node("task", context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
+    ex.add_node(arm_node)
+    ex.add_node(task_node)
+    pub = arm_node.create_publisher(JointState, resolved.joint_states, qos_reliable())
+    got = []
+    arm_node.create_subscription(Float64MultiArray, COMMANDS_TOPIC, lambda m: got.append(list(m.data)),
+                                 qos_reliable(1000))
+    clock = {"k": 0, "n": 0}
+
+    def publish_state():  # every 4th state three periods after the one before
+        clock["n"] += 1
+        clock["k"] += 3 if clock["n"] % 4 == 0 else 1
+        pub.publish(joint_state_msg(resolved.joint_names, 0.004 * clock["k"], spec.home, np.zeros(7), np.zeros(7)))
+
+    arm_node.create_timer(0.004, publish_state)
+    try:
+        link = RosLink(task_node, ex, resolved, rate_hz=250.0)
+        arm = RosArm(link, spec.limits)
+        link.wait_for_state(10.0)
+        link.spin_until(lambda: arm._pub.get_subscription_count() > 0, 10.0, "discovery")
+        for i in range(40):
+            arm.command_positions(spec.home + 0.001 * i)
+            link.tick()
+        link.spin_until(lambda: len(got) >= 40, 5.0, "the 40 commands")
+        # the 40 commands in order, none repeated among them (the repeats of the last one while
+        # this test waits in the link come after them)
+        np.testing.assert_allclose(got[:40], [spec.home + 0.001 * i for i in range(40)])
+    finally:
+        ex.shutdown()
+        arm_node.destroy_node()
+        task_node.destroy_node()
+
+
+@pytest.mark.timeout(60)
+def test_a_gate_that_was_not_scheduled_for_a_while_takes_every_command_of_the_stream(ctx):
+    """The task's command stream into the gate loses nothing when the gate does not run for 60
+    periods (its process descheduled on a loaded machine, 0.24 s at 250 Hz): the commands wait in
+    the subscription's history and the gate takes every one (counted here as refusals, the gate
+    being disarmed). A history of 10 kept the last 10: the arm then took the 11th last as the step
+    after the one before the stall, 50 periods' worth at once."""
+    import time
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from officina.robots import load_robot
+    from officina.ros.client import RosArm, RosLink
+    from officina.ros.gate_node import GateNode
+    from officina.ros.robot_profiles import load_profile, resolve_profile
+
+    spec = load_robot("panda")
+    resolved = resolve_profile(spec, load_profile("default"))
+    gate = GateNode(context=ctx)
+    task_node = rclpy.create_node("task", context=ctx)
+    gate_ex = SingleThreadedExecutor(context=ctx)
+    gate_ex.add_node(gate)
+    task_ex = SingleThreadedExecutor(context=ctx)
+    task_ex.add_node(task_node)
+    try:
+        arm = RosArm(RosLink(task_node, task_ex, resolved), spec.limits)
+        end = time.monotonic() + 10.0
+        while arm._pub.get_subscription_count() == 0 and time.monotonic() < end:
+            time.sleep(0.01)
+        assert arm._pub.get_subscription_count() > 0, "discovery"
+        for i in range(60):  # the gate does not spin meanwhile
+            arm.command_positions(spec.home + 1e-4 * i)
+        time.sleep(0.3)
+        end = time.monotonic() + 5.0
+        while gate.core.counts["refused"] < 60 and time.monotonic() < end:
+            gate_ex.spin_once(timeout_sec=0.01)
+        for _ in range(20):
+            gate_ex.spin_once(timeout_sec=0.01)
+        assert gate.core.counts["refused"] == 60, f"the gate took {gate.core.counts['refused']} of 60 commands"
+    finally:
+        gate_ex.shutdown()
+        task_ex.shutdown()
+        gate.destroy_node()
+        task_node.destroy_node()
+
+
+@pytest.mark.timeout(60)
 def test_gate_publishes_events_at_once_and_per_command_counts_at_its_status_rate(ctx):
     """safety_state: a command stream does not publish it per command (the counts go out with the
     status timer); arming, a refusal and the e-stop publish it at once."""
@@ -367,6 +471,56 @@ def test_run_node_exits_0_when_a_signal_races_the_executor(monkeypatch):
     with pytest.raises(RuntimeError, match="a real error"):
         run_node(make, [], spin=broken)
     assert not rclpy.ok()  # run_node shut its context down either way
+
+
+_STOP_IN_A_CALLBACK = """
+import os, signal, sys, time
+import rclpy
+from std_msgs.msg import Empty
+from officina.ros.runner import run_node
+
+def make(argv):
+    node = rclpy.create_node("stopped_in_a_callback")
+    node.executor_kind = sys.argv[1]
+    pub = node.create_publisher(Empty, "/stop_test", 10)
+    state = {"signalled": False}
+
+    def period():  # a timer that publishes, as a sim period does, signalled while it runs
+        if not state["signalled"]:
+            state["signalled"] = True
+            os.kill(os.getpid(), getattr(signal, sys.argv[2]))
+            time.sleep(0.3)
+        try:
+            pub.publish(Empty())
+        except Exception as exc:
+            print("publish failed:", exc, flush=True)
+
+    node.create_timer(0.01, period)
+    return node
+
+code = run_node(make, [])
+print("exit", code, flush=True)
+sys.exit(code)
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("executor, sig", [("events", "SIGTERM"), ("single", "SIGTERM"), ("events", "SIGINT")])
+def test_a_serving_node_stops_between_callbacks_on_a_signal(request, executor, sig):
+    """SIGTERM or SIGINT while a timer callback runs: the callback ends on a valid context (it still
+    publishes), the node stops after it and exits 0; nothing is logged (rclpy's own handlers shut
+    the context down from another thread at once: the publish failed, logged FATAL by the
+    EventsExecutor)."""
+    import subprocess
+    import sys
+
+    from officina.ros.testing import domain_id_for, ros_env
+
+    r = subprocess.run([sys.executable, "-c", _STOP_IN_A_CALLBACK, executor, sig], capture_output=True, text=True,
+                       timeout=50, env=ros_env(domain_id_for(request.node.name)))
+    out = r.stdout + r.stderr
+    assert r.returncode == 0 and "exit 0" in out, out
+    assert "failed" not in out and "FATAL" not in out and "Traceback" not in out, out
 
 
 @pytest.mark.timeout(60)
