@@ -9,9 +9,12 @@ physics by ``control_dt``. The node around it converts
 messages, publishes states and paces the loop.
 
 Forward commands are a stream of one position per control period. They are applied in the order
-they arrived, one per period (`MAX_PENDING_COMMANDS` at most wait; older ones are dropped), so a
-burst that a busy process delivered at once moves the arm at the rate the stream was made for,
-not several periods' worth in one (the gate's limits hold per command, that is per period). A
+they arrived, one per period, so a burst that a busy process delivered at once moves the arm at
+the rate the stream was made for, not several periods' worth in one. At most
+`MAX_PENDING_COMMANDS` wait: beyond them one waiting command gives way per arrival, where the
+stream's neighbours lie closest together, so that the arm catches up by one more period's worth
+in a period, spread over the stream, instead of stepping over all the oldest at once (the gate's
+limits hold per command, that is per period). A
 gripper command that arrives behind pending forward commands takes effect after them (a vent is
 applied where the arm was sent before it). A forward command's velocity feed-forward is the
 stream's own: its step from the previous period's command over the period, as a drive's setpoint
@@ -198,7 +201,7 @@ class FakeHardware:
             self._flush_pending()
         self._pending.append(("q", a))
         while sum(kind == "q" for kind, _ in self._pending) > MAX_PENDING_COMMANDS:
-            self._pop_command()  # the oldest gives way
+            self._thin_pending()
         self.counts["commands_accepted"] += 1
         self.source = "commands"
         return a
@@ -234,6 +237,17 @@ class FakeHardware:
                 self.follower.hold(a)
                 self._fresh = a
                 return
+
+    def _thin_pending(self) -> None:
+        """One waiting forward command gives way: of those between the last one applied and the
+        newest, the one whose neighbours lie closest together (the largest joint step between
+        them), so that the arm catches up by a period's worth at a time, spread over the stream,
+        instead of taking the oldest commands' periods in one step. Gripper commands stay where
+        they are in the stream."""
+        qs = [i for i, (kind, _) in enumerate(self._pending) if kind == "q"]
+        points = [self.follower.desired[0]] + [self._pending[i][1] for i in qs]  # from the held command
+        gaps = [float(np.max(np.abs(points[k + 1] - points[k - 1]))) for k in range(1, len(points) - 1)]
+        del self._pending[qs[int(np.argmin(gaps))]]
 
     def _flush_pending(self) -> None:
         """Drop the waiting forward commands; the gripper commands among them take effect now."""

@@ -81,10 +81,7 @@ def test_robot_only_cell_and_states_read_through_the_interfaces(panda):
 
 def test_forward_commands_that_arrive_together_run_one_per_period(panda):
     """A burst of forward commands (a busy process delivered them at once) moves the arm one
-    command per period, in order; a gripper command behind them takes effect after them; no more
-    than MAX_PENDING_COMMANDS wait (the oldest give way)."""
-    from officina.ros.fake_hardware import MAX_PENDING_COMMANDS
-
+    command per period, in order; a gripper command behind them takes effect after them."""
     hw = FakeHardware(panda, SimSetup(rate_hz=500.0))
     try:
         q0 = hw.follower.desired[0].copy()
@@ -99,10 +96,31 @@ def test_forward_commands_that_arrive_together_run_one_per_period(panda):
         hw.step()  # the gripper command was behind the last position: the period after it
         assert hw.gripper.grasp_state().name != "OPEN"
         np.testing.assert_allclose(hw.follower.desired[0], burst[-1])  # held
-        for i in range(MAX_PENDING_COMMANDS + 5):
-            hw.forward_command(q0 + 0.01 * i)
-        hw.step()
-        np.testing.assert_allclose(hw.follower.desired[0], q0 + 0.01 * 5)  # the 5 oldest gave way
+    finally:
+        hw.close()
+
+
+def test_a_backlog_over_the_limit_is_thinned_not_stepped_over(panda):
+    """More than MAX_PENDING_COMMANDS forward commands waiting (a stalled process delivered a
+    backlog): the commands that give way are spread over the stream, so the arm catches up by at
+    most one more period's worth in a period instead of jumping over the oldest at once (in
+    contact, such a jump is a force spike); the newest command is still reached."""
+    from officina.ros.fake_hardware import MAX_PENDING_COMMANDS
+
+    hw = FakeHardware(panda, SimSetup(rate_hz=500.0))
+    try:
+        q0 = hw.follower.desired[0].copy()
+        step = 0.001
+        n = MAX_PENDING_COMMANDS + 5
+        for i in range(1, n + 1):
+            hw.forward_command(q0 + step * i)
+        held = [q0, hw.follower.desired[0].copy()]  # before the backlog, and once it has arrived
+        for _ in range(MAX_PENDING_COMMANDS + 1):
+            hw.step()
+            held.append(hw.follower.desired[0].copy())
+        jumps = [float(np.max(np.abs(b - a))) for a, b in zip(held, held[1:])]
+        assert max(jumps) <= 2 * step + 1e-12, jumps  # dropping the 5 oldest: a jump of 5 steps
+        np.testing.assert_allclose(held[-1], q0 + step * n)  # the newest reached, one per period
     finally:
         hw.close()
 
