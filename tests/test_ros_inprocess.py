@@ -181,28 +181,23 @@ def test_executor_kind_falls_back_to_single_threaded_where_rclpy_has_no_events_e
     ex.shutdown()
 
 
-@pytest.mark.timeout(60)
-def test_ros_arm_keeps_its_stream_alive_while_the_procedure_waits_in_the_link(ctx):
-    """A procedure commanding every tick sends one command per tick, never a repeat; one waiting in
-    the link (a camera frame) repeats its last command once per period of the arm's clock, so the
-    gate's watchdog does not hold the arm; one that stops spinning stops the stream."""
-    import time
-
+def _arm_and_task_nodes(ctx):
+    """A fake arm's node (publishes nothing yet; collects what comes on the commands topic) and a
+    task's node on one executor: (spec, resolved profile, arm node, task node, executor, the arm's
+    /joint_states publisher, the commands received)."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64MultiArray
 
     from officina.robots import load_robot
-    from officina.ros.client import RosArm, RosLink
-    from officina.ros.convert import joint_state_msg
-    from officina.ros.qos import qos_reliable
     from officina.ros.gate_node import COMMANDS_TOPIC
+    from officina.ros.qos import qos_reliable
     from officina.ros.robot_profiles import load_profile, resolve_profile
 
     spec = load_robot("panda")
     resolved = resolve_profile(spec, load_profile("default"))
-    arm_node = rclpy.create_node("fake_arm", context=ctx)  # /joint_states at 250 Hz, stamps 4 ms apart
+    arm_node = rclpy.create_node("fake_arm", context=ctx)
     task_node = rclpy.create_node("task", context=ctx)
     ex = SingleThreadedExecutor(context=ctx)
     ex.add_node(arm_node)
@@ -211,6 +206,21 @@ def test_ros_arm_keeps_its_stream_alive_while_the_procedure_waits_in_the_link(ct
     got = []
     arm_node.create_subscription(Float64MultiArray, COMMANDS_TOPIC, lambda m: got.append(list(m.data)),
                                  qos_reliable(1000))
+    return spec, resolved, arm_node, task_node, ex, pub, got
+
+
+@pytest.mark.timeout(60)
+def test_ros_arm_keeps_its_stream_alive_while_the_procedure_waits_in_the_link(ctx):
+    """A procedure commanding every tick sends one command per tick, never a repeat; one waiting in
+    the link (a camera frame) repeats its last command once per period of the arm's clock, so the
+    gate's watchdog does not hold the arm; one that stops spinning stops the stream."""
+    import time
+
+    from officina.ros.client import RosArm, RosLink
+    from officina.ros.convert import joint_state_msg
+
+    spec, resolved, arm_node, task_node, ex, pub, got = _arm_and_task_nodes(ctx)
+    # /joint_states at 250 Hz, stamps 4 ms apart
     clock = {"k": 0}
 
     def publish_state():
@@ -256,29 +266,10 @@ def test_ros_arm_sends_one_command_per_tick_when_the_arms_stamps_jump(ctx):
     command; the stream's keep-alive must not repeat that command in the period the procedure
     sends its next one (a controller that applies one command per period, as the sim does, queues
     the repeat, and the arm runs a period further behind the procedure with each one)."""
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from sensor_msgs.msg import JointState
-    from std_msgs.msg import Float64MultiArray
-
-    from officina.robots import load_robot
     from officina.ros.client import RosArm, RosLink
     from officina.ros.convert import joint_state_msg
-    from officina.ros.qos import qos_reliable
-    from officina.ros.gate_node import COMMANDS_TOPIC
-    from officina.ros.robot_profiles import load_profile, resolve_profile
 
-    spec = load_robot("panda")
-    resolved = resolve_profile(spec, load_profile("default"))
-    arm_node = rclpy.create_node("fake_arm", context=ctx)
-    task_node = rclpy.create_node("task", context=ctx)
-    ex = SingleThreadedExecutor(context=ctx)
-    ex.add_node(arm_node)
-    ex.add_node(task_node)
-    pub = arm_node.create_publisher(JointState, resolved.joint_states, qos_reliable())
-    got = []
-    arm_node.create_subscription(Float64MultiArray, COMMANDS_TOPIC, lambda m: got.append(list(m.data)),
-                                 qos_reliable(1000))
+    spec, resolved, arm_node, task_node, ex, pub, got = _arm_and_task_nodes(ctx)
     clock = {"k": 0, "n": 0}
 
     def publish_state():  # every 4th state three periods after the one before
