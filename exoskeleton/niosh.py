@@ -295,8 +295,9 @@ def evaluate(task: NioshTask) -> NioshResult:
     u = units_by_name(task.units)
     _check(task.load, f"load ({u.mass_unit})")
     for name, label in (("h", "H (horizontal location)"), ("v", "V (vertical location)"),
-                        ("a", "A (asymmetry angle, deg)"), ("freq", "F (lifts per minute)")):
+                        ("a", "A (asymmetry angle, deg)")):
         _check(getattr(task, name), label)
+    _check(task.freq, "F (lifts per minute)", allow_zero=False)
     has_dest = task.h_dest is not None or task.v_dest is not None or task.a_dest is not None
     if has_dest and (task.h_dest is None or task.v_dest is None):
         raise ValueError("destination: give both --h-dest and --v-dest (and optionally --a-dest)")

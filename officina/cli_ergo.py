@@ -60,7 +60,7 @@ def niosh_cmd(
     h: float = typer.Option(..., "--h", help="Horizontal location of the hands at the origin, from the mid-point between the ankles: cm (metric) or in (us)."),
     v: float = typer.Option(..., "--v", help="Vertical location of the hands above the floor at the origin: cm or in."),
     a: float = typer.Option(..., "--a", help="Asymmetry angle at the origin, degrees (0 = in front)."),
-    freq: float = typer.Option(..., "--freq", help="Lifting frequency, lifts per minute (0.2 to 15; below 0.2 counts as 0.2)."),
+    freq: float = typer.Option(..., "--freq", help="Lifting frequency, lifts per minute, > 0 (Table 5 covers 0.2 to 15; below 0.2 counts as 0.2)."),
     duration: str = typer.Option(..., "--duration", help="Work duration: short (<= 1 h), moderate (1-2 h), long (2-8 h)."),
     coupling: str = typer.Option(..., "--coupling", help="Hand-to-object coupling: good, fair or poor (manual, Table 6)."),
     h_dest: float | None = typer.Option(None, "--h-dest", help="Horizontal location at the destination (gives a destination RWL/LI)."),
