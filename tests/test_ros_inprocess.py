@@ -209,6 +209,22 @@ def _arm_and_task_nodes(ctx):
     return spec, resolved, arm_node, task_node, ex, pub, got
 
 
+def _command_every_tick(task_node, ex, resolved, spec, got, n):
+    """A task's RosLink and RosArm on ``task_node``, once the arm's state and the commands'
+    subscriber are there; then n commands (home + 0.001 i), one per tick, until ``got`` has n."""
+    from officina.ros.client import RosArm, RosLink
+
+    link = RosLink(task_node, ex, resolved, rate_hz=250.0)
+    arm = RosArm(link, spec.limits)
+    link.wait_for_state(10.0)
+    link.spin_until(lambda: arm._pub.get_subscription_count() > 0, 10.0, "discovery")
+    for i in range(n):
+        arm.command_positions(spec.home + 0.001 * i)
+        link.tick()
+    link.spin_until(lambda: len(got) >= n, 5.0, f"the {n} commands")
+    return link, arm
+
+
 @pytest.mark.timeout(60)
 def test_ros_arm_keeps_its_stream_alive_while_the_procedure_waits_in_the_link(ctx):
     """A procedure commanding every tick sends one command per tick, never a repeat; one waiting in
@@ -216,7 +232,6 @@ def test_ros_arm_keeps_its_stream_alive_while_the_procedure_waits_in_the_link(ct
     gate's watchdog does not hold the arm; one that stops spinning stops the stream."""
     import time
 
-    from officina.ros.client import RosArm, RosLink
     from officina.ros.convert import joint_state_msg
 
     spec, resolved, arm_node, task_node, ex, pub, got = _arm_and_task_nodes(ctx)
@@ -229,14 +244,7 @@ def test_ros_arm_keeps_its_stream_alive_while_the_procedure_waits_in_the_link(ct
 
     arm_node.create_timer(0.004, publish_state)
     try:
-        link = RosLink(task_node, ex, resolved, rate_hz=250.0)
-        arm = RosArm(link, spec.limits)
-        link.wait_for_state(10.0)
-        link.spin_until(lambda: arm._pub.get_subscription_count() > 0, 10.0, "discovery")
-        for i in range(20):  # commanding every tick
-            arm.command_positions(spec.home + 0.001 * i)
-            link.tick()
-        link.spin_until(lambda: len(got) >= 20, 5.0, "the 20 commands")
+        link, arm = _command_every_tick(task_node, ex, resolved, spec, got, 20)
         ex.spin_once(timeout_sec=0.05)
         assert len(got) == 20, f"{len(got)} commands for 20 ticks"
         q = spec.home + 0.1
@@ -266,7 +274,6 @@ def test_ros_arm_sends_one_command_per_tick_when_the_arms_stamps_jump(ctx):
     command; the stream's keep-alive must not repeat that command in the period the procedure
     sends its next one (a controller that applies one command per period, as the sim does, queues
     the repeat, and the arm runs a period further behind the procedure with each one)."""
-    from officina.ros.client import RosArm, RosLink
     from officina.ros.convert import joint_state_msg
 
     spec, resolved, arm_node, task_node, ex, pub, got = _arm_and_task_nodes(ctx)
@@ -279,14 +286,7 @@ def test_ros_arm_sends_one_command_per_tick_when_the_arms_stamps_jump(ctx):
 
     arm_node.create_timer(0.004, publish_state)
     try:
-        link = RosLink(task_node, ex, resolved, rate_hz=250.0)
-        arm = RosArm(link, spec.limits)
-        link.wait_for_state(10.0)
-        link.spin_until(lambda: arm._pub.get_subscription_count() > 0, 10.0, "discovery")
-        for i in range(40):
-            arm.command_positions(spec.home + 0.001 * i)
-            link.tick()
-        link.spin_until(lambda: len(got) >= 40, 5.0, "the 40 commands")
+        link, arm = _command_every_tick(task_node, ex, resolved, spec, got, 40)
         # the 40 commands in order, none repeated among them (the repeats of the last one while
         # this test waits in the link come after them)
         np.testing.assert_allclose(got[:40], [spec.home + 0.001 * i for i in range(40)])
