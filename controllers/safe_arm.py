@@ -39,7 +39,10 @@ def _float_positions(arm) -> Callable[[list, list | None], None] | None:
     position command taking the filter's output as lists of Python floats, without a conversion
     and without checking it again. Only when the class that defines the arm's `command_positions`
     defines it too, so that a subclass or a wrapper (which forwards attributes) that changes
-    `command_positions` gets every command through its own `command_positions`."""
+    `command_positions` gets every command through its own `command_positions`; so does one set
+    on the instance itself (a tap that records what is sent)."""
+    if "command_positions" in getattr(arm, "__dict__", {}):
+        return None
     for cls in type(arm).__mro__:
         if "command_positions" in vars(cls):
             send = vars(cls).get("command_position_floats")

@@ -30,7 +30,8 @@ parallel gripper's pads, at a 1 ms step and control period. The other variants c
 thing at a time from ``pybullet`` (``rigid``, ``no_rolling``, ``residual``, ``step_2ms``), or
 add the cheaper solver options to the defaults (``fast``), also at a 2 ms step and control
 period (``fast_2ms``), or lower the cap on the solver's iterations from the defaults (``iter30``,
-``iter20``, and ``iter20_2ms`` at a 2 ms step and control period).
+``iter20``, and ``iter20_2ms`` at a 2 ms step and control period), or run the defaults and the
+cheaper options at a 4 ms step and control period (``step_4ms``, ``fast_4ms``).
 
     python benchmarks/bench_physics.py [--robots panda,iiwa,ur5e] [--seeds 0-9]
         [--variants pybullet,default] [--repeats 1] [--json]
@@ -102,6 +103,9 @@ def variants() -> dict[str, Variant]:
         "iter30": replace(d, solver_iterations=30),
         "iter20": replace(d, solver_iterations=20),
         "iter20_2ms": replace(d, solver_iterations=20, sim_dt=0.002, control_dt=0.002),
+        # a 4 ms step and control period (250 Hz), about PyBullet's own default step of 1/240 s
+        "step_4ms": replace(d, sim_dt=0.004, control_dt=0.004),
+        "fast_4ms": replace(d, solver_residual_threshold=1e-6, rigid_bodies=True, sim_dt=0.004, control_dt=0.004),
     }
 
 

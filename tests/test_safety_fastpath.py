@@ -347,13 +347,26 @@ class _OffsettingFloatArm(_FloatRecordingArm):
         super().command_positions(np.asarray(q) + 0.01, qd)
 
 
-@pytest.mark.parametrize("wrap", [_Offsetting, None])
+def _offset_on_the_instance(lim):
+    inner = _FloatRecordingArm(lim)
+    send = inner.command_positions
+    inner.command_positions = lambda q, qd=None: send(np.asarray(q) + 0.01, qd)
+    return inner, inner
+
+
+@pytest.mark.parametrize("wrap", ["wrapper", "subclass", "instance"])
 def test_safe_arm_sends_float_lists_only_past_the_arms_own_command_positions(wrap):
-    """A wrapper or subclass that changes `command_positions` of an arm taking float lists gets
-    every command through its `command_positions`: the float lists would bypass it."""
+    """A wrapper or subclass that changes `command_positions` of an arm taking float lists, or a
+    `command_positions` set on the arm instance, gets every command: the float lists would bypass it."""
     lim = PANDA
-    inner = _FloatRecordingArm(lim) if wrap else _OffsettingFloatArm(lim)
-    arm = SafeArm(wrap(inner) if wrap else inner, SafetyFilter(lim, 0.001, SafetyConfig(watchdog_periods=0)))
+    if wrap == "wrapper":
+        inner = _FloatRecordingArm(lim)
+        outer = _Offsetting(inner)
+    elif wrap == "subclass":
+        inner = outer = _OffsettingFloatArm(lim)
+    else:
+        inner, outer = _offset_on_the_instance(lim)
+    arm = SafeArm(outer, SafetyFilter(lim, 0.001, SafetyConfig(watchdog_periods=0)))
     q = lim.mid() + 1e-6
     arm.command_positions(q, np.zeros(7))
     assert inner.as_floats == 0
