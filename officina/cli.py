@@ -7,6 +7,7 @@ put command lines in indented code blocks.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -75,6 +76,21 @@ def parse_floats(text: str, what: str, n: int | None = None):
     if not np.all(np.isfinite(values)):
         raise BadInput(f"{what}: every value must be finite, got {text!r}")
     return values
+
+
+LOG_COLUMNS = 120
+
+
+def rich_console(*, stderr: bool = False):
+    """A rich console for officina's tables and progress. On a terminal it takes the terminal's
+    width. Written to a file or a CI log (no terminal) rich would lay tables out for 80 columns and
+    fold a wide one into tall cells; there it takes ``LOG_COLUMNS`` unless COLUMNS says otherwise."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    terminal = bool(getattr(stream, "isatty", None) and stream.isatty())
+    width = None if terminal or "COLUMNS" in os.environ else LOG_COLUMNS
+    return Console(stderr=stderr, width=width)
 
 
 def handle_errors(func):

@@ -56,12 +56,12 @@ _VERDICT_STYLE = {"met": "green", "missed": "bold red", "info": "dim", "n/a": "y
 
 def _print_table(doc: dict) -> None:
     """The document's rows as one table on stdout, the notes below it, how long it took."""
-    from rich.console import Console
+    from officina.cli import rich_console
     from rich.table import Table
 
     from officina.benchmarks.suite import format_value
 
-    console = Console()
+    console = rich_console()
     t = Table(title=f"officina bench {' '.join(doc['groups'])}" + (" --slow" if doc.get("slow") else ""),
               show_lines=False, title_justify="left")
     for col, just in (("group", "left"), ("measured", "left"), ("officina", "right"), ("baseline", "right"),
@@ -399,7 +399,7 @@ def bench_compare(
     fail_on_worse: bool = typer.Option(False, "--fail-on-worse", help="Exit 1 when a row got worse."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    from rich.console import Console
+    from officina.cli import rich_console
     from rich.table import Table
 
     from officina.benchmarks.suite import compare, format_value, load_document
@@ -421,7 +421,7 @@ def bench_compare(
             verdict = r["verdict_b"] or "-" if r["verdict_a"] == r["verdict_b"] else f"{r['verdict_a']} -> {r['verdict_b']}"
             t.add_row(r["group"], r["name"], format_value(r["a"], r["unit"]), format_value(r["b"], r["unit"]), ch,
                       f"[{style[r['moved']]}]{r['moved']}[/]" if r["moved"] else "", verdict)
-        Console().print(t)
+        rich_console().print(t)
         moved = sum(1 for r in rows if r["moved"] in ("better", "worse"))
         typer.echo(f"{moved} of {len(rows)} rows moved, {len(worse)} worse")
     if fail_on_worse and worse:

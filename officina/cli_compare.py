@@ -162,7 +162,7 @@ def compare_cmd(
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    from rich.console import Console
+    from officina.cli import rich_console
     from rich.table import Table
 
     t = report["table"]
@@ -172,7 +172,7 @@ def compare_cmd(
         table.add_column(c, justify="right")
     for row in t["rows"]:  # the changes in % are in the lines below and in compare.md
         table.add_row(*[c.split(" (")[0] for c in row])
-    console = Console()
+    console = rich_console()
     console.print(table)
     for line in report["actions"]:
         console.print(f"- {line}", highlight=False)

@@ -91,7 +91,7 @@ def run_cmd(
     if as_json:
         typer.echo(json.dumps({**m, "run_dir": str(res.run_dir)}, indent=2, sort_keys=True))
     else:
-        from rich.console import Console
+        from officina.cli import rich_console
         from rich.table import Table
 
         from officina.tasks import get_task
@@ -99,7 +99,7 @@ def run_cmd(
         t = Table(title=f"{m['task']} on {m['robot']} (seed {cfg.seed})", show_header=False)
         for label, value in summary_rows(get_task(cfg.task), m):
             t.add_row(label, value)
-        Console().print(t)
+        rich_console().print(t)
         typer.echo(f"run folder: {res.run_dir}")
     if not m["success"]:
         raise typer.Exit(1)
@@ -134,7 +134,7 @@ def robots_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-reada
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
+    from officina.cli import rich_console
     from rich.table import Table
 
     t = Table(title="robots (add your own: --robot path/to/arm.yaml, see README)")
@@ -142,7 +142,7 @@ def robots_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-reada
         t.add_column(c)
     for r in rows:
         t.add_row(r["name"], str(r["dof"]), r["gripper"], r["model_source"])
-    Console().print(t)
+    rich_console().print(t)
 
 
 TASKS_HELP = """List the registered tasks with a one-line description; with a TASK, its
@@ -208,7 +208,7 @@ def tasks_cmd(
         if as_json:
             typer.echo(json.dumps({"name": t.name, "description": t.description, "params": params}, indent=2))
             return
-        from rich.console import Console
+        from officina.cli import rich_console
         from rich.table import Table
 
         cols = ["key", "default", "allowed"] + (["description"] if any(r["description"] for r in params) else [])
@@ -217,7 +217,7 @@ def tasks_cmd(
             table.add_column(col, no_wrap=col == "key", overflow="fold")
         for r in params:
             table.add_row(*[json.dumps(r[c]) if c == "default" else r[c] for c in cols])
-        console = Console()
+        console = rich_console()
         console.print(t.description, highlight=False)
         console.print(table)
         return
@@ -315,11 +315,11 @@ def sweep_cmd(
     if as_json:
         typer.echo((sweep_dir / "sweep.json").read_text())
     else:
-        from rich.console import Console
+        from officina.cli import rich_console
 
         from officina.tasks import get_task
 
-        Console().print(sweep_table(get_task(points[0].config["task"]), res.summary))
+        rich_console().print(sweep_table(get_task(points[0].config["task"]), res.summary))
         typer.echo(f"sweep folder: {sweep_dir} (results.csv, sweep.json, sweep.png; "
                    f"`officina report {sweep_dir}` for a report)")
     if not all(r["success"] for r in res.rows):
@@ -339,9 +339,9 @@ def sweep_table(tdef, summary: list[dict]):
     for c in ["grid point", "runs", "failed", "success"] + [
             metric_label(tdef, k) + (f" [{metric_info(tdef, k).unit}]" if metric_info(tdef, k).unit else "")
             for k in shown]:
-        # the grid point names the row: folded over lines, never cut to a prefix other rows share
-        t.add_column(c, justify="left" if c == "grid point" else "right",
-                     overflow="fold" if c == "grid point" else "ellipsis")
+        # folded over lines, never cut: a grid point to a prefix other rows share, a number or an
+        # interval to its first digits
+        t.add_column(c, justify="left" if c == "grid point" else "right", overflow="fold")
     for s in summary:
         sc = s["success"]
         succ = f"{sc['value'] * 100:.0f} %" if sc["value"] is not None else "-"

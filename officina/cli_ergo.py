@@ -97,7 +97,7 @@ def niosh_cmd(
     if as_json:
         typer.echo(json.dumps(out, indent=2))
         return
-    from rich.console import Console
+    from officina.cli import rich_console
     from rich.table import Table
 
     mass_u = "kg" if out["units"] == "metric" else "lb"
@@ -110,7 +110,7 @@ def niosh_cmd(
         table.add_row(key, *[_fmt(p["multipliers"][key], 3) for _, p in ends])
     table.add_row(f"RWL ({mass_u})", *[_fmt(p["rwl"]) for _, p in ends])
     table.add_row("LI", *[_fmt(p["li"]) for _, p in ends])
-    console = Console()
+    console = rich_console()
     console.print(table)
     li = out["task_li"]
     verdict = "acceptable (LI <= 1)" if li is not None and li <= 1.0 else "above the RWL (LI > 1)"
@@ -205,7 +205,7 @@ def exo_lift_cmd(
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    from rich.console import Console
+    from officina.cli import rich_console
     from rich.table import Table
 
     table = Table(title=f"L5/S1 loads: {motion.name} ({exo})")
@@ -220,7 +220,7 @@ def exo_lift_cmd(
             ("mean compression (N)", "mean_compression_n", red["mean_compression"]))
     for label, key, r in rows:
         table.add_row(label, f"{result['without'][key]:.0f}", f"{result['with'][key]:.0f}", f"{r:.1f} %")
-    console = Console()
+    console = rich_console()
     console.print(table)
     pk = result["with"]["peak_compression_n"]
     zone = "above the maximum permissible limit (6400 N)" if pk > NIOSH_MAX_PERMISSIBLE_LIMIT_N else (
@@ -423,7 +423,7 @@ def exo_sweep_cmd(
     if as_json:
         typer.echo(json.dumps({**doc, "folder": str(folder)}, indent=2))
         return
-    from rich.console import Console
+    from officina.cli import rich_console
     from rich.table import Table
 
     t = Table(title=f"{len(rows)} design points in {elapsed:.2f} s; per lift, the design with the lowest "
@@ -440,7 +440,7 @@ def exo_sweep_cmd(
                       f"{li:.2f}" if li is not None else "inf", f"{best['stiffness_nm_per_rad']:g}",
                       f"{best['preload_nm']:g}", f"{best['peak_compression_n']:.0f}",
                       f"{best['peak_compression_reduction_pct']:.1f} %", f"{best['peak_opposing_moment_nm']:.1f}")
-    console = Console()
+    console = rich_console()
     console.print(t)
     console.print(f"wrote {', '.join(str(f) for f in files)}, {folder / 'exo_sweep.png'}, {folder / 'exo_sweep.json'}",
                   soft_wrap=True, highlight=False)

@@ -130,13 +130,13 @@ def _print(results: list[dict], update: bool, root: Path) -> None:
     terminal, gets rich's 80): one table per baseline under a heading, instead of one table whose
     task, robot and seeds columns left the metric names a few characters; a cell too long for its
     column folds onto the next line instead of being cut."""
-    from rich.console import Console
+    from officina.cli import rich_console
     from rich.markup import escape
     from rich.padding import Padding
     from rich.table import Table
     from rich.text import Text
 
-    console = Console()
+    console = rich_console()
 
     def table(title: str, columns: tuple[str, ...]) -> Table:
         t = Table(title=title, title_justify="left")

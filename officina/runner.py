@@ -211,9 +211,9 @@ class _SafetyLog:
 
 def _progress_observer(cfg: RunConfig, robot_name: str):
     """A rich progress line on a terminal (stderr); None elsewhere."""
-    from rich.console import Console
+    from officina.cli import rich_console
 
-    console = Console(stderr=True)
+    console = rich_console(stderr=True)
     if not console.is_terminal:
         return None, None
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn

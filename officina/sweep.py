@@ -506,11 +506,11 @@ class _Reporter:
     """Progress: a rich bar on a terminal; one plain line per finished run elsewhere (CI logs)."""
 
     def __init__(self, total: int, describe: Callable[[dict[str, Any]], str], enabled: bool = True) -> None:
-        from rich.console import Console
+        from officina.cli import rich_console
 
         self.total, self.done, self.failed = total, 0, 0
         self.describe = describe
-        self.console = Console(stderr=True)
+        self.console = rich_console(stderr=True)
         self.t0 = time.perf_counter()
         self.prog = None
         self.enabled = enabled

@@ -278,3 +278,38 @@ def test_config_that_is_a_sweep_plan_or_metrics_says_so(cli, tmp_path):
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and f"config file {f} {message}" in lines[0], lines
         assert not (tmp_path / "run").exists()
+
+
+def test_sweep_table_never_cuts_a_number_or_an_interval():
+    """At 80 columns peg-in-hole's seven value columns fold their cells over lines: the success
+    interval and every mean +- half-width are all there, not cut to 'inser…' or '[44-1…'."""
+    from rich.console import Console
+
+    from officina.cli_core import sweep_table
+    from officina.tasks import get_task
+
+    tdef = get_task("peg-in-hole")
+    metric = {"value": 156.1234, "low": -6712.0, "high": 7024.2, "n": 3}
+    success = {"value": 1 / 3, "low": 0.0616, "high": 0.7923, "n": 3}
+    summary = [{"point": "robot=iiwa", "runs": 3, "failed": 0, "success": success,
+                "metrics": {k: metric for k in ("insertion_time_s", "peak_contact_force_n", "attempts",
+                                                "search_distance_mm", "cycle_time_s")}}]
+    console = Console(width=80, record=True, color_system=None)
+    console.print(sweep_table(tdef, summary))
+    rows = [line.split("│")[1:-1] for line in console.export_text().splitlines() if line.startswith("│")]
+    cells = ["".join(row[i].strip() for row in rows) for i in range(len(rows[0]))]
+    assert "33 %[6-79]" in cells, cells
+    assert cells.count("156.1+-6.9e+03") >= 4, cells
+
+
+@pytest.mark.parametrize("columns", [None, "80", "200"])
+def test_tables_written_to_a_log_are_laid_out_wider_than_80_columns(monkeypatch, columns):
+    """Output that is no terminal (a CI log, a file) gets LOG_COLUMNS unless COLUMNS is set."""
+    from officina.cli import LOG_COLUMNS, rich_console
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert rich_console().width == (LOG_COLUMNS if columns is None else int(columns))
+    assert rich_console(stderr=True).width == (LOG_COLUMNS if columns is None else int(columns))
