@@ -124,7 +124,8 @@ class FakeHardware:
         self.periods = 0
         self.counts = {"trajectories_accepted": 0, "trajectories_rejected": 0, "commands_accepted": 0,
                        "commands_rejected": 0, "gripper_commands": 0, "gripper_rejected": 0,
-                       "limit_clamps": 0, "periods_without_command": 0}
+                       "limit_clamps": 0, "periods_without_command": 0, "commands_thinned": 0,
+                       "commands_thinned_with_admittance": 0}
         self.last_reason = ""
         self.source = "hold"  # "trajectory" | "commands" | "hold"
         self._pending: deque = deque()  # ("q", positions) | ("gripper", values), in arrival order
@@ -202,6 +203,9 @@ class FakeHardware:
         self._pending.append(("q", a))
         while sum(kind == "q" for kind, _ in self._pending) > MAX_PENDING_COMMANDS:
             self._thin_pending()
+            self.counts["commands_thinned"] += 1
+            if self.admittance is not None and self.admittance.enabled:
+                self.counts["commands_thinned_with_admittance"] += 1
         self.counts["commands_accepted"] += 1
         self.source = "commands"
         return a

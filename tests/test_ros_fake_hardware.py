@@ -121,6 +121,9 @@ def test_a_backlog_over_the_limit_is_thinned_not_stepped_over(panda):
         jumps = [float(np.max(np.abs(b - a))) for a, b in zip(held, held[1:])]
         assert max(jumps) <= 2 * step + 1e-12, jumps  # dropping the 5 oldest: a jump of 5 steps
         np.testing.assert_allclose(held[-1], q0 + step * n)  # the newest reached, one per period
+        # the controller state tells how many gave way (none while an admittance was on)
+        assert hw.counts["commands_thinned"] == n - MAX_PENDING_COMMANDS
+        assert hw.counts["commands_thinned_with_admittance"] == 0
     finally:
         hw.close()
 
