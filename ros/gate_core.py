@@ -30,6 +30,10 @@ simulation time in fast/lockstep pacing), so it behaves the same in every pacing
   writer's false (which the reliable reader never takes) does not release an e-stop that a
   reliable writer engaged, until a reliable writer says false (the engaging writer's leaving
   does not release it either).
+* A FollowJointTrajectory goal that a trajectory on the topic replaced, ending at the controller
+  after it (its acceptance was on its way, or the cancel found it running: the controller holds
+  where a cancel finds it), has the topic's trajectory commanded again, last
+  (`after_stopped_goal`): the newest command wins.
 
 The safety filter is used through its public API only: each call returns the command with the
 events it caused (`Filtered`), which the gate counts (``safety_counts``).
@@ -38,7 +42,7 @@ events it caused (`Filtered`), which the gate counts (``safety_counts``).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
 import numpy as np
@@ -254,6 +258,9 @@ class GateCore:
         self._estop_owed: dict[str, int] = dict.fromkeys(ESTOP_READERS, 0)
         self._release_waited: float | None = None
         self._release_seen = 0.0
+        # the newest command while it is a trajectory from the topic (its start made absolute),
+        # for `after_stopped_goal`; None when a goal, a command stream or an arming came after it
+        self._topic_trajectory: TrajectoryMsg | None = None
 
     # --- bookkeeping -------------------------------------------------------------------------------
     def refuse(self, reason: str) -> None:
@@ -329,6 +336,7 @@ class GateCore:
         if self.mode != "commands":
             self.filter.reset(self.state)
             self.mode = "commands"
+        self._topic_trajectory = None
         q, events = self.filter.filter_position(values, self.state)
         if events:
             self._note(events)
@@ -344,7 +352,8 @@ class GateCore:
         self.counts["forwarded_commands"] += 1
         return Forward("commands", positions=q)
 
-    def on_trajectory(self, msg: TrajectoryMsg) -> Forward | None:
+    def on_trajectory(self, msg: TrajectoryMsg, *, goal: bool = False) -> Forward | None:
+        """A trajectory from the topic, or (``goal``) a FollowJointTrajectory goal's: checked whole."""
         why = self.ready("trajectory")
         if why:
             self.refuse(why)
@@ -359,6 +368,11 @@ class GateCore:
         self.mode = "trajectory"
         self.holding = False
         self._q_forwarded = None
+        # A zero stamp starts the trajectory when the controller takes it; the one kept for
+        # `after_stopped_goal` starts when the gate checked it, so that sending it again goes on
+        # with it rather than starting it over.
+        self._topic_trajectory = None if goal else (
+            replace(msg, stamp=float(self.state.stamp)) if msg.stamp == 0.0 else msg)
         self.counts["forwarded_trajectories"] += 1
         return Forward("trajectory")
 
@@ -373,6 +387,7 @@ class GateCore:
             self.armed = True
             self.holding = False
             self.mode = None
+            self._topic_trajectory = None
             self.last_cmd_stamp = None
             self._q_forwarded = None
             self.last_event = "armed"
@@ -408,6 +423,7 @@ class GateCore:
         self.estopped = True
         self._note(self.filter.set_estop(True, self.state))
         self.armed = False
+        self._topic_trajectory = None
         self.last_event = "e-stop: forwarding stopped, holding, disarmed"
         return self._hold()
 
@@ -515,6 +531,36 @@ class GateCore:
         self.counts["holds"] += 1
         self.last_event = "hold commanded again: a stopped FollowJointTrajectory goal ended at the controller"
         return self._braking()
+
+    def after_stopped_goal(self) -> Forward | None:
+        """What to command once a FollowJointTrajectory goal that the gate stopped has ended at
+        the controller (`officina.ros.fjt.GateActionRelay`), so that the newest command has the
+        last word there: the controller may have taken the goal after the command that replaced
+        it (its acceptance was on its way), and a cancel that finds it running holds the arm
+        where it is. Disarmed (e-stop, disarm, state lost): the hold again (`trajectory_hold`).
+        Armed, with a trajectory from the topic the newest command: that trajectory again, with
+        the start it had (a zero stamp made the time the gate checked it), so the controller goes
+        on with it from where the arm is; checked again from the last state, and if it no longer
+        passes (it has ended, or it would now break a limit), refused and the braking hold
+        commanded instead. Else None: a newer goal or a command stream commands the arm."""
+        if not self.armed:
+            return self.trajectory_hold()
+        msg = self._topic_trajectory
+        if msg is None or self.mode != "trajectory" or self.state is None:
+            return None
+        f = self.filter
+        try:
+            check_trajectory(msg, self.joint_names, self.state, f.lower, f.upper, f.vmax, f.amax, self.dt,
+                             self.config.tolerance, self.config.jtc, self._tcp_in_box())
+        except TrajectoryRejected as exc:
+            self._topic_trajectory = None
+            self.refuse(f"trajectory not sent again after the goal it replaced ended at the controller: {exc}; holding")
+            self.counts["holds"] += 1
+            self.last_event = "hold commanded: a stopped FollowJointTrajectory goal ended at the controller"
+            return self._braking()
+        self.last_event = ("trajectory sent again: a FollowJointTrajectory goal it replaced ended at the "
+                           "controller after it")
+        return Forward("trajectory", trajectory=msg)
 
     def events(self) -> tuple:
         """What `status` says that changes on an event only (not with every command): cheap to

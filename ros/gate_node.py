@@ -182,9 +182,10 @@ class GateNode(Node):
             self.relay.stop(why)
 
     def _hold_after_goal(self) -> None:
-        """The relay's stopped goal has ended at the controller: command the trajectory
-        controller's hold again, so that it comes after whatever the goal did (while disarmed)."""
-        self._send(self.core.trajectory_hold())
+        """The relay's stopped goal has ended at the controller: command the hold again (while
+        disarmed) or the topic's trajectory that replaced the goal (`GateCore.after_stopped_goal`),
+        so that it comes after whatever the goal did."""
+        self._send(self.core.after_stopped_goal())
         self._publish_status()
 
     def _refuse_goal(self, why: str) -> None:
@@ -197,7 +198,7 @@ class GateNode(Node):
         self._check_state()
         before = self.core.counts["refused"]
         try:
-            fwd = self.core.on_trajectory(trajectory_from_msg(trajectory_msg))
+            fwd = self.core.on_trajectory(trajectory_from_msg(trajectory_msg), goal=True)
         except Exception as exc:  # noqa: BLE001
             self.core.refuse(f"goal refused: {type(exc).__name__}: {exc}")
             fwd = None

@@ -228,14 +228,19 @@ def test_gate_relays_follow_joint_trajectory_only_when_armed_and_aborts_on_estop
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("stop", ["estop", "topic"])
 @pytest.mark.parametrize("executor", ["single", "events"])
-def test_gate_commands_its_hold_again_after_a_goal_the_controller_took_after_an_estop(fjt, executor):
+def test_gate_commands_its_hold_again_after_a_goal_the_controller_took_after_an_estop(fjt, executor, stop):
     """The controller's acceptance of a relayed goal is on its way when the e-stop comes: the
     gate's braking trajectory reaches the controller first, the goal after it (and would replace
     it until the cancel arrives). Here the test is the arm (it publishes /joint_states) and the
     controller, whose node is not spun until the gate's braking trajectory has arrived, so that
     it takes the goal after it. The gate cancels the goal and, once it has ended, sends its hold
-    again: the last trajectory for the controller comes after the goal's cancel."""
+    again: the last trajectory for the controller comes after the goal's cancel. The same when a
+    trajectory on /officina/joint_trajectory replaces the goal (``stop`` "topic"), the gate armed:
+    once the goal has ended, the gate sends that trajectory again (its start made the time the
+    gate checked it), so the newest command, not the late goal or its cancel's hold, has the
+    last word."""
     import time
 
     from control_msgs.action import FollowJointTrajectory
@@ -246,7 +251,8 @@ def test_gate_commands_its_hold_again_after_a_goal_the_controller_took_after_an_
     from std_srvs.srv import SetBool
     from trajectory_msgs.msg import JointTrajectory
 
-    from officina.ros.convert import joint_state_msg
+    from officina.ros.convert import joint_state_msg, trajectory_to_msg
+    from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg
     from officina.ros.qos import qos_latched
 
     spec = load_robot("panda")
@@ -295,10 +301,18 @@ def test_gate_commands_its_hold_again_after_a_goal_the_controller_took_after_an_
     h = goals.send(goal_msg(names, [(2.0, spec.home + 0.2, np.zeros(n))]))  # accepted by the gate, relayed
     assert h is not None
     c.spin_for(0.5)  # the relayed goal waits at the controller, whose node is not spun
-    estop = c.publisher(Bool, "/officina/estop")
-    c.wait_for(lambda: estop.get_subscription_count() >= 1, 10, "discovery")
-    estop.publish(Bool(data=True))
-    c.wait_for(lambda: len(c.received[topic]) >= 1, 10, "the e-stop's braking trajectory")
+    if stop == "estop":
+        estop = c.publisher(Bool, "/officina/estop")
+        c.wait_for(lambda: estop.get_subscription_count() >= 1, 10, "discovery")
+        estop.publish(Bool(data=True))
+        c.wait_for(lambda: len(c.received[topic]) >= 1, 10, "the e-stop's braking trajectory")
+    else:
+        newest = TrajectoryMsg(0.0, tuple(names), (TrajectoryPointMsg(3.0, tuple(spec.home - 0.1), (0.0,) * n),))
+        pub = c.publisher(JointTrajectory, "/officina/joint_trajectory")
+        c.wait_for(lambda: pub.get_subscription_count() >= 1, 10, "discovery")
+        t_sent = c.node.get_clock().now().nanoseconds * 1e-9
+        pub.publish(trajectory_to_msg(newest))
+        c.wait_for(lambda: len(c.received[topic]) >= 1, 10, "the topic's trajectory at the controller")
     assert log == []
     result = h.get_result_async()
 
@@ -310,12 +324,22 @@ def test_gate_commands_its_hold_again_after_a_goal_the_controller_took_after_an_
 
     spin_both(result.done, 15)
     assert [e for e, _ in log] == ["accepted", "cancel", "ended"], log
-    assert result.done() and result.result().status == ABORTED and "e-stop" in result.result().result.error_string
+    why = "e-stop" if stop == "estop" else "replaced by a trajectory"
+    assert result.done() and result.result().status == ABORTED and why in result.result().result.error_string
     spin_both(lambda: False, 0.5)
     t_accept, t_cancel = log[0][1], log[1][1]
     walls = c.recv_wall[topic]
-    assert walls[0] < t_accept < t_cancel < walls[-1]  # the hold went out before the goal's acceptance and again after it
+    assert walls[0] < t_accept < t_cancel < walls[-1]  # sent before the goal's acceptance and again after it
     last = c.received[topic][-1]
     assert list(last.joint_names) == names and np.allclose(last.points[-1].velocities, 0.0)
-    np.testing.assert_allclose(last.points[-1].positions, spec.home, atol=1e-9)  # held where the arm stands
-    assert gate_state().get("estopped") == "true" and gate.alive(), gate.output()
+    if stop == "estop":
+        np.testing.assert_allclose(last.points[-1].positions, spec.home, atol=1e-9)  # held where the arm stands
+        assert gate_state().get("estopped") == "true" and gate.alive(), gate.output()
+        return
+    np.testing.assert_allclose(last.points[-1].positions, spec.home - 0.1, atol=1e-9)
+    first = c.received[topic][0]
+    assert first.header.stamp.sec == 0 and first.header.stamp.nanosec == 0  # forwarded unchanged
+    stamp = last.header.stamp.sec + last.header.stamp.nanosec * 1e-9
+    assert t_sent - 1.0 < stamp <= t_sent + 1.0  # goes on with it, not starting it over
+    assert gate_state().get("armed") == "true" and "sent again" in gate_state().get("last_event", "")
+    assert gate.alive(), gate.output()

@@ -301,6 +301,52 @@ def test_estop_a_best_effort_false_does_not_release_a_reliable_true():
     assert not g.estopped and g.set_armed(True)[0]
 
 
+def test_a_topic_trajectory_is_sent_again_after_a_goal_it_replaced_ends_at_the_controller():
+    """A FollowJointTrajectory goal is on its way to the controller when a trajectory on the
+    topic replaces it (the node stops the goal and forwards the trajectory); the controller takes
+    the goal after the trajectory, or the goal's cancel finds it running and holds the arm there.
+    Once the stopped goal has ended at the controller the gate commands the topic's trajectory
+    again, with the start it had (a zero stamp made the time the gate checked it), so the newest
+    command has the last word; a newer goal or command stream, or a disarm, decide otherwise, and
+    a trajectory that no longer passes the check from the last state is refused for a hold."""
+    home, z = SPEC.home, (0.0,) * 7
+    goal = TrajectoryMsg(0.0, tuple(NAMES), (P(2.0, tuple(home + 0.1), z),))
+    topic = TrajectoryMsg(0.0, tuple(NAMES), (P(2.0, tuple(home - 0.1), z),))
+
+    def replaced():
+        g = _estop_core()
+        assert g.on_trajectory(goal, goal=True) is not None
+        g.on_joint_state(js(0.1, home))
+        assert g.on_trajectory(topic) is not None
+        g.on_joint_state(js(0.3, home))  # the goal ran at the controller: the arm did not follow the topic's
+        return g
+
+    g = replaced()
+    out = g.after_stopped_goal()
+    assert out.kind == "trajectory" and out.trajectory.stamp == 0.1 and out.trajectory.points == topic.points
+    assert g.armed and "sent again" in g.last_event
+    stamped = TrajectoryMsg(0.05, topic.joint_names, topic.points)
+    g = _estop_core()
+    g.on_joint_state(js(0.1, home))
+    assert g.on_trajectory(stamped) is not None
+    assert g.after_stopped_goal().trajectory == stamped  # a stamped trajectory goes again as it came
+    g = replaced()  # a goal after the topic's trajectory is the newest command: nothing more
+    assert g.on_trajectory(goal, goal=True) is not None and g.after_stopped_goal() is None
+    g = replaced()  # so is a command stream
+    assert g.on_command(home) is not None and g.after_stopped_goal() is None
+    g = replaced()  # disarmed: the braking hold, as after an e-stop
+    g.set_armed(False)
+    out = g.after_stopped_goal()
+    assert out.kind == "trajectory" and np.allclose(out.trajectory.points[-1].positions, home)
+    g = replaced()  # the trajectory has ended (its points are in the past): refused, and the hold
+    g.on_joint_state(js(3.0, home))
+    holds = g.counts["holds"]
+    out = g.after_stopped_goal()
+    assert out.kind == "trajectory" and np.allclose(out.trajectory.points[-1].positions, home)
+    assert g.counts["holds"] == holds + 1 and "not sent again" in g.last_refusal and "past" in g.last_refusal
+    assert g.after_stopped_goal() is None  # once
+
+
 def run_stream(client_hz, seconds, stalls=(), stamps="wall", gate_hz=250.0, state_hz=250.0):
     """StreamRate fed as the node feeds it: /joint_states at state_hz on the wall clock except in
     ``stalls`` ((start, length) [s]), stamped with the wall clock ("wall": a driver) or with a
