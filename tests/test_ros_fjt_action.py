@@ -282,7 +282,7 @@ def test_gate_relays_follow_joint_trajectory_only_when_armed_and_aborts_on_estop
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("stop", ["estop", "topic"])
 @pytest.mark.parametrize("executor", ["single", "events"])
-def test_gate_commands_its_hold_again_after_a_goal_the_controller_took_after_an_estop(fjt, executor, stop):
+def test_gate_commands_again_after_a_goal_the_controller_took_after_a_stop(fjt, executor, stop):
     """The controller's acceptance of a relayed goal is on its way when the e-stop comes: the
     gate's braking trajectory reaches the controller first, the goal after it (and would replace
     it until the cancel arrives). Here the test is the arm (it publishes /joint_states) and the
