@@ -200,6 +200,11 @@ def gate_cmd(
     Nothing passes before arming (/officina/arm). Where control_msgs is installed it also relays
     /officina/follow_joint_trajectory goals to the controller's action.
 
+    /officina/estop (std_msgs/Bool, reliable or best effort): a true engages at once; a false
+    releases once every reader that took a true has taken a false: a best-effort false does not
+    release an e-stop a reliable writer engaged (publish the false reliably, as ros2 topic pub
+    does).
+
     Examples:
 
     ```

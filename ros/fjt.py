@@ -378,7 +378,8 @@ class GateActionRelay:
     controller may still take the goal after that hold (its acceptance was on its way when the
     stop came: the goal then replaces the hold until the cancel reaches it), and a cancel that
     reaches it after the hold holds the arm where it finds it: so once a stopped goal has ended at
-    the controller, ``hold()`` is called, for the gate to command its hold again, last.
+    the controller, ``hold()`` is called, for the gate to command again, last, its hold or the
+    newest command (a trajectory on the topic that replaced the goal: `GateCore.after_stopped_goal`).
     """
 
     def __init__(self, node, resolved, check, refuse, hold=None) -> None:

@@ -21,10 +21,19 @@ simulation time in fast/lockstep pacing), so it behaves the same in every pacing
   commanded from the last state (streamed braking hold for the forward controller, a braking
   trajectory for the trajectory controller); e-stop also disarms and arming is refused until the
   e-stop is released. The node reads the e-stop topic twice, with a reliable and a best-effort
-  reader (`estop_from`): a true on either engages at once; a release (false) acts once the last
-  message on every reader that has a publisher says false (a reader that has not taken its copy
-  of the engaging true is waited for a short time), so the late copy of a true on one reader
-  cannot re-engage the gate after the release it preceded.
+  reader (`estop_from`): a true on either engages at once; a release is monotone: a false
+  releases once the last message on every reader says false and no reader that has a publisher
+  still owes the copy of a true another reader took (a true taken after the false voids it; an
+  owed copy is waited for ``ESTOP_COPY_WAIT_S`` of the node's live time, a stall of its executor
+  not counted), so late copies of the trues of a fast true/false burst cannot re-engage the gate
+  after a release. A true a reader took holds until that reader takes a false: a best-effort
+  writer's false (which the reliable reader never takes) does not release an e-stop that a
+  reliable writer engaged, until a reliable writer says false (the engaging writer's leaving
+  does not release it either).
+* A FollowJointTrajectory goal that a trajectory on the topic replaced, ending at the controller
+  after it (its acceptance was on its way, or the cancel found it running: the controller holds
+  where a cancel finds it), has the topic's trajectory commanded again, last
+  (`after_stopped_goal`): the newest command wins.
 
 The safety filter is used through its public API only: each call returns the command with the
 events it caused (`Filtered`), which the gate counts (``safety_counts``).
@@ -33,7 +42,7 @@ events it caused (`Filtered`), which the gate counts (``safety_counts``).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
 import numpy as np
@@ -46,13 +55,17 @@ from officina.ros.jtc import (
 )
 
 __all__ = ["GateConfig", "GateCore", "Forward", "braking_trajectory", "check_trajectory", "ESTOP_READERS",
-           "ESTOP_COPY_WAIT_S", "StreamRate"]
+           "ESTOP_COPY_WAIT_S", "ESTOP_TICK_GAP_S", "StreamRate"]
 
 # The node's two readers of the e-stop topic. A best-effort reader matches reliable and
 # best-effort writers, a reliable reader only reliable ones: a reliable writer's message reaches
 # both, a best-effort writer's only the best-effort reader.
 ESTOP_READERS = ("reliable", "best_effort")
-ESTOP_COPY_WAIT_S = 0.25  # how long a release waits for a reader's copy of the engaging true [s]
+ESTOP_COPY_WAIT_S = 0.25  # how long a release waits for a reader's copy of a true [s]
+# The longest gap between two looks at a waiting release (`GateCore.estop_tick`) that counts in
+# full towards ESTOP_COPY_WAIT_S; a longer one is a stall of the node's executor, over which a
+# copy may have arrived and wait in its reader's queue: it counts as this much.
+ESTOP_TICK_GAP_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -238,10 +251,16 @@ class GateCore:
         self.safety_counts = {e.value: 0 for e in SafetyEvent}
         self.last_refusal = ""
         self.last_event = ""
-        # the last e-stop message each reader took (True, False, or "owed": a copy of the true
-        # that engaged on another reader), and since when a release (a false) waits
-        self._estop_last: dict[str, bool | str] = dict.fromkeys(ESTOP_READERS, False)
-        self._release_since: float | None = None
+        # the last e-stop message each reader took; how many copies of trues another reader took
+        # each reader has not taken yet; the live time a release (a false) has waited (None: no
+        # release waits) and when it last looked (`estop_tick`)
+        self._estop_last: dict[str, bool] = dict.fromkeys(ESTOP_READERS, False)
+        self._estop_owed: dict[str, int] = dict.fromkeys(ESTOP_READERS, 0)
+        self._release_waited: float | None = None
+        self._release_seen = 0.0
+        # the newest command while it is a trajectory from the topic (its start made absolute),
+        # for `after_stopped_goal`; None when a goal, a command stream or an arming came after it
+        self._topic_trajectory: TrajectoryMsg | None = None
 
     # --- bookkeeping -------------------------------------------------------------------------------
     def refuse(self, reason: str) -> None:
@@ -317,6 +336,7 @@ class GateCore:
         if self.mode != "commands":
             self.filter.reset(self.state)
             self.mode = "commands"
+        self._topic_trajectory = None
         q, events = self.filter.filter_position(values, self.state)
         if events:
             self._note(events)
@@ -332,7 +352,8 @@ class GateCore:
         self.counts["forwarded_commands"] += 1
         return Forward("commands", positions=q)
 
-    def on_trajectory(self, msg: TrajectoryMsg) -> Forward | None:
+    def on_trajectory(self, msg: TrajectoryMsg, *, goal: bool = False) -> Forward | None:
+        """A trajectory from the topic, or (``goal``) a FollowJointTrajectory goal's: checked whole."""
         why = self.ready("trajectory")
         if why:
             self.refuse(why)
@@ -347,6 +368,11 @@ class GateCore:
         self.mode = "trajectory"
         self.holding = False
         self._q_forwarded = None
+        # A zero stamp starts the trajectory when the controller takes it; the one kept for
+        # `after_stopped_goal` starts when the gate checked it, so that sending it again goes on
+        # with it rather than starting it over.
+        self._topic_trajectory = None if goal else (
+            replace(msg, stamp=float(self.state.stamp)) if msg.stamp == 0.0 else msg)
         self.counts["forwarded_trajectories"] += 1
         return Forward("trajectory")
 
@@ -361,6 +387,7 @@ class GateCore:
             self.armed = True
             self.holding = False
             self.mode = None
+            self._topic_trajectory = None
             self.last_cmd_stamp = None
             self._q_forwarded = None
             self.last_event = "armed"
@@ -383,7 +410,7 @@ class GateCore:
         """Engage (True) or release (False) the e-stop. A latch: the same value again changes
         nothing and counts nothing (``estops`` counts engagements). The node's two readers of the
         e-stop topic go through `estop_from`, which decides when a false releases."""
-        self._release_since = None
+        self._release_waited = None
         if not flag:
             if self.estopped:
                 self.estopped = False
@@ -396,6 +423,7 @@ class GateCore:
         self.estopped = True
         self._note(self.filter.set_estop(True, self.state))
         self.armed = False
+        self._topic_trajectory = None
         self.last_event = "e-stop: forwarding stopped, holding, disarmed"
         return self._hold()
 
@@ -405,49 +433,75 @@ class GateCore:
         clock [s] (`estop_tick` goes on with it).
 
         A true engages at once (`estop`). A reliable writer's message reaches both readers, one
-        copy after the other, so a true followed at once by a false could release on the first
-        reader's false and re-engage (and release again) on the other's late copies. So when a
-        true engages, every other reader owes a copy of it, and a false releases only once the
-        last message on every reader that has a publisher is false: a reader that took a true
-        waits for its own false; a reader that owes a copy is waited for ``ESTOP_COPY_WAIT_S``
-        after the first false (a best-effort writer's message, or one sent before its writer had
-        matched both readers, reaches one reader only)."""
-        last = self._estop_last
+        copy after the other, and the copies of a fast true/false burst interleave in any order:
+        a release on one reader's false could be followed by the other reader's late copy of a
+        later true (engage, release, engage again). So the release is monotone: every true a
+        reader takes that is not the copy of one another reader took puts the other readers in
+        its debt, one copy each; a true taken voids a waiting release; a false releases only once
+        the last message on every reader is false and no reader that has a publisher owes a
+        copy. An owed copy is waited for ``ESTOP_COPY_WAIT_S`` after the false (a best-effort
+        writer's message, or one sent before its writer had matched both readers, reaches one
+        reader only), counted in the node's live time: a stall of its executor, over which the
+        copy may have arrived and wait in its reader's queue, does not count (`estop_tick`).
+
+        A true a reader took holds until that reader takes a false, whether or not its writer is
+        still there: the reliable reader takes reliable writers only, so a best-effort writer's
+        false (a pendant's bridge) does not release an e-stop that a reliable writer (a safety
+        PLC's bridge) engaged, nor does that writer's leaving (a crash); a false from any reliable
+        writer does (``ros2 topic pub --once`` publishes reliably). Only an owed copy is not
+        waited for on a reader without publishers (none can come)."""
+        last, owed = self._estop_last, self._estop_owed
         if flag:
             if not self.estopped:
-                for other in last:
-                    last[other] = "owed"
-                self._release_since = None
+                for r in owed:
+                    owed[r] = 0 if r == reader else 1
+            elif owed[reader] > 0:
+                owed[reader] -= 1  # the copy of a true another reader took
+            else:
+                for r in owed:
+                    if r != reader:
+                        owed[r] += 1
             last[reader] = True
-            return self.estop(True)
+            return self.estop(True)  # (a waiting release is void)
         last[reader] = False
         if not self.estopped:
             return None
-        if self._release_since is None:
-            self._release_since = now
+        if self._release_waited is None:
+            self._release_waited, self._release_seen = 0.0, now
         return self.estop_tick(publishers, now)
 
     def estop_tick(self, publishers: Mapping[str, int], now: float) -> Forward | None:
         """Release the e-stop if a release waits (`estop_from`) and no reader holds it any
-        more; the node calls it on its timer and with every state while `release_waits`."""
+        more; the node calls it on a timer and with every state while `release_waits`. The wait
+        for an owed copy counts the time between two looks up to ``ESTOP_TICK_GAP_S``: a longer
+        gap is a stall of the node's executor, not time the copy had to arrive in."""
         if not self.release_waits:
             return None
-        waited = now - self._release_since
-        holding = [r for r in ESTOP_READERS if publishers.get(r, 0) > 0 and (
-            self._estop_last[r] is True or (self._estop_last[r] == "owed" and waited < ESTOP_COPY_WAIT_S))]
+        self._release_waited += min(max(now - self._release_seen, 0.0), ESTOP_TICK_GAP_S)
+        self._release_seen = now
+        last, owed = self._estop_last, self._estop_owed
+        holding = [r for r in ESTOP_READERS if last[r] or (
+            owed[r] > 0 and publishers.get(r, 0) > 0 and self._release_waited < ESTOP_COPY_WAIT_S)]
         if holding:
             r = holding[0].replace("_", "-")
             self.last_event = (f"e-stop: the release waits for a false on the {r} reader (its last message said true)"
-                               if self._estop_last[holding[0]] is True else
-                               f"e-stop: the release waits up to {ESTOP_COPY_WAIT_S:g} s for the {r} reader's copy")
+                               if last[holding[0]] else
+                               f"e-stop: the release waits up to {ESTOP_COPY_WAIT_S:g} s for the {r} reader's copy "
+                               "of a true")
             return None
-        self._release_since = None
         return self.estop(False)
 
     @property
     def release_waits(self) -> bool:
         """An e-stop release (a false taken) waits for the other reader (`estop_from`)."""
-        return self.estopped and self._release_since is not None
+        return self.estopped and self._release_waited is not None
+
+    @property
+    def copy_waits(self) -> bool:
+        """A waiting release may end by time alone (an owed copy's wait running out): the node
+        looks at it on a timer of its own (a reader's true holds until a message changes it)."""
+        return (self.release_waits and self._release_waited < ESTOP_COPY_WAIT_S
+                and any(self._estop_owed.values()))
 
     def _hold(self) -> Forward | None:
         if self.state is None:
@@ -477,6 +531,36 @@ class GateCore:
         self.counts["holds"] += 1
         self.last_event = "hold commanded again: a stopped FollowJointTrajectory goal ended at the controller"
         return self._braking()
+
+    def after_stopped_goal(self) -> Forward | None:
+        """What to command once a FollowJointTrajectory goal that the gate stopped has ended at
+        the controller (`officina.ros.fjt.GateActionRelay`), so that the newest command has the
+        last word there: the controller may have taken the goal after the command that replaced
+        it (its acceptance was on its way), and a cancel that finds it running holds the arm
+        where it is. Disarmed (e-stop, disarm, state lost): the hold again (`trajectory_hold`).
+        Armed, with a trajectory from the topic the newest command: that trajectory again, with
+        the start it had (a zero stamp made the time the gate checked it), so the controller goes
+        on with it from where the arm is; checked again from the last state, and if it no longer
+        passes (it has ended, or it would now break a limit), refused and the braking hold
+        commanded instead. Else None: a newer goal or a command stream commands the arm."""
+        if not self.armed:
+            return self.trajectory_hold()
+        msg = self._topic_trajectory
+        if msg is None or self.mode != "trajectory" or self.state is None:
+            return None
+        f = self.filter
+        try:
+            check_trajectory(msg, self.joint_names, self.state, f.lower, f.upper, f.vmax, f.amax, self.dt,
+                             self.config.tolerance, self.config.jtc, self._tcp_in_box())
+        except TrajectoryRejected as exc:
+            self._topic_trajectory = None
+            self.refuse(f"trajectory not sent again after the goal it replaced ended at the controller: {exc}; holding")
+            self.counts["holds"] += 1
+            self.last_event = "hold commanded: a stopped FollowJointTrajectory goal ended at the controller"
+            return self._braking()
+        self.last_event = ("trajectory sent again: a FollowJointTrajectory goal it replaced ended at the "
+                           "controller after it")
+        return Forward("trajectory", trajectory=msg)
 
     def events(self) -> tuple:
         """What `status` says that changes on an event only (not with every command): cheap to

@@ -3,7 +3,10 @@
 In: ``/officina/commands`` (std_msgs/Float64MultiArray, positions in the profile's joint order),
 ``/officina/joint_trajectory`` (trajectory_msgs/JointTrajectory), ``/officina/gripper/commands``
 (``[width_m]`` or ``[width_m, force_n]``), the arm's ``/joint_states``, ``/officina/estop``
-(std_msgs/Bool, from reliable or best-effort publishers) and the ``/officina/arm`` service (std_srvs/SetBool).
+(std_msgs/Bool, from reliable or best-effort publishers: a true engages at once, a false releases
+once every reader that took a true has taken a false, so a best-effort writer's false does not
+release an e-stop a reliable writer engaged; `GateCore.estop_from`) and the ``/officina/arm``
+service (std_srvs/SetBool).
 Out: the configured controller's ``joint_trajectory`` / forward ``commands`` / gripper topics and
 ``/officina/safety_state`` (diagnostic_msgs/DiagnosticStatus, latched, on every change and at
 ``status_hz``). The logic is `officina.ros.gate_core.GateCore`.
@@ -131,8 +134,9 @@ class GateNode(Node):
         # writers only, a best-effort one matches both but drops what a lossy link loses, so there
         # is one of each. A reliable writer's message reaches both; `GateCore.estop_from` engages
         # on the first copy of a true and releases once the last message on each reader says
-        # false (a copy that does not come is waited for briefly). The reliable reader's warning
-        # about best-effort writers is left out: the other reader takes them.
+        # false and no reader owes a copy of a true (a copy that does not come is waited for
+        # briefly). The reliable reader's warning about best-effort writers is left out: the
+        # other reader takes them.
         self._estop_subs = {
             "reliable": self.create_subscription(
                 Bool, ESTOP_TOPIC, lambda m: self._on_estop(m, "reliable"), qos_reliable(),
@@ -147,6 +151,11 @@ class GateNode(Node):
         if p["follow_joint_trajectory"] and fjt.available():
             self.relay = fjt.GateActionRelay(self, r, self._check_goal, self._refuse_goal, self._hold_after_goal)
         self.timer = self.create_timer(1.0 / float(p["status_hz"]), self._on_timer)
+        # While an e-stop release waits for a reader's copy, it is looked at every 20 ms (and with
+        # every state): the wait counts gaps up to ESTOP_TICK_GAP_S only, so the status timer
+        # alone would stretch it (an arm whose states stopped).
+        self._estop_timer = self.create_timer(0.02, self._estop_tick)
+        self._estop_timer.cancel()
         self._status_sig = None
         self._publish_status(force=True)
         self.get_logger().info(
@@ -173,9 +182,10 @@ class GateNode(Node):
             self.relay.stop(why)
 
     def _hold_after_goal(self) -> None:
-        """The relay's stopped goal has ended at the controller: command the trajectory
-        controller's hold again, so that it comes after whatever the goal did (while disarmed)."""
-        self._send(self.core.trajectory_hold())
+        """The relay's stopped goal has ended at the controller: command the hold again (while
+        disarmed) or the topic's trajectory that replaced the goal (`GateCore.after_stopped_goal`),
+        so that it comes after whatever the goal did."""
+        self._send(self.core.after_stopped_goal())
         self._publish_status()
 
     def _refuse_goal(self, why: str) -> None:
@@ -188,7 +198,7 @@ class GateNode(Node):
         self._check_state()
         before = self.core.counts["refused"]
         try:
-            fwd = self.core.on_trajectory(trajectory_from_msg(trajectory_msg))
+            fwd = self.core.on_trajectory(trajectory_from_msg(trajectory_msg), goal=True)
         except Exception as exc:  # noqa: BLE001
             self.core.refuse(f"goal refused: {type(exc).__name__}: {exc}")
             fwd = None
@@ -313,6 +323,7 @@ class GateNode(Node):
         if engage:
             self._stop_goal("e-stop")
         self._send(self.core.estop_from(reader, bool(msg.data), self._estop_publishers(), self._now()))
+        self._estop_timer_on()
         if engage:
             self.get_logger().error("E-STOP: forwarding stopped, holding, disarmed")
         self._publish_status()
@@ -324,6 +335,18 @@ class GateNode(Node):
         """Go on with an e-stop release that waits for a reader's copy (`GateCore.estop_tick`)."""
         if self.core.release_waits:
             self.core.estop_tick(self._estop_publishers(), self._now())
+            self._estop_timer_on()
+            if not self.core.estopped:
+                self._publish_status()
+
+    def _estop_timer_on(self) -> None:
+        """The release's timer runs while a release waits for a reader's copy (`GateCore.copy_waits`)."""
+        waits = self.core.copy_waits
+        if waits == self._estop_timer.is_canceled():
+            if waits:
+                self._estop_timer.reset()
+            else:
+                self._estop_timer.cancel()
 
     def _on_arm(self, request, response):
         if not request.data:

@@ -77,6 +77,28 @@ class Goals:
         self.c.wait_for(fut.done, 10, "cancel response")
 
 
+def last_q(c, names):
+    """The positions of the last /joint_states the test took (possibly behind the arm's)."""
+    m = c.received["/joint_states"][-1]
+    return np.array(m.position)[[list(m.name).index(j) for j in names]]
+
+
+def check_feedback(feedback, names, q_start, target):
+    """What the controller's contract guarantees of a goal's feedback as a client sees it: it
+    comes while the goal executes (rclpy's ActionClient drops what it takes after the result, and
+    takes one message per wait, so how many reach the client before the result depends on the
+    client's executor, not on the controller), in order, naming the goal's joints, its desired
+    positions on the way from the start to the target (a move from rest to rest)."""
+    assert len(feedback) >= 1
+    n = len(names)
+    stamps = [fb.header.stamp.sec + fb.header.stamp.nanosec * 1e-9 for fb in feedback]
+    assert all(b > a for a, b in zip(stamps, stamps[1:]))
+    reach = np.abs(np.asarray(q_start) - target) + 1e-3
+    for fb in feedback:
+        assert list(fb.joint_names) == names and len(fb.actual.positions) == n and len(fb.error.positions) == n
+        assert np.all(np.abs(np.asarray(fb.desired.positions) - target) <= reach)
+
+
 def start_sim(fjt, tag="sim"):
     from sensor_msgs.msg import JointState
 
@@ -90,7 +112,17 @@ def start_sim(fjt, tag="sim"):
     return sim, c
 
 
-def arm_q(c, names):
+def arm_q(c, names, timeout=10.0):
+    """The arm's state now: the first /joint_states stamped at or after this call. The sim in real
+    time stamps its states with the ROS clock of this machine; the test's own queue of them can
+    lag the sim by many periods under load, and its last message then is not the arm's state."""
+    t = c.node.get_clock().now().nanoseconds * 1e-9
+
+    def current():
+        lst = c.received["/joint_states"]
+        return bool(lst) and lst[-1].header.stamp.sec + lst[-1].header.stamp.nanosec * 1e-9 >= t
+
+    c.wait_for(current, timeout, "a joint state stamped now")
     m = c.received["/joint_states"][-1]
     idx = [list(m.name).index(n) for n in names]
     return np.array(m.position)[idx], np.array(m.velocity)[idx]
@@ -119,19 +151,30 @@ def test_sim_serves_follow_joint_trajectory_as_the_jtc(fjt):
 
     # success: reached within tolerance, with feedback on the way
     target = spec.home + np.array([0.2, 0.1, 0.2, -0.2, 0.2, 0.2, 0.2])
+    q_start, _ = arm_q(c, names)
     h = goals.send(goal_msg(names, [(1.0, target, np.zeros(n))]))
     assert h is not None
     status, code, text = goals.result(h)
     assert (status, code) == (SUCCEEDED, ErrorCode.SUCCESSFUL), text
+    # A goal succeeds at the first period after its end with every joint within its goal
+    # tolerance (here the velocity only, 0.01 rad/s): that may be a moment of a wrist still
+    # settling (one loaded run had 0.1 rad/s a moment later), and the controller then holds the
+    # last point: the arm comes to rest there.
     q, qd = arm_q(c, names)
-    assert np.max(np.abs(q - target)) < 0.02 and np.max(np.abs(qd)) < 0.05
-    assert len(goals.feedback) >= 10
-    fb = goals.feedback[-1]
-    assert list(fb.joint_names) == names and len(fb.actual.positions) == n
+    assert np.max(np.abs(q - target)) < 0.02
+
+    def at_rest():
+        q, qd = arm_q(c, names)
+        return np.max(np.abs(q - target)) < 0.02 and np.max(np.abs(qd)) < 0.05
+
+    c.wait_for(at_rest, 5, "the arm at rest at the target")
+    check_feedback(goals.feedback, names, q_start, target)
 
     # cancel: holds where the reference was, goal canceled with SUCCESSFUL
-    h = goals.send(goal_msg(names, [(3.0, spec.home, np.zeros(n))]))
-    c.spin_for(1.2)  # cubic from rest: about a third of the way
+    # (a long goal, canceled once the arm is on its way: the cancel lands before its end, and away
+    # from both ends, however late a loaded machine delivers it)
+    h = goals.send(goal_msg(names, [(10.0, spec.home, np.zeros(n))]))
+    c.wait_for(lambda: np.max(np.abs(last_q(c, names) - target)) > 0.05, 15, "the arm on its way")
     goals.cancel(h)
     status, code, _ = goals.result(h)
     assert (status, code) == (CANCELED, ErrorCode.SUCCESSFUL)
@@ -147,17 +190,18 @@ def test_sim_serves_follow_joint_trajectory_as_the_jtc(fjt):
     status, code, text = goals.result(h)
     assert (status, code) == (ABORTED, ErrorCode.PATH_TOLERANCE_VIOLATED) and names[0] in text
 
-    # preemption by a new goal, and by a trajectory on the topic
-    h1 = goals.send(goal_msg(names, [(2.0, spec.home, np.zeros(n))]))
+    # preemption by a new goal, and by a trajectory on the topic (goals long enough to be running
+    # when the next command lands, however late a loaded machine delivers it)
+    pub = c.publisher(JointTrajectory, "/joint_trajectory_controller/joint_trajectory")
+    c.wait_for(lambda: pub.get_subscription_count() > 0, 10, "discovery")
+    h1 = goals.send(goal_msg(names, [(10.0, spec.home, np.zeros(n))]))
     c.spin_for(0.3)
     h2 = goals.send(goal_msg(names, [(1.0, target, np.zeros(n))]))
     status, _, text = goals.result(h1)
     assert status == ABORTED and "preempted" in text
     assert goals.result(h2)[:2] == (SUCCEEDED, ErrorCode.SUCCESSFUL)
-    h3 = goals.send(goal_msg(names, [(2.0, spec.home, np.zeros(n))]))
+    h3 = goals.send(goal_msg(names, [(10.0, spec.home, np.zeros(n))]))
     c.spin_for(0.3)
-    pub = c.publisher(JointTrajectory, "/joint_trajectory_controller/joint_trajectory")
-    c.wait_for(lambda: pub.get_subscription_count() > 0, 10, "discovery")
     pub.publish(trajectory_to_msg(TrajectoryMsg(0.0, tuple(names), (TrajectoryPointMsg(1.0, tuple(target)),))))
     status, _, text = goals.result(h3)
     assert status == ABORTED and "topic" in text
@@ -176,7 +220,10 @@ def test_gate_relays_follow_joint_trajectory_only_when_armed_and_aborts_on_estop
     spec = load_robot("panda")
     names, n = list(spec.joint_names), spec.dof
     sim, c = start_sim(fjt)
-    gate = fjt.start(["ros", "gate", "--robot", "panda"], "gate")
+    # (the state timeout, tested in test_ros_inprocess.py, at 5 s: on a machine loaded to a load
+    # average of 15-18 the gate went 1 s without the sim's states and disarmed, rightly, before
+    # the e-stop this test is about)
+    gate = fjt.start(["ros", "gate", "--robot", "panda", "--ros-args", "-p", "state_timeout_s:=5.0"], "gate")
     c.collect(DiagnosticStatus, "/officina/safety_state", qos_latched())
     goals = Goals(c, GATE_ACTION)
 
@@ -197,22 +244,27 @@ def test_gate_relays_follow_joint_trajectory_only_when_armed_and_aborts_on_estop
 
     # armed: relayed to the controller's action; feedback and result come back
     assert c.call(SetBool, "/officina/arm", SetBool.Request(data=True)).success
+    q_start, _ = arm_q(c, names)
     h = goals.send(goal_msg(names, [(1.0, target, np.zeros(n))]))
     assert h is not None
     status, code, text = goals.result(h)
     assert (status, code) == (SUCCEEDED, ErrorCode.SUCCESSFUL), text
     assert np.max(np.abs(arm_q(c, names)[0] - target)) < 0.02
-    assert len(goals.feedback) >= 5
+    check_feedback(goals.feedback, names, q_start, target)  # relayed from the controller's
 
     # too fast for the joint limits: the gate refuses the whole goal
     assert goals.send(goal_msg(names, [(0.05, spec.home, np.zeros(n))])) is None
 
     # e-stop during a goal: aborted with the reason, the arm brakes to rest and the gate disarms
-    h = goals.send(goal_msg(names, [(3.0, spec.home, np.zeros(n))]))
-    assert h is not None
+    # (a long goal, the e-stop once the arm is on its way: it lands before the goal's end, and
+    # away from both ends, however late a loaded machine delivers it)
     estop = c.publisher(Bool, "/officina/estop")
     c.wait_for(lambda: estop.get_subscription_count() > 0, 10, "discovery")
-    c.spin_for(1.2)
+    h = goals.send(goal_msg(names, [(10.0, spec.home, np.zeros(n))]))
+    assert h is not None
+    ended = h.get_result_async()
+    c.wait_for(lambda: ended.done() or np.max(np.abs(last_q(c, names) - target)) > 0.05, 15, "the arm on its way")
+    assert not ended.done(), (ended.result().result.error_string, gate_state().get("last_refusal"))
     estop.publish(Bool(data=True))
     status, _, text = goals.result(h)
     assert status == ABORTED and "e-stop" in text
@@ -228,14 +280,19 @@ def test_gate_relays_follow_joint_trajectory_only_when_armed_and_aborts_on_estop
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("stop", ["estop", "topic"])
 @pytest.mark.parametrize("executor", ["single", "events"])
-def test_gate_commands_its_hold_again_after_a_goal_the_controller_took_after_an_estop(fjt, executor):
+def test_gate_commands_again_after_a_goal_the_controller_took_after_a_stop(fjt, executor, stop):
     """The controller's acceptance of a relayed goal is on its way when the e-stop comes: the
     gate's braking trajectory reaches the controller first, the goal after it (and would replace
     it until the cancel arrives). Here the test is the arm (it publishes /joint_states) and the
     controller, whose node is not spun until the gate's braking trajectory has arrived, so that
     it takes the goal after it. The gate cancels the goal and, once it has ended, sends its hold
-    again: the last trajectory for the controller comes after the goal's cancel."""
+    again: the last trajectory for the controller comes after the goal's cancel. The same when a
+    trajectory on /officina/joint_trajectory replaces the goal (``stop`` "topic"), the gate armed:
+    once the goal has ended, the gate sends that trajectory again (its start made the time the
+    gate checked it), so the newest command, not the late goal or its cancel's hold, has the
+    last word."""
     import time
 
     from control_msgs.action import FollowJointTrajectory
@@ -246,7 +303,8 @@ def test_gate_commands_its_hold_again_after_a_goal_the_controller_took_after_an_
     from std_srvs.srv import SetBool
     from trajectory_msgs.msg import JointTrajectory
 
-    from officina.ros.convert import joint_state_msg
+    from officina.ros.convert import joint_state_msg, trajectory_to_msg
+    from officina.ros.jtc import TrajectoryMsg, TrajectoryPointMsg
     from officina.ros.qos import qos_latched
 
     spec = load_robot("panda")
@@ -295,10 +353,18 @@ def test_gate_commands_its_hold_again_after_a_goal_the_controller_took_after_an_
     h = goals.send(goal_msg(names, [(2.0, spec.home + 0.2, np.zeros(n))]))  # accepted by the gate, relayed
     assert h is not None
     c.spin_for(0.5)  # the relayed goal waits at the controller, whose node is not spun
-    estop = c.publisher(Bool, "/officina/estop")
-    c.wait_for(lambda: estop.get_subscription_count() >= 1, 10, "discovery")
-    estop.publish(Bool(data=True))
-    c.wait_for(lambda: len(c.received[topic]) >= 1, 10, "the e-stop's braking trajectory")
+    if stop == "estop":
+        estop = c.publisher(Bool, "/officina/estop")
+        c.wait_for(lambda: estop.get_subscription_count() >= 1, 10, "discovery")
+        estop.publish(Bool(data=True))
+        c.wait_for(lambda: len(c.received[topic]) >= 1, 10, "the e-stop's braking trajectory")
+    else:
+        newest = TrajectoryMsg(0.0, tuple(names), (TrajectoryPointMsg(3.0, tuple(spec.home - 0.1), (0.0,) * n),))
+        pub = c.publisher(JointTrajectory, "/officina/joint_trajectory")
+        c.wait_for(lambda: pub.get_subscription_count() >= 1, 10, "discovery")
+        t_sent = c.node.get_clock().now().nanoseconds * 1e-9
+        pub.publish(trajectory_to_msg(newest))
+        c.wait_for(lambda: len(c.received[topic]) >= 1, 10, "the topic's trajectory at the controller")
     assert log == []
     result = h.get_result_async()
 
@@ -310,12 +376,22 @@ def test_gate_commands_its_hold_again_after_a_goal_the_controller_took_after_an_
 
     spin_both(result.done, 15)
     assert [e for e, _ in log] == ["accepted", "cancel", "ended"], log
-    assert result.done() and result.result().status == ABORTED and "e-stop" in result.result().result.error_string
+    why = "e-stop" if stop == "estop" else "replaced by a trajectory"
+    assert result.done() and result.result().status == ABORTED and why in result.result().result.error_string
     spin_both(lambda: False, 0.5)
     t_accept, t_cancel = log[0][1], log[1][1]
     walls = c.recv_wall[topic]
-    assert walls[0] < t_accept < t_cancel < walls[-1]  # the hold went out before the goal's acceptance and again after it
+    assert walls[0] < t_accept < t_cancel < walls[-1]  # sent before the goal's acceptance and again after it
     last = c.received[topic][-1]
     assert list(last.joint_names) == names and np.allclose(last.points[-1].velocities, 0.0)
-    np.testing.assert_allclose(last.points[-1].positions, spec.home, atol=1e-9)  # held where the arm stands
-    assert gate_state().get("estopped") == "true" and gate.alive(), gate.output()
+    if stop == "estop":
+        np.testing.assert_allclose(last.points[-1].positions, spec.home, atol=1e-9)  # held where the arm stands
+        assert gate_state().get("estopped") == "true" and gate.alive(), gate.output()
+        return
+    np.testing.assert_allclose(last.points[-1].positions, spec.home - 0.1, atol=1e-9)
+    first = c.received[topic][0]
+    assert first.header.stamp.sec == 0 and first.header.stamp.nanosec == 0  # forwarded unchanged
+    stamp = last.header.stamp.sec + last.header.stamp.nanosec * 1e-9
+    assert t_sent - 1.0 < stamp <= t_sent + 1.0  # goes on with it, not starting it over
+    assert gate_state().get("armed") == "true" and "sent again" in gate_state().get("last_event", "")
+    assert gate.alive(), gate.output()

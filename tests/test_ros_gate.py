@@ -170,15 +170,16 @@ def test_estop_release_waits_for_both_readers_so_late_copies_do_not_flicker():
     assert g.estopped and "waits for a false on the best-effort reader" in g.last_event and not g.set_armed(True)[0]
     assert feed(g, [(R, False), (B, False)], t0=11.0) == [True, False]
     # a true that reached one reader only (its writer had matched one, or wrote best effort):
-    # the other reader's copy is waited for, ESTOP_COPY_WAIT_S at most
+    # the other reader's copy is waited for, ESTOP_COPY_WAIT_S at most (the node looks every 20 ms)
     for engaging, releasing in ((R, R), (B, B)):
         g = armed()
         assert feed(g, [(engaging, True), (releasing, False)]) == [True, True]
         assert "waits up to" in g.last_event
-        g.estop_tick(both, 0.001 + W - 0.01)
-        assert g.estopped
-        g.estop_tick(both, 0.001 + W)
-        assert not g.estopped and g.counts["estops"] == 1
+        t = 0.001
+        while g.estopped and t < 1.0:
+            t += 0.01
+            g.estop_tick(both, t)
+        assert not g.estopped and abs(t - 0.001 - W) < 0.011 and g.counts["estops"] == 1
     g = armed()  # but a true a reader took holds until a false reaches that reader
     feed(g, [(R, True), (B, False)])
     g.estop_tick(both, 10.0)
@@ -186,6 +187,164 @@ def test_estop_release_waits_for_both_readers_so_late_copies_do_not_flicker():
     # a reader without publishers is not waited for: a best-effort writer alone releases at once
     g = armed()
     assert feed(g, [(B, True), (B, False)], {"reliable": 0, "best_effort": 1}) == [True, False]
+
+
+def _estop_core():
+    g = core()
+    g.on_joint_state(js(0.0, SPEC.home))
+    assert g.set_armed(True)[0]
+    return g
+
+
+def test_estop_copies_of_a_fast_burst_never_reengage_after_the_release():
+    """A reliable writer's true/false burst faster than the gap between its copies on the two
+    readers: every order in which the readers' copies can interleave (each reader takes the
+    burst in order) engages only on the first copy of a true, never on a late copy after a
+    release, and ends released. A latch on the last message of every reader released on the
+    first false of the lagging reader and re-engaged on its copy of the next true."""
+    from itertools import combinations
+
+    R, B = "reliable", "best_effort"
+    both = {R: 1, B: 1}
+    for pairs in (2, 3):
+        burst = [True, False] * pairs
+        n = len(burst)
+        for r_slots in combinations(range(2 * n), n):  # which of the 2n deliveries are the reliable reader's
+            g = _estop_core()
+            taken = {R: 0, B: 0}
+            for k in range(2 * n):
+                reader = R if k in r_slots else B
+                other = B if reader == R else R
+                i = taken[reader]
+                first_copy = taken[other] <= i
+                was = g.estopped
+                g.estop_from(reader, burst[i], both, 0.001 * k)
+                taken[reader] += 1
+                assert not (g.estopped and not was) or first_copy, (pairs, r_slots, k)
+            assert not g.estopped, (pairs, r_slots)
+    # the sequence a latch flickered on: the reliable reader's whole burst, then the other's copies
+    g = _estop_core()
+    seq = [(R, True), (R, False), (R, True), (R, False), (B, True), (B, False), (B, True), (B, False)]
+    states = []
+    for k, (reader, flag) in enumerate(seq):
+        g.estop_from(reader, flag, both, 0.001 * k)
+        states.append(g.estopped)
+    assert states == [True] * 7 + [False] and g.counts["estops"] == 1 and g.counts["holds"] == 1
+
+
+def test_estop_a_stalled_executor_does_not_release_before_a_waiting_copy():
+    """The reliable reader's true and false, then the node's executor stalls (longer than
+    ESTOP_COPY_WAIT_S) while the best-effort reader's copies wait in its queue: the looks at the
+    waiting release after the stall (a state, the status timer, the release's timer) come
+    before the copies are taken. The stall does not count as time the copy had to come, so the
+    gate stays engaged and releases once, on the copy of the false: engaged, then released, never
+    engaged again. The wait counts the node's live time: a copy that never comes is waited for
+    ESTOP_COPY_WAIT_S of it (the stall counting as ESTOP_TICK_GAP_S)."""
+    from officina.ros.gate_core import ESTOP_COPY_WAIT_S as W
+
+    R, B = "reliable", "best_effort"
+    both = {R: 1, B: 1}
+    for stall in (W + 0.01, 1.0, 60.0):
+        g = _estop_core()
+        states = []
+        g.estop_from(R, True, both, 0.0)
+        states.append(g.estopped)
+        g.estop_from(R, False, both, 0.001)
+        states.append(g.estopped)
+        t = 0.001 + stall
+        for dt in (0.0, 0.0005, 0.001):  # the looks after the stall
+            g.estop_tick(both, t + dt)
+            states.append(g.estopped)
+        g.estop_from(B, True, both, t + 0.002)  # the copies, taken now
+        states.append(g.estopped)
+        g.estop_from(B, False, both, t + 0.003)
+        states.append(g.estopped)
+        assert states == [True] * 6 + [False], (stall, states)
+        assert g.counts["estops"] == 1 and g.counts["holds"] == 1
+    # a copy that never comes: released after ESTOP_COPY_WAIT_S of live time, the stall counting GAP
+    from officina.ros.gate_core import ESTOP_TICK_GAP_S as GAP
+
+    g = _estop_core()
+    g.estop_from(R, True, both, 0.0)
+    g.estop_from(R, False, both, 0.0)
+    t = 5.0
+    g.estop_tick(both, t)  # after a 5 s stall
+    while g.estopped and t < 10.0:
+        t += 0.01
+        g.estop_tick(both, t)
+    assert not g.estopped and abs((t - 5.0) - (W - GAP)) < 0.011
+
+
+def test_estop_a_best_effort_false_does_not_release_a_reliable_true():
+    """A reliable writer's true reaches both readers; a false that reaches the best-effort
+    reader only (a best-effort writer's: a pendant's bridge) does not release it, however often
+    it comes and however long it waits, and neither does the engaging writer's leaving (a safety
+    PLC's bridge that crashed): only a false on the reliable reader (any reliable writer's, as
+    ``ros2 topic pub --once`` publishes) releases it. safety_state says which reader holds it."""
+    R, B = "reliable", "best_effort"
+    both = {R: 1, B: 2}
+    g = _estop_core()
+    g.estop_from(R, True, both, 0.0)
+    g.estop_from(B, True, both, 0.001)  # its copy
+    t = 0.002
+    for _ in range(3):  # the best-effort false, again and again
+        g.estop_from(B, False, both, t)
+        for _ in range(100):
+            t += 0.01
+            g.estop_tick(both, t)
+        assert g.estopped and "waits for a false on the reliable reader" in g.last_event
+    g.estop_tick({R: 0, B: 1}, t + 0.01)  # the reliable writer has gone
+    assert g.estopped and not g.set_armed(True)[0]
+    g.estop_from(R, False, {R: 1, B: 2}, t + 1.0)  # a reliable false (its copy on the other reader follows)
+    assert not g.estopped and g.counts["estops"] == 1
+    g.estop_from(B, False, both, t + 1.001)
+    assert not g.estopped and g.set_armed(True)[0]
+
+
+def test_a_topic_trajectory_is_sent_again_after_a_goal_it_replaced_ends_at_the_controller():
+    """A FollowJointTrajectory goal is on its way to the controller when a trajectory on the
+    topic replaces it (the node stops the goal and forwards the trajectory); the controller takes
+    the goal after the trajectory, or the goal's cancel finds it running and holds the arm there.
+    Once the stopped goal has ended at the controller the gate commands the topic's trajectory
+    again, with the start it had (a zero stamp made the time the gate checked it), so the newest
+    command has the last word; a newer goal or command stream, or a disarm, decide otherwise, and
+    a trajectory that no longer passes the check from the last state is refused for a hold."""
+    home, z = SPEC.home, (0.0,) * 7
+    goal = TrajectoryMsg(0.0, tuple(NAMES), (P(2.0, tuple(home + 0.1), z),))
+    topic = TrajectoryMsg(0.0, tuple(NAMES), (P(2.0, tuple(home - 0.1), z),))
+
+    def replaced():
+        g = _estop_core()
+        assert g.on_trajectory(goal, goal=True) is not None
+        g.on_joint_state(js(0.1, home))
+        assert g.on_trajectory(topic) is not None
+        g.on_joint_state(js(0.3, home))  # the goal ran at the controller: the arm did not follow the topic's
+        return g
+
+    g = replaced()
+    out = g.after_stopped_goal()
+    assert out.kind == "trajectory" and out.trajectory.stamp == 0.1 and out.trajectory.points == topic.points
+    assert g.armed and "sent again" in g.last_event
+    stamped = TrajectoryMsg(0.05, topic.joint_names, topic.points)
+    g = _estop_core()
+    g.on_joint_state(js(0.1, home))
+    assert g.on_trajectory(stamped) is not None
+    assert g.after_stopped_goal().trajectory == stamped  # a stamped trajectory goes again as it came
+    g = replaced()  # a goal after the topic's trajectory is the newest command: nothing more
+    assert g.on_trajectory(goal, goal=True) is not None and g.after_stopped_goal() is None
+    g = replaced()  # so is a command stream
+    assert g.on_command(home) is not None and g.after_stopped_goal() is None
+    g = replaced()  # disarmed: the braking hold, as after an e-stop
+    g.set_armed(False)
+    out = g.after_stopped_goal()
+    assert out.kind == "trajectory" and np.allclose(out.trajectory.points[-1].positions, home)
+    g = replaced()  # the trajectory has ended (its points are in the past): refused, and the hold
+    g.on_joint_state(js(3.0, home))
+    holds = g.counts["holds"]
+    out = g.after_stopped_goal()
+    assert out.kind == "trajectory" and np.allclose(out.trajectory.points[-1].positions, home)
+    assert g.counts["holds"] == holds + 1 and "not sent again" in g.last_refusal and "past" in g.last_refusal
+    assert g.after_stopped_goal() is None  # once
 
 
 def run_stream(client_hz, seconds, stalls=(), stamps="wall", gate_hz=250.0, state_hz=250.0):

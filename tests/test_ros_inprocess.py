@@ -1068,3 +1068,37 @@ def test_gate_takes_the_estop_from_best_effort_and_reliable_publishers_once(ctx,
         ex.shutdown()
         pub_node.destroy_node()
         node.destroy_node()
+
+
+@pytest.mark.timeout(60)
+def test_gate_looks_at_a_release_waiting_for_a_copy_on_a_timer_of_its_own(ctx):
+    """A release that waits for the other reader's copy of a true runs the node's 20 ms e-stop
+    timer (the wait counts the gaps between looks up to ESTOP_TICK_GAP_S, so it needs looks, and
+    an arm's states may have stopped); the timer stops once the release is done, and does not run
+    while the release waits for a reader's false, which only a message brings."""
+    from std_msgs.msg import Bool
+
+    from officina.ros.gate_core import ESTOP_COPY_WAIT_S
+    from officina.ros.gate_node import GateNode
+
+    node = GateNode(context=ctx)
+    clock = [100.0]
+    node._now = lambda: clock[0]
+    node._estop_publishers = lambda: {"reliable": 1, "best_effort": 1}
+    try:
+        assert node._estop_timer.is_canceled()
+        node._on_estop(Bool(data=True), "best_effort")  # a best-effort writer's: the reliable reader owes a copy
+        assert node.core.estopped and node._estop_timer.is_canceled()
+        node._on_estop(Bool(data=False), "best_effort")
+        assert node.core.release_waits and not node._estop_timer.is_canceled()
+        while node.core.estopped and clock[0] < 101.0:
+            clock[0] += 0.02
+            node._estop_tick()  # as the timer calls it
+        assert not node.core.estopped and node._estop_timer.is_canceled()
+        assert abs(clock[0] - 100.0 - ESTOP_COPY_WAIT_S) < 0.021
+        node._on_estop(Bool(data=True), "reliable")  # both readers take it
+        node._on_estop(Bool(data=True), "best_effort")
+        node._on_estop(Bool(data=False), "best_effort")  # a best-effort writer's false: the reliable reader holds
+        assert node.core.release_waits and node._estop_timer.is_canceled()
+    finally:
+        node.destroy_node()
