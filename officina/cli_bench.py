@@ -275,6 +275,7 @@ Examples:
 officina bench physics
 officina bench physics --robots ur5e --seeds 0-2 --repeats 3
 officina bench physics --variants pybullet,step_2ms,fast_2ms,default
+officina bench physics --seeds 0-2 --variants default,step_4ms,fast_4ms
 ```
 """
 
