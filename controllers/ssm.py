@@ -45,7 +45,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["StopModel", "SsmParams", "SpTerms", "protective_separation", "max_safe_speed", "SpeedScaler",
-           "intrusion_distance_iso13855", "protective_separation_array", "robot_points", "planar_separation", "SeparationMonitor"]
+           "intrusion_distance_iso13855", "protective_separation_array", "robot_points", "planar_separation",
+           "point_separation_xy", "SeparationMonitor"]
 
 
 def intrusion_distance_iso13855(scan_height_m: float) -> float:
@@ -249,16 +250,16 @@ def robot_points(model, q, qd, world_T_base=None) -> tuple[np.ndarray, np.ndarra
     vm = np.zeros(m.nv)
     vm[model._v_index] = np.asarray(qd, float)
     pin.forwardKinematics(m, d, qm, vm)
-    pin.updateFramePlacements(m, d)
-    pts, vel = [np.zeros(3)], [np.zeros(3)]
     lwa = pin.ReferenceFrame.LOCAL_WORLD_ALIGNED
+    P = np.zeros((m.njoints + 1, 3))  # row 0: the base origin, at rest; the last row: the tcp
+    V = np.zeros((m.njoints + 1, 3))
+    oMi = d.oMi
     for j in range(1, m.njoints):
-        pts.append(np.array(d.oMi[j].translation))
-        vel.append(np.array(pin.getVelocity(m, d, j, lwa).linear))
+        P[j] = oMi[j].translation
+        V[j] = pin.getVelocity(m, d, j, lwa).linear
     fid = model.frame_id("tcp")
-    pts.append(np.array(d.oMf[fid].translation))
-    vel.append(np.array(pin.getFrameVelocity(m, d, fid, lwa).linear))
-    P, V = np.array(pts), np.array(vel)
+    P[-1] = pin.updateFramePlacement(m, d, fid).translation
+    V[-1] = pin.getFrameVelocity(m, d, fid, lwa).linear
     if world_T_base is not None:
         T = np.asarray(world_T_base, float)
         P = P @ T[:3, :3].T + T[:3, 3]
@@ -281,6 +282,21 @@ def planar_separation(points_xy: np.ndarray, chain: np.ndarray, radius_m: float 
     closest = a[None, :, :] + u[..., None] * ab[None, :, :]
     dist = np.linalg.norm(pts[:, None, :] - closest, axis=2)
     return float(dist.min()) - radius_m
+
+
+def point_separation_xy(x: float, y: float, chain_xy: list, radius_m: float = 0.0) -> float:
+    """`planar_separation` for the one point (x, y), on floats: the smallest x-y distance between
+    it and the segments joining the consecutive points of ``chain_xy`` (a list of (x, y) pairs),
+    less ``radius_m``. The same operations in the same order, so the same value; for one point
+    numpy's cost per call is most of the work."""
+    best = math.inf
+    for (ax, ay), (bx, by) in zip(chain_xy, chain_xy[1:]):
+        abx, aby = bx - ax, by - ay
+        apx, apy = x - ax, y - ay
+        u = min(max((apx * abx + apy * aby) / max(abx * abx + aby * aby, 1e-18), 0.0), 1.0)
+        dx, dy = x - (ax + u * abx), y - (ay + u * aby)
+        best = min(best, math.sqrt(dx * dx + dy * dy))
+    return best - radius_m
 
 
 class SeparationMonitor:

@@ -57,6 +57,15 @@ class PersonPath:
             raise ValueError("a path needs >= 2 waypoints, one speed per leg and one dwell per waypoint")
         if any(not (v > 0) for v in self.speeds_m_s) or any(d < 0 for d in self.dwell_s):
             raise ValueError("path speeds must be > 0 and dwells >= 0")
+        # what `at` needs of each leg, computed once: its start, its duration and its velocity
+        w = np.asarray(self.waypoints, float)
+        legs = []
+        for i in range(n - 1):
+            leg = w[i + 1] - w[i]
+            length = float(np.linalg.norm(leg))
+            u = leg / max(length, 1e-12)
+            legs.append((w[i], length / self.speeds_m_s[i], u * self.speeds_m_s[i]))
+        object.__setattr__(self, "_legs", tuple(legs))
 
     @property
     def duration_s(self) -> float:
@@ -66,22 +75,17 @@ class PersonPath:
 
     def at(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """Position (x, y) and velocity (vx, vy) at time ``t`` (s)."""
-        w = np.asarray(self.waypoints, float)
         tau = t - self.start_s
         if tau <= 0:
-            return w[0].copy(), np.zeros(2)
-        for i in range(len(w) - 1):
+            return np.array(self.waypoints[0], float), np.zeros(2)
+        for i, (start, dur, vel) in enumerate(self._legs):
             if tau < self.dwell_s[i]:
-                return w[i].copy(), np.zeros(2)
+                return start.copy(), np.zeros(2)
             tau -= self.dwell_s[i]
-            leg = w[i + 1] - w[i]
-            length = float(np.linalg.norm(leg))
-            dur = length / self.speeds_m_s[i]
             if tau < dur:
-                u = leg / max(length, 1e-12)
-                return w[i] + u * self.speeds_m_s[i] * tau, u * self.speeds_m_s[i]
+                return start + vel * tau, vel.copy()
             tau -= dur
-        return w[-1].copy(), np.zeros(2)
+        return np.array(self.waypoints[-1], float), np.zeros(2)
 
 
 @dataclass
@@ -169,13 +173,14 @@ class SimLaserScanner:
         o = np.asarray(spec.position, float)
         self._from = np.tile(o, (n, 1))
         self._to = o + spec.range_m * np.stack([np.cos(self.angles), np.sin(self.angles), np.zeros(n)], axis=1)
+        self._rays = (self._from.tolist(), self._to.tolist())  # as rayTestBatch takes them
         self._next_t: float | None = None
         self._queue: deque[tuple[float, np.ndarray]] = deque()
         self._latest: tuple[float, np.ndarray] | None = None
 
     def scan(self) -> np.ndarray:
         """One scan now: the (x, y) of every ray that hit something within range, with noise."""
-        hits = p.rayTestBatch(self._from.tolist(), self._to.tolist(), physicsClientId=self._cid)
+        hits = p.rayTestBatch(*self._rays, physicsClientId=self._cid)
         frac = np.array([h[2] if h[0] >= 0 else 1.0 for h in hits])
         noise = self._rng.normal(0.0, self.spec.noise_m, len(frac)) if self.spec.noise_m > 0 else 0.0
         r = frac * self.spec.range_m + noise

@@ -210,7 +210,7 @@ class SharedCell(PickPlace):
         scene.period_start_t = t
 
     def after_step(self, world, scene: SharedScene, params: SharedCellParams, t: float) -> None:
-        from officina.controllers.ssm import planar_separation, protective_separation, protective_separation_array
+        from officina.controllers.ssm import point_separation_xy, protective_separation_array
         from officina.sim.people import separation_by_link
 
         sep = math.inf
@@ -220,12 +220,15 @@ class SharedCell(PickPlace):
         mon = scene.monitor
         # people so far away that no robot speed could make them too close are skipped: a lower
         # bound of their separation (the robot's chain grown by its links, the tool and the body)
-        # above max(4 m, S_p at the chain's fastest point + 0.5 m)
-        far = max(4.0, protective_separation(mon.last["speed_m_s"], scene.ssm).total + 0.5)
+        # above max(4 m, S_p at the chain's fastest point + 0.5 m); the monitor's S_p is that one
+        # (its parameters are scene.ssm)
+        far = max(4.0, mon.last["sp_m"] + 0.5)
+        chain_xy = None if mon.points is None else mon.points[:, :2].tolist()
         for person in scene.people:
-            if mon.points is not None:
+            if chain_xy is not None:
                 xy, _ = person.path.at(t)
-                if planar_separation(xy[None, :], mon.points, person.radius_m + mon.link_radius_m + 0.15) > far:
+                if point_separation_xy(float(xy[0]), float(xy[1]), chain_xy,
+                                       person.radius_m + mon.link_radius_m + 0.15) > far:
                     continue
             _, d, v = separation_by_link(world, person, scene.robot, far + 1.0)
             if len(d) == 0:

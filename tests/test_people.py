@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from officina.controllers.ssm import (
-    SeparationMonitor, SpeedScaler, SsmParams, StopModel, planar_separation, robot_points,
+    SeparationMonitor, SpeedScaler, SsmParams, StopModel, planar_separation, point_separation_xy, robot_points,
 )
 from officina.sim.people import PersonPath, ScannerSpec, SimLaserScanner, SimPerson, random_paths, separation_by_link
 
@@ -25,6 +25,41 @@ def test_person_path_walks_and_dwells():
     assert np.allclose(path.at(100.0)[0], (2.0, 3.0))
     with pytest.raises(ValueError):
         PersonPath(((0.0, 0.0), (1.0, 0.0)), (0.0,), (0.0, 0.0))
+
+
+def _at_from_waypoints(path, t):
+    """`PersonPath.at` evaluated from the waypoints alone, leg by leg."""
+    w = np.asarray(path.waypoints, float)
+    tau = t - path.start_s
+    if tau <= 0:
+        return w[0], np.zeros(2)
+    for i in range(len(w) - 1):
+        if tau < path.dwell_s[i]:
+            return w[i], np.zeros(2)
+        tau -= path.dwell_s[i]
+        leg = w[i + 1] - w[i]
+        length = float(np.linalg.norm(leg))
+        dur = length / path.speeds_m_s[i]
+        if tau < dur:
+            u = leg / max(length, 1e-12)
+            return w[i] + u * path.speeds_m_s[i] * tau, u * path.speeds_m_s[i]
+        tau -= dur
+    return w[-1], np.zeros(2)
+
+
+def test_person_path_at_equals_the_leg_by_leg_evaluation():
+    rng = np.random.default_rng(7)
+    paths = random_paths(rng, 9) + [PersonPath(((1.0, 1.0), (1.0, 1.0), (2.0, 1.0)), (1.0, 0.5), (0.0, 0.3, 0.0))]
+    for path in paths:
+        for t in np.r_[rng.uniform(-1.0, path.start_s + path.duration_s + 1.0, 200), path.start_s]:
+            xy, v = path.at(float(t))
+            xy_ref, v_ref = _at_from_waypoints(path, float(t))
+            assert xy.tolist() == xy_ref.tolist() and v.tolist() == v_ref.tolist()
+        # what `at` returns is the caller's: changing it changes nothing of the path
+        xy, v = path.at(path.start_s + 0.5)
+        xy += 1.0
+        v += 1.0
+        assert path.at(path.start_s + 0.5)[0].tolist() == _at_from_waypoints(path, path.start_s + 0.5)[0].tolist()
 
 
 def test_random_paths_are_seeded_enter_and_leave_and_approach_at_walking_speed():
@@ -115,6 +150,38 @@ def test_planar_separation_hand_worked():
     assert planar_separation(np.array([[0.5, -2.0]]), chain) == pytest.approx(2.0)
     assert planar_separation(np.array([[2.0, 2.0]]), chain, 0.1) == pytest.approx(math.sqrt(2) - 0.1)
     assert planar_separation(np.zeros((0, 2)), chain) == math.inf
+
+
+def test_point_separation_xy_equals_planar_separation_of_one_point():
+    rng = np.random.default_rng(11)
+    for k in range(2000):
+        chain = rng.normal(0.0, 0.6, (int(rng.integers(2, 11)), 3))
+        if k % 3 == 0:
+            chain[1, :2] = chain[0, :2]  # a vertical link: a segment of zero length in the plane
+        xy = rng.uniform(-5.0, 5.0, 2)
+        radius = float(rng.uniform(0.0, 0.6))
+        expected = planar_separation(xy[None, :], chain, radius)
+        assert point_separation_xy(float(xy[0]), float(xy[1]), chain[:, :2].tolist(), radius) == expected
+    chain = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]
+    assert point_separation_xy(2.0, 2.0, chain, 0.1) == pytest.approx(math.sqrt(2) - 0.1)
+
+
+def test_robot_points_velocities_are_the_derivatives_of_the_points():
+    from officina.controllers.model import RobotModel
+    from officina.robots import load_robot
+
+    rng = np.random.default_rng(5)
+    for name in ("panda", "ur5e"):
+        model = RobotModel.from_spec(load_robot(name))
+        n = len(model.spec.joint_names)
+        q, qd = rng.uniform(-1.0, 1.0, n), rng.uniform(-1.0, 1.0, n)
+        P, V = robot_points(model, q, qd)
+        assert P.shape == V.shape == (n + 2, 3)  # the base, every joint, the tcp
+        assert np.allclose(P[-1], model.frame_transform(q, "tcp")[:3, 3])
+        h = 1e-6
+        Pp, _ = robot_points(model, q + h * qd, qd)
+        Pm, _ = robot_points(model, q - h * qd, qd)
+        assert np.allclose((Pp - Pm) / (2 * h), V, atol=1e-6)
 
 
 def test_monitor_holds_the_robot_until_the_sensor_reports():
