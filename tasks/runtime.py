@@ -128,9 +128,11 @@ class Clock:
 
     def tick(self) -> None:
         world = self._world
-        self._arm.monitor()  # the watchdog and the protective stop: holds the arm when needed
         if self._before is not None:
             self._before(world.time)
+        # the watchdog, the protective stop and the speed override the scene has just set (its
+        # safety system's): holds the arm when needed, and the next command obeys the override
+        self._arm.monitor()
         world.step(self._substeps)
         k = self.k = self.k + 1
         if self._after is not None:

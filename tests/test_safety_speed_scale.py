@@ -138,3 +138,39 @@ def test_skills_slow_trajectories_down_in_time(scale, periods):
     np.testing.assert_allclose(inner.q, traj.q[-1], atol=1e-9)  # the same end, on the same path
     path = np.array(ticks)
     assert np.allclose(path[:, 0] / 0.2, path[:, 1] / 0.16, atol=1e-6)
+
+
+def test_an_override_the_scene_sets_holds_the_next_command():
+    """A task's scene process (`before_step`) that sets the cell's speed override to 0 in a
+    period: the command sent after that period already obeys it (the arm brakes within its
+    acceleration limit from there), not one period later."""
+    from officina.robots import load_robot
+    from officina.sim.arm import SimArm
+    from officina.sim.world import SimWorld
+    from officina.tasks.runtime import Clock
+
+    with SimWorld() as w:
+        spec = load_robot("panda")
+        handle = w.load_robot(spec)
+        arm = SafeArm(SimArm(w, handle), SafetyFilter(spec.limits, 0.001, SafetyConfig(watchdog_periods=0)))
+        stop_at = 200
+
+        def scene(t):
+            if clock.k == stop_at:
+                w.set_speed_override(handle, 0.0)
+
+        clock = Clock(w, arm, 1, before_step=scene)
+        q = arm.read().position.copy()
+        v = 0.0
+        for k in range(stop_at + 1):  # joint 0 speeds up at 2 rad/s^2, then the override falls to 0
+            v += 2.0 * 0.001
+            q[0] += v * 0.001
+            arm.command_positions(q.copy())
+            clock.tick()
+        assert arm.speed_scaling == 0.0
+        sent = float(arm.last_command[0])
+        q[0] += v * 0.001
+        arm.command_positions(q.copy())
+        # the command after the period the override fell in steps less than the stream's step:
+        # braking started with it
+        assert float(arm.last_command[0]) - sent < v * 0.001 - 1e-9, (float(arm.last_command[0]) - sent, v * 0.001)
