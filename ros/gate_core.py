@@ -358,10 +358,8 @@ class GateCore:
         if why:
             self.refuse(why)
             return None
-        f = self.filter
         try:
-            check_trajectory(msg, self.joint_names, self.state, f.lower, f.upper, f.vmax, f.amax, self.dt,
-                             self.config.tolerance, self.config.jtc, self._tcp_in_box())
+            self._check_trajectory(msg)
         except TrajectoryRejected as exc:
             self.refuse(f"trajectory refused: {exc}")
             return None
@@ -548,10 +546,8 @@ class GateCore:
         msg = self._topic_trajectory
         if msg is None or self.mode != "trajectory" or self.state is None:
             return None
-        f = self.filter
         try:
-            check_trajectory(msg, self.joint_names, self.state, f.lower, f.upper, f.vmax, f.amax, self.dt,
-                             self.config.tolerance, self.config.jtc, self._tcp_in_box())
+            self._check_trajectory(msg)
         except TrajectoryRejected as exc:
             self._topic_trajectory = None
             self.refuse(f"trajectory not sent again after the goal it replaced ended at the controller: {exc}; holding")
@@ -561,6 +557,13 @@ class GateCore:
         self.last_event = ("trajectory sent again: a FollowJointTrajectory goal it replaced ended at the "
                            "controller after it")
         return Forward("trajectory", trajectory=msg)
+
+    def _check_trajectory(self, msg: TrajectoryMsg) -> None:
+        """`check_trajectory` from the last state, within the filter's limits and the workspace
+        box; raises `TrajectoryRejected` with the reason."""
+        f = self.filter
+        check_trajectory(msg, self.joint_names, self.state, f.lower, f.upper, f.vmax, f.amax, self.dt,
+                         self.config.tolerance, self.config.jtc, self._tcp_in_box())
 
     def events(self) -> tuple:
         """What `status` says that changes on an event only (not with every command): cheap to
