@@ -110,8 +110,11 @@ class SafeArm:
             self.contact.reset(st)
 
     def command_positions(self, q, qd=None) -> None:
-        """Filtered position command; a velocity feed-forward ``qd`` is passed on (clipped to the
-        velocity limits) only when the position command went through unchanged."""
+        """Filtered position command. A velocity feed-forward ``qd`` is passed on (clipped to the
+        velocity limits) when the position command went through unchanged; when the filter
+        changed it, the feed-forward is the velocity of the commands the filter emits instead
+        (an arm's position controller given none damps its joints toward rest for that period:
+        each clamp of a moving arm would jolt it)."""
         st = self._arm.read()
         if self._fault is not None or not self.armed or self._mode is not ControlMode.POSITION:
             self._refuse(ControlMode.POSITION, "position command", st)
@@ -127,7 +130,10 @@ class SafeArm:
         out = safety.filter_position(q, st)
         self._last_floats = None
         if out.events:
-            self._arm.command_positions(out.command)
+            if qd is None:
+                self._arm.command_positions(out.command)
+            else:
+                self._arm.command_positions(out.command, safety.velocity)
             self._last_command = out.command
             self._note(out.events)
             return

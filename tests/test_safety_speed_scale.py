@@ -174,3 +174,27 @@ def test_an_override_the_scene_sets_holds_the_next_command():
         # the command after the period the override fell in steps less than the stream's step:
         # braking started with it
         assert float(arm.last_command[0]) - sent < v * 0.001 - 1e-9, (float(arm.last_command[0]) - sent, v * 0.001)
+
+
+def test_a_command_the_filter_changes_carries_the_filters_velocity_as_feed_forward():
+    """A stream with a feed-forward, under a speed override that makes the filter clamp it: the
+    arm gets the velocity of the clamped commands as feed-forward, never a command without one
+    (a position controller then damps toward rest for that period: a jolt every clamp)."""
+    from tests.test_safety_fastpath import PANDA, _RecordingArm
+
+    inner = _RecordingArm(PANDA)
+    arm = SafeArm(inner, SafetyFilter(PANDA, 0.001, SafetyConfig(watchdog_periods=0)))
+    v = 0.5 * PANDA.velocity  # half the limits: clamped once the override is below 0.5
+    q = inner.q.copy()
+    for k in range(600):
+        if k == 300:
+            arm.safety.set_speed_scale(0.2)
+        q = q + v * 0.001
+        arm.command_positions(q.copy(), v.copy())
+    assert arm.counts["velocity_limit"] + arm.counts["acceleration_limit"] > 0  # it clamped
+    assert all(qd is not None for _, qd in inner.received)
+    sent = np.array([c for c, _ in inner.received])
+    ff = np.array([qd for _, qd in inner.received])
+    # while clamped, the feed-forward is the commands' own velocity
+    np.testing.assert_allclose(ff[301:], np.diff(sent, axis=0)[300:] / 0.001, atol=1e-9)
+    assert np.all(np.abs(ff[-1]) <= 0.2 * PANDA.velocity + 1e-9)
