@@ -126,8 +126,8 @@ def regress_cmd(
 
 
 def _print(results: list[dict], update: bool, root: Path) -> None:
-    """The verdicts as tables that keep every name whole at 80 columns (a CI log, which is no
-    terminal, gets rich's 80): one table per baseline under a heading, instead of one table whose
+    """The verdicts as tables that keep every name whole down to 80 columns (a terminal that
+    narrow, or COLUMNS=80): one table per baseline under a heading, instead of one table whose
     task, robot and seeds columns left the metric names a few characters; a cell too long for its
     column folds onto the next line instead of being cut."""
     from officina.cli import rich_console

@@ -139,7 +139,7 @@ def test_the_table_shows_a_metric_that_has_no_value_now(capsys, monkeypatch, tmp
 
 
 def test_the_table_keeps_every_metric_name_whole_at_80_columns(monkeypatch, capsys):
-    """A CI log is no terminal: rich lays the table out for 80 columns. Every metric name (the
+    """At 80 columns (COLUMNS=80: a narrow terminal or log). Every metric name (the
     longest, max_joint_tracking_error_rad, is 28 characters), task, robot and reason is there whole,
     and no line is longer than 80."""
     from officina.cli_regress import _print
