@@ -49,7 +49,7 @@ import numpy as np
 
 from officina.interfaces import ControlMode, JointLimits, JointState
 
-__all__ = ["Filtered", "SafetyConfig", "SafetyEvent", "SafetyFilter", "SafetyRecord"]
+__all__ = ["Filtered", "as_command", "SafetyConfig", "SafetyEvent", "SafetyFilter", "SafetyRecord"]
 
 
 class SafetyEvent(str, enum.Enum):
@@ -141,7 +141,8 @@ def _clip(a, lo, hi):
     return np.minimum(np.maximum(a, lo), hi)
 
 
-def _as_command(x, n: int) -> tuple[np.ndarray | None, str]:
+def as_command(x, n: int) -> tuple[np.ndarray | None, str]:
+    """``x`` as a command of ``n`` finite floats (a copy), or None and why it is not one."""
     if type(x) is np.ndarray and x.dtype == np.float64 and x.shape == (n,) and all(map(math.isfinite, x.tolist())):
         return x.copy(), ""  # the common case: a well-formed float array
     try:
@@ -296,7 +297,7 @@ class SafetyFilter:
                     x = hi if x > hi else lo
                 out.append(x)
             return out
-        v, _ = _as_command(qd, self.n)
+        v, _ = as_command(qd, self.n)
         return None if v is None else _clip(v, self._neg_vmax, self.vmax).tolist()
 
     def _rec(self, events: list, event: SafetyEvent, action: str, reason: str) -> None:
@@ -305,8 +306,8 @@ class SafetyFilter:
     def reset(self, state: JointState | None) -> None:
         """Start from the measured state (positions clamped into the limits, velocity measured
         and clamped), e.g. when arming or switching mode."""
-        q = None if state is None else _as_command(getattr(state, "position", None), self.n)[0]
-        v = None if state is None else _as_command(getattr(state, "velocity", None), self.n)[0]
+        q = None if state is None else as_command(getattr(state, "position", None), self.n)[0]
+        v = None if state is None else as_command(getattr(state, "velocity", None), self.n)[0]
         self._q = None if q is None else _clip(q, self.lower, self.upper)
         self._v = np.zeros(self.n) if v is None else _clip(v, -self.vmax, self.vmax)
         if self._q is not None:
@@ -339,8 +340,8 @@ class SafetyFilter:
             return self._stamp
 
     def _measured(self, state) -> tuple[np.ndarray | None, np.ndarray | None]:
-        q = _as_command(getattr(state, "position", None), self.n)[0] if state is not None else None
-        v = _as_command(getattr(state, "velocity", None), self.n)[0] if state is not None else None
+        q = as_command(getattr(state, "position", None), self.n)[0] if state is not None else None
+        v = as_command(getattr(state, "velocity", None), self.n)[0] if state is not None else None
         return q, v
 
     @property
@@ -527,13 +528,13 @@ class SafetyFilter:
         if self._q is None:
             self.reset(state)
             if self._q is None:  # no usable state either: hold the clamped command or mid-range
-                q0, _ = _as_command(q_cmd, self.n)
+                q0, _ = as_command(q_cmd, self.n)
                 self._q = _clip(q0 if q0 is not None else 0.5 * (self.lower + self.upper), self.lower, self.upper)
                 self._v = np.zeros(self.n)
         if self._estopped:
             self._rec(events, SafetyEvent.ESTOP, "hold", "e-stop active")
             return self.hold_position(state)
-        q, why = _as_command(q_cmd, self.n)
+        q, why = as_command(q_cmd, self.n)
         if q is None:
             self._rec(events, SafetyEvent.MALFORMED, "rejected", f"position command: {why}")
             return self.hold_position(state)
@@ -652,7 +653,7 @@ class SafetyFilter:
         if self._estopped:
             self._rec(events, SafetyEvent.ESTOP, "hold", "e-stop active")
             return self.hold_velocity(state)
-        v_des, why = _as_command(qd_cmd, self.n)
+        v_des, why = as_command(qd_cmd, self.n)
         if v_des is None:
             self._rec(events, SafetyEvent.MALFORMED, "rejected", f"velocity command: {why}")
             return self.hold_velocity(state)
@@ -736,7 +737,7 @@ class SafetyFilter:
         if self._estopped:
             self._rec(events, SafetyEvent.ESTOP, "hold", "e-stop active")
             return self.hold_torque(state)
-        tau, why = _as_command(tau_cmd, self.n)
+        tau, why = as_command(tau_cmd, self.n)
         if tau is None:
             self._rec(events, SafetyEvent.MALFORMED, "rejected", f"torque command: {why}")
             return self.hold_torque(state)

@@ -7,7 +7,19 @@ simulation time in fast/lockstep pacing), so it behaves the same in every pacing
 * Disarmed (the initial state): nothing is forwarded; every command is refused (``not_armed``).
 * Streamed position commands (``/officina/commands``) pass `SafetyFilter.filter_position`
   (position, velocity, acceleration limits, workspace box; malformed -> hold) one by one at
-  ``rate_hz``; the filtered command is forwarded.
+  ``rate_hz``; the filtered command is forwarded. The filter limits each command as one period,
+  so the gate forwards at most one position command per period of the arm's clock, that is per
+  ``/joint_states`` message whose stamp is newer than the last: a command that comes when its
+  period's command has gone out waits for the next state, and a newer command replaces it there
+  (counted in ``replaced_commands``): as in one process, where the last command of a period is
+  the one the arm gets. A backlog that arrives at once (the gate's or the client's process was
+  descheduled) is then not forwarded at once, which a controller that takes the newest command
+  (ros2_control's forward controller) would execute as several periods' worth in one: it goes out
+  one command per state taken meanwhile, then as its newest command, which the filter brings the
+  arm to within its limits. The arm's ``/joint_states`` must therefore come at least at the
+  stream's rate (a ros2_control joint_state_broadcaster publishes at the controller manager's
+  rate by default), and armed, 50 states in a row whose stamps do not advance (`STALE_STATES`)
+  disarm it.
 * A trajectory (``/officina/joint_trajectory``) is checked as a whole: the joint_trajectory_controller
   rules (`validate_trajectory`), then sampled every ``1/rate_hz`` from the measured state the way the
   controller will execute it: positions within the limits, velocities and accelerations within the
@@ -47,7 +59,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from officina.controllers.safety import SafetyConfig, SafetyEvent, SafetyFilter
+from officina.controllers.safety import SafetyConfig, SafetyEvent, SafetyFilter, as_command
 from officina.interfaces import JointLimits, JointState
 from officina.ros.jtc import (
     JointTrajectoryFollower, JtcConfig, TrajectoryMsg, TrajectoryPointMsg, TrajectoryRejected,
@@ -153,81 +165,45 @@ def check_trajectory(msg: TrajectoryMsg, joint_names, state: JointState, limits_
                 raise TrajectoryRejected(f"tcp leaves the workspace box at t={ts[i] - now:+.3f} s")
 
 
+STALE_STATES = 50  # armed, this many states in a row without a newer stamp: the arm's clock stands still
+
+
 class StreamRate:
     """The gate's check that streamed commands come no faster than ``rate_hz``: the filter limits
-    each command as one period of 1/rate_hz, so a client at twice the rate would move the arm at
-    twice the velocity limit.
+    each command as one period of 1/rate_hz, so a client at twice the rate, in front of an arm
+    whose ``/joint_states`` come as fast, would move the arm at twice the velocity limit.
 
-    Commands are timed on the clock in use, the stamps of ``/joint_states`` (as the gate keeps
-    time: a sim in fast pacing runs its periods faster than the wall clock), over ~2 s of commands
-    (``maxlen`` of them), so that a backlog delivered at once after a stall of the stream does not
-    count as a fast stream; the stream is too fast when they span less than 1/1.3 of their periods.
-    While /joint_states stall, the commands that go on carry the last stamp: over a stall longer
-    than that allows, the stamps cannot time the stream, and the reason says so (the stall, and the
-    rate on the gate's wall clock) rather than naming a rate the stamps made up. A stall counts as
-    far as the stamps did not cover it (an arm stamping its states with the wall clock resumes
-    with a stamp past the stall; a sim whose clock stood still does not)."""
+    The forwarded commands are timed on the clock in use, the stamps of ``/joint_states`` (as the
+    gate keeps time: a sim in fast pacing runs its periods faster than the wall clock), over ~2 s
+    of them (``maxlen``); the stream is too fast when they span less than 1/1.3 of their periods.
+    `GateCore` forwards at most one command per state with a newer stamp, so the stamps of a
+    window always advance."""
 
-    STALL_S = 0.1  # a state older than this when a command comes: /joint_states stalled
-
-    def __init__(self, rate_hz: float, joint_states: str = "/joint_states") -> None:
+    def __init__(self, rate_hz: float) -> None:
         self.rate_hz = float(rate_hz)
         self.dt = 1.0 / self.rate_hz
-        self.joint_states = joint_states
         self.maxlen = max(50, int(2 * self.rate_hz))
-        self._cmds: deque[tuple[float, float, float]] = deque(maxlen=self.maxlen)  # (stamp, wall, state age)
+        self._stamps: deque[float] = deque(maxlen=self.maxlen)
 
     def clear(self) -> None:
-        self._cmds.clear()
+        self._stamps.clear()
 
-    def add(self, stamp: float, wall: float, state_age: float) -> str | None:
-        """One forwarded command: the stamp of the last state, the gate's wall clock [s] and the
-        last state's age on it when the command came. Returns the reason to disarm (and clears the
-        window), else None."""
-        cmds = self._cmds
-        cmds.append((stamp, wall, state_age))
-        if len(cmds) < self.maxlen:
+    def add(self, stamp: float) -> str | None:
+        """One forwarded command, with the stamp of the state it went out on. Returns the reason
+        to disarm (and clears the window), else None."""
+        stamps = self._stamps
+        stamps.append(stamp)
+        n = len(stamps)
+        if n < self.maxlen:
             return None
-        span = cmds[-1][0] - cmds[0][0]
-        periods = (len(cmds) - 1) * self.dt
-        if span * 1.3 >= periods:
+        span = stamps[-1] - stamps[0]
+        if span * 1.3 >= (n - 1) * self.dt:
             return None
-        n = len(cmds)
-        stalled = self._stalled()
-        if stalled > 0 and (span + stalled) * 1.3 >= periods:
-            wall_span = cmds[-1][1] - cmds[0][1]
-            wall_rate = f"{(n - 1) / wall_span:.0f} Hz" if wall_span > 0 else "at once"
-            why = (f"disarmed: {self.joint_states} stalled ({stalled:.2f} s that their stamps did not cover) while "
-                   f"commands kept coming ({n} in {wall_span:.2f} s on the gate's wall clock, {wall_rate}): the "
-                   f"gate times the stream by those stamps, so it cannot tell its rate over the stall")
-        elif span > 0:
-            rate = (n - 1) / span
-            why = (f"disarmed: commands arrive at {rate:.0f} Hz, faster than the gate's rate_hz {self.rate_hz:g} (its "
-                   f"limits hold per period of 1/rate_hz): start the gate with --rate-hz {rate:.0f} or the "
-                   f"client at {self.rate_hz:g} Hz")
-        else:
-            why = (f"disarmed: the stamps of {self.joint_states} did not advance over "
-                   f"{n} commands (the gate keeps time by them)")
-        cmds.clear()
-        return why
-
-    def _stalled(self) -> float:
-        """Seconds of /joint_states stalls within the window that their stamps did not cover:
-        each run of commands that came on one state older than STALL_S counts its longest wait,
-        less the stamps' advance from that state to the next command's (none yet: all of it)."""
-        total = 0.0
-        cmds = list(self._cmds)
-        i = 0
-        while i < len(cmds):
-            j = i
-            while j + 1 < len(cmds) and cmds[j + 1][0] == cmds[i][0] and cmds[j + 1][2] >= cmds[j][2]:
-                j += 1  # the same state, older: the same wait
-            wait = max(c[2] for c in cmds[i:j + 1])
-            if wait > self.STALL_S:
-                covered = cmds[j + 1][0] - cmds[i][0] if j + 1 < len(cmds) else 0.0
-                total += max(0.0, wait - covered)
-            i = j + 1
-        return total
+        rate = (n - 1) / span if span > 0 else float("inf")
+        stamps.clear()
+        return (f"disarmed: commands arrive at {rate:.0f} Hz, faster than the gate's rate_hz {self.rate_hz:g} (its "
+                f"limits hold per period of 1/rate_hz): start the gate with --rate-hz {rate:.0f} or the "
+                f"client at {self.rate_hz:g} Hz")
 
 
 class GateCore:
@@ -246,8 +222,14 @@ class GateCore:
         self.last_cmd_stamp: float | None = None
         self.holding = False
         self._q_forwarded: np.ndarray | None = None  # the last streamed position command forwarded
+        # a position command has gone out in this period of the arm's clock (since the last state
+        # with a newer stamp); the streamed command waiting for the next period, if one does
+        self._period_used = False
+        self.pending: np.ndarray | None = None
+        self.pending_replaced = 0  # commands the waiting one has replaced (a backlog when many)
+        self._stale_states = 0  # states in a row whose stamp did not advance
         self.counts = {"forwarded_commands": 0, "forwarded_trajectories": 0, "refused": 0, "holds": 0,
-                       "watchdog_holds": 0, "estops": 0}
+                       "watchdog_holds": 0, "estops": 0, "replaced_commands": 0}
         self.safety_counts = {e.value: 0 for e in SafetyEvent}
         self.last_refusal = ""
         self.last_event = ""
@@ -279,10 +261,23 @@ class GateCore:
 
     # --- inputs ------------------------------------------------------------------------------------
     def on_joint_state(self, state: JointState) -> Forward | None:
-        """Store the state; run the watchdog; return the next hold command while holding."""
+        """Store the state. A state with a newer stamp starts a period: the command that waited
+        for it goes out; else the watchdog runs, and the next hold command while holding."""
+        new_period = self.state is None or state.stamp > self.state.stamp
         self.state = state
+        if new_period:
+            self._period_used = False
+            self._stale_states = 0
+        elif self.armed:
+            self._stale_states += 1
+            if self._stale_states >= STALE_STATES:
+                return self.state_lost(f"disarmed: the stamps of /joint_states did not advance over "
+                                       f"{self._stale_states} states (the gate keeps time by them)")
         if self.mode != "commands":
             return None
+        if new_period and self.pending is not None:
+            values, self.pending, self.pending_replaced = self.pending, None, 0
+            return self._forward_command(values)
         if not self.holding:
             if not self.armed or self.filter.holding:
                 return None  # nothing to watch, or this silence was held and has come to rest
@@ -309,6 +304,7 @@ class GateCore:
         if self.filter.at_rest:
             self.holding = False  # at rest: the controller holds the last command
         self._q_forwarded = q
+        self._period_used = True
         return Forward("commands", positions=q)
 
     def _from_reference(self, state: JointState) -> JointState:
@@ -329,6 +325,8 @@ class GateCore:
         return None
 
     def on_command(self, values) -> Forward | None:
+        """A streamed position command: forwarded now, or, when this period's command has gone
+        out, kept in `pending` for the next state (None returned; a newer command replaces it)."""
         why = self.ready("command")
         if why:
             self.refuse(why)
@@ -337,6 +335,18 @@ class GateCore:
             self.filter.reset(self.state)
             self.mode = "commands"
         self._topic_trajectory = None
+        if self._period_used:
+            q, _ = as_command(values, len(self.joint_names))
+            if q is not None:  # (a malformed command is refused at once, with the hold)
+                if self.pending is not None:
+                    self.counts["replaced_commands"] += 1
+                    self.pending_replaced += 1
+                self.pending = q
+                return None
+        return self._forward_command(values)
+
+    def _forward_command(self, values) -> Forward:
+        self._period_used = True
         q, events = self.filter.filter_position(values, self.state)
         if events:
             self._note(events)
@@ -366,6 +376,7 @@ class GateCore:
         self.mode = "trajectory"
         self.holding = False
         self._q_forwarded = None
+        self.pending = None
         # A zero stamp starts the trajectory when the controller takes it; the one kept for
         # `after_stopped_goal` starts when the gate checked it, so that sending it again goes on
         # with it rather than starting it over.
@@ -388,10 +399,13 @@ class GateCore:
             self._topic_trajectory = None
             self.last_cmd_stamp = None
             self._q_forwarded = None
+            self._period_used = False
+            self.pending = None
             self.last_event = "armed"
             return True, "armed", None
         was = self.armed
         self.armed = False
+        self.pending = None
         self.last_event = "disarmed"
         return True, "disarmed", self._hold() if was else None
 
@@ -422,6 +436,7 @@ class GateCore:
         self._note(self.filter.set_estop(True, self.state))
         self.armed = False
         self._topic_trajectory = None
+        self.pending = None
         self.last_event = "e-stop: forwarding stopped, holding, disarmed"
         return self._hold()
 
@@ -509,6 +524,7 @@ class GateCore:
             self.holding = True
             q = self.filter.hold_position(self.state)
             self._q_forwarded = q
+            self._period_used = True
             return Forward("commands", positions=q)
         self.holding = False
         return self._braking()

@@ -33,6 +33,9 @@ GRIPPER_TOPIC = "/officina/gripper/commands"
 ARM_SERVICE = "/officina/arm"
 ESTOP_TOPIC = "/officina/estop"
 SAFETY_STATE_TOPIC = "/officina/safety_state"
+# Streamed commands replaced while one waited for its period before the log says a backlog came
+# (a procedure that commands twice in a period, the second superseding the first, replaces one).
+BACKLOG_WARN = 10
 
 
 class GateNode(Node):
@@ -119,7 +122,7 @@ class GateNode(Node):
         self._last_state_wall: float | None = None
         self._logged = ("", 0.0)  # the last refusal logged, and when
         self._state_error = ""  # why the last /joint_states was ignored (a profile's joint names not in it)
-        self.stream_rate = StreamRate(cfg.rate_hz, r.joint_states)  # the last ~2 s of forwarded commands
+        self.stream_rate = StreamRate(cfg.rate_hz)  # the last ~2 s of forwarded commands
 
         self.pub_traj = self.create_publisher(JointTrajectory, r.trajectory_topic, qos_reliable())
         self.pub_cmd = self.create_publisher(Float64MultiArray, r.commands_topic, qos_command_stream())
@@ -256,30 +259,41 @@ class GateNode(Node):
             return
         self._last_state_wall = self._now()
         self._estop_tick()
+        forwarded, armed = self.core.counts["forwarded_commands"], self.core.armed
         self._send(self.core.on_joint_state(st))
+        if armed and not self.core.armed:  # the stamps stood still (`GateCore.on_joint_state`)
+            self._stop_goal(self.core.last_refusal)
+            self.get_logger().error(self.core.last_refusal)
+        elif self.core.counts["forwarded_commands"] != forwarded:  # the command that waited for this period
+            self._check_rate()
         self._publish_status()
 
     def _on_commands(self, msg) -> None:
         self._check_state()
         before = self.core.counts["refused"]
         forwarded = self.core.counts["forwarded_commands"]
+        replaced = self.core.counts["replaced_commands"]
         try:
             fwd = self.core.on_command(np.asarray(msg.data, dtype=float))
-            if fwd is not None:
+            if fwd is not None or self.core.pending is not None:
                 self._stop_goal("replaced by streamed commands")
             self._send(fwd)
         except Exception as exc:  # noqa: BLE001
             self.core.refuse(f"command refused: {type(exc).__name__}: {exc}")
         if self.core.counts["forwarded_commands"] != forwarded:
             self._check_rate()
+        elif self.core.pending_replaced == BACKLOG_WARN and self.core.counts["replaced_commands"] != replaced:
+            self.get_logger().warning(
+                f"a backlog of streamed commands arrived within one period of {self.resolved.joint_states} "
+                f"(this process or the client's was descheduled): the newest goes out, within the "
+                f"filter's limits ({self.core.counts['replaced_commands']} replaced so far)",
+                throttle_duration_sec=2.0)
         self._log_refusal(before)
         self._publish_status()
 
     def _check_rate(self) -> None:
-        """Disarm (with the hold of disarming) when the stream comes faster than rate_hz, or when
-        /joint_states stalled so long that its stamps cannot time the stream (`StreamRate`)."""
-        age = self._state_age()
-        why = self.stream_rate.add(self.core.state.stamp, self._now(), 0.0 if age is None else age)
+        """Disarm (with the hold of disarming) when the stream comes faster than rate_hz (`StreamRate`)."""
+        why = self.stream_rate.add(self.core.state.stamp)
         if why is None:
             return
         self._send(self.core.set_armed(False)[2])  # the hold, as disarming commands it

@@ -2,6 +2,8 @@
 from outside the tree, and the exit codes."""
 
 import json
+import os
+import time
 
 import numpy as np
 import pytest
@@ -227,6 +229,61 @@ def test_bin_picking_through_the_gate_across_processes(ros):
     where = [(round(q.position.x, 3), round(q.position.y, 3), round(q.position.z, 3)) for q in poses]
     assert 1 <= in_target <= placed, f"{in_target} in the target bin, {placed} placed: {where}\n{out}"
 
+    assert sim.alive() and gate.alive()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_gate_stalled_mid_motion_sends_the_newest_command_not_its_backlog(ros):
+    """The gate's process stopped for 0.4 s, twice, while pick-place streams its motions through
+    it: the task's commands of those 0.4 s wait at the gate. They went out at once when it
+    resumed, each within the limits of the one before, so the arm's controller got 0.4 s of motion
+    in one period: the sim, which applies a burst one command per period, had to drop most of it
+    to keep up (`commands_thinned`; a controller that takes the newest command steps over all of
+    it), and a grasp could close on nothing. Now one command goes out per period of the arm's
+    clock: after a stall, one per state the gate took meanwhile (its subscription keeps 10), then
+    the newest, which the filter brings the arm to within its limits; the commands between are
+    replaced. The sim thins no more than its own queue's worth (10) per stall, against about 90
+    before, and the task completes."""
+    pytest.importorskip("rclpy")
+    import signal
+
+    from diagnostic_msgs.msg import DiagnosticStatus
+
+    from officina.ros.gate_node import SAFETY_STATE_TOPIC
+    from officina.ros.qos import qos_latched
+
+    sets = ["--set", "params.n_objects=1"]
+    sim = ros.start(["ros", "sim", "--robot", "panda", "--seed", "1", *sets], "sim")
+    gate = ros.start(["ros", "gate", "--robot", "panda", "--watchdog-periods", "50"], "gate")
+    task = ros.start(["ros", "task", "pick-place", "--robot", "panda", "--arm", *sets], "task")
+    c = ros.client()
+    sim_state, gate_state = "/officina/sim/controller_state", SAFETY_STATE_TOPIC
+    c.collect(DiagnosticStatus, sim_state, qos_latched())
+    c.collect(DiagnosticStatus, gate_state, qos_latched())
+
+    def last(topic, key):
+        msgs = c.received[topic]
+        return int({kv.key: kv.value for kv in msgs[-1].values}.get(key, 0)) if msgs else 0
+
+    stalls = 0
+    for accepted in (250, 1500):  # after 1 s and 6 s of commands at the sim
+        c.wait_for(lambda: last(sim_state, "commands_accepted") > accepted or task.proc.poll() is not None,
+                   120, f"{accepted} commands at the sim")
+        if task.proc.poll() is not None:
+            break
+        os.killpg(gate.proc.pid, signal.SIGSTOP)
+        time.sleep(0.4)
+        os.killpg(gate.proc.pid, signal.SIGCONT)
+        stalls += 1
+    c.wait_for(lambda: task.proc.poll() is not None, 240, "the task to finish")
+    out = task.output()
+    assert task.proc.returncode == 0, out + "\n--- gate\n" + gate.output()
+    assert stalls == 2
+    n = len(c.received[sim_state])
+    c.wait_for(lambda: len(c.received[sim_state]) > n, 10, "the sim's state")
+    assert last(gate_state, "replaced_commands") > 0  # the stalls made a backlog at the gate
+    assert last(sim_state, "commands_thinned") <= 10 * stalls, last(sim_state, "commands_thinned")
     assert sim.alive() and gate.alive()
 
 
