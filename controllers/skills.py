@@ -20,6 +20,7 @@ from the optional ``min_link_z`` floor).
 from __future__ import annotations
 
 import enum
+import itertools
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
@@ -42,6 +43,11 @@ from officina.controllers.trajectory import (
 from officina.interfaces import Arm, ForceTorqueSensor, Gripper
 
 __all__ = ["SkillStatus", "SkillResult", "Skills"]
+
+# A guarded move that reaches the end of its line without contact holds the end until the arm is
+# within this of it [rad, every joint], for at most CATCH_UP_S [s], before it reports no contact.
+CATCH_UP_TOL_RAD = 2e-3
+CATCH_UP_S = 1.0
 
 
 class SkillStatus(str, enum.Enum):
@@ -214,7 +220,8 @@ class Skills:
         ``force_n`` is the mean of the last N readings (compared from the N-th period of the motion
         on): a sensor's noise divided by sqrt(N), for a detection later by about N/2 periods.
         Returns OK with ``info`` (``force_n``, ``travel_m``, ``tcp_xyz``) at contact, NO_CONTACT at
-        the end of the line."""
+        the end of the line once the arm has reached it (every joint within `CATCH_UP_TOL_RAD` of
+        the line's end, which is held for at most `CATCH_UP_S` more)."""
         from officina.controllers.contact import ExternalTorqueObserver
 
         d = np.asarray(direction, float).reshape(3)
@@ -251,7 +258,15 @@ class Skills:
         sensor_frame = ws.joint if ws is not None and self.model.model.existFrame(ws.joint) else "flange"
         force = 0.0
         recent: deque[float] = deque(maxlen=n_avg)
-        for q, qd in zip(traj.q, traj.qd):
+        # The line, then its end held until the arm is there (within CATCH_UP_TOL_RAD, for at most
+        # CATCH_UP_S): an arm behind a network lags its commands by the controller's and the
+        # network's delays, and more after a stall of a process on the way, so the tool can touch
+        # after the line's last command has gone out.
+        end = traj.q[-1]
+        hold_end = itertools.repeat((end, None), max(1, int(round(CATCH_UP_S / self.dt))))
+        for k, (q, qd) in enumerate(itertools.chain(zip(traj.q, traj.qd), hold_end)):
+            if k >= len(traj.q) and float(np.max(np.abs(self.arm.read().position - end))) < CATCH_UP_TOL_RAD:
+                break
             self.arm.command_positions(q, qd)
             self._q_cmd = q
             self.tick()

@@ -296,3 +296,65 @@ def test_guarded_move_reads_the_wrist_sensor_in_its_own_frame():
         true_n = float(-wall_force(arm.read().position)[0])
         assert r.info["force_n"] == pytest.approx(true_n, rel=0.02)
         assert 10.0 <= true_n < 11.5
+
+
+def test_guarded_move_waits_at_the_end_of_its_line_for_an_arm_that_lags():
+    """An arm behind a network lags its commands (the controller's and the network's delays, more
+    after a stall of a process on the way): here by 0.3 s. The wall stands 8 mm along a 10 mm
+    line, so when the line's last command goes out the arm has not reached it. The guarded move
+    reported no contact there; it now holds the line's end until the arm has reached it and
+    finds the wall, and without a wall it reports no contact once the arm is at the end."""
+    from collections import deque
+
+    from officina.controllers.skills import Skills, SkillStatus
+    from officina.interfaces import JointState, Wrench
+
+    spec = load_robot("panda")
+    m = RobotModel.from_spec(spec)
+    dt, lag = 0.004, 75
+
+    class LaggingArm:
+        """Reaches each command ``lag`` periods after it was sent (a pure delay)."""
+
+        control_period = dt
+
+        def __init__(self):
+            self.t = 0.0
+            self.cmd = np.asarray(spec.home, float)
+            self.past = deque([self.cmd.copy()] * (lag + 1), maxlen=lag + 1)
+
+        def command_positions(self, q, qd=None):
+            self.cmd = np.asarray(q, float).copy()
+
+        def tick(self):
+            self.t += dt
+            self.past.append(self.cmd)
+
+        def read(self):
+            n = len(spec.home)
+            return JointState(self.t, spec.joint_names, self.past[0].copy(), np.zeros(n), np.zeros(n))
+
+        def fault(self):
+            return None
+
+    for wall in (True, False):
+        arm = LaggingArm()
+        sk = Skills(arm, None, m, arm.tick, rng=np.random.default_rng(0))
+        x0 = m.frame_transform(arm.cmd, "tcp")[0, 3] + 0.008
+
+        class WallSensor:
+            def read(self):
+                q = arm.read().position
+                fx = -20000.0 * max(0.0, m.frame_transform(q, "tcp")[0, 3] - x0) if wall else 0.0
+                R = m.frame_transform(q, spec.wrist_sensor.joint)[:3, :3]
+                return Wrench(arm.t, R.T @ np.array([fx, 0.0, 0.0]), np.zeros(3))
+
+        r = sk.move_until_contact([1.0, 0.0, 0.0], 0.010, 10.0, speed_m_s=0.02, wrist=WallSensor())
+        if wall:
+            assert r.ok, r.message
+            assert 0.0085 <= r.info["travel_m"] < 0.0095
+        else:
+            assert r.status == SkillStatus.NO_CONTACT
+            assert np.max(np.abs(arm.read().position - sk.q_command)) < 2e-3  # the arm is at the line's end
+            tcp = m.frame_transform(arm.read().position, "tcp")[0, 3]
+            assert tcp > x0 + 0.001
