@@ -128,8 +128,14 @@ class GateNode(Node):
         self.pub_cmd = self.create_publisher(Float64MultiArray, r.commands_topic, qos_command_stream())
         self.pub_grip = self.create_publisher(Float64MultiArray, r.gripper_topic, qos_reliable())
         self.pub_state = self.create_publisher(DiagnosticStatus, SAFETY_STATE_TOPIC, qos_latched())
-        self.create_subscription(JointState, r.joint_states, self._on_joint_state, qos_reliable())
+        # The commands before the states: a round of the single-threaded executor (the default)
+        # takes one message from each ready subscription in this order, so after a stall of this
+        # process the commands that waited meanwhile are taken before the states that came after
+        # them, not after a state that shows their silence to the watchdog (each state lets the
+        # one command that waits out). The events executor takes them in the order their events
+        # came, and can still meet such a state first.
         self.create_subscription(Float64MultiArray, COMMANDS_TOPIC, self._on_commands, qos_command_stream())
+        self.create_subscription(JointState, r.joint_states, self._on_joint_state, qos_reliable())
         self.create_subscription(JointTrajectory, TRAJECTORY_TOPIC, self._on_trajectory, qos_reliable())
         self.create_subscription(Float64MultiArray, GRIPPER_TOPIC, self._on_gripper, qos_reliable())
         # The e-stop is taken from reliable and from best-effort publishers (an e-stop button's

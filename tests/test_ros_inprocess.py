@@ -344,6 +344,75 @@ def test_a_gate_that_was_not_scheduled_for_a_while_takes_every_command_of_the_st
 
 
 @pytest.mark.timeout(60)
+def test_a_gate_that_was_not_scheduled_takes_the_waiting_commands_before_it_runs_its_watchdog(ctx):
+    """The gate's process does not run for 100 periods while the arm publishes its states and the
+    task streams on. When it runs again, its subscriptions hold the last 10 states and all 100
+    commands. It took a state first in each round of its executor: the first state it saw came
+    90 periods after the last command it had taken, and its watchdog (25 periods) braked the arm
+    although the stream had never stopped. It takes the commands first: each of those 10 states
+    lets one out, the newest of the rest goes out with the next state, and no hold is made."""
+    import time
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    from officina.robots import load_robot
+    from officina.ros.convert import joint_state_msg
+    from officina.ros.gate_node import COMMANDS_TOPIC, GateNode
+    from officina.ros.qos import qos_command_stream, qos_reliable
+
+    spec = load_robot("panda")
+    home = np.asarray(spec.home, float)
+    zero = np.zeros(len(home))
+    gate = GateNode(context=ctx)
+    other = rclpy.create_node("arm_and_task", context=ctx)
+    gate_ex = SingleThreadedExecutor(context=ctx)
+    gate_ex.add_node(gate)
+    try:
+        pub_js = other.create_publisher(JointState, gate.resolved.joint_states, qos_reliable())
+        pub_cmd = other.create_publisher(Float64MultiArray, COMMANDS_TOPIC, qos_command_stream())
+        end = time.monotonic() + 10.0
+        while (pub_js.get_subscription_count() == 0 or pub_cmd.get_subscription_count() == 0) and time.monotonic() < end:
+            time.sleep(0.01)
+        assert pub_js.get_subscription_count() and pub_cmd.get_subscription_count(), "discovery"
+        names = list(gate.resolved.joint_names)
+        q = home.copy()
+
+        def period(k, spin):
+            q[0] = home[0] + 2e-4 * k  # 0.05 rad/s
+            pub_js.publish(joint_state_msg(names, 0.004 * k, q, zero, zero))
+            if spin:
+                gate_ex.spin_once(timeout_sec=1.0)
+            pub_cmd.publish(Float64MultiArray(data=[float(x) for x in q]))
+            if spin:
+                gate_ex.spin_once(timeout_sec=1.0)
+
+        period(0, True)
+        assert gate._on_arm(SetBool.Request(data=True), SetBool.Response()).success
+        for k in range(1, 21):
+            period(k, True)
+        assert gate.core.counts["forwarded_commands"] == 20
+        for k in range(21, 121):  # the gate does not run
+            period(k, False)
+        time.sleep(0.3)
+        end = time.monotonic() + 5.0
+        while gate.core.counts["forwarded_commands"] + gate.core.counts["replaced_commands"] < 119 and time.monotonic() < end:
+            gate_ex.spin_once(timeout_sec=0.01)
+        period(121, True)  # the next state lets the newest out
+        assert gate.core.counts["watchdog_holds"] == 0, gate.core.last_event
+        assert gate.core.counts["forwarded_commands"] == 20 + 10 + 1, gate.core.counts
+        assert gate.core.counts["replaced_commands"] == 89, gate.core.counts
+        assert gate.core.armed
+    finally:
+        gate_ex.shutdown()
+        gate.destroy_node()
+        other.destroy_node()
+
+
+@pytest.mark.timeout(60)
 def test_gate_publishes_events_at_once_and_per_command_counts_at_its_status_rate(ctx):
     """safety_state: a command stream does not publish it per command (the counts go out with the
     status timer); arming, a refusal and the e-stop publish it at once."""
