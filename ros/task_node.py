@@ -184,7 +184,8 @@ def run_task(job: TaskJob, node, executor) -> dict:
     return {"task": job.task_ref, "robot": spec.name, "completed": outcome.completed, "message": outcome.message,
             "details": outcome.details, "events": cell.events,
             "wrist": wrist.topic if wrist is not None else None,
-            "gate_refused": int(safety.get("refused", 0)), "gate_watchdog_holds": int(safety.get("watchdog_holds", 0))}
+            "gate_refused": int(safety.get("refused", 0)), "gate_watchdog_holds": int(safety.get("watchdog_holds", 0)),
+            "gate_replaced_commands": int(safety.get("replaced_commands", 0))}
 
 
 def main_task(run: TaskRun, argv: list[str]) -> int:

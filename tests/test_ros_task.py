@@ -283,6 +283,7 @@ def test_a_gate_stalled_mid_motion_sends_the_newest_command_not_its_backlog(ros)
     n = len(c.received[sim_state])
     c.wait_for(lambda: len(c.received[sim_state]) > n, 10, "the sim's state")
     assert last(gate_state, "replaced_commands") > 0  # the stalls made a backlog at the gate
+    assert _outcome(out)["gate_replaced_commands"] > 0  # and the task's result says so
     assert last(sim_state, "commands_thinned") <= 10 * stalls, last(sim_state, "commands_thinned")
     assert sim.alive() and gate.alive()
 
