@@ -276,7 +276,8 @@ class GateCore:
         if self.mode != "commands":
             return None
         if new_period and self.pending is not None:
-            values, self.pending, self.pending_replaced = self.pending, None, 0
+            values = self.pending
+            self._drop_pending()
             return self._forward_command(values)
         if not self.holding:
             if not self.armed or self.filter.holding:
@@ -345,6 +346,10 @@ class GateCore:
                 return None
         return self._forward_command(values)
 
+    def _drop_pending(self) -> None:
+        self.pending = None
+        self.pending_replaced = 0
+
     def _forward_command(self, values) -> Forward:
         self._period_used = True
         q, events = self.filter.filter_position(values, self.state)
@@ -376,7 +381,7 @@ class GateCore:
         self.mode = "trajectory"
         self.holding = False
         self._q_forwarded = None
-        self.pending = None
+        self._drop_pending()
         # A zero stamp starts the trajectory when the controller takes it; the one kept for
         # `after_stopped_goal` starts when the gate checked it, so that sending it again goes on
         # with it rather than starting it over.
@@ -400,12 +405,12 @@ class GateCore:
             self.last_cmd_stamp = None
             self._q_forwarded = None
             self._period_used = False
-            self.pending = None
+            self._drop_pending()
             self.last_event = "armed"
             return True, "armed", None
         was = self.armed
         self.armed = False
-        self.pending = None
+        self._drop_pending()
         self.last_event = "disarmed"
         return True, "disarmed", self._hold() if was else None
 
@@ -436,7 +441,7 @@ class GateCore:
         self._note(self.filter.set_estop(True, self.state))
         self.armed = False
         self._topic_trajectory = None
-        self.pending = None
+        self._drop_pending()
         self.last_event = "e-stop: forwarding stopped, holding, disarmed"
         return self._hold()
 
