@@ -302,8 +302,8 @@ def test_guarded_move_waits_at_the_end_of_its_line_for_an_arm_that_lags():
     """An arm behind a network lags its commands (the controller's and the network's delays, more
     after a stall of a process on the way): here by 0.3 s. The wall stands 8 mm along a 10 mm
     line, so when the line's last command goes out the arm has not reached it. The guarded move
-    reported no contact there; it now holds the line's end until the arm has reached it and
-    finds the wall, and without a wall it reports no contact once the arm is at the end."""
+    holds the line's end until the arm has reached it and finds the wall; without a wall it
+    reports no contact once the arm is at the end."""
     from collections import deque
 
     from officina.controllers.skills import Skills, SkillStatus

@@ -51,13 +51,13 @@ def test_commands_are_filtered_within_limits_and_malformed_refused():
 
 def test_a_backlog_goes_out_as_its_newest_command_one_per_period():
     """The filter limits each command as one period. A backlog of streamed commands that arrives
-    at once (the gate's process was descheduled while the client streamed on) went out at once,
-    every command within the limits of its predecessor: a controller that takes the newest
-    command moved the arm by the whole backlog's worth in one period. Now one position command
-    goes out per state with a newer stamp: the first of a period at once, the others wait and the
-    newest replaces them; it goes out with the next state, as one period's step within the
-    limits, and the arm catches up with the stream at them. A malformed command is refused at once
-    all the same, and a disarm or an e-stop drops the waiting command."""
+    at once (the gate's process was descheduled while the client streamed on), forwarded at once,
+    would move the arm by the whole backlog's worth in one period under a controller that takes
+    the newest command. One position command goes out per state with a newer stamp: the first of
+    a period at once, the others wait and the newest replaces them; it goes out with the next
+    state, as one period's step within the limits, and the arm catches up with the stream at them.
+    A malformed command is refused at once all the same, and a disarm or an e-stop drops the
+    waiting command."""
     dt = 0.004
     v = 0.25 * np.asarray(SPEC.limits.velocity)[0]  # joint 0 at a quarter of its velocity limit
     g = core()

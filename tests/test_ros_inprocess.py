@@ -347,10 +347,10 @@ def test_a_gate_that_was_not_scheduled_for_a_while_takes_every_command_of_the_st
 def test_a_gate_that_was_not_scheduled_takes_the_waiting_commands_before_it_runs_its_watchdog(ctx):
     """The gate's process does not run for 100 periods while the arm publishes its states and the
     task streams on. When it runs again, its subscriptions hold the last 10 states and all 100
-    commands. It took a state first in each round of its executor: the first state it saw came
-    90 periods after the last command it had taken, and its watchdog (25 periods) braked the arm
-    although the stream had never stopped. It takes the commands first: each of those 10 states
-    lets one out, the newest of the rest goes out with the next state, and no hold is made."""
+    commands. Were a state taken first, it would come 90 periods after the last command taken,
+    and the watchdog (25 periods) would brake the arm although the stream never stopped. Each
+    round of its executor takes a command first: each of those 10 states lets one out, the newest
+    of the rest goes out with the next state, and no hold is made."""
     import time
 
     import rclpy

@@ -236,15 +236,15 @@ def test_bin_picking_through_the_gate_across_processes(ros):
 @pytest.mark.timeout(300)
 def test_a_gate_stalled_mid_motion_sends_the_newest_command_not_its_backlog(ros):
     """The gate's process stopped for 0.4 s, twice, while pick-place streams its motions through
-    it: the task's commands of those 0.4 s wait at the gate. They went out at once when it
-    resumed, each within the limits of the one before, so the arm's controller got 0.4 s of motion
-    in one period: the sim, which applies a burst one command per period, had to drop most of it
-    to keep up (`commands_thinned`; a controller that takes the newest command steps over all of
-    it), and a grasp could close on nothing. Now one command goes out per period of the arm's
-    clock: after a stall, one per state the gate took meanwhile (its subscription keeps 10), then
-    the newest, which the filter brings the arm to within its limits; the commands between are
-    replaced. The sim thins no more than its own queue's worth (10) per stall, against about 90
-    before, and the task completes."""
+    it: the task's commands of those 0.4 s wait at the gate. Forwarded at once, each within the
+    limits of the one before, they would give the arm's controller 0.4 s of motion in one period:
+    the sim, which applies a burst one command per period and keeps 10 waiting, would drop about
+    90 of them (`commands_thinned`; a controller that takes the newest command steps over all of
+    them), and a grasp can close on nothing after such a step. One command goes out per period of
+    the arm's clock: after a stall, one per state the gate took meanwhile (its subscription keeps
+    10), then the newest, which the filter brings the arm to within its limits; the commands
+    between are replaced. The sim thins no more than its own queue's worth (10) per stall, and
+    the task completes."""
     pytest.importorskip("rclpy")
     import signal
 
