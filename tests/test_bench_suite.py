@@ -152,7 +152,7 @@ def test_the_sim_group_reports_wall_clock_and_cpu_time_figures_against_their_goa
            "loop_step_us": 56.0,
            "loop_without_state_log_step_us": 54.0, "loop_full_checks_step_us": 90.0,
            "loop_without_safety_filter_step_us": 50.0, "raw_real_time_factor": 25.0, "pick_place": pp,
-           "load_average": 3.0}
+           "pick_place_4ms": {**pp, "cpu_real_time_factor": 19.0, "cycle_time_s": 25.3}, "load_average": 3.0}
     by = {r.name: r for r in rows_from_result(res)}
     assert by["control period, loop as run (panda)"].ratio == pytest.approx(1.4)
     assert by["control period, loop as run (panda)"].verdict == "met"
@@ -160,6 +160,8 @@ def test_the_sim_group_reports_wall_clock_and_cpu_time_figures_against_their_goa
     cpu = by["pick-place real-time factor, CPU time (panda)"]
     assert cpu.verdict == "met" and cpu.baseline == 25.0 and cpu.ratio == pytest.approx(21.0 / 25.0)
     assert by["pick-place real-time factor, wall clock (panda)"].verdict == "missed"
+    at_4ms = by["pick-place real-time factor at a 4 ms step, CPU time (panda)"]
+    assert at_4ms.verdict == "missed" and at_4ms.baseline == 21.0 and "cycle 25.3 s" in at_4ms.note
     assert "load average 3.0" in by["pick-place real-time factor, wall clock (panda)"].note
     assert by["pick-place start-up and run folder share, CPU time (panda)"].verdict == "info"  # the goal is wall
     assert by["pick-place start-up and run folder share, wall clock (panda)"].verdict == "missed"
