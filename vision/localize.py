@@ -1,7 +1,8 @@
 """Markerless localisation of boxes and cylinders standing on a horizontal table, from RGB-D.
 
-Pipeline (`localize_objects`): depth -> world points (camera extrinsics needed) -> table height
-(the dominant horizontal plane, or given) -> pixels standing above the table -> connected
+Pipeline (`localize_objects`): depth -> world points (camera extrinsics needed; with the table
+height given, only of the pixels that may stand above it) -> table height (the dominant
+horizontal plane, or given) -> pixels standing above the table -> connected
 components in the image -> per object: top face -> footprint in the table plane (minimum-area
 rectangle vs enclosing circle decides box or cylinder) -> position, yaw, size.
 
@@ -104,6 +105,45 @@ def _may_rise_above(depth: np.ndarray, intrinsics: CameraIntrinsics, world_T_cam
         return depth * (T[2, 0] * x + T[2, 1] * y + T[2, 2]) + T[2, 3] > z_m - 1e-6
 
 
+def _object_on_table(P: np.ndarray, table: float, top: float, pitch: float, pixels: int,
+                     centroid_px: tuple[float, float]) -> LocalizedObject:
+    """The upright box or cylinder standing on the table at z = ``table`` whose visible points
+    are ``P`` (world, Nx3) and whose top is ``top`` above the table; ``pitch``: the footprint of
+    a pixel at the top's range."""
+    import cv2
+
+    # the top face is the footprint of an upright prism; pixels sample it at their centres, so
+    # the footprint is grown by half a pixel's footprint on the table at that range
+    top_pts = P[P[:, 2] - table >= top - max(0.003, 0.05 * top)]
+    if len(top_pts) < 5:
+        top_pts = P
+    xy = top_pts[:, :2].astype(np.float32)
+    hull = cv2.convexHull(xy)
+    hull_area = max(float(cv2.contourArea(hull)), 1e-12)
+    (rx, ry), (rw, rh), ang = cv2.minAreaRect(hull)
+    (ccx, ccy), rad = cv2.minEnclosingCircle(hull)
+    rect_fill = hull_area / max(rw * rh, 1e-12)
+    circ_fill = hull_area / max(np.pi * rad * rad, 1e-12)
+    if circ_fill > rect_fill:
+        # least-squares circle through the hull's boundary points refines the enclosing circle
+        bx, by = hull.reshape(-1, 2).T.astype(float)
+        A = np.column_stack([2 * bx, 2 * by, np.ones_like(bx)])
+        sol = np.linalg.lstsq(A, bx**2 + by**2, rcond=None)[0]
+        cx, cy = sol[0], sol[1]
+        r = float(np.sqrt(max(sol[2] + cx**2 + cy**2, 0.0))) if len(bx) >= 6 else float(rad)
+        d = 2 * r + pitch
+        return LocalizedObject("cylinder", np.array([cx, cy, table + top / 2]), 0.0, (d, d, top), pixels, centroid_px)
+    yaw = np.deg2rad(ang)
+    length, width = rw + pitch, rh + pitch
+    if rh > rw:
+        length, width = rh + pitch, rw + pitch
+        yaw += np.pi / 2
+    yaw = (yaw + np.pi / 2) % np.pi - np.pi / 2  # (-pi/2, pi/2]
+    if yaw <= -np.pi / 2 + 1e-12:
+        yaw += np.pi
+    return LocalizedObject("box", np.array([rx, ry, table + top / 2]), float(yaw), (length, width, top), pixels, centroid_px)
+
+
 def localize_objects(
     frame: CameraFrame, intrinsics: CameraIntrinsics, world_T_camera: np.ndarray, params: LocalizeParams = LocalizeParams()
 ) -> list[LocalizedObject]:
@@ -143,43 +183,10 @@ def localize_objects(
         if area < params.min_pixels:
             continue
         P = pts[point_label == k]  # the component's points, in row-major pixel order
-        h = P[:, 2] - table
-        top = _percentile(h, 98)
+        top = _percentile(P[:, 2] - table, 98)
         if top <= params.min_height_m:
             continue
-        # the top face is the footprint of an upright prism; pixels sample it at their centres, so
-        # the footprint is grown by half a pixel's footprint on the table at that range
-        top_pts = P[h >= top - max(0.003, 0.05 * top)]
-        if len(top_pts) < 5:
-            top_pts = P
-        xy = top_pts[:, :2].astype(np.float32)
         pitch = float(abs(cam_z - (table + top)) / intrinsics.fx)
-        hull = cv2.convexHull(xy)
-        hull_area = max(float(cv2.contourArea(hull)), 1e-12)
-        (rx, ry), (rw, rh), ang = cv2.minAreaRect(hull)
-        (ccx, ccy), rad = cv2.minEnclosingCircle(hull)
-        rect_fill = hull_area / max(rw * rh, 1e-12)
-        circ_fill = hull_area / max(np.pi * rad * rad, 1e-12)
-        if circ_fill > rect_fill:
-            # least-squares circle through the hull's boundary points refines the enclosing circle
-            bx, by = hull.reshape(-1, 2).T.astype(float)
-            A = np.column_stack([2 * bx, 2 * by, np.ones_like(bx)])
-            sol = np.linalg.lstsq(A, bx**2 + by**2, rcond=None)[0]
-            cx, cy = sol[0], sol[1]
-            r = float(np.sqrt(max(sol[2] + cx**2 + cy**2, 0.0))) if len(bx) >= 6 else float(rad)
-            d = 2 * r + pitch
-            out.append(LocalizedObject("cylinder", np.array([cx, cy, table + top / 2]), 0.0, (d, d, top),
-                                       area, (float(cents[k][0]), float(cents[k][1]))))
-        else:
-            yaw = np.deg2rad(ang)
-            length, width = rw + pitch, rh + pitch
-            if rh > rw:
-                length, width = rh + pitch, rw + pitch
-                yaw += np.pi / 2
-            yaw = (yaw + np.pi / 2) % np.pi - np.pi / 2  # (-pi/2, pi/2]
-            if yaw <= -np.pi / 2 + 1e-12:
-                yaw += np.pi
-            out.append(LocalizedObject("box", np.array([rx, ry, table + top / 2]), float(yaw), (length, width, top),
-                                       area, (float(cents[k][0]), float(cents[k][1]))))
+        out.append(_object_on_table(P, table, top, pitch, area, (float(cents[k][0]), float(cents[k][1]))))
     out.sort(key=lambda o: (round(float(o.position[0]), 4), round(float(o.position[1]), 4)))
     return out
