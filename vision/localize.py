@@ -77,8 +77,9 @@ def estimate_table_height(z: np.ndarray, bin_m: float = 0.002) -> float:
 
 
 def _percentile(values: np.ndarray, q: float) -> float:
-    """``np.percentile(values, q)`` (its default, linear interpolation between the order
-    statistics around rank (n - 1) q / 100), from a partial sort of the two of them."""
+    """``np.percentile(values, q)`` of finite values, with its default linear interpolation: the
+    two order statistics around rank (n - 1) q / 100, by np.partition, blended from the nearer
+    one as numpy blends them."""
     rank = (len(values) - 1) * (q / 100)
     lo = int(np.floor(rank))
     hi = min(lo + 1, len(values) - 1)
@@ -90,9 +91,9 @@ def _percentile(values: np.ndarray, q: float) -> float:
 
 def _may_rise_above(depth: np.ndarray, intrinsics: CameraIntrinsics, world_T_camera: np.ndarray,
                     z_m: float) -> np.ndarray:
-    """HxW: the pixels whose world point may lie above ``z_m``. Each pixel's height is computed
-    in the image, z * (R[2] . ray) + t_z, which the point cloud's (the same products, summed in
-    another order) differs from by rounding only, well below the 1 um margin."""
+    """HxW bool: the pixels whose world point may lie above ``z_m``. A pixel's world height,
+    z (R[2] . ray) + t_z, is computed here over the image; the point cloud sums the same products
+    in another order, so the two differ by rounding (some 1e-15 m), far inside the 1 um margin."""
     H, W = depth.shape
     if any(abs(float(d)) > 0.0 for d in intrinsics.distortion):
         vs, us = np.mgrid[0:H, 0:W]
