@@ -11,7 +11,9 @@ from officina.interfaces import Camera, CameraIntrinsics
 from officina.sim.camera import SimCamera, look_at
 from officina.vision.camera_info import read_camera_info, write_camera_info
 from officina.vision.cameras import VideoCaptureCamera
-from officina.vision.geometry import depth_to_point_cloud, pixel_to_camera, pixel_to_world, project_points
+from officina.vision.geometry import (
+    depth_to_point_cloud, pixel_to_camera, pixel_to_world, project_points, undistort_pixels,
+)
 
 ROS_SAMPLE = """image_width: 640
 image_height: 480
@@ -90,6 +92,41 @@ def test_point_cloud_of_a_simulated_plane_lies_on_the_plane():
         np.testing.assert_allclose(pc[:, 2], frame.depth_m[uv[:, 1].astype(int), uv[:, 0].astype(int)], rtol=1e-6)
     finally:
         p.disconnect(physicsClientId=cid)
+
+
+@pytest.mark.parametrize("stride, distortion", [(1, False), (2, False), (3, True)])
+def test_point_cloud_is_each_pixels_back_projection_and_a_mask_keeps_its_pixels(stride, distortion):
+    """The cloud equals, to the bit, the back-projection of each measured pixel in row-major
+    order (pixels gathered by an index grid, stacked, transformed in one product); with a mask,
+    the points of the masked pixels are the same ones."""
+    rng = np.random.default_rng(5)
+    intr = CameraIntrinsics(48, 36, 40.0, 41.0, 23.5, 17.5, (0.05, -0.02, 1e-3, 5e-4, 0.0) if distortion else (0.0,) * 5)
+    depth = rng.uniform(0.3, 2.5, (36, 48)).astype(np.float32)
+    depth[rng.random((36, 48)) < 0.1] = np.inf
+    depth[rng.random((36, 48)) < 0.05] = np.nan
+    depth[rng.random((36, 48)) < 0.05] = 0.0
+    rgb = rng.integers(0, 256, (36, 48, 3), dtype=np.uint8)
+    T = look_at([0.4, -0.3, 1.2], [0.1, 0.05, 0.0])
+    vs, us = np.mgrid[0:36:stride, 0:48:stride]
+    z = depth[vs, us].astype(float)
+    ok = np.isfinite(z) & (z > 0) & (z <= 2.0)
+    us, vs, z = us[ok], vs[ok], z[ok]
+    uv = np.column_stack([us, vs]).astype(float)
+    if distortion:
+        xy = undistort_pixels(uv, intr)
+    else:
+        xy = np.column_stack([(us - intr.cx) / intr.fx, (vs - intr.cy) / intr.fy])
+    ref = np.column_stack([xy * z[:, None], z]) @ T[:3, :3].T + T[:3, 3]
+    pts, colours, uv_out = depth_to_point_cloud(depth, intr, world_T_camera=T, rgb=rgb, stride=stride, max_depth_m=2.0)
+    assert pts.tobytes() == ref.tobytes() and uv_out.tobytes() == uv.tobytes()
+    assert colours.tobytes() == rgb[vs, us].tobytes()
+    mask = rng.random((36, 48)) < 0.3
+    sub, _, uv_sub = depth_to_point_cloud(depth, intr, world_T_camera=T, stride=stride, max_depth_m=2.0, mask=mask)
+    keep = mask[vs, us]
+    assert 0 < keep.sum() < len(keep)
+    assert sub.tobytes() == ref[keep].tobytes() and uv_sub.tobytes() == uv[keep].tobytes()
+    with pytest.raises(ValueError, match="mask"):
+        depth_to_point_cloud(depth, intr, mask=mask[:, :10])
 
 
 def test_video_capture_camera_reads_a_video_file(tmp_path):

@@ -73,28 +73,37 @@ def depth_to_point_cloud(
     rgb: np.ndarray | None = None,
     stride: int = 1,
     max_depth_m: float | None = None,
+    mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Point cloud of a depth image: (points Nx3 [camera frame, or world if extrinsics given],
-    colours Nx3 uint8 or None, pixels Nx2 (u, v) they come from). Pixels with depth 0, inf or NaN
-    (nothing measured) and beyond ``max_depth_m`` are dropped; ``stride`` subsamples rows and columns.
+    colours Nx3 uint8 or None, pixels Nx2 (u, v) they come from), in row-major pixel order.
+    Pixels with depth 0, inf or NaN (nothing measured) and beyond ``max_depth_m`` are dropped;
+    ``stride`` subsamples rows and columns; ``mask`` (HxW bool) keeps only the pixels where it
+    is true. A point does not depend on which other pixels are kept.
     """
     depth = np.asarray(depth_m)
     if depth.shape != (intr.height, intr.width):
         raise ValueError(f"depth image is {depth.shape}; the intrinsics expect ({intr.height}, {intr.width})")
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
-    vs, us = np.mgrid[0 : intr.height : stride, 0 : intr.width : stride]
-    z = depth[vs, us].astype(float)
+    z = depth[::stride, ::stride].astype(float)
     ok = np.isfinite(z) & (z > 0)
     if max_depth_m is not None:
         ok &= z <= max_depth_m
-    us, vs, z = us[ok], vs[ok], z[ok]
+    if mask is not None:
+        if np.shape(mask) != depth.shape:
+            raise ValueError(f"mask is {np.shape(mask)}; the depth image is {depth.shape}")
+        ok &= np.asarray(mask, dtype=bool)[::stride, ::stride]
+    vs, us = np.nonzero(ok)
+    vs, us, z = vs * stride, us * stride, z[ok]
     uv = np.column_stack([us, vs]).astype(float)
+    pts = np.empty((len(z), 3))
     if _has_distortion(intr):
-        xy = undistort_pixels(uv, intr)
+        pts[:, :2] = undistort_pixels(uv, intr) * z[:, None]
     else:
-        xy = np.column_stack([(us - intr.cx) / intr.fx, (vs - intr.cy) / intr.fy])
-    pts = np.column_stack([xy * z[:, None], z])
+        pts[:, 0] = (us - intr.cx) / intr.fx * z
+        pts[:, 1] = (vs - intr.cy) / intr.fy * z
+    pts[:, 2] = z
     if world_T_camera is not None:
         T = np.asarray(world_T_camera, dtype=float)
         pts = pts @ T[:3, :3].T + T[:3, 3]
