@@ -270,7 +270,9 @@ def plan_cartesian_line(
     s = np.clip(s, 0.0, 1.0)
     # IK at nodes every `ik_every` samples (and at the last one), joint-space interpolation in
     # between: the deviation from the straight line is second order in the node spacing.
-    nodes = np.unique(np.r_[np.arange(0, len(s), ik_every), len(s) - 1])
+    nodes = np.arange(0, len(s), ik_every)
+    if nodes[-1] != len(s) - 1:
+        nodes = np.append(nodes, len(s) - 1)
     qn = np.empty((len(nodes), len(q0)))
     prev = q0
     rng = np.random.default_rng(0)
