@@ -163,6 +163,42 @@ def test_a_new_gripper_width_reuses_the_loaded_meshes(panda, monkeypatch):
     assert not all(verdicts) and any(verdicts)
 
 
+def test_an_edited_scene_is_checked_as_a_fresh_checker_checks_it(panda):
+    """A checker follows its scene through edits (an obstacle added, moved under the same name,
+    removed and put back, an object attached and detached, the fingers closed): at each step its
+    verdicts, contacts, clearance and pairs are those of a checker built afresh on that scene."""
+    spec, model = panda
+    scene = wall_scene()
+    ch = CollisionChecker(model, scene, padding_m=0.005)
+    configs = np.random.default_rng(7).uniform(spec.limits.lower, spec.limits.upper, size=(30, spec.dof))
+    q_home = np.array(HOME["panda"])
+    tcp = model.frame_transform(q_home, "tcp")[:3, 3]
+    block = Obstacle("block", Box((0.1, 0.1, 0.1)), (0.0, 0.6, 0.3))
+    steps = [
+        lambda: scene.add(block),
+        lambda: scene.replace(Obstacle("block", Box((0.1, 0.1, 0.1)), tuple(tcp + [0.0, 0.0, -0.08]))),
+        lambda: scene.remove("block"),
+        lambda: scene.add(block),
+        lambda: scene.attach("part", Box((0.04, 0.04, 0.3)), pose_to_T([0.0, 0.0, 0.1], [0, 0, 0, 1])),
+        lambda: setattr(ch, "gripper_width_m", 0.03),
+        lambda: scene.detach("part"),
+        lambda: scene.remove("wall"),
+    ]
+    verdicts = set()
+    for step in steps:
+        step()
+        fresh = CollisionChecker(model, scene.copy(), padding_m=0.005)
+        fresh.gripper_width_m = ch.gripper_width_m
+        for q in [q_home, *configs]:
+            assert ch.is_valid(q) == fresh.is_valid(q)
+            assert ch.contacts(q) == fresh.contacts(q)
+            verdicts.add(ch.is_valid(q))
+        assert ch.clearance(q_home) == fresh.clearance(q_home)
+        assert ch._pair_ids == [(cp.first, cp.second) for cp in ch._gm.collisionPairs] == fresh._pair_ids
+        assert np.array_equal(ch._pair_weights, fresh._pair_weights)
+    assert verdicts == {True, False}
+
+
 def test_disabled_pairs_filter_adjacent_and_never(panda):
     spec, _ = panda
     from officina.controllers.planning.collision import compute_disabled_pairs

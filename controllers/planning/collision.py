@@ -386,6 +386,7 @@ class CollisionChecker:
         self._version = None
         self._width: float | None = None
         self._gdata: dict[float, pin.GeometryData] = {}
+        self._placed: dict[str, tuple] = {}
         self.n_checks = 0  # configurations checked so far (every query counts)
         self._sync()
 
@@ -429,13 +430,17 @@ class CollisionChecker:
                     continue
                 self_pairs.append((a, b))
         moving = [i for i in range(n_robot) if rg.joint_of[i] != 0]
+        placed = {}  # each obstacle's placement and coal geometry, kept while the obstacle stays
         for o in self.scene.obstacles:
-            placement = pin.SE3(self.base_T_world @ o.pose)
-            gid = gm.addGeometryObject(pin.GeometryObject(f"obstacle:{o.name}", 0, 0, placement,
-                                                          _shape_geometry(o.shape)))
+            got = self._placed.get(o.name)
+            if got is None or got[0] is not o:
+                got = (o, pin.SE3(self.base_T_world @ o.pose), _shape_geometry(o.shape))
+            placed[o.name] = got
+            gid = gm.addGeometryObject(pin.GeometryObject(f"obstacle:{o.name}", 0, 0, got[1], got[2]))
             self._names.append(f"obstacle:{o.name}")
             reach.append(np.zeros(model.njoints))
             env_pairs += [(i, gid) for i in moving]
+        self._placed = placed
         obstacles = list(range(n_robot, gm.ngeoms))
         extra_reach = []
         for a in self.scene.attached:
@@ -462,14 +467,11 @@ class CollisionChecker:
             gm.addCollisionPair(pin.CollisionPair(a, b))
         self._gm = gm
         self._n_env = n_env
-        self._pair_ids = [(int(cp.first), int(cp.second)) for cp in gm.collisionPairs]
+        self._pair_ids = env_pairs + self_pairs  # gm.collisionPairs, in order
         self.reach = rg.reach(extra_reach)
         self._pair_weights = self._weights(reach)
         self._gdata = {}
-        self._dist_data = gm.createData()
-        for req in self._dist_data.distanceRequests:
-            req.enable_signed_distance = False
-            req.gjk_tolerance = _GJK_TOL
+        self._dist_data = None  # made by the first distance query
         # Boolean checks: a broadphase (inflated bounding boxes) in front of coal's narrowphase,
         # with per-pair margins set in one call from a (geoms x geoms) matrix.
         self._bp_data = gm.createData()
@@ -502,12 +504,12 @@ class CollisionChecker:
         that one relative to it, each point by at most |dq_i| times its distance bound."""
         model = self._rg.model
         jids = np.array([model.getJointId(n) for n in self.spec.joint_names])
-        above = [r > 0 for r in reach]
-        W = np.zeros((len(self._pair_ids), self.spec.dof))
-        for k, (a, b) in enumerate(self._pair_ids):
-            w = np.where(above[b] & ~above[a], reach[b], 0.0) + np.where(above[a] & ~above[b], reach[a], 0.0)
-            W[k] = w[jids]
-        return W
+        if not self._pair_ids:
+            return np.zeros((0, self.spec.dof))
+        R = np.array(reach)[:, jids]  # (geometries, joints in spec order)
+        above = R > 0
+        a, b = (np.array(ids, dtype=np.intp) for ids in zip(*self._pair_ids))
+        return np.where(above[b] & ~above[a], R[b], 0.0) + np.where(above[a] & ~above[b], R[a], 0.0)
 
     def _geometry_data(self, extra: float) -> pin.GeometryData:
         key = round(float(extra), 9)
@@ -603,6 +605,11 @@ class CollisionChecker:
         """Distance (m) of every pair at q, from below (GJK's tolerance taken off); 0 when the
         two touch or overlap (no penetration depth is computed)."""
         gd = self._dist_data
+        if gd is None:
+            gd = self._dist_data = self._gm.createData()
+            for req in gd.distanceRequests:
+                req.enable_signed_distance = False
+                req.gjk_tolerance = _GJK_TOL
         pin.computeDistances(self._rg.model, self._data, self._gm, gd, self._qm(q))
         d = np.fromiter((r.min_distance for r in gd.distanceResults), float, len(self._pair_ids))
         return np.maximum(d - _GJK_TOL, 0.0)
@@ -707,12 +714,13 @@ class CollisionChecker:
         n_total = 0
         mids = [0.5]
         h = 0.5  # half-length of the stretches of a level (fraction of the segment)
-        if float(np.max(w)) * h > _PROBE_ABOVE_M:
+        w_max = float(w.max())
+        if w_max * h > _PROBE_ABOVE_M:
             self._activate("all")
             self._pair_margins(base[False] + w_dev, None)
-        while float(np.max(w)) * h > _PROBE_ABOVE_M:
-            Q = qm0 + np.asarray(mids)[:, None] * dqm
-            for m, q in zip(mids, Q):
+        while w_max * h > _PROBE_ABOVE_M:
+            for m in mids:
+                q = qm0 + m * dqm
                 n_total += 1
                 if self._collides(q) and not (relax and self._relaxed_ok(q, m, h, inside, base, w_dev)):
                     return False, n_total, m
@@ -732,13 +740,13 @@ class CollisionChecker:
         if sl.stop <= sl.start:
             return True, 0, 0.0
         qm0, dqm, w, w_dev, base, inside = seg
-        w_max = float(np.max(w[sl]))
+        w_max = float(w[sl].max())
         self._activate(cls)
         n = 0
         h = 0.5  # half-length of the stretches of this level (fraction of the segment)
         while w_max * h > _PROBE_ABOVE_M:
             h *= 0.5
-        mids = list(np.arange(h, 1.0, 2.0 * h))
+        mids = list(_midpoints(h))
         while mids:
             groups = [(False, mids)] if not relax else [
                 (flag, [m for m in mids if inside(m - h, m + h) == flag]) for flag in (False, True)]
@@ -748,10 +756,9 @@ class CollisionChecker:
                 if not group:
                     continue
                 self._pair_margins(base[relaxed] + bound, None)
-                Q = qm0 + np.asarray(group)[:, None] * dqm
-                for m, q in zip(group, Q):
+                for m in group:
                     n += 1
-                    if self._collides(q):
+                    if self._collides(qm0 + m * dqm):
                         failed.append((m, relaxed))
             if not failed:
                 break
@@ -768,10 +775,9 @@ class CollisionChecker:
                     if not group:
                         continue
                     self._pair_margins(base[relaxed] + w_dev, None)
-                    Q = qm0 + np.asarray(group)[:, None] * dqm
-                    for m, q in zip(group, Q):
+                    for m in group:
                         n += 1
-                        if self._collides(q):
+                        if self._collides(qm0 + m * dqm):
                             return False, n, m
             h *= 0.5
             mids = [x for m, _ in failed for x in (m - h, m + h)]
@@ -799,10 +805,11 @@ class CollisionChecker:
         if len(V) == 1:
             V = np.vstack([V, V])
         radius = self.padding_m if relax_radius_m is None else relax_radius_m
+        relax = list(relax)
         n_total = 0
         for k in range(len(V) - 1):
             dev = None if deviation is None else np.asarray(deviation[k], float)
-            ok, n, s = self._certify(V[k], V[k + 1], resolution_m, extra_margin_m, list(relax), radius, dev)
+            ok, n, s = self._certify(V[k], V[k + 1], resolution_m, extra_margin_m, relax, radius, dev)
             n_total += n
             if not ok:
                 q = V[k] + s * (V[k + 1] - V[k])
@@ -881,7 +888,7 @@ class CollisionChecker:
         return out
 
     def _dev_bound(self, dev: np.ndarray) -> float:
-        return float(np.max(self._pair_weights @ dev)) if self._pair_ids else 0.0
+        return float((self._pair_weights @ dev).max()) if self._pair_ids else 0.0
 
     def min_clearance_along(self, qs: np.ndarray, resolution_m: float = 0.005) -> tuple[float, Contact | None]:
         """Smallest robot-scene distance over a sampled path (at ``resolution_m``)."""
@@ -897,6 +904,12 @@ class CollisionChecker:
                     best, pair = d, p
                 acc = 0.0
         return best, pair
+
+
+@lru_cache(maxsize=64)
+def _midpoints(h: float) -> tuple[float, ...]:
+    """The midpoints of the stretches of half-length ``h`` that tile [0, 1]."""
+    return tuple(np.arange(h, 1.0, 2.0 * h))
 
 
 @lru_cache(maxsize=256)
@@ -918,8 +931,13 @@ def _bisection_order(intervals: int) -> np.ndarray:
 def _chord_deviation(P: np.ndarray) -> np.ndarray:
     """Per joint, the largest distance of the samples P from the straight line P[0] -> P[-1]
     (each sample against its projection on it)."""
-    a = P[0]
-    d = P[-1] - a
+    A = P - P[0]  # the samples from the first
+    d = P[-1] - P[0]
     dd = float(d @ d)
-    t = np.minimum(np.maximum((P - a) @ d / dd, 0.0), 1.0) if dd > 0 else np.zeros(len(P))
-    return np.max(np.abs(P - a - t[:, None] * d), axis=0)
+    if dd > 0:
+        t = A @ d
+        t /= dd
+        np.maximum(t, 0.0, out=t)
+        np.minimum(t, 1.0, out=t)
+        A -= t[:, None] * d
+    return np.abs(A, out=A).max(axis=0)
