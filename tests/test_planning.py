@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -197,6 +198,56 @@ def test_an_edited_scene_is_checked_as_a_fresh_checker_checks_it(panda):
         assert ch._pair_ids == [(cp.first, cp.second) for cp in ch._gm.collisionPairs] == fresh._pair_ids
         assert np.array_equal(ch._pair_weights, fresh._pair_weights)
     assert verdicts == {True, False}
+
+
+def _hulls(gm) -> list:
+    """Each geometry object's name, placement and hull points (every field the checks read)."""
+    out = []
+    for go in gm.geometryObjects:
+        g = go.geometry
+        out.append((go.name, go.placement.homogeneous.tolist(), np.asarray(g.points()).tolist(),
+                    np.asarray(g.normals()).tolist(), np.asarray(g.offsets()).tolist(),
+                    [list(g.neighbors(i)) for i in range(g.num_points)]))
+    return out
+
+
+def test_collision_geometry_is_kept_on_disk_and_follows_the_meshes(panda, tmp_path, monkeypatch):
+    """The convex hulls of a URDF's meshes are computed once and read back from a file, field for
+    field as computed; a changed mesh file is computed afresh, and so is a damaged file."""
+    import shutil
+
+    import pinocchio as pin
+
+    from officina.controllers.planning import collision
+
+    spec, _ = panda
+    src = Path(spec.urdf).parent
+    robot_dir = tmp_path / "robot"
+    shutil.copytree(src / "meshes" / "collision", robot_dir / "meshes" / "collision")
+    shutil.copy(spec.urdf, robot_dir / "panda.urdf")
+    urdf = str(robot_dir / "panda.urdf")
+    monkeypatch.setenv("OFFICINA_CACHE", str(tmp_path / "cache"))
+    full = pin.buildModelFromUrdf(urdf)
+    computed = _hulls(collision._collision_geometry(full, urdf))
+    kept = list((tmp_path / "cache" / "collision").iterdir())
+    assert len(kept) == 1
+
+    def no_loading(*a, **k):
+        raise AssertionError("the meshes were loaded again")
+
+    with monkeypatch.context() as m:
+        m.setattr(pin, "buildGeomFromUrdf", no_loading)
+        assert _hulls(collision._collision_geometry(full, urdf)) == computed
+    kept[0].write_bytes(kept[0].read_bytes()[:100])  # damaged
+    assert _hulls(collision._collision_geometry(full, urdf)) == computed
+    # the fingers twice as large: a new hull
+    finger = robot_dir / "meshes" / "collision" / "finger.obj"
+    finger.write_text("\n".join(" ".join(["v"] + [repr(2 * float(x)) for x in ln.split()[1:]])
+                                if ln.startswith("v ") else ln for ln in finger.read_text().splitlines()))
+    bigger = _hulls(collision._collision_geometry(full, urdf))
+    i = next(k for k, h in enumerate(computed) if h[0] == "panda_leftfinger_0")
+    assert np.allclose(bigger[i][2], 2 * np.asarray(computed[i][2]))
+    assert len(list((tmp_path / "cache" / "collision").iterdir())) == 2
 
 
 def test_disabled_pairs_filter_adjacent_and_never(panda):

@@ -3,7 +3,8 @@
 The robot's collision model is its URDF's collision geometry (gripper included: the same file
 the simulator loads), built into a Pinocchio ``GeometryModel`` over the arm joints, with the
 gripper's fingers locked fully open (the widest the gripper gets). Meshes are replaced by their
-convex hulls, as PyBullet does for the links of a robot. Obstacles of the `PlanningScene` are
+convex hulls, as PyBullet does for the links of a robot (computed once per URDF and mesh files,
+and kept on disk beside officina's composed URDFs). Obstacles of the `PlanningScene` are
 fixed geometries; attached objects ride on their frame (the tcp) and are checked against the
 scene and the arm, not against the gripper's links (the links at or beyond the flange).
 
@@ -29,8 +30,10 @@ around it proves the whole stretch; stretches are halved until proved (`check_pa
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import lru_cache
@@ -241,14 +244,72 @@ def _urdf_geometry(urdf: str) -> tuple[pin.Model, pin.GeometryModel]:
     got = _URDF_CACHE.get(urdf)
     if got is None:
         full = pin.buildModelFromUrdf(urdf)
-        gfull = pin.buildGeomFromUrdf(full, urdf, pin.GeometryType.COLLISION, package_dirs=[os.path.dirname(urdf)])
-        for go in gfull.geometryObjects:
-            g = go.geometry
-            if isinstance(g, coal.BVHModelBase):
-                g.buildConvexHull(True, "Qt")
-                go.geometry = g.convex
-        got = _URDF_CACHE[urdf] = (full, gfull)
+        got = _URDF_CACHE[urdf] = (full, _collision_geometry(full, urdf))
     return got
+
+
+def _collision_geometry(full: pin.Model, urdf: str) -> pin.GeometryModel:
+    """The URDF's collision geometry, meshes replaced by their convex hulls. Loading the meshes
+    and computing the hulls takes tens of milliseconds per robot and run, so a URDF with meshes
+    keeps the result in a file (pinocchio's binary serialisation, every field as it is), named
+    by a hash of the URDF, of each collision mesh file it names and of the pinocchio and coal
+    versions; a file that cannot be read or written is computed afresh."""
+    key = _geometry_key(urdf)
+    path = None
+    if key is not None:
+        root = os.environ.get("OFFICINA_CACHE") or os.path.join(  # where officina keeps its composed URDFs
+            os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "officina")
+        path = Path(root) / "collision" / f"{Path(urdf).stem}-{key}.bin"
+        if path.is_file():
+            kept = pin.GeometryModel()
+            try:
+                kept.loadFromBinary(str(path))
+                return kept
+            except Exception:  # damaged: made again below
+                pass
+    gfull = pin.buildGeomFromUrdf(full, urdf, pin.GeometryType.COLLISION, package_dirs=[os.path.dirname(urdf)])
+    for go in gfull.geometryObjects:
+        g = go.geometry
+        if isinstance(g, coal.BVHModelBase):
+            g.buildConvexHull(True, "Qt")
+            go.geometry = g.convex
+    if path is not None:
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            os.close(fd)
+            gfull.saveToBinary(tmp)
+            os.replace(tmp, path)
+        except (OSError, RuntimeError):  # not kept: computed again next time
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+    return gfull
+
+
+def _geometry_key(urdf: str) -> str | None:
+    """A hash of what a URDF's collision geometry is made from: its text, the contents of the
+    collision mesh files it names (absolute, ``file://`` or ``package://`` beside the URDF) and
+    the pinocchio and coal versions. None when it names no mesh (nothing worth keeping) or a mesh
+    file that is not there."""
+    try:
+        text = Path(urdf).read_bytes()
+        root = ET.fromstring(text)
+    except (OSError, ET.ParseError):
+        return None
+    h = hashlib.sha1(text)
+    h.update(f"pinocchio {pin.__version__} coal {coal.__version__}".encode())
+    meshes = [m.get("filename", "") for c in root.iter("collision") for m in c.iter("mesh")]
+    if not meshes:
+        return None
+    for name in meshes:
+        if name.startswith("package://"):
+            name = os.path.join(os.path.dirname(urdf), name.removeprefix("package://"))
+        name = name.removeprefix("file://")
+        if not os.path.isabs(name) or not os.path.isfile(name):
+            return None
+        h.update(Path(name).read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _robot_geometry(spec: RobotSpec, finger_width_m: float | None = None) -> _RobotGeometry:
