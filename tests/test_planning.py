@@ -300,6 +300,45 @@ def test_segment_proof_is_tight_to_its_resolution(panda):
     assert not bad.ok and any(c.b == "obstacle:table" for c in bad.contacts)
 
 
+def test_checking_both_classes_at_once_changes_no_proof(panda, monkeypatch):
+    """A segment's midpoint checked for the robot-scene and the self-collision pairs at once
+    gives every segment the verdict, failing place, contacts and count of configurations checked
+    that the two classes checked apart give, relaxed ends included; both answers of the joint
+    check (and of the proofs) are exercised."""
+    spec, model = panda
+    scene = wall_scene()
+    scene.attach("part", Box((0.04, 0.04, 0.12)), pose_to_T([0.0, 0.0, 0.05], [0, 0, 0, 1]))
+    ch = CollisionChecker(model, scene, padding_m=0.01)
+    rng = np.random.default_rng(11)
+    lim = spec.limits
+    cases = []
+    for q0 in rng.uniform(lim.lower, lim.upper, (120, 7)):
+        q1 = np.clip(q0 + rng.normal(0.0, rng.choice([0.01, 0.05, 0.3]), 7), lim.lower, lim.upper)
+        cases.append((q0, q1, [q0] if rng.random() < 0.3 else []))
+    joint_answers = []
+    original = CollisionChecker._proves_both_classes
+
+    def watched(self, seg, relaxed):
+        joint_answers.append(original(self, seg, relaxed))
+        return joint_answers[-1]
+
+    def run():
+        out = []
+        for q0, q1, relax in cases:
+            n0 = ch.n_checks
+            r = ch.check_polyline(np.array([q0, q1]), 1e-4, relax=relax)
+            out.append((r, ch.n_checks - n0))
+        return out
+
+    monkeypatch.setattr(CollisionChecker, "_proves_both_classes", watched)
+    at_once = run()
+    monkeypatch.setattr(CollisionChecker, "_proves_both_classes", lambda self, seg, relaxed: False)
+    apart = run()
+    assert at_once == apart
+    assert {True, False} <= set(joint_answers)
+    assert {r.ok for r, _ in at_once} == {True, False}
+
+
 def test_proved_segments_keep_the_padding_when_sampled_densely(panda):
     """Every segment the proof accepts keeps the padding at 400 configurations along it, by
     coal's distances and by PyBullet's (the simulator's convex hulls, 3 mm apart at most)."""

@@ -448,7 +448,9 @@ class CollisionChecker:
         self._width: float | None = None
         self._gdata: dict[float, pin.GeometryData] = {}
         self._placed: dict[str, tuple] = {}
-        self.n_checks = 0  # configurations checked so far (every query counts)
+        # configurations checked so far (every query counts; a midpoint checked for both classes of
+        # pairs at once counts once per class, as when they are checked apart: see `_certify`)
+        self.n_checks = 0
         self._sync()
 
     @property
@@ -610,9 +612,10 @@ class CollisionChecker:
             self._bp_data.setActiveCollisionPairs(self._gm, self._class_mask[cls], True)
             self._active = cls
 
-    def _collides(self, q: np.ndarray) -> bool:
-        """Some pair closer than its current margin at q (model coordinates)."""
-        self.n_checks += 1
+    def _collides(self, q: np.ndarray, count: int = 1) -> bool:
+        """Some pair closer than its current margin at q (model coordinates); counts as ``count``
+        configurations checked."""
+        self.n_checks += count
         return pin.computeCollisions(self._rg.model, self._data, self._bp, q, True)
 
     def _base_margins(self, extra: float) -> np.ndarray:
@@ -752,7 +755,8 @@ class CollisionChecker:
         stretch whose midpoint is itself too close fails the segment at once, as does one that
         cannot be proved when no point of it moves more than ``res`` (m). The robot-scene pairs
         and the self-collision pairs are proved apart (each class from its own longest stretches
-        and halving only where it needs to)."""
+        and halving only where it needs to); when both start from the whole segment, its
+        midpoint is first checked for both at once (`_proves_both_classes`)."""
         if not self._pair_ids:
             return True, 0, 0.0
         dq = q1 - q0
@@ -787,12 +791,31 @@ class CollisionChecker:
                     return False, n_total, m
             h *= 0.5
             mids = [x for m in mids for x in (m - h, m + h)]
+        if h == 0.5 and self._proves_both_classes(seg, bool(relax) and inside(0.0, 1.0)):
+            return True, n_total + 2, 0.0
         for cls in ("env", "self"):
             ok, n, s = self._certify_class(cls, seg, res, bool(relax))
             n_total += n
             if not ok:
                 return False, n_total, s
         return True, n_total, 0.0
+
+    def _proves_both_classes(self, seg: tuple, relaxed: bool) -> bool:
+        """The first check of both classes of pairs at once, when both start from the whole
+        segment: it is of the segment's midpoint, every pair with the margin its class's check
+        gives it (base, relaxed or not, plus its bound over the segment). A midpoint that
+        collides nowhere proves both classes (neither class's check would find a collision) and
+        counts as their two checks; one that collides somewhere proves nothing and does not
+        count (the classes are then proved apart, from the same midpoint)."""
+        if any(sl.stop <= sl.start for sl in self._class_slice.values()):
+            return False
+        qm0, dqm, w, w_dev, base, _ = seg
+        self._activate("all")
+        self._pair_margins(base[relaxed] + (w * 0.5 + w_dev), None)
+        if self._collides(qm0 + 0.5 * dqm, count=0):
+            return False
+        self.n_checks += 2
+        return True
 
     def _certify_class(self, cls: str, seg: tuple, res: float, relax: bool) -> tuple[bool, int, float]:
         """Prove one class of pairs along a segment (see `_certify`), from the longest stretches
