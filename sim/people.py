@@ -310,7 +310,10 @@ def separation_by_link(world, person: SimPerson, robot, max_distance_m: float = 
     moving = links >= 0
     if moving.any():
         idx = links[moving].tolist()
-        states = p.getLinkStates(robot.body_id, idx, computeLinkVelocity=1, physicsClientId=cid)
+        # with forward kinematics: the centres of mass where the last step left them, as the
+        # closest points and the velocities are
+        states = p.getLinkStates(robot.body_id, idx, computeLinkVelocity=1, computeForwardKinematics=1,
+                                 physicsClientId=cid)
         com = np.array([s_[0] for s_ in states])
         vel = np.array([s_[6] for s_ in states])
         om = np.array([s_[7] for s_ in states])

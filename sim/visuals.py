@@ -144,7 +144,9 @@ def fixed_bodies(client_id: int, body_ids) -> list[int]:
 class FramePoseReader:
     """Reads the raw poses of `BodyFrame` s: PyBullet's base pose (centre of mass) for a base,
     the URDF link frame for a link. ``read()`` returns (N, 7) x y z qx qy qz qw in the frames'
-    order; `link_frames_from_raw` turns them into link-frame poses."""
+    order; `link_frames_from_raw` turns them into link-frame poses. Links are read with forward
+    kinematics: without it PyBullet reports a link where the last step started, not where it
+    left the link (where the base and the joint states already are)."""
 
     def __init__(self, client_id: int, frames: list[BodyFrame]) -> None:
         self._cid = int(client_id)
@@ -166,7 +168,7 @@ class FramePoseReader:
             pos, orn = p.getBasePositionAndOrientation(bid, physicsClientId=cid)
             rows[k] = pos + orn
         for bid, links in self._links:
-            states = p.getLinkStates(bid, links, physicsClientId=cid)
+            states = p.getLinkStates(bid, links, computeForwardKinematics=1, physicsClientId=cid)
             for k, st in zip(self._link_rows[bid], states):
                 rows[k] = st[4] + st[5]
         return np.array(rows, dtype=float).reshape(self._n, 7)

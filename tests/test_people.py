@@ -197,3 +197,28 @@ def test_monitor_holds_the_robot_until_the_sensor_reports():
     assert mon.update(0.01, np.zeros((0, 2)), q, np.zeros(7)) == 1.0  # nobody seen
     assert mon.update(0.02, np.array([[-0.8, 0.0]]), q, np.zeros(7)) == 0.0  # too close: stop
     assert mon.scaler.stops == 1 and mon.last["separation_m"] < 0.8
+
+
+def test_ground_truth_speed_is_of_the_closest_point_where_the_step_left_the_arm(world):
+    """The speed of a link's closest point takes the link's centre of mass where the last step
+    left it, as the closest point and the link's velocities are: against PyBullet's cached
+    centre of mass, from the start of the step, the lever arm would be a step of motion off."""
+    import pybullet as p
+
+    from officina.robots import load_robot
+
+    robot = world.load_robot(load_robot("panda"))
+    person = SimPerson.create(world, "p0", PersonPath(((-1.0, 0.0), (-3.0, 0.0)), (1.0,), (0.0, 0.0), start_s=99),
+                              floor_z=-0.9)
+    cid, body = world.client_id, robot.body_id
+    p.setJointMotorControlArray(body, list(range(7)), p.VELOCITY_CONTROL, targetVelocities=[2.0] * 7,
+                                forces=[500.0] * 7, physicsClientId=cid)
+    world.step(40)
+    links, _, v = separation_by_link(world, person, robot)
+    pts = p.getClosestPoints(person.body_id, body, 10.0, physicsClientId=cid)
+    moving = [k for k in links if k >= 0]
+    for k in moving:
+        c = min((c for c in pts if c[4] == k), key=lambda c: c[8])
+        s = p.getLinkState(body, k, computeLinkVelocity=1, computeForwardKinematics=1, physicsClientId=cid)
+        want = np.asarray(s[6]) + np.cross(s[7], np.subtract(c[6], s[0]))
+        assert v[list(links).index(k)] == pytest.approx(float(np.linalg.norm(want)), rel=0, abs=1e-9)
