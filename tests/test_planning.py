@@ -82,6 +82,24 @@ def test_scene_file_errors_are_one_line_naming_the_key(tmp_path, text, message):
 
 
 # --- collision checking -------------------------------------------------------------------------------
+def test_a_checker_handed_another_scene_checks_that_scene(panda):
+    """Two scenes built alike, one with the wall and one with a post elsewhere, once edited the
+    same number of times: a checker first given the one and then the other sees the other's
+    obstacles (scene versions are never shared between scenes)."""
+    spec, model = panda
+    q_mid = np.array([0.0, 0.35, 0.0, -2.0, 0.0, 2.35, 0.785])  # the hand in the wall
+    walled = wall_scene()
+    open_scene = PlanningScene([Obstacle("table", Box((1.2, 1.6, 0.04)), (0.35, 0.0, -0.02)),
+                                Obstacle("post", Box((0.05, 0.05, 0.5)), (-0.5, 0.6, 0.25))])
+    ch = CollisionChecker(model, open_scene)
+    assert ch.is_valid(q_mid)
+    ch.scene = walled
+    assert not ch.is_valid(q_mid)
+    ch.scene = walled.copy()
+    walled.remove("wall")  # the copy keeps its wall
+    assert not ch.is_valid(q_mid)
+
+
 def test_checker_names_what_touches(panda):
     spec, model = panda
     ch = CollisionChecker(model, wall_scene())

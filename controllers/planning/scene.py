@@ -23,6 +23,7 @@ defaults to identity; a mesh file is relative to the scene file.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,14 +138,19 @@ class AttachedObject:
     frame: str = "tcp"
 
 
+_EDITS = itertools.count(1)  # every scene's versions: a new number at each edit
+
+
 class PlanningScene:
     """Obstacles by name (in insertion order) and attached objects; ``version`` changes with
-    every edit, so a collision checker knows when to rebuild its environment."""
+    every edit, so a collision checker knows when to rebuild its environment. Versions are drawn
+    from one count for every scene of the process: no two scenes share one, so a checker handed
+    another scene (a copy, say) rebuilds too."""
 
     def __init__(self, obstacles: Iterable[Obstacle] = ()) -> None:
         self._obstacles: dict[str, Obstacle] = {}
         self._attached: dict[str, AttachedObject] = {}
-        self.version = 0
+        self.version = next(_EDITS)
         for o in obstacles:
             self.add(o)
 
@@ -169,16 +175,16 @@ class PlanningScene:
         if obstacle.name in self:
             raise ValueError(f"obstacle {obstacle.name!r} is already in the planning scene")
         self._obstacles[obstacle.name] = obstacle
-        self.version += 1
+        self.version = next(_EDITS)
 
     def replace(self, obstacle: Obstacle) -> None:
         self._obstacles[obstacle.name] = obstacle
-        self.version += 1
+        self.version = next(_EDITS)
 
     def remove(self, name: str) -> Obstacle:
         o = self.get(name)
         del self._obstacles[name]
-        self.version += 1
+        self.version = next(_EDITS)
         return o
 
     # --- attached objects ------------------------------------------------------------------------
@@ -194,13 +200,13 @@ class PlanningScene:
             raise ValueError("attach: frame_T_shape must be a finite 4x4 transform")
         self._obstacles.pop(name, None)
         self._attached[name] = AttachedObject(name, shape, T.copy(), frame)
-        self.version += 1
+        self.version = next(_EDITS)
 
     def detach(self, name: str) -> AttachedObject:
         if name not in self._attached:
             raise KeyError(f"no object named {name!r} is attached")
         a = self._attached.pop(name)
-        self.version += 1
+        self.version = next(_EDITS)
         return a
 
     def copy(self) -> "PlanningScene":
