@@ -177,11 +177,18 @@ def _resolve_path(ref: str, base_dir: Path) -> Path:
     return p if p.is_absolute() else (base_dir / p)
 
 
-def _cache_dir() -> Path:
+def cache_dir(kind: str) -> Path:
+    """Where officina keeps files it derives and can make again (``kind``: "urdf" for composed
+    robot URDFs, "collision" for collision geometry): ``$OFFICINA_CACHE/kind``, else
+    ``$XDG_CACHE_HOME/officina/kind`` (``~/.cache``). Not created here."""
     root = os.environ.get("OFFICINA_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "officina"
     )
-    d = Path(root) / "urdf"
+    return Path(root) / kind
+
+
+def _cache_dir() -> Path:
+    d = cache_dir("urdf")
     d.mkdir(parents=True, exist_ok=True)
     return d
 

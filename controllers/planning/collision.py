@@ -257,9 +257,9 @@ def _collision_geometry(full: pin.Model, urdf: str) -> pin.GeometryModel:
     key = _geometry_key(urdf)
     path = None
     if key is not None:
-        root = os.environ.get("OFFICINA_CACHE") or os.path.join(  # where officina keeps its composed URDFs
-            os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "officina")
-        path = Path(root) / "collision" / f"{Path(urdf).stem}-{key}.bin"
+        from officina.robots import cache_dir
+
+        path = cache_dir("collision") / f"{Path(urdf).stem}-{key}.bin"
         if path.is_file():
             kept = pin.GeometryModel()
             try:
