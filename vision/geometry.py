@@ -12,7 +12,8 @@ import numpy as np
 
 from officina.interfaces import CameraIntrinsics
 
-__all__ = ["project_points", "pixel_to_camera", "pixel_to_world", "depth_to_point_cloud", "undistort_pixels"]
+__all__ = ["project_points", "pixel_to_camera", "pixel_to_world", "depth_to_point_cloud", "undistort_pixels",
+           "footprint_fit"]
 
 
 def _has_distortion(intr: CameraIntrinsics) -> bool:
@@ -111,3 +112,18 @@ def depth_to_point_cloud(
     if rgb is not None:
         colours = np.asarray(rgb)[vs, us].reshape(-1, 3).astype(np.uint8)
     return pts, colours, uv
+
+
+def footprint_fit(xy: np.ndarray) -> tuple[np.ndarray, tuple, tuple, float, float]:
+    """A face's outline from its points in the face's plane (Nx2 float32): the convex hull, its
+    minimum-area rectangle ((cx, cy), (w, h), angle in degrees) and its enclosing circle
+    ((cx, cy), radius), as OpenCV gives them, and how much of the rectangle and of the circle
+    the hull fills (which of the two the face is)."""
+    import cv2
+
+    hull = cv2.convexHull(xy)
+    area = max(float(cv2.contourArea(hull)), 1e-12)
+    rect = cv2.minAreaRect(hull)
+    circle = cv2.minEnclosingCircle(hull)
+    (_, (rw, rh), _), (_, rad) = rect, circle
+    return hull, rect, circle, area / max(rw * rh, 1e-12), area / max(np.pi * rad * rad, 1e-12)

@@ -20,7 +20,7 @@ import numpy as np
 
 from officina.interfaces import CameraFrame, CameraIntrinsics
 
-from .geometry import depth_to_point_cloud, undistort_pixels
+from .geometry import depth_to_point_cloud, footprint_fit, undistort_pixels
 
 __all__ = ["LocalizeParams", "LocalizedObject", "localize_objects", "estimate_table_height"]
 
@@ -111,20 +111,12 @@ def _object_on_table(P: np.ndarray, table: float, top: float, pitch: float, pixe
     """The upright box or cylinder standing on the table at z = ``table`` whose visible points
     are ``P`` (world, Nx3) and whose top is ``top`` above the table; ``pitch``: the footprint of
     a pixel at the top's range."""
-    import cv2
-
     # the top face is the footprint of an upright prism; pixels sample it at their centres, so
     # the footprint is grown by half a pixel's footprint on the table at that range
     top_pts = P[P[:, 2] - table >= top - max(0.003, 0.05 * top)]
     if len(top_pts) < 5:
         top_pts = P
-    xy = top_pts[:, :2].astype(np.float32)
-    hull = cv2.convexHull(xy)
-    hull_area = max(float(cv2.contourArea(hull)), 1e-12)
-    (rx, ry), (rw, rh), ang = cv2.minAreaRect(hull)
-    (ccx, ccy), rad = cv2.minEnclosingCircle(hull)
-    rect_fill = hull_area / max(rw * rh, 1e-12)
-    circ_fill = hull_area / max(np.pi * rad * rad, 1e-12)
+    hull, ((rx, ry), (rw, rh), ang), (_, rad), rect_fill, circ_fill = footprint_fit(top_pts[:, :2].astype(np.float32))
     if circ_fill > rect_fill:
         # least-squares circle through the hull's boundary points refines the enclosing circle
         bx, by = hull.reshape(-1, 2).T.astype(float)

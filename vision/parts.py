@@ -35,7 +35,7 @@ import numpy as np
 
 from officina.interfaces import CameraFrame, CameraIntrinsics
 
-from .geometry import depth_to_point_cloud
+from .geometry import depth_to_point_cloud, footprint_fit
 
 __all__ = ["PartsParams", "LocalizedPart", "PartsResult", "localize_parts", "top_frame", "top_frame_error",
            "top_size", "top_size_error"]
@@ -375,7 +375,6 @@ class _Fit:
 
 
 def _planar_part(Q, plane, sel, cam, fx, params: PartsParams) -> _Fit | None:
-    import cv2
 
     c, n, rms = plane
     if n[2] < np.cos(np.deg2rad(params.max_top_tilt_deg)):
@@ -387,12 +386,7 @@ def _planar_part(Q, plane, sel, cam, fx, params: PartsParams) -> _Fit | None:
     # pixels sample the face at their centres: grow the outline by one pixel's footprint on it
     rng_m = float(np.linalg.norm(cam - c))
     pitch = rng_m / fx / max(abs(n @ (cam - c)) / rng_m, 0.3)
-    hull = cv2.convexHull(xy)
-    area = max(float(cv2.contourArea(hull)), 1e-12)
-    (rx, ry), (rw, rh), ang = cv2.minAreaRect(hull)
-    (_, _), rad = cv2.minEnclosingCircle(hull)
-    rect_fill = area / max(rw * rh, 1e-12)
-    circ_fill = area / max(np.pi * rad * rad, 1e-12)
+    hull, ((rx, ry), (rw, rh), ang), (_, rad), rect_fill, circ_fill = footprint_fit(xy)
     if circ_fill > rect_fill and circ_fill > 0.8:
         b = hull.reshape(-1, 2).astype(float)
         cc, r, _ = _circle(b) if len(b) >= 6 else (np.array([rx, ry]), float(rad), 0.0)
