@@ -525,9 +525,13 @@ def test_gate_in_front_of_the_sim_across_processes(tmp_path, request, executor):
 
         home = SPEC.home
         assert st()["armed"] == "false"
-        # 1. Disarmed: nothing forwarded.
-        stream(lambda t: home + 0.1, 0.3)
-        c.spin_for(0.3)
+        # 1. Disarmed: nothing forwarded, every command refused. The test's publisher may see the
+        # gate's subscription before the gate has matched the publisher (what is sent meanwhile
+        # never arrives), so it streams until the gate has refused some, for at most 10 s.
+        t_end = time.perf_counter() + 10.0
+        while int(st()["refused"]) <= 10 and time.perf_counter() < t_end:
+            stream(lambda t: home + 0.1, 0.3)
+            c.spin_for(0.3)
         assert c.received["/forward_position_controller/commands"] == []
         assert int(st()["refused"]) > 10 and "not armed" in st()["last_refusal"]
         # 2. Arming forwards; the arm follows.
