@@ -13,17 +13,18 @@ import numpy as np
 from officina.interfaces import CameraIntrinsics
 
 __all__ = ["project_points", "pixel_to_camera", "pixel_to_world", "depth_to_point_cloud", "undistort_pixels",
-           "footprint_fit"]
+           "footprint_fit", "has_distortion"]
 
 
-def _has_distortion(intr: CameraIntrinsics) -> bool:
+def has_distortion(intr: CameraIntrinsics) -> bool:
+    """Whether any lens distortion coefficient is non-zero."""
     return any(abs(float(d)) > 0.0 for d in intr.distortion)
 
 
 def undistort_pixels(uv: np.ndarray, intr: CameraIntrinsics) -> np.ndarray:
     """Normalised image coordinates (x/z, y/z), Nx2, of distorted pixels Nx2."""
     uv = np.asarray(uv, dtype=float).reshape(-1, 2)
-    if not _has_distortion(intr):
+    if not has_distortion(intr):
         return np.column_stack([(uv[:, 0] - intr.cx) / intr.fx, (uv[:, 1] - intr.cy) / intr.fy])
     import cv2
 
@@ -36,7 +37,7 @@ def project_points(points_camera: np.ndarray, intr: CameraIntrinsics) -> np.ndar
     P = np.asarray(points_camera, dtype=float).reshape(-1, 3)
     if np.any(P[:, 2] <= 0):
         raise ValueError("project_points: points must lie in front of the camera (z > 0)")
-    if not _has_distortion(intr):
+    if not has_distortion(intr):
         return np.column_stack([intr.fx * P[:, 0] / P[:, 2] + intr.cx, intr.fy * P[:, 1] / P[:, 2] + intr.cy])
     import cv2
 
@@ -99,7 +100,7 @@ def depth_to_point_cloud(
     vs, us, z = vs * stride, us * stride, z[ok]
     uv = np.column_stack([us, vs]).astype(float)
     pts = np.empty((len(z), 3))
-    if _has_distortion(intr):
+    if has_distortion(intr):
         pts[:, :2] = undistort_pixels(uv, intr) * z[:, None]
     else:
         pts[:, 0] = (us - intr.cx) / intr.fx * z

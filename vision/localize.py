@@ -20,7 +20,7 @@ import numpy as np
 
 from officina.interfaces import CameraFrame, CameraIntrinsics
 
-from .geometry import depth_to_point_cloud, footprint_fit, undistort_pixels
+from .geometry import depth_to_point_cloud, footprint_fit, has_distortion, undistort_pixels
 
 __all__ = ["LocalizeParams", "LocalizedObject", "localize_objects", "estimate_table_height"]
 
@@ -95,7 +95,7 @@ def _may_rise_above(depth: np.ndarray, intrinsics: CameraIntrinsics, world_T_cam
     z (R[2] . ray) + t_z, is computed here over the image; the point cloud sums the same products
     in another order, so the two differ by rounding (some 1e-15 m), far inside the 1 um margin."""
     H, W = depth.shape
-    if any(abs(float(d)) > 0.0 for d in intrinsics.distortion):
+    if has_distortion(intrinsics):
         vs, us = np.mgrid[0:H, 0:W]
         x, y = undistort_pixels(np.column_stack([us.ravel(), vs.ravel()]), intrinsics).T.reshape(2, H, W)
     else:
